@@ -1,0 +1,457 @@
+"""Repository functions for orders and their timeline. Parameterised SQL only.
+
+Secrets (delivery data, buyer contact details) are encrypted by the caller-supplied
+`DeliveryCipher` before they reach SQL, so plaintext never touches the database file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiosqlite
+
+from bot.crypto import DeliveryCipher
+from bot.domain import (
+    Delivery,
+    Money,
+    OrderKind,
+    OrderSource,
+    OrderStatus,
+    check_transition,
+)
+from storage.database import Database
+from storage.notifications import owe_notification_in
+
+log = logging.getLogger(__name__)
+
+ACTOR_SYSTEM = "system"
+ACTOR_PROVIDER = "provider"
+
+
+def staff_actor(user_id: int) -> str:
+    """Events by staff record the member's id, so every admin action has a name on it."""
+    return str(user_id)
+
+
+class DuplicateOrder(Exception):
+    """An order with this idempotency key (or provider + remote id) already exists."""
+
+    def __init__(self, existing_id: str | None) -> None:
+        super().__init__(f"order already exists: {existing_id}")
+        self.existing_id = existing_id
+
+
+class OrderNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    id: str
+    user_id: int
+    guild_id: int | None
+    product_key: str
+    product_name: str
+    provider: str
+    kind: OrderKind
+    quantity: int
+    unit_price: Money
+    status: OrderStatus = OrderStatus.SUBMITTING
+    source: OrderSource = OrderSource.PLACED
+    idempotency_key: str | None = None
+    remote_id: str | None = None
+    raw_status: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    contact: Mapping[str, str] | None = None
+    next_poll_at: float | None = None
+
+    @property
+    def total(self) -> Money:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    id: str
+    user_id: int
+    guild_id: int | None
+    product_key: str
+    product_name: str
+    provider: str
+    kind: OrderKind
+    source: OrderSource
+    quantity: int
+    unit_price: Money
+    total: Money
+    status: OrderStatus
+    raw_status: str | None
+    status_message: str | None
+    remote_id: str | None
+    remote_price: str | None
+    idempotency_key: str | None
+    details: dict[str, Any]
+    has_contact: bool
+    has_delivery: bool
+    created_at: float
+    updated_at: float
+    next_poll_at: float | None
+    last_polled_at: float | None
+    poll_count: int
+    unchanged_polls: int
+    poll_failures: int
+    # Ciphertext stays inside the record so a caller that needs the secret must decrypt
+    # it explicitly; it is excluded from repr.
+    _contact_enc: bytes | None = field(default=None, repr=False)
+    _delivery_enc: bytes | None = field(default=None, repr=False)
+
+    def delivery(self, cipher: DeliveryCipher) -> Delivery | None:
+        return cipher.decrypt_delivery(self._delivery_enc) if self._delivery_enc else None
+
+    def contact(self, cipher: DeliveryCipher) -> dict[str, str] | None:
+        if not self._contact_enc:
+            return None
+        data: dict[str, str] = json.loads(cipher.decrypt_text(self._contact_enc))
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    id: int
+    order_id: str
+    at: float
+    actor: str
+    kind: str
+    old_status: OrderStatus | None
+    new_status: OrderStatus | None
+    raw_status: str | None
+    detail: str | None
+
+
+def _record(row: aiosqlite.Row) -> OrderRecord:
+    currency = row["currency"]
+    return OrderRecord(
+        id=row["id"],
+        user_id=row["user_id"],
+        guild_id=row["guild_id"],
+        product_key=row["product_key"],
+        product_name=row["product_name"],
+        provider=row["provider"],
+        kind=OrderKind(row["kind"]),
+        source=OrderSource(row["source"]),
+        quantity=row["quantity"],
+        unit_price=Money(row["unit_price_minor"], currency),
+        total=Money(row["total_minor"], currency),
+        status=OrderStatus(row["status"]),
+        raw_status=row["raw_status"],
+        status_message=row["status_message"],
+        remote_id=row["remote_id"],
+        remote_price=row["remote_price"],
+        idempotency_key=row["idempotency_key"],
+        details=json.loads(row["details_json"] or "{}"),
+        has_contact=row["contact_enc"] is not None,
+        has_delivery=row["delivery_enc"] is not None,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        next_poll_at=row["next_poll_at"],
+        last_polled_at=row["last_polled_at"],
+        poll_count=row["poll_count"],
+        unchanged_polls=row["unchanged_polls"],
+        poll_failures=row["poll_failures"],
+        _contact_enc=row["contact_enc"],
+        _delivery_enc=row["delivery_enc"],
+    )
+
+
+def _event(row: aiosqlite.Row) -> OrderEvent:
+    return OrderEvent(
+        id=row["id"],
+        order_id=row["order_id"],
+        at=row["at"],
+        actor=row["actor"],
+        kind=row["kind"],
+        old_status=OrderStatus(row["old_status"]) if row["old_status"] else None,
+        new_status=OrderStatus(row["new_status"]) if row["new_status"] else None,
+        raw_status=row["raw_status"],
+        detail=row["detail"],
+    )
+
+
+async def add_event_in(
+    conn: aiosqlite.Connection,
+    order_id: str,
+    *,
+    actor: str,
+    kind: str,
+    old_status: OrderStatus | None = None,
+    new_status: OrderStatus | None = None,
+    raw_status: str | None = None,
+    detail: str | None = None,
+    at: float | None = None,
+) -> None:
+    """Append to an order's timeline inside an open transaction."""
+    await conn.execute(
+        "INSERT INTO order_events (order_id, at, actor, kind, old_status, new_status,"
+        " raw_status, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            order_id,
+            time.time() if at is None else at,
+            actor,
+            kind,
+            old_status.value if old_status else None,
+            new_status.value if new_status else None,
+            raw_status,
+            detail,
+        ),
+    )
+
+
+async def insert_order(
+    db: Database, order: NewOrder, cipher: DeliveryCipher, *, actor: str = ACTOR_SYSTEM
+) -> OrderRecord:
+    """Record a new order and its 'created' event in one transaction.
+
+    Raises DuplicateOrder when the idempotency key (or provider + remote id) is taken:
+    that is how a double-pressed Confirm or a redelivered interaction creates nothing.
+    """
+    now = time.time()
+    contact_enc = (
+        cipher.encrypt_text(json.dumps(dict(order.contact))) if order.contact is not None else None
+    )
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO orders (id, guild_id, user_id, product_key, product_name, provider,"
+                " kind, source, quantity, unit_price_minor, total_minor, currency, status,"
+                " raw_status, remote_id, idempotency_key, details_json, contact_enc,"
+                " created_at, updated_at, next_poll_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    order.id,
+                    order.guild_id,
+                    order.user_id,
+                    order.product_key,
+                    order.product_name,
+                    order.provider,
+                    order.kind.value,
+                    order.source.value,
+                    order.quantity,
+                    order.unit_price.minor,
+                    order.total.minor,
+                    order.unit_price.currency,
+                    order.status.value,
+                    order.raw_status,
+                    order.remote_id,
+                    order.idempotency_key,
+                    json.dumps(dict(order.details)),
+                    contact_enc,
+                    now,
+                    now,
+                    order.next_poll_at,
+                ),
+            )
+            await add_event_in(
+                conn,
+                order.id,
+                actor=actor,
+                kind="created",
+                new_status=order.status,
+                raw_status=order.raw_status,
+                detail=f"{order.source.value} order for {order.quantity} x {order.product_key}",
+                at=now,
+            )
+    except sqlite3.IntegrityError as exc:
+        existing = None
+        if order.idempotency_key is not None:
+            found = await get_order_by_idempotency_key(db, order.idempotency_key)
+            existing = found.id if found else None
+        if existing is None and order.remote_id is not None:
+            found = await get_order_by_remote_id(db, order.provider, order.remote_id)
+            existing = found.id if found else None
+        if existing is None:
+            raise
+        raise DuplicateOrder(existing) from exc
+    record = await get_order(db, order.id)
+    assert record is not None
+    return record
+
+
+async def get_order(db: Database, order_id: str) -> OrderRecord | None:
+    row = await db.fetch_one("SELECT * FROM orders WHERE id = ?", (order_id,))
+    return _record(row) if row else None
+
+
+async def get_order_for_user(db: Database, order_id: str, user_id: int) -> OrderRecord | None:
+    """The privacy boundary: another member's order is indistinguishable from none."""
+    row = await db.fetch_one(
+        "SELECT * FROM orders WHERE id = ? AND user_id = ?", (order_id, user_id)
+    )
+    return _record(row) if row else None
+
+
+async def get_order_by_idempotency_key(db: Database, key: str) -> OrderRecord | None:
+    row = await db.fetch_one("SELECT * FROM orders WHERE idempotency_key = ?", (key,))
+    return _record(row) if row else None
+
+
+async def get_order_by_remote_id(db: Database, provider: str, remote_id: str) -> OrderRecord | None:
+    row = await db.fetch_one(
+        "SELECT * FROM orders WHERE provider = ? AND remote_id = ?", (provider, remote_id)
+    )
+    return _record(row) if row else None
+
+
+async def list_orders_for_user(
+    db: Database, user_id: int, *, limit: int = 10, offset: int = 0
+) -> list[OrderRecord]:
+    rows = await db.fetch_all(
+        "SELECT * FROM orders WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+        (user_id, limit, offset),
+    )
+    return [_record(r) for r in rows]
+
+
+async def count_orders_for_user(db: Database, user_id: int) -> int:
+    row = await db.fetch_one("SELECT COUNT(*) FROM orders WHERE user_id = ?", (user_id,))
+    return int(row[0]) if row else 0
+
+
+async def list_orders(
+    db: Database,
+    *,
+    statuses: list[OrderStatus] | None = None,
+    user_id: int | None = None,
+    provider: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> list[OrderRecord]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if statuses:
+        clauses.append(f"status IN ({', '.join('?' for _ in statuses)})")
+        params.extend(s.value for s in statuses)
+    if user_id is not None:
+        clauses.append("user_id = ?")
+        params.append(user_id)
+    if provider is not None:
+        clauses.append("provider = ?")
+        params.append(provider)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    rows = await db.fetch_all(
+        f"SELECT * FROM orders {where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",  # noqa: S608 - only placeholders are interpolated
+        (*params, limit, offset),
+    )
+    return [_record(r) for r in rows]
+
+
+async def list_events(db: Database, order_id: str) -> list[OrderEvent]:
+    rows = await db.fetch_all(
+        "SELECT * FROM order_events WHERE order_id = ? ORDER BY id", (order_id,)
+    )
+    return [_event(r) for r in rows]
+
+
+async def add_event(
+    db: Database, order_id: str, *, actor: str, kind: str, detail: str | None = None
+) -> None:
+    async with db.transaction() as conn:
+        await add_event_in(conn, order_id, actor=actor, kind=kind, detail=detail)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """Everything a transition may update. None means 'leave as is'."""
+
+    new_status: OrderStatus
+    actor: str
+    raw_status: str | None = None
+    status_message: str | None = None
+    remote_id: str | None = None
+    remote_price: str | None = None
+    delivery: Delivery | None = None
+    detail: str | None = None
+    next_poll_at: float | None = None
+    notify_kind: str | None = None  # owe this notification in the same transaction
+
+
+async def transition_order(
+    db: Database, order_id: str, change: StatusChange, cipher: DeliveryCipher
+) -> OrderRecord:
+    """Move an order to a new status: the row, a timeline event and (when asked) the
+    notification owed are written in ONE transaction. Illegal moves raise
+    IllegalTransition and write nothing."""
+    now = time.time()
+    delivery_enc = cipher.encrypt_delivery(change.delivery) if change.delivery else None
+    async with db.transaction() as conn:
+        async with conn.execute(
+            "SELECT status, user_id FROM orders WHERE id = ?", (order_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            raise OrderNotFound(order_id)
+        old = OrderStatus(row["status"])
+        check_transition(old, change.new_status)
+        # Terminal orders are not polled again; open ones keep the caller's schedule.
+        next_poll = None if change.new_status.is_terminal else change.next_poll_at
+        await conn.execute(
+            "UPDATE orders SET status = ?, raw_status = COALESCE(?, raw_status),"
+            " status_message = COALESCE(?, status_message), remote_id = COALESCE(?, remote_id),"
+            " remote_price = COALESCE(?, remote_price),"
+            " delivery_enc = COALESCE(?, delivery_enc), updated_at = ?, next_poll_at = ?,"
+            " unchanged_polls = 0, poll_lease_until = NULL WHERE id = ?",
+            (
+                change.new_status.value,
+                change.raw_status,
+                change.status_message,
+                change.remote_id,
+                change.remote_price,
+                delivery_enc,
+                now,
+                next_poll,
+                order_id,
+            ),
+        )
+        await add_event_in(
+            conn,
+            order_id,
+            actor=change.actor,
+            kind="status",
+            old_status=old,
+            new_status=change.new_status,
+            raw_status=change.raw_status,
+            detail=change.detail,
+            at=now,
+        )
+        if change.delivery is not None:
+            await add_event_in(
+                conn,
+                order_id,
+                actor=change.actor,
+                kind="delivery",
+                detail="delivery stored",
+                at=now,
+            )
+        if change.notify_kind is not None:
+            await owe_notification_in(
+                conn, order_id, change.notify_kind, user_id=row["user_id"], now=now
+            )
+    record = await get_order(db, order_id)
+    assert record is not None
+    return record
+
+
+async def store_delivery(
+    db: Database, order_id: str, delivery: Delivery, cipher: DeliveryCipher, *, actor: str
+) -> None:
+    """Attach delivery data without a status change (e.g. staff correcting a delivery)."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE orders SET delivery_enc = ?, updated_at = ? WHERE id = ?",
+            (cipher.encrypt_delivery(delivery), time.time(), order_id),
+        )
+        await add_event_in(conn, order_id, actor=actor, kind="delivery", detail="delivery stored")
