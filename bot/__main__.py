@@ -129,6 +129,9 @@ def cmd_run(redactor: SecretRedactingFilter) -> int:
 
 
 async def _run_bot(settings: Settings) -> int:
+    import aiohttp
+    import discord
+
     from bot.app import OrderBot
     from bot.discord_endpoint import redirect_discord
 
@@ -142,6 +145,12 @@ async def _run_bot(settings: Settings) -> int:
     async with bot:
         try:
             await bot.start(settings.discord_token.get_secret_value())
+        except discord.LoginFailure:
+            log.error("Discord rejected the token: check DISCORD_TOKEN (the bot stopped)")
+            return EXIT_RUNTIME
+        except (aiohttp.ClientConnectorError, OSError) as exc:
+            log.error("the bot stopped: cannot reach Discord (%s)", exc)
+            return EXIT_RUNTIME
         except Exception:
             log.exception("the bot stopped because of an error")
             return EXIT_RUNTIME

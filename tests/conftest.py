@@ -1,0 +1,92 @@
+"""Fixtures shared by every test package: a real SQLite file in a temp dir, a cipher,
+and a complete, valid settings environment for subprocess runs of the bot."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+
+from bot.crypto import DeliveryCipher
+from storage.database import Database, open_database
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+# Known secret values: tests assert none of them ever appears in output.
+TEST_DISCORD_TOKEN = "MTIz.test-discord-token-VALUE-91f3"
+TEST_BOOST_KEY = "boost-key-SECRET-7c1d"
+TEST_CHECKOUT_KEY = "checkout-key-SECRET-44aa"
+TEST_NAMEFI_TOKEN = "namefi-token-SECRET-e0b2"
+TEST_DIGITAL_KEY = "digital-key-SECRET-19fe"
+
+
+@pytest.fixture
+def fernet_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+@pytest.fixture
+def cipher(fernet_key: str) -> DeliveryCipher:
+    return DeliveryCipher(SecretStr(fernet_key))
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await open_database(tmp_path / "orders.sqlite3")
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+def bot_env(tmp_path: Path, fernet_key: str) -> dict[str, str]:
+    """A full, valid environment for `python -m bot`, isolated from any developer .env
+    (the subprocess runs with cwd=tmp_path)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_OUR_PREFIXES)}
+    env.update(
+        {
+            "PYTHONPATH": str(REPO_ROOT),
+            "DISCORD_TOKEN": TEST_DISCORD_TOKEN,
+            "GUILD_ID": "1100000000000000001",
+            "STAFF_ROLE_ID": "1100000000000000002",
+            "STAFF_CHANNEL_ID": "1100000000000000003",
+            "NOTICE_CHANNEL_ID": "1100000000000000004",
+            "DATABASE_PATH": str(tmp_path / "data" / "bot.sqlite3"),
+            "DELIVERY_ENCRYPTION_KEY": fernet_key,
+            "CATALOG_PATH": str(REPO_ROOT / "catalog.toml"),
+            "BOOST_API_BASE_URL": "http://127.0.0.1:9/boost",
+            "BOOST_API_KEY": TEST_BOOST_KEY,
+            "CHECKOUT_API_BASE_URL": "http://127.0.0.1:9/checkout",
+            "CHECKOUT_API_KEY": TEST_CHECKOUT_KEY,
+            "NAMEFI_API_BASE_URL": "http://127.0.0.1:9/namefi",
+            "NAMEFI_API_TOKEN": TEST_NAMEFI_TOKEN,
+            "DIGITAL_SHOP_API_BASE_URL": "http://127.0.0.1:9/digital-shop",
+            "DIGITAL_SHOP_API_KEY": TEST_DIGITAL_KEY,
+        }
+    )
+    return env
+
+
+_OUR_PREFIXES = (
+    "DISCORD_",
+    "GUILD_ID",
+    "STAFF_",
+    "NOTICE_",
+    "DATABASE_",
+    "DELIVERY_",
+    "CATALOG_",
+    "BOOST_",
+    "CHECKOUT_",
+    "NAMEFI_",
+    "DIGITAL_SHOP_",
+    "LOG_LEVEL",
+    "ORDER_",
+    "PROVIDER_",
+)
