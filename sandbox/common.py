@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, TypeGuard, cast, get_args
 
 from aiohttp import web
 
@@ -78,10 +78,12 @@ def keys_equal(given: str | None, expected: str) -> bool:
     """Constant-time comparison of a presented credential with the expected one."""
     if given is None:
         return False
-    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8", "replace"))
+    return hmac.compare_digest(
+        given.encode("utf-8", "replace"), expected.encode("utf-8", "replace")
+    )
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -126,7 +128,9 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {FAULT_KINDS}")
         if not is_int(self.count) or (self.count < 1 and self.count != -1):
             raise ValueError("count must be a positive integer, or -1 for 'until cleared'")
-        if self.retry_after is not None and (not is_number(self.retry_after) or self.retry_after < 0):
+        if self.retry_after is not None and (
+            not is_number(self.retry_after) or self.retry_after < 0
+        ):
             raise ValueError("retry_after must be a non-negative number of seconds")
         if self.method is not None:
             if not isinstance(self.method, str) or not self.method:
@@ -450,7 +454,9 @@ async def _respond(
         except web.HTTPException:
             raise
         except Exception:
-            log.exception("%s sandbox handler failed on %s %s", state.name, request.method, request.path)
+            log.exception(
+                "%s sandbox handler failed on %s %s", state.name, request.method, request.path
+            )
             response = state.error_response(500)
 
     if kind == "hang":
@@ -555,7 +561,8 @@ def add_control_routes(app: web.Application, state: ProviderState) -> None:
     async def put_latency(request: web.Request) -> web.Response:
         try:
             body = await _control_body(request)
-            state.set_latency(body.get("seconds"))
+            seconds: Any = body.get("seconds")
+            state.set_latency(seconds)
         except ValueError as exc:
             return _control_error(str(exc))
         return json_response({"seconds": state.latency})

@@ -1,0 +1,23 @@
+"""`python -m bench [name ...]`: run the named benchmarks (default: all)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = ("adapter_get_order",)
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHMARKS)
+    for name in names:
+        if name not in BENCHMARKS:
+            print(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
+            return 2
+        print(f"== {name}", flush=True)
+        importlib.import_module(f"bench.{name}").main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,332 @@
+"""The one interface every provider adapter implements, and the shared HTTP plumbing.
+
+Adapters are thin: they build the provider's request, send it through `_request`, and
+turn the reply into a `ProviderOrder`. `_request` owns the error taxonomy, the retry of
+idempotent calls, and the rule that a non-idempotent create that may have been received
+is reported as ambiguous instead of retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from bot.domain import Delivery, Money, OrderStatus
+from bot.providers.errors import (
+    ProviderAuthError,
+    ProviderCapabilityError,
+    ProviderError,
+    ProviderProtocolError,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+    SubmissionAmbiguous,
+)
+
+log = logging.getLogger(__name__)
+
+BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
+
+DEFAULT_RETRY_AFTER = 30.0
+MAX_PROVIDER_MESSAGE = 200
+# Keys whose values are secrets in some provider's payload; scrubbed from the raw
+# payload we keep for the timeline.
+SECRET_PAYLOAD_KEYS = frozenset(
+    {"deliveryData", "content", "encryptedEppAuthorizationCode", "contact", "phone_number"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    can_create: bool
+    can_poll: bool
+    # The create call carries our own id, so re-sending it can never make a second order.
+    idempotent_create: bool
+    # Staff may link an existing order of this provider to a member (tracking).
+    can_link: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRequest:
+    order_id: str  # our id; idempotent providers receive it as theirs
+    product_key: str
+    product_name: str
+    quantity: int
+    unit_price: Money
+    details: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"invite_code": ...}
+    contact: Mapping[str, str] | None = None  # e.g. {"phone_number": ...}
+    options: Mapping[str, Any] = field(default_factory=dict)  # catalog provider options
+
+    @property
+    def total(self) -> Money:
+        return self.unit_price * self.quantity
+
+    def __repr__(self) -> str:
+        # Contact details are personal data: keep them out of reprs and logs.
+        return (
+            f"CreateRequest(order_id={self.order_id!r}, product_key={self.product_key!r}, "
+            f"quantity={self.quantity}, contact={'<hidden>' if self.contact else None})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderOrder:
+    """One normalized view of a provider's order, whatever the provider.
+
+    `status` is None when the provider reported a status we don't know: the order is
+    still open, and `raw_status` holds the provider's word so staff can be told.
+    """
+
+    remote_id: str
+    status: OrderStatus | None
+    raw_status: str
+    status_message: str | None = None
+    price: str | None = None  # as the provider stated it; informational, never summed
+    currency: str | None = None
+    delivery: Delivery | None = field(default=None, repr=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)  # scrubbed of secrets
+
+    @property
+    def unknown_status(self) -> bool:
+        return self.status is None
+
+    def __repr__(self) -> str:
+        return (
+            f"ProviderOrder(remote_id={self.remote_id!r}, status={self.status}, "
+            f"raw_status={self.raw_status!r}, delivery={'<redacted>' if self.delivery else None})"
+        )
+
+
+def scrub_payload(value: Any) -> Any:
+    """Copy of a provider payload without secret-bearing fields (kept for the timeline)."""
+    if isinstance(value, dict):
+        return {
+            k: (
+                "<redacted>"
+                if k in SECRET_PAYLOAD_KEYS and v not in (None, "", [])
+                else scrub_payload(v)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [scrub_payload(v) for v in value]
+    return value
+
+
+def parse_retry_after(header: str | None, body: Any = None) -> float:
+    """Seconds to wait, from `Retry-After` (seconds or an HTTP date) or the body."""
+    if header:
+        try:
+            return max(0.0, float(header))
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(header) if header else None
+            if parsed is not None:
+                return max(0.0, parsed.timestamp() - time.time())
+    if isinstance(body, dict):
+        for key in ("retry_after", "retryAfter"):
+            value = body.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return max(0.0, float(value))
+        data = body.get("data")
+        if isinstance(data, dict):
+            return parse_retry_after(None, data)
+    return DEFAULT_RETRY_AFTER
+
+
+class ProviderAdapter(ABC):
+    """Base of every adapter. Subclasses set `name`, `capabilities` and implement the
+    operations they support; the rest of the bot asks `capabilities`, never the name."""
+
+    name: str
+    capabilities: Capabilities
+    # GET retries for idempotent calls: attempts in total, and the first backoff.
+    max_attempts = 3
+    retry_backoff = 0.2
+
+    def __init__(self, client: httpx.AsyncClient, secret: SecretStr) -> None:
+        self._client = client
+        self._secret = secret
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={str(self._client.base_url)!r})"
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # --- operations --------------------------------------------------------------------
+
+    async def create_order(self, request: CreateRequest) -> ProviderOrder:
+        raise ProviderCapabilityError(self.name, "this provider cannot create orders")
+
+    async def get_order(self, remote_id: str) -> ProviderOrder:
+        raise ProviderCapabilityError(self.name, "this provider cannot be polled")
+
+    def check_remote_id(self, remote_id: str) -> str | None:
+        """A friendly problem with an order id a staff member typed, or None if it looks
+        right. Checked before any request so a typo never reaches the provider."""
+        return None if remote_id.strip() else "the order id is empty"
+
+    # --- plumbing for subclasses -------------------------------------------------------
+
+    @abstractmethod
+    def _error_message(self, body: Any) -> str | None:
+        """The provider's own short error text from an error body, if any."""
+
+    def _safe_text(self, text: str) -> str:
+        """Provider-supplied text, trimmed, with our credential scrubbed out of it."""
+        secret = self._secret.get_secret_value()
+        if secret:
+            text = text.replace(secret, "[redacted]")
+        return " ".join(text.split())[:MAX_PROVIDER_MESSAGE]
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        idempotent: bool,
+        ok_statuses: tuple[int, ...] = (200,),
+    ) -> Any:
+        """Send one call and return its decoded JSON body, or raise the taxonomy.
+
+        Idempotent calls are retried on unavailability with backoff. A non-idempotent
+        call that may have reached the provider raises SubmissionAmbiguous.
+        """
+        attempts = self.max_attempts if idempotent else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self._attempt(method, path, json_body, idempotent, ok_statuses)
+            except ProviderUnavailable as exc:
+                if attempt == attempts:
+                    raise
+                delay = self.retry_backoff * (2 ** (attempt - 1)) * (0.5 + random.random())
+                log.info(
+                    "%s %s %s unavailable (%s); retry %d/%d in %.2fs",
+                    self.name,
+                    method,
+                    path,
+                    exc.message,
+                    attempt,
+                    attempts - 1,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        json_body: Any,
+        idempotent: bool,
+        ok_statuses: tuple[int, ...],
+    ) -> Any:
+        try:
+            response = await self._client.request(method, path, json=json_body)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # The request never left: safe to report as unavailable for any call.
+            raise ProviderUnavailable(self.name, f"cannot connect ({type(exc).__name__})") from None
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            if not idempotent:
+                raise SubmissionAmbiguous(
+                    self.name, f"no answer after sending ({type(exc).__name__})"
+                ) from None
+            raise ProviderUnavailable(self.name, f"no answer ({type(exc).__name__})") from None
+        return self._decode(response, idempotent=idempotent, ok_statuses=ok_statuses)
+
+    def _decode(
+        self, response: httpx.Response, *, idempotent: bool, ok_statuses: tuple[int, ...]
+    ) -> Any:
+        status = response.status_code
+        try:
+            body: Any = response.json() if response.content else None
+            parse_failed = False
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body, parse_failed = None, True
+        provider_text = self._error_message(body) if isinstance(body, dict) else None
+        detail = f"HTTP {status}" + (f": {self._safe_text(provider_text)}" if provider_text else "")
+        if status in ok_statuses:
+            if parse_failed or body is None:
+                raise ProviderProtocolError(
+                    self.name, f"HTTP {status} with a body that is not JSON"
+                )
+            return body
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), body)
+            raise ProviderRateLimited(self.name, "rate limited", retry_after)
+        if status in (401, 403):
+            raise ProviderAuthError(self.name, f"{detail} (check the API key)")
+        if status >= 500 or status == 408:
+            if not idempotent:
+                # The provider may have processed it before failing; don't guess.
+                raise SubmissionAmbiguous(self.name, detail)
+            raise ProviderUnavailable(self.name, detail)
+        if 400 <= status < 500:
+            raise ProviderRejected(
+                self.name,
+                detail,
+                status_code=status,
+                user_message=self._safe_text(provider_text) if provider_text else "",
+            )
+        raise ProviderProtocolError(self.name, f"unexpected HTTP {status}")
+
+    def _parse(self, model: type[BaseModelT], body: Any) -> BaseModelT:
+        """Validate a body against the contract's model. On mismatch, the error names
+        fields only: pydantic's own message would echo the input (maybe credentials)."""
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            fields = sorted(
+                {
+                    ".".join(str(p) for p in e["loc"]) or "(body)"
+                    for e in exc.errors(include_input=False)
+                }
+            )
+            raise ProviderProtocolError(
+                self.name, f"reply does not match the contract (fields: {', '.join(fields)[:200]})"
+            ) from None
+
+
+def build_client(
+    base_url: str,
+    headers: Mapping[str, str],
+    *,
+    timeout: float,
+    max_connections: int,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """One client per provider, created once: explicit timeouts and connection limits."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        headers={"Accept": "application/json", **headers},
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        ),
+        transport=transport,
+        follow_redirects=False,
+    )
+
+
+__all__ = [
+    "Capabilities",
+    "CreateRequest",
+    "ProviderAdapter",
+    "ProviderError",
+    "ProviderOrder",
+    "build_client",
+    "parse_retry_after",
+    "scrub_payload",
+]

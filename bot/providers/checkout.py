@@ -1,0 +1,121 @@
+"""Checkout orders API: `POST /orders` → 201, 422 on bad parameters. Integer minor units,
+INR, `contact.phone_number` required, and an optional client-chosen `id`.
+
+We always send our own order id as `id`, which makes the POST idempotent: a retry after
+a lost reply finds the existing order instead of creating a second one. The contract has
+no GET, so status after creation comes from staff (manual delivery)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.domain import OrderStatus
+from bot.providers.base import (
+    Capabilities,
+    CreateRequest,
+    ProviderAdapter,
+    ProviderOrder,
+    scrub_payload,
+)
+from bot.providers.errors import ProviderRejected
+
+# Synthetic raw status: the contract's 201 reply carries no status field.
+RAW_CREATED = "CREATED"
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str | None = None
+    email: str | None = None
+    phone_number: str
+
+
+class LineItem(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str | None = None
+    amount: int | None = None
+    quantity: int | None = None
+    sale_amount: int | None = None
+
+
+class CheckoutOrder(BaseModel):
+    """Both the request body and the 201 reply (the reply echoes the order)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str | None = None
+    app_execution_id: str | None = None
+    type: Literal["physical_goods", "digital_goods"] | None = None
+    contact: Contact
+    items: list[LineItem] | None = None
+    currency: Literal["INR"] | None = None
+    subtotal: int | None = None
+    total_amount: int | None = None
+
+
+class CheckoutClient(ProviderAdapter):
+    name = "checkout"
+    capabilities = Capabilities(
+        can_create=True, can_poll=False, idempotent_create=True, can_link=False
+    )
+
+    def _error_message(self, body: Any) -> str | None:
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors:
+            parts = [
+                f"{e.get('field', '?')}: {e.get('message', 'invalid')}"
+                for e in errors
+                if isinstance(e, dict)
+            ]
+            if parts:
+                return "; ".join(parts)
+        message = body.get("message")
+        return str(message) if message else None
+
+    async def create_order(self, request: CreateRequest) -> ProviderOrder:
+        contact = dict(request.contact or {})
+        if not contact.get("phone_number"):
+            raise ProviderRejected(
+                self.name,
+                "contact.phone_number is required",
+                status_code=None,
+                user_message="A phone number is required for this product.",
+            )
+        total = request.total
+        body = CheckoutOrder(
+            id=request.order_id,
+            type=request.options.get("type", "digital_goods"),
+            contact=Contact(**{k: v for k, v in contact.items() if v}),
+            items=[
+                LineItem(
+                    name=request.product_name,
+                    amount=request.unit_price.minor,
+                    quantity=request.quantity,
+                    sale_amount=request.unit_price.minor,
+                )
+            ],
+            currency="INR",
+            subtotal=total.minor,
+            total_amount=total.minor,
+        )
+        payload = await self._request(
+            "POST",
+            "/orders",
+            json_body=body.model_dump(exclude_none=True),
+            idempotent=True,  # our id makes a replay land on the same order
+            ok_statuses=(200, 201),
+        )
+        order = self._parse(CheckoutOrder, payload)
+        return ProviderOrder(
+            remote_id=order.id or request.order_id,
+            status=OrderStatus.SUBMITTED,  # awaiting manual delivery by staff
+            raw_status=RAW_CREATED,
+            status_message="Order received; staff will deliver it.",
+            price=None if order.total_amount is None else str(order.total_amount),
+            currency=order.currency or "INR",
+            raw=scrub_payload(payload),
+        )

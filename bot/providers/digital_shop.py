@@ -1,0 +1,94 @@
+"""Digital goods shop: GET an order by its 12-character alphanumeric id. Statuses
+PENDING / PROCESSING / COMPLETED / REFUNDED. `deliveryData` (a string, items separated by
+newlines) or `items` (`[{uid, content}]`) hold credentials once COMPLETED.
+
+The docs give neither the path nor the auth header; we use `GET /api/v1/orders/{id}`
+with `X-API-Key` (see docs/providers.md). Tracking only: staff link orders."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from bot.domain import Delivery, DeliveryItem, OrderStatus
+from bot.providers.base import Capabilities, ProviderAdapter, ProviderOrder, scrub_payload
+from bot.providers.errors import ProviderProtocolError
+
+STATUS_MAP: dict[str, OrderStatus] = {
+    "PENDING": OrderStatus.SUBMITTED,
+    "PROCESSING": OrderStatus.PROCESSING,
+    "COMPLETED": OrderStatus.COMPLETED,
+    "REFUNDED": OrderStatus.REFUNDED,
+}
+
+ORDER_ID = re.compile(r"^[A-Za-z0-9]{12}$")
+
+
+class DigitalItem(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    uid: str | int
+    content: SecretStr
+
+
+class DigitalOrder(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    id: str
+    product_name: str | None = Field(default=None, alias="productName")
+    status: str
+    status_message: str | None = Field(default=None, alias="statusMessage")
+    total_cost: int | float | None = Field(default=None, alias="totalCost")
+    is_service: bool | None = Field(default=None, alias="isService")
+    delivery_data: SecretStr | None = Field(default=None, alias="deliveryData")
+    items: list[DigitalItem] | None = None
+    created_at: str | None = Field(default=None, alias="createdAt")
+
+
+class DigitalEnvelope(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: str
+    data: DigitalOrder | None = None
+    message: str | None = None
+
+
+class DigitalShopClient(ProviderAdapter):
+    name = "digital_shop"
+    capabilities = Capabilities(
+        can_create=False, can_poll=True, idempotent_create=False, can_link=True
+    )
+
+    def _error_message(self, body: Any) -> str | None:
+        message = body.get("message")
+        return str(message) if message else None
+
+    def check_remote_id(self, remote_id: str) -> str | None:
+        if ORDER_ID.match(remote_id.strip()):
+            return None
+        return "A digital shop order id is exactly 12 letters or digits."
+
+    async def get_order(self, remote_id: str) -> ProviderOrder:
+        payload = await self._request("GET", f"/api/v1/orders/{remote_id}", idempotent=True)
+        envelope = self._parse(DigitalEnvelope, payload)
+        if envelope.status != "success" or envelope.data is None:
+            raise ProviderProtocolError(self.name, "reply is not a success envelope with data")
+        data = envelope.data
+        raw_status = data.status.strip()
+        delivery = None
+        text = data.delivery_data.get_secret_value() if data.delivery_data else ""
+        items = tuple(DeliveryItem(uid=str(i.uid), content=i.content) for i in data.items or [])
+        if text or items:
+            delivery = Delivery(text=SecretStr(text) if text else None, items=items)
+        return ProviderOrder(
+            remote_id=data.id,
+            status=STATUS_MAP.get(raw_status.upper()),
+            raw_status=raw_status,
+            status_message=data.status_message,
+            price=None if data.total_cost is None else str(data.total_cost),
+            currency="BDT",
+            delivery=delivery,
+            raw=scrub_payload(payload),
+        )

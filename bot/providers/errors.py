@@ -1,0 +1,73 @@
+"""One error taxonomy for every provider, so callers act on the kind, never the name.
+
+Messages are composed by the adapters from safe parts only (status codes, error codes,
+a provider's short message with our key scrubbed). They never include an API key,
+a request header or a response body that might carry delivery data.
+"""
+
+from __future__ import annotations
+
+
+class ProviderError(Exception):
+    """Base class. `provider` is the adapter name; `message` is safe to log."""
+
+    kind = "error"
+
+    def __init__(self, provider: str, message: str) -> None:
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+        self.message = message
+
+
+class ProviderUnavailable(ProviderError):
+    """Connect error, timeout or 5xx. Nothing is known to have happened; retry later."""
+
+    kind = "unavailable"
+
+
+class ProviderRateLimited(ProviderError):
+    """429. Do not call this provider again for `retry_after` seconds."""
+
+    kind = "rate_limited"
+
+    def __init__(self, provider: str, message: str, retry_after: float) -> None:
+        super().__init__(provider, f"{message} (retry after {retry_after:g}s)")
+        self.retry_after = retry_after
+
+
+class ProviderRejected(ProviderError):
+    """A 4xx the user can act on (bad invite, bad parameters, unknown order)."""
+
+    kind = "rejected"
+
+    def __init__(
+        self, provider: str, message: str, *, status_code: int | None, user_message: str
+    ) -> None:
+        super().__init__(provider, message)
+        self.status_code = status_code
+        self.user_message = user_message
+
+
+class ProviderAuthError(ProviderError):
+    """401/403: our key is wrong or revoked. Staff must fix the configuration."""
+
+    kind = "auth"
+
+
+class ProviderProtocolError(ProviderError):
+    """The reply is not what the contract promises: malformed JSON or the wrong shape."""
+
+    kind = "protocol"
+
+
+class SubmissionAmbiguous(ProviderError):
+    """A non-idempotent create was sent but no answer arrived. The provider may or may
+    not have the order; it must go to staff (needs_review), never be re-sent blindly."""
+
+    kind = "ambiguous"
+
+
+class ProviderCapabilityError(ProviderError):
+    """The caller asked for something this provider cannot do (e.g. poll checkout)."""
+
+    kind = "capability"

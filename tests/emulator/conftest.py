@@ -1,0 +1,223 @@
+"""Fixtures: an emulator, and a minimal real discord.py client redirected to it."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import io
+from collections.abc import AsyncIterator
+from typing import Any
+
+import discord
+import discord.gateway
+import discord.http
+import pytest
+from discord import app_commands
+
+from emulator import Emulator, redirect_discord_py
+
+TOKEN = "test-token"
+
+
+@dataclasses.dataclass
+class Seen:
+    """What the test bot observed, for assertions from the test side."""
+
+    echo: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    modal_values: list[str] = dataclasses.field(default_factory=list)
+    links: list[tuple[discord.abc.User, str]] = dataclasses.field(default_factory=list)
+    errors: list[BaseException] = dataclasses.field(default_factory=list)
+    resumed: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+
+
+class TestBot(discord.Client):
+    def __init__(self, guild_id: int, staff_channel_id: int) -> None:
+        intents = discord.Intents.default()
+        intents.members = True
+        # guild_ready_timeout: otherwise on_ready waits 2 s after the last GUILD_CREATE.
+        super().__init__(intents=intents, guild_ready_timeout=0.05)
+        self.tree = app_commands.CommandTree(self)
+        self.guild_id = guild_id
+        self.staff_channel_id = staff_channel_id
+        self.seen = Seen()
+        _register(self)
+
+    async def on_resumed(self) -> None:
+        self.seen.resumed.set()
+
+
+class ConfirmView(discord.ui.View):
+    def __init__(self) -> None:
+        super().__init__(timeout=60)
+
+    @discord.ui.button(label="Confirm", style=discord.ButtonStyle.success, custom_id="confirm")
+    async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button[Any]) -> None:
+        await interaction.response.edit_message(content="confirmed", view=None)
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary, custom_id="cancel")
+    async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button[Any]) -> None:
+        await interaction.response.send_message("cancelled", ephemeral=True)
+
+
+class PhoneModal(discord.ui.Modal, title="Contact details"):
+    phone: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        label="Phone number", custom_id="phone", min_length=5, max_length=20
+    )
+    note: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        label="Note", custom_id="note", required=False, style=discord.TextStyle.paragraph
+    )
+
+    def __init__(self, seen: Seen) -> None:
+        super().__init__(custom_id="phone_modal")
+        self.seen = seen
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        self.seen.modal_values.append(self.phone.value)
+        await interaction.response.send_message(f"phone={self.phone.value}", ephemeral=True)
+
+
+class LabelModal(discord.ui.Modal, title="Labelled"):
+    def __init__(self, seen: Seen) -> None:
+        super().__init__(custom_id="label_modal")
+        self.seen = seen
+        self.code = discord.ui.TextInput(custom_id="code")
+        self.add_item(discord.ui.Label(text="Invite code", component=self.code))
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        self.seen.modal_values.append(self.code.value)
+        await interaction.response.send_message(f"code={self.code.value}")
+
+
+def _register(bot: TestBot) -> None:
+    tree = bot.tree
+    guild = discord.Object(bot.guild_id)
+    seen = bot.seen
+
+    @tree.command(description="Echo text back", guild=guild)
+    @app_commands.describe(text="what to echo", count="a number")
+    async def echo(
+        interaction: discord.Interaction, text: str, count: app_commands.Range[int, 1, 10] = 1
+    ) -> None:
+        seen.echo.append(
+            {"text": text, "count": count, "user": interaction.user, "id": interaction.id}
+        )
+        try:
+            await interaction.response.send_message(f"echo {text}", ephemeral=True)
+        except discord.HTTPException as exc:
+            seen.errors.append(exc)
+            return
+        await interaction.followup.send(f"followup {count}", ephemeral=True)
+
+    @tree.command(description="Defer, then answer", guild=guild)
+    async def slow(interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.followup.send("done")
+        await interaction.followup.send("and more")
+
+    @tree.command(description="Show buttons", guild=guild)
+    async def shop(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("Buy it?", view=ConfirmView(), ephemeral=True)
+
+    @tree.command(description="Ask for a phone number", guild=guild)
+    async def form(interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(PhoneModal(seen))
+
+    @tree.command(description="Ask with a label modal", guild=guild)
+    async def labelled(interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(LabelModal(seen))
+
+    async def product_autocomplete(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        catalog = ["netflix-1m", "netflix-12m", "spotify-1m"]
+        return [app_commands.Choice(name=p, value=p) for p in catalog if current in p]
+
+    @tree.command(description="Pick a product", guild=guild)
+    @app_commands.autocomplete(product=product_autocomplete)
+    async def pick(interaction: discord.Interaction, product: str) -> None:
+        await interaction.response.send_message(f"picked {product}", ephemeral=True)
+
+    @tree.command(description="DM a user", guild=guild)
+    async def notify(interaction: discord.Interaction, user: discord.User) -> None:
+        try:
+            await user.send("hello from the shop")
+        except discord.Forbidden as exc:
+            seen.errors.append(exc)
+            await interaction.response.send_message(f"forbidden {exc.code}", ephemeral=True)
+            return
+        await interaction.response.send_message("sent", ephemeral=True)
+
+    @tree.command(description="Post to the staff channel", guild=guild)
+    async def announce(interaction: discord.Interaction, text: str) -> None:
+        await interaction.response.defer(ephemeral=True)
+        staff = bot.get_channel(bot.staff_channel_id)
+        assert isinstance(staff, discord.TextChannel)
+        await staff.send(text)
+        await interaction.followup.send("posted", ephemeral=True)
+
+    @tree.command(description="Send a file", guild=guild)
+    async def report(interaction: discord.Interaction) -> None:
+        data = io.BytesIO(b"id,status\n1,done\n")
+        await interaction.response.send_message(
+            "report", file=discord.File(data, filename="report.csv"), ephemeral=True
+        )
+
+    @tree.command(description="Works in DMs")
+    async def ping(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(f"pong {interaction.context.dm_channel}")
+
+    admin = app_commands.Group(name="admin", description="Staff commands", guild_ids=[bot.guild_id])
+    order = app_commands.Group(name="order", description="Orders", parent=admin)
+
+    @order.command(name="link", description="Link an order to a member")
+    async def link(interaction: discord.Interaction, member: discord.Member, order_id: str) -> None:
+        seen.links.append((member, order_id))
+        await interaction.response.send_message(f"linked {order_id} to {member.id}")
+
+    tree.add_command(admin)
+
+
+@pytest.fixture
+def discord_urls() -> Any:
+    """Restore discord.py's real URLs after a test redirected them."""
+    base = discord.http.Route.BASE
+    gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    yield
+    discord.http.Route.BASE = base
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
+
+
+@pytest.fixture
+async def raw_emu(discord_urls: Any) -> AsyncIterator[Emulator]:
+    """An emulator; contract violations are the test's business."""
+    async with Emulator(token=TOKEN) as emu:
+        redirect_discord_py(emu.base_url)
+        yield emu
+
+
+@pytest.fixture
+async def emu(raw_emu: Emulator) -> AsyncIterator[Emulator]:
+    """An emulator that fails the test if the bot sent anything Discord would reject."""
+    yield raw_emu
+    raw_emu.assert_no_contract_violations()
+    assert not raw_emu.unhandled, raw_emu.unhandled
+
+
+async def start_bot(emu: Emulator) -> tuple[TestBot, asyncio.Task[None]]:
+    bot = TestBot(emu.world.guild_id, emu.world.staff_channel_id)
+    await bot.login(emu.token)
+    task = asyncio.create_task(bot.connect())
+    await asyncio.wait_for(bot.wait_until_ready(), 5)
+    await bot.tree.sync(guild=discord.Object(emu.world.guild_id))
+    await bot.tree.sync()
+    return bot, task
+
+
+@pytest.fixture
+async def bot(emu: Emulator) -> AsyncIterator[TestBot]:
+    client, task = await start_bot(emu)
+    try:
+        yield client
+    finally:
+        await client.close()
+        await asyncio.wait_for(task, 5)
