@@ -27,6 +27,7 @@ from bot.domain import (
 )
 from storage.database import Database
 from storage.notifications import owe_notification_in
+from storage.staff_alerts import raise_alert_in
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,25 @@ class DuplicateOrder(Exception):
 
 class OrderNotFound(LookupError):
     pass
+
+
+class StaleStatus(Exception):
+    """A compare-and-set transition found the order in another status than expected:
+    somebody else (a second button press, another job) got there first."""
+
+    def __init__(self, order_id: str, current: OrderStatus) -> None:
+        super().__init__(f"order {order_id} is {current.value}")
+        self.order_id = order_id
+        self.current = current
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSpec:
+    """A staff-channel alert raised in the same transaction as a status change."""
+
+    kind: str
+    message: str
+    dedupe_key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +337,9 @@ async def list_orders_for_user(
 
 
 async def count_orders_for_user(db: Database, user_id: int) -> int:
-    row = await db.fetch_one("SELECT COUNT(*) FROM orders WHERE user_id = ?", (user_id,))
+    row = await db.fetch_one(
+        "SELECT COUNT(*) FROM orders WHERE user_id = ? AND status != 'draft'", (user_id,)
+    )
     return int(row[0]) if row else 0
 
 
@@ -377,6 +399,8 @@ class StatusChange:
     detail: str | None = None
     next_poll_at: float | None = None
     notify_kind: str | None = None  # owe this notification in the same transaction
+    alert: AlertSpec | None = None  # raise this staff alert in the same transaction
+    expect: OrderStatus | None = None  # compare-and-set: only from this status
 
 
 async def transition_order(
@@ -395,6 +419,8 @@ async def transition_order(
         if row is None:
             raise OrderNotFound(order_id)
         old = OrderStatus(row["status"])
+        if change.expect is not None and old is not change.expect:
+            raise StaleStatus(order_id, old)
         check_transition(old, change.new_status)
         # Terminal orders are not polled again; open ones keep the caller's schedule.
         next_poll = None if change.new_status.is_terminal else change.next_poll_at
@@ -440,6 +466,14 @@ async def transition_order(
             await owe_notification_in(
                 conn, order_id, change.notify_kind, user_id=row["user_id"], now=now
             )
+        if change.alert is not None:
+            await raise_alert_in(
+                conn,
+                kind=change.alert.kind,
+                message=change.alert.message,
+                dedupe_key=change.alert.dedupe_key,
+                order_id=order_id,
+            )
     record = await get_order(db, order_id)
     assert record is not None
     return record
@@ -455,3 +489,36 @@ async def store_delivery(
             (cipher.encrypt_delivery(delivery), time.time(), order_id),
         )
         await add_event_in(conn, order_id, actor=actor, kind="delivery", detail="delivery stored")
+
+
+async def delete_draft(db: Database, order_id: str, user_id: int) -> bool:
+    """Drop an unconfirmed draft (cancelled or expired). Confirmed orders are never
+    deleted: only a row still in `draft` can go."""
+    async with db.transaction() as conn:
+        cur = await conn.execute(
+            "DELETE FROM orders WHERE id = ? AND user_id = ? AND status = 'draft'",
+            (order_id, user_id),
+        )
+        return cur.rowcount == 1
+
+
+async def delete_expired_drafts(db: Database, *, older_than: float) -> int:
+    async with db.transaction() as conn:
+        cur = await conn.execute(
+            "DELETE FROM orders WHERE status = 'draft' AND created_at < ?", (older_than,)
+        )
+        return cur.rowcount
+
+
+async def list_orders_in_status(db: Database, status: OrderStatus) -> list[OrderRecord]:
+    rows = await db.fetch_all(
+        "SELECT * FROM orders WHERE status = ? ORDER BY created_at", (status.value,)
+    )
+    return [_record(r) for r in rows]
+
+
+async def set_next_poll(db: Database, order_id: str, next_poll_at: float | None) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE orders SET next_poll_at = ? WHERE id = ?", (next_poll_at, order_id)
+        )

@@ -1,0 +1,36 @@
+"""Errors whose message is written for the person who caused them.
+
+The global `tree.on_error` shows `user_message` ephemerally and logs nothing alarming;
+anything that is not a `UserFacingError` is logged with a reference id instead.
+"""
+
+from __future__ import annotations
+
+
+class UserFacingError(Exception):
+    """Safe to show to the user as-is: no ids of other members, no secrets."""
+
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+class InvalidInput(UserFacingError):
+    pass
+
+
+class ShopPaused(UserFacingError):
+    def __init__(self) -> None:
+        super().__init__(
+            "The shop is paused right now, so no new orders can be placed. Please try again later."
+        )
+
+
+class OrderNotFoundError(UserFacingError):
+    def __init__(self, order_id: str) -> None:
+        # Deliberately the same text whether the order doesn't exist or isn't yours.
+        super().__init__(f"No order `{order_id}` was found among your orders.")
+
+
+class NotAllowed(UserFacingError):
+    pass

@@ -1,0 +1,493 @@
+"""The ordering service: drafts, confirmation, exactly-once submission, crash recovery
+and staff-linked tracking. Cogs call this; it never touches Discord.
+
+Exactly-once, step by step:
+1. A validated request becomes a `draft` row whose idempotency key is derived from the
+   interaction that produced it, so a redelivered interaction finds the same draft.
+2. Confirm is a compare-and-set `draft -> submitting`, committed BEFORE the provider is
+   called. A second press (or a redelivered press) loses the CAS and creates nothing.
+3. The provider's answer is written after the call. An idempotent provider (checkout,
+   which gets our id as its `id`) can be re-sent safely; a non-idempotent one (boost)
+   whose outcome is unknown goes to `needs_review` and to staff, never re-sent blindly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.catalog import Catalog, Product
+from bot.crypto import DeliveryCipher
+from bot.domain import Money, OrderKind, OrderSource, OrderStatus, new_order_id
+from bot.errors import InvalidInput, NotAllowed, ShopPaused, UserFacingError
+from bot.providers.base import CreateRequest, ProviderAdapter, ProviderOrder
+from bot.providers.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderProtocolError,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+    SubmissionAmbiguous,
+)
+from bot.providers.registry import ProviderRegistry
+from storage import orders as repo
+from storage import shop_state
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+CONFIRMATION_TTL = 10 * 60.0  # seconds a confirmation stays valid
+FIRST_POLL_DELAY = 2.0  # poll soon after submission: buyers want news fast
+RESUBMIT_DELAYS = (5.0, 15.0, 45.0, 120.0, 300.0)  # idempotent re-sends, then staff
+PAUSED_KEY = "ordering_paused"
+
+
+class ConfirmResult(StrEnum):
+    SUBMITTED = "submitted"  # the provider has it
+    FAILED = "failed"  # refused; the buyer sees why
+    NEEDS_REVIEW = "needs_review"  # outcome unknown; staff are checking
+    RETRYING = "retrying"  # idempotent provider unreachable; we keep re-sending
+    ALREADY = "already"  # a previous press already confirmed it
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmOutcome:
+    result: ConfirmResult
+    order: repo.OrderRecord | None
+    user_message: str
+
+
+class OrderingService:
+    def __init__(
+        self,
+        db: Database,
+        cipher: DeliveryCipher,
+        catalog: Catalog,
+        providers: ProviderRegistry,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.cipher = cipher
+        self.catalog = catalog
+        self.providers = providers
+        self.clock = clock
+
+    # --- shop switch ----------------------------------------------------------------------
+
+    async def is_paused(self) -> bool:
+        return await shop_state.get_value(self.db, PAUSED_KEY) == "1"
+
+    async def set_paused(self, paused: bool) -> None:
+        await shop_state.set_value(self.db, PAUSED_KEY, "1" if paused else "0")
+
+    async def ensure_open(self) -> None:
+        if await self.is_paused():
+            raise ShopPaused()
+
+    # --- validation -------------------------------------------------------------------------
+
+    def boost_product(self) -> Product:
+        products = self.catalog.enabled(OrderKind.BOOST)
+        if not products:
+            raise UserFacingError("Boosts are not for sale in this shop right now.")
+        return products[0]
+
+    def digital_product(self, key: str) -> Product:
+        product = self.catalog.get(key)
+        if product is None or not product.enabled or product.kind is not OrderKind.DIGITAL:
+            raise InvalidInput(
+                f"There is no product `{key[:40]}` for sale. Pick one from the list as you type."
+            )
+        return product
+
+    def check_quantity(self, product: Product, quantity: int) -> None:
+        problem = product.check_quantity(quantity)
+        if problem:
+            raise InvalidInput(problem)
+
+    def adapter_for(self, product: Product) -> ProviderAdapter:
+        adapter = self.providers.get(product.provider)
+        if adapter is None or not adapter.capabilities.can_create:
+            raise UserFacingError(f"{product.name} can't be ordered right now.")
+        return adapter
+
+    def needs_contact(self, product: Product) -> bool:
+        # The checkout contract requires contact.phone_number.
+        return product.provider == "checkout"
+
+    # --- drafts -------------------------------------------------------------------------------
+
+    async def create_draft(
+        self,
+        *,
+        product: Product,
+        quantity: int,
+        user_id: int,
+        guild_id: int | None,
+        interaction_key: str,
+        details: Mapping[str, str] | None = None,
+        contact: Mapping[str, str] | None = None,
+    ) -> repo.OrderRecord:
+        """Record a validated, unconfirmed order. A redelivered interaction (same key)
+        returns the existing draft instead of creating a second one."""
+        await self.ensure_open()
+        self.check_quantity(product, quantity)
+        self.adapter_for(product)
+        new = repo.NewOrder(
+            id=new_order_id(),
+            user_id=user_id,
+            guild_id=guild_id,
+            product_key=product.key,
+            product_name=product.name,
+            provider=product.provider,
+            kind=product.kind,
+            quantity=quantity,
+            unit_price=product.price_for(1),
+            status=OrderStatus.DRAFT,
+            idempotency_key=f"draft:{interaction_key}",
+            details=dict(details or {}),
+            contact=contact,
+        )
+        try:
+            return await repo.insert_order(self.db, new, self.cipher, actor=str(user_id))
+        except repo.DuplicateOrder as dup:
+            existing = await repo.get_order(self.db, dup.existing_id or "")
+            if existing is None or existing.user_id != user_id:
+                raise
+            return existing
+
+    async def cancel_draft(self, order_id: str, user_id: int) -> bool:
+        return await repo.delete_draft(self.db, order_id, user_id)
+
+    # --- confirmation and submission ----------------------------------------------------------
+
+    async def confirm(self, order_id: str, user_id: int) -> ConfirmOutcome:
+        order = await repo.get_order(self.db, order_id)
+        if order is None or order.user_id != user_id:
+            # Not yours, or already cancelled: say nothing about other members' orders.
+            raise NotAllowed("Only the buyer who started this order can confirm it.")
+        if order.status is not OrderStatus.DRAFT:
+            return ConfirmOutcome(
+                ConfirmResult.ALREADY,
+                order,
+                f"Order `{order.id}` was already confirmed; it is **{order.status.label}**.",
+            )
+        if self.clock() - order.created_at > CONFIRMATION_TTL:
+            await repo.delete_draft(self.db, order.id, user_id)
+            return ConfirmOutcome(
+                ConfirmResult.EXPIRED,
+                None,
+                "This confirmation expired. Nothing was ordered; run the command again.",
+            )
+        await self.ensure_open()
+        try:
+            # The CAS that makes a second press harmless. Committed before any I/O.
+            claimed = await repo.transition_order(
+                self.db,
+                order.id,
+                repo.StatusChange(
+                    OrderStatus.SUBMITTING,
+                    actor=str(user_id),
+                    detail="confirmed by the buyer",
+                    expect=OrderStatus.DRAFT,
+                ),
+                self.cipher,
+            )
+        except repo.StaleStatus:
+            current = await repo.get_order(self.db, order.id)
+            status = current.status.label if current else "gone"
+            return ConfirmOutcome(
+                ConfirmResult.ALREADY,
+                current,
+                f"Order `{order.id}` was already confirmed; it is **{status}**.",
+            )
+        return await self.submit(claimed)
+
+    def _create_request(self, order: repo.OrderRecord) -> CreateRequest:
+        product = self.catalog.get(order.product_key)
+        return CreateRequest(
+            order_id=order.id,
+            product_key=order.product_key,
+            product_name=order.product_name,
+            quantity=order.quantity,
+            unit_price=order.unit_price,
+            details=order.details,
+            contact=order.contact(self.cipher),
+            options=product.options if product else {},
+        )
+
+    async def submit(self, order: repo.OrderRecord, *, attempt: int = 0) -> ConfirmOutcome:
+        """Send a `submitting` order to its provider and record the answer."""
+        adapter = self.providers.get(order.provider)
+        if adapter is None:
+            return await self._needs_review(
+                order,
+                f"provider {order.provider} is not configured",
+                "Your order is waiting for staff.",
+            )
+        try:
+            answer = await adapter.create_order(self._create_request(order))
+        except SubmissionAmbiguous as exc:
+            return await self._needs_review(
+                order,
+                exc.message,
+                f"We couldn't confirm order `{order.id}` with the provider yet. "
+                "Staff are checking with them; you won't be charged twice.",
+            )
+        except ProviderRejected as exc:
+            reason = exc.user_message or "the provider refused the order"
+            return await self._failed(order, reason, exc.message)
+        except (
+            ProviderUnavailable,
+            ProviderRateLimited,
+            ProviderProtocolError,
+            ProviderAuthError,
+        ) as exc:
+            if adapter.capabilities.idempotent_create and not isinstance(exc, ProviderAuthError):
+                return await self._retry_later(order, exc, attempt)
+            if isinstance(exc, ProviderProtocolError):
+                # A 2xx we can't read: the provider may well have the order.
+                return await self._needs_review(
+                    order,
+                    exc.message,
+                    f"We couldn't read the provider's answer for order `{order.id}`. "
+                    "Staff are checking; you won't be charged twice.",
+                )
+            reason = (
+                "the provider is busy right now"
+                if isinstance(exc, ProviderRateLimited)
+                else "the provider is unavailable right now"
+            )
+            return await self._failed(
+                order, f"{reason}; nothing was ordered, please try again later", exc.message
+            )
+        except ProviderError as exc:
+            return await self._needs_review(order, exc.message, "Your order is waiting for staff.")
+        return await self._accepted(order, adapter, answer)
+
+    async def _accepted(
+        self, order: repo.OrderRecord, adapter: ProviderAdapter, answer: ProviderOrder
+    ) -> ConfirmOutcome:
+        status = answer.status or OrderStatus.SUBMITTED  # unknown raw status: still open
+        if status is OrderStatus.SUBMITTING:
+            status = OrderStatus.SUBMITTED
+        next_poll = self.clock() + FIRST_POLL_DELAY if adapter.capabilities.can_poll else None
+        price = f"{answer.price} {answer.currency}".strip() if answer.price else None
+        updated = await repo.transition_order(
+            self.db,
+            order.id,
+            repo.StatusChange(
+                status,
+                actor=repo.ACTOR_PROVIDER,
+                raw_status=answer.raw_status,
+                status_message=answer.status_message,
+                remote_id=answer.remote_id,
+                remote_price=price,
+                delivery=answer.delivery,
+                next_poll_at=next_poll,
+                detail=f"accepted by {order.provider} as {answer.remote_id}",
+                notify_kind="final" if status.is_terminal else None,
+                alert=repo.AlertSpec(
+                    "new_order",
+                    f"🛒 New order `{order.id}`: <@{order.user_id}> ordered "
+                    f"{order.quantity} × {order.product_name} for {order.total.format()} "
+                    f"({order.provider} `{answer.remote_id}`, {status.label}).",
+                    f"new_order:{order.id}",
+                ),
+            ),
+            self.cipher,
+        )
+        log.info(
+            "order %s accepted by %s as %s (%s)",
+            order.id,
+            order.provider,
+            answer.remote_id,
+            answer.raw_status,
+        )
+        return ConfirmOutcome(
+            ConfirmResult.SUBMITTED,
+            updated,
+            f"Order `{order.id}` is placed: **{updated.status.label}**. "
+            "You'll get a DM when it's done; `/order` shows it any time.",
+        )
+
+    async def _failed(self, order: repo.OrderRecord, reason: str, detail: str) -> ConfirmOutcome:
+        updated = await repo.transition_order(
+            self.db,
+            order.id,
+            repo.StatusChange(
+                OrderStatus.FAILED,
+                actor=repo.ACTOR_PROVIDER,
+                status_message=reason,
+                detail=detail,
+                alert=repo.AlertSpec(
+                    "order_failed",
+                    f"❌ Order `{order.id}` by <@{order.user_id}> failed at submission "
+                    f"({order.provider}): {detail}",
+                    f"order_failed:{order.id}:{order.updated_at}",
+                ),
+            ),
+            self.cipher,
+        )
+        log.warning("order %s failed at submission: %s", order.id, detail)
+        return ConfirmOutcome(
+            ConfirmResult.FAILED, updated, f"Order `{order.id}` could not be placed: {reason}."
+        )
+
+    async def _needs_review(
+        self, order: repo.OrderRecord, detail: str, user_message: str
+    ) -> ConfirmOutcome:
+        updated = await repo.transition_order(
+            self.db,
+            order.id,
+            repo.StatusChange(
+                OrderStatus.NEEDS_REVIEW,
+                actor=repo.ACTOR_SYSTEM,
+                status_message="Checking with the provider",
+                detail=detail,
+                alert=repo.AlertSpec(
+                    "needs_review",
+                    f"⚠️ Order `{order.id}` by <@{order.user_id}> needs review: the outcome at "
+                    f"{order.provider} is unknown ({detail}). It was NOT re-sent. Check the "
+                    "provider, then use /admin to set its status or retry it.",
+                    f"needs_review:{order.id}:{order.updated_at}",
+                ),
+            ),
+            self.cipher,
+        )
+        log.warning("order %s needs review: %s", order.id, detail)
+        return ConfirmOutcome(ConfirmResult.NEEDS_REVIEW, updated, user_message)
+
+    async def _retry_later(
+        self, order: repo.OrderRecord, exc: ProviderError, attempt: int
+    ) -> ConfirmOutcome:
+        if attempt >= len(RESUBMIT_DELAYS):
+            return await self._needs_review(
+                order,
+                f"still failing after {attempt} re-sends: {exc.message}",
+                "Your order is waiting for staff.",
+            )
+        delay = RESUBMIT_DELAYS[attempt]
+        if isinstance(exc, ProviderRateLimited):
+            delay = max(delay, exc.retry_after)
+        await repo.set_next_poll(self.db, order.id, self.clock() + delay)
+        await repo.add_event(
+            self.db,
+            order.id,
+            actor=repo.ACTOR_SYSTEM,
+            kind="retry",
+            detail=f"{exc.message}; re-sending with the same id in {delay:g}s",
+        )
+        log.info("order %s: %s; re-send in %.0fs", order.id, exc.message, delay)
+        return ConfirmOutcome(
+            ConfirmResult.RETRYING,
+            await repo.get_order(self.db, order.id),
+            f"Order `{order.id}` is recorded. The provider is slow to answer, so we'll keep "
+            "trying automatically — you'll get a DM with the result.",
+        )
+
+    # --- recovery ---------------------------------------------------------------------------
+
+    async def recover_submitting(self, *, at_startup: bool) -> int:
+        """Resolve orders stuck in `submitting`.
+
+        At startup every such row is a crash leftover: idempotent providers get the same
+        id again; the rest go to needs_review (never re-sent blindly). While running,
+        only idempotent re-sends that are due are retried.
+        """
+        handled = 0
+        for order in await repo.list_orders_in_status(self.db, OrderStatus.SUBMITTING):
+            adapter = self.providers.get(order.provider)
+            idempotent = adapter is not None and adapter.capabilities.idempotent_create
+            if not at_startup and (
+                not idempotent or order.next_poll_at is None or order.next_poll_at > self.clock()
+            ):
+                continue
+            try:
+                if idempotent:
+                    events = await repo.list_events(self.db, order.id)
+                    attempt = sum(1 for e in events if e.kind == "retry")
+                    await self.submit(order, attempt=attempt)
+                else:
+                    await self._needs_review(
+                        order,
+                        "the bot stopped while sending this order; the provider may or may not have it",
+                        "Your order is waiting for staff.",
+                    )
+                handled += 1
+            except Exception:
+                # One bad order must not stop the others.
+                log.exception("recovering order %s failed", order.id)
+        return handled
+
+    # --- tracking (staff-linked orders) -------------------------------------------------------
+
+    async def link_external_order(
+        self, *, staff_id: int, member_id: int, guild_id: int | None, provider: str, remote_id: str
+    ) -> repo.OrderRecord:
+        """Track an existing provider order for a member. Only staff may do this: a
+        buyer attaching an arbitrary id could read someone else's credentials."""
+        adapter = self.providers.get(provider)
+        if adapter is None or not adapter.capabilities.can_link:
+            names = ", ".join(a.name for a in self.providers.linkable()) or "none configured"
+            raise InvalidInput(f"Orders of `{provider}` can't be linked. Linkable: {names}.")
+        remote_id = remote_id.strip()
+        problem = adapter.check_remote_id(remote_id)
+        if problem:
+            raise InvalidInput(problem)
+        existing = await repo.get_order_by_remote_id(self.db, provider, remote_id)
+        if existing is not None:
+            raise InvalidInput(f"That {provider} order is already linked as `{existing.id}`.")
+        try:
+            current = await adapter.get_order(remote_id)
+        except ProviderRejected as exc:
+            raise InvalidInput(
+                f"{provider} doesn't know that order ({exc.user_message or exc.message})."
+            ) from None
+        except ProviderError as exc:
+            raise UserFacingError(
+                f"Couldn't reach {provider} to check the order: {exc.message}"
+            ) from None
+        status = current.status or OrderStatus.SUBMITTED
+        product_name = str(current.raw.get("data", {}).get("productName") or f"{provider} order")
+        new = repo.NewOrder(
+            id=new_order_id(),
+            user_id=member_id,
+            guild_id=guild_id,
+            product_key=f"linked:{provider}",
+            product_name=product_name[:100],
+            provider=provider,
+            kind=OrderKind.DIGITAL,
+            quantity=1,
+            unit_price=_zero_price(current),
+            status=OrderStatus.SUBMITTED,
+            source=OrderSource.LINKED,
+            remote_id=remote_id,
+            raw_status=current.raw_status,
+            next_poll_at=self.clock(),  # poll right away; the poller records the status
+        )
+        try:
+            order = await repo.insert_order(self.db, new, self.cipher, actor=str(staff_id))
+        except repo.DuplicateOrder as dup:
+            raise InvalidInput(
+                f"That {provider} order is already linked as `{dup.existing_id}`."
+            ) from None
+        await repo.add_event(
+            self.db,
+            order.id,
+            actor=str(staff_id),
+            kind="linked",
+            detail=f"linked {provider} {remote_id} to member {member_id} (provider says {current.raw_status}, {status.label})",
+        )
+        return order
+
+
+def _zero_price(current: ProviderOrder) -> Money:
+    # We didn't sell a linked order, so it carries no price of ours.
+    return Money(0, current.currency if current.currency in ("USD", "BDT", "INR") else "USD")
