@@ -163,6 +163,14 @@ class CheckoutState(ProviderState):
     def seed_data(self, order_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         return {"id": order_id, **fields}
 
+    def rejection_response(self) -> web.Response:
+        # What the real API answers when it dislikes a value our validation accepted.
+        body = self.error_body(422)
+        body["errors"] = [
+            {"field": "contact.phone_number", "message": "is not a valid phone number"}
+        ]
+        return json_response(body, 422)
+
     def stored_form(self, body: dict[str, Any], order_id: str) -> dict[str, Any]:
         """The order as stored and echoed: contract fields in contract order, with an id."""
         stored: dict[str, Any] = {"id": order_id}

@@ -46,6 +46,7 @@ FaultKind = Literal[
     "unknown_status",
     "auth",
     "garbage_shape",
+    "rejected",
 ]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
@@ -400,6 +401,10 @@ class ProviderState:
             del self.requests[:excess]
         return entry
 
+    def rejection_response(self) -> web.Response:
+        """A validation refusal in this provider's shape (the ``rejected`` fault)."""
+        return self.error_response(400)
+
     def error_response(
         self, status: int, message: str | None = None, headers: Mapping[str, str] | None = None
     ) -> web.Response:
@@ -442,6 +447,8 @@ async def _respond(
         return state.error_response(500)
     if kind == "auth":
         return state.error_response(401)
+    if kind == "rejected":
+        return state.rejection_response()
     if kind == "unknown_status":
         request[STATUS_OVERRIDE] = WEIRD_STATUS
 

@@ -21,7 +21,7 @@ from bot.providers.errors import (
 from bot.providers.registry import ProviderRegistry
 from sandbox.common import Fault
 from sandbox.runner import SandboxCluster
-from tests.providers.conftest import FakeClock, make_adapter
+from tests.conftest import FakeClock, make_adapter
 
 BOOST_TIMELINE = [
     {"after": 0, "status": "PENDING"},

@@ -1,0 +1,307 @@
+"""The ordering service against real SQLite and the real sandbox providers.
+
+The end-to-end tests drive the same paths through Discord; these pin the exactly-once
+rules and crash recovery directly."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.catalog import load_catalog
+from bot.crypto import DeliveryCipher
+from bot.domain import OrderStatus
+from bot.errors import InvalidInput, NotAllowed, ShopPaused
+from bot.providers.registry import ProviderRegistry
+from bot.services.ordering import ConfirmResult, OrderingService
+from sandbox.common import Fault
+from sandbox.runner import SandboxCluster
+from storage import orders as repo
+from storage import staff_alerts
+from storage.database import Database
+from tests.conftest import REPO_ROOT
+
+BUYER = 111
+OTHER = 222
+STAFF = 999
+PHONE = {"phone_number": "+919876543210", "name": "Asha"}
+
+
+@pytest.fixture
+async def service(
+    db: Database, cipher: DeliveryCipher, adapters: ProviderRegistry
+) -> AsyncIterator[OrderingService]:
+    catalog = load_catalog(REPO_ROOT / "catalog.toml")
+    yield OrderingService(db, cipher, catalog, adapters)
+
+
+async def boost_draft(
+    service: OrderingService, key: str = "i-1", amount: int = 4
+) -> repo.OrderRecord:
+    return await service.create_draft(
+        product=service.boost_product(),
+        quantity=amount,
+        user_id=BUYER,
+        guild_id=1,
+        interaction_key=key,
+        details={"invite_code": "shopdemo"},
+    )
+
+
+def posts(cluster: SandboxCluster, name: str) -> list[object]:
+    return [r for r in cluster.state(name).requests if r.method == "POST"]
+
+
+async def test_boost_confirm_submits_once_and_logs_to_staff(
+    service: OrderingService, cluster: SandboxCluster, db: Database
+) -> None:
+    draft = await boost_draft(service)
+    assert draft.status is OrderStatus.DRAFT
+    outcome = await service.confirm(draft.id, BUYER)
+    assert outcome.result is ConfirmResult.SUBMITTED
+    assert outcome.order is not None and outcome.order.status is OrderStatus.SUBMITTED
+    assert outcome.order.remote_id in cluster.state("boost").orders
+    assert outcome.order.next_poll_at is not None
+    (sent,) = posts(cluster, "boost")
+    assert sent.json == {"inviteCode": "shopdemo", "amount": "4"}  # type: ignore[attr-defined]
+    alerts = await staff_alerts.unposted_alerts(db)
+    assert [a.kind for a in alerts] == ["new_order"]
+    assert draft.id in alerts[0].message and "$14.00 USD" in alerts[0].message
+    timeline = [(e.kind, e.new_status) for e in await repo.list_events(db, draft.id)]
+    assert timeline == [
+        ("created", OrderStatus.DRAFT),
+        ("status", OrderStatus.SUBMITTING),
+        ("status", OrderStatus.SUBMITTED),
+    ]
+
+
+async def test_double_confirm_and_redelivery_create_nothing_new(
+    service: OrderingService, cluster: SandboxCluster, db: Database
+) -> None:
+    draft = await boost_draft(service, key="same-interaction")
+    again = await boost_draft(service, key="same-interaction")  # redelivered interaction
+    assert again.id == draft.id
+    first, second = await asyncio.gather(
+        service.confirm(draft.id, BUYER), service.confirm(draft.id, BUYER)
+    )
+    results = sorted([first.result, second.result])
+    assert results == sorted([ConfirmResult.SUBMITTED, ConfirmResult.ALREADY])
+    third = await service.confirm(draft.id, BUYER)
+    assert third.result is ConfirmResult.ALREADY
+    assert len(posts(cluster, "boost")) == 1
+    rows = await db.fetch_all("SELECT id FROM orders")
+    assert [r[0] for r in rows] == [draft.id]
+
+
+async def test_only_the_buyer_can_confirm(
+    service: OrderingService, cluster: SandboxCluster
+) -> None:
+    draft = await boost_draft(service)
+    with pytest.raises(NotAllowed):
+        await service.confirm(draft.id, OTHER)
+    assert posts(cluster, "boost") == []
+
+
+async def test_expired_confirmation_orders_nothing(
+    service: OrderingService, cluster: SandboxCluster, db: Database
+) -> None:
+    draft = await boost_draft(service)
+    service.clock = lambda: draft.created_at + 3600
+    outcome = await service.confirm(draft.id, BUYER)
+    assert outcome.result is ConfirmResult.EXPIRED
+    assert posts(cluster, "boost") == []
+    assert await repo.get_order(db, draft.id) is None
+
+
+async def test_bad_input_creates_no_row(service: OrderingService, db: Database) -> None:
+    with pytest.raises(InvalidInput) as too_many:
+        await boost_draft(service, amount=999)
+    assert "from 2 to 30" in too_many.value.user_message
+    with pytest.raises(InvalidInput):
+        service.digital_product("no-such-thing")
+    with pytest.raises(InvalidInput):
+        service.digital_product("vpn-12m")  # disabled
+    assert await db.fetch_all("SELECT id FROM orders") == []
+
+
+async def test_paused_shop_refuses_drafts_and_confirms(
+    service: OrderingService, cluster: SandboxCluster
+) -> None:
+    draft = await boost_draft(service)
+    await service.set_paused(True)
+    with pytest.raises(ShopPaused):
+        await boost_draft(service, key="another")
+    with pytest.raises(ShopPaused):
+        await service.confirm(draft.id, BUYER)
+    assert posts(cluster, "boost") == []
+    await service.set_paused(False)
+    assert (await service.confirm(draft.id, BUYER)).result is ConfirmResult.SUBMITTED
+
+
+async def test_boost_timeout_becomes_needs_review_never_resent(
+    db: Database, cipher: DeliveryCipher, cluster: SandboxCluster
+) -> None:
+    from tests.conftest import make_adapter
+
+    slow = ProviderRegistry({"boost": make_adapter(cluster, "boost", timeout=0.3)})
+    try:
+        service = OrderingService(db, cipher, load_catalog(REPO_ROOT / "catalog.toml"), slow)
+        cluster.state("boost").add_fault(Fault("hang", method="POST"))
+        draft = await boost_draft(service)
+        outcome = await service.confirm(draft.id, BUYER)
+        assert outcome.result is ConfirmResult.NEEDS_REVIEW
+        assert "checking" in outcome.user_message.lower()
+        assert (await repo.get_order(db, draft.id)).status is OrderStatus.NEEDS_REVIEW  # type: ignore[union-attr]
+        alerts = await staff_alerts.unposted_alerts(db)
+        assert [a.kind for a in alerts] == ["needs_review"]
+        # Recovery never re-sends it.
+        await service.recover_submitting(at_startup=True)
+        await service.recover_submitting(at_startup=False)
+        assert len(posts(cluster, "boost")) == 1
+    finally:
+        await slow.aclose()
+
+
+async def test_checkout_sends_our_id_and_contact(
+    service: OrderingService, cluster: SandboxCluster, db: Database, cipher: DeliveryCipher
+) -> None:
+    product = service.digital_product("streaming-1m")
+    draft = await service.create_draft(
+        product=product, quantity=2, user_id=BUYER, guild_id=1, interaction_key="m-1", contact=PHONE
+    )
+    outcome = await service.confirm(draft.id, BUYER)
+    assert outcome.result is ConfirmResult.SUBMITTED
+    (sent,) = posts(cluster, "checkout")
+    body = sent.json  # type: ignore[attr-defined]
+    assert body["id"] == draft.id
+    assert body["contact"] == PHONE
+    assert body["total_amount"] == 39800 and body["items"][0]["amount"] == 19900
+    stored = await repo.get_order(db, draft.id)
+    assert stored is not None and stored.remote_id == draft.id
+    assert stored.next_poll_at is None  # checkout can't be polled: staff deliver
+
+
+async def test_checkout_422_is_failed_with_reason(
+    service: OrderingService, cluster: SandboxCluster, db: Database
+) -> None:
+    cluster.state("checkout").add_fault(Fault("rejected", method="POST"))
+    product = service.digital_product("streaming-1m")
+    draft = await service.create_draft(
+        product=product, quantity=1, user_id=BUYER, guild_id=1, interaction_key="m-2", contact=PHONE
+    )
+    outcome = await service.confirm(draft.id, BUYER)
+    assert outcome.result is ConfirmResult.FAILED
+    assert "phone_number" in outcome.user_message
+    stored = await repo.get_order(db, draft.id)
+    assert stored is not None and stored.status is OrderStatus.FAILED
+    assert stored.status_message and "phone_number" in stored.status_message
+    assert [a.kind for a in await staff_alerts.unposted_alerts(db)] == ["order_failed"]
+
+
+async def test_crash_recovery_checkout_resubmits_same_id(
+    service: OrderingService, cluster: SandboxCluster, db: Database, cipher: DeliveryCipher
+) -> None:
+    product = service.digital_product("streaming-1m")
+    draft = await service.create_draft(
+        product=product, quantity=1, user_id=BUYER, guild_id=1, interaction_key="m-3", contact=PHONE
+    )
+    # The provider got it, then the bot died before recording the answer.
+    cluster.state("checkout").add_fault(Fault("hang", method="POST"))
+    await repo.transition_order(
+        db, draft.id, repo.StatusChange(OrderStatus.SUBMITTING, actor="system"), cipher
+    )
+    import httpx
+
+    async with httpx.AsyncClient(base_url=cluster.base_url("checkout"), timeout=0.2) as raw:
+        request = service._create_request(await repo.get_order(db, draft.id))  # type: ignore[arg-type]
+        body = {
+            "id": request.order_id,
+            "type": "digital_goods",
+            "contact": dict(request.contact or {}),
+            "items": [
+                {"name": request.product_name, "amount": 19900, "quantity": 1, "sale_amount": 19900}
+            ],
+            "currency": "INR",
+            "subtotal": 19900,
+            "total_amount": 19900,
+        }
+        with pytest.raises(httpx.TimeoutException):
+            await raw.post(
+                "/orders", json=body, headers={"Authorization": cluster.api_key("checkout")}
+            )
+    assert list(cluster.state("checkout").orders) == [draft.id]
+    # Restart: recovery re-sends with the same id; still one order at the provider.
+    handled = await service.recover_submitting(at_startup=True)
+    assert handled == 1
+    stored = await repo.get_order(db, draft.id)
+    assert stored is not None and stored.status is OrderStatus.SUBMITTED
+    assert list(cluster.state("checkout").orders) == [draft.id]
+    assert len(posts(cluster, "checkout")) == 2
+
+
+async def test_crash_recovery_boost_goes_to_review(
+    service: OrderingService, cluster: SandboxCluster, db: Database, cipher: DeliveryCipher
+) -> None:
+    draft = await boost_draft(service)
+    await repo.transition_order(
+        db, draft.id, repo.StatusChange(OrderStatus.SUBMITTING, actor="system"), cipher
+    )
+    assert await service.recover_submitting(at_startup=True) == 1
+    stored = await repo.get_order(db, draft.id)
+    assert stored is not None and stored.status is OrderStatus.NEEDS_REVIEW
+    assert posts(cluster, "boost") == []
+    assert [a.kind for a in await staff_alerts.unposted_alerts(db)] == ["needs_review"]
+
+
+async def test_checkout_unavailable_keeps_retrying_with_same_id(
+    service: OrderingService, cluster: SandboxCluster, db: Database
+) -> None:
+    cluster.state("checkout").add_fault(Fault("server_error", count=3, method="POST"))
+    product = service.digital_product("streaming-1m")
+    draft = await service.create_draft(
+        product=product, quantity=1, user_id=BUYER, guild_id=1, interaction_key="m-4", contact=PHONE
+    )
+    outcome = await service.confirm(draft.id, BUYER)
+    assert outcome.result is ConfirmResult.RETRYING
+    stored = await repo.get_order(db, draft.id)
+    assert stored is not None and stored.status is OrderStatus.SUBMITTING
+    assert stored.next_poll_at is not None
+    service.clock = lambda: stored.next_poll_at + 1  # type: ignore[operator]
+    assert await service.recover_submitting(at_startup=False) == 1
+    assert (await repo.get_order(db, draft.id)).status is OrderStatus.SUBMITTED  # type: ignore[union-attr]
+    assert list(cluster.state("checkout").orders) == [draft.id]
+
+
+async def test_link_external_order_checks_the_id_and_the_provider(
+    service: OrderingService, cluster: SandboxCluster, db: Database
+) -> None:
+    remote = cluster.state("digital_shop").create_order(productName="Game key")
+    with pytest.raises(InvalidInput):
+        await service.link_external_order(
+            staff_id=STAFF, member_id=BUYER, guild_id=1, provider="digital_shop", remote_id="short"
+        )
+    with pytest.raises(InvalidInput):
+        await service.link_external_order(
+            staff_id=STAFF,
+            member_id=BUYER,
+            guild_id=1,
+            provider="digital_shop",
+            remote_id="ZZZZZZZZZZZZ",
+        )
+    with pytest.raises(InvalidInput):
+        await service.link_external_order(
+            staff_id=STAFF, member_id=BUYER, guild_id=1, provider="boost", remote_id=remote
+        )
+    order = await service.link_external_order(
+        staff_id=STAFF, member_id=BUYER, guild_id=1, provider="digital_shop", remote_id=remote
+    )
+    assert order.user_id == BUYER and order.remote_id == remote
+    assert order.product_name == "Game key" and order.next_poll_at is not None
+    events = await repo.list_events(db, order.id)
+    assert {e.actor for e in events} == {str(STAFF)}
+    with pytest.raises(InvalidInput):
+        await service.link_external_order(
+            staff_id=STAFF, member_id=OTHER, guild_id=1, provider="digital_shop", remote_id=remote
+        )
