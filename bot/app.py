@@ -3,21 +3,36 @@ injects them into services and cogs, and `close` releases them in reverse order.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
 import logging
+import time
 from typing import Any
 
 import discord
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from discord.ext import commands
 
 from bot.catalog import Catalog, load_catalog
 from bot.config import Settings
 from bot.crypto import DeliveryCipher
+from bot.providers.registry import ProviderRegistry, build_providers
+from bot.services.ordering import CONFIRMATION_TTL, OrderingService
+from bot.services.staff_log import StaffLog
+from bot.tree import OrderTree
+from storage import orders as repo
+from storage import shop_state
 from storage.database import Database, open_database
 
 log = logging.getLogger(__name__)
 
 # Loaded in this order by setup_hook. One feature per cog file.
-COGS: tuple[str, ...] = ()
+COGS: tuple[str, ...] = ("cogs.ordering", "cogs.orders")
+
+STAFF_LOG_INTERVAL = 2.0
+RESUBMIT_INTERVAL = 5.0
+DRAFT_CLEANUP_INTERVAL = 300.0
 
 
 class OrderBot(commands.Bot):
@@ -30,6 +45,7 @@ class OrderBot(commands.Bot):
             command_prefix=commands.when_mentioned,
             intents=intents,
             help_command=None,
+            tree_cls=OrderTree,
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
             **kwargs,
         )
@@ -37,6 +53,14 @@ class OrderBot(commands.Bot):
         self.cipher = DeliveryCipher(settings.delivery_encryption_key)
         self.catalog: Catalog = load_catalog(settings.catalog_path, settings.enabled_providers())
         self._db: Database | None = None
+        self._providers: ProviderRegistry | None = None
+        self._ordering: OrderingService | None = None
+        self.staff_log: StaffLog | None = None
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        # Strong references to background tasks we start, so they aren't garbage-collected.
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # --- resources --------------------------------------------------------------------------
 
     @property
     def db(self) -> Database:
@@ -44,16 +68,121 @@ class OrderBot(commands.Bot):
             raise RuntimeError("database is not open yet (setup_hook has not run)")
         return self._db
 
+    @property
+    def providers(self) -> ProviderRegistry:
+        if self._providers is None:
+            raise RuntimeError("providers are not ready yet (setup_hook has not run)")
+        return self._providers
+
+    @property
+    def ordering(self) -> OrderingService:
+        if self._ordering is None:
+            raise RuntimeError("ordering service is not ready yet (setup_hook has not run)")
+        return self._ordering
+
+    def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
     async def setup_hook(self) -> None:
         self._db = await open_database(self.settings.database_path)
         log.info("database ready at %s", self.settings.database_path)
+        self._providers = build_providers(self.settings)
+        self._ordering = OrderingService(self.db, self.cipher, self.catalog, self.providers)
+        self.staff_log = StaffLog(self.db, self, self.settings.staff_channel_id)
         for extension in COGS:
             await self.load_extension(extension)
+        await self.sync_commands_if_changed()
+        self._schedule_jobs()
+        self.scheduler.start()
+        # Crash leftovers are resolved in the background so a slow provider can't delay
+        # the bot coming online.
+        self.spawn(self.ordering.recover_submitting(at_startup=True), "startup-recovery")
+
+    def _schedule_jobs(self) -> None:
+        common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
+        assert self.staff_log is not None
+        self.scheduler.add_job(
+            self._guarded(self.staff_log.post_pending, "staff log"),
+            "interval",
+            seconds=STAFF_LOG_INTERVAL,
+            id="staff-log",
+            **common,
+        )
+        self.scheduler.add_job(
+            self._guarded(lambda: self.ordering.recover_submitting(at_startup=False), "resubmit"),
+            "interval",
+            seconds=RESUBMIT_INTERVAL,
+            id="resubmit",
+            **common,
+        )
+        self.scheduler.add_job(
+            self._guarded(self._drop_expired_drafts, "draft cleanup"),
+            "interval",
+            seconds=DRAFT_CLEANUP_INTERVAL,
+            id="draft-cleanup",
+            **common,
+        )
+
+    def _guarded(self, job: Any, label: str) -> Any:
+        """A job that logs its own failures: one bad run must not kill the schedule."""
+
+        async def run() -> None:
+            if self.is_closed():
+                return
+            try:
+                await job()
+            except Exception:
+                log.exception("%s job failed; it will run again", label)
+
+        run.__name__ = f"job_{label.replace(' ', '_')}"
+        return run
+
+    async def _drop_expired_drafts(self) -> None:
+        dropped = await repo.delete_expired_drafts(
+            self.db, older_than=time.time() - CONFIRMATION_TTL * 2
+        )
+        if dropped:
+            log.info("dropped %d expired draft(s)", dropped)
+
+    async def sync_commands_if_changed(self) -> None:
+        """Sync to the shop's guild only, and only when our commands differ from what
+        Discord has (never globally, never blindly at every start: sync is rate-limited)."""
+        guild = discord.Object(id=self.settings.guild_id)
+        self.tree.copy_global_to(guild=guild)
+        payload = [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        key = f"commands_hash:{self.settings.guild_id}"
+        remote = await self.tree.fetch_commands(guild=guild)
+        same_names = {c.name for c in remote} == {c["name"] for c in payload}
+        if same_names and await shop_state.get_value(self.db, key) == digest:
+            log.info("slash commands unchanged; not syncing")
+            return
+        synced = await self.tree.sync(guild=guild)
+        await shop_state.set_value(self.db, key, digest)
+        log.info("synced %d slash command(s) to guild %s", len(synced), self.settings.guild_id)
+
+    async def on_ready(self) -> None:
+        log.info("ready as %s (%s)", self.user, self.user.id if self.user else "?")
 
     async def close(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        for task in list(self._tasks):
+            task.cancel()
         try:
             await super().close()
         finally:
+            if self._providers is not None:
+                await self._providers.aclose()
+                self._providers = None
             if self._db is not None:
                 await self._db.close()
                 self._db = None

@@ -1,0 +1,103 @@
+"""How orders look in Discord: embeds and delivery text shared by /order, the DMs and
+the admin views. Delivery data is only ever placed where its owner will see it."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import discord
+
+from bot.domain import Delivery, OrderSource, OrderStatus
+from storage.orders import OrderEvent, OrderRecord
+
+# Discord allows 2,000 characters per message; leave room for the wrapping text.
+INLINE_DELIVERY_LIMIT = 1500
+
+STATUS_EMOJI = {
+    OrderStatus.DRAFT: "📝",
+    OrderStatus.SUBMITTING: "⏳",
+    OrderStatus.SUBMITTED: "📨",
+    OrderStatus.PROCESSING: "⚙️",
+    OrderStatus.COMPLETED: "✅",
+    OrderStatus.PARTIALLY_COMPLETED: "🟡",
+    OrderStatus.FAILED: "❌",
+    OrderStatus.REFUNDED: "↩️",
+    OrderStatus.CANCELLED: "🚫",
+    OrderStatus.NEEDS_REVIEW: "🔎",
+}
+
+STATUS_COLOUR = {
+    OrderStatus.COMPLETED: discord.Colour.green(),
+    OrderStatus.PARTIALLY_COMPLETED: discord.Colour.gold(),
+    OrderStatus.FAILED: discord.Colour.red(),
+    OrderStatus.REFUNDED: discord.Colour.light_grey(),
+    OrderStatus.CANCELLED: discord.Colour.light_grey(),
+    OrderStatus.NEEDS_REVIEW: discord.Colour.gold(),
+}
+
+
+def status_text(order: OrderRecord) -> str:
+    return f"{STATUS_EMOJI.get(order.status, '')} {order.status.label}".strip()
+
+
+def price_text(order: OrderRecord) -> str:
+    if order.source is OrderSource.LINKED:
+        return f"paid at {order.provider}" + (
+            f" ({order.remote_price})" if order.remote_price else ""
+        )
+    return order.total.format()
+
+
+def ts(epoch: float, style: str = "f") -> str:
+    return f"<t:{int(epoch)}:{style}>"
+
+
+def order_line(order: OrderRecord) -> str:
+    return (
+        f"`{order.id}` · {order.quantity} × {order.product_name} · {price_text(order)} · "
+        f"**{status_text(order)}** · {ts(order.created_at, 'R')}"
+    )
+
+
+def order_embed(order: OrderRecord, events: list[OrderEvent] | None = None) -> discord.Embed:
+    embed = discord.Embed(
+        title=f"Order {order.id}",
+        colour=STATUS_COLOUR.get(order.status, discord.Colour.blurple()),
+        timestamp=datetime.fromtimestamp(order.created_at, tz=UTC),
+    )
+    embed.add_field(name="Product", value=order.product_name, inline=True)
+    embed.add_field(name="Quantity", value=str(order.quantity), inline=True)
+    embed.add_field(name="Price", value=price_text(order), inline=True)
+    embed.add_field(name="Status", value=status_text(order), inline=True)
+    if order.status_message:
+        embed.add_field(name="Provider says", value=order.status_message[:1000], inline=False)
+    server = order.details.get("server_name")
+    if server:
+        embed.add_field(name="Server", value=str(server)[:100], inline=True)
+    if events:
+        lines = [
+            _event_line(e) for e in events if e.kind in ("created", "status", "delivery", "linked")
+        ]
+        embed.add_field(name="Timeline", value="\n".join(lines[-10:])[:1024] or "—", inline=False)
+    embed.set_footer(text="Placed")
+    return embed
+
+
+def _event_line(event: OrderEvent) -> str:
+    if event.kind == "status" and event.new_status is not None:
+        return f"{ts(event.at, 'T')} → {event.new_status.label}"
+    if event.kind == "created":
+        return f"{ts(event.at, 'T')} created"
+    if event.kind == "delivery":
+        return f"{ts(event.at, 'T')} delivery received"
+    return f"{ts(event.at, 'T')} {event.kind}"
+
+
+def delivery_payload(order: OrderRecord, delivery: Delivery) -> tuple[str, discord.File | None]:
+    """The delivery for its owner: inline in a code block when it fits, else a .txt file."""
+    text = delivery.reveal()
+    if len(text) <= INLINE_DELIVERY_LIMIT and "```" not in text:
+        return f"**Your delivery for `{order.id}`:**\n```\n{text}\n```", None
+    file = discord.File(io.BytesIO(text.encode("utf-8")), filename=f"{order.id}-delivery.txt")
+    return f"**Your delivery for `{order.id}`** is attached (too long for a message).", file

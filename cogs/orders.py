@@ -1,0 +1,146 @@
+"""Buyers look at their orders: /orders (paginated) and /order (detail and delivery).
+
+Privacy is enforced in SQL: every lookup is by (order id, caller id), so another
+member's order is indistinguishable from one that doesn't exist.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import OrderNotFoundError
+from bot.presenters import delivery_payload, order_embed, order_line, status_text
+from bot.tree import report_error
+from storage import orders as repo
+
+if TYPE_CHECKING:
+    from bot.app import OrderBot
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 5
+
+
+async def orders_page(bot: OrderBot, user_id: int, page: int) -> tuple[discord.Embed, int]:
+    total = await repo.count_orders_for_user(bot.db, user_id)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    orders = await repo.list_orders_for_user(
+        bot.db, user_id, limit=PAGE_SIZE, offset=page * PAGE_SIZE
+    )
+    embed = discord.Embed(title="Your orders", colour=discord.Colour.blurple())
+    if not orders:
+        embed.description = "You have no orders yet. Try `/boost` or `/buy`."
+    else:
+        embed.description = "\n".join(order_line(o) for o in orders)
+    embed.set_footer(
+        text=f"Page {page + 1} of {pages} · {total} order(s) · /order id:<id> for details"
+    )
+    return embed, pages
+
+
+class OrdersPager(discord.ui.View):
+    def __init__(self, bot: OrderBot, user_id: int, page: int, pages: int) -> None:
+        super().__init__(timeout=600)
+        self.bot = bot
+        self.user_id = user_id
+        self.page = page
+        self.pages = pages
+        self._sync_buttons()
+
+    def _sync_buttons(self) -> None:
+        self.previous.disabled = self.page <= 0
+        self.next.disabled = self.page >= self.pages - 1
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        return interaction.user.id == self.user_id
+
+    async def _turn(self, interaction: discord.Interaction[Any], delta: int) -> None:
+        await interaction.response.defer()
+        embed, self.pages = await orders_page(self.bot, self.user_id, self.page + delta)
+        self.page = min(max(self.page + delta, 0), self.pages - 1)
+        self._sync_buttons()
+        await interaction.edit_original_response(embed=embed, view=self)
+
+    @discord.ui.button(label="◀ Newer", style=discord.ButtonStyle.secondary)
+    async def previous(
+        self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]
+    ) -> None:
+        await self._turn(interaction, -1)
+
+    @discord.ui.button(label="Older ▶", style=discord.ButtonStyle.secondary)
+    async def next(
+        self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]
+    ) -> None:
+        await self._turn(interaction, +1)
+
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any], /
+    ) -> None:
+        await report_error(interaction, error)
+
+
+class Orders(commands.Cog):
+    def __init__(self, bot: OrderBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="orders", description="Your orders, newest first")
+    async def orders(self, interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        embed, pages = await orders_page(self.bot, interaction.user.id, 0)
+        if pages > 1:
+            await interaction.followup.send(
+                embed=embed,
+                view=OrdersPager(self.bot, interaction.user.id, 0, pages),
+                ephemeral=True,
+            )
+        else:
+            await interaction.followup.send(embed=embed, ephemeral=True)
+
+    @app_commands.command(
+        name="order", description="One of your orders: status, timeline and delivery"
+    )
+    @app_commands.describe(id="The order id (start typing to pick one of yours)")
+    async def order(
+        self, interaction: discord.Interaction[Any], id: app_commands.Range[str, 1, 40]
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        order_id = id.strip().upper()
+        order = await repo.get_order_for_user(self.bot.db, order_id, interaction.user.id)
+        if order is None or order.status.value == "draft":
+            raise OrderNotFoundError(order_id)
+        events = await repo.list_events(self.bot.db, order.id)
+        embed = order_embed(order, events)
+        delivery = order.delivery(self.bot.cipher) if order.has_delivery else None
+        if delivery is not None and not delivery.is_empty():
+            # The owner (and only the owner: the lookup above is by caller id) sees it again.
+            content, file = delivery_payload(order, delivery)
+            if file is not None:
+                await interaction.followup.send(content, embed=embed, file=file, ephemeral=True)
+            else:
+                await interaction.followup.send(content, embed=embed, ephemeral=True)
+            return
+        await interaction.followup.send(embed=embed, ephemeral=True)
+
+    @order.autocomplete("id")
+    async def order_id_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        mine = await repo.list_orders_for_user(self.bot.db, interaction.user.id, limit=25)
+        needle = current.strip().upper()
+        return [
+            app_commands.Choice(
+                name=f"{o.id} · {o.product_name} · {status_text(o)}"[:100], value=o.id
+            )
+            for o in mine
+            if needle in o.id or needle.casefold() in o.product_name.casefold()
+        ][:25]
+
+
+async def setup(bot: OrderBot) -> None:
+    await bot.add_cog(Orders(bot))
