@@ -178,16 +178,17 @@ class ContactModal(discord.ui.Modal, title="Contact details"):
         placeholder="+919876543210",
         min_length=8,
         max_length=20,
+        custom_id="contact:phone",
     )
     name: discord.ui.TextInput[ContactModal] = discord.ui.TextInput(
-        label="Name (optional)", required=False, max_length=80
+        label="Name (optional)", required=False, max_length=80, custom_id="contact:name"
     )
     email: discord.ui.TextInput[ContactModal] = discord.ui.TextInput(
-        label="Email (optional)", required=False, max_length=120
+        label="Email (optional)", required=False, max_length=120, custom_id="contact:email"
     )
 
     def __init__(self, product: Product, quantity: int) -> None:
-        super().__init__(timeout=CONFIRMATION_TTL)
+        super().__init__(timeout=CONFIRMATION_TTL, custom_id="order:contact")
         self.product = product
         self.quantity = quantity
 
