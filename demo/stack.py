@@ -2,6 +2,9 @@
 the four sandbox providers, the Discord emulator, and the real bot as a subprocess
 configured only through its settings (environment variables)."""
 
+# The stack API takes ``timeout=`` like asyncio.wait_for.
+# ruff: noqa: ASYNC109
+
 from __future__ import annotations
 
 import asyncio
