@@ -154,8 +154,17 @@ def control_routes(emu: Emulator) -> list[tuple[str, str, Handler]]:
             await driven.wait_for_response(wait)
         return driven.summary()
 
+    async def wait_count(request: web.Request, source: Callable[[], list[Any]]) -> Any:
+        """``?wait=S&min=N``: wait up to S seconds for at least N items."""
+        wait = float(request.query.get("wait", "0"))
+        want = int(request.query.get("min", "1"))
+        if wait > 0:
+            await emu._wait(lambda: source() if len(source()) >= want else None, wait, "messages")
+        return source()
+
     async def dms(request: web.Request) -> Any:
-        return emu.dms(int(request.match_info["uid"]))
+        uid = int(request.match_info["uid"])
+        return await wait_count(request, lambda: emu.dms(uid))
 
     async def dms_closed(request: web.Request) -> Any:
         data = await body(request)
@@ -164,7 +173,17 @@ def control_routes(emu: Emulator) -> list[tuple[str, str, Handler]]:
         return {"user_id": str(uid), "closed": emu.world.users[uid].dms_closed}
 
     async def channel_messages(request: web.Request) -> Any:
-        return emu.channel_messages(int(request.match_info["cid"]))
+        cid = int(request.match_info["cid"])
+        return await wait_count(request, lambda: emu.channel_messages(cid))
+
+    async def redeliver(request: web.Request) -> Any:
+        driven = emu.interaction(int(request.match_info["iid"]))
+        await emu.redeliver(driven)
+        return driven.summary()
+
+    async def disconnect(request: web.Request) -> Any:
+        data = await body(request)
+        return {"closed": await emu.disconnect_bot(int(data.get("code", 4000)))}
 
     async def commands(request: web.Request) -> Any:
         guild = request.query.get("guild_id")
@@ -222,6 +241,8 @@ def control_routes(emu: Emulator) -> list[tuple[str, str, Handler]]:
         ("POST", "/select", select),
         ("POST", "/modal", modal),
         ("GET", "/interactions/{iid}", interaction),
+        ("POST", "/interactions/{iid}/redeliver", redeliver),
+        ("POST", "/gateway/disconnect", disconnect),
         ("GET", "/dms/{uid}", dms),
         ("PUT", "/dms/{uid}/closed", dms_closed),
         ("GET", "/channels/{cid}/messages", channel_messages),

@@ -94,6 +94,9 @@ class Body:
         return self.json if isinstance(self.json, dict) else {}
 
 
+BODY = web.RequestKey("body", Body)
+
+
 def _form_error(field: str, code: str, message: str) -> dict[str, Any]:
     return {field: {"_errors": [{"code": code, "message": message}]}}
 
@@ -141,7 +144,7 @@ class RestApi:
                 response = json_response(fault.body, fault.status, fault.headers)
             else:
                 body = await self._read_body(request, method, path)
-                request["body"] = body
+                request[BODY] = body
                 if body.present:
                     self._check_contract(method, path, body.json)
                 response = await handler(request)
@@ -237,7 +240,7 @@ class RestApi:
     ) -> DiscordError:
         """Record a body Discord would refuse as a contract violation; the error to raise."""
         path = request.path[len(API_PREFIX) :]
-        body: Body = request.get("body", Body())
+        body: Body = request.get(BODY, Body())
         self.violation(request.method, path, f"{field}: {message}", body.json)
         if discord_code == 50035:
             return DiscordError(
@@ -399,13 +402,13 @@ class RestApi:
 
     async def put_commands(self, request: web.Request) -> web.Response:
         scope = self._command_scope(request)
-        body: Body = request["body"]
+        body: Body = request[BODY]
         payload = body.json if isinstance(body.json, list) else []
         return json_response(self.emu.store_commands(scope, payload, replace=True))
 
     async def post_command(self, request: web.Request) -> web.Response:
         scope = self._command_scope(request)
-        body: Body = request["body"]
+        body: Body = request[BODY]
         stored = self.emu.store_commands(scope, [body.obj], replace=False)
         return json_response(stored[0], status=201)
 
@@ -422,7 +425,7 @@ class RestApi:
 
     async def patch_command(self, request: web.Request) -> web.Response:
         scope, cmd = self._command(request)
-        body: Body = request["body"]
+        body: Body = request[BODY]
         cmd.update(body.obj)
         return json_response(self.emu.store_commands(scope, [cmd], replace=False)[0])
 
@@ -451,7 +454,7 @@ class RestApi:
                 emu.ack_deadline,
             )
             raise DiscordError(404, 10062, "Unknown interaction")
-        body: Body = request["body"]
+        body: Body = request[BODY]
         payload = body.obj
         cb_type = payload.get("type")
         data: dict[str, Any] = payload.get("data") or {}
@@ -554,7 +557,7 @@ class RestApi:
         driven = self._webhook_interaction(request)
         if not driven.callbacks:
             raise DiscordError(404, 10015, "Unknown Webhook")
-        body: Body = request["body"]
+        body: Body = request[BODY]
         payload = body.obj
         if _is_empty(payload, body.uploads):
             raise self.bad_body(
@@ -601,7 +604,7 @@ class RestApi:
     async def edit_webhook_message(self, request: web.Request) -> web.Response:
         driven = self._webhook_interaction(request)
         mid = self._webhook_message_id(request, driven)
-        body: Body = request["body"]
+        body: Body = request[BODY]
         return json_response(self.emu.edit_message(mid, body.obj, body.uploads))
 
     async def delete_webhook_message(self, request: web.Request) -> web.Response:
@@ -619,7 +622,7 @@ class RestApi:
 
     async def create_dm(self, request: web.Request) -> web.Response:
         world = self.emu.world
-        body: Body = request["body"]
+        body: Body = request[BODY]
         recipient = body.obj.get("recipient_id")
         try:
             uid = int(recipient)  # type: ignore[arg-type]
@@ -660,7 +663,7 @@ class RestApi:
     async def create_message(self, request: web.Request) -> web.Response:
         emu = self.emu
         cid = self._channel(request)
-        body: Body = request["body"]
+        body: Body = request[BODY]
         payload = body.obj
         try:
             self._check_can_send(cid)
@@ -705,7 +708,7 @@ class RestApi:
 
     async def edit_message(self, request: web.Request) -> web.Response:
         _, mid = self._channel_message(request)
-        body: Body = request["body"]
+        body: Body = request[BODY]
         return json_response(self.emu.edit_message(mid, body.obj, body.uploads))
 
     async def delete_message(self, request: web.Request) -> web.Response:

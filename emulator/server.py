@@ -164,9 +164,9 @@ class Emulator:
         self._changed = asyncio.Event()
         if self.validate_contract:
             self.contract.load()
-        self._runner = web.AppRunner(self.build_app(), access_log=None)
+        self._runner = web.AppRunner(self.build_app(), access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, shutdown_timeout=1.0)
+        site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         host, port = self._runner.addresses[0][:2]
         self.port = port
@@ -237,8 +237,10 @@ class Emulator:
             if self._changed is None:
                 self._changed = asyncio.Event()
             event = self._changed
+            # Re-check at least every 50 ms: a predicate may look at state outside the
+            # emulator (the bot's cache), which does not notify.
             try:
-                await asyncio.wait_for(event.wait(), remaining)
+                await asyncio.wait_for(event.wait(), min(remaining, 0.05))
             except TimeoutError:
                 pass
 
@@ -414,7 +416,12 @@ class Emulator:
                     "application_id": str(self.world.application_id),
                     "version": str(self._ids.next()),
                     "type": kind,
-                    "default_member_permissions": cmd.get("default_member_permissions"),
+                    # Discord takes an int here but answers with a string.
+                    "default_member_permissions": (
+                        None
+                        if cmd.get("default_member_permissions") is None
+                        else str(cmd["default_member_permissions"])
+                    ),
                 }
             )
             cmd.setdefault("description", "")

@@ -30,7 +30,7 @@ class Seen:
     resumed: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
 
-class TestBot(discord.Client):
+class MiniBot(discord.Client):
     def __init__(self, guild_id: int, staff_channel_id: int) -> None:
         intents = discord.Intents.default()
         intents.members = True
@@ -51,12 +51,37 @@ class ConfirmView(discord.ui.View):
         super().__init__(timeout=60)
 
     @discord.ui.button(label="Confirm", style=discord.ButtonStyle.success, custom_id="confirm")
-    async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button[Any]) -> None:
+    async def confirm(
+        self, interaction: discord.Interaction, button: discord.ui.Button[Any]
+    ) -> None:
         await interaction.response.edit_message(content="confirmed", view=None)
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary, custom_id="cancel")
-    async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button[Any]) -> None:
+    async def cancel(
+        self, interaction: discord.Interaction, button: discord.ui.Button[Any]
+    ) -> None:
         await interaction.response.send_message("cancelled", ephemeral=True)
+
+
+class PlanView(discord.ui.View):
+    def __init__(self) -> None:
+        super().__init__(timeout=60)
+
+    @discord.ui.select(
+        custom_id="plan",
+        options=[
+            discord.SelectOption(label="Monthly", value="1m"),
+            discord.SelectOption(label="Yearly", value="12m"),
+        ],
+    )
+    async def plan(self, interaction: discord.Interaction, select: discord.ui.Select[Any]) -> None:
+        await interaction.response.send_message(f"plan {select.values[0]}", ephemeral=True)
+
+    @discord.ui.button(label="Sold out", disabled=True, custom_id="soldout")
+    async def soldout(
+        self, interaction: discord.Interaction, button: discord.ui.Button[Any]
+    ) -> None:
+        raise AssertionError("a disabled button cannot be clicked")
 
 
 class PhoneModal(discord.ui.Modal, title="Contact details"):
@@ -88,7 +113,7 @@ class LabelModal(discord.ui.Modal, title="Labelled"):
         await interaction.response.send_message(f"code={self.code.value}")
 
 
-def _register(bot: TestBot) -> None:
+def _register(bot: MiniBot) -> None:
     tree = bot.tree
     guild = discord.Object(bot.guild_id)
     seen = bot.seen
@@ -117,6 +142,20 @@ def _register(bot: TestBot) -> None:
     @tree.command(description="Show buttons", guild=guild)
     async def shop(interaction: discord.Interaction) -> None:
         await interaction.response.send_message("Buy it?", view=ConfirmView(), ephemeral=True)
+
+    @tree.command(description="Show a select menu", guild=guild)
+    async def plans(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("Pick a plan", view=PlanView())
+
+    @tree.command(description="Reply, edit, add and delete a followup", guild=guild)
+    async def revise(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("draft")
+        await interaction.edit_original_response(content="final")
+        extra = await interaction.followup.send("temporary", wait=True)
+        await extra.edit(content="temporary!")
+        await extra.delete()
+        original = await interaction.original_response()
+        seen.echo.append({"original": original.content})
 
     @tree.command(description="Ask for a phone number", guild=guild)
     async def form(interaction: discord.Interaction) -> None:
@@ -162,6 +201,11 @@ def _register(bot: TestBot) -> None:
             "report", file=discord.File(data, filename="report.csv"), ephemeral=True
         )
 
+    @tree.command(description="Staff only", guild=guild)
+    @app_commands.default_permissions(manage_messages=True)
+    async def staffonly(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("welcome, staff", ephemeral=True)
+
     @tree.command(description="Works in DMs")
     async def ping(interaction: discord.Interaction) -> None:
         await interaction.response.send_message(f"pong {interaction.context.dm_channel}")
@@ -203,8 +247,8 @@ async def emu(raw_emu: Emulator) -> AsyncIterator[Emulator]:
     assert not raw_emu.unhandled, raw_emu.unhandled
 
 
-async def start_bot(emu: Emulator) -> tuple[TestBot, asyncio.Task[None]]:
-    bot = TestBot(emu.world.guild_id, emu.world.staff_channel_id)
+async def start_bot(emu: Emulator) -> tuple[MiniBot, asyncio.Task[None]]:
+    bot = MiniBot(emu.world.guild_id, emu.world.staff_channel_id)
     await bot.login(emu.token)
     task = asyncio.create_task(bot.connect())
     await asyncio.wait_for(bot.wait_until_ready(), 5)
@@ -214,7 +258,7 @@ async def start_bot(emu: Emulator) -> tuple[TestBot, asyncio.Task[None]]:
 
 
 @pytest.fixture
-async def bot(emu: Emulator) -> AsyncIterator[TestBot]:
+async def bot(emu: Emulator) -> AsyncIterator[MiniBot]:
     client, task = await start_bot(emu)
     try:
         yield client

@@ -10,13 +10,13 @@ import pytest
 
 from emulator import Emulator, OptionError
 
-from .conftest import TestBot
+from .conftest import MiniBot
 
 EPHEMERAL = 64
 LOADING = 128
 
 
-async def test_login_ready_and_guild_create(emu: Emulator, bot: TestBot) -> None:
+async def test_login_ready_and_guild_create(emu: Emulator, bot: MiniBot) -> None:
     world = emu.world
     assert bot.user is not None and bot.user.id == world.bot_user_id
     assert bot.application_id == world.application_id
@@ -32,7 +32,7 @@ async def test_login_ready_and_guild_create(emu: Emulator, bot: TestBot) -> None
     assert guild.me is not None and guild.me.id == world.bot_user_id
 
 
-async def test_command_sync_lands_in_the_guild(emu: Emulator, bot: TestBot) -> None:
+async def test_command_sync_lands_in_the_guild(emu: Emulator, bot: MiniBot) -> None:
     guild_cmds = {c["name"]: c for c in emu.commands(emu.world.guild_id)}
     assert {"echo", "slow", "shop", "form", "pick", "notify", "admin"} <= set(guild_cmds)
     assert [c["name"] for c in emu.commands()] == ["ping"]
@@ -44,7 +44,7 @@ async def test_command_sync_lands_in_the_guild(emu: Emulator, bot: TestBot) -> N
     assert {c.name: str(c.id) for c in synced}["echo"] == echo["id"]
 
 
-async def test_slash_command_ephemeral_reply_and_followup(emu: Emulator, bot: TestBot) -> None:
+async def test_slash_command_ephemeral_reply_and_followup(emu: Emulator, bot: MiniBot) -> None:
     driven = await emu.send_slash_command(emu.world.staff_id, "echo", {"text": "hi", "count": 3})
     response = await driven.wait_for_response()
     assert response["type"] == 4
@@ -64,7 +64,7 @@ async def test_slash_command_ephemeral_reply_and_followup(emu: Emulator, bot: Te
     assert emu.channel_messages(emu.world.general_channel_id) == []
 
 
-async def test_option_checks_match_discords_client(emu: Emulator, bot: TestBot) -> None:
+async def test_option_checks_match_discords_client(emu: Emulator, bot: MiniBot) -> None:
     with pytest.raises(OptionError, match="max_value"):
         await emu.send_slash_command(emu.world.buyer_id, "echo", {"text": "x", "count": 11})
     with pytest.raises(OptionError, match="needs option 'text'"):
@@ -75,9 +75,16 @@ async def test_option_checks_match_discords_client(emu: Emulator, bot: TestBot) 
         await emu.send_slash_command(emu.world.buyer_id, "never", timeout=0.1)
 
 
-async def test_defer_then_followup_fills_the_thinking_message(
-    emu: Emulator, bot: TestBot
-) -> None:
+async def test_default_member_permissions_hide_a_command(emu: Emulator, bot: MiniBot) -> None:
+    [cmd] = [c for c in emu.commands(emu.world.guild_id) if c["name"] == "staffonly"]
+    assert cmd["default_member_permissions"] == str(1 << 13)
+    with pytest.raises(PermissionError, match="hidden"):
+        await emu.send_slash_command(emu.world.buyer_id, "staffonly")
+    driven = await emu.send_slash_command(emu.world.staff_id, "staffonly")
+    assert (await driven.wait_for_response())["data"]["content"] == "welcome, staff"
+
+
+async def test_defer_then_followup_fills_the_thinking_message(emu: Emulator, bot: MiniBot) -> None:
     driven = await emu.send_slash_command(emu.world.buyer_id, "slow")
     response = await driven.wait_for_response()
     assert response == {"type": 5, "data": {"flags": EPHEMERAL}}
@@ -92,7 +99,7 @@ async def test_defer_then_followup_fills_the_thinking_message(
     assert original["content"] == "done" and not original["flags"] & LOADING
 
 
-async def test_button_round_trip(emu: Emulator, bot: TestBot) -> None:
+async def test_button_round_trip(emu: Emulator, bot: MiniBot) -> None:
     driven = await emu.send_slash_command(emu.world.buyer_id, "shop")
     await driven.wait_for_response()
     message = driven.original_message
@@ -114,7 +121,35 @@ async def test_button_round_trip(emu: Emulator, bot: TestBot) -> None:
     assert press.original_message == updated
 
 
-async def test_modal_round_trip(emu: Emulator, bot: TestBot) -> None:
+async def test_select_menu_and_disabled_button(emu: Emulator, bot: MiniBot) -> None:
+    driven = await emu.send_slash_command(emu.world.buyer_id, "plans")
+    await driven.wait_for_response()
+    message = await emu.wait_for_channel_message(emu.world.general_channel_id)
+    assert message["id"] == str(driven.original_message_id)
+    with pytest.raises(ValueError, match="disabled"):
+        await emu.press_button(emu.world.buyer_id, message, "soldout")
+    with pytest.raises(ValueError, match="no option"):
+        await emu.select_menu(emu.world.buyer_id, message, "plan", ["lifetime"])
+    # Anyone in the channel can use a non-ephemeral message's components.
+    picked = await emu.select_menu(emu.world.buyer2_id, message, "plan", ["12m"])
+    answer = await picked.wait_for_response()
+    assert answer["data"] == {"content": "plan 12m", "flags": EPHEMERAL, "tts": False}
+
+
+async def test_edit_and_delete_through_the_webhook(emu: Emulator, bot: MiniBot) -> None:
+    driven = await emu.send_slash_command(emu.world.buyer_id, "revise")
+    await emu._wait(lambda: bot.seen.echo or None, 5, "the revise command to finish")
+    assert bot.seen.echo == [{"original": "final"}]
+    assert driven.original_message is not None
+    assert driven.original_message["content"] == "final"
+    assert driven.original_message["edited_timestamp"] is not None
+    [temporary] = driven.followups
+    assert temporary["content"] == "temporary"
+    assert emu.message(int(temporary["id"])) is None  # deleted
+    assert [m["content"] for m in emu.channel_messages(emu.world.general_channel_id)] == ["final"]
+
+
+async def test_modal_round_trip(emu: Emulator, bot: MiniBot) -> None:
     opener = await emu.send_slash_command(emu.world.buyer_id, "form")
     response = await opener.wait_for_response()
     assert response["type"] == 9
@@ -137,7 +172,7 @@ async def test_modal_round_trip(emu: Emulator, bot: TestBot) -> None:
     }
 
 
-async def test_label_modal_round_trip(emu: Emulator, bot: TestBot) -> None:
+async def test_label_modal_round_trip(emu: Emulator, bot: MiniBot) -> None:
     opener = await emu.send_slash_command(emu.world.buyer_id, "labelled")
     await opener.wait_for_response()
     assert opener.modal is not None
@@ -152,15 +187,17 @@ async def test_label_modal_round_trip(emu: Emulator, bot: TestBot) -> None:
     assert visible["content"] == "code=shopdemo"
 
 
-async def test_autocomplete(emu: Emulator, bot: TestBot) -> None:
-    choices = await emu.send_autocomplete(emu.world.buyer_id, "pick", {"product": "netf"}, "product")
+async def test_autocomplete(emu: Emulator, bot: MiniBot) -> None:
+    choices = await emu.send_autocomplete(
+        emu.world.buyer_id, "pick", {"product": "netf"}, "product"
+    )
     assert choices == [
         {"name": "netflix-1m", "value": "netflix-1m"},
         {"name": "netflix-12m", "value": "netflix-12m"},
     ]
 
 
-async def test_subcommand_group_with_a_member_option(emu: Emulator, bot: TestBot) -> None:
+async def test_subcommand_group_with_a_member_option(emu: Emulator, bot: MiniBot) -> None:
     driven = await emu.send_slash_command(
         emu.world.staff_id,
         "admin",
@@ -179,7 +216,7 @@ async def test_subcommand_group_with_a_member_option(emu: Emulator, bot: TestBot
         await emu.send_slash_command(emu.world.staff_id, "admin", {"order_id": "x"})
 
 
-async def test_dm_context_command(emu: Emulator, bot: TestBot) -> None:
+async def test_dm_context_command(emu: Emulator, bot: MiniBot) -> None:
     driven = await emu.send_slash_command(emu.world.buyer_id, "ping", dm=True)
     response = await driven.wait_for_response()
     assert response["data"]["content"] == "pong True"
@@ -187,8 +224,10 @@ async def test_dm_context_command(emu: Emulator, bot: TestBot) -> None:
     assert emu.dms(emu.world.buyer_id)[0]["content"] == "pong True"
 
 
-async def test_dm_arrives(emu: Emulator, bot: TestBot) -> None:
-    driven = await emu.send_slash_command(emu.world.buyer_id, "notify", {"user": emu.world.buyer2_id})
+async def test_dm_arrives(emu: Emulator, bot: MiniBot) -> None:
+    driven = await emu.send_slash_command(
+        emu.world.buyer_id, "notify", {"user": emu.world.buyer2_id}
+    )
     assert (await driven.wait_for_response())["data"]["content"] == "sent"
     dm = await emu.wait_for_dm(emu.world.buyer2_id)
     assert dm["content"] == "hello from the shop"
@@ -196,9 +235,11 @@ async def test_dm_arrives(emu: Emulator, bot: TestBot) -> None:
     assert emu.dms(emu.world.buyer2_id) == [dm]
 
 
-async def test_dm_to_closed_dms_is_forbidden(emu: Emulator, bot: TestBot) -> None:
+async def test_dm_to_closed_dms_is_forbidden(emu: Emulator, bot: MiniBot) -> None:
     emu.set_dms_closed(emu.world.buyer2_id)
-    driven = await emu.send_slash_command(emu.world.buyer_id, "notify", {"user": emu.world.buyer2_id})
+    driven = await emu.send_slash_command(
+        emu.world.buyer_id, "notify", {"user": emu.world.buyer2_id}
+    )
     assert (await driven.wait_for_response())["data"]["content"] == "forbidden 50007"
     error = bot.seen.errors[0]
     assert isinstance(error, discord.Forbidden) and error.code == 50007
@@ -207,7 +248,7 @@ async def test_dm_to_closed_dms_is_forbidden(emu: Emulator, bot: TestBot) -> Non
 
 
 async def test_redelivered_interaction_is_acknowledged_only_once(
-    emu: Emulator, bot: TestBot
+    emu: Emulator, bot: MiniBot
 ) -> None:
     driven = await emu.send_slash_command(emu.world.buyer_id, "echo", {"text": "once"})
     await driven.wait_for_followup()
@@ -220,18 +261,20 @@ async def test_redelivered_interaction_is_acknowledged_only_once(
     assert [e["id"] for e in bot.seen.echo] == [driven.id, driven.id]
 
 
-async def test_injected_429_is_retried_by_discord_py(emu: Emulator, bot: TestBot) -> None:
+async def test_injected_429_is_retried_by_discord_py(emu: Emulator, bot: MiniBot) -> None:
     fault = emu.inject_rate_limit("POST", r"^/channels/\d+/messages$", retry_after=0.2)
     driven = await emu.send_slash_command(emu.world.staff_id, "announce", {"text": "restock"})
     await driven.wait_for_followup()
     posted = await emu.wait_for_channel_message(emu.world.staff_channel_id)
     assert posted["content"] == "restock"
     assert fault.hits == 1
-    statuses = [r.status for r in emu.requests if r.path.endswith("/messages") and r.method == "POST"]
+    statuses = [
+        r.status for r in emu.requests if r.path.endswith("/messages") and r.method == "POST"
+    ]
     assert statuses[-2:] == [429, 200]
 
 
-async def test_injected_502_is_retried(emu: Emulator, bot: TestBot) -> None:
+async def test_injected_502_is_retried(emu: Emulator, bot: MiniBot) -> None:
     fault = emu.inject_error("POST", r"^/channels/\d+/messages$", 502, message="Bad Gateway")
     channel = bot.get_channel(emu.world.notice_channel_id)
     assert isinstance(channel, discord.TextChannel)
@@ -240,7 +283,7 @@ async def test_injected_502_is_retried(emu: Emulator, bot: TestBot) -> None:
     assert emu.message(sent.id) is not None
 
 
-async def test_file_reply_keeps_the_bytes(emu: Emulator, bot: TestBot) -> None:
+async def test_file_reply_keeps_the_bytes(emu: Emulator, bot: MiniBot) -> None:
     driven = await emu.send_slash_command(emu.world.buyer_id, "report")
     await driven.wait_for_response()
     message = driven.original_message
@@ -250,12 +293,12 @@ async def test_file_reply_keeps_the_bytes(emu: Emulator, bot: TestBot) -> None:
     assert emu.attachment_bytes(attachment) == b"id,status\n1,done\n"
 
 
-async def test_heartbeat_is_acknowledged(emu: Emulator, bot: TestBot) -> None:
+async def test_heartbeat_is_acknowledged(emu: Emulator, bot: MiniBot) -> None:
     assert emu.gateway.heartbeats >= 1
     assert math.isfinite(bot.latency)
 
 
-async def test_resume_after_a_dropped_connection(emu: Emulator, bot: TestBot) -> None:
+async def test_resume_after_a_dropped_connection(emu: Emulator, bot: MiniBot) -> None:
     assert await emu.disconnect_bot() == 1
     await asyncio.wait_for(bot.seen.resumed.wait(), 10)
     assert emu.gateway.resumes == 1 and emu.gateway.identifies == 1
@@ -263,13 +306,13 @@ async def test_resume_after_a_dropped_connection(emu: Emulator, bot: TestBot) ->
     assert (await driven.wait_for_response())["data"]["content"] == "echo still here"
 
 
-async def test_reconnect_opcode_resumes(emu: Emulator, bot: TestBot) -> None:
+async def test_reconnect_opcode_resumes(emu: Emulator, bot: MiniBot) -> None:
     await emu.request_reconnect()
     await asyncio.wait_for(bot.seen.resumed.wait(), 10)
     assert emu.gateway.resumes == 1
 
 
-async def test_invite_lookup(emu: Emulator, bot: TestBot) -> None:
+async def test_invite_lookup(emu: Emulator, bot: MiniBot) -> None:
     invite = await bot.fetch_invite("shopdemo")
     assert invite.guild is not None and invite.guild.name == "Demo Server"
     assert invite.approximate_member_count == 42
@@ -280,7 +323,7 @@ async def test_invite_lookup(emu: Emulator, bot: TestBot) -> None:
     assert info.value.code == 10006
 
 
-async def test_fetch_calls(emu: Emulator, bot: TestBot) -> None:
+async def test_fetch_calls(emu: Emulator, bot: MiniBot) -> None:
     world = emu.world
     user = await bot.fetch_user(world.buyer_id)
     assert user.name == "buyer"
@@ -294,7 +337,7 @@ async def test_fetch_calls(emu: Emulator, bot: TestBot) -> None:
         await bot.fetch_user(1)
 
 
-async def test_added_member_reaches_the_bot(emu: Emulator, bot: TestBot) -> None:
+async def test_added_member_reaches_the_bot(emu: Emulator, bot: MiniBot) -> None:
     uid = emu.add_member("newcomer")
     guild = bot.get_guild(emu.world.guild_id)
     assert guild is not None
