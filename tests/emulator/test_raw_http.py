@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -52,7 +51,9 @@ async def test_bad_token_is_401(raw_emu: Emulator) -> None:
                 assert await resp.json() == {"code": 0, "message": "401: Unauthorized"}
 
 
-async def test_invalid_bodies_are_rejected_and_recorded(raw_emu: Emulator) -> None:
+async def test_invalid_bodies_are_rejected_and_recorded(
+    raw_emu: Emulator, needs_spec: None
+) -> None:
     url = f"{raw_emu.api_base}/channels/{raw_emu.world.general_channel_id}/messages"
     async with aiohttp.ClientSession() as session:
         status, body, _ = await _post_json(session, url, {"content": 5}, AUTH)
@@ -272,11 +273,10 @@ async def test_http_driver(emu: Emulator, bot: MiniBot) -> None:
         assert state["bot_connected"] and state["contract_violations"] == []
 
 
-def test_contract_checker_coerces_int_snowflakes() -> None:
+def test_contract_checker_coerces_int_snowflakes(needs_spec: None) -> None:
     checker = ContractChecker()
     checker.load()
-    if not checker.enabled:
-        pytest.skip("Discord's OpenAPI spec is not available")
+    assert checker.enabled
     violation, _ = checker.check("POST", "/users/@me/channels", {"recipient_id": 1234})
     assert violation is None
     violation, _ = checker.check("POST", "/users/@me/channels", {"recipient_id": "abc"})
@@ -300,12 +300,9 @@ async def test_missing_spec_skips_validation(
     assert len(warnings) == 1
 
 
-async def test_startup_is_fast(discord_urls: Any) -> None:
-    started = time.perf_counter()
+async def test_spec_is_loaded_when_present(discord_urls: Any, needs_spec: None) -> None:
     async with Emulator() as emu:
         assert emu.contract.enabled
-        elapsed = time.perf_counter() - started
-    assert elapsed < 2.0
 
 
 async def test_login_with_custom_token(discord_urls: Any) -> None:
