@@ -18,7 +18,9 @@ from bot.catalog import Catalog, load_catalog
 from bot.config import Settings
 from bot.crypto import DeliveryCipher
 from bot.providers.registry import ProviderRegistry, build_providers
+from bot.services.notifier import Notifier
 from bot.services.ordering import CONFIRMATION_TTL, OrderingService
+from bot.services.poller import Poller, PollerSettings
 from bot.services.staff_log import StaffLog
 from bot.tree import OrderTree
 from storage import orders as repo
@@ -56,6 +58,8 @@ class OrderBot(commands.Bot):
         self._providers: ProviderRegistry | None = None
         self._ordering: OrderingService | None = None
         self.staff_log: StaffLog | None = None
+        self.poller: Poller | None = None
+        self.notifier: Notifier | None = None
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         # Strong references to background tasks we start, so they aren't garbage-collected.
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -97,6 +101,25 @@ class OrderBot(commands.Bot):
         self._providers = build_providers(self.settings)
         self._ordering = OrderingService(self.db, self.cipher, self.catalog, self.providers)
         self.staff_log = StaffLog(self.db, self, self.settings.staff_channel_id)
+        settings = self.settings
+        self.poller = Poller(
+            self.db,
+            self.cipher,
+            self.providers,
+            settings=PollerSettings(
+                concurrency=settings.provider_concurrency,
+                rate_per_second=settings.provider_rate_per_second,
+                batch_size=settings.poll_batch_size,
+                breaker_threshold=settings.breaker_threshold,
+                breaker_cooldown=settings.breaker_cooldown_seconds,
+            ),
+        )
+        self.notifier = Notifier(self.db, self.cipher, self, settings.notice_channel_id)
+        # Nothing is in flight in a process that just started: leases of a killed
+        # predecessor are void, so its orders are polled again right away.
+        released = await repo.release_all_leases(self.db)
+        if released:
+            log.info("released %d poll lease(s) left by the previous run", released)
         for extension in COGS:
             await self.load_extension(extension)
         await self.sync_commands_if_changed()
@@ -104,11 +127,32 @@ class OrderBot(commands.Bot):
         self.scheduler.start()
         # Crash leftovers are resolved in the background so a slow provider can't delay
         # the bot coming online.
-        self.spawn(self.ordering.recover_submitting(at_startup=True), "startup-recovery")
+        self.spawn(self._startup_recovery(), "startup-recovery")
+
+    async def _startup_recovery(self) -> None:
+        assert self.notifier is not None
+        settled = await self.notifier.reconcile_interrupted()
+        if settled:
+            log.info("settled %d notification(s) interrupted by the previous run", settled)
+        await self.ordering.recover_submitting(at_startup=True)
 
     def _schedule_jobs(self) -> None:
         common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
-        assert self.staff_log is not None
+        assert self.staff_log is not None and self.poller is not None and self.notifier is not None
+        self.scheduler.add_job(
+            self._guarded(self.poller.poll_due_orders, "poll"),
+            "interval",
+            seconds=self.settings.poll_interval_seconds,
+            id="poll",
+            **common,
+        )
+        self.scheduler.add_job(
+            self._guarded(self.notifier.send_due, "notify"),
+            "interval",
+            seconds=self.settings.notify_interval_seconds,
+            id="notify",
+            **common,
+        )
         self.scheduler.add_job(
             self._guarded(self.staff_log.post_pending, "staff log"),
             "interval",

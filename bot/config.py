@@ -103,6 +103,15 @@ class Settings(StorageSettings):
     provider_timeout_seconds: PositiveSeconds = 10.0
     provider_max_connections: int = Field(default=32, ge=1)
 
+    # --- Polling and notifications ---------------------------------------------------
+    poll_interval_seconds: PositiveSeconds = 1.0
+    poll_batch_size: int = Field(default=200, ge=1, le=5000)
+    provider_concurrency: int = Field(default=8, ge=1, le=256)
+    provider_rate_per_second: float = Field(default=20.0, gt=0)
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_cooldown_seconds: PositiveSeconds = 30.0
+    notify_interval_seconds: PositiveSeconds = 1.0
+
     # --- Behaviour ---------------------------------------------------------------------
     order_cooldown_seconds: float = Field(default=10.0, ge=0)
 

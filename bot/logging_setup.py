@@ -66,5 +66,6 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> Secre
     # discord.py's gateway chatter at INFO is useful; its HTTP debug is not.
     logging.getLogger("discord.http").setLevel(max(logging.INFO, root.level))
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # A skipped overlapping run is by design (max_instances=1), not worth a warning.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     return redactor

@@ -101,3 +101,52 @@ def delivery_payload(order: OrderRecord, delivery: Delivery) -> tuple[str, disco
         return f"**Your delivery for `{order.id}`:**\n```\n{text}\n```", None
     file = discord.File(io.BytesIO(text.encode("utf-8")), filename=f"{order.id}-delivery.txt")
     return f"**Your delivery for `{order.id}`** is attached (too long for a message).", file
+
+
+NOTIFY_FINAL = "final"
+
+
+def notification_marker(order_id: str, kind: str) -> str:
+    """Footer text that identifies a notification in a channel's history, so a send
+    interrupted by a crash can be checked instead of blindly repeated."""
+    return f"Order {order_id} · {kind}"
+
+
+FINAL_HEADLINES = {
+    OrderStatus.COMPLETED: "is complete",
+    OrderStatus.PARTIALLY_COMPLETED: "was partially completed",
+    OrderStatus.FAILED: "failed",
+    OrderStatus.REFUNDED: "was refunded",
+    OrderStatus.CANCELLED: "was cancelled",
+}
+
+
+def final_dm_embed(order: OrderRecord, kind: str) -> discord.Embed:
+    headline = FINAL_HEADLINES.get(order.status, f"is {order.status.label}")
+    embed = discord.Embed(
+        title=f"{STATUS_EMOJI.get(order.status, '')} Your order {headline}".strip(),
+        colour=STATUS_COLOUR.get(order.status, discord.Colour.blurple()),
+    )
+    embed.add_field(name="Order", value=f"`{order.id}`", inline=True)
+    embed.add_field(name="Product", value=order.product_name, inline=True)
+    embed.add_field(name="Amount", value=str(order.quantity), inline=True)
+    embed.add_field(name="Price", value=price_text(order), inline=True)
+    embed.add_field(name="Status", value=status_text(order), inline=True)
+    if order.status_message:
+        embed.add_field(name="Provider says", value=order.status_message[:1000], inline=False)
+    if order.status in (OrderStatus.FAILED, OrderStatus.REFUNDED, OrderStatus.CANCELLED):
+        embed.add_field(name="Questions?", value="Reply to staff in the server.", inline=False)
+    embed.set_footer(text=notification_marker(order.id, kind))
+    return embed
+
+
+def fallback_notice(order: OrderRecord, kind: str) -> str:
+    """Posted in the notices channel when the buyer's DMs are closed. Never contains
+    delivery data: anyone in the channel can read it."""
+    return (
+        f"<@{order.user_id}> your order `{order.id}` ({order.product_name}) "
+        f"{FINAL_HEADLINES.get(order.status, 'has an update')}. I couldn't DM you: allow "
+        f"direct messages from server members, or run `/order id:{order.id}` to see it"
+        f"{' and your delivery' if order.has_delivery else ''}.\n"
+        f"-# {notification_marker(order.id, kind)}"
+    )

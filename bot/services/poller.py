@@ -1,0 +1,382 @@
+"""The poller: asks providers about open orders when they are due, and records what
+changed. Run by APScheduler every POLL_INTERVAL_SECONDS; safe to overlap (leases).
+
+Per provider there is a gate: a concurrency limit, a request-rate limit (aiolimiter),
+a hold while the provider is rate limiting us (Retry-After applies to ALL of its
+orders), and a circuit breaker that stops polling a provider after repeated failures
+and probes it with a single request when the breaker half-opens. Staff see the gates'
+state (`health()`).
+
+Failures are per order: one bad reply is logged, backed off and, where staff must act,
+alerted once — it never stops the loop or other orders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from aiolimiter import AsyncLimiter
+
+from bot.crypto import DeliveryCipher
+from bot.domain import IllegalTransition
+from bot.providers.base import ProviderAdapter, ProviderOrder
+from bot.providers.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderProtocolError,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+from bot.providers.registry import ProviderRegistry
+from bot.services.schedule import PollSchedule
+from storage import orders as repo
+from storage import staff_alerts
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 120.0
+
+
+class CircuitState(StrEnum):
+    CLOSED = "closed"  # healthy: poll normally
+    OPEN = "open"  # failing: don't poll until `open_until`
+    HALF_OPEN = "half_open"  # cooling down is over: one probe decides
+
+
+@dataclass
+class ProviderHealth:
+    """What staff see per provider (`/admin health`)."""
+
+    name: str
+    circuit: CircuitState = CircuitState.CLOSED
+    consecutive_failures: int = 0
+    open_until: float = 0.0
+    opened_times: int = 0
+    rate_limited_until: float = 0.0
+    last_error: str | None = None
+    last_error_at: float | None = None
+    last_success_at: float | None = None
+    polls: int = 0
+    failures: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PollerSettings:
+    concurrency: int = 8  # in-flight polls per provider
+    rate_per_second: float = 20.0  # requests per second per provider
+    batch_size: int = 200  # orders claimed per provider per run
+    breaker_threshold: int = 5  # consecutive failures that open the circuit
+    breaker_cooldown: float = 30.0  # first open period; doubles while it keeps failing
+    breaker_max_cooldown: float = 600.0
+
+
+@dataclass
+class ProviderGate:
+    adapter: ProviderAdapter
+    semaphore: asyncio.Semaphore
+    limiter: AsyncLimiter
+    health: ProviderHealth
+    probe_in_flight: bool = False
+    changed: list[str] = field(default_factory=list)
+
+
+class Poller:
+    def __init__(
+        self,
+        db: Database,
+        cipher: DeliveryCipher,
+        providers: ProviderRegistry,
+        *,
+        settings: PollerSettings | None = None,
+        schedule: PollSchedule | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.cipher = cipher
+        self.settings = settings or PollerSettings()
+        self.schedule = schedule or PollSchedule()
+        self.clock = clock
+        self.gates: dict[str, ProviderGate] = {
+            adapter.name: ProviderGate(
+                adapter=adapter,
+                semaphore=asyncio.Semaphore(self.settings.concurrency),
+                limiter=AsyncLimiter(self.settings.rate_per_second, 1.0),
+                health=ProviderHealth(adapter.name),
+            )
+            for adapter in providers.all()
+            if adapter.capabilities.can_poll
+        }
+
+    def health(self) -> list[ProviderHealth]:
+        return [gate.health for gate in self.gates.values()]
+
+    # --- the job ----------------------------------------------------------------------------
+
+    async def poll_due_orders(self) -> int:
+        """One run: every provider whose gate is open gets its due orders polled.
+        Returns how many polls were made."""
+        runs = [self._poll_provider(gate) for gate in self.gates.values()]
+        results = await asyncio.gather(*runs, return_exceptions=True)
+        total = 0
+        for gate, result in zip(self.gates.values(), results, strict=True):
+            if isinstance(result, BaseException):
+                log.error("polling %s failed", gate.adapter.name, exc_info=result)
+            else:
+                total += result
+        return total
+
+    def _admission(self, gate: ProviderGate, now: float) -> int:
+        """How many orders this provider may be asked about right now."""
+        health = gate.health
+        if health.rate_limited_until > now:
+            return 0
+        if health.circuit is CircuitState.OPEN:
+            if now < health.open_until:
+                return 0
+            health.circuit = CircuitState.HALF_OPEN
+            log.info("%s circuit half-open: probing with one request", health.name)
+        if health.circuit is CircuitState.HALF_OPEN:
+            return 0 if gate.probe_in_flight else 1
+        return self.settings.batch_size
+
+    async def _poll_provider(self, gate: ProviderGate) -> int:
+        now = self.clock()
+        limit = self._admission(gate, now)
+        if limit == 0:
+            return 0
+        orders = await repo.claim_due_orders(
+            self.db,
+            provider=gate.adapter.name,
+            now=now,
+            lease_until=now + LEASE_SECONDS,
+            limit=limit,
+        )
+        if not orders:
+            return 0
+        probing = gate.health.circuit is CircuitState.HALF_OPEN
+        gate.probe_in_flight = probing
+        bookkeeping: list[repo.PollBookkeeping] = []
+        try:
+            outcomes = await asyncio.gather(
+                *(self._poll_one(gate, order, bookkeeping) for order in orders),
+                return_exceptions=True,
+            )
+        finally:
+            gate.probe_in_flight = False
+            # Unchanged polls are written together: one transaction per batch.
+            await repo.record_polls(self.db, bookkeeping)
+        made = 0
+        for order, outcome in zip(orders, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                log.error("polling order %s failed unexpectedly", order.id, exc_info=outcome)
+                await repo.record_polls(
+                    self.db,
+                    [
+                        repo.PollBookkeeping(
+                            order.id, now, now + self.schedule.failure_cap, ok=False
+                        )
+                    ],
+                )
+            elif outcome:
+                made += 1
+        return made
+
+    async def _poll_one(
+        self, gate: ProviderGate, order: repo.OrderRecord, bookkeeping: list[repo.PollBookkeeping]
+    ) -> bool:
+        """Poll one order. Returns whether a request was made."""
+        assert order.remote_id is not None
+        async with gate.semaphore:
+            now = self.clock()
+            # The provider may have rate limited us while this order waited its turn.
+            if gate.health.rate_limited_until > now or gate.health.circuit is CircuitState.OPEN:
+                hold = max(gate.health.rate_limited_until, gate.health.open_until)
+                bookkeeping.append(
+                    repo.PollBookkeeping(order.id, now, hold, ok=True, counted=False)
+                )
+                return False
+            async with gate.limiter:
+                try:
+                    answer = await gate.adapter.get_order(order.remote_id)
+                except ProviderError as exc:
+                    await self._failed(gate, order, exc, bookkeeping)
+                    return True
+        self._succeeded(gate)
+        await self._record_answer(order, answer, bookkeeping)
+        return True
+
+    # --- outcomes ----------------------------------------------------------------------------
+
+    def _succeeded(self, gate: ProviderGate) -> None:
+        health = gate.health
+        health.polls += 1
+        health.last_success_at = self.clock()
+        if health.circuit is not CircuitState.CLOSED:
+            log.info("%s circuit closed: the provider answered", health.name)
+        health.circuit = CircuitState.CLOSED
+        health.consecutive_failures = 0
+        health.opened_times = 0
+
+    async def _failed(
+        self,
+        gate: ProviderGate,
+        order: repo.OrderRecord,
+        exc: ProviderError,
+        bookkeeping: list[repo.PollBookkeeping],
+    ) -> None:
+        now = self.clock()
+        health = gate.health
+        health.polls += 1
+        health.failures += 1
+        health.last_error = f"{exc.kind}: {exc.message}"
+        health.last_error_at = now
+        if isinstance(exc, ProviderRateLimited):
+            until = now + exc.retry_after
+            if until > health.rate_limited_until:
+                health.rate_limited_until = until
+                log.warning(
+                    "%s rate limited us: holding all its polls for %.1fs",
+                    health.name,
+                    exc.retry_after,
+                )
+                await repo.postpone_provider_polls(self.db, health.name, until)
+            bookkeeping.append(repo.PollBookkeeping(order.id, now, until, ok=False))
+            return
+        if isinstance(exc, ProviderRejected):
+            # The provider says this order is wrong (e.g. vanished). Staff must look;
+            # keep checking rarely in case it was transient.
+            await staff_alerts.raise_alert(
+                self.db,
+                kind="poll_rejected",
+                message=f"⚠️ {health.name} refused to report order `{order.id}` "
+                f"(remote `{order.remote_id}`): {exc.message}. Polling slowly; please check it.",
+                dedupe_key=f"poll_rejected:{order.id}:{exc.status_code}",
+                order_id=order.id,
+            )
+            bookkeeping.append(
+                repo.PollBookkeeping(order.id, now, now + self.schedule.failure_cap, ok=False)
+            )
+            return
+        # Unavailable, protocol garbage, auth: the provider's fault, not the order's.
+        health.consecutive_failures += 1
+        if isinstance(exc, ProviderProtocolError):
+            await staff_alerts.raise_alert(
+                self.db,
+                kind="provider_fault",
+                message=f"⚠️ {health.name} sent an unreadable reply for order `{order.id}`: "
+                f"{exc.message}. It keeps being polled.",
+                dedupe_key=f"provider_fault:{order.id}:protocol",
+                order_id=order.id,
+            )
+        if isinstance(exc, ProviderAuthError):
+            await staff_alerts.raise_alert(
+                self.db,
+                kind="provider_auth",
+                message=f"🔑 {health.name} rejected our credentials ({exc.message}). "
+                f"Fix {health.name.upper()}_API_* in the settings and restart.",
+                dedupe_key=f"provider_auth:{health.name}:{int(now // 3600)}",
+            )
+        if health.circuit is CircuitState.HALF_OPEN or (
+            health.consecutive_failures >= self.settings.breaker_threshold
+        ):
+            self._open_circuit(gate, now)
+        failures = order.poll_failures + 1
+        next_at = max(now + self.schedule.next_after_failure(failures), health.open_until)
+        level = logging.WARNING if isinstance(exc, ProviderUnavailable) else logging.ERROR
+        log.log(level, "poll of order %s at %s failed: %s", order.id, health.name, exc.message)
+        bookkeeping.append(repo.PollBookkeeping(order.id, now, next_at, ok=False))
+
+    def _open_circuit(self, gate: ProviderGate, now: float) -> None:
+        health = gate.health
+        cooldown = min(
+            self.settings.breaker_cooldown * 2**health.opened_times,
+            self.settings.breaker_max_cooldown,
+        )
+        health.circuit = CircuitState.OPEN
+        health.open_until = now + cooldown
+        health.opened_times += 1
+        log.error(
+            "%s circuit OPEN after %d consecutive failures: pausing its polls for %.0fs",
+            health.name,
+            health.consecutive_failures,
+            cooldown,
+        )
+
+    async def _record_answer(
+        self,
+        order: repo.OrderRecord,
+        answer: ProviderOrder,
+        bookkeeping: list[repo.PollBookkeeping],
+    ) -> None:
+        now = self.clock()
+        if answer.status is None:
+            # Unknown to us: still open. Tell staff once per order and value.
+            await staff_alerts.raise_alert(
+                self.db,
+                kind="unknown_status",
+                message=f"❓ {order.provider} reports an unknown status `{answer.raw_status[:50]}` "
+                f"for order `{order.id}`. It stays open and keeps being polled.",
+                dedupe_key=f"unknown_status:{order.id}:{answer.raw_status[:50]}",
+                order_id=order.id,
+            )
+            next_at = now + self.schedule.next_unchanged(order.status, order.unchanged_polls + 1)
+            bookkeeping.append(
+                repo.PollBookkeeping(order.id, now, next_at, ok=True, raw_status=answer.raw_status)
+            )
+            return
+        if answer.status is order.status:
+            next_at = now + self.schedule.next_unchanged(order.status, order.unchanged_polls + 1)
+            bookkeeping.append(
+                repo.PollBookkeeping(order.id, now, next_at, ok=True, raw_status=answer.raw_status)
+            )
+            return
+        try:
+            await repo.transition_order(
+                self.db,
+                order.id,
+                repo.StatusChange(
+                    answer.status,
+                    actor=repo.ACTOR_PROVIDER,
+                    raw_status=answer.raw_status,
+                    status_message=answer.status_message,
+                    delivery=answer.delivery,
+                    next_poll_at=now + self.schedule.next_after_change(),
+                    detail=f"{order.provider} says {answer.raw_status}",
+                    notify_kind="final" if answer.status.is_terminal else None,
+                    expect=order.status,
+                ),
+                self.cipher,
+            )
+            log.info(
+                "order %s: %s -> %s (%s)",
+                order.id,
+                order.status.value,
+                answer.status.value,
+                answer.raw_status,
+            )
+        except IllegalTransition as exc:
+            await staff_alerts.raise_alert(
+                self.db,
+                kind="illegal_transition",
+                message=f"⚠️ {order.provider} moved order `{order.id}` from {exc.old.label} to "
+                f"{exc.new.label} (`{answer.raw_status}`), which we don't allow. Please check it.",
+                dedupe_key=f"illegal:{order.id}:{exc.old.value}:{exc.new.value}",
+                order_id=order.id,
+            )
+            bookkeeping.append(
+                repo.PollBookkeeping(order.id, now, now + self.schedule.pending_cap, ok=True)
+            )
+        except repo.StaleStatus:
+            # Staff changed it while we were asking; their word wins. Release the lease.
+            bookkeeping.append(
+                repo.PollBookkeeping(
+                    order.id, now, now + self.schedule.next_after_change(), ok=True
+                )
+            )

@@ -1,0 +1,329 @@
+"""Journey 3 and the poller/notifier: orders finish at the provider, buyers get exactly
+one DM (with the delivery for digital goods), and nothing is lost to closed DMs,
+provider trouble or a killed bot process."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from bot.catalog import load_catalog
+from bot.crypto import DeliveryCipher
+from bot.providers.registry import ProviderRegistry, build_adapter
+from bot.services.ordering import OrderingService
+from demo.stack import REPO_ROOT, LocalStack
+from sandbox.common import Fault
+from storage.database import open_database
+from tests.e2e.helpers import button, db_rows, embed_text, requests_to
+
+SECRET_DD = "login: alice@example.com / pass: SECRET-DD-7731"
+SECRET_ITEM = "SECRET-ITEM-KEY-5521"
+
+
+async def place_boost(stack: LocalStack, user_id: int, amount: int = 3) -> str:
+    emu = stack.emulator
+    driven = await emu.send_slash_command(
+        user_id, "boost", {"invite": "shopdemo", "amount": amount}
+    )
+    await driven.wait_for_response()
+    confirmation = await driven.wait_for_followup(timeout=10)
+    pressed = await emu.press_button(user_id, confirmation, button(confirmation, "order:confirm:"))
+    await pressed.wait_for_original(lambda m: "placed" in embed_text(m), timeout=15)
+    rows = db_rows(
+        stack, "SELECT id FROM orders WHERE user_id = ? ORDER BY created_at DESC", (user_id,)
+    )
+    return str(rows[0]["id"])
+
+
+async def link(stack: LocalStack, provider: str, remote_id: str, member_id: int) -> str:
+    """The staff service function, on the bot's own database file (what /admin order link
+    calls); the running bot process then polls the linked order."""
+    db = await open_database(stack.database_path)
+    env = stack.bot_env()
+    cipher = DeliveryCipher(SecretStr(env["DELIVERY_ENCRYPTION_KEY"]))
+    secret_var = "NAMEFI_API_TOKEN" if provider == "namefi" else "DIGITAL_SHOP_API_KEY"
+    adapter = build_adapter(
+        provider,
+        stack.sandbox.base_url(provider),
+        SecretStr(env[secret_var]),
+        timeout=5,
+        max_connections=2,
+    )
+    try:
+        service = OrderingService(
+            db,
+            cipher,
+            load_catalog(REPO_ROOT / "catalog.toml"),
+            ProviderRegistry({provider: adapter}),
+        )
+        order = await service.link_external_order(
+            staff_id=stack.emulator.world.staff_id,
+            member_id=member_id,
+            guild_id=stack.emulator.world.guild_id,
+            provider=provider,
+            remote_id=remote_id,
+        )
+        return order.id
+    finally:
+        await adapter.aclose()
+        await db.close()
+
+
+def statuses(stack: LocalStack, order_id: str) -> list[tuple[str | None, str | None]]:
+    return [
+        (r["old_status"], r["new_status"])
+        for r in db_rows(
+            stack,
+            "SELECT old_status, new_status FROM order_events WHERE order_id = ? AND kind = 'status' ORDER BY id",
+            (order_id,),
+        )
+    ]
+
+
+async def assert_exactly_one_dm(
+    stack: LocalStack, user_id: int, marker: str, settle: float = 2.5
+) -> dict[str, Any]:
+    emu = stack.emulator
+    dm = await emu.wait_for_dm(user_id, timeout=30, predicate=lambda m: marker in embed_text(m))
+    await asyncio.sleep(settle)  # a duplicate would arrive within a few poll/notify ticks
+    matching = [m for m in emu.dms(user_id) if marker in embed_text(m)]
+    assert len(matching) == 1, matching
+    return dm
+
+
+def assert_nowhere_public(stack: LocalStack, *secrets: str) -> None:
+    emu = stack.emulator
+    public = [
+        *emu.channel_messages(emu.world.staff_channel_id),
+        *emu.channel_messages(emu.world.notice_channel_id),
+        *emu.channel_messages(emu.world.general_channel_id),
+    ]
+    blob = "\n".join(embed_text(m) for m in public) + stack.bot_log()
+    for secret in secrets:
+        assert secret not in blob
+
+
+async def test_boost_completes_with_timeline_and_one_dm(stack: LocalStack) -> None:
+    stack.sandbox.state("boost").set_default_timeline(
+        [
+            {"after": 0, "status": "PENDING"},
+            {"after": 2, "status": "PROCESSING"},
+            {"after": 4, "status": "COMPLETED"},
+        ]
+    )
+    buyer = stack.emulator.world.buyer_id
+    order_id = await place_boost(stack, buyer)
+    dm = await assert_exactly_one_dm(stack, buyer, order_id)
+    text = embed_text(dm)
+    assert "complete" in text and "Server Boost" in text and "$10.50 USD" in text and "3" in text
+    assert statuses(stack, order_id) == [
+        ("draft", "submitting"),
+        ("submitting", "submitted"),
+        ("submitted", "processing"),
+        ("processing", "completed"),
+    ]
+    (row,) = db_rows(
+        stack, "SELECT status, raw_status, next_poll_at FROM orders WHERE id = ?", (order_id,)
+    )
+    assert (row["status"], row["raw_status"], row["next_poll_at"]) == (
+        "completed",
+        "COMPLETED",
+        None,
+    )
+    (note,) = db_rows(stack, "SELECT state FROM notifications WHERE order_id = ?", (order_id,))
+    assert note["state"] == "sent"
+
+
+async def test_digital_shop_delivery_data_reaches_only_the_owner(stack: LocalStack) -> None:
+    buyer = stack.emulator.world.buyer_id
+    remote = stack.sandbox.state("digital_shop").create_order(
+        productName="Streaming account",
+        timeline=[
+            {"after": 0, "status": "PROCESSING"},
+            {"after": 2, "status": "COMPLETED", "deliveryData": SECRET_DD},
+        ],
+    )
+    order_id = await link(stack, "digital_shop", remote, buyer)
+    dm = await assert_exactly_one_dm(stack, buyer, order_id)
+    assert SECRET_DD in dm["content"]
+    assert_nowhere_public(stack, SECRET_DD, "SECRET-DD")
+    assert b"SECRET-DD" not in stack.database_path.read_bytes()
+
+
+async def test_digital_shop_items_delivery(stack: LocalStack) -> None:
+    buyer = stack.emulator.world.buyer2_id
+    remote = stack.sandbox.state("digital_shop").create_order(
+        productName="Game key",
+        timeline=[
+            {"after": 0, "status": "PENDING"},
+            {"after": 1, "status": "COMPLETED", "items": [{"uid": "k1", "content": SECRET_ITEM}]},
+        ],
+    )
+    order_id = await link(stack, "digital_shop", remote, buyer)
+    dm = await assert_exactly_one_dm(stack, buyer, order_id)
+    assert f"[k1] {SECRET_ITEM}" in dm["content"]
+    assert_nowhere_public(stack, SECRET_ITEM)
+
+
+async def test_namefi_succeeded_and_failed_dms(stack: LocalStack) -> None:
+    world = stack.emulator.world
+    ok_remote = stack.sandbox.state("namefi").create_order(
+        timeline=[{"after": 0, "status": "CREATED"}, {"after": 1, "status": "SUCCEEDED"}]
+    )
+    bad_remote = stack.sandbox.state("namefi").create_order(
+        timeline=[{"after": 0, "status": "PROCESSING"}, {"after": 1, "status": "FAILED"}]
+    )
+    ok_id = await link(stack, "namefi", ok_remote, world.buyer_id)
+    bad_id = await link(stack, "namefi", bad_remote, world.buyer2_id)
+    ok_dm = await assert_exactly_one_dm(stack, world.buyer_id, ok_id)
+    bad_dm = await assert_exactly_one_dm(stack, world.buyer2_id, bad_id, settle=0)
+    assert "is complete" in embed_text(ok_dm)
+    assert "failed" in embed_text(bad_dm) and "Questions?" in embed_text(bad_dm)
+
+
+async def test_closed_dms_fall_back_without_credentials_and_order_shows_delivery(
+    stack: LocalStack,
+) -> None:
+    emu = stack.emulator
+    buyer = emu.world.buyer_id
+    emu.set_dms_closed(buyer, True)
+    remote = stack.sandbox.state("digital_shop").create_order(
+        productName="Streaming account",
+        timeline=[{"after": 0, "status": "COMPLETED", "deliveryData": SECRET_DD}],
+    )
+    order_id = await link(stack, "digital_shop", remote, buyer)
+    notice = await emu.wait_for_channel_message(
+        emu.world.notice_channel_id, timeout=30, predicate=lambda m: order_id in m["content"]
+    )
+    assert f"<@{buyer}>" in notice["content"] and "/order" in notice["content"]
+    assert SECRET_DD not in notice["content"]
+    assert emu.dms(buyer) == []
+    (note,) = db_rows(stack, "SELECT state FROM notifications WHERE order_id = ?", (order_id,))
+    assert note["state"] == "fallback"
+    assert_nowhere_public(stack, SECRET_DD, "SECRET-DD")
+    shown = await emu.send_slash_command(buyer, "order", {"id": order_id})
+    await shown.wait_for_response()
+    reply = await shown.wait_for_followup(timeout=10)
+    assert SECRET_DD in reply["content"] and reply["flags"] & 64
+
+
+async def test_long_delivery_goes_as_a_txt_attachment(stack: LocalStack) -> None:
+    emu = stack.emulator
+    buyer = emu.world.buyer_id
+    long_delivery = "\n".join(f"account{i}:SECRET-LONG-{i:04d}" for i in range(120))
+    remote = stack.sandbox.state("digital_shop").create_order(
+        timeline=[{"after": 0, "status": "COMPLETED", "deliveryData": long_delivery}]
+    )
+    order_id = await link(stack, "digital_shop", remote, buyer)
+    dm = await assert_exactly_one_dm(stack, buyer, order_id, settle=0.5)
+    (attachment,) = dm["attachments"]
+    assert attachment["filename"] == f"{order_id}-delivery.txt"
+    assert emu.attachment_bytes(attachment).decode() == long_delivery
+    assert "SECRET-LONG" not in dm["content"]
+
+
+async def test_rate_limit_holds_every_order_of_that_provider(stack: LocalStack) -> None:
+    state = stack.sandbox.state("namefi")
+    buyer = stack.emulator.world.buyer_id
+    remotes = [state.create_order(timeline=[{"after": 0, "status": "CREATED"}]) for _ in range(3)]
+    for remote in remotes:
+        await link(stack, "namefi", remote, buyer)
+    state.clear_requests()
+    state.add_fault(Fault("rate_limit", retry_after=4))
+    await asyncio.sleep(7)
+    gets = [r for r in state.requests if r.method == "GET"]
+    assert gets, "the bot never polled"
+    first_429_at = gets[0].at
+    # Requests already in flight next to the one that got the 429 (same batch, same
+    # instant) were sent before the bot could know; after the answer, nothing is sent.
+    in_flight = [r for r in gets[1:] if r.at < first_429_at + 0.3]
+    assert len(in_flight) <= 2
+    held = [r for r in gets[1:] if first_429_at + 0.3 <= r.at < first_429_at + 4]
+    assert held == [], f"{len(held)} request(s) during Retry-After"
+    assert any(r.at >= first_429_at + 4 for r in gets[1:]), "polling never resumed"
+
+
+async def test_provider_500s_open_the_circuit_and_others_keep_polling(stack: LocalStack) -> None:
+    world = stack.emulator.world
+    broken = stack.sandbox.state("namefi")
+    broken.add_fault(Fault("server_error", count=-1))
+    for _ in range(3):
+        await link_when_broken(stack, broken)
+    healthy_remote = stack.sandbox.state("digital_shop").create_order(
+        timeline=[
+            {"after": 0, "status": "PENDING"},
+            {"after": 6, "status": "COMPLETED", "deliveryData": "x"},
+        ]
+    )
+    healthy_id = await link(stack, "digital_shop", healthy_remote, world.buyer2_id)
+    started = time.monotonic()
+    await stack.emulator.wait_for_dm(
+        world.buyer2_id, timeout=30, predicate=lambda m: healthy_id in embed_text(m)
+    )
+    assert time.monotonic() - started < 20  # the healthy provider was polled on time
+    namefi_gets = [r for r in broken.requests if r.method == "GET"]
+    await asyncio.sleep(3)
+    later = [r for r in broken.requests if r.method == "GET"]
+    # Each failing GET is tried 3x by the adapter; after the breaker opens, nothing more.
+    assert len(later) == len(namefi_gets), "the open circuit still let requests through"
+    assert "circuit OPEN" in stack.bot_log()
+
+
+async def link_when_broken(stack: LocalStack, broken: Any) -> None:
+    """Seed an already-tracked Namefi order directly: linking itself needs Namefi up."""
+    import sqlite3
+
+    from bot.domain import new_order_id
+
+    remote = broken.create_order(timeline=[{"after": 0, "status": "CREATED"}])
+    now = time.time()
+    with sqlite3.connect(stack.database_path) as conn:
+        conn.execute(
+            "INSERT INTO orders (id, user_id, guild_id, product_key, product_name, provider, kind, source,"
+            " quantity, unit_price_minor, total_minor, currency, status, remote_id, created_at, updated_at,"
+            " next_poll_at) VALUES (?, ?, ?, 'linked:namefi', 'Namefi order', 'namefi', 'digital', 'linked',"
+            " 1, 0, 0, 'USD', 'submitted', ?, ?, ?, ?)",
+            (
+                new_order_id(),
+                stack.emulator.world.buyer_id,
+                stack.emulator.world.guild_id,
+                remote,
+                now,
+                now,
+                now,
+            ),
+        )
+
+
+async def test_kill_9_loses_nothing_and_repeats_nothing(stack: LocalStack, tmp_path: Path) -> None:
+    emu = stack.emulator
+    world = emu.world
+    stack.sandbox.state("boost").set_default_timeline(
+        [{"after": 0, "status": "PENDING"}, {"after": 3, "status": "COMPLETED"}]
+    )
+    buyers = [world.buyer_id, world.buyer2_id, emu.add_member("carol"), emu.add_member("dave")]
+    orders = {buyer: await place_boost(stack, buyer) for buyer in buyers}
+    # Some complete while the bot is down (owed DMs), some after it is back (open orders).
+    assert await stack.stop_bot(kill=True) == -9
+    await asyncio.sleep(4)
+    late = stack.sandbox.state("digital_shop").create_order(
+        timeline=[
+            {"after": 0, "status": "PENDING"},
+            {"after": 5, "status": "COMPLETED", "deliveryData": "late-key"},
+        ]
+    )
+    late_id = await link(stack, "digital_shop", late, world.buyer_id)
+    await stack.start_bot()
+    for buyer, order_id in orders.items():
+        await assert_exactly_one_dm(stack, buyer, order_id, settle=0)
+    await assert_exactly_one_dm(stack, world.buyer_id, late_id)
+    for order_id in [*orders.values(), late_id]:
+        (row,) = db_rows(stack, "SELECT status FROM orders WHERE id = ?", (order_id,))
+        assert row["status"] == "completed"
+    assert len(requests_to(stack, "boost")) == len(buyers)  # nothing ordered twice
+    states = db_rows(stack, "SELECT state FROM notifications")
+    assert [s["state"] for s in states] == ["sent"] * (len(buyers) + 1)
