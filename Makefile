@@ -30,8 +30,15 @@ test: lint
 run: venv
 	$(PY) -m bot run
 
+# The real bot, offline: sandbox providers + Discord emulator + scripted buyer and staff.
+demo: venv
+	$(PY) -m demo
+
 sandbox: venv
 	$(PY) -m sandbox --port 0
+
+emulator: venv
+	$(PY) -m emulator --port 0
 
 bench: venv
 	$(PY) -m bench

@@ -1,0 +1,333 @@
+"""`make demo`: the real bot, offline, on embedded defaults.
+
+Starts the sandbox providers, the Discord emulator and `python -m bot run` as a
+subprocess, then a scripted buyer and staff member walk the shop's journeys while a
+readable transcript is printed. Exits 0 when every journey worked, 1 with the reason
+otherwise. Nothing here needs a token, an account or the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from bot.catalog import load_catalog
+from bot.crypto import DeliveryCipher
+from bot.providers.registry import ProviderRegistry, build_adapter
+from bot.services.ordering import OrderingService
+from demo.stack import REPO_ROOT, LocalStack
+from storage.database import open_database
+
+EPHEMERAL = 64
+
+
+class JourneyFailed(Exception):
+    pass
+
+
+class Transcript:
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def _stamp(self) -> str:
+        return f"{time.monotonic() - self.started:6.1f}s"
+
+    def heading(self, text: str) -> None:
+        print(f"\n=== {text} ===", flush=True)
+
+    def user(self, who: str, action: str) -> None:
+        print(f"{self._stamp()}  [{who}] {action}", flush=True)
+
+    def bot(self, where: str, message: dict[str, Any]) -> None:
+        print(f"{self._stamp()}  [bot → {where}]", flush=True)
+        for line in render(message).splitlines():
+            print(f"            │ {line}", flush=True)
+
+    def note(self, text: str) -> None:
+        print(f"            · {text}", flush=True)
+
+
+def render(message: dict[str, Any]) -> str:
+    parts: list[str] = []
+    if message.get("content"):
+        parts.append(message["content"])
+    for embed in message.get("embeds") or []:
+        if embed.get("title"):
+            parts.append(f"**{embed['title']}**")
+        if embed.get("description"):
+            parts.append(embed["description"])
+        for field in embed.get("fields") or []:
+            parts.append(f"{field['name']}: {field['value']}")
+        footer = (embed.get("footer") or {}).get("text")
+        if footer:
+            parts.append(f"({footer})")
+    for attachment in message.get("attachments") or []:
+        parts.append(f"📎 {attachment.get('filename')}")
+    labels = [
+        c.get("label")
+        for row in message.get("components") or []
+        for c in row.get("components") or []
+        if c.get("label")
+    ]
+    if labels:
+        parts.append("buttons: " + " | ".join(f"[{label}]" for label in labels))
+    return "\n".join(parts) or "(empty)"
+
+
+def custom_id(message: dict[str, Any], prefix: str) -> str:
+    for row in message.get("components") or []:
+        for comp in row.get("components") or []:
+            if str(comp.get("custom_id", "")).startswith(prefix):
+                return str(comp["custom_id"])
+    raise JourneyFailed(f"no button {prefix!r} on the bot's message")
+
+
+def text_of(message: dict[str, Any]) -> str:
+    return render(message)
+
+
+class Demo:
+    def __init__(self, stack: LocalStack, out: Transcript) -> None:
+        self.stack = stack
+        self.emu = stack.emulator
+        self.out = out
+        world = self.emu.world
+        self.names = {world.buyer_id: "buyer", world.buyer2_id: "buyer2", world.staff_id: "staff"}
+
+    async def slash(self, user_id: int, command: str, options: dict[str, Any]) -> Any:
+        shown = " ".join(f"{k}:{v}" for k, v in options.items())
+        self.out.user(self.names[user_id], f"/{command} {shown}".strip())
+        driven = await self.emu.send_slash_command(user_id, command, options)
+        await driven.wait_for_response()
+        return driven
+
+    async def confirm(self, user_id: int, confirmation: dict[str, Any]) -> dict[str, Any]:
+        self.out.user(self.names[user_id], "presses [Confirm]")
+        pressed = await self.emu.press_button(
+            user_id, confirmation, custom_id(confirmation, "order:confirm:")
+        )
+        await pressed.wait_for_response()
+        result = await pressed.wait_for_original(
+            lambda m: not (m.get("components") or []), timeout=20
+        )
+        self.out.bot(f"{self.names[user_id]}, only they see it", result)
+        return result
+
+    async def staff_line(self, order_hint: str) -> None:
+        msg = await self.emu.wait_for_channel_message(
+            self.emu.world.staff_channel_id,
+            timeout=15,
+            predicate=lambda m: order_hint in m["content"],
+        )
+        self.out.bot("#staff", msg)
+
+    async def dm(self, user_id: int, order_id: str) -> dict[str, Any]:
+        msg = await self.emu.wait_for_dm(
+            user_id, timeout=30, predicate=lambda m: order_id in text_of(m)
+        )
+        self.out.bot(f"{self.names[user_id]}'s DMs", msg)
+        return msg
+
+    # --- journeys -----------------------------------------------------------------------
+
+    async def boost(self) -> None:
+        self.out.heading("Journey 1: a buyer orders boosts")
+        buyer = self.emu.world.buyer_id
+        driven = await self.slash(
+            buyer, "boost", {"invite": "https://discord.gg/shopdemo", "amount": 3}
+        )
+        confirmation = await driven.wait_for_followup(timeout=15)
+        self.out.bot("buyer, only they see it", confirmation)
+        if "Demo Server" not in text_of(confirmation):
+            raise JourneyFailed("the confirmation did not name the invite's server")
+        result = await self.confirm(buyer, confirmation)
+        if "placed" not in text_of(result):
+            raise JourneyFailed(f"the boost order was not placed: {text_of(result)}")
+        order_id = text_of(result).split("`")[1]
+        await self.staff_line(order_id)
+        self.out.note("the provider moves it PENDING → PROCESSING → COMPLETED; the bot polls…")
+        await self.dm(buyer, order_id)
+
+    async def buy(self) -> None:
+        self.out.heading("Journey 2: a buyer orders a digital product")
+        buyer = self.emu.world.buyer_id
+        choices = await self.emu.send_autocomplete(buyer, "buy", {"product": "str"}, "product")
+        self.out.user("buyer", "types /buy product:str…")
+        self.out.note("autocomplete offers: " + ", ".join(c["name"] for c in choices))
+        driven = await self.slash(buyer, "buy", {"product": "streaming-1m", "quantity": 1})
+        if driven.modal is None:
+            raise JourneyFailed("/buy did not ask for contact details")
+        self.out.bot(
+            "buyer", {"content": f"(a form) {driven.modal.get('title')}: phone, name, email"}
+        )
+        self.out.user("buyer", "fills in phone +91 98765 43210, name Asha, and submits")
+        submitted = await self.emu.submit_modal(
+            buyer,
+            "order:contact",
+            {"contact:phone": "+91 98765 43210", "contact:name": "Asha", "contact:email": ""},
+        )
+        await submitted.wait_for_response()
+        confirmation = await submitted.wait_for_followup(timeout=15)
+        self.out.bot("buyer, only they see it", confirmation)
+        result = await self.confirm(buyer, confirmation)
+        if "placed" not in text_of(result):
+            raise JourneyFailed(f"the digital order was not placed: {text_of(result)}")
+        order_id = text_of(result).split("`")[1]
+        await self.staff_line(order_id)
+        sent = [r for r in self.stack.sandbox.state("checkout").requests if r.method == "POST"][-1]
+        self.out.note(
+            f"the checkout API received id={sent.json['id']}, total_amount={sent.json['total_amount']} "
+            f"{sent.json['currency']} (minor units); staff deliver it by hand"
+        )
+
+    async def tracking(self) -> None:
+        self.out.heading("Journey 3: staff link an existing digital-shop order to a member")
+        buyer = self.emu.world.buyer_id
+        remote = self.stack.sandbox.state("digital_shop").create_order(
+            productName="Streaming account (family plan)",
+            timeline=[
+                {"after": 0, "status": "PROCESSING"},
+                {
+                    "after": 3,
+                    "status": "COMPLETED",
+                    "deliveryData": "user: demo@example.com\npass: demo-Pa55",
+                },
+            ],
+        )
+        self.out.user("staff", f"links digital_shop order {remote} to buyer")
+        order_id = await self._link(remote, buyer)
+        self.out.note(f"tracked as {order_id}; the bot polls it until it completes…")
+        dm = await self.dm(buyer, order_id)
+        if "demo-Pa55" not in text_of(dm):
+            raise JourneyFailed("the delivery DM did not carry the credentials")
+
+    async def closed_dms(self) -> None:
+        self.out.heading("Journey 3b: a buyer with closed DMs still learns the order finished")
+        buyer2 = self.emu.world.buyer2_id
+        self.emu.set_dms_closed(buyer2, True)
+        remote = self.stack.sandbox.state("digital_shop").create_order(
+            productName="Game key",
+            timeline=[
+                {
+                    "after": 0,
+                    "status": "COMPLETED",
+                    "items": [{"uid": "key-1", "content": "AAAA-BBBB-CCCC"}],
+                }
+            ],
+        )
+        self.out.user(
+            "staff", f"links digital_shop order {remote} to buyer2 (whose DMs are closed)"
+        )
+        order_id = await self._link(remote, buyer2)
+        notice = await self.emu.wait_for_channel_message(
+            self.emu.world.notice_channel_id,
+            timeout=30,
+            predicate=lambda m: order_id in m["content"],
+        )
+        self.out.bot("#notices (public: no delivery data)", notice)
+        if "AAAA-BBBB" in notice["content"]:
+            raise JourneyFailed("the public notice leaked the delivery")
+        driven = await self.slash(buyer2, "order", {"id": order_id})
+        reply = await driven.wait_for_followup(timeout=15)
+        self.out.bot("buyer2, only they see it", reply)
+        if "AAAA-BBBB-CCCC" not in text_of(reply):
+            raise JourneyFailed("/order did not show the owner their delivery")
+
+    async def orders(self) -> None:
+        self.out.heading("Journey 4: a buyer checks their orders")
+        buyer = self.emu.world.buyer_id
+        driven = await self.slash(buyer, "orders", {})
+        self.out.bot("buyer, only they see it", await driven.wait_for_followup(timeout=15))
+
+    async def _link(self, remote: str, member_id: int) -> str:
+        # The staff service behind `/admin order link`, on the bot's own database.
+        env = self.stack.bot_env()
+        db = await open_database(self.stack.database_path)
+        adapter = build_adapter(
+            "digital_shop",
+            self.stack.sandbox.base_url("digital_shop"),
+            SecretStr(env["DIGITAL_SHOP_API_KEY"]),
+            timeout=5,
+            max_connections=2,
+        )
+        try:
+            service = OrderingService(
+                db,
+                DeliveryCipher(SecretStr(env["DELIVERY_ENCRYPTION_KEY"])),
+                load_catalog(REPO_ROOT / "catalog.toml"),
+                ProviderRegistry({"digital_shop": adapter}),
+            )
+            order = await service.link_external_order(
+                staff_id=self.emu.world.staff_id,
+                member_id=member_id,
+                guild_id=self.emu.world.guild_id,
+                provider="digital_shop",
+                remote_id=remote,
+            )
+            return order.id
+        finally:
+            await adapter.aclose()
+            await db.close()
+
+
+async def run(workdir: Path) -> int:
+    out = Transcript()
+    stack = LocalStack(workdir)
+    print("Starting the sandbox providers, the Discord emulator and the bot…", flush=True)
+    await stack.sandbox.start()
+    stack.sandbox.state("boost").set_default_timeline(
+        [
+            {"after": 0, "status": "PENDING"},
+            {"after": 2, "status": "PROCESSING"},
+            {"after": 4, "status": "COMPLETED"},
+        ]
+    )
+    await stack.emulator.start()
+    try:
+        await stack.start_bot()
+        print(
+            f"Bot online (pid {stack.process.pid if stack.process else '?'}); logs in {stack.log_path}",
+            flush=True,
+        )
+        demo = Demo(stack, out)
+        journeys: list[Callable[[], Awaitable[None]]] = [
+            demo.boost,
+            demo.buy,
+            demo.tracking,
+            demo.closed_dms,
+            demo.orders,
+        ]
+        for journey in journeys:
+            await journey()
+        stack.emulator.assert_no_contract_violations()
+    except (JourneyFailed, TimeoutError, AssertionError, LookupError) as exc:
+        print(f"\nDEMO FAILED: {exc}", file=sys.stderr)
+        print("--- last bot log lines ---", file=sys.stderr)
+        print(stack.bot_log()[-3000:], file=sys.stderr)
+        return 1
+    finally:
+        await stack.stop()
+    print(f"\nAll journeys worked in {time.monotonic() - out.started:.1f}s. Demo finished.")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, help="keep the database and bot log here")
+    args = parser.parse_args()
+    if args.workdir:
+        return asyncio.run(run(args.workdir))
+    with tempfile.TemporaryDirectory(prefix="orderbot-demo-") as tmp:
+        return asyncio.run(run(Path(tmp)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
