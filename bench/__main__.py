@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("adapter_get_order",)
+BENCHMARKS = ("adapter_get_order", "confirm_latency")
 
 
 def main(argv: list[str]) -> int:

@@ -79,6 +79,8 @@ class DrivenInteraction:
             int(payload["message"]["id"]) if payload.get("message") else None
         )
         self.dispatched_at = time.monotonic()
+        #: When the first accepted callback arrived (monotonic); for latency benchmarks.
+        self.first_callback_at: float | None = None
         self.dispatch_count = 0
         self._followup_cursor = 0
 

@@ -445,7 +445,8 @@ class RestApi:
             raise DiscordError(404, 10062, "Unknown interaction")
         if driven.callbacks:
             raise DiscordError(400, 40060, "Interaction has already been acknowledged.")
-        elapsed = time.monotonic() - driven.dispatched_at
+        arrived = time.monotonic()
+        elapsed = arrived - driven.dispatched_at
         if emu.ack_deadline is not None and elapsed > emu.ack_deadline:
             log.warning(
                 "interaction %s acknowledged after %.2fs (deadline %.1fs): Unknown interaction",
@@ -521,6 +522,7 @@ class RestApi:
                     "response_message_ephemeral": bool(flags & EPHEMERAL),
                 }
             )
+        driven.first_callback_at = arrived
         driven.callbacks.append(payload)
         emu._notify()
         log.debug("interaction %s answered with callback type %s", iid, cb_type)
