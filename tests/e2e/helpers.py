@@ -44,3 +44,20 @@ def embed_text(message: dict[str, Any]) -> str:
 
 def requests_to(stack: LocalStack, provider: str, method: str = "POST") -> list[Any]:
     return [r for r in stack.sandbox.state(provider).requests if r.method == method]
+
+
+async def wait_for_row(
+    stack: LocalStack, sql: str, params: tuple[Any, ...], predicate: Any, within: float = 10.0
+) -> sqlite3.Row:
+    """The bot writes its bookkeeping just after the Discord call we observed; wait for it."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + within
+    while True:
+        rows = db_rows(stack, sql, params)
+        if rows and predicate(rows[0]):
+            return rows[0]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"row never matched: {[dict(r) for r in rows]}")
+        await asyncio.sleep(0.05)

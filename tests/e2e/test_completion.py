@@ -18,7 +18,7 @@ from bot.services.ordering import OrderingService
 from demo.stack import REPO_ROOT, LocalStack
 from sandbox.common import Fault
 from storage.database import open_database
-from tests.e2e.helpers import button, db_rows, embed_text, requests_to
+from tests.e2e.helpers import button, db_rows, embed_text, requests_to, wait_for_row
 
 SECRET_DD = "login: alice@example.com / pass: SECRET-DD-7731"
 SECRET_ITEM = "SECRET-ITEM-KEY-5521"
@@ -134,8 +134,12 @@ async def test_boost_completes_with_timeline_and_one_dm(stack: LocalStack) -> No
         "COMPLETED",
         None,
     )
-    (note,) = db_rows(stack, "SELECT state FROM notifications WHERE order_id = ?", (order_id,))
-    assert note["state"] == "sent"
+    await wait_for_row(
+        stack,
+        "SELECT state FROM notifications WHERE order_id = ?",
+        (order_id,),
+        lambda r: r["state"] == "sent",
+    )
 
 
 async def test_digital_shop_delivery_data_reaches_only_the_owner(stack: LocalStack) -> None:
@@ -202,8 +206,12 @@ async def test_closed_dms_fall_back_without_credentials_and_order_shows_delivery
     assert f"<@{buyer}>" in notice["content"] and "/order" in notice["content"]
     assert SECRET_DD not in notice["content"]
     assert emu.dms(buyer) == []
-    (note,) = db_rows(stack, "SELECT state FROM notifications WHERE order_id = ?", (order_id,))
-    assert note["state"] == "fallback"
+    await wait_for_row(
+        stack,
+        "SELECT state FROM notifications WHERE order_id = ?",
+        (order_id,),
+        lambda r: r["state"] == "fallback",
+    )
     assert_nowhere_public(stack, SECRET_DD, "SECRET-DD")
     shown = await emu.send_slash_command(buyer, "order", {"id": order_id})
     await shown.wait_for_response()
@@ -325,5 +333,11 @@ async def test_kill_9_loses_nothing_and_repeats_nothing(stack: LocalStack, tmp_p
         (row,) = db_rows(stack, "SELECT status FROM orders WHERE id = ?", (order_id,))
         assert row["status"] == "completed"
     assert len(requests_to(stack, "boost")) == len(buyers)  # nothing ordered twice
+    await wait_for_row(
+        stack,
+        "SELECT COUNT(*) AS sent FROM notifications WHERE state = 'sent'",
+        (),
+        lambda r: r["sent"] == len(buyers) + 1,
+    )
     states = db_rows(stack, "SELECT state FROM notifications")
     assert [s["state"] for s in states] == ["sent"] * (len(buyers) + 1)
