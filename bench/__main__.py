@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("adapter_get_order", "confirm_latency")
+BENCHMARKS = ("adapter_get_order", "confirm_latency", "poll_cycle")
 
 
 def main(argv: list[str]) -> int:

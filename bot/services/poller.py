@@ -163,29 +163,33 @@ class Poller:
         probing = gate.health.circuit is CircuitState.HALF_OPEN
         gate.probe_in_flight = probing
         bookkeeping: list[repo.PollBookkeeping] = []
+        queue = list(reversed(orders))  # oldest due first
+        made = 0
+
+        async def worker() -> None:
+            # A few workers pulling from the batch instead of one task per order: the
+            # same concurrency with far fewer tasks (10,000 due orders stay cheap).
+            nonlocal made
+            while queue:
+                order = queue.pop()
+                try:
+                    if await self._poll_one(gate, order, bookkeeping):
+                        made += 1
+                except Exception:
+                    log.exception("polling order %s failed unexpectedly", order.id)
+                    bookkeeping.append(
+                        repo.PollBookkeeping(
+                            order.id, now, now + self.schedule.failure_cap, ok=False
+                        )
+                    )
+
         try:
-            outcomes = await asyncio.gather(
-                *(self._poll_one(gate, order, bookkeeping) for order in orders),
-                return_exceptions=True,
-            )
+            workers = min(self.settings.concurrency, len(orders))
+            await asyncio.gather(*(worker() for _ in range(workers)))
         finally:
             gate.probe_in_flight = False
             # Unchanged polls are written together: one transaction per batch.
             await repo.record_polls(self.db, bookkeeping)
-        made = 0
-        for order, outcome in zip(orders, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                log.error("polling order %s failed unexpectedly", order.id, exc_info=outcome)
-                await repo.record_polls(
-                    self.db,
-                    [
-                        repo.PollBookkeeping(
-                            order.id, now, now + self.schedule.failure_cap, ok=False
-                        )
-                    ],
-                )
-            elif outcome:
-                made += 1
         return made
 
     async def _poll_one(
