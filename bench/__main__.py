@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("adapter_get_order", "confirm_latency", "poll_cycle")
+BENCHMARKS = ("adapter_get_order", "confirm_latency", "poll_cycle", "poll_schedule", "bot_memory")
 
 
 def main(argv: list[str]) -> int:
