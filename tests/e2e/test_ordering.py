@@ -235,3 +235,30 @@ async def test_orders_and_order_show_only_the_callers_orders(stack: LocalStack) 
         order_id
     ]
     assert await emu.send_autocomplete(other, "order", {"id": ""}, "id") == []
+
+
+async def test_per_user_cooldown_and_paused_shop(tmp_path: Any) -> None:
+    import sqlite3
+
+    async with LocalStack(tmp_path / "cooldown", env={"ORDER_COOLDOWN_SECONDS": "120"}) as stack:
+        emu = stack.emulator
+        buyer = emu.world.buyer_id
+        await boost_confirmation(stack)
+        again = await emu.send_slash_command(buyer, "boost", {"invite": "shopdemo", "amount": 4})
+        refused = await again.wait_for_response()
+        assert refused["type"] == 4 and "Slow down" in refused["data"]["content"]
+        assert refused["data"]["flags"] & EPHEMERAL
+        # Another buyer is not affected by the first one's cooldown...
+        other = await emu.send_slash_command(
+            emu.world.buyer2_id, "boost", {"invite": "shopdemo", "amount": 4}
+        )
+        await other.wait_for_response()
+        assert "Confirm" in embed_text(await other.wait_for_followup(timeout=10))
+        # ...but nobody can order while the shop is paused (the switch lives in the DB).
+        with sqlite3.connect(stack.database_path) as conn:
+            conn.execute("INSERT INTO shop_state (key, value) VALUES ('ordering_paused', '1')")
+        third = emu.add_member("carol")
+        paused = await emu.send_slash_command(third, "boost", {"invite": "shopdemo", "amount": 4})
+        await paused.wait_for_response()
+        assert "paused" in (await paused.wait_for_followup(timeout=10))["content"]
+        stack.emulator.assert_no_contract_violations()

@@ -1,0 +1,226 @@
+"""The poller against real SQLite and the real sandboxes, on a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.crypto import DeliveryCipher
+from bot.domain import Money, OrderKind, OrderSource, OrderStatus, new_order_id
+from bot.providers.registry import ProviderRegistry
+from bot.services.poller import CircuitState, Poller, PollerSettings
+from sandbox.common import Fault
+from sandbox.runner import SandboxCluster
+from storage import notifications as outbox
+from storage import orders as repo
+from storage import staff_alerts
+from storage.database import Database
+from tests.conftest import FakeClock
+
+
+async def track(
+    db: Database, cipher: DeliveryCipher, provider: str, remote: str, now: float
+) -> str:
+    order = await repo.insert_order(
+        db,
+        repo.NewOrder(
+            id=new_order_id(),
+            user_id=7,
+            guild_id=1,
+            product_key=f"linked:{provider}",
+            product_name="Tracked",
+            provider=provider,
+            kind=OrderKind.DIGITAL,
+            quantity=1,
+            unit_price=Money(0, "USD"),
+            status=OrderStatus.SUBMITTED,
+            source=OrderSource.LINKED,
+            remote_id=remote,
+            next_poll_at=now,
+        ),
+        cipher,
+    )
+    return order.id
+
+
+def gets(cluster: SandboxCluster, name: str) -> int:
+    return len([r for r in cluster.state(name).requests if r.method == "GET"])
+
+
+def make_poller(
+    db: Database, cipher: DeliveryCipher, adapters: ProviderRegistry, clock: FakeClock
+) -> Poller:
+    return Poller(
+        db,
+        cipher,
+        adapters,
+        settings=PollerSettings(
+            concurrency=4, rate_per_second=1000, breaker_threshold=2, breaker_cooldown=30
+        ),
+        clock=clock,
+    )
+
+
+async def test_status_change_writes_timeline_and_owes_one_dm(
+    db: Database,
+    cipher: DeliveryCipher,
+    adapters: ProviderRegistry,
+    cluster: SandboxCluster,
+    clock: FakeClock,
+) -> None:
+    remote = cluster.state("digital_shop").create_order(
+        timeline=[
+            {"after": 0, "status": "PENDING"},
+            {"after": 5, "status": "COMPLETED", "deliveryData": "u:p"},
+        ]
+    )
+    oid = await track(db, cipher, "digital_shop", remote, clock.now)
+    poller = make_poller(db, cipher, adapters, clock)
+    assert await poller.poll_due_orders() == 1
+    same = await repo.get_order(db, oid)
+    assert same is not None and same.status is OrderStatus.SUBMITTED
+    assert same.poll_count == 1 and same.unchanged_polls == 1 and same.next_poll_at > clock.now  # type: ignore[operator]
+    assert len(await repo.list_events(db, oid)) == 1  # no event for a non-change
+    clock.advance(same.next_poll_at - clock.now + 5)  # type: ignore[operator]
+    assert await poller.poll_due_orders() == 1
+    done = await repo.get_order(db, oid)
+    assert done is not None and done.status is OrderStatus.COMPLETED and done.next_poll_at is None
+    assert done.delivery(cipher).reveal() == "u:p"  # type: ignore[union-attr]
+    assert [n.kind for n in await outbox.list_notifications(db, oid)] == ["final"]
+    clock.advance(1000)
+    assert await poller.poll_due_orders() == 0  # terminal: never polled again
+
+
+async def test_overlapping_runs_never_double_poll(
+    db: Database,
+    cipher: DeliveryCipher,
+    adapters: ProviderRegistry,
+    cluster: SandboxCluster,
+    clock: FakeClock,
+) -> None:
+    cluster.state("namefi").set_latency(0.05)
+    ids = [
+        await track(db, cipher, "namefi", cluster.state("namefi").create_order(), clock.now)
+        for _ in range(12)
+    ]
+    poller_a = make_poller(db, cipher, adapters, clock)
+    poller_b = make_poller(db, cipher, adapters, clock)
+    made = await asyncio.gather(
+        poller_a.poll_due_orders(), poller_b.poll_due_orders(), poller_a.poll_due_orders()
+    )
+    assert sum(made) == len(ids)
+    assert gets(cluster, "namefi") == len(ids)
+
+
+async def test_unknown_status_alerts_once_and_keeps_polling(
+    db: Database,
+    cipher: DeliveryCipher,
+    adapters: ProviderRegistry,
+    cluster: SandboxCluster,
+    clock: FakeClock,
+) -> None:
+    oid = await track(
+        db,
+        cipher,
+        "boost",
+        cluster.state("boost").create_order(inviteCode="x1", amount=2),
+        clock.now,
+    )
+    cluster.state("boost").add_fault(Fault("unknown_status", count=-1))
+    poller = make_poller(db, cipher, adapters, clock)
+    for _ in range(3):
+        assert await poller.poll_due_orders() == 1
+        clock.advance(1000)
+    order = await repo.get_order(db, oid)
+    assert order is not None and order.status is OrderStatus.SUBMITTED
+    assert order.raw_status == "WEIRD_NEW_STATE" and order.next_poll_at is not None
+    alerts = [a for a in await staff_alerts.unposted_alerts(db) if a.kind == "unknown_status"]
+    assert len(alerts) == 1 and "WEIRD_NEW_STATE" in alerts[0].message
+
+
+async def test_malformed_replies_dont_stop_other_orders_or_providers(
+    db: Database,
+    cipher: DeliveryCipher,
+    adapters: ProviderRegistry,
+    cluster: SandboxCluster,
+    clock: FakeClock,
+) -> None:
+    bad = await track(db, cipher, "namefi", cluster.state("namefi").create_order(), clock.now)
+    good = await track(
+        db,
+        cipher,
+        "digital_shop",
+        cluster.state("digital_shop").create_order(timeline=[{"after": 0, "status": "PROCESSING"}]),
+        clock.now,
+    )
+    cluster.state("namefi").add_fault(Fault("malformed", count=-1))
+    poller = make_poller(db, cipher, adapters, clock)
+    await poller.poll_due_orders()
+    assert (await repo.get_order(db, good)).status is OrderStatus.PROCESSING  # type: ignore[union-attr]
+    failed = await repo.get_order(db, bad)
+    assert failed is not None and failed.poll_failures == 1 and failed.next_poll_at > clock.now  # type: ignore[operator]
+    assert [a.kind for a in await staff_alerts.unposted_alerts(db)] == ["provider_fault"]
+
+
+async def test_repeated_failures_open_the_circuit_then_a_probe_closes_it(
+    db: Database,
+    cipher: DeliveryCipher,
+    adapters: ProviderRegistry,
+    cluster: SandboxCluster,
+    clock: FakeClock,
+) -> None:
+    for adapter in adapters.all():
+        adapter.retry_backoff = 0.001
+    state = cluster.state("namefi")
+    for _ in range(4):
+        await track(db, cipher, "namefi", state.create_order(), clock.now)
+    state.add_fault(Fault("server_error", count=-1))
+    poller = make_poller(db, cipher, adapters, clock)
+    await poller.poll_due_orders()
+    health = {h.name: h for h in poller.health()}["namefi"]
+    assert health.circuit is CircuitState.OPEN
+    before = gets(cluster, "namefi")
+    clock.advance(10)
+    await poller.poll_due_orders()
+    assert gets(cluster, "namefi") == before  # open: nothing sent
+    state.clear_faults()
+    clock.advance(400)
+    await poller.poll_due_orders()  # half-open: exactly one probe
+    assert gets(cluster, "namefi") == before + 1
+    assert health.circuit is CircuitState.CLOSED
+
+
+async def test_rate_limit_postpones_all_of_that_providers_orders(
+    db: Database,
+    cipher: DeliveryCipher,
+    adapters: ProviderRegistry,
+    cluster: SandboxCluster,
+    clock: FakeClock,
+) -> None:
+    state = cluster.state("boost")
+    ids = [
+        await track(db, cipher, "boost", state.create_order(inviteCode="x", amount=2), clock.now)
+        for _ in range(3)
+    ]
+    state.add_fault(Fault("rate_limit", retry_after=60))
+    poller = Poller(
+        db,
+        cipher,
+        adapters,
+        settings=PollerSettings(concurrency=1, rate_per_second=1000),
+        clock=clock,
+    )
+    await poller.poll_due_orders()
+    assert gets(cluster, "boost") == 1  # the 429; the other two were held, not sent
+    for oid in ids:
+        order = await repo.get_order(db, oid)
+        assert (
+            order is not None
+            and order.next_poll_at is not None
+            and order.next_poll_at >= clock.now + 60
+        )
+    clock.advance(30)
+    await poller.poll_due_orders()
+    assert gets(cluster, "boost") == 1
+    clock.advance(31)
+    await poller.poll_due_orders()
+    assert gets(cluster, "boost") == 4
