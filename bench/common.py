@@ -75,3 +75,26 @@ def write_result(name: str, data: dict[str, object]) -> None:
     with open(f"bench/results/{name}.json", "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=2)
         fh.write("\n")
+
+
+# Tracked (staff-linked) open orders written straight into the bot's schema, for
+# benchmarks that need thousands of them without thousands of provider round-trips.
+INSERT_TRACKED_ORDER = (
+    "INSERT INTO orders (id, user_id, guild_id, product_key, product_name, provider, kind,"
+    " source, quantity, unit_price_minor, total_minor, currency, status, raw_status,"
+    " remote_id, created_at, updated_at, next_poll_at)"
+    " VALUES (?, ?, 1, 'bench', 'Bench', ?, 'digital', 'linked', 1, 0, 0, 'USD',"
+    " 'submitted', 'PENDING', ?, ?, ?, ?)"
+)
+
+
+def tracked_order_row(
+    order_id: str,
+    provider: str,
+    remote_id: str,
+    *,
+    user_id: int,
+    created_at: float,
+    next_poll_at: float,
+) -> tuple[object, ...]:
+    return (order_id, user_id, provider, remote_id, created_at, created_at, next_poll_at)

@@ -20,7 +20,15 @@ import httpx
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from bench.common import Timing, median_timing, sandbox_process, timed, write_result
+from bench.common import (
+    INSERT_TRACKED_ORDER,
+    Timing,
+    median_timing,
+    sandbox_process,
+    timed,
+    tracked_order_row,
+    write_result,
+)
 from bot.crypto import DeliveryCipher
 from bot.providers.registry import ProviderRegistry, auth_headers, build_adapter
 from bot.services.poller import Poller, PollerSettings
@@ -62,41 +70,21 @@ def seed_db(path: Path, ids: dict[str, list[str]]) -> None:
     import sqlite3
 
     now = time.time()
-    rows = []
-    n = 0
-    for provider, remote_ids in ids.items():
-        for remote in remote_ids:
-            n += 1
-            rows.append(
-                (
-                    f"ORD-B{n:09d}",
-                    1000 + n % 500,
-                    1,
-                    "bench",
-                    "Bench",
-                    provider,
-                    "digital",
-                    "linked",
-                    1,
-                    0,
-                    0,
-                    "USD",
-                    "submitted",
-                    "PENDING",
-                    remote,
-                    now,
-                    now,
-                    now - 1,
-                )
-            )
-    with sqlite3.connect(path) as conn:
-        conn.executemany(
-            "INSERT INTO orders (id, user_id, guild_id, product_key, product_name, provider, kind,"
-            " source, quantity, unit_price_minor, total_minor, currency, status, raw_status,"
-            " remote_id, created_at, updated_at, next_poll_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
+    rows = [
+        tracked_order_row(
+            f"ORD-B{n:09d}",
+            provider,
+            remote,
+            user_id=1000 + n % 500,
+            created_at=now,
+            next_poll_at=now - 1,
         )
+        for n, (provider, remote) in enumerate(
+            (provider, remote) for provider, remote_ids in ids.items() for remote in remote_ids
+        )
+    ]
+    with sqlite3.connect(path) as conn:
+        conn.executemany(INSERT_TRACKED_ORDER, rows)
 
 
 async def make_all_due(path: Path) -> None:

@@ -33,7 +33,7 @@ from typing import Any
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from bench.common import write_result
+from bench.common import INSERT_TRACKED_ORDER, tracked_order_row, write_result
 from bot.crypto import DeliveryCipher
 from bot.domain import OrderStatus
 from bot.providers.registry import ProviderRegistry, build_adapter
@@ -121,35 +121,17 @@ async def simulate(model: str, schedule: PollSchedule, workdir: Path) -> dict[st
             order_id = f"ORD-S{i:09d}"
             completes_at[order_id] = done
             rows.append(
-                (
+                tracked_order_row(
                     order_id,
-                    1,
-                    1,
-                    "sim",
-                    "Sim",
                     "digital_shop",
-                    "digital",
-                    "linked",
-                    1,
-                    0,
-                    0,
-                    "USD",
-                    "submitted",
-                    "PENDING",
                     remote,
-                    0.0,
-                    0.0,
-                    schedule.first_delay,
+                    user_id=1,
+                    created_at=0.0,
+                    next_poll_at=schedule.first_delay,
                 )
             )
         async with db.transaction() as conn:
-            await conn.executemany(
-                "INSERT INTO orders (id, user_id, guild_id, product_key, product_name, provider,"
-                " kind, source, quantity, unit_price_minor, total_minor, currency, status,"
-                " raw_status, remote_id, created_at, updated_at, next_poll_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            await conn.executemany(INSERT_TRACKED_ORDER, rows)
         detected: dict[str, float] = {}
         while len(detected) < ORDERS and clock.now < HORIZON * 3:
             clock.now += 1.0

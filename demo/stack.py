@@ -25,7 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Variables the bot reads; stripped from the inherited environment so a developer's
 # shell or .env can't leak into the stack.
-_BOT_PREFIXES = (
+BOT_SETTING_PREFIXES = (
     "DISCORD_",
     "GUILD_ID",
     "STAFF_",
@@ -89,7 +89,7 @@ class LocalStack:
 
     def bot_env(self) -> dict[str, str]:
         world = self.emulator.world
-        env = {k: v for k, v in os.environ.items() if not k.startswith(_BOT_PREFIXES)}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(BOT_SETTING_PREFIXES)}
         env.update(
             {
                 "PYTHONPATH": str(REPO_ROOT),

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from bot.crypto import DeliveryCipher
 from bot.providers.base import ProviderAdapter
 from bot.providers.registry import ProviderRegistry, build_adapter
+from demo.stack import BOT_SETTING_PREFIXES
 from sandbox.runner import SandboxCluster
 from storage.database import Database, open_database
 
@@ -53,7 +54,7 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 def bot_env(tmp_path: Path, fernet_key: str) -> dict[str, str]:
     """A full, valid environment for `python -m bot`, isolated from any developer .env
     (the subprocess runs with cwd=tmp_path)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_OUR_PREFIXES)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(BOT_SETTING_PREFIXES)}
     env.update(
         {
             "PYTHONPATH": str(REPO_ROOT),
@@ -76,24 +77,6 @@ def bot_env(tmp_path: Path, fernet_key: str) -> dict[str, str]:
         }
     )
     return env
-
-
-_OUR_PREFIXES = (
-    "DISCORD_",
-    "GUILD_ID",
-    "STAFF_",
-    "NOTICE_",
-    "DATABASE_",
-    "DELIVERY_",
-    "CATALOG_",
-    "BOOST_",
-    "CHECKOUT_",
-    "NAMEFI_",
-    "DIGITAL_SHOP_",
-    "LOG_LEVEL",
-    "ORDER_",
-    "PROVIDER_",
-)
 
 
 # --- sandbox providers ---------------------------------------------------------------
