@@ -44,6 +44,9 @@ CONFIRMATION_TTL = 10 * 60.0  # seconds a confirmation stays valid
 FIRST_POLL_DELAY = 2.0  # poll soon after submission: buyers want news fast
 RESUBMIT_DELAYS = (5.0, 15.0, 45.0, 120.0, 300.0)  # idempotent re-sends, then staff
 PAUSED_KEY = "ordering_paused"
+# A non-idempotent order still `submitting` this long after it was claimed, and not in
+# flight in this process, was abandoned by an unexpected error: staff must look.
+STUCK_SUBMITTING_AFTER = 120.0
 
 
 class ConfirmResult(StrEnum):
@@ -77,6 +80,9 @@ class OrderingService:
         self.catalog = catalog
         self.providers = providers
         self.clock = clock
+        # Orders being sent right now by this process: a re-send job or the startup
+        # recovery must not send the same order concurrently.
+        self._in_flight: set[str] = set()
 
     # --- shop switch ----------------------------------------------------------------------
 
@@ -224,6 +230,17 @@ class OrderingService:
 
     async def submit(self, order: repo.OrderRecord, *, attempt: int = 0) -> ConfirmOutcome:
         """Send a `submitting` order to its provider and record the answer."""
+        if order.id in self._in_flight:
+            return ConfirmOutcome(
+                ConfirmResult.ALREADY, order, f"Order `{order.id}` is being sent right now."
+            )
+        self._in_flight.add(order.id)
+        try:
+            return await self._submit(order, attempt)
+        finally:
+            self._in_flight.discard(order.id)
+
+    async def _submit(self, order: repo.OrderRecord, attempt: int) -> ConfirmOutcome:
         adapter = self.providers.get(order.provider)
         if adapter is None:
             return await self._needs_review(
@@ -399,16 +416,21 @@ class OrderingService:
 
         At startup every such row is a crash leftover: idempotent providers get the same
         id again; the rest go to needs_review (never re-sent blindly). While running,
-        only idempotent re-sends that are due are retried.
+        idempotent re-sends that are due are retried, and a non-idempotent order left
+        `submitting` by an unexpected error goes to staff instead of waiting forever.
         """
         handled = 0
+        now = self.clock()
         for order in await repo.list_orders_in_status(self.db, OrderStatus.SUBMITTING):
+            if order.id in self._in_flight:
+                continue
             adapter = self.providers.get(order.provider)
             idempotent = adapter is not None and adapter.capabilities.idempotent_create
-            if not at_startup and (
-                not idempotent or order.next_poll_at is None or order.next_poll_at > self.clock()
-            ):
-                continue
+            if not at_startup:
+                if idempotent and (order.next_poll_at is None or order.next_poll_at > now):
+                    continue
+                if not idempotent and now - order.updated_at < STUCK_SUBMITTING_AFTER:
+                    continue
             try:
                 if idempotent:
                     events = await repo.list_events(self.db, order.id)

@@ -6,6 +6,7 @@ rules and crash recovery directly."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -305,3 +306,21 @@ async def test_link_external_order_checks_the_id_and_the_provider(
         await service.link_external_order(
             staff_id=STAFF, member_id=OTHER, guild_id=1, provider="digital_shop", remote_id=remote
         )
+
+
+async def test_abandoned_boost_submission_goes_to_staff_not_resent(
+    service: OrderingService, cluster: SandboxCluster, db: Database, cipher: DeliveryCipher
+) -> None:
+    draft = await boost_draft(service)
+    await repo.transition_order(
+        db, draft.id, repo.StatusChange(OrderStatus.SUBMITTING, actor="system"), cipher
+    )
+    # Moments later it may still be in flight: left alone.
+    assert await service.recover_submitting(at_startup=False) == 0
+    # Minutes later, nothing in this process is sending it: staff are told.
+    stuck_at = time.time() + 600
+    service.clock = lambda: stuck_at
+    assert await service.recover_submitting(at_startup=False) == 1
+    stored = await repo.get_order(db, draft.id)
+    assert stored is not None and stored.status is OrderStatus.NEEDS_REVIEW
+    assert posts(cluster, "boost") == []
