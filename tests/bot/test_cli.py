@@ -205,3 +205,13 @@ def test_redaction_filter_scrubs_messages_and_tracebacks() -> None:
 def test_repo_root_has_the_documented_files() -> None:
     for name in ("README.md", ".env.example", "catalog.toml", "Makefile", ".ci/run"):
         assert (REPO_ROOT / name).exists(), name
+
+
+def test_every_setting_is_documented() -> None:
+    from bot.config import Settings
+
+    example = (REPO_ROOT / ".env.example").read_text(encoding="utf-8")
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    for name in Settings.model_fields:
+        assert f"\n{name.upper()}=" in example, f"{name.upper()} missing from .env.example"
+        assert name.upper() in readme, f"{name.upper()} missing from README"
