@@ -95,11 +95,19 @@ class ProviderOrder:
     price: str | None = None  # as the provider stated it; informational, never summed
     currency: str | None = None
     delivery: Delivery | None = field(default=None, repr=False)
-    raw: dict[str, Any] = field(default_factory=dict, repr=False)  # scrubbed of secrets
+    # The reply as received. Private: it may hold credentials. Use `raw`.
+    payload: Any = field(default=None, repr=False)
 
     @property
     def unknown_status(self) -> bool:
         return self.status is None
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The provider's payload for the timeline, scrubbed of secret-bearing fields.
+        Computed on demand: most polls never need it."""
+        scrubbed = scrub_payload(self.payload)
+        return scrubbed if isinstance(scrubbed, dict) else {}
 
     def __repr__(self) -> str:
         return (

@@ -14,7 +14,6 @@ from bot.providers.base import (
     CreateRequest,
     ProviderAdapter,
     ProviderOrder,
-    scrub_payload,
 )
 from bot.providers.errors import ProviderProtocolError, ProviderRejected
 
@@ -116,5 +115,5 @@ class BoostClient(ProviderAdapter):
             status_message=None,
             price=None if data.price is None else str(data.price),
             currency=None,  # the contract does not say
-            raw=scrub_payload(payload),
+            payload=payload,
         )

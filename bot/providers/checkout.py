@@ -17,7 +17,6 @@ from bot.providers.base import (
     CreateRequest,
     ProviderAdapter,
     ProviderOrder,
-    scrub_payload,
 )
 from bot.providers.errors import ProviderRejected
 
@@ -117,5 +116,5 @@ class CheckoutClient(ProviderAdapter):
             status_message="Order received; staff will deliver it.",
             price=None if order.total_amount is None else str(order.total_amount),
             currency=order.currency or "INR",
-            raw=scrub_payload(payload),
+            payload=payload,
         )

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from bot.domain import Delivery, DeliveryItem, OrderStatus
-from bot.providers.base import Capabilities, ProviderAdapter, ProviderOrder, scrub_payload
+from bot.providers.base import Capabilities, ProviderAdapter, ProviderOrder
 from bot.providers.errors import ProviderProtocolError
 
 STATUS_MAP: dict[str, OrderStatus] = {
@@ -90,5 +90,5 @@ class DigitalShopClient(ProviderAdapter):
             price=None if data.total_cost is None else str(data.total_cost),
             currency="BDT",
             delivery=delivery,
-            raw=scrub_payload(payload),
+            payload=payload,
         )

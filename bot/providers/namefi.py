@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain import OrderStatus
-from bot.providers.base import Capabilities, ProviderAdapter, ProviderOrder, scrub_payload
+from bot.providers.base import Capabilities, ProviderAdapter, ProviderOrder
 
 STATUS_MAP: dict[str, OrderStatus] = {
     "CREATED": OrderStatus.SUBMITTED,
@@ -87,5 +87,5 @@ class NamefiClient(ProviderAdapter):
             status_message=message,
             price=None if cents is None else f"{cents / 100:.2f}",
             currency="USD",
-            raw=scrub_payload({"order": payload.get("order"), "items": payload.get("items")}),
+            payload={"order": payload.get("order"), "items": payload.get("items")},
         )
