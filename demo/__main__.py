@@ -17,14 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
-from bot.catalog import load_catalog
-from bot.crypto import DeliveryCipher
-from bot.providers.registry import ProviderRegistry, build_adapter
-from bot.services.ordering import OrderingService
-from demo.stack import REPO_ROOT, LocalStack
-from storage.database import open_database
+from demo.stack import LocalStack
 
 EPHEMERAL = 64
 
@@ -248,34 +241,7 @@ class Demo:
         self.out.bot("buyer, only they see it", await driven.wait_for_followup(timeout=15))
 
     async def _link(self, remote: str, member_id: int) -> str:
-        # The staff service behind `/admin order link`, on the bot's own database.
-        env = self.stack.bot_env()
-        db = await open_database(self.stack.database_path)
-        adapter = build_adapter(
-            "digital_shop",
-            self.stack.sandbox.base_url("digital_shop"),
-            SecretStr(env["DIGITAL_SHOP_API_KEY"]),
-            timeout=5,
-            max_connections=2,
-        )
-        try:
-            service = OrderingService(
-                db,
-                DeliveryCipher(SecretStr(env["DELIVERY_ENCRYPTION_KEY"])),
-                load_catalog(REPO_ROOT / "catalog.toml"),
-                ProviderRegistry({"digital_shop": adapter}),
-            )
-            order = await service.link_external_order(
-                staff_id=self.emu.world.staff_id,
-                member_id=member_id,
-                guild_id=self.emu.world.guild_id,
-                provider="digital_shop",
-                remote_id=remote,
-            )
-            return order.id
-        finally:
-            await adapter.aclose()
-            await db.close()
+        return await self.stack.link_external_order("digital_shop", remote, member_id)
 
 
 async def run(workdir: Path) -> int:

@@ -166,6 +166,46 @@ class LocalStack:
             self._log_file = None
         return process.returncode
 
+    async def link_external_order(self, provider: str, remote_id: str, member_id: int) -> str:
+        """What `/admin order link` does: the staff service function, run against the
+        bot's own database file while the bot runs; its poller then tracks the order."""
+        from pydantic import SecretStr
+
+        from bot.catalog import load_catalog
+        from bot.crypto import DeliveryCipher
+        from bot.providers.registry import ProviderRegistry, build_adapter
+        from bot.services.ordering import OrderingService
+        from storage.database import open_database
+
+        env = self.bot_env()
+        secret = env["NAMEFI_API_TOKEN" if provider == "namefi" else f"{provider.upper()}_API_KEY"]
+        adapter = build_adapter(
+            provider,
+            self.sandbox.base_url(provider),
+            SecretStr(secret),
+            timeout=5,
+            max_connections=2,
+        )
+        db = await open_database(self.database_path)
+        try:
+            service = OrderingService(
+                db,
+                DeliveryCipher(SecretStr(self.fernet_key)),
+                load_catalog(REPO_ROOT / "catalog.toml"),
+                ProviderRegistry({provider: adapter}),
+            )
+            order = await service.link_external_order(
+                staff_id=self.emulator.world.staff_id,
+                member_id=member_id,
+                guild_id=self.emulator.world.guild_id,
+                provider=provider,
+                remote_id=remote_id,
+            )
+            return order.id
+        finally:
+            await adapter.aclose()
+            await db.close()
+
     def bot_log(self) -> str:
         try:
             return self.log_path.read_text(encoding="utf-8", errors="replace")

@@ -9,15 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
-from bot.catalog import load_catalog
-from bot.crypto import DeliveryCipher
-from bot.providers.registry import ProviderRegistry, build_adapter
-from bot.services.ordering import OrderingService
-from demo.stack import REPO_ROOT, LocalStack
+from demo.stack import LocalStack
 from sandbox.common import Fault
-from storage.database import open_database
 from tests.e2e.helpers import button, db_rows, embed_text, requests_to, wait_for_row
 
 SECRET_DD = "login: alice@example.com / pass: SECRET-DD-7731"
@@ -40,37 +33,8 @@ async def place_boost(stack: LocalStack, user_id: int, amount: int = 3) -> str:
 
 
 async def link(stack: LocalStack, provider: str, remote_id: str, member_id: int) -> str:
-    """The staff service function, on the bot's own database file (what /admin order link
-    calls); the running bot process then polls the linked order."""
-    db = await open_database(stack.database_path)
-    env = stack.bot_env()
-    cipher = DeliveryCipher(SecretStr(env["DELIVERY_ENCRYPTION_KEY"]))
-    secret_var = "NAMEFI_API_TOKEN" if provider == "namefi" else "DIGITAL_SHOP_API_KEY"
-    adapter = build_adapter(
-        provider,
-        stack.sandbox.base_url(provider),
-        SecretStr(env[secret_var]),
-        timeout=5,
-        max_connections=2,
-    )
-    try:
-        service = OrderingService(
-            db,
-            cipher,
-            load_catalog(REPO_ROOT / "catalog.toml"),
-            ProviderRegistry({provider: adapter}),
-        )
-        order = await service.link_external_order(
-            staff_id=stack.emulator.world.staff_id,
-            member_id=member_id,
-            guild_id=stack.emulator.world.guild_id,
-            provider=provider,
-            remote_id=remote_id,
-        )
-        return order.id
-    finally:
-        await adapter.aclose()
-        await db.close()
+    """Staff link an existing provider order to a member (the service behind /admin)."""
+    return await stack.link_external_order(provider, remote_id, member_id)
 
 
 def statuses(stack: LocalStack, order_id: str) -> list[tuple[str | None, str | None]]:
