@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import hashlib
 import json
@@ -96,6 +97,14 @@ class Body:
 
 BODY = web.RequestKey("body", Body)
 
+# What the request being handled made visible to users (message ids, and interaction ids whose
+# callback opened a modal or posted a message). Discord's users can act on these only once
+# the bot has the answer in hand, so the emulator releases them after the response is
+# written (see ``Emulator.acknowledge``).
+PENDING_ACK: contextvars.ContextVar[list[tuple[str, int]] | None] = contextvars.ContextVar(
+    "pending_ack", default=None
+)
+
 
 def _form_error(field: str, code: str, message: str) -> dict[str, Any]:
     return {field: {"_errors": [{"code": code, "message": message}]}}
@@ -130,6 +139,23 @@ class RestApi:
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith(API_PREFIX + "/"):
             return await handler(request)
+        pending: list[tuple[str, int]] = []
+        token = PENDING_ACK.set(pending)
+        try:
+            response = await self._handle(request, handler)
+            # Write the answer ourselves, so that what it created is released to users only
+            # once the bytes are on their way to the bot; aiohttp's own finish is then a no-op.
+            try:
+                await response.prepare(request)
+                await response.write_eof()
+            except ConnectionError:
+                pass  # the bot hung up; what was stored stays stored, as on Discord
+        finally:
+            PENDING_ACK.reset(token)
+            self.emu.acknowledge(pending)
+        return response
+
+    async def _handle(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         emu = self.emu
         method = request.method
         path = request.path[len(API_PREFIX) :]
@@ -524,6 +550,7 @@ class RestApi:
             )
         driven.first_callback_at = arrived
         driven.callbacks.append(payload)
+        emu.hold_until_acknowledged("interaction", driven.id)
         emu._notify()
         log.debug("interaction %s answered with callback type %s", iid, cb_type)
         if request.query.get("with_response", "").lower() not in ("1", "true"):

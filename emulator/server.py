@@ -28,7 +28,7 @@ from .contract import ContractChecker, ContractViolation
 from .control import control_routes
 from .gateway import Gateway
 from .interactions import DrivenInteraction, OptionError, iter_components
-from .rest import RequestRecord, RestApi, Upload
+from .rest import PENDING_ACK, RequestRecord, RestApi, Upload
 from .util import DiscordError, Snowflakes, as_int, iso, snowflake_time
 from .world import (
     ADMINISTRATOR,
@@ -100,12 +100,15 @@ class Emulator:
         validate_contract: bool = True,
         heartbeat_interval_ms: int = 41_250,
         ack_deadline: float | None = 3.0,
+        reaction_time: float = 0.05,
         guild_name: str = "Emulated Shop",
     ) -> None:
         self.host = host
         self.port = port
         self.token = token
         self.ack_deadline = ack_deadline
+        #: How long after the bot got a message a driven user can click it at the earliest.
+        self.reaction_time = reaction_time
         self.app_flags = APP_FLAGS
         self.world = World(guild_name=guild_name)
         self.contract = ContractChecker(openapi_spec)
@@ -130,6 +133,10 @@ class Emulator:
         self._commands: dict[int | None, list[dict[str, Any]]] = {}
         self._command_ids: dict[tuple[int | None, int, str], int] = {}
         self._seen: dict[tuple[str, int], set[int]] = {}
+        # Messages and interaction answers whose HTTP response is not yet written: no user can
+        # see them yet, so no user can click them (see ``acknowledge``).
+        self._unacknowledged: set[tuple[str, int]] = set()
+        self._acknowledged_at: dict[tuple[str, int], float] = {}
         self._changed: asyncio.Event | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -251,6 +258,49 @@ class Emulator:
             timeout,
             "a bot to connect to the gateway",
         )
+
+    # -- acknowledgement ------------------------------------------------------------------
+
+    def hold_until_acknowledged(self, kind: str, ident: int) -> None:
+        """Hide what the current request created from users until its response is written.
+
+        On Discord a user sees a message (or a modal) only after it exists, and the bot has
+        its answer well before a human can click. Here the driver runs in the same event loop
+        as the REST handler, so without this a test could click a component before the bot
+        has read the response that registers its view, and the click would be dropped.
+        """
+        pending = PENDING_ACK.get()
+        if pending is not None:
+            pending.append((kind, ident))
+            self._unacknowledged.add((kind, ident))
+
+    def acknowledge(self, items: Sequence[tuple[str, int]]) -> None:
+        now = time.monotonic()
+        for item in items:
+            self._unacknowledged.discard(item)
+            self._acknowledged_at[item] = now
+        # Only the last moments matter (see _wait_acknowledged); keep the map small.
+        stale = [k for k, t in self._acknowledged_at.items() if now - t > 1.0]
+        for key in stale:
+            del self._acknowledged_at[key]
+        if items:
+            self._notify()
+
+    async def _wait_acknowledged(self, kind: str, ident: int, timeout: float) -> None:
+        key = (kind, ident)
+        if key in self._unacknowledged:
+            await self._wait(
+                lambda: True if key not in self._unacknowledged else None,
+                timeout,
+                f"the bot to receive the response that created {kind} {ident}",
+            )
+        # The response is written; give the bot's loop a moment to read it, as a human's
+        # reaction time always does on Discord.
+        acked = self._acknowledged_at.get(key)
+        if acked is not None:
+            wait = acked + self.reaction_time - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
 
     # -- world ----------------------------------------------------------------------------
 
@@ -671,6 +721,7 @@ class Emulator:
             if flags & ix.EPHEMERAL:
                 self._visible_to[mid] = interaction.user_id
         self._messages[mid] = msg
+        self.hold_until_acknowledged("message", mid)
         self._channel_messages.setdefault(channel_id, []).append(mid)
         channel = self.world.channels.get(channel_id)
         if channel is not None:
@@ -1023,8 +1074,9 @@ class Emulator:
         component_types: Sequence[int],
         values: Sequence[str] | None,
     ) -> DrivenInteraction:
-        msg = self._resolve_message(message)
-        mid = int(msg["id"])
+        mid = as_int(message)
+        await self._wait_acknowledged("message", mid, 5.0)
+        msg = self._resolve_message(mid)
         owner = self._visible_to.get(mid)
         if owner is not None and owner != user_id:
             raise PermissionError(f"message {mid} is ephemeral: only user {owner} can see it")
@@ -1161,6 +1213,7 @@ class Emulator:
             raise PermissionError(
                 f"modal {custom_id!r} was shown to {source.user_id}, not {user_id}"
             )
+        await self._wait_acknowledged("interaction", source.id, 5.0)
         modal = source.modal
         if modal.get("custom_id") != custom_id:
             raise LookupError(f"interaction {source.id} opened modal {modal.get('custom_id')!r}")
