@@ -1,0 +1,149 @@
+"""Run the test suite on every Python the project claims, side by side.
+
+The claimed versions are pyproject's ``Programming Language :: Python :: 3.X`` classifiers,
+so adding a version there adds it here. For each one this finds an interpreter (``python3.X``
+on PATH, else pyenv's newest ``3.X.*``), builds ``.venvs/3.X`` from nothing when pyproject
+changed, then runs pytest in all of them at once: the suite mostly waits on sockets and
+subprocesses, so two cores run three Pythons in about the time of one.
+
+A Python that can't be found is skipped with a line saying so, unless REQUIRE_ALL_PYTHONS=1
+(set by ``.ci/run``): then it is an error, because CI must prove every claimed version.
+
+Standard library only: it runs before any venv exists. Exit status: 0 when every Python
+that ran passed, 1 otherwise, 2 when a required Python is missing.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import glob
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENVS = ROOT / ".venvs"
+
+
+def claimed_versions() -> list[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    found = []
+    for classifier in project.get("classifiers", []):
+        match = re.fullmatch(r"Programming Language :: Python :: (3\.\d+)", classifier)
+        if match:
+            found.append(match.group(1))
+    if not found:
+        sys.exit("pyproject.toml claims no 'Programming Language :: Python :: 3.X' versions")
+    return sorted(found, key=lambda v: int(v.split(".")[1]))
+
+
+def _version_key(path: str) -> tuple[int, ...]:
+    match = re.search(r"/(\d+)\.(\d+)\.(\d+)/", path)
+    return tuple(int(x) for x in match.groups()) if match else (0,)
+
+
+def find_interpreter(version: str) -> str | None:
+    on_path = shutil.which(f"python{version}")
+    candidates = [on_path] if on_path and "/shims/" not in on_path else []
+    pyenv_root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
+    # Final releases only (3.12.1, not 3.12.0rc1 or 3.12-dev).
+    pyenv = [
+        p
+        for p in glob.glob(f"{pyenv_root}/versions/{version}.*/bin/python{version}")
+        if re.search(rf"/{re.escape(version)}\.\d+/bin/", p)
+    ]
+    candidates += sorted(pyenv, key=_version_key, reverse=True)
+    for candidate in candidates:
+        probe = subprocess.run(
+            [candidate, "-c", "import sys, venv; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == version:
+            return candidate
+    return None
+
+
+def build_venv(version: str, interpreter: str) -> Path:
+    """``.venvs/3.X`` with the project installed; rebuilt only when pyproject changes."""
+    venv = VENVS / version
+    stamp = venv / ".installed"
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest and (venv / "bin" / "python").exists():
+        return venv
+    print(f"[{version}] building {venv.relative_to(ROOT)} with {interpreter}", flush=True)
+    shutil.rmtree(venv, ignore_errors=True)
+    subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "install", "-e", f"{ROOT}[dev]"], check=True, cwd=ROOT)
+    stamp.write_text(digest)
+    return venv
+
+
+def run_suite(version: str, venv: Path, pytest_args: list[str]) -> tuple[str, int, float, Path]:
+    log_path = venv / "pytest.log"
+    started = time.monotonic()
+    with log_path.open("w") as log:
+        proc = subprocess.run(
+            # No cache provider: the runs share the checkout and would race on .pytest_cache.
+            [str(venv / "bin" / "python"), "-m", "pytest", "-p", "no:cacheprovider", *pytest_args],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    return version, proc.returncode, time.monotonic() - started, log_path
+
+
+def main() -> int:
+    pytest_args = sys.argv[1:]
+    required = os.environ.get("REQUIRE_ALL_PYTHONS", "").lower() in ("1", "true", "yes")
+    versions = claimed_versions()
+    found: dict[str, str] = {}
+    missing: list[str] = []
+    for version in versions:
+        interpreter = find_interpreter(version)
+        if interpreter is None:
+            missing.append(version)
+        else:
+            found[version] = interpreter
+    if missing and required:
+        print(
+            f"ERROR: Python {', '.join(missing)} not found (looked for python3.X on PATH and "
+            "in pyenv's versions). CI must test every version pyproject.toml claims.",
+            file=sys.stderr,
+        )
+        return 2
+    if not found:
+        print(f"ERROR: none of Python {', '.join(versions)} is installed", file=sys.stderr)
+        return 2
+
+    venvs = {v: build_venv(v, interp) for v, interp in found.items()}
+    print(f"running the suite on Python {', '.join(venvs)} in parallel", flush=True)
+    results = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(venvs)) as pool:
+        futures = [pool.submit(run_suite, v, venv, pytest_args) for v, venv in venvs.items()]
+        for future in concurrent.futures.as_completed(futures):
+            version, code, seconds, log_path = future.result()
+            results.append((version, code, seconds))
+            print(f"\n===== Python {version}: exit {code} in {seconds:.0f}s =====", flush=True)
+            print(log_path.read_text(), flush=True)
+
+    print("\nsummary:")
+    for version, code, seconds in sorted(results):
+        print(f"  Python {version}: {'passed' if code == 0 else 'FAILED'} ({seconds:.0f}s)")
+    for version in missing:
+        print(f"  Python {version}: SKIPPED, not installed (CI requires it)")
+    return 0 if all(code == 0 for _, code, _ in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
