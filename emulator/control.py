@@ -226,6 +226,26 @@ def control_routes(emu: Emulator) -> list[tuple[str, str, Handler]]:
         )
         return {"status": fault.status, "remaining": fault.remaining}
 
+    async def store_then_fail(request: web.Request) -> Any:
+        data = await body(request)
+        fault = emu.inject_store_then_fail(
+            str(data.get("method", "*")),
+            str(data["path_regex"]),
+            int(data.get("status", 502)),
+            count=int(data.get("count", 1)),
+            drop=bool(data.get("drop", False)),
+            delay=float(data.get("delay", 0.0)),
+        )
+        return {"status": fault.status, "remaining": fault.remaining, "drop": fault.drop}
+
+    async def command_permissions(request: web.Request) -> Any:
+        """``{"command": name | id | null, "permissions": [{"id", "type", "permission"}]}``."""
+        data = await body(request)
+        command = data.get("command")
+        return await emu.set_command_permissions(
+            None if command is None else str(command), list(data.get("permissions") or [])
+        )
+
     async def clear_faults(request: web.Request) -> Any:
         emu.clear_faults()
         return {"faults": 0}
@@ -251,6 +271,8 @@ def control_routes(emu: Emulator) -> list[tuple[str, str, Handler]]:
         ("POST", "/invites", invite),
         ("POST", "/faults/rate-limit", rate_limit),
         ("POST", "/faults/error", error),
+        ("POST", "/faults/store-then-fail", store_then_fail),
         ("DELETE", "/faults", clear_faults),
+        ("PUT", "/command-permissions", command_permissions),
     ]
     return [(method, base + path, guarded(fn)) for method, path, fn in table]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import dataclasses
 import hashlib
@@ -35,7 +36,7 @@ from .util import DiscordError, json_response, unknown
 from .world import DM, SEND_MESSAGES, VIEW_CHANNEL
 
 if TYPE_CHECKING:
-    from .server import Emulator
+    from .server import Emulator, Fault
 
 log = logging.getLogger(__name__)
 
@@ -161,11 +162,12 @@ class RestApi:
         path = request.path[len(API_PREFIX) :]
         body = Body()
         response: web.StreamResponse
+        fault: Fault | None = None
         try:
             if not path.startswith(AUTH_EXEMPT) and not self._authorized(request):
                 raise DiscordError(401, 0, "401: Unauthorized")
             fault = emu.take_fault(method, path)
-            if fault is not None:
+            if fault is not None and not fault.after_store:
                 log.info("injected %s for %s %s", fault.status, method, path)
                 response = json_response(fault.body, fault.status, fault.headers)
             else:
@@ -174,12 +176,37 @@ class RestApi:
                 if body.present:
                     self._check_contract(method, path, body.json)
                 response = await handler(request)
+                if fault is not None:
+                    # Discord did the work (the message is stored and visible), then the
+                    # answer was lost on the way back: a 5xx, or no answer at all.
+                    response = await self._fail_after_store(request, fault, response)
         except DiscordError as exc:
             self._note_rejection(path, exc, body)
             response = exc.response()
         self._ratelimit_headers(response, method, path)
-        emu.requests.append(RequestRecord(method, path, response.status, request.query_string))
+        status = 0 if fault is not None and fault.drop else response.status
+        emu.requests.append(RequestRecord(method, path, status, request.query_string))
         return response
+
+    async def _fail_after_store(
+        self, request: web.Request, fault: Fault, stored: web.StreamResponse
+    ) -> web.StreamResponse:
+        log.info(
+            "stored %s %s (%s), then answering %s",
+            request.method,
+            request.path,
+            stored.status,
+            "nothing" if fault.drop else fault.status,
+        )
+        if fault.delay > 0:
+            await asyncio.sleep(fault.delay)
+        if fault.drop:
+            # The bot sees the connection reset with no status, as after a timeout at a proxy.
+            # Writing the answer below then fails quietly (the middleware ignores it).
+            transport = request.transport
+            if transport is not None:
+                transport.abort()
+        return json_response(fault.body, fault.status, fault.headers)
 
     def _authorized(self, request: web.Request) -> bool:
         header = request.headers.get(hdrs.AUTHORIZATION, "")
@@ -331,6 +358,9 @@ class RestApi:
             ("GET", gcmds, self.list_commands),
             ("PUT", gcmds, self.put_commands),
             ("POST", gcmds, self.post_command),
+            ("GET", gcmds + "/permissions", self.list_command_permissions),
+            ("GET", gcmds + "/{cmd}/permissions", self.get_command_permissions),
+            ("PUT", gcmds + "/{cmd}/permissions", self.put_command_permissions),
             ("GET", gcmds + "/{cmd}", self.get_command),
             ("PATCH", gcmds + "/{cmd}", self.patch_command),
             ("DELETE", gcmds + "/{cmd}", self.delete_command),
@@ -445,6 +475,22 @@ class RestApi:
             if int(cmd["id"]) == cid:
                 return scope, cmd
         raise unknown("application command", 10063)
+
+    async def list_command_permissions(self, request: web.Request) -> web.Response:
+        self._command_scope(request)
+        return json_response(self.emu.command_permissions.all())
+
+    async def get_command_permissions(self, request: web.Request) -> web.Response:
+        self._command_scope(request)
+        cid = _snowflake(request, "cmd", "application command", 10063)
+        found = self.emu.command_permissions.get(cid)
+        if found is None:
+            raise DiscordError(404, 10066, "Unknown application command permissions")
+        return json_response(found)
+
+    async def put_command_permissions(self, request: web.Request) -> web.Response:
+        # Only a server admin's OAuth2 bearer token may change overrides; a bot token never.
+        raise DiscordError(403, 20001, "Bots cannot use this endpoint")
 
     async def get_command(self, request: web.Request) -> web.Response:
         return json_response(self._command(request)[1])
@@ -718,8 +764,23 @@ class RestApi:
                 "BASE_TYPE_MAX_LENGTH",
                 f"Must be {MAX_CONTENT} or fewer in length.",
             )
+        nonce = payload.get("nonce")
+        if nonce is not None and payload.get("enforce_nonce"):
+            # Discord answers a repeated nonce (same author and channel, within a few
+            # minutes) with the message it already created, and creates nothing.
+            earlier = emu.message_for_nonce(cid, nonce)
+            if earlier is not None:
+                log.info(
+                    "nonce %r repeated in channel %s: answering message %s",
+                    nonce,
+                    cid,
+                    earlier["id"],
+                )
+                return json_response(earlier)
         flags = int(payload.get("flags") or 0) & CREATE_FLAGS & ~EPHEMERAL
         msg = emu.new_message(cid, payload, body.uploads, flags=flags)
+        if nonce is not None:
+            emu.remember_nonce(cid, nonce, int(msg["id"]))
         await emu.publish_message(msg)
         return json_response(msg)
 

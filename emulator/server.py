@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from . import interactions as ix
+from .command_permissions import CommandPermissions
 from .contract import ContractChecker, ContractViolation
 from .control import control_routes
 from .gateway import Gateway
@@ -70,6 +71,12 @@ class Fault:
     headers: dict[str, str]
     remaining: int
     hits: int = 0
+    #: Do the work first (store the message...), then answer with this fault instead.
+    after_store: bool = False
+    #: With ``after_store``: close the connection instead of answering.
+    drop: bool = False
+    #: With ``after_store``: wait this long before answering (or dropping).
+    delay: float = 0.0
 
     def matches(self, method: str, path: str) -> bool:
         return (
@@ -124,6 +131,12 @@ class Emulator:
         self.invites: dict[str, dict[str, Any]] = {}
         self.faults: list[Fault] = []
         self.files: dict[int, StoredFile] = {}
+        self.command_permissions = CommandPermissions(
+            self.world.guild_id, self.world.application_id
+        )
+        #: How long Discord remembers a message nonce for ``enforce_nonce``.
+        self.nonce_window = 300.0
+        self._nonces: dict[tuple[int, str], tuple[int, float]] = {}
 
         self._ids = Snowflakes(deterministic=False)
         self._by_token: dict[str, DrivenInteraction] = {}
@@ -416,6 +429,37 @@ class Emulator:
         self.faults.append(fault)
         return fault
 
+    def inject_store_then_fail(
+        self,
+        method: str,
+        path_regex: str,
+        status: int = 502,
+        *,
+        count: int = 1,
+        drop: bool = False,
+        delay: float = 0.0,
+    ) -> Fault:
+        """The next ``count`` matching requests succeed on Discord's side (a message is stored,
+        visible and dispatched) but the bot gets ``status`` back, or with ``drop=True`` a reset
+        connection and no answer at all, after ``delay`` seconds.
+
+        This is the fault behind duplicate DMs: discord.py re-sends on 500, 502, 504 and 524.
+        """
+        body = {"message": f"{status}: Emulated failure after the request was processed", "code": 0}
+        fault = Fault(
+            method.upper(),
+            re.compile(path_regex),
+            status,
+            body,
+            {},
+            count,
+            after_store=True,
+            drop=drop,
+            delay=delay,
+        )
+        self.faults.append(fault)
+        return fault
+
     def clear_faults(self) -> None:
         self.faults.clear()
 
@@ -489,6 +533,47 @@ class Emulator:
         self._notify()
         return copy.deepcopy(stored)
 
+    async def set_command_permissions(
+        self, command: str | int | None, permissions: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """What a server admin does in Server Settings → Integrations: override who may run
+        ``command`` (a guild or global command's name or id; None for every command of the
+        app). Each entry is ``{"id": role/user/channel id, "type": 1 role | 2 user |
+        3 channel, "permission": bool}``. Replaces that command's overrides, checks them
+        against the spec, and dispatches APPLICATION_COMMAND_PERMISSIONS_UPDATE as Discord
+        does."""
+        world = self.world
+        if command is None:
+            target = world.application_id
+        elif isinstance(command, int) or str(command).isdigit():
+            target = int(command)
+        else:
+            found = [
+                c
+                for scope in (world.guild_id, None)
+                for c in self._commands.get(scope, [])
+                if c["name"] == command
+            ]
+            if not found:
+                raise LookupError(f"no synced command named {command!r}")
+            target = int(found[0]["id"])
+        entries = [
+            {"id": str(e["id"]), "type": int(e["type"]), "permission": bool(e["permission"])}
+            for e in permissions
+        ]
+        if self.validate_contract and self.contract.enabled:
+            path = (
+                f"/applications/{world.application_id}/guilds/{world.guild_id}"
+                f"/commands/{target}/permissions"
+            )
+            violation, _ = self.contract.check("PUT", path, {"permissions": entries})
+            if violation is not None:
+                raise ValueError(f"Discord would refuse these overrides: {violation}")
+        payload = self.command_permissions.set(target, entries)
+        await self.gateway.dispatch("APPLICATION_COMMAND_PERMISSIONS_UPDATE", payload)
+        self._notify()
+        return payload
+
     def delete_command(self, guild_id: int | None, command_id: int) -> bool:
         before = self._commands.get(guild_id, [])
         after = [c for c in before if int(c["id"]) != command_id]
@@ -548,6 +633,21 @@ class Emulator:
         """Messages the bot sent to ``user_id`` by DM, oldest first."""
         cid = self.world.dm_channel_by_user.get(user_id)
         return [] if cid is None else self.channel_messages(cid)
+
+    def message_for_nonce(self, channel_id: int, nonce: Any) -> dict[str, Any] | None:
+        """The message created in the last ``nonce_window`` seconds with this nonce."""
+        seen = self._nonces.get((channel_id, str(nonce)))
+        if seen is None or time.monotonic() - seen[1] > self.nonce_window:
+            return None
+        return self.message(seen[0])
+
+    def remember_nonce(self, channel_id: int, nonce: Any, message_id: int) -> None:
+        now = time.monotonic()
+        if len(self._nonces) > 10_000:
+            self._nonces = {
+                k: v for k, v in self._nonces.items() if now - v[1] <= self.nonce_window
+            }
+        self._nonces[(channel_id, str(nonce))] = (message_id, now)
 
     def attachment_bytes(self, attachment: int | str | Mapping[str, Any]) -> bytes:
         return self.files[as_int(attachment)].data
@@ -707,6 +807,8 @@ class Emulator:
         }
         if body.get("poll"):
             msg["poll"] = copy.deepcopy(body["poll"])
+        if body.get("nonce") is not None:
+            msg["nonce"] = body["nonce"]
         if interaction is not None:
             msg["webhook_id"] = str(self.world.application_id)
             msg["application_id"] = str(self.world.application_id)
@@ -908,13 +1010,8 @@ class Emulator:
             context == 1 and command.get("dm_permission") is False
         ):
             raise OptionError(f"/{name} is not available in this context ({context})")
-        required = command.get("default_member_permissions")
-        if context == 0 and required not in (None, "", "0"):
-            perms = self.world.base_permissions(user_id)
-            if not perms & ADMINISTRATOR and perms & int(required) != int(required):
-                raise PermissionError(
-                    f"/{name} is hidden from user {user_id}: default_member_permissions={required}"
-                )
+        if context == 0:
+            self._check_command_access(command, user_id, channel_id)
         path = subcommand_path.split() if isinstance(subcommand_path, str) else subcommand_path
         chain, defs = ix.resolve_command_path(command, list(path or []))
         options = dict(options or {})
@@ -955,6 +1052,38 @@ class Emulator:
         if resolved:
             data["resolved"] = resolved
         return data
+
+    def _check_can_see(self, user_id: int, channel_id: int) -> None:
+        """Nobody can type in, or click in, a guild channel they can't see."""
+        channel = self.world.channels[channel_id]
+        if channel.guild_id is None:
+            return
+        if not self.world.channel_permissions(user_id, channel_id) & VIEW_CHANNEL:
+            raise PermissionError(f"user {user_id} cannot see channel {channel_id}")
+
+    def _check_command_access(
+        self, command: Mapping[str, Any], user_id: int, channel_id: int
+    ) -> None:
+        """Discord's client hides a command the member may not run; the driver refuses it."""
+        self._check_can_see(user_id, channel_id)
+        name = command["name"]
+        member = self.world.members[user_id]
+        who, where = self.command_permissions.decide(
+            int(command["id"]), user_id, member.roles, channel_id
+        )
+        if not where:
+            raise PermissionError(
+                f"/{name} is disabled in channel {channel_id} by a command permission override"
+            )
+        if who is False:
+            raise PermissionError(f"/{name} is denied to user {user_id} by a permission override")
+        required = command.get("default_member_permissions")
+        if who is None and required not in (None, "", "0"):
+            perms = self.world.base_permissions(user_id)
+            if not perms & ADMINISTRATOR and perms & int(required) != int(required):
+                raise PermissionError(
+                    f"/{name} is hidden from user {user_id}: default_member_permissions={required}"
+                )
 
     def _option_value(
         self,
@@ -1080,6 +1209,7 @@ class Emulator:
         owner = self._visible_to.get(mid)
         if owner is not None and owner != user_id:
             raise PermissionError(f"message {mid} is ephemeral: only user {owner} can see it")
+        self._check_can_see(user_id, int(msg["channel_id"]))
         found = None
         for comp in iter_components(msg.get("components")):
             if comp.get("custom_id") == custom_id:
