@@ -131,6 +131,9 @@ class Emulator:
         self.invites: dict[str, dict[str, Any]] = {}
         self.faults: list[Fault] = []
         self.files: dict[int, StoredFile] = {}
+        # Modal-opening interaction id -> its MODAL_SUBMITs. Discord closes a modal once a
+        # submit is acknowledged; an unanswered submit leaves it open with an error.
+        self._modal_submits: dict[int, list[DrivenInteraction]] = {}
         self.command_permissions = CommandPermissions(
             self.world.guild_id, self.world.application_id
         )
@@ -1100,14 +1103,25 @@ class Emulator:
             ix.check_value(opt, value)
             return float(value) if kind == ix.NUMBER else value
         if kind == ix.ATTACHMENT:
-            if isinstance(value, Mapping):
+            if isinstance(value, Mapping) and "filename" in value:
                 filename = str(value["filename"])
-                data = bytes(value.get("data") or value.get("content") or b"")
+                data = value.get("data", value.get("content", b""))
                 content_type = str(value.get("content_type") or "application/octet-stream")
-            else:
-                filename, data = value
+            elif isinstance(value, (tuple, list)) and len(value) == 2:
+                filename, data = str(value[0]), value[1]
                 content_type = "application/octet-stream"
-            stored = self._store_file(filename, content_type, data)
+            else:
+                raise OptionError(
+                    f"option {opt['name']!r} needs {{'filename', 'data'[, 'content_type']}} "
+                    f"or (filename, bytes), got {value!r}"
+                )
+            if isinstance(data, str):
+                data = data.encode()
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise OptionError(f"option {opt['name']!r}: file data must be bytes")
+            if len(data) > ATTACHMENT_SIZE_LIMIT:
+                raise OptionError(f"option {opt['name']!r}: larger than {ATTACHMENT_SIZE_LIMIT}")
+            stored = self._store_file(filename, content_type, bytes(data))
             resolved.setdefault("attachments", {})[stored["id"]] = stored
             return stored["id"]
         target = as_int(value)
@@ -1334,11 +1348,18 @@ class Emulator:
         if source is None:
             for candidate in reversed(list(self.interactions.values())):
                 modal = candidate.modal
-                if candidate.user_id == user_id and modal and modal.get("custom_id") == custom_id:
+                if (
+                    candidate.user_id == user_id
+                    and modal
+                    and modal.get("custom_id") == custom_id
+                    and self._modal_open(candidate)
+                ):
                     source = candidate
                     break
         if source is None or source.modal is None:
             raise LookupError(f"the bot never opened a modal {custom_id!r} for user {user_id}")
+        if not self._modal_open(source):
+            raise LookupError(f"modal {custom_id!r} was already submitted: Discord closed it")
         if source.user_id != user_id:
             raise PermissionError(
                 f"modal {custom_id!r} was shown to {source.user_id}, not {user_id}"
@@ -1360,7 +1381,12 @@ class Emulator:
         payload = self._interaction_payload(
             ix.MODAL_SUBMIT, user_id, source.channel_id, data, message=message
         )
-        return await self.dispatch_interaction(payload)
+        driven = await self.dispatch_interaction(payload)
+        self._modal_submits.setdefault(source.id, []).append(driven)
+        return driven
+
+    def _modal_open(self, source: DrivenInteraction) -> bool:
+        return not any(s.acknowledged for s in self._modal_submits.get(source.id, []))
 
     # -- gateway control ------------------------------------------------------------------
 

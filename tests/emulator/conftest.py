@@ -27,6 +27,10 @@ class Seen:
     echo: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     modal_values: list[str] = dataclasses.field(default_factory=list)
     links: list[tuple[discord.abc.User, str]] = dataclasses.field(default_factory=list)
+    uploads: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    fixes: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    orders: list[int] = dataclasses.field(default_factory=list)
+    approvals: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     errors: list[BaseException] = dataclasses.field(default_factory=list)
     resumed: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
 
@@ -42,6 +46,11 @@ class MiniBot(discord.Client):
         self.staff_channel_id = staff_channel_id
         self.seen = Seen()
         _register(self)
+
+    async def setup_hook(self) -> None:
+        # A persistent view: it handles the buttons of every order message, including
+        # those posted before this process started.
+        self.add_view(ApprovalView(self.seen))
 
     async def on_resumed(self) -> None:
         self.seen.resumed.set()
@@ -112,6 +121,94 @@ class LabelModal(discord.ui.Modal, title="Labelled"):
     async def on_submit(self, interaction: discord.Interaction) -> None:
         self.seen.modal_values.append(self.code.value)
         await interaction.response.send_message(f"code={self.code.value}")
+
+
+class FixModal(discord.ui.Modal, title="Fix an order"):
+    reason: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        label="What is wrong?", custom_id="reason", style=discord.TextStyle.paragraph
+    )
+    code: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        label="Replacement code", custom_id="code", required=False, max_length=40
+    )
+
+    def __init__(self, seen: Seen, custom_id: str) -> None:
+        super().__init__(custom_id=custom_id)
+        self.seen = seen
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        self.seen.fixes.append(
+            {
+                "custom_id": self.custom_id,
+                "user_id": interaction.user.id,
+                "message_id": interaction.message.id if interaction.message else None,
+                "reason": self.reason.value,
+                "code": self.code.value,
+            }
+        )
+        await interaction.response.send_message(f"noted: {self.reason.value}", ephemeral=True)
+
+
+class FixView(discord.ui.View):
+    def __init__(self, seen: Seen) -> None:
+        super().__init__(timeout=60)
+        self.seen = seen
+
+    @discord.ui.button(label="Describe the problem", custom_id="fix_open")
+    async def open(self, interaction: discord.Interaction, button: discord.ui.Button[Any]) -> None:
+        # One modal per press: a custom_id unique to the interaction keeps concurrent
+        # modals (two staff members, two orders) apart.
+        await interaction.response.send_modal(FixModal(self.seen, f"fix:{interaction.id}"))
+
+
+class ApprovalView(discord.ui.View):
+    """Approve/Reject on an order message in the staff channel.
+
+    Persistent (no timeout, fixed custom_ids), registered with ``add_view`` at startup.
+    """
+
+    def __init__(self, seen: Seen) -> None:
+        super().__init__(timeout=None)
+        self.seen = seen
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.permissions.manage_messages:
+            return True
+        await interaction.response.send_message("staff only", ephemeral=True)
+        return False
+
+    async def _decide(self, interaction: discord.Interaction, decision: str) -> None:
+        message = interaction.message
+        assert message is not None
+        self.seen.approvals.append(
+            {
+                "decision": decision,
+                "user_id": interaction.user.id,
+                "message_id": message.id,
+                "author_id": message.author.id,
+            }
+        )
+        done = ApprovalView(self.seen)
+        for item in done.children:
+            assert isinstance(item, discord.ui.Button)
+            item.disabled = True
+        await interaction.response.edit_message(
+            content=f"{message.content}\n{decision} by <@{interaction.user.id}>", view=done
+        )
+        await interaction.followup.send(f"{decision} order {message.id}", ephemeral=True)
+
+    @discord.ui.button(
+        label="Approve", style=discord.ButtonStyle.success, custom_id="order:approve"
+    )
+    async def approve(
+        self, interaction: discord.Interaction, button: discord.ui.Button[Any]
+    ) -> None:
+        await self._decide(interaction, "approved")
+
+    @discord.ui.button(label="Reject", style=discord.ButtonStyle.danger, custom_id="order:reject")
+    async def reject(
+        self, interaction: discord.Interaction, button: discord.ui.Button[Any]
+    ) -> None:
+        await self._decide(interaction, "rejected")
 
 
 def _register(bot: MiniBot) -> None:
@@ -210,6 +307,41 @@ def _register(bot: MiniBot) -> None:
     @tree.command(description="Works in DMs")
     async def ping(interaction: discord.Interaction) -> None:
         await interaction.response.send_message(f"pong {interaction.context.dm_channel}")
+
+    @tree.command(description="Upload a file for the shop", guild=guild)
+    async def upload(
+        interaction: discord.Interaction, file: discord.Attachment, note: str | None = None
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        data = await file.read()
+        seen.uploads.append(
+            {
+                "id": file.id,
+                "filename": file.filename,
+                "size": file.size,
+                "content_type": file.content_type,
+                "data": data,
+                "note": note,
+            }
+        )
+        await interaction.followup.send(f"got {file.filename} ({len(data)} bytes)")
+
+    @tree.command(description="Report a problem with an order", guild=guild)
+    async def fixorder(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(
+            "Something wrong with your order?", view=FixView(seen), ephemeral=True
+        )
+
+    @tree.command(name="order", description="Place an order for staff approval", guild=guild)
+    async def place_order(interaction: discord.Interaction, item: str) -> None:
+        await interaction.response.defer(ephemeral=True)
+        staff = bot.get_channel(bot.staff_channel_id)
+        assert isinstance(staff, discord.TextChannel)
+        posted = await staff.send(
+            f"Order {item} for <@{interaction.user.id}>", view=ApprovalView(seen)
+        )
+        seen.orders.append(posted.id)
+        await interaction.followup.send(f"order {posted.id} sent to staff", ephemeral=True)
 
     admin = app_commands.Group(name="admin", description="Staff commands", guild_ids=[bot.guild_id])
     order = app_commands.Group(name="order", description="Orders", parent=admin)
