@@ -49,8 +49,15 @@ def _version_key(path: str) -> tuple[int, ...]:
 
 
 def find_interpreter(version: str) -> str | None:
-    on_path = shutil.which(f"python{version}")
-    candidates = [on_path] if on_path and "/shims/" not in on_path else []
+    # Every python3.X on PATH, skipping pyenv's shims (they answer for whichever version
+    # is selected, not necessarily this one).
+    candidates = [
+        found
+        for folder in os.environ.get("PATH", "").split(os.pathsep)
+        if folder and "/shims" not in folder
+        for found in [shutil.which(f"python{version}", path=folder)]
+        if found
+    ]
     pyenv_root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
     # Final releases only (3.12.1, not 3.12.0rc1 or 3.12-dev).
     pyenv = [
@@ -61,7 +68,7 @@ def find_interpreter(version: str) -> str | None:
     candidates += sorted(pyenv, key=_version_key, reverse=True)
     for candidate in candidates:
         probe = subprocess.run(
-            [candidate, "-c", "import sys, venv; print('%d.%d' % sys.version_info[:2])"],
+            [candidate, "-c", "import sys, venv, ensurepip; print('%d.%d' % sys.version_info[:2])"],
             capture_output=True,
             text=True,
             check=False,
@@ -72,10 +79,13 @@ def find_interpreter(version: str) -> str | None:
 
 
 def build_venv(version: str, interpreter: str) -> Path:
-    """``.venvs/3.X`` with the project installed; rebuilt only when pyproject changes."""
+    """``.venvs/3.X`` with the project installed."""
     venv = VENVS / version
     stamp = venv / ".installed"
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    # Rebuilt when pyproject changes or another interpreter of this version is found.
+    digest = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes() + interpreter.encode()
+    ).hexdigest()
     if stamp.exists() and stamp.read_text() == digest and (venv / "bin" / "python").exists():
         return venv
     print(f"[{version}] building {venv.relative_to(ROOT)} with {interpreter}", flush=True)
