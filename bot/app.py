@@ -22,6 +22,7 @@ from bot.services.notifier import Notifier
 from bot.services.ordering import CONFIRMATION_TTL, OrderingService
 from bot.services.poller import Poller, PollerSettings
 from bot.services.staff_log import StaffLog
+from bot.services.staff_orders import StaffOrders
 from bot.tree import OrderTree
 from storage import orders as repo
 from storage import shop_state
@@ -30,7 +31,7 @@ from storage.database import Database, open_database
 log = logging.getLogger(__name__)
 
 # Loaded in this order by setup_hook. One feature per cog file.
-COGS: tuple[str, ...] = ("cogs.ordering", "cogs.orders")
+COGS: tuple[str, ...] = ("cogs.ordering", "cogs.orders", "cogs.admin")
 
 STAFF_LOG_INTERVAL = 2.0
 RESUBMIT_INTERVAL = 5.0
@@ -57,6 +58,7 @@ class OrderBot(commands.Bot):
         self._db: Database | None = None
         self._providers: ProviderRegistry | None = None
         self._ordering: OrderingService | None = None
+        self._staff_orders: StaffOrders | None = None
         self.staff_log: StaffLog | None = None
         self.poller: Poller | None = None
         self.notifier: Notifier | None = None
@@ -84,6 +86,12 @@ class OrderBot(commands.Bot):
             raise RuntimeError("ordering service is not ready yet (setup_hook has not run)")
         return self._ordering
 
+    @property
+    def staff_orders(self) -> StaffOrders:
+        if self._staff_orders is None:
+            raise RuntimeError("staff service is not ready yet (setup_hook has not run)")
+        return self._staff_orders
+
     def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
@@ -100,6 +108,7 @@ class OrderBot(commands.Bot):
         log.info("database ready at %s", self.settings.database_path)
         self._providers = build_providers(self.settings)
         self._ordering = OrderingService(self.db, self.cipher, self.catalog, self.providers)
+        self._staff_orders = StaffOrders(self.db, self.cipher, self.ordering)
         self.staff_log = StaffLog(self.db, self, self.settings.staff_channel_id)
         settings = self.settings
         self.poller = Poller(

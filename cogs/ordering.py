@@ -201,6 +201,7 @@ class ContactModal(discord.ui.Modal, title="Contact details"):
                 product=self.product,
                 quantity=self.quantity,
                 user_id=interaction.user.id,
+                buyer_name=interaction.user.display_name,
                 guild_id=interaction.guild_id,
                 interaction_key=str(interaction.id),
                 contact=contact,
@@ -273,6 +274,7 @@ class Ordering(commands.Cog):
             product=product,
             quantity=amount,
             user_id=interaction.user.id,
+            buyer_name=interaction.user.display_name,
             guild_id=interaction.guild_id,
             interaction_key=str(interaction.id),
             details={"invite_code": code, "server_name": server_name[:100]},
@@ -307,6 +309,7 @@ class Ordering(commands.Cog):
             product=chosen,
             quantity=quantity,
             user_id=interaction.user.id,
+            buyer_name=interaction.user.display_name,
             guild_id=interaction.guild_id,
             interaction_key=str(interaction.id),
         )

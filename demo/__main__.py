@@ -75,6 +75,15 @@ def render(message: dict[str, Any]) -> str:
     return "\n".join(parts) or "(empty)"
 
 
+def modal_input(modal: dict[str, Any]) -> str:
+    """The custom_id of a modal's one text input (inside an action row or a label)."""
+    for row in modal.get("components") or []:
+        for comp in [*(row.get("components") or []), row.get("component") or {}]:
+            if comp.get("type") == 4:
+                return str(comp["custom_id"])
+    raise JourneyFailed("the form has no text input")
+
+
 def custom_id(message: dict[str, Any], prefix: str) -> str:
     for row in message.get("components") or []:
         for comp in row.get("components") or []:
@@ -180,6 +189,24 @@ class Demo:
             f"the checkout API received id={sent.json['id']}, total_amount={sent.json['total_amount']} "
             f"{sent.json['currency']} (minor units); staff deliver it by hand"
         )
+        self.out.user("staff", f"/admin order deliver order_id:{order_id} (in #staff)")
+        opener, _ = await self.stack.admin("order deliver", {"order_id": order_id})
+        modal = opener.modal
+        if modal is None:
+            raise JourneyFailed("/admin order deliver did not open the delivery form")
+        self.out.bot("staff", {"content": f"(a form) {modal.get('title')}"})
+        self.out.user("staff", "types the account details and submits")
+        delivered = await self.emu.submit_modal(
+            self.emu.world.staff_id,
+            modal["custom_id"],
+            {modal_input(modal): "user: asha@example.com\npass: Str3am-Demo"},
+        )
+        await delivered.wait_for_response()
+        self.out.bot("staff, only they see it", await delivered.wait_for_followup(timeout=15))
+        await self.staff_line(f"delivered order `{order_id}`")
+        dm = await self.dm(buyer, order_id)
+        if "Str3am-Demo" not in text_of(dm):
+            raise JourneyFailed("the delivery DM did not carry what staff typed")
 
     async def tracking(self) -> None:
         self.out.heading("Journey 3: staff link an existing digital-shop order to a member")
@@ -195,7 +222,6 @@ class Demo:
                 },
             ],
         )
-        self.out.user("staff", f"links digital_shop order {remote} to buyer")
         order_id = await self._link(remote, buyer)
         self.out.note(f"tracked as {order_id}; the bot polls it until it completes…")
         dm = await self.dm(buyer, order_id)
@@ -216,9 +242,7 @@ class Demo:
                 }
             ],
         )
-        self.out.user(
-            "staff", f"links digital_shop order {remote} to buyer2 (whose DMs are closed)"
-        )
+        self.out.note("buyer2's DMs are closed")
         order_id = await self._link(remote, buyer2)
         notice = await self.emu.wait_for_channel_message(
             self.emu.world.notice_channel_id,
@@ -241,7 +265,11 @@ class Demo:
         self.out.bot("buyer, only they see it", await driven.wait_for_followup(timeout=15))
 
     async def _link(self, remote: str, member_id: int) -> str:
-        return await self.stack.link_external_order("digital_shop", remote, member_id)
+        self.out.user(
+            "staff",
+            f"/admin order link provider:digital_shop remote_id:{remote} member:@… (in #staff)",
+        )
+        return await self.stack.staff_link_order("digital_shop", remote, member_id)
 
 
 async def run(workdir: Path) -> int:
@@ -262,6 +290,11 @@ async def run(workdir: Path) -> int:
         print(
             f"Bot online (pid {stack.process.pid if stack.process else '?'}); logs in {stack.log_path}",
             flush=True,
+        )
+        await stack.let_staff_see_admin()
+        out.note(
+            "the shop owner lets the staff role see /admin "
+            "(Server Settings → Integrations → the bot → /admin)"
         )
         demo = Demo(stack, out)
         journeys: list[Callable[[], Awaitable[None]]] = [

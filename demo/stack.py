@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import sys
 from collections.abc import Mapping
@@ -81,6 +82,17 @@ class LocalStack:
         await self.sandbox.start()
         await self.emulator.start()
         await self.start_bot()
+        await self.let_staff_see_admin()
+
+    async def let_staff_see_admin(self, timeout: float = 30.0) -> None:
+        """What the README tells a shop owner to do once: /admin is visible by default only
+        to members who can manage the server, so in Server Settings → Integrations → the
+        bot → /admin, they add the staff role."""
+        emu = self.emulator
+        await emu.wait_for_command("admin", guild_id=emu.world.guild_id, timeout=timeout)
+        await emu.set_command_permissions(
+            "admin", [{"id": emu.world.staff_role_id, "type": 1, "permission": True}]
+        )
 
     async def stop(self) -> None:
         await self.stop_bot()
@@ -166,45 +178,45 @@ class LocalStack:
             self._log_file = None
         return process.returncode
 
-    async def link_external_order(self, provider: str, remote_id: str, member_id: int) -> str:
-        """What `/admin order link` does: the staff service function, run against the
-        bot's own database file while the bot runs; its poller then tracks the order."""
-        from pydantic import SecretStr
-
-        from bot.catalog import load_catalog
-        from bot.crypto import DeliveryCipher
-        from bot.providers.registry import ProviderRegistry, build_adapter
-        from bot.services.ordering import OrderingService
-        from storage.database import open_database
-
-        env = self.bot_env()
-        secret = env["NAMEFI_API_TOKEN" if provider == "namefi" else f"{provider.upper()}_API_KEY"]
-        adapter = build_adapter(
-            provider,
-            self.sandbox.base_url(provider),
-            SecretStr(secret),
-            timeout=5,
-            max_connections=2,
+    async def admin(
+        self,
+        subcommand_path: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        user_id: int | None = None,
+        channel_id: int | None = None,
+        timeout: float = 15.0,
+    ) -> tuple[Any, dict[str, Any]]:
+        """Type ``/admin <subcommand_path> options`` in Discord, as the staff member in the
+        staff channel unless told otherwise. Returns the interaction and the bot's answer
+        (its first message once it is no longer "thinking"; a modal's caller reads the
+        interaction instead)."""
+        emu = self.emulator
+        world = emu.world
+        driven = await emu.send_slash_command(
+            world.staff_id if user_id is None else user_id,
+            "admin",
+            dict(options or {}),
+            subcommand_path=subcommand_path,
+            channel_id=world.staff_channel_id if channel_id is None else channel_id,
         )
-        db = await open_database(self.database_path)
-        try:
-            service = OrderingService(
-                db,
-                DeliveryCipher(SecretStr(self.fernet_key)),
-                load_catalog(REPO_ROOT / "catalog.toml"),
-                ProviderRegistry({provider: adapter}),
-            )
-            order = await service.link_external_order(
-                staff_id=self.emulator.world.staff_id,
-                member_id=member_id,
-                guild_id=self.emulator.world.guild_id,
-                provider=provider,
-                remote_id=remote_id,
-            )
-            return order.id
-        finally:
-            await adapter.aclose()
-            await db.close()
+        first = await driven.wait_for_response(timeout)
+        if first["type"] == 9:  # a modal: the caller fills it in
+            return driven, first
+        if first["type"] == 4:
+            return driven, await driven.wait_for_original(timeout=timeout)
+        return driven, await driven.wait_for_followup(timeout=timeout)
+
+    async def staff_link_order(self, provider: str, remote_id: str, member_id: int) -> str:
+        """Staff type ``/admin order link``; returns the bot's order id from its answer."""
+        _, answer = await self.admin(
+            "order link", {"provider": provider, "remote_id": remote_id, "member": member_id}
+        )
+        text = answer.get("content") or ""
+        match = re.search(r"as order `(ORD-[0-9A-Z]{10})`", text)
+        if match is None:
+            raise BotProcessError(f"/admin order link did not link the order: {text!r}")
+        return match.group(1)
 
     def bot_log(self) -> str:
         try:

@@ -90,6 +90,7 @@ class NewOrder:
     details: Mapping[str, Any] = field(default_factory=dict)
     contact: Mapping[str, str] | None = None
     next_poll_at: float | None = None
+    buyer_name: str | None = None
 
     @property
     def total(self) -> Money:
@@ -125,6 +126,7 @@ class OrderRecord:
     poll_count: int
     unchanged_polls: int
     poll_failures: int
+    buyer_name: str | None
     # Ciphertext stays inside the record so a caller that needs the secret must decrypt
     # it explicitly; it is excluded from repr.
     _contact_enc: bytes | None = field(default=None, repr=False)
@@ -183,6 +185,7 @@ def _record(row: aiosqlite.Row) -> OrderRecord:
         poll_count=row["poll_count"],
         unchanged_polls=row["unchanged_polls"],
         poll_failures=row["poll_failures"],
+        buyer_name=row["buyer_name"],
         _contact_enc=row["contact_enc"],
         _delivery_enc=row["delivery_enc"],
     )
@@ -249,8 +252,8 @@ async def insert_order(
                 "INSERT INTO orders (id, guild_id, user_id, product_key, product_name, provider,"
                 " kind, source, quantity, unit_price_minor, total_minor, currency, status,"
                 " raw_status, remote_id, idempotency_key, details_json, contact_enc,"
-                " created_at, updated_at, next_poll_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, updated_at, next_poll_at, buyer_name)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     order.id,
                     order.guild_id,
@@ -273,6 +276,7 @@ async def insert_order(
                     now,
                     now,
                     order.next_poll_at,
+                    order.buyer_name[:100] if order.buyer_name else None,
                 ),
             )
             await add_event_in(
@@ -349,10 +353,26 @@ async def list_orders(
     statuses: list[OrderStatus] | None = None,
     user_id: int | None = None,
     provider: str | None = None,
+    since: float | None = None,
     limit: int = 20,
     offset: int = 0,
 ) -> list[OrderRecord]:
-    clauses: list[str] = []
+    where, params = _order_filters(statuses, user_id, provider, since)
+    rows = await db.fetch_all(
+        f"SELECT * FROM orders {where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",  # noqa: S608 - only placeholders are interpolated
+        (*params, limit, offset),
+    )
+    return [_record(r) for r in rows]
+
+
+def _order_filters(
+    statuses: list[OrderStatus] | None,
+    user_id: int | None,
+    provider: str | None,
+    since: float | None,
+) -> tuple[str, list[Any]]:
+    # Drafts are a buyer's unconfirmed screens, not orders: staff lists never show them.
+    clauses: list[str] = ["status != 'draft'"]
     params: list[Any] = []
     if statuses:
         clauses.append(f"status IN ({', '.join('?' for _ in statuses)})")
@@ -363,10 +383,35 @@ async def list_orders(
     if provider is not None:
         clauses.append("provider = ?")
         params.append(provider)
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    if since is not None:
+        clauses.append("created_at >= ?")
+        params.append(since)
+    return f"WHERE {' AND '.join(clauses)}", params
+
+
+async def count_orders_by_status(
+    db: Database,
+    *,
+    user_id: int | None = None,
+    provider: str | None = None,
+    since: float | None = None,
+) -> dict[str, int]:
+    where, params = _order_filters(None, user_id, provider, since)
     rows = await db.fetch_all(
-        f"SELECT * FROM orders {where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",  # noqa: S608 - only placeholders are interpolated
-        (*params, limit, offset),
+        f"SELECT status, COUNT(*) AS n FROM orders {where} GROUP BY status",  # noqa: S608 - only placeholders are interpolated
+        tuple(params),
+    )
+    return {r["status"]: r["n"] for r in rows}
+
+
+async def search_orders(db: Database, text: str, *, limit: int = 25) -> list[OrderRecord]:
+    """For staff autocomplete: an id prefix, or part of the buyer's display name."""
+    text = text.strip()
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = await db.fetch_all(
+        "SELECT * FROM orders WHERE status != 'draft' AND (id LIKE ? ESCAPE '\\'"
+        " OR buyer_name LIKE ? ESCAPE '\\') ORDER BY created_at DESC LIMIT ?",
+        (f"{escaped.upper()}%", f"%{escaped}%", limit),
     )
     return [_record(r) for r in rows]
 

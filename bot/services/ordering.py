@@ -139,6 +139,7 @@ class OrderingService:
         interaction_key: str,
         details: Mapping[str, str] | None = None,
         contact: Mapping[str, str] | None = None,
+        buyer_name: str | None = None,
     ) -> repo.OrderRecord:
         """Record a validated, unconfirmed order. A redelivered interaction (same key)
         returns the existing draft instead of creating a second one."""
@@ -159,6 +160,7 @@ class OrderingService:
             idempotency_key=f"draft:{interaction_key}",
             details=dict(details or {}),
             contact=contact,
+            buyer_name=buyer_name,
         )
         try:
             return await repo.insert_order(self.db, new, self.cipher, actor=str(user_id))
@@ -451,7 +453,14 @@ class OrderingService:
     # --- tracking (staff-linked orders) -------------------------------------------------------
 
     async def link_external_order(
-        self, *, staff_id: int, member_id: int, guild_id: int | None, provider: str, remote_id: str
+        self,
+        *,
+        staff_id: int,
+        member_id: int,
+        guild_id: int | None,
+        provider: str,
+        remote_id: str,
+        member_name: str | None = None,
     ) -> repo.OrderRecord:
         """Track an existing provider order for a member. Only staff may do this: a
         buyer attaching an arbitrary id could read someone else's credentials."""
@@ -493,6 +502,7 @@ class OrderingService:
             remote_id=remote_id,
             raw_status=current.raw_status,
             next_poll_at=self.clock(),  # poll right away; the poller records the status
+            buyer_name=member_name,
         )
         try:
             order = await repo.insert_order(self.db, new, self.cipher, actor=str(staff_id))

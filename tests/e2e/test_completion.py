@@ -33,8 +33,8 @@ async def place_boost(stack: LocalStack, user_id: int, amount: int = 3) -> str:
 
 
 async def link(stack: LocalStack, provider: str, remote_id: str, member_id: int) -> str:
-    """Staff link an existing provider order to a member (the service behind /admin)."""
-    return await stack.link_external_order(provider, remote_id, member_id)
+    """Staff type /admin order link in the staff channel."""
+    return await stack.staff_link_order(provider, remote_id, member_id)
 
 
 def statuses(stack: LocalStack, order_id: str) -> list[tuple[str | None, str | None]]:
@@ -279,16 +279,17 @@ async def test_kill_9_loses_nothing_and_repeats_nothing(stack: LocalStack, tmp_p
     )
     buyers = [world.buyer_id, world.buyer2_id, emu.add_member("carol"), emu.add_member("dave")]
     orders = {buyer: await place_boost(stack, buyer) for buyer in buyers}
-    # Some complete while the bot is down (owed DMs), some after it is back (open orders).
-    assert await stack.stop_bot(kill=True) == -9
-    await asyncio.sleep(4)
+    # A linked order that completes only once the bot is back (an open order to poll).
     late = stack.sandbox.state("digital_shop").create_order(
         timeline=[
             {"after": 0, "status": "PENDING"},
-            {"after": 5, "status": "COMPLETED", "deliveryData": "late-key"},
+            {"after": 8, "status": "COMPLETED", "deliveryData": "late-key"},
         ]
     )
     late_id = await link(stack, "digital_shop", late, world.buyer_id)
+    # The boosts complete while the bot is down (owed DMs).
+    assert await stack.stop_bot(kill=True) == -9
+    await asyncio.sleep(4)
     await stack.start_bot()
     for buyer, order_id in orders.items():
         await assert_exactly_one_dm(stack, buyer, order_id, settle=0)

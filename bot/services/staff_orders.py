@@ -1,0 +1,361 @@
+"""What staff do to orders: deliver, set a status, retry, resolve a needs-review order,
+resend the DM, reveal masked data, and link an existing provider order to a member.
+
+Every change is a compare-and-set on the status the staff member was looking at, and is
+written with its audit trail in one transaction: an `order_events` row whose actor is the
+staff member's id, and a staff-channel line (through the alert outbox, so it is never lost
+and never posted twice). What the buyer is owed goes through the notification outbox.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+
+from bot.crypto import DeliveryCipher
+from bot.domain import Delivery, OrderSource, OrderStatus, can_transition
+from bot.errors import InvalidInput, UserFacingError
+from bot.services.ordering import ConfirmOutcome, OrderingService
+from storage import notifications as outbox
+from storage import orders as repo
+from storage.database import Database
+from storage.staff_alerts import raise_alert_in
+
+log = logging.getLogger(__name__)
+
+# Statuses staff may set by hand. `submitting` is not among them: sending is what
+# retry does, through the same path as a buyer's Confirm.
+SETTABLE = (
+    OrderStatus.SUBMITTED,
+    OrderStatus.PROCESSING,
+    OrderStatus.COMPLETED,
+    OrderStatus.PARTIALLY_COMPLETED,
+    OrderStatus.FAILED,
+    OrderStatus.REFUNDED,
+    OrderStatus.CANCELLED,
+)
+DELIVERABLE = (
+    OrderStatus.SUBMITTED,
+    OrderStatus.PROCESSING,
+    OrderStatus.NEEDS_REVIEW,
+    OrderStatus.PARTIALLY_COMPLETED,
+)
+
+
+class StaffOrderError(UserFacingError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDossier:
+    """Everything `/admin order view` shows; secrets stay encrypted inside `order`."""
+
+    order: repo.OrderRecord
+    events: list[repo.OrderEvent]
+    notifications: list[outbox.Notification]
+
+
+@dataclass(frozen=True, slots=True)
+class Revealed:
+    contact: dict[str, str] | None
+    delivery: Delivery | None
+
+
+def _staff_key(order_id: str, action: str) -> str:
+    # Each staff action is its own line: the key only has to be unique.
+    return f"staff:{order_id}:{action}:{time.time_ns()}"
+
+
+class StaffOrders:
+    def __init__(self, db: Database, cipher: DeliveryCipher, ordering: OrderingService) -> None:
+        self.db = db
+        self.cipher = cipher
+        self.ordering = ordering
+
+    async def get(self, order_id: str) -> repo.OrderRecord:
+        order = await repo.get_order(self.db, order_id.strip().upper())
+        if order is None or order.status is OrderStatus.DRAFT:
+            raise StaffOrderError(f"There is no order `{order_id}`.")
+        return order
+
+    async def dossier(self, order_id: str) -> OrderDossier:
+        order = await self.get(order_id)
+        return OrderDossier(
+            order,
+            await repo.list_events(self.db, order.id),
+            await outbox.list_notifications(self.db, order.id),
+        )
+
+    async def reveal(self, order_id: str, staff_id: int) -> Revealed:
+        """The contact and delivery, in clear, for one staff member's eyes; audited."""
+        order = await self.get(order_id)
+        shown = [
+            name
+            for name, present in (("contact", order.has_contact), ("delivery", order.has_delivery))
+            if present
+        ]
+        async with self.db.transaction() as conn:
+            await repo.add_event_in(
+                conn,
+                order.id,
+                actor=str(staff_id),
+                kind="reveal",
+                detail=f"revealed {' and '.join(shown) or 'nothing (none stored)'}",
+            )
+            await raise_alert_in(
+                conn,
+                kind="staff_action",
+                message=f"🔓 <@{staff_id}> revealed the {' and '.join(shown) or 'data'} "
+                f"of order `{order.id}`.",
+                dedupe_key=_staff_key(order.id, "reveal"),
+                order_id=order.id,
+            )
+        log.info("staff %s revealed %s of order %s", staff_id, shown, order.id)
+        return Revealed(order.contact(self.cipher), order.delivery(self.cipher))
+
+    async def deliver(self, order_id: str, staff_id: int, delivery: Delivery) -> repo.OrderRecord:
+        """Complete an order with what staff typed or attached; the buyer gets it by DM."""
+        order = await self.get(order_id)
+        if delivery.is_empty():
+            raise InvalidInput("The delivery is empty: type it, or attach a file.")
+        if order.status not in DELIVERABLE:
+            raise StaffOrderError(
+                f"Order `{order.id}` is **{order.status.label}**; only an open order can be "
+                "delivered. Use `/admin order resend` to send a finished order's DM again."
+            )
+        size = len(delivery.reveal())
+        updated = await self._change(
+            order,
+            repo.StatusChange(
+                OrderStatus.COMPLETED,
+                actor=str(staff_id),
+                delivery=delivery,
+                status_message="Delivered by staff",
+                detail=f"delivered by staff ({size} characters)",
+                notify_kind="final",
+                alert=repo.AlertSpec(
+                    "staff_action",
+                    f"📦 <@{staff_id}> delivered order `{order.id}` to <@{order.user_id}> "
+                    f"(delivery hidden, {size} characters).",
+                    _staff_key(order.id, "deliver"),
+                ),
+            ),
+        )
+        log.info("staff %s delivered order %s", staff_id, order.id)
+        return updated
+
+    async def set_status(
+        self, order_id: str, staff_id: int, status: OrderStatus, note: str
+    ) -> repo.OrderRecord:
+        order = await self.get(order_id)
+        note = note.strip()
+        if not note:
+            raise InvalidInput("Say why in the note: the buyer and the timeline show it.")
+        if status not in SETTABLE:
+            raise InvalidInput(f"Staff can't set **{status.label}** by hand.")
+        if not can_transition(order.status, status):
+            allowed = [s.label for s in SETTABLE if can_transition(order.status, s)]
+            raise StaffOrderError(
+                f"Order `{order.id}` is **{order.status.label}**; it can't become "
+                f"**{status.label}**. Allowed: {', '.join(allowed) or 'nothing (it is final)'}."
+            )
+        return await self._change(
+            order,
+            repo.StatusChange(
+                status,
+                actor=str(staff_id),
+                status_message=note[:300],
+                detail=f"set by staff: {note[:300]}",
+                notify_kind="final" if status.is_terminal else None,
+                next_poll_at=order.next_poll_at,
+                alert=repo.AlertSpec(
+                    "staff_action",
+                    f"✏️ <@{staff_id}> set order `{order.id}` from {order.status.label} to "
+                    f"**{status.label}**: {note[:300]}",
+                    _staff_key(order.id, "set-status"),
+                ),
+            ),
+        )
+
+    async def retry_failed(self, order_id: str, staff_id: int) -> ConfirmOutcome:
+        """Send a failed submission again, through the buyer's submission path (the
+        checkout API gets the same id, so it can never become two orders)."""
+        order = await self.get(order_id)
+        if order.status is not OrderStatus.FAILED or order.source is not OrderSource.PLACED:
+            raise StaffOrderError(
+                f"Order `{order.id}` is **{order.status.label}**: only a failed submission "
+                "can be retried."
+            )
+        if order.remote_id is not None:
+            raise StaffOrderError(
+                f"Order `{order.id}` already reached {order.provider} as `{order.remote_id}`; "
+                "retrying would order it twice. Set its status instead."
+            )
+        return await self._resend_submission(order, staff_id, "retry of a failed submission")
+
+    async def resubmit(self, order_id: str, staff_id: int) -> ConfirmOutcome:
+        """needs_review, resolved as "the provider has no such order": one more request."""
+        order = await self._needs_review(order_id)
+        return await self._resend_submission(
+            order, staff_id, "staff checked: the provider has no such order; resubmitted"
+        )
+
+    async def mark_placed(self, order_id: str, staff_id: int, remote_id: str) -> repo.OrderRecord:
+        """needs_review, resolved as "the provider has it, as this id": poll it from now on."""
+        order = await self._needs_review(order_id)
+        remote_id = remote_id.strip()
+        adapter = self.ordering.providers.get(order.provider)
+        if not remote_id or len(remote_id) > 100:
+            raise InvalidInput("Give the provider's order id (up to 100 characters).")
+        if adapter is not None:
+            problem = adapter.check_remote_id(remote_id)
+            if problem:
+                raise InvalidInput(problem)
+        taken = await repo.get_order_by_remote_id(self.db, order.provider, remote_id)
+        if taken is not None and taken.id != order.id:
+            raise StaffOrderError(f"{order.provider} `{remote_id}` is already order `{taken.id}`.")
+        can_poll = adapter is not None and adapter.capabilities.can_poll
+        return await self._change(
+            order,
+            repo.StatusChange(
+                OrderStatus.SUBMITTED,
+                actor=str(staff_id),
+                remote_id=remote_id,
+                status_message="Placed with the provider",
+                detail=f"staff checked: {order.provider} has it as {remote_id}",
+                next_poll_at=time.time() if can_poll else None,
+                alert=repo.AlertSpec(
+                    "staff_action",
+                    f"✅ <@{staff_id}> marked order `{order.id}` as placed at {order.provider} "
+                    f"(`{remote_id}`){'; polling it now' if can_poll else ''}.",
+                    _staff_key(order.id, "mark-placed"),
+                ),
+            ),
+        )
+
+    async def mark_failed(self, order_id: str, staff_id: int, note: str) -> repo.OrderRecord:
+        order = await self._needs_review(order_id)
+        note = note.strip() or "The provider did not place this order."
+        return await self._change(
+            order,
+            repo.StatusChange(
+                OrderStatus.FAILED,
+                actor=str(staff_id),
+                status_message=note[:300],
+                detail=f"staff checked: not placed ({note[:300]})",
+                notify_kind="final",
+                alert=repo.AlertSpec(
+                    "staff_action",
+                    f"❌ <@{staff_id}> marked order `{order.id}` as failed: {note[:300]}",
+                    _staff_key(order.id, "mark-failed"),
+                ),
+            ),
+        )
+
+    async def resend(self, order_id: str, staff_id: int) -> str:
+        """Owe the buyer the final DM again. Each resend is its own notification kind
+        (resend-1, resend-2, …), so "at most one DM per order and kind" stays true."""
+        order = await self.get(order_id)
+        if not order.status.is_terminal:
+            raise StaffOrderError(
+                f"Order `{order.id}` is **{order.status.label}**: the buyer is DMed when it "
+                "finishes. Only a finished order's DM can be resent."
+            )
+        existing = await outbox.list_notifications(self.db, order.id)
+        number = 1 + sum(1 for n in existing if n.kind.startswith("resend-"))
+        kind = f"resend-{number}"
+        now = time.time()
+        async with self.db.transaction() as conn:
+            await outbox.owe_notification_in(conn, order.id, kind, user_id=order.user_id, now=now)
+            await repo.add_event_in(
+                conn, order.id, actor=str(staff_id), kind="resend", detail=f"{kind} owed", at=now
+            )
+            await raise_alert_in(
+                conn,
+                kind="staff_action",
+                message=f"🔁 <@{staff_id}> resent the DM for order `{order.id}` to "
+                f"<@{order.user_id}> ({kind}).",
+                dedupe_key=_staff_key(order.id, kind),
+                order_id=order.id,
+            )
+        return kind
+
+    async def link(
+        self,
+        *,
+        staff_id: int,
+        provider: str,
+        remote_id: str,
+        member_id: int,
+        member_name: str | None,
+        guild_id: int | None,
+    ) -> repo.OrderRecord:
+        order = await self.ordering.link_external_order(
+            staff_id=staff_id,
+            member_id=member_id,
+            guild_id=guild_id,
+            provider=provider,
+            remote_id=remote_id,
+            member_name=member_name,
+        )
+        async with self.db.transaction() as conn:
+            await raise_alert_in(
+                conn,
+                kind="staff_action",
+                message=f"🔗 <@{staff_id}> linked {provider} `{order.remote_id}` to "
+                f"<@{member_id}> as order `{order.id}`.",
+                dedupe_key=_staff_key(order.id, "link"),
+                order_id=order.id,
+            )
+        return order
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    async def _needs_review(self, order_id: str) -> repo.OrderRecord:
+        order = await self.get(order_id)
+        if order.status is not OrderStatus.NEEDS_REVIEW:
+            raise StaffOrderError(
+                f"Order `{order.id}` is **{order.status.label}**, not needs review: "
+                "someone may have resolved it already."
+            )
+        return order
+
+    async def _change(self, order: repo.OrderRecord, change: repo.StatusChange) -> repo.OrderRecord:
+        # The CAS: only from the status the staff member acted on. Another staff member,
+        # or the poller, may have moved it meanwhile.
+        change = dataclasses.replace(change, expect=order.status)
+        try:
+            return await repo.transition_order(self.db, order.id, change, self.cipher)
+        except repo.StaleStatus as stale:
+            raise StaffOrderError(
+                f"Order `{order.id}` changed to **{stale.current.label}** meanwhile; "
+                "look at it again before acting."
+            ) from None
+
+    async def _resend_submission(
+        self, order: repo.OrderRecord, staff_id: int, why: str
+    ) -> ConfirmOutcome:
+        # The buyer may already have had a "final" DM (say, for the failure). Its row keeps
+        # its state under another name, so the outcome of this attempt is owed afresh.
+        await outbox.retire_kind(self.db, order.id, "final", f"final-before-{int(time.time())}")
+        claimed = await self._change(
+            order,
+            repo.StatusChange(
+                OrderStatus.SUBMITTING,
+                actor=str(staff_id),
+                detail=why,
+                alert=repo.AlertSpec(
+                    "staff_action",
+                    f"🔄 <@{staff_id}> sent order `{order.id}` to {order.provider} again ({why}).",
+                    _staff_key(order.id, "resubmit"),
+                ),
+            ),
+        )
+        outcome = await self.ordering.submit(claimed)
+        if outcome.order is not None and outcome.order.status is OrderStatus.FAILED:
+            # Failing at submission is shown in the Confirm interaction only; this time the
+            # buyer isn't there, so the outcome goes to them through the outbox.
+            await outbox.owe_notification(self.db, order.id, "final", user_id=order.user_id)
+        return outcome

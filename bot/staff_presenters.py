@@ -1,0 +1,157 @@
+"""How orders look to staff: the whole record with contact details and delivery masked.
+
+The clear text is shown only by an explicit, audited Reveal (see StaffOrders.reveal), and
+only ephemerally to the staff member who pressed it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+
+import discord
+
+from bot.domain import Delivery, OrderStatus
+from bot.presenters import STATUS_COLOUR, price_text, status_text, ts
+from bot.services.staff_orders import OrderDossier, Revealed
+from storage.orders import OrderEvent, OrderRecord
+
+MASK = "•"
+
+
+def mask_phone(phone: str) -> str:
+    """`+919876543210` → `+91 ••••• ••210`: enough to tell two buyers apart, no more."""
+    digits = phone.lstrip("+")
+    if len(digits) < 6:
+        return MASK * 4
+    country, rest = digits[:2], digits[2:]
+    hidden = MASK * (len(rest) - 3)
+    return f"+{country} {hidden[:5]} {hidden[5:]}{rest[-3:]}".replace("  ", " ")
+
+
+def mask_email(email: str) -> str:
+    local, _, domain = email.partition("@")
+    if not domain:
+        return MASK * 4
+    return f"{local[:1]}{MASK * 3}@{domain}"
+
+
+def mask_name(name: str) -> str:
+    return " ".join(f"{part[:1]}{MASK * 2}" for part in name.split() if part) or MASK * 3
+
+
+def masked_contact(order: OrderRecord, contact: dict[str, str] | None) -> str:
+    if not order.has_contact or contact is None:
+        return "none"
+    parts = []
+    for key, value in contact.items():
+        if key == "phone_number":
+            parts.append(f"phone {mask_phone(value)}")
+        elif key == "email":
+            parts.append(f"email {mask_email(value)}")
+        elif key == "name":
+            parts.append(f"name {mask_name(value)}")
+        else:
+            parts.append(f"{key} {MASK * 3}")
+    return ", ".join(parts)
+
+
+def masked_delivery(delivery: Delivery | None) -> str:
+    if delivery is None or delivery.is_empty():
+        return "none"
+    return f"stored, hidden ({len(delivery.reveal())} characters)"
+
+
+def staff_order_line(order: OrderRecord) -> str:
+    who = f"<@{order.user_id}>" + (f" ({order.buyer_name})" if order.buyer_name else "")
+    remote = (
+        f" · {order.provider} `{order.remote_id}`" if order.remote_id else f" · {order.provider}"
+    )
+    return (
+        f"`{order.id}` · **{status_text(order)}** · {who} · {order.quantity} × "
+        f"{order.product_name}{remote} · {ts(order.created_at, 'R')}"
+    )
+
+
+def status_counts(counts: Counter[str]) -> str:
+    if not counts:
+        return "no orders"
+    return " · ".join(
+        f"{OrderStatus(status).label} {n}"
+        for status, n in sorted(counts.items(), key=lambda x: -x[1])
+    )
+
+
+def _actor(actor: str) -> str:
+    return f"<@{actor}>" if actor.isdigit() else actor
+
+
+def _event_line(event: OrderEvent) -> str:
+    what = event.kind
+    if event.kind == "status" and event.new_status is not None:
+        old = event.old_status.label if event.old_status else "?"
+        what = f"{old} → **{event.new_status.label}**"
+    raw = f" (provider: {event.raw_status})" if event.raw_status else ""
+    detail = f" — {event.detail}" if event.detail else ""
+    return f"{ts(event.at, 'd')} {ts(event.at, 'T')} {_actor(event.actor)}: {what}{raw}{detail}"
+
+
+def staff_order_embed(dossier: OrderDossier, contact: str, delivery: str) -> discord.Embed:
+    order = dossier.order
+    embed = discord.Embed(
+        title=f"Order {order.id}",
+        colour=STATUS_COLOUR.get(order.status, discord.Colour.blurple()),
+        timestamp=datetime.fromtimestamp(order.created_at, tz=UTC),
+    )
+    buyer = f"<@{order.user_id}>" + (f" ({order.buyer_name})" if order.buyer_name else "")
+    embed.add_field(name="Buyer", value=buyer, inline=True)
+    embed.add_field(name="Product", value=f"{order.quantity} × {order.product_name}", inline=True)
+    embed.add_field(name="Price", value=price_text(order), inline=True)
+    embed.add_field(
+        name="Status",
+        value=f"{status_text(order)} (provider: `{order.raw_status or '—'}`)",
+        inline=True,
+    )
+    embed.add_field(
+        name="Provider",
+        value=f"{order.provider} `{order.remote_id or 'no remote id yet'}`"
+        + (f"\ncharged {order.remote_price}" if order.remote_price else ""),
+        inline=True,
+    )
+    embed.add_field(name="Source", value=order.source.value, inline=True)
+    if order.status_message:
+        embed.add_field(name="Status message", value=order.status_message[:1000], inline=False)
+    embed.add_field(name="Contact", value=contact, inline=True)
+    embed.add_field(name="Delivery", value=delivery, inline=True)
+    lines = [_event_line(e) for e in dossier.events]
+    timeline = "\n".join(lines[-12:])
+    if len(lines) > 12:
+        timeline = f"… {len(lines) - 12} earlier\n" + timeline
+    embed.add_field(name="Timeline", value=timeline[-1024:] or "—", inline=False)
+    notes = [
+        f"{n.kind}: **{n.state}**"
+        + (f" ({n.attempts} attempt(s))" if n.attempts else "")
+        + (f" — {n.last_error[:80]}" if n.last_error else "")
+        for n in dossier.notifications
+    ]
+    embed.add_field(name="Notifications", value="\n".join(notes)[:1024] or "none", inline=False)
+    embed.set_footer(text="Contact and delivery are masked; Reveal shows them to you only.")
+    return embed
+
+
+def revealed_text(order: OrderRecord, revealed: Revealed) -> tuple[str, str | None]:
+    """The clear text for the staff member (inline), or (summary, long text) for a file."""
+    lines = [f"**Order `{order.id}` — revealed to you only (this is audited).**"]
+    if revealed.contact:
+        lines.append("Contact: " + ", ".join(f"{k}: `{v}`" for k, v in revealed.contact.items()))
+    else:
+        lines.append("Contact: none")
+    text = revealed.delivery.reveal() if revealed.delivery else None
+    if text is None:
+        lines.append("Delivery: none")
+        return "\n".join(lines), None
+    if len(text) <= 1500 and "```" not in text:
+        lines.append(f"Delivery:\n```\n{text}\n```")
+        return "\n".join(lines), None
+    lines.append("Delivery: attached (too long for a message).")
+    return "\n".join(lines), text
