@@ -20,20 +20,23 @@ MASK = "•"
 
 
 def mask_phone(phone: str) -> str:
-    """`+919876543210` → `+91 ••••• ••210`: enough to tell two buyers apart, no more."""
-    digits = phone.lstrip("+")
-    if len(digits) < 6:
-        return MASK * 4
-    country, rest = digits[:2], digits[2:]
-    hidden = MASK * (len(rest) - 3)
-    return f"+{country} {hidden[:5]} {hidden[5:]}{rest[-3:]}".replace("  ", " ")
+    """`+919876543210` → `+91 ••••• ••210`: enough to tell two buyers apart, no more.
+
+    The mask has a fixed length (the number's length is not shown), and a short number
+    shows only its last two digits and no country code."""
+    digits = "".join(c for c in phone if c.isdigit())
+    if len(digits) < 10:
+        return f"+•• ••••• •••{digits[-2:]}" if len(digits) >= 6 else MASK * 4
+    return f"+{digits[:2]} {MASK * 5} {MASK * 2}{digits[-3:]}"
 
 
 def mask_email(email: str) -> str:
+    """`asha.rao@example.com` → `a•••@e•••.com`: the domain says as much as the name."""
     local, _, domain = email.partition("@")
-    if not domain:
+    label, dot, tld = domain.rpartition(".")
+    if not local or not label or not dot:
         return MASK * 4
-    return f"{local[:1]}{MASK * 3}@{domain}"
+    return f"{local[:1]}{MASK * 3}@{label[:1]}{MASK * 3}.{tld}"
 
 
 def mask_name(name: str) -> str:

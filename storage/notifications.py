@@ -126,14 +126,3 @@ async def set_notification_state(
     async with db.transaction() as conn:
         cur = await conn.execute(sql, params)
         return cur.rowcount == 1
-
-
-async def retire_kind(db: Database, order_id: str, kind: str, new_kind: str) -> bool:
-    """Rename an existing (order, kind) row, so the same kind can be owed again for a new
-    outcome (a staff retry after the buyer was told the order failed)."""
-    async with db.transaction() as conn:
-        cur = await conn.execute(
-            "UPDATE notifications SET kind = ? WHERE order_id = ? AND kind = ?",
-            (new_kind, order_id, kind),
-        )
-        return cur.rowcount == 1

@@ -508,9 +508,15 @@ async def transition_order(
                 at=now,
             )
         if change.notify_kind is not None:
-            await owe_notification_in(
-                conn, order_id, change.notify_kind, user_id=row["user_id"], now=now
-            )
+            kind = change.notify_kind
+            if kind == FINAL:
+                # An order can end more than once: a refund after completion, a staff
+                # correction, a staff retry after the buyer was told it failed. Each end
+                # owes its own DM: the first is "final", later ones are numbered, so "one DM
+                # per order and kind" still holds and no outcome is swallowed. (Each of
+                # these transitions happens once: they are compare-and-set on the status.)
+                kind = await _next_final_kind(conn, order_id)
+            await owe_notification_in(conn, order_id, kind, user_id=row["user_id"], now=now)
         if change.alert is not None:
             await raise_alert_in(
                 conn,
@@ -522,6 +528,20 @@ async def transition_order(
     record = await get_order(db, order_id)
     assert record is not None
     return record
+
+
+FINAL = "final"
+
+
+async def _next_final_kind(conn: aiosqlite.Connection, order_id: str) -> str:
+    async with conn.execute(
+        "SELECT COUNT(*) FROM notifications WHERE order_id = ?"
+        " AND (kind = 'final' OR kind LIKE 'final-%')",
+        (order_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    count = int(row[0]) if row else 0
+    return FINAL if count == 0 else f"{FINAL}-{count + 1}"
 
 
 async def store_delivery(

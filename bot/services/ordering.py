@@ -230,7 +230,9 @@ class OrderingService:
             options=product.options if product else {},
         )
 
-    async def submit(self, order: repo.OrderRecord, *, attempt: int = 0) -> ConfirmOutcome:
+    async def submit(
+        self, order: repo.OrderRecord, *, attempt: int = 0, notify_buyer: bool = False
+    ) -> ConfirmOutcome:
         """Send a `submitting` order to its provider and record the answer."""
         if order.id in self._in_flight:
             return ConfirmOutcome(
@@ -238,11 +240,15 @@ class OrderingService:
             )
         self._in_flight.add(order.id)
         try:
-            return await self._submit(order, attempt)
+            # A re-send, or a staff retry, happens when the buyer isn't watching: a failure
+            # then reaches them by DM instead of in their Confirm interaction.
+            return await self._submit(order, attempt, notify_buyer or attempt > 0)
         finally:
             self._in_flight.discard(order.id)
 
-    async def _submit(self, order: repo.OrderRecord, attempt: int) -> ConfirmOutcome:
+    async def _submit(
+        self, order: repo.OrderRecord, attempt: int, notify_buyer: bool
+    ) -> ConfirmOutcome:
         adapter = self.providers.get(order.provider)
         if adapter is None:
             return await self._needs_review(
@@ -261,7 +267,7 @@ class OrderingService:
             )
         except ProviderRejected as exc:
             reason = exc.user_message or "the provider refused the order"
-            return await self._failed(order, reason, exc.message)
+            return await self._failed(order, reason, exc.message, notify_buyer)
         except (
             ProviderUnavailable,
             ProviderRateLimited,
@@ -284,7 +290,10 @@ class OrderingService:
                 else "the provider is unavailable right now"
             )
             return await self._failed(
-                order, f"{reason}; nothing was ordered, please try again later", exc.message
+                order,
+                f"{reason}; nothing was ordered, please try again later",
+                exc.message,
+                notify_buyer,
             )
         except ProviderError as exc:
             return await self._needs_review(order, exc.message, "Your order is waiting for staff.")
@@ -336,7 +345,9 @@ class OrderingService:
             "You'll get a DM when it's done; `/order` shows it any time.",
         )
 
-    async def _failed(self, order: repo.OrderRecord, reason: str, detail: str) -> ConfirmOutcome:
+    async def _failed(
+        self, order: repo.OrderRecord, reason: str, detail: str, notify_buyer: bool = False
+    ) -> ConfirmOutcome:
         updated = await repo.transition_order(
             self.db,
             order.id,
@@ -345,6 +356,7 @@ class OrderingService:
                 actor=repo.ACTOR_PROVIDER,
                 status_message=reason,
                 detail=detail,
+                notify_kind="final" if notify_buyer else None,
                 alert=repo.AlertSpec(
                     "order_failed",
                     f"❌ Order `{order.id}` by <@{order.user_id}> failed at submission "
@@ -435,8 +447,10 @@ class OrderingService:
                     continue
             try:
                 if idempotent:
+                    # Re-sends of this submission only: a staff retry starts afresh.
                     events = await repo.list_events(self.db, order.id)
-                    attempt = sum(1 for e in events if e.kind == "retry")
+                    since = max((i for i, e in enumerate(events) if e.kind == "status"), default=-1)
+                    attempt = sum(1 for e in events[since + 1 :] if e.kind == "retry")
                     await self.submit(order, attempt=attempt)
                 else:
                     await self._needs_review(

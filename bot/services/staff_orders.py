@@ -115,16 +115,21 @@ class StaffOrders:
         log.info("staff %s revealed %s of order %s", staff_id, shown, order.id)
         return Revealed(order.contact(self.cipher), order.delivery(self.cipher))
 
-    async def deliver(self, order_id: str, staff_id: int, delivery: Delivery) -> repo.OrderRecord:
-        """Complete an order with what staff typed or attached; the buyer gets it by DM."""
+    async def deliverable(self, order_id: str) -> repo.OrderRecord:
+        """The order, if staff can deliver it now; else a message saying why not."""
         order = await self.get(order_id)
-        if delivery.is_empty():
-            raise InvalidInput("The delivery is empty: type it, or attach a file.")
         if order.status not in DELIVERABLE:
             raise StaffOrderError(
                 f"Order `{order.id}` is **{order.status.label}**; only an open order can be "
                 "delivered. Use `/admin order resend` to send a finished order's DM again."
             )
+        return order
+
+    async def deliver(self, order_id: str, staff_id: int, delivery: Delivery) -> repo.OrderRecord:
+        """Complete an order with what staff typed or attached; the buyer gets it by DM."""
+        if delivery.is_empty():
+            raise InvalidInput("The delivery is empty: type it, or attach a file.")
+        order = await self.deliverable(order_id)
         size = len(delivery.reveal())
         updated = await self._change(
             order,
@@ -155,6 +160,18 @@ class StaffOrders:
             raise InvalidInput("Say why in the note: the buyer and the timeline show it.")
         if status not in SETTABLE:
             raise InvalidInput(f"Staff can't set **{status.label}** by hand.")
+        if order.status is OrderStatus.SUBMITTING:
+            # The bot is talking to the provider about it right now; its answer decides.
+            raise StaffOrderError(
+                f"Order `{order.id}` is being sent to {order.provider} right now. "
+                "Wait for the answer, then look at it again."
+            )
+        if status in (OrderStatus.SUBMITTED, OrderStatus.PROCESSING) and not order.remote_id:
+            # Without the provider's id nothing can poll it: it would be stuck open.
+            raise StaffOrderError(
+                f"Order `{order.id}` has no {order.provider} order id yet. If the provider has "
+                "it, use `/admin order retry` → **Mark placed** and give its id."
+            )
         if not can_transition(order.status, status):
             allowed = [s.label for s in SETTABLE if can_transition(order.status, s)]
             raise StaffOrderError(
@@ -195,16 +212,24 @@ class StaffOrders:
             )
         return await self._resend_submission(order, staff_id, "retry of a failed submission")
 
-    async def resubmit(self, order_id: str, staff_id: int) -> ConfirmOutcome:
-        """needs_review, resolved as "the provider has no such order": one more request."""
-        order = await self._needs_review(order_id)
+    async def resubmit(
+        self, order_id: str, staff_id: int, seen: float | None = None
+    ) -> ConfirmOutcome:
+        """needs_review, resolved as "the provider has no such order": one more request.
+
+        ``seen`` is the order's `updated_at` when the staff member was shown the choice:
+        if it changed since (another resubmit came back ambiguous again), they must look
+        again rather than send a third request on stale information."""
+        order = await self._needs_review(order_id, seen)
         return await self._resend_submission(
             order, staff_id, "staff checked: the provider has no such order; resubmitted"
         )
 
-    async def mark_placed(self, order_id: str, staff_id: int, remote_id: str) -> repo.OrderRecord:
+    async def mark_placed(
+        self, order_id: str, staff_id: int, remote_id: str, seen: float | None = None
+    ) -> repo.OrderRecord:
         """needs_review, resolved as "the provider has it, as this id": poll it from now on."""
-        order = await self._needs_review(order_id)
+        order = await self._needs_review(order_id, seen)
         remote_id = remote_id.strip()
         adapter = self.ordering.providers.get(order.provider)
         if not remote_id or len(remote_id) > 100:
@@ -235,8 +260,10 @@ class StaffOrders:
             ),
         )
 
-    async def mark_failed(self, order_id: str, staff_id: int, note: str) -> repo.OrderRecord:
-        order = await self._needs_review(order_id)
+    async def mark_failed(
+        self, order_id: str, staff_id: int, note: str, seen: float | None = None
+    ) -> repo.OrderRecord:
+        order = await self._needs_review(order_id, seen)
         note = note.strip() or "The provider did not place this order."
         return await self._change(
             order,
@@ -263,11 +290,15 @@ class StaffOrders:
                 f"Order `{order.id}` is **{order.status.label}**: the buyer is DMed when it "
                 "finishes. Only a finished order's DM can be resent."
             )
-        existing = await outbox.list_notifications(self.db, order.id)
-        number = 1 + sum(1 for n in existing if n.kind.startswith("resend-"))
-        kind = f"resend-{number}"
         now = time.time()
         async with self.db.transaction() as conn:
+            # Numbered inside the write transaction: two resends at once get two numbers.
+            async with conn.execute(
+                "SELECT COUNT(*) FROM notifications WHERE order_id = ? AND kind LIKE 'resend-%'",
+                (order.id,),
+            ) as cur:
+                row = await cur.fetchone()
+            kind = f"resend-{1 + (int(row[0]) if row else 0)}"
             await outbox.owe_notification_in(conn, order.id, kind, user_id=order.user_id, now=now)
             await repo.add_event_in(
                 conn, order.id, actor=str(staff_id), kind="resend", detail=f"{kind} owed", at=now
@@ -313,12 +344,17 @@ class StaffOrders:
 
     # --- helpers ----------------------------------------------------------------------------
 
-    async def _needs_review(self, order_id: str) -> repo.OrderRecord:
+    async def _needs_review(self, order_id: str, seen: float | None) -> repo.OrderRecord:
         order = await self.get(order_id)
         if order.status is not OrderStatus.NEEDS_REVIEW:
             raise StaffOrderError(
                 f"Order `{order.id}` is **{order.status.label}**, not needs review: "
                 "someone may have resolved it already."
+            )
+        if seen is not None and order.updated_at != seen:
+            raise StaffOrderError(
+                f"Order `{order.id}` changed since these buttons were shown (it went back to "
+                "needs review). Run `/admin order view` and `/admin order retry` again."
             )
         return order
 
@@ -337,9 +373,6 @@ class StaffOrders:
     async def _resend_submission(
         self, order: repo.OrderRecord, staff_id: int, why: str
     ) -> ConfirmOutcome:
-        # The buyer may already have had a "final" DM (say, for the failure). Its row keeps
-        # its state under another name, so the outcome of this attempt is owed afresh.
-        await outbox.retire_kind(self.db, order.id, "final", f"final-before-{int(time.time())}")
         claimed = await self._change(
             order,
             repo.StatusChange(
@@ -353,9 +386,5 @@ class StaffOrders:
                 ),
             ),
         )
-        outcome = await self.ordering.submit(claimed)
-        if outcome.order is not None and outcome.order.status is OrderStatus.FAILED:
-            # Failing at submission is shown in the Confirm interaction only; this time the
-            # buyer isn't there, so the outcome goes to them through the outbox.
-            await outbox.owe_notification(self.db, order.id, "final", user_id=order.user_id)
-        return outcome
+        # The buyer isn't in this interaction: whatever the outcome, they hear it by DM.
+        return await self.ordering.submit(claimed, notify_buyer=True)

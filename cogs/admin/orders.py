@@ -139,6 +139,11 @@ class OrdersPager(discord.ui.View):
         self._sync()
         await interaction.response.edit_message(embed=embed, view=self)
 
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any], /
+    ) -> None:
+        await report_error(interaction, error)
+
     @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary)
     async def previous(
         self, interaction: discord.Interaction[Any], _: discord.ui.Button[Any]
@@ -172,10 +177,13 @@ async def list_orders(
     interaction: discord.Interaction[Any],
     status: str | None = None,
     member: discord.User | None = None,
-    provider: str | None = None,
+    provider: app_commands.Range[str, 1, 50] | None = None,
     days: app_commands.Range[int, 1, 3650] | None = None,
 ) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
+    known = _bot(interaction).providers.names()
+    if provider is not None and provider not in known:
+        raise InvalidInput(f"There is no provider `{provider[:50]}`. Known: {', '.join(known)}.")
     flt = OrderFilter(
         OrderStatus(status) if status else None, member.id if member else None, provider, days
     )
@@ -268,12 +276,16 @@ def _outcome_text(outcome: ConfirmOutcome) -> str:
 
 class MarkPlacedModal(discord.ui.Modal):
     remote_id: discord.ui.TextInput[Any] = discord.ui.TextInput(
-        label="The provider's order id", max_length=100, placeholder="As the provider shows it"
+        label="The provider's order id",
+        max_length=100,
+        placeholder="As the provider shows it",
+        custom_id="placed:remote_id",
     )
 
-    def __init__(self, order_id: str, key: int) -> None:
+    def __init__(self, order_id: str, seen: float, key: int) -> None:
         super().__init__(title=f"Mark {order_id} placed", custom_id=f"admin-placed:{key}")
         self.order_id = order_id
+        self.seen = seen
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         return await check_component(interaction)
@@ -281,7 +293,7 @@ class MarkPlacedModal(discord.ui.Modal):
     async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         order = await _bot(interaction).staff_orders.mark_placed(
-            self.order_id, interaction.user.id, self.remote_id.value
+            self.order_id, interaction.user.id, self.remote_id.value, self.seen
         )
         await interaction.followup.send(
             f"Order `{order.id}` is placed at {order.provider} as `{order.remote_id}`: "
@@ -302,11 +314,13 @@ class MarkFailedModal(discord.ui.Modal):
         max_length=300,
         required=False,
         placeholder="The provider did not place this order.",
+        custom_id="failed:note",
     )
 
-    def __init__(self, order_id: str, key: int) -> None:
+    def __init__(self, order_id: str, seen: float, key: int) -> None:
         super().__init__(title=f"Mark {order_id} failed", custom_id=f"admin-failed:{key}")
         self.order_id = order_id
+        self.seen = seen
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         return await check_component(interaction)
@@ -314,7 +328,7 @@ class MarkFailedModal(discord.ui.Modal):
     async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         order = await _bot(interaction).staff_orders.mark_failed(
-            self.order_id, interaction.user.id, self.note.value
+            self.order_id, interaction.user.id, self.note.value, self.seen
         )
         await interaction.followup.send(
             f"Order `{order.id}` is **{order.status.label}**; the buyer is being told.",
@@ -330,9 +344,10 @@ class MarkFailedModal(discord.ui.Modal):
 class ReviewView(discord.ui.View):
     """The three ways to resolve a needs-review order."""
 
-    def __init__(self, order_id: str, key: int) -> None:
+    def __init__(self, order_id: str, seen: float, key: int) -> None:
         super().__init__(timeout=VIEW_TIMEOUT)
         self.order_id = order_id
+        self.seen = seen  # the order's updated_at when these buttons were shown
         self.key = key
         self.resubmit.custom_id = f"admin-review:{key}:resubmit"
         self.placed.custom_id = f"admin-review:{key}:placed"
@@ -348,21 +363,28 @@ class ReviewView(discord.ui.View):
         self, interaction: discord.Interaction[Any], _: discord.ui.Button[Any]
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        outcome = await _bot(interaction).staff_orders.resubmit(self.order_id, interaction.user.id)
-        self.stop()
+        # The view stays alive: a second press (a double click, another staff member) is
+        # refused by the service's compare-and-set, with a message saying why.
+        outcome = await _bot(interaction).staff_orders.resubmit(
+            self.order_id, interaction.user.id, self.seen
+        )
         await interaction.followup.send(_outcome_text(outcome), ephemeral=True)
 
     @discord.ui.button(label="Mark placed…", style=discord.ButtonStyle.success)
     async def placed(
         self, interaction: discord.Interaction[Any], _: discord.ui.Button[Any]
     ) -> None:
-        await interaction.response.send_modal(MarkPlacedModal(self.order_id, interaction.id))
+        await interaction.response.send_modal(
+            MarkPlacedModal(self.order_id, self.seen, interaction.id)
+        )
 
     @discord.ui.button(label="Mark failed…", style=discord.ButtonStyle.secondary)
     async def failed(
         self, interaction: discord.Interaction[Any], _: discord.ui.Button[Any]
     ) -> None:
-        await interaction.response.send_modal(MarkFailedModal(self.order_id, interaction.id))
+        await interaction.response.send_modal(
+            MarkFailedModal(self.order_id, self.seen, interaction.id)
+        )
 
     async def on_error(
         self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any], /
@@ -386,7 +408,7 @@ async def retry_order(interaction: discord.Interaction[Any], order_id: str) -> N
             "• **Resubmit** if the provider has no such order: exactly one more request.\n"
             "• **Mark placed** if it has it: give its id and the bot polls it.\n"
             "• **Mark failed** to end the order and tell the buyer.",
-            view=ReviewView(order.id, interaction.id),
+            view=ReviewView(order.id, order.updated_at, interaction.id),
             ephemeral=True,
         )
         return
@@ -429,6 +451,7 @@ class DeliverModal(discord.ui.Modal):
         label="The delivery (keys, accounts, links…)",
         style=discord.TextStyle.paragraph,
         max_length=4000,
+        custom_id="deliver:text",
     )
 
     def __init__(self, order_id: str, key: int) -> None:
@@ -475,7 +498,7 @@ async def deliver_order(
     if file is None:
         # A modal must be the first answer. The only I/O before it is a local SQLite read,
         # so staff learn at once that an order can't be delivered, before typing anything.
-        order = await _bot(interaction).staff_orders.get(order_id)
+        order = await _bot(interaction).staff_orders.deliverable(order_id)
         await interaction.response.send_modal(DeliverModal(order.id, interaction.id))
         return
     await interaction.response.defer(ephemeral=True, thinking=True)

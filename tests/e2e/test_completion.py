@@ -222,9 +222,10 @@ async def test_rate_limit_holds_every_order_of_that_provider(stack: LocalStack) 
 async def test_provider_500s_open_the_circuit_and_others_keep_polling(stack: LocalStack) -> None:
     world = stack.emulator.world
     broken = stack.sandbox.state("namefi")
+    for _ in range(3):  # linking asks Namefi once, so it is linked while Namefi is up
+        remote = broken.create_order(timeline=[{"after": 0, "status": "CREATED"}])
+        await link(stack, "namefi", remote, world.buyer_id)
     broken.add_fault(Fault("server_error", count=-1))
-    for _ in range(3):
-        await link_when_broken(stack, broken)
     healthy_remote = stack.sandbox.state("digital_shop").create_order(
         timeline=[
             {"after": 0, "status": "PENDING"},
@@ -243,32 +244,6 @@ async def test_provider_500s_open_the_circuit_and_others_keep_polling(stack: Loc
     # Each failing GET is tried 3x by the adapter; after the breaker opens, nothing more.
     assert len(later) == len(namefi_gets), "the open circuit still let requests through"
     assert "circuit OPEN" in stack.bot_log()
-
-
-async def link_when_broken(stack: LocalStack, broken: Any) -> None:
-    """Seed an already-tracked Namefi order directly: linking itself needs Namefi up."""
-    import sqlite3
-
-    from bot.domain import new_order_id
-
-    remote = broken.create_order(timeline=[{"after": 0, "status": "CREATED"}])
-    now = time.time()
-    with sqlite3.connect(stack.database_path) as conn:
-        conn.execute(
-            "INSERT INTO orders (id, user_id, guild_id, product_key, product_name, provider, kind, source,"
-            " quantity, unit_price_minor, total_minor, currency, status, remote_id, created_at, updated_at,"
-            " next_poll_at) VALUES (?, ?, ?, 'linked:namefi', 'Namefi order', 'namefi', 'digital', 'linked',"
-            " 1, 0, 0, 'USD', 'submitted', ?, ?, ?, ?)",
-            (
-                new_order_id(),
-                stack.emulator.world.buyer_id,
-                stack.emulator.world.guild_id,
-                remote,
-                now,
-                now,
-                now,
-            ),
-        )
 
 
 async def test_kill_9_loses_nothing_and_repeats_nothing(stack: LocalStack, tmp_path: Path) -> None:
