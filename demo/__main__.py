@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from demo.stack import LocalStack
+from sandbox.common import Fault
 
 EPHEMERAL = 64
 
@@ -264,6 +265,47 @@ class Demo:
         driven = await self.slash(buyer, "orders", {})
         self.out.bot("buyer, only they see it", await driven.wait_for_followup(timeout=15))
 
+    async def review(self) -> None:
+        self.out.heading("Journey 5: staff resolve an order whose outcome is unknown")
+        buyer = self.emu.world.buyer_id
+        boost = self.stack.sandbox.state("boost")
+        boost.add_fault(Fault("server_error", method="POST"))
+        posts_before = len([r for r in boost.requests if r.method == "POST"])
+        self.out.note("the boost reseller answers the next order with a 500 (did it take it?)")
+        driven = await self.slash(buyer, "boost", {"invite": "shopdemo", "amount": 2})
+        confirmation = await driven.wait_for_followup(timeout=15)
+        result = await self.confirm(buyer, confirmation)
+        order_id = text_of(confirmation).split("(Order ")[1].split(")")[0]
+        if "Staff are checking" not in text_of(result):
+            raise JourneyFailed(f"the ambiguous boost was not handed to staff: {text_of(result)}")
+        await self.staff_line(f"Order `{order_id}` by")
+        remote = boost.create_order(
+            timeline=[{"after": 0, "status": "PROCESSING"}, {"after": 2, "status": "COMPLETED"}]
+        )
+        self.out.note(f"staff check the reseller's panel: it does have the order, as {remote}")
+        self.out.user("staff", f"/admin order retry order_id:{order_id} (in #staff)")
+        retry, offer = await self.stack.admin("order retry", {"order_id": order_id})
+        self.out.bot("staff, only they see it", offer)
+        self.out.user("staff", "presses [Mark placed…] and gives the reseller's id")
+        pressed = await self.emu.press_button(
+            self.emu.world.staff_id, offer, f"admin-review:{retry.id}:placed"
+        )
+        await pressed.wait_for_response()
+        submitted = await self.emu.submit_modal(
+            self.emu.world.staff_id,
+            f"admin-placed:{pressed.id}",
+            {"placed:remote_id": remote},
+            source_interaction=pressed,
+        )
+        await submitted.wait_for_response()
+        self.out.bot("staff, only they see it", await submitted.wait_for_followup(timeout=15))
+        await self.staff_line(f"marked order `{order_id}` as placed")
+        await self.dm(buyer, order_id)
+        posts = len([r for r in boost.requests if r.method == "POST"]) - posts_before
+        if posts != 1:
+            raise JourneyFailed(f"the reseller received {posts} POSTs for one order")
+        self.out.note("the reseller received exactly one POST for this order: it was never re-sent")
+
     async def _link(self, remote: str, member_id: int) -> str:
         self.out.user(
             "staff",
@@ -303,6 +345,7 @@ async def run(workdir: Path) -> int:
             demo.tracking,
             demo.closed_dms,
             demo.orders,
+            demo.review,
         ]
         for journey in journeys:
             await journey()

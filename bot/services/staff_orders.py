@@ -80,6 +80,13 @@ class StaffOrders:
             raise StaffOrderError(f"There is no order `{order_id}`.")
         return order
 
+    async def review_reason(self, order: repo.OrderRecord) -> str:
+        """Why an order went to needs review, as recorded when it did."""
+        for event in reversed(await repo.list_events(self.db, order.id)):
+            if event.new_status is OrderStatus.NEEDS_REVIEW and event.detail:
+                return event.detail
+        return order.status_message or "no detail recorded"
+
     async def dossier(self, order_id: str) -> OrderDossier:
         order = await self.get(order_id)
         return OrderDossier(
@@ -248,7 +255,7 @@ class StaffOrders:
                 OrderStatus.SUBMITTED,
                 actor=str(staff_id),
                 remote_id=remote_id,
-                status_message="Placed with the provider",
+                status_message="",  # the provider's own words come with the next poll
                 detail=f"staff checked: {order.provider} has it as {remote_id}",
                 next_poll_at=time.time() if can_poll else None,
                 alert=repo.AlertSpec(

@@ -404,7 +404,7 @@ async def retry_order(interaction: discord.Interaction[Any], order_id: str) -> N
     if order.status is OrderStatus.NEEDS_REVIEW:
         await interaction.followup.send(
             f"Order `{order.id}` needs review: the outcome at **{order.provider}** is unknown"
-            f" ({order.status_message or 'no detail'}). Check the provider first, then:\n"
+            f" ({(await service.review_reason(order))[:300]}). Check the provider first, then:\n"
             "• **Resubmit** if the provider has no such order: exactly one more request.\n"
             "• **Mark placed** if it has it: give its id and the bot polls it.\n"
             "• **Mark failed** to end the order and tell the buyer.",
