@@ -1,7 +1,9 @@
 """The staff console, /admin: one group, one module per concern.
 
 - `access`: the group and the check every /admin command, button and modal goes through
-- `orders`: /admin orders, /admin order view|retry|set-status|deliver|resend|link
+- `ui`: the views', forms' and autocomplete's shared pieces
+- `orders`: /admin orders and /admin order view (looking, and the audited Reveal)
+- `order_actions`: /admin order retry|set-status|deliver|resend|link (changing)
 
 Loaded as one extension (`cogs.admin` in bot.app.COGS) so the group is added to the tree
 exactly once, with every subcommand already attached.
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cogs.admin import orders
+from cogs.admin import order_actions, orders
 from cogs.admin.access import admin_group
 
 if TYPE_CHECKING:
@@ -19,7 +21,9 @@ if TYPE_CHECKING:
 
 
 async def setup(bot: OrderBot) -> None:
-    orders.attach(admin_group)
+    # Importing the modules attached their commands to the groups.
+    assert orders.list_orders.parent is admin_group
+    assert order_actions.link_order.parent is not None
     bot.tree.add_command(admin_group)
 
 

@@ -71,6 +71,8 @@ admin_group = StaffGroup(
     default_permissions=DEFAULT_PERMISSIONS,
 )
 
+order_group = StaffGroup(name="order", description="Staff: one order", parent=admin_group)
+
 
 async def check_component(interaction: discord.Interaction[Any]) -> bool:
     """For buttons and modals of the staff console: the same rule, answered ephemerally."""
