@@ -21,11 +21,15 @@ from bot.providers.registry import ProviderRegistry, build_providers
 from bot.services.notifier import Notifier
 from bot.services.ordering import CONFIRMATION_TTL, OrderingService
 from bot.services.poller import Poller, PollerSettings
+from bot.services.provider_status import ProviderReport, provider_reports
+from bot.services.shop import ShopService
 from bot.services.staff_log import StaffLog
 from bot.services.staff_orders import StaffOrders
+from bot.services.stats import StatsService
+from bot.services.watchdog import StuckOrderWatch
 from bot.tree import OrderTree
 from storage import orders as repo
-from storage import shop_state
+from storage import provider_health, shop_state
 from storage.database import Database, open_database
 
 log = logging.getLogger(__name__)
@@ -36,6 +40,7 @@ COGS: tuple[str, ...] = ("cogs.ordering", "cogs.orders", "cogs.admin")
 STAFF_LOG_INTERVAL = 2.0
 RESUBMIT_INTERVAL = 5.0
 DRAFT_CLEANUP_INTERVAL = 300.0
+STUCK_CHECK_INTERVAL = 30.0
 
 
 class OrderBot(commands.Bot):
@@ -59,6 +64,8 @@ class OrderBot(commands.Bot):
         self._providers: ProviderRegistry | None = None
         self._ordering: OrderingService | None = None
         self._staff_orders: StaffOrders | None = None
+        self._shop: ShopService | None = None
+        self._stats: StatsService | None = None
         self.staff_log: StaffLog | None = None
         self.poller: Poller | None = None
         self.notifier: Notifier | None = None
@@ -92,6 +99,21 @@ class OrderBot(commands.Bot):
             raise RuntimeError("staff service is not ready yet (setup_hook has not run)")
         return self._staff_orders
 
+    @property
+    def shop(self) -> ShopService:
+        if self._shop is None:
+            raise RuntimeError("shop service is not ready yet (setup_hook has not run)")
+        return self._shop
+
+    @property
+    def stats(self) -> StatsService:
+        if self._stats is None:
+            raise RuntimeError("stats service is not ready yet (setup_hook has not run)")
+        return self._stats
+
+    async def provider_health_report(self) -> list[ProviderReport]:
+        return await provider_reports(self.db, self.providers)
+
     def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
@@ -109,6 +131,9 @@ class OrderBot(commands.Bot):
         self._providers = build_providers(self.settings)
         self._ordering = OrderingService(self.db, self.cipher, self.catalog, self.providers)
         self._staff_orders = StaffOrders(self.db, self.cipher, self.ordering)
+        self._shop = ShopService(self.db)
+        self._stats = StatsService(self.db)
+        self.watchdog = StuckOrderWatch(self.db, self.settings.stuck_order_minutes)
         self.staff_log = StaffLog(self.db, self, self.settings.staff_channel_id)
         settings = self.settings
         self.poller = Poller(
@@ -123,6 +148,8 @@ class OrderBot(commands.Bot):
                 breaker_cooldown=settings.breaker_cooldown_seconds,
             ),
         )
+        # A provider that asked us to hold off, or whose circuit was open, stays so.
+        await self.poller.restore()
         self.notifier = Notifier(self.db, self.cipher, self, settings.notice_channel_id)
         # Nothing is in flight in a process that just started: leases of a killed
         # predecessor are void, so its orders are polled again right away.
@@ -177,6 +204,13 @@ class OrderBot(commands.Bot):
             **common,
         )
         self.scheduler.add_job(
+            self._guarded(self.watchdog.alert_stuck_orders, "stuck orders"),
+            "interval",
+            seconds=STUCK_CHECK_INTERVAL,
+            id="stuck-orders",
+            **common,
+        )
+        self.scheduler.add_job(
             self._guarded(self._drop_expired_drafts, "draft cleanup"),
             "interval",
             seconds=DRAFT_CLEANUP_INTERVAL,
@@ -199,6 +233,7 @@ class OrderBot(commands.Bot):
         return run
 
     async def _drop_expired_drafts(self) -> None:
+        await provider_health.prune_requests(self.db, now=time.time())
         dropped = await repo.delete_expired_drafts(
             self.db, older_than=time.time() - CONFIRMATION_TTL * 2
         )

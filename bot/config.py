@@ -114,6 +114,8 @@ class Settings(StorageSettings):
 
     # --- Behaviour ---------------------------------------------------------------------
     order_cooldown_seconds: float = Field(default=10.0, ge=0)
+    # An order still open this long gets one staff alert (0 switches it off).
+    stuck_order_minutes: float = Field(default=120.0, ge=0)
 
     @field_validator("delivery_encryption_key")
     @classmethod

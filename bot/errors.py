@@ -20,9 +20,11 @@ class InvalidInput(UserFacingError):
 
 
 class ShopPaused(UserFacingError):
-    def __init__(self) -> None:
+    def __init__(self, reason: str | None = None) -> None:
+        because = f" Staff say: {reason}" if reason else ""
         super().__init__(
-            "The shop is paused right now, so no new orders can be placed. Please try again later."
+            "The shop is paused right now, so no new orders can be placed. Nothing was ordered"
+            f" and nothing was charged; please try again later.{because}"
         )
 
 

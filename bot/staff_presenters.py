@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 
 import discord
 
-from bot.domain import Delivery, OrderStatus
+from bot.domain import Delivery, Money, OrderStatus
 from bot.presenters import STATUS_COLOUR, price_text, status_text, ts
+from bot.services.provider_status import ProviderReport
 from bot.services.staff_orders import OrderDossier, Revealed
+from bot.services.stats import StatsFigures
 from storage.orders import OrderEvent, OrderRecord
 
 MASK = "•"
@@ -158,3 +160,90 @@ def revealed_text(order: OrderRecord, revealed: Revealed) -> tuple[str, str | No
         return "\n".join(lines), None
     lines.append("Delivery: attached (too long for a message).")
     return "\n".join(lines), text
+
+
+CIRCUIT_TEXT = {"closed": "🟢 closed", "open": "🔴 open", "half_open": "🟡 probing"}
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def providers_embed(reports: list[ProviderReport]) -> discord.Embed:
+    embed = discord.Embed(title="Providers", colour=discord.Colour.blurple())
+    for report in reports:
+        if not report.configured:
+            embed.add_field(
+                name=report.name, value="not configured (no base URL or key)", inline=False
+            )
+            continue
+        health = report.health
+        lines = [
+            f"circuit: {CIRCUIT_TEXT.get(health.circuit, health.circuit) if health else '🟢 closed'}",
+            f"open orders: **{report.open_orders}**"
+            + ("" if report.can_poll else " (no status API: staff finish them)"),
+            f"requests, last hour: {report.requests_last_hour}"
+            + (f" ({report.failures_last_hour} failed)" if report.failures_last_hour else ""),
+        ]
+        if report.hold_seconds > 0:
+            assert health is not None
+            why = "circuit open" if report.circuit_open else "Retry-After"
+            lines.append(f"⏳ held for {_duration(report.hold_seconds)} more ({why})")
+        if health and health.last_success_at:
+            lines.append(f"last success: {ts(health.last_success_at, 'R')}")
+        elif report.can_poll:
+            lines.append("last success: never")
+        if health and health.last_error_at:
+            lines.append(
+                f"last error: {ts(health.last_error_at, 'R')} — {health.last_error_kind}: "
+                f"{(health.last_error or '')[:120]}"
+            )
+        embed.add_field(name=report.name, value="\n".join(lines)[:1024], inline=False)
+    embed.set_footer(
+        text="From the database: the same whichever process polls, and after a restart."
+    )
+    return embed
+
+
+def stats_embed(figures: StatsFigures) -> discord.Embed:
+    embed = discord.Embed(
+        title=f"Stats: {figures.first_day} to {figures.last_day} ({figures.days} days, UTC)",
+        colour=discord.Colour.blurple(),
+    )
+    total = sum(figures.totals.values())
+    embed.add_field(
+        name=f"Orders ({total})",
+        value=status_counts(Counter(figures.totals)) if total else "none",
+        inline=False,
+    )
+    revenue = " · ".join(
+        Money(minor, currency).format() for currency, minor in figures.revenue.items()
+    )
+    embed.add_field(
+        name="Revenue (completed orders sold here)", value=revenue or "none", inline=False
+    )
+    timings = "\n".join(
+        f"{provider}: median {_duration(t.median_seconds)}, p90 {_duration(t.p90_seconds)} "
+        f"({t.orders} order{'s' if t.orders != 1 else ''})"
+        for provider, t in figures.completion.items()
+    )
+    embed.add_field(name="Time to complete", value=timings or "no completed orders", inline=False)
+    rate = figures.fallback_rate
+    embed.add_field(
+        name="DMs",
+        value=(
+            f"{figures.dms} sent, {figures.dm_fallbacks} to the notices channel "
+            f"(DMs closed): {rate:.0%} fallback"
+            if rate is not None
+            else "none sent"
+        ),
+        inline=False,
+    )
+    busiest = max(figures.per_day.items(), key=lambda kv: sum(kv[1].values()), default=None)
+    if busiest and sum(busiest[1].values()):
+        embed.set_footer(text=f"Busiest day: {busiest[0]} ({sum(busiest[1].values())} orders)")
+    return embed

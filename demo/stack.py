@@ -43,6 +43,7 @@ BOT_SETTING_PREFIXES = (
     "PROVIDER_",
     "POLL_",
     "NOTIFY_",
+    "STUCK_",
 )
 
 

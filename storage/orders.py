@@ -69,6 +69,7 @@ class AlertSpec:
     kind: str
     message: str
     dedupe_key: str
+    group_key: str | None = None  # alerts of one group become a digest in a storm
 
 
 @dataclass(frozen=True, slots=True)
@@ -524,6 +525,7 @@ async def transition_order(
                 message=change.alert.message,
                 dedupe_key=change.alert.dedupe_key,
                 order_id=order_id,
+                group_key=change.alert.group_key,
             )
     record = await get_order(db, order_id)
     assert record is not None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import aiosqlite
+
 from storage.database import Database
 
 
@@ -12,8 +14,13 @@ async def get_value(db: Database, key: str) -> str | None:
 
 async def set_value(db: Database, key: str, value: str) -> None:
     async with db.transaction() as conn:
-        await conn.execute(
-            "INSERT INTO shop_state (key, value) VALUES (?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+        await set_value_in(conn, key, value)
+
+
+async def set_value_in(conn: aiosqlite.Connection, key: str, value: str) -> None:
+    """Inside an open transaction (with the audit row of whoever changed it)."""
+    await conn.execute(
+        "INSERT INTO shop_state (key, value) VALUES (?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )

@@ -205,6 +205,16 @@ class Notifier:
             kind="notified",
             detail=f"{note.kind}: DMs closed, notice posted in the notices channel (no delivery data)",
         )
+        await staff_alerts.raise_alert(
+            self.db,
+            kind="dm_fallback",
+            message=f"📪 <@{order.user_id}> has DMs closed: order `{order.id}` ({note.kind}) was "
+            "announced in the notices channel instead, without delivery data. They can see it "
+            "with `/order`; nothing to do unless they ask.",
+            dedupe_key=f"dm_fallback:{note.id}",
+            order_id=order.id,
+            group_key="dm_fallback",
+        )
         log.info("DMs closed for order %s: fallback notice posted", order.id)
         return True
 
@@ -230,9 +240,11 @@ class Notifier:
                 self.db,
                 kind="notify_stuck",
                 message=f"📭 The {note.kind} DM for order `{note.order_id}` keeps failing ({reason}). "
-                "It will keep retrying; the buyer can also see the order with /order.",
+                "It will keep retrying; the buyer can also see the order with `/order`. "
+                f"`/admin order resend order_id:{note.order_id}` sends it again once Discord answers.",
                 dedupe_key=f"notify_stuck:{note.id}",
                 order_id=note.order_id,
+                group_key="notify_stuck",
             )
 
     async def _give_up(self, note: outbox.Notification, reason: str) -> None:
@@ -242,8 +254,10 @@ class Notifier:
         await staff_alerts.raise_alert(
             self.db,
             kind="notify_failed",
-            message=f"📭 Couldn't notify <@{note.user_id}> about order `{note.order_id}`: {reason}.",
+            message=f"📭 Couldn't notify <@{note.user_id}> about order `{note.order_id}`: {reason}. "
+            f"Fix the cause, then `/admin order resend order_id:{note.order_id}`.",
             dedupe_key=f"notify_failed:{note.id}",
             order_id=note.order_id,
+            group_key="notify_failed",
         )
         log.error("notification %s for order %s failed: %s", note.id, note.order_id, reason)

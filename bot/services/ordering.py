@@ -35,7 +35,7 @@ from bot.providers.errors import (
 )
 from bot.providers.registry import ProviderRegistry
 from storage import orders as repo
-from storage import shop_state
+from storage import provider_health, shop_state, staff_alerts
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ CONFIRMATION_TTL = 10 * 60.0  # seconds a confirmation stays valid
 FIRST_POLL_DELAY = 2.0  # poll soon after submission: buyers want news fast
 RESUBMIT_DELAYS = (5.0, 15.0, 45.0, 120.0, 300.0)  # idempotent re-sends, then staff
 PAUSED_KEY = "ordering_paused"
+PAUSED_REASON_KEY = "ordering_paused_reason"
 # A non-idempotent order still `submitting` this long after it was claimed, and not in
 # flight in this process, was abandoned by an unexpected error: staff must look.
 STUCK_SUBMITTING_AFTER = 120.0
@@ -89,12 +90,11 @@ class OrderingService:
     async def is_paused(self) -> bool:
         return await shop_state.get_value(self.db, PAUSED_KEY) == "1"
 
-    async def set_paused(self, paused: bool) -> None:
-        await shop_state.set_value(self.db, PAUSED_KEY, "1" if paused else "0")
-
     async def ensure_open(self) -> None:
+        """Buyers can't start or confirm orders while staff have paused the shop. (Staff
+        actions and re-sends of orders confirmed before the pause go on.)"""
         if await self.is_paused():
-            raise ShopPaused()
+            raise ShopPaused(await shop_state.get_value(self.db, PAUSED_REASON_KEY))
 
     # --- validation -------------------------------------------------------------------------
 
@@ -257,7 +257,21 @@ class OrderingService:
                 "Your order is waiting for staff.",
             )
         try:
-            answer = await adapter.create_order(self._create_request(order))
+            try:
+                answer = await adapter.create_order(self._create_request(order))
+            except ProviderError as exc:
+                await provider_health.count_request(self.db, order.provider, failed=True)
+                if isinstance(exc, ProviderAuthError):
+                    await staff_alerts.raise_alert(
+                        self.db,
+                        kind="provider_auth",
+                        message=f"🔑 {order.provider} rejected our credentials while placing "
+                        f"order `{order.id}` ({exc.message}). Fix {order.provider.upper()}_API_* "
+                        "in the settings and restart; `/admin providers` shows its health.",
+                        dedupe_key=f"provider_auth:{order.provider}:{int(self.clock() // 3600)}",
+                    )
+                raise
+            await provider_health.count_request(self.db, order.provider, failed=False)
         except SubmissionAmbiguous as exc:
             return await self._needs_review(
                 order,
@@ -360,8 +374,10 @@ class OrderingService:
                 alert=repo.AlertSpec(
                     "order_failed",
                     f"❌ Order `{order.id}` by <@{order.user_id}> failed at submission "
-                    f"({order.provider}): {detail}",
+                    f"({order.provider}): {detail}. Nothing was ordered. "
+                    f"`/admin order retry order_id:{order.id}` sends it again.",
                     f"order_failed:{order.id}:{order.updated_at}",
+                    group_key=f"order_failed:{order.provider}",
                 ),
             ),
             self.cipher,
@@ -386,8 +402,9 @@ class OrderingService:
                     "needs_review",
                     f"⚠️ Order `{order.id}` by <@{order.user_id}> needs review: the outcome at "
                     f"{order.provider} is unknown ({detail}). It was NOT re-sent. Check the "
-                    "provider, then use /admin to set its status or retry it.",
+                    f"provider, then run `/admin order retry order_id:{order.id}`.",
                     f"needs_review:{order.id}:{order.updated_at}",
+                    group_key=f"needs_review:{order.provider}",
                 ),
             ),
             self.cipher,

@@ -23,7 +23,7 @@ from enum import StrEnum
 from aiolimiter import AsyncLimiter
 
 from bot.crypto import DeliveryCipher
-from bot.domain import IllegalTransition
+from bot.domain import IllegalTransition, OrderStatus
 from bot.providers.base import ProviderAdapter, ProviderOrder
 from bot.providers.errors import (
     ProviderAuthError,
@@ -36,12 +36,16 @@ from bot.providers.errors import (
 from bot.providers.registry import ProviderRegistry
 from bot.services.schedule import PollSchedule
 from storage import orders as repo
-from storage import staff_alerts
+from storage import provider_health, staff_alerts
 from storage.database import Database
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 120.0
+# A Retry-After longer than this is worth telling staff about (shorter ones are routine).
+LONG_HOLD_SECONDS = 60.0
+# Provider-side endings that staff should hear about (the buyer is DMed in any case).
+BAD_ENDINGS = (OrderStatus.FAILED, OrderStatus.REFUNDED, OrderStatus.PARTIALLY_COMPLETED)
 
 
 class CircuitState(StrEnum):
@@ -52,7 +56,7 @@ class CircuitState(StrEnum):
 
 @dataclass
 class ProviderHealth:
-    """What staff see per provider (`/admin health`)."""
+    """A provider's gate state; persisted after every batch (storage.provider_health)."""
 
     name: str
     circuit: CircuitState = CircuitState.CLOSED
@@ -61,6 +65,7 @@ class ProviderHealth:
     opened_times: int = 0
     rate_limited_until: float = 0.0
     last_error: str | None = None
+    last_error_kind: str | None = None
     last_error_at: float | None = None
     last_success_at: float | None = None
     polls: int = 0
@@ -84,7 +89,10 @@ class ProviderGate:
     limiter: AsyncLimiter
     health: ProviderHealth
     probe_in_flight: bool = False
-    changed: list[str] = field(default_factory=list)
+    requests: int = 0  # made since the last persist
+    failures: int = 0
+    # Staff alerts about the gate itself (circuit opened or closed), raised at persist.
+    alerts: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 class Poller:
@@ -116,6 +124,53 @@ class Poller:
 
     def health(self) -> list[ProviderHealth]:
         return [gate.health for gate in self.gates.values()]
+
+    async def restore(self) -> None:
+        """Take over the gates' state a previous run left in the database: a provider that
+        asked us to hold off, or whose circuit is open, stays held after a restart."""
+        saved = await provider_health.load_all(self.db)
+        for name, gate in self.gates.items():
+            row = saved.get(name)
+            if row is None:
+                continue
+            health = gate.health
+            health.circuit = CircuitState(row.circuit)
+            if health.circuit is CircuitState.HALF_OPEN:
+                health.circuit = CircuitState.OPEN  # the probe died with the old process
+            health.consecutive_failures = row.consecutive_failures
+            health.open_until = row.open_until
+            health.opened_times = row.opened_times
+            health.rate_limited_until = row.hold_until
+            health.last_success_at = row.last_success_at
+            health.last_error_at = row.last_error_at
+            health.last_error_kind = row.last_error_kind
+            health.last_error = row.last_error
+
+    async def _persist(self, gate: ProviderGate) -> None:
+        health = gate.health
+        await provider_health.save(
+            self.db,
+            provider_health.HealthRow(
+                provider=health.name,
+                circuit=health.circuit.value,
+                consecutive_failures=health.consecutive_failures,
+                open_until=health.open_until,
+                opened_times=health.opened_times,
+                hold_until=health.rate_limited_until,
+                last_success_at=health.last_success_at,
+                last_error_at=health.last_error_at,
+                last_error_kind=health.last_error_kind,
+                last_error=health.last_error,
+            ),
+            requests=gate.requests,
+            failures=gate.failures,
+        )
+        gate.requests = gate.failures = 0
+        alerts, gate.alerts = gate.alerts, []
+        for kind, message, dedupe_key in alerts:
+            await staff_alerts.raise_alert(
+                self.db, kind=kind, message=message, dedupe_key=dedupe_key
+            )
 
     # --- the job ----------------------------------------------------------------------------
 
@@ -190,6 +245,7 @@ class Poller:
             gate.probe_in_flight = False
             # Unchanged polls are written together: one transaction per batch.
             await repo.record_polls(self.db, bookkeeping)
+            await self._persist(gate)
         return made
 
     async def _poll_one(
@@ -207,9 +263,11 @@ class Poller:
                 )
                 return False
             async with gate.limiter:
+                gate.requests += 1
                 try:
                     answer = await gate.adapter.get_order(order.remote_id)
                 except ProviderError as exc:
+                    gate.failures += 1
                     await self._failed(gate, order, exc, bookkeeping)
                     return True
         self._succeeded(gate)
@@ -224,6 +282,14 @@ class Poller:
         health.last_success_at = self.clock()
         if health.circuit is not CircuitState.CLOSED:
             log.info("%s circuit closed: the provider answered", health.name)
+            gate.alerts.append(
+                (
+                    "circuit_closed",
+                    f"✅ {health.name} answers again: its circuit is closed and polling "
+                    "resumed. `/admin providers` shows its health.",
+                    f"circuit_closed:{health.name}:{int(health.last_success_at or 0)}",
+                )
+            )
         health.circuit = CircuitState.CLOSED
         health.consecutive_failures = 0
         health.opened_times = 0
@@ -239,7 +305,8 @@ class Poller:
         health = gate.health
         health.polls += 1
         health.failures += 1
-        health.last_error = f"{exc.kind}: {exc.message}"
+        health.last_error = exc.message[:200]
+        health.last_error_kind = exc.kind
         health.last_error_at = now
         if isinstance(exc, ProviderRateLimited):
             until = now + exc.retry_after
@@ -251,6 +318,15 @@ class Poller:
                     exc.retry_after,
                 )
                 await repo.postpone_provider_polls(self.db, health.name, until)
+                if exc.retry_after > LONG_HOLD_SECONDS:
+                    await staff_alerts.raise_alert(
+                        self.db,
+                        kind="provider_hold",
+                        message=f"⏳ {health.name} asked us to wait {exc.retry_after:.0f}s "
+                        f"(Retry-After): none of its orders are polled until <t:{int(until)}:T>. "
+                        "Nothing to do unless it keeps happening; `/admin providers` shows it.",
+                        dedupe_key=f"provider_hold:{health.name}:{int(until // 60)}",
+                    )
             bookkeeping.append(repo.PollBookkeeping(order.id, now, until, ok=False))
             return
         if isinstance(exc, ProviderRejected):
@@ -260,9 +336,11 @@ class Poller:
                 self.db,
                 kind="poll_rejected",
                 message=f"⚠️ {health.name} refused to report order `{order.id}` "
-                f"(remote `{order.remote_id}`): {exc.message}. Polling slowly; please check it.",
+                f"(remote `{order.remote_id}`): {exc.message}. Polling slowly. Check it with "
+                f"`/admin order view order_id:{order.id}`.",
                 dedupe_key=f"poll_rejected:{order.id}:{exc.status_code}",
                 order_id=order.id,
+                group_key=f"poll_rejected:{health.name}",
             )
             bookkeeping.append(
                 repo.PollBookkeeping(order.id, now, now + self.schedule.failure_cap, ok=False)
@@ -275,9 +353,11 @@ class Poller:
                 self.db,
                 kind="provider_fault",
                 message=f"⚠️ {health.name} sent an unreadable reply for order `{order.id}`: "
-                f"{exc.message}. It keeps being polled.",
+                f"{exc.message}. It keeps being polled; `/admin providers` shows the provider's "
+                "health.",
                 dedupe_key=f"provider_fault:{order.id}:protocol",
                 order_id=order.id,
+                group_key=f"provider_fault:{health.name}",
             )
         if isinstance(exc, ProviderAuthError):
             await staff_alerts.raise_alert(
@@ -303,6 +383,18 @@ class Poller:
             self.settings.breaker_cooldown * 2**health.opened_times,
             self.settings.breaker_max_cooldown,
         )
+        if health.circuit is CircuitState.CLOSED:
+            # Told once per outage: re-opening after a failed probe is the same outage.
+            gate.alerts.append(
+                (
+                    "circuit_open",
+                    f"🔌 {health.name} keeps failing ({health.last_error_kind}: "
+                    f"{health.last_error}): its circuit is open, so its orders are not polled "
+                    f"for {cooldown:.0f}s, then one probe decides. Orders wait, nothing is lost. "
+                    "`/admin providers` shows its health.",
+                    f"circuit_open:{health.name}:{int(now)}",
+                )
+            )
         health.circuit = CircuitState.OPEN
         health.open_until = now + cooldown
         health.opened_times += 1
@@ -326,9 +418,11 @@ class Poller:
                 self.db,
                 kind="unknown_status",
                 message=f"❓ {order.provider} reports an unknown status `{answer.raw_status[:50]}` "
-                f"for order `{order.id}`. It stays open and keeps being polled.",
+                f"for order `{order.id}`. It stays open and keeps being polled; "
+                f"`/admin order view order_id:{order.id}` shows it.",
                 dedupe_key=f"unknown_status:{order.id}:{answer.raw_status[:50]}",
                 order_id=order.id,
+                group_key=f"unknown_status:{order.provider}",
             )
             next_at = now + self.schedule.next_unchanged(order.status, order.unchanged_polls + 1)
             bookkeeping.append(
@@ -355,6 +449,7 @@ class Poller:
                     detail=f"{order.provider} says {answer.raw_status}",
                     notify_kind="final" if answer.status.is_terminal else None,
                     expect=order.status,
+                    alert=_bad_ending_alert(order, answer),
                 ),
                 self.cipher,
             )
@@ -370,7 +465,8 @@ class Poller:
                 self.db,
                 kind="illegal_transition",
                 message=f"⚠️ {order.provider} moved order `{order.id}` from {exc.old.label} to "
-                f"{exc.new.label} (`{answer.raw_status}`), which we don't allow. Please check it.",
+                f"{exc.new.label} (`{answer.raw_status}`), which we don't allow. Check it with "
+                f"`/admin order view order_id:{order.id}`.",
                 dedupe_key=f"illegal:{order.id}:{exc.old.value}:{exc.new.value}",
                 order_id=order.id,
             )
@@ -384,3 +480,17 @@ class Poller:
                     order.id, now, now + self.schedule.next_after_change(), ok=True
                 )
             )
+
+
+def _bad_ending_alert(order: repo.OrderRecord, answer: ProviderOrder) -> repo.AlertSpec | None:
+    if answer.status not in BAD_ENDINGS:
+        return None
+    assert answer.status is not None
+    return repo.AlertSpec(
+        "provider_outcome",
+        f"🧾 {order.provider} says order `{order.id}` by <@{order.user_id}> is "
+        f"**{answer.status.label}** (`{answer.raw_status[:50]}`). The buyer is being told. "
+        f"`/admin order view order_id:{order.id}` shows it.",
+        f"provider_outcome:{order.id}:{answer.status.value}",
+        group_key=f"provider_outcome:{order.provider}",
+    )

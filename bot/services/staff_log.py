@@ -1,28 +1,91 @@
-"""Posts the staff-alert outbox to the staff channel, each alert once.
+"""Posts the staff-alert outbox to the staff channel, each alert once, without storms.
 
 Alerts are written to SQLite in the same transaction as what they report (see
 storage.staff_alerts), so a crash or a Discord outage delays them but never loses them.
+
+- **Claimed before posting**: a lease on each alert, so an overlapping run or a second
+  process never posts it twice.
+- **One bad alert doesn't block the rest**: a failed post is retried with backoff, the
+  queue moves on, and after MAX_ATTEMPTS the alert is given up with an error in the log.
+- **No storms**: per group (kind and provider) the first few alerts in a window are posted
+  as they are; the rest become one digest with counts, at most one per DIGEST_INTERVAL.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
+from itertools import groupby
 
 import discord
 
 from storage import staff_alerts
 from storage.database import Database
+from storage.staff_alerts import StaffAlert
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS_BEFORE_WARNING = 5
+CLAIM_LEASE = 60.0
+MAX_ATTEMPTS = 8
+INDIVIDUAL_PER_WINDOW = 3  # alerts of one group posted on their own per window
+WINDOW = 600.0
+DIGEST_INTERVAL = 60.0
+DIGEST_IDS_SHOWN = 10
+DISCORD_LIMIT = 2000
+
+# What a digest says per kind, and the command that acts on it. Every command named here
+# exists (tests/bot/test_staff_log.py checks them against the /admin tree).
+DIGEST_TEXT: dict[str, tuple[str, str]] = {
+    "needs_review": (
+        "orders need review",
+        "Check the provider, then `/admin order retry order_id:<id>` for each "
+        "(`/admin orders status:needs_review` lists them).",
+    ),
+    "unknown_status": (
+        "orders report a status we don't know",
+        "They stay open. `/admin order view order_id:<id>` shows the provider's word.",
+    ),
+    "provider_fault": (
+        "orders got unreadable replies",
+        "They keep being polled. `/admin providers` shows the provider's health.",
+    ),
+    "poll_rejected": (
+        "orders were refused by the provider",
+        "`/admin order view order_id:<id>`, then `/admin order set-status` if it is gone.",
+    ),
+    "provider_outcome": (
+        "orders ended badly at the provider",
+        "The buyers were told. `/admin order view order_id:<id>` shows each.",
+    ),
+    "order_failed": (
+        "orders failed at submission",
+        "`/admin order retry order_id:<id>` sends one again.",
+    ),
+    "stuck_order": (
+        "orders are open for too long",
+        "`/admin order view order_id:<id>`; `/admin order set-status` or `deliver` to finish.",
+    ),
+    "dm_fallback": (
+        "buyers have closed DMs",
+        "They were told in the notices channel; `/order` shows them their order.",
+    ),
+}
 
 
 class StaffLog:
-    def __init__(self, db: Database, client: discord.Client, channel_id: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        client: discord.Client,
+        channel_id: int,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.db = db
         self.client = client
         self.channel_id = channel_id
+        self.clock = clock
 
     async def _channel(self) -> discord.abc.Messageable:
         channel = self.client.get_channel(self.channel_id)
@@ -32,32 +95,97 @@ class StaffLog:
         return channel
 
     async def post_pending(self) -> int:
-        """Post every unposted alert in order. Stops at the first Discord failure so
-        order is kept; the next run picks up from there."""
-        pending = await staff_alerts.unposted_alerts(self.db)
-        if not pending:
+        """Post what is due. Returns how many messages were posted."""
+        now = self.clock()
+        claimed = await staff_alerts.claim_due_alerts(self.db, now=now, lease=CLAIM_LEASE)
+        if not claimed:
             return 0
         try:
             channel = await self._channel()
         except discord.HTTPException as exc:
             log.warning("staff channel %s unavailable: %s", self.channel_id, exc)
+            await staff_alerts.release_alerts(self.db, [a.id for a in claimed], not_before=now + 10)
             return 0
         posted = 0
-        for alert in pending:
-            try:
-                await channel.send(
-                    alert.message[:2000],
-                    allowed_mentions=discord.AllowedMentions.none(),
-                )
-            except discord.HTTPException as exc:
-                await staff_alerts.mark_alert_attempt_failed(self.db, alert.id)
-                level = (
-                    logging.ERROR
-                    if alert.attempts >= MAX_ATTEMPTS_BEFORE_WARNING
-                    else logging.WARNING
-                )
-                log.log(level, "posting staff alert %s failed (%s); will retry", alert.id, exc)
-                break
-            await staff_alerts.mark_alert_posted(self.db, alert.id)
-            posted += 1
+        singles: list[StaffAlert] = [a for a in claimed if a.group_key is None]
+        grouped = sorted((a for a in claimed if a.group_key is not None), key=_group)
+        for key, members in groupby(grouped, key=_group):
+            batch = list(members)
+            allowance = INDIVIDUAL_PER_WINDOW - await staff_alerts.messages_posted_since(
+                self.db, key, now - WINDOW
+            )
+            singles.extend(batch[: max(allowance, 0)])
+            rest = batch[max(allowance, 0) :]
+            if rest:
+                posted += await self._digest(channel, key, rest, now)
+        for alert in sorted(singles, key=lambda a: a.id):
+            if await self._post(channel, alert.message, alert):
+                await staff_alerts.mark_alerts_posted(self.db, [alert.id])
+                posted += 1
         return posted
+
+    async def _digest(
+        self, channel: discord.abc.Messageable, key: str, rest: list[StaffAlert], now: float
+    ) -> int:
+        last = await staff_alerts.last_digest_at(self.db, key)
+        if last is not None and now - last < DIGEST_INTERVAL:
+            # A digest went out a moment ago: these wait and join the next one.
+            await staff_alerts.release_alerts(
+                self.db, [a.id for a in rest], not_before=last + DIGEST_INTERVAL
+            )
+            return 0
+        head = rest[0]
+        if not await self._post(channel, digest_message(key, rest), head):
+            for alert in rest[1:]:
+                await staff_alerts.release_alerts(self.db, [alert.id], not_before=now + 10)
+            return 0
+        await staff_alerts.mark_alerts_posted(self.db, [a.id for a in rest], digest_id=head.id)
+        log.info("posted a digest of %d %s alert(s)", len(rest), key)
+        return 1
+
+    async def _post(self, channel: discord.abc.Messageable, text: str, alert: StaffAlert) -> bool:
+        try:
+            await channel.send(
+                text[:DISCORD_LIMIT], allowed_mentions=discord.AllowedMentions.none()
+            )
+            return True
+        except discord.HTTPException as exc:
+            attempts = alert.attempts + 1
+            give_up = attempts >= MAX_ATTEMPTS
+            retry_at = self.clock() + min(2.0**attempts, 300.0)
+            await staff_alerts.mark_alert_attempt_failed(
+                self.db, alert.id, retry_at=retry_at, give_up=give_up
+            )
+            if give_up:
+                log.error(
+                    "giving up on staff alert %s (%s) after %d attempts: %s",
+                    alert.id,
+                    alert.kind,
+                    attempts,
+                    exc,
+                )
+            else:
+                log.warning(
+                    "posting staff alert %s failed (%s); retrying in %.0fs, the others go on",
+                    alert.id,
+                    exc,
+                    retry_at - self.clock(),
+                )
+            return False
+
+
+def _group(alert: StaffAlert) -> str:
+    return alert.group_key or ""
+
+
+def digest_message(key: str, alerts: list[StaffAlert]) -> str:
+    kind, _, provider = key.partition(":")
+    label, hint = DIGEST_TEXT.get(kind, (f"{kind} alerts", "`/admin orders` lists the orders."))
+    ids = [a.order_id for a in alerts if a.order_id]
+    shown = ", ".join(f"`{i}`" for i in ids[:DIGEST_IDS_SHOWN])
+    more = f" and {len(ids) - DIGEST_IDS_SHOWN} more" if len(ids) > DIGEST_IDS_SHOWN else ""
+    where = f" at **{provider}**" if provider else ""
+    return (
+        f"📣 **{len(alerts)} more {label}**{where} (grouped to keep this channel readable): "
+        f"{shown}{more}.\n{hint}"
+    )

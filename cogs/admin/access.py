@@ -72,6 +72,7 @@ admin_group = StaffGroup(
 )
 
 order_group = StaffGroup(name="order", description="Staff: one order", parent=admin_group)
+shop_group = StaffGroup(name="shop", description="Staff: the whole shop", parent=admin_group)
 
 
 async def check_component(interaction: discord.Interaction[Any]) -> bool:

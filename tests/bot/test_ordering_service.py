@@ -17,10 +17,11 @@ from bot.domain import OrderStatus
 from bot.errors import InvalidInput, NotAllowed, ShopPaused
 from bot.providers.registry import ProviderRegistry
 from bot.services.ordering import ConfirmResult, OrderingService
+from bot.services.shop import ShopService
 from sandbox.common import Fault
 from sandbox.runner import SandboxCluster
+from storage import audit, staff_alerts
 from storage import orders as repo
-from storage import staff_alerts
 from storage.database import Database
 from tests.conftest import REPO_ROOT
 
@@ -128,17 +129,25 @@ async def test_bad_input_creates_no_row(service: OrderingService, db: Database) 
 
 
 async def test_paused_shop_refuses_drafts_and_confirms(
-    service: OrderingService, cluster: SandboxCluster
+    service: OrderingService, cluster: SandboxCluster, db: Database
 ) -> None:
+    shop = ShopService(db)
     draft = await boost_draft(service)
-    await service.set_paused(True)
-    with pytest.raises(ShopPaused):
+    assert await shop.pause(STAFF, "stocktaking until 6pm")
+    with pytest.raises(ShopPaused, match="stocktaking until 6pm"):
         await boost_draft(service, key="another")
     with pytest.raises(ShopPaused):
         await service.confirm(draft.id, BUYER)
     assert posts(cluster, "boost") == []
-    await service.set_paused(False)
+    assert await shop.resume(STAFF)
+    assert not await shop.resume(STAFF)  # already open: said so, nothing else
     assert (await service.confirm(draft.id, BUYER)).result is ConfirmResult.SUBMITTED
+    actions = [(e.actor_id, e.action, e.detail) for e in reversed(await audit.recent(db))]
+    assert actions == [
+        (STAFF, "shop.pause", "stocktaking until 6pm"),
+        (STAFF, "shop.resume", None),
+        (STAFF, "shop.resume", None),
+    ]
 
 
 async def test_boost_timeout_becomes_needs_review_never_resent(
