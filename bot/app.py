@@ -206,7 +206,8 @@ class OrderBot(commands.Bot):
         self.scheduler.add_job(
             self._guarded(self.watchdog.alert_stuck_orders, "stuck orders"),
             "interval",
-            seconds=STUCK_CHECK_INTERVAL,
+            # Often enough for short thresholds, never more than every 30 s.
+            seconds=max(1.0, min(STUCK_CHECK_INTERVAL, self.settings.stuck_order_minutes * 15)),
             id="stuck-orders",
             **common,
         )

@@ -54,10 +54,10 @@ def staff_events(stack: LocalStack, order_id: str) -> list[tuple[str, str | None
     ]
 
 
-async def staff_line(stack: LocalStack, text: str) -> dict[str, Any]:
+async def staff_line(stack: LocalStack, text: str, timeout: float = 15) -> dict[str, Any]:  # noqa: ASYNC109
     emu = stack.emulator
     return await emu.wait_for_channel_message(
-        emu.world.staff_channel_id, timeout=15, predicate=lambda m: text in m["content"]
+        emu.world.staff_channel_id, timeout=timeout, predicate=lambda m: text in m["content"]
     )
 
 

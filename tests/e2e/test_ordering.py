@@ -238,7 +238,6 @@ async def test_orders_and_order_show_only_the_callers_orders(stack: LocalStack) 
 
 
 async def test_per_user_cooldown_and_paused_shop(tmp_path: Any) -> None:
-    import sqlite3
 
     async with LocalStack(tmp_path / "cooldown", env={"ORDER_COOLDOWN_SECONDS": "120"}) as stack:
         emu = stack.emulator
@@ -254,9 +253,8 @@ async def test_per_user_cooldown_and_paused_shop(tmp_path: Any) -> None:
         )
         await other.wait_for_response()
         assert "Confirm" in embed_text(await other.wait_for_followup(timeout=10))
-        # ...but nobody can order while the shop is paused (the switch lives in the DB).
-        with sqlite3.connect(stack.database_path) as conn:
-            conn.execute("INSERT INTO shop_state (key, value) VALUES ('ordering_paused', '1')")
+        # ...but nobody can order while staff have paused the shop.
+        await stack.admin("shop pause", {"reason": "stocktaking"})
         third = emu.add_member("carol")
         paused = await emu.send_slash_command(third, "boost", {"invite": "shopdemo", "amount": 4})
         await paused.wait_for_response()
