@@ -306,6 +306,33 @@ class Demo:
             raise JourneyFailed(f"the reseller received {posts} POSTs for one order")
         self.out.note("the reseller received exactly one POST for this order: it was never re-sent")
 
+    async def run_the_shop(self) -> None:
+        self.out.heading("Journey 6: staff run the shop: pause, providers, stats")
+        buyer2 = self.emu.world.buyer2_id
+        await self._staff("shop pause", {"reason": "stocktaking, back at 6pm"})
+        await self.staff_line("paused the shop")
+        driven = await self.slash(buyer2, "boost", {"invite": "shopdemo", "amount": 2})
+        refused = await driven.wait_for_followup(timeout=15)
+        self.out.bot("buyer2, only they see it", refused)
+        if "back at 6pm" not in text_of(refused):
+            raise JourneyFailed("a paused shop did not tell the buyer why")
+        await self._staff("shop resume", {})
+        await self.staff_line("resumed the shop")
+        await self._staff("providers", {})
+        answer = await self._staff("stats", {"days": 7})
+        files = [a["filename"] for a in answer.get("attachments") or []]
+        if not files or not files[0].endswith(".png"):
+            raise JourneyFailed("/admin stats attached no chart")
+        png = self.emu.attachment_bytes(answer["attachments"][0])
+        self.out.note(f"the chart is {files[0]} ({len(png):,} bytes of PNG)")
+
+    async def _staff(self, path: str, options: dict[str, Any]) -> dict[str, Any]:
+        shown = " ".join(f"{k}:{v}" for k, v in options.items())
+        self.out.user("staff", f"/admin {path} {shown} (in #staff)".replace("  ", " "))
+        _, answer = await self.stack.admin(path, options)
+        self.out.bot("staff, only they see it", answer)
+        return answer
+
     async def _link(self, remote: str, member_id: int) -> str:
         self.out.user(
             "staff",
@@ -346,6 +373,7 @@ async def run(workdir: Path) -> int:
             demo.closed_dms,
             demo.orders,
             demo.review,
+            demo.run_the_shop,
         ]
         for journey in journeys:
             await journey()
