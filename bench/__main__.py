@@ -5,7 +5,14 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("adapter_get_order", "confirm_latency", "poll_cycle", "poll_schedule", "bot_memory")
+BENCHMARKS = (
+    "adapter_get_order",
+    "confirm_latency",
+    "poll_cycle",
+    "poll_schedule",
+    "bot_memory",
+    "chart_library",
+)
 
 
 def main(argv: list[str]) -> int:
