@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -269,3 +270,28 @@ async def test_delivery_plaintext_never_reaches_the_database_file(
     stored = await repo.get_order(db, order.id)
     assert stored is not None
     assert "SECRET123" in stored.delivery(cipher).reveal()  # type: ignore[union-attr]
+
+
+async def test_alert_claims_are_exclusive_until_the_lease_ends(tmp_path: Any) -> None:
+    """Two processes on one database file claim disjoint alerts; an expired claim (the
+    claimer died) is claimed again; a posted alert never is."""
+    from storage.database import open_database
+
+    path = tmp_path / "shared.sqlite3"
+    first, second = await open_database(path), await open_database(path)
+    try:
+        for n in range(10):
+            await staff_alerts.raise_alert(first, kind="k", message=f"m{n}", dedupe_key=f"k{n}")
+        a, b = await asyncio.gather(
+            staff_alerts.claim_due_alerts(first, now=1000.0, lease=60, limit=6),
+            staff_alerts.claim_due_alerts(second, now=1000.0, lease=60, limit=6),
+        )
+        assert {x.id for x in a}.isdisjoint({x.id for x in b})
+        assert len(a) + len(b) == 10
+        assert await staff_alerts.claim_due_alerts(first, now=1030.0, lease=60) == []
+        await staff_alerts.mark_alerts_posted(first, [x.id for x in a])
+        again = await staff_alerts.claim_due_alerts(second, now=1061.0, lease=60)
+        assert sorted(x.id for x in again) == sorted(x.id for x in b)
+    finally:
+        await first.close()
+        await second.close()
