@@ -183,7 +183,7 @@ def providers_embed(reports: list[ProviderReport]) -> discord.Embed:
             continue
         health = report.health
         lines = [
-            f"circuit: {CIRCUIT_TEXT.get(health.circuit, health.circuit) if health else '🟢 closed'}",
+            f"circuit: {CIRCUIT_TEXT.get(report.circuit, report.circuit)}",
             f"open orders: **{report.open_orders}**"
             + ("" if report.can_poll else " (no status API: staff finish them)"),
             f"requests, last hour: {report.requests_last_hour}"

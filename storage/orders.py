@@ -52,6 +52,14 @@ class OrderNotFound(LookupError):
     pass
 
 
+class ShopClosed(Exception):
+    """Staff paused ordering: the change that would send an order was not made."""
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"ordering is paused; order {order_id} stays as it was")
+        self.order_id = order_id
+
+
 class StaleStatus(Exception):
     """A compare-and-set transition found the order in another status than expected:
     somebody else (a second button press, another job) got there first."""
@@ -447,6 +455,9 @@ class StatusChange:
     notify_kind: str | None = None  # owe this notification in the same transaction
     alert: AlertSpec | None = None  # raise this staff alert in the same transaction
     expect: OrderStatus | None = None  # compare-and-set: only from this status
+    # Only while ordering is not paused, checked inside the same write transaction (so a
+    # pause committed a moment before a buyer's Confirm always wins).
+    require_shop_open: bool = False
 
 
 async def transition_order(
@@ -467,6 +478,13 @@ async def transition_order(
         old = OrderStatus(row["status"])
         if change.expect is not None and old is not change.expect:
             raise StaleStatus(order_id, old)
+        if change.require_shop_open:
+            async with conn.execute(
+                "SELECT value FROM shop_state WHERE key = 'ordering_paused'"
+            ) as cur:
+                paused = await cur.fetchone()
+            if paused is not None and paused[0] == "1":
+                raise ShopClosed(order_id)
         check_transition(old, change.new_status)
         # Terminal orders are not polled again; open ones keep the caller's schedule.
         next_poll = None if change.new_status.is_terminal else change.next_poll_at

@@ -67,15 +67,36 @@ async def save(db: Database, row: HealthRow, *, requests: int = 0, failures: int
             )
 
 
-async def count_request(db: Database, provider: str, *, failed: bool) -> None:
-    """One request outside the poller (a submission)."""
+async def record_submission(
+    db: Database, provider: str, *, error_kind: str | None = None, error: str | None = None
+) -> None:
+    """One request outside the poller (a submission): counted, and its outcome kept as the
+    provider's last success or last error (the circuit is the poller's business)."""
     now = time.time()
+    failed = error_kind is not None
     async with db.transaction() as conn:
         await conn.execute(
             "INSERT INTO provider_requests (provider, minute, requests, failures)"
             " VALUES (?, ?, 1, ?) ON CONFLICT (provider, minute) DO UPDATE SET"
             " requests = requests + 1, failures = failures + excluded.failures",
             (provider, int(now // 60), int(failed)),
+        )
+        await conn.execute(
+            "INSERT INTO provider_health (provider, updated_at, last_success_at, last_error_at,"
+            " last_error_kind, last_error) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (provider) DO UPDATE SET updated_at = excluded.updated_at,"
+            " last_success_at = COALESCE(excluded.last_success_at, last_success_at),"
+            " last_error_at = COALESCE(excluded.last_error_at, last_error_at),"
+            " last_error_kind = COALESCE(excluded.last_error_kind, last_error_kind),"
+            " last_error = COALESCE(excluded.last_error, last_error)",
+            (
+                provider,
+                now,
+                None if failed else now,
+                now if failed else None,
+                error_kind,
+                (error or "")[:200] if failed else None,
+            ),
         )
 
 

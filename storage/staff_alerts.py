@@ -169,3 +169,12 @@ async def last_digest_at(db: Database, group_key: str) -> float | None:
         (group_key,),
     )
     return float(row[0]) if row and row[0] is not None else None
+
+
+async def digests_posted_since(db: Database, group_key: str, since: float) -> int:
+    row = await db.fetch_one(
+        "SELECT COUNT(*) FROM staff_alerts WHERE group_key = ? AND digest_id = id"
+        " AND posted_at >= ?",
+        (group_key, since),
+    )
+    return int(row[0]) if row else 0

@@ -204,9 +204,12 @@ class OrderingService:
                     actor=str(user_id),
                     detail="confirmed by the buyer",
                     expect=OrderStatus.DRAFT,
+                    require_shop_open=True,
                 ),
                 self.cipher,
             )
+        except repo.ShopClosed:
+            raise ShopPaused(await shop_state.get_value(self.db, PAUSED_REASON_KEY)) from None
         except repo.StaleStatus:
             current = await repo.get_order(self.db, order.id)
             status = current.status.label if current else "gone"
@@ -216,6 +219,19 @@ class OrderingService:
                 f"Order `{order.id}` was already confirmed; it is **{status}**.",
             )
         return await self.submit(claimed)
+
+    async def _record_submission(self, provider: str, exc: ProviderError | None) -> None:
+        # Bookkeeping for /admin providers, between a provider's answer and recording it:
+        # it must never be the reason an answer is lost, so any failure here is only logged.
+        try:
+            await provider_health.record_submission(
+                self.db,
+                provider,
+                error_kind=exc.kind if exc is not None else None,
+                error=exc.message if exc is not None else None,
+            )
+        except Exception:
+            log.exception("recording a %s submission for /admin providers failed", provider)
 
     def _create_request(self, order: repo.OrderRecord) -> CreateRequest:
         product = self.catalog.get(order.product_key)
@@ -260,7 +276,7 @@ class OrderingService:
             try:
                 answer = await adapter.create_order(self._create_request(order))
             except ProviderError as exc:
-                await provider_health.count_request(self.db, order.provider, failed=True)
+                await self._record_submission(order.provider, exc)
                 if isinstance(exc, ProviderAuthError):
                     await staff_alerts.raise_alert(
                         self.db,
@@ -271,7 +287,7 @@ class OrderingService:
                         dedupe_key=f"provider_auth:{order.provider}:{int(self.clock() // 3600)}",
                     )
                 raise
-            await provider_health.count_request(self.db, order.provider, failed=False)
+            await self._record_submission(order.provider, None)
         except SubmissionAmbiguous as exc:
             return await self._needs_review(
                 order,

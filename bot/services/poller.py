@@ -42,6 +42,9 @@ from storage.database import Database
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 120.0
+# A healthy provider's counters and last success are written at most this often; any
+# change of its state (an error, a hold, the circuit) is written at once.
+PERSIST_EVERY = 10.0
 # A Retry-After longer than this is worth telling staff about (shorter ones are routine).
 LONG_HOLD_SECONDS = 60.0
 # Provider-side endings that staff should hear about (the buyer is DMed in any case).
@@ -91,8 +94,10 @@ class ProviderGate:
     probe_in_flight: bool = False
     requests: int = 0  # made since the last persist
     failures: int = 0
+    saved: tuple[object, ...] = ()  # the state last written, and when
+    saved_at: float = 0.0
     # Staff alerts about the gate itself (circuit opened or closed), raised at persist.
-    alerts: list[tuple[str, str, str]] = field(default_factory=list)
+    alerts: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 class Poller:
@@ -148,6 +153,18 @@ class Poller:
 
     async def _persist(self, gate: ProviderGate) -> None:
         health = gate.health
+        state = (
+            health.circuit,
+            health.consecutive_failures,
+            health.open_until,
+            health.opened_times,
+            health.rate_limited_until,
+            health.last_error_at,
+        )
+        now = self.clock()
+        if state == gate.saved and not gate.alerts and now - gate.saved_at < PERSIST_EVERY:
+            return  # nothing staff would see changed: counters wait for the next write
+        gate.saved, gate.saved_at = state, now
         await provider_health.save(
             self.db,
             provider_health.HealthRow(
@@ -167,9 +184,9 @@ class Poller:
         )
         gate.requests = gate.failures = 0
         alerts, gate.alerts = gate.alerts, []
-        for kind, message, dedupe_key in alerts:
+        for kind, message, dedupe_key, group_key in alerts:
             await staff_alerts.raise_alert(
-                self.db, kind=kind, message=message, dedupe_key=dedupe_key
+                self.db, kind=kind, message=message, dedupe_key=dedupe_key, group_key=group_key
             )
 
     # --- the job ----------------------------------------------------------------------------
@@ -288,6 +305,7 @@ class Poller:
                     f"✅ {health.name} answers again: its circuit is closed and polling "
                     "resumed. `/admin providers` shows its health.",
                     f"circuit_closed:{health.name}:{int(health.last_success_at or 0)}",
+                    f"circuit:{health.name}",  # a flapping provider becomes a digest
                 )
             )
         health.circuit = CircuitState.CLOSED
@@ -326,6 +344,7 @@ class Poller:
                         f"(Retry-After): none of its orders are polled until <t:{int(until)}:T>. "
                         "Nothing to do unless it keeps happening; `/admin providers` shows it.",
                         dedupe_key=f"provider_hold:{health.name}:{int(until // 60)}",
+                        group_key=f"provider_hold:{health.name}",
                     )
             bookkeeping.append(repo.PollBookkeeping(order.id, now, until, ok=False))
             return
@@ -393,6 +412,7 @@ class Poller:
                     f"for {cooldown:.0f}s, then one probe decides. Orders wait, nothing is lost. "
                     "`/admin providers` shows its health.",
                     f"circuit_open:{health.name}:{int(now)}",
+                    f"circuit:{health.name}",
                 )
             )
         health.circuit = CircuitState.OPEN
@@ -469,6 +489,7 @@ class Poller:
                 f"`/admin order view order_id:{order.id}`.",
                 dedupe_key=f"illegal:{order.id}:{exc.old.value}:{exc.new.value}",
                 order_id=order.id,
+                group_key=f"illegal_transition:{order.provider}",
             )
             bookkeeping.append(
                 repo.PollBookkeeping(order.id, now, now + self.schedule.pending_cap, ok=True)

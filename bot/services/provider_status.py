@@ -36,8 +36,18 @@ class ProviderReport:
         return max(held - self.now, 0.0)
 
     @property
+    def circuit(self) -> str:
+        """As staff should read it: an open circuit whose cooldown is over is probing (the
+        next poll decides), whatever the poller last wrote."""
+        if self.health is None:
+            return "closed"
+        if self.health.circuit == "open" and self.health.open_until <= self.now:
+            return "half_open"
+        return self.health.circuit
+
+    @property
     def circuit_open(self) -> bool:
-        return self.health is not None and self.health.circuit != "closed"
+        return self.circuit == "open"
 
 
 async def provider_reports(db: Database, providers: ProviderRegistry) -> list[ProviderReport]:

@@ -27,12 +27,25 @@ from storage.staff_alerts import StaffAlert
 log = logging.getLogger(__name__)
 
 CLAIM_LEASE = 60.0
-MAX_ATTEMPTS = 8
+# Posting is about one message a second per channel: a claim this size is posted well
+# within its lease, so a second process never finds it expired mid-run.
+CLAIM_BATCH = 20
+MAX_ATTEMPTS = 8  # for failures caused by the alert itself (Discord refused its body)
+CHANNEL_RETRY = 10.0  # the channel itself failed: everything waits this long
 INDIVIDUAL_PER_WINDOW = 3  # alerts of one group posted on their own per window
-WINDOW = 600.0
+WINDOW = 3600.0
+# The first digest of a group can follow a minute after its first alerts; each further
+# digest in the window waits twice as long (1, 2, 4, 8, … min, at most 30): a long
+# outage stays a handful of messages per hour, not one a minute.
 DIGEST_INTERVAL = 60.0
+DIGEST_INTERVAL_MAX = 1800.0
 DIGEST_IDS_SHOWN = 10
 DISCORD_LIMIT = 2000
+
+
+class ChannelDown(Exception):
+    """The staff channel itself failed (5xx, 429, 403, 404): not this alert's fault."""
+
 
 # What a digest says per kind, and the command that acts on it. Every command named here
 # exists (tests/bot/test_staff_log.py checks them against the /admin tree).
@@ -70,6 +83,26 @@ DIGEST_TEXT: dict[str, tuple[str, str]] = {
         "buyers have closed DMs",
         "They were told in the notices channel; `/order` shows them their order.",
     ),
+    "notify_stuck": (
+        "DMs keep failing",
+        "They keep retrying; once Discord answers, `/admin order resend order_id:<id>` if needed.",
+    ),
+    "notify_failed": (
+        "DMs could not be sent",
+        "Fix the cause, then `/admin order resend order_id:<id>` for each.",
+    ),
+    "illegal_transition": (
+        "orders moved in a way we don't allow",
+        "`/admin order view order_id:<id>`, then `/admin order set-status` to correct it.",
+    ),
+    "circuit": (
+        "changes of a provider's circuit (it keeps failing and recovering)",
+        "`/admin providers` shows its health now.",
+    ),
+    "provider_hold": (
+        "long Retry-After holds",
+        "`/admin providers` shows the current hold.",
+    ),
 }
 
 
@@ -97,17 +130,40 @@ class StaffLog:
     async def post_pending(self) -> int:
         """Post what is due. Returns how many messages were posted."""
         now = self.clock()
-        claimed = await staff_alerts.claim_due_alerts(self.db, now=now, lease=CLAIM_LEASE)
+        claimed = await staff_alerts.claim_due_alerts(
+            self.db, now=now, lease=CLAIM_LEASE, limit=CLAIM_BATCH
+        )
         if not claimed:
             return 0
+        done: set[int] = set()
         try:
             channel = await self._channel()
-        except discord.HTTPException as exc:
-            log.warning("staff channel %s unavailable: %s", self.channel_id, exc)
-            await staff_alerts.release_alerts(self.db, [a.id for a in claimed], not_before=now + 10)
+            posted = await self._post_claimed(channel, claimed, now, done)
+        except (ChannelDown, discord.HTTPException) as exc:
+            # Discord or the channel is down, or we lost access: nothing here is the
+            # alerts' fault, so none of them uses up an attempt. They all wait and retry.
+            log.warning(
+                "staff channel %s unavailable (%s): %d alert(s) wait %.0fs",
+                self.channel_id,
+                exc,
+                len(claimed) - len(done),
+                CHANNEL_RETRY,
+            )
+            await staff_alerts.release_alerts(
+                self.db, [a.id for a in claimed if a.id not in done], not_before=now + CHANNEL_RETRY
+            )
             return 0
-        posted = 0
+        return posted
+
+    async def _post_claimed(
+        self,
+        channel: discord.abc.Messageable,
+        claimed: list[StaffAlert],
+        now: float,
+        done: set[int],
+    ) -> int:
         singles: list[StaffAlert] = [a for a in claimed if a.group_key is None]
+        digests: list[tuple[str, list[StaffAlert]]] = []
         grouped = sorted((a for a in claimed if a.group_key is not None), key=_group)
         for key, members in groupby(grouped, key=_group):
             batch = list(members)
@@ -115,41 +171,54 @@ class StaffLog:
                 self.db, key, now - WINDOW
             )
             singles.extend(batch[: max(allowance, 0)])
-            rest = batch[max(allowance, 0) :]
-            if rest:
-                posted += await self._digest(channel, key, rest, now)
+            if batch[max(allowance, 0) :]:
+                digests.append((key, batch[max(allowance, 0) :]))
+        posted = 0
+        # Alerts on their own first, in the order they were raised; digests after them.
         for alert in sorted(singles, key=lambda a: a.id):
             if await self._post(channel, alert.message, alert):
                 await staff_alerts.mark_alerts_posted(self.db, [alert.id])
                 posted += 1
+            done.add(alert.id)
+        for key, rest in digests:
+            posted += await self._digest(channel, key, rest, now)
+            done.update(a.id for a in rest)
         return posted
 
     async def _digest(
         self, channel: discord.abc.Messageable, key: str, rest: list[StaffAlert], now: float
     ) -> int:
         last = await staff_alerts.last_digest_at(self.db, key)
-        if last is not None and now - last < DIGEST_INTERVAL:
-            # A digest went out a moment ago: these wait and join the next one.
-            await staff_alerts.release_alerts(
-                self.db, [a.id for a in rest], not_before=last + DIGEST_INTERVAL
-            )
-            return 0
+        if last is not None:
+            recent = await staff_alerts.digests_posted_since(self.db, key, now - WINDOW)
+            wait = min(DIGEST_INTERVAL * 2 ** max(recent - 1, 0), DIGEST_INTERVAL_MAX)
+            if now - last < wait:
+                # A digest went out recently: these wait and join the next one.
+                await staff_alerts.release_alerts(
+                    self.db, [a.id for a in rest], not_before=last + wait
+                )
+                return 0
         head = rest[0]
         if not await self._post(channel, digest_message(key, rest), head):
-            for alert in rest[1:]:
-                await staff_alerts.release_alerts(self.db, [alert.id], not_before=now + 10)
+            await staff_alerts.release_alerts(
+                self.db, [a.id for a in rest[1:]], not_before=now + CHANNEL_RETRY
+            )
             return 0
         await staff_alerts.mark_alerts_posted(self.db, [a.id for a in rest], digest_id=head.id)
         log.info("posted a digest of %d %s alert(s)", len(rest), key)
         return 1
 
     async def _post(self, channel: discord.abc.Messageable, text: str, alert: StaffAlert) -> bool:
+        """True when posted; False when Discord refused this alert (retried later, and given
+        up after MAX_ATTEMPTS). A channel-wide failure raises ChannelDown instead."""
         try:
             await channel.send(
                 text[:DISCORD_LIMIT], allowed_mentions=discord.AllowedMentions.none()
             )
             return True
         except discord.HTTPException as exc:
+            if exc.status >= 500 or exc.status in (403, 404, 429):
+                raise ChannelDown(f"{exc.status} {exc.text[:80]}") from exc
             attempts = alert.attempts + 1
             give_up = attempts >= MAX_ATTEMPTS
             retry_at = self.clock() + min(2.0**attempts, 300.0)
@@ -158,7 +227,7 @@ class StaffLog:
             )
             if give_up:
                 log.error(
-                    "giving up on staff alert %s (%s) after %d attempts: %s",
+                    "giving up on staff alert %s (%s) after %d attempts: Discord refuses it (%s)",
                     alert.id,
                     alert.kind,
                     attempts,

@@ -46,7 +46,9 @@ class StatsFigures:
     last_day: str
     per_day: dict[str, dict[str, int]]  # day -> status -> orders created that day
     revenue: dict[str, int]  # currency -> minor units, completed orders the shop sold
-    completion: dict[str, Timing]  # provider -> time from order to completed
+    # provider -> time from Confirm to completed, for orders placed here (a linked order's
+    # clock would start when staff linked it, which says nothing about the provider)
+    completion: dict[str, Timing]
     dms: int  # final and resend notifications that went out
     dm_fallbacks: int  # of which went to the notices channel (DMs closed)
     totals: dict[str, int] = field(default_factory=dict)
@@ -100,7 +102,8 @@ class StatsService:
         for row in await self.db.fetch_all(
             "SELECT o.provider, MIN(e.at) - o.created_at AS took FROM orders o"
             " JOIN order_events e ON e.order_id = o.id AND e.new_status = 'completed'"
-            " WHERE o.created_at >= ? AND o.status = 'completed' GROUP BY o.id",
+            " WHERE o.created_at >= ? AND o.status = 'completed' AND o.source = 'placed'"
+            " GROUP BY o.id",
             (since,),
         ):
             durations.setdefault(row["provider"], []).append(max(float(row["took"]), 0.0))

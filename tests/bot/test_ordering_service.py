@@ -333,3 +333,24 @@ async def test_abandoned_boost_submission_goes_to_staff_not_resent(
     stored = await repo.get_order(db, draft.id)
     assert stored is not None and stored.status is OrderStatus.NEEDS_REVIEW
     assert posts(cluster, "boost") == []
+
+
+async def test_a_pause_committed_just_before_confirm_wins(
+    service: OrderingService, cluster: SandboxCluster, db: Database, cipher: DeliveryCipher
+) -> None:
+    # The pause is checked again inside the transaction that claims the order for sending,
+    # so a pause that lands between ensure_open() and that transaction still wins.
+    draft = await boost_draft(service)
+    await ShopService(db).pause(STAFF, "now")
+    with pytest.raises(repo.ShopClosed):
+        await repo.transition_order(
+            db,
+            draft.id,
+            repo.StatusChange(
+                OrderStatus.SUBMITTING, actor="x", expect=OrderStatus.DRAFT, require_shop_open=True
+            ),
+            cipher,
+        )
+    current = await repo.get_order(db, draft.id)
+    assert current is not None and current.status is OrderStatus.DRAFT
+    assert posts(cluster, "boost") == []
