@@ -14,6 +14,8 @@ import logging
 import time
 from dataclasses import dataclass
 
+import aiosqlite
+
 from bot.crypto import DeliveryCipher
 from bot.domain import Delivery, OrderSource, OrderStatus, can_transition
 from bot.errors import InvalidInput, UserFacingError
@@ -68,6 +70,19 @@ def _staff_key(order_id: str, action: str) -> str:
     return f"staff:{order_id}:{action}:{time.time_ns()}"
 
 
+async def _staff_line_in(
+    conn: aiosqlite.Connection, order_id: str, action: str, message: str
+) -> None:
+    """The staff-channel line of an action that changes no status (in its transaction)."""
+    await raise_alert_in(
+        conn,
+        kind="staff_action",
+        message=message,
+        dedupe_key=_staff_key(order_id, action),
+        order_id=order_id,
+    )
+
+
 class StaffOrders:
     def __init__(self, db: Database, cipher: DeliveryCipher, ordering: OrderingService) -> None:
         self.db = db
@@ -111,13 +126,12 @@ class StaffOrders:
                 kind="reveal",
                 detail=f"revealed {' and '.join(shown) or 'nothing (none stored)'}",
             )
-            await raise_alert_in(
+            await _staff_line_in(
                 conn,
-                kind="staff_action",
-                message=f"🔓 <@{staff_id}> revealed the {' and '.join(shown) or 'data'} "
+                order.id,
+                "reveal",
+                f"🔓 <@{staff_id}> revealed the {' and '.join(shown) or 'data'} "
                 f"of order `{order.id}`.",
-                dedupe_key=_staff_key(order.id, "reveal"),
-                order_id=order.id,
             )
         log.info("staff %s revealed %s of order %s", staff_id, shown, order.id)
         return Revealed(order.contact(self.cipher), order.delivery(self.cipher))
@@ -310,13 +324,12 @@ class StaffOrders:
             await repo.add_event_in(
                 conn, order.id, actor=str(staff_id), kind="resend", detail=f"{kind} owed", at=now
             )
-            await raise_alert_in(
+            await _staff_line_in(
                 conn,
-                kind="staff_action",
-                message=f"🔁 <@{staff_id}> resent the DM for order `{order.id}` to "
+                order.id,
+                kind,
+                f"🔁 <@{staff_id}> resent the DM for order `{order.id}` to "
                 f"<@{order.user_id}> ({kind}).",
-                dedupe_key=_staff_key(order.id, kind),
-                order_id=order.id,
             )
         return kind
 
@@ -339,13 +352,12 @@ class StaffOrders:
             member_name=member_name,
         )
         async with self.db.transaction() as conn:
-            await raise_alert_in(
+            await _staff_line_in(
                 conn,
-                kind="staff_action",
-                message=f"🔗 <@{staff_id}> linked {provider} `{order.remote_id}` to "
+                order.id,
+                "link",
+                f"🔗 <@{staff_id}> linked {provider} `{order.remote_id}` to "
                 f"<@{member_id}> as order `{order.id}`.",
-                dedupe_key=_staff_key(order.id, "link"),
-                order_id=order.id,
             )
         return order
 
