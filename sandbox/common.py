@@ -47,6 +47,8 @@ FaultKind = Literal[
     "auth",
     "garbage_shape",
     "rejected",
+    "trickle",
+    "huge_body",
 ]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
@@ -115,7 +117,11 @@ class Fault:
 
     ``count`` is how many requests it affects (``-1``: until cleared). ``method`` and
     ``path_prefix`` (relative to the provider app) narrow which requests it matches.
-    ``retry_after`` is the ``Retry-After`` value of a ``rate_limit`` fault (default 1 second).
+    ``retry_after`` is the ``Retry-After`` value of a ``rate_limit`` fault (default 1 second);
+    ``retry_after_header`` sends that header verbatim instead (``"inf"``, ``"1e308"``, an HTTP
+    date years ahead: what a broken provider really sends).
+    ``trickle`` answers the real reply one byte every ``seconds`` / body length (``seconds``,
+    default 10); ``huge_body`` answers 200 with ``size_mb`` MiB of JSON (default 50).
     """
 
     kind: FaultKind
@@ -123,6 +129,9 @@ class Fault:
     retry_after: float | None = None
     method: str | None = None
     path_prefix: str | None = None
+    retry_after_header: str | None = None
+    seconds: float | None = None
+    size_mb: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -141,10 +150,20 @@ class Fault:
             not isinstance(self.path_prefix, str) or not self.path_prefix.startswith("/")
         ):
             raise ValueError("path_prefix must be a string starting with '/'")
+        if self.retry_after_header is not None and (
+            not isinstance(self.retry_after_header, str) or "\n" in self.retry_after_header
+        ):
+            raise ValueError("retry_after_header must be a one-line string")
+        for name in ("seconds", "size_mb"):
+            value = getattr(self, name)
+            if value is not None and (not is_number(value) or value <= 0):
+                raise ValueError(f"{name} must be a positive number")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Fault:
-        unknown = set(data) - {"kind", "count", "retry_after", "method", "path_prefix"}
+        fields = {"kind", "count", "retry_after", "method", "path_prefix"}
+        fields |= {"retry_after_header", "seconds", "size_mb"}
+        unknown = set(data) - fields
         if unknown:
             raise ValueError(f"unknown fault fields: {sorted(unknown)}")
         if "kind" not in data:
@@ -156,6 +175,9 @@ class Fault:
             retry_after=data.get("retry_after"),
             method=data.get("method"),
             path_prefix=data.get("path_prefix"),
+            retry_after_header=data.get("retry_after_header"),
+            seconds=data.get("seconds"),
+            size_mb=data.get("size_mb"),
         )
 
     def matches(self, method: str, path: str) -> bool:
@@ -163,7 +185,9 @@ class Fault:
             return False
         return self.path_prefix is None or path.startswith(self.path_prefix)
 
-    def retry_after_header(self) -> str:
+    def retry_after_value(self) -> str:
+        if self.retry_after_header is not None:
+            return self.retry_after_header
         value = 1.0 if self.retry_after is None else float(self.retry_after)
         return str(int(value)) if value.is_integer() else str(value)
 
@@ -442,7 +466,7 @@ async def _respond(
 ) -> web.StreamResponse:
     kind = fault.kind if fault is not None else None
     if fault is not None and kind == "rate_limit":
-        return state.error_response(429, headers={"Retry-After": fault.retry_after_header()})
+        return state.error_response(429, headers={"Retry-After": fault.retry_after_value()})
     if kind == "server_error":
         return state.error_response(500)
     if kind == "auth":
@@ -466,6 +490,12 @@ async def _respond(
             )
             response = state.error_response(500)
 
+    if kind == "huge_body" and fault is not None:
+        return await _huge_body(request, fault.size_mb or 50.0)
+    if kind == "trickle" and fault is not None and isinstance(response, web.Response):
+        # The work is done; the answer arrives a byte at a time, never idle long enough to
+        # trip a per-read timeout.
+        return await _trickle(request, response, fault.seconds or 10.0)
     if kind == "hang":
         # The work is done (a POST has created its order); the answer is just very late.
         await asyncio.sleep(state.hang_seconds)
@@ -474,6 +504,41 @@ async def _respond(
     elif kind == "garbage_shape":
         return json_response(GARBAGE_BODY)
     return response
+
+
+async def _trickle(
+    request: web.Request, response: web.Response, seconds: float
+) -> web.StreamResponse:
+    body = bytes(response.body or b"") if isinstance(response.body, bytes) else b""
+    out = web.StreamResponse(status=response.status, headers=response.headers)
+    out.content_length = len(body)
+    await out.prepare(request)
+    pause = seconds / max(len(body), 1)
+    for i in range(len(body)):
+        await out.write(body[i : i + 1])
+        await asyncio.sleep(pause)
+    await out.write_eof()
+    return out
+
+
+async def _huge_body(request: web.Request, size_mb: float) -> web.StreamResponse:
+    chunk = b" " * 65536
+    total = int(size_mb * 1024 * 1024)
+    out = web.StreamResponse(status=200, headers={"Content-Type": JSON_CONTENT_TYPE})
+    out.content_length = total + 2
+    await out.prepare(request)
+    await out.write(b"{")
+    sent = 0
+    try:
+        while sent < total:
+            piece = chunk[: min(len(chunk), total - sent)]
+            await out.write(piece)
+            sent += len(piece)
+        await out.write(b"}")
+        await out.write_eof()
+    except (ConnectionResetError, RuntimeError):
+        pass  # the client stopped reading, as it should
+    return out
 
 
 def _provider_middleware(state: ProviderState) -> Any:

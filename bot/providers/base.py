@@ -12,6 +12,7 @@ import asyncio
 import email.utils
 import json
 import logging
+import math
 import random
 import time
 from abc import ABC, abstractmethod
@@ -39,7 +40,16 @@ log = logging.getLogger(__name__)
 BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
 
 DEFAULT_RETRY_AFTER = 30.0
+# No provider can make us wait longer than this, whatever its Retry-After says (`inf`,
+# `1e308`, a date years ahead): the value would become every open order's next poll.
+MAX_RETRY_AFTER = 600.0
 MAX_PROVIDER_MESSAGE = 200
+MAX_RAW_STATUS = 64
+# A reply bigger than this is not an order: reading stops there (a protocol error).
+MAX_BODY_BYTES = 1024 * 1024
+# The whole call (connect, send, every read) ends by then, whatever the per-read timeout:
+# a provider trickling bytes can't hold one longer.
+DEFAULT_DEADLINE = 10.0
 # Keys whose values are secrets in some provider's payload; scrubbed from the raw
 # payload we keep for the timeline.
 SECRET_PAYLOAD_KEYS = frozenset(
@@ -98,6 +108,14 @@ class ProviderOrder:
     # The reply as received. Private: it may hold credentials. Use `raw`.
     payload: Any = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        # What a provider says is stored and shown: never unbounded, whatever it sends.
+        object.__setattr__(self, "raw_status", str(self.raw_status)[:MAX_RAW_STATUS])
+        if self.status_message is not None:
+            object.__setattr__(
+                self, "status_message", " ".join(self.status_message.split())[:MAX_PROVIDER_MESSAGE]
+            )
+
     @property
     def unknown_status(self) -> bool:
         return self.status is None
@@ -133,22 +151,40 @@ def scrub_payload(value: Any) -> Any:
 
 
 def parse_retry_after(header: str | None, body: Any = None) -> float:
-    """Seconds to wait, from `Retry-After` (seconds or an HTTP date) or the body."""
+    """Seconds to wait, from `Retry-After` (seconds or an HTTP date) or the body, clamped to
+    0..MAX_RETRY_AFTER (see `requested_retry_after` for what the provider asked)."""
+    return min(requested_retry_after(header, body), MAX_RETRY_AFTER)
+
+
+def requested_retry_after(header: str | None, body: Any = None) -> float:
+    """What the provider asked for, unclamped but never negative or NaN (may be inf)."""
     if header:
         try:
-            return max(0.0, float(header))
+            value = float(header)
         except ValueError:
-            parsed = email.utils.parsedate_to_datetime(header) if header else None
+            value = None
+            try:
+                parsed = email.utils.parsedate_to_datetime(header)
+            except (TypeError, ValueError, IndexError, OverflowError):
+                parsed = None
             if parsed is not None:
-                return max(0.0, parsed.timestamp() - time.time())
+                try:
+                    value = parsed.timestamp() - time.time()
+                except (OverflowError, ValueError, OSError):
+                    value = math.inf
+        if value is not None and not math.isnan(value):
+            return max(0.0, value)
     if isinstance(body, dict):
         for key in ("retry_after", "retryAfter"):
-            value = body.get(key)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return max(0.0, float(value))
+            raw = body.get(key)
+            if isinstance(raw, int | float) and not isinstance(raw, bool) and not math.isnan(raw):
+                try:
+                    return max(0.0, float(raw))
+                except OverflowError:
+                    return math.inf
         data = body.get("data")
         if isinstance(data, dict):
-            return parse_retry_after(None, data)
+            return requested_retry_after(None, data)
     return DEFAULT_RETRY_AFTER
 
 
@@ -161,6 +197,8 @@ class ProviderAdapter(ABC):
     # GET retries for idempotent calls: attempts in total, and the first backoff.
     max_attempts = 3
     retry_backoff = 0.2
+    # The whole of one call; set from PROVIDER_TIMEOUT_SECONDS by build_adapter.
+    deadline = DEFAULT_DEADLINE
 
     def __init__(self, client: httpx.AsyncClient, secret: SecretStr) -> None:
         self._client = client
@@ -241,27 +279,69 @@ class ProviderAdapter(ABC):
         idempotent: bool,
         ok_statuses: tuple[int, ...],
     ) -> Any:
+        sent = False
         try:
-            response = await self._client.request(method, path, json=json_body)
+            async with asyncio.timeout(self.deadline):
+                request = self._client.build_request(method, path, json=json_body)
+                sent = True
+                response = await self._client.send(request, stream=True)
+                try:
+                    content = await self._read_capped(response)
+                finally:
+                    await response.aclose()
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # The request never left: safe to report as unavailable for any call.
             raise ProviderUnavailable(self.name, f"cannot connect ({type(exc).__name__})") from None
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            if not idempotent:
+        except (TimeoutError, httpx.TimeoutException, httpx.TransportError) as exc:
+            what = "no complete answer in time" if isinstance(exc, TimeoutError) else "no answer"
+            if not idempotent and sent:
                 raise SubmissionAmbiguous(
-                    self.name, f"no answer after sending ({type(exc).__name__})"
+                    self.name, f"{what} after sending ({type(exc).__name__})"
                 ) from None
-            raise ProviderUnavailable(self.name, f"no answer ({type(exc).__name__})") from None
-        return self._decode(response, idempotent=idempotent, ok_statuses=ok_statuses)
+            raise ProviderUnavailable(self.name, f"{what} ({type(exc).__name__})") from None
+        except httpx.DecodingError:
+            # The body arrived but doesn't decode (a broken gzip, say): the provider's fault,
+            # and it may have acted on a create.
+            raise ProviderProtocolError(self.name, "a reply that does not decode") from None
+        return self._decode(
+            response.status_code,
+            response.headers,
+            content,
+            idempotent=idempotent,
+            ok_statuses=ok_statuses,
+        )
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise ProviderProtocolError(
+                self.name, f"a reply of {int(declared):,} bytes (the limit is {MAX_BODY_BYTES:,})"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise ProviderProtocolError(
+                    self.name, f"a reply over {MAX_BODY_BYTES:,} bytes; reading stopped there"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _decode(
-        self, response: httpx.Response, *, idempotent: bool, ok_statuses: tuple[int, ...]
+        self,
+        status: int,
+        headers: httpx.Headers,
+        content: bytes,
+        *,
+        idempotent: bool,
+        ok_statuses: tuple[int, ...],
     ) -> Any:
-        status = response.status_code
         try:
-            body: Any = response.json() if response.content else None
+            body: Any = json.loads(content) if content else None
             parse_failed = False
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):
+            # Not JSON, not UTF-8, or JSON Python refuses (an integer of 5,000 digits).
             body, parse_failed = None, True
         provider_text = self._error_message(body) if isinstance(body, dict) else None
         detail = f"HTTP {status}" + (f": {self._safe_text(provider_text)}" if provider_text else "")
@@ -272,8 +352,14 @@ class ProviderAdapter(ABC):
                 )
             return body
         if status == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), body)
-            raise ProviderRateLimited(self.name, "rate limited", retry_after)
+            asked = requested_retry_after(headers.get("Retry-After"), body)
+            retry_after = min(asked, MAX_RETRY_AFTER)
+            raise ProviderRateLimited(
+                self.name,
+                "rate limited",
+                retry_after,
+                asked=asked if asked > MAX_RETRY_AFTER else None,
+            )
         if status in (401, 403):
             raise ProviderAuthError(self.name, f"{detail} (check the API key)")
         if status >= 500 or status == 408:

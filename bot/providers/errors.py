@@ -30,9 +30,14 @@ class ProviderRateLimited(ProviderError):
 
     kind = "rate_limited"
 
-    def __init__(self, provider: str, message: str, retry_after: float) -> None:
-        super().__init__(provider, f"{message} (retry after {retry_after:g}s)")
+    def __init__(
+        self, provider: str, message: str, retry_after: float, *, asked: float | None = None
+    ) -> None:
+        clamped = f", clamped from {asked:g}s" if asked is not None else ""
+        super().__init__(provider, f"{message} (retry after {retry_after:g}s{clamped})")
         self.retry_after = retry_after
+        #: What the provider asked for when that was more than we wait (else None).
+        self.asked = asked
 
 
 class ProviderRejected(ProviderError):

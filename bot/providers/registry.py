@@ -73,7 +73,10 @@ def build_adapter(
         max_connections=max_connections,
         transport=transport,
     )
-    return ADAPTERS[provider](client, secret)
+    adapter = ADAPTERS[provider](client, secret)
+    # Per-read timeouts don't bound a reply that trickles in; this bounds the whole call.
+    adapter.deadline = timeout
+    return adapter
 
 
 def build_providers(settings: Settings) -> ProviderRegistry:

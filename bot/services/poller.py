@@ -337,12 +337,17 @@ class Poller:
                 )
                 await repo.postpone_provider_polls(self.db, health.name, until)
                 if exc.retry_after > LONG_HOLD_SECONDS:
+                    asked = (
+                        f"{exc.asked:g}s, which we cut to {exc.retry_after:.0f}s"
+                        if exc.asked is not None
+                        else f"{exc.retry_after:.0f}s"
+                    )
                     await staff_alerts.raise_alert(
                         self.db,
                         kind="provider_hold",
-                        message=f"⏳ {health.name} asked us to wait {exc.retry_after:.0f}s "
-                        f"(Retry-After): none of its orders are polled until <t:{int(until)}:T>. "
-                        "Nothing to do unless it keeps happening; `/admin providers` shows it.",
+                        message=f"⏳ {health.name} asked us to wait {asked} (Retry-After): none "
+                        f"of its orders are polled until <t:{int(until)}:T>. Nothing to do "
+                        "unless it keeps happening; `/admin providers` shows it.",
                         dedupe_key=f"provider_hold:{health.name}:{int(until // 60)}",
                         group_key=f"provider_hold:{health.name}",
                     )

@@ -224,3 +224,32 @@ async def test_rate_limit_postpones_all_of_that_providers_orders(
     clock.advance(31)
     await poller.poll_due_orders()
     assert gets(cluster, "boost") == 4
+
+
+async def test_an_endless_retry_after_holds_ten_minutes_at_most_and_is_reported(
+    db: Database,
+    cipher: DeliveryCipher,
+    adapters: ProviderRegistry,
+    cluster: SandboxCluster,
+    clock: FakeClock,
+) -> None:
+    state = cluster.state("digital_shop")
+    ids = [
+        await track(db, cipher, "digital_shop", state.create_order(), clock.now) for _ in range(3)
+    ]
+    state.add_fault(Fault("rate_limit", retry_after_header="inf"))
+    poller = make_poller(db, cipher, adapters, clock)
+    await poller.poll_due_orders()
+    first = gets(cluster, "digital_shop")
+    for oid in ids:
+        order = await repo.get_order(db, oid)
+        assert order is not None and order.next_poll_at is not None
+        assert order.next_poll_at <= clock.now + 600  # not infinity, not years
+    [alert] = [a for a in await staff_alerts.unposted_alerts(db) if a.kind == "provider_hold"]
+    assert "asked us to wait infs, which we cut to 600s" in alert.message
+    clock.advance(599)
+    await poller.poll_due_orders()
+    assert gets(cluster, "digital_shop") == first  # still held
+    clock.advance(2)
+    await poller.poll_due_orders()
+    assert gets(cluster, "digital_shop") == first + 3  # all three polled again

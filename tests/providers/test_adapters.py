@@ -3,12 +3,20 @@ unknown statuses, idempotency, and that secrets never show."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 
+import httpx
 import pytest
 
 from bot.domain import Money, OrderStatus, new_order_id
-from bot.providers.base import CreateRequest, ProviderAdapter
+from bot.providers.base import (
+    DEFAULT_RETRY_AFTER,
+    MAX_RETRY_AFTER,
+    CreateRequest,
+    ProviderAdapter,
+)
 from bot.providers.errors import (
     ProviderAuthError,
     ProviderCapabilityError,
@@ -180,7 +188,13 @@ async def test_checkout_422_is_rejected_with_field(
     assert cluster.state("checkout").requests == []
     response = await checkout._client.post("/orders", json={"id": "x", "contact": {}})
     with pytest.raises(ProviderRejected) as info:
-        checkout._decode(response, idempotent=True, ok_statuses=(201,))
+        checkout._decode(
+            response.status_code,
+            response.headers,
+            response.content,
+            idempotent=True,
+            ok_statuses=(201,),
+        )
     assert info.value.status_code == 422
     assert "phone_number" in info.value.user_message
 
@@ -462,3 +476,95 @@ async def test_capabilities_are_declared_not_inferred(adapters: ProviderRegistry
     with pytest.raises(ProviderCapabilityError):
         await get(adapters, "namefi").create_order(boost_request())
     assert {a.name for a in adapters.linkable()} == {"namefi", "digital_shop"}
+
+
+# --- bounded waits and bodies (issue 12, part 2) ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["inf", "1e308", "Wed, 21 Oct 2099 07:28:00 GMT", "nan", "Mon, 01 Jan 99999 00:00:00 GMT"],
+)
+async def test_a_retry_after_from_another_century_is_clamped(
+    adapters: ProviderRegistry, cluster: SandboxCluster, header: str
+) -> None:
+    oid = seed(cluster, "digital_shop")
+    cluster.state("digital_shop").add_fault(Fault("rate_limit", retry_after_header=header))
+    with pytest.raises(ProviderRateLimited) as info:
+        await get(adapters, "digital_shop").get_order(oid)
+    waited = info.value.retry_after
+    assert 0 <= waited <= MAX_RETRY_AFTER and math.isfinite(waited)
+    if header in ("nan", "Mon, 01 Jan 99999 00:00:00 GMT"):
+        # No usable answer at all: the default wait, with nothing clamped to report.
+        assert waited == DEFAULT_RETRY_AFTER and info.value.asked is None
+    else:
+        assert waited == MAX_RETRY_AFTER
+        assert info.value.asked is not None and info.value.asked > MAX_RETRY_AFTER
+
+
+@pytest.mark.parametrize("name", POLLABLE)
+async def test_a_reply_that_trickles_is_cut_at_the_deadline(
+    cluster: SandboxCluster, name: str
+) -> None:
+    # Each byte comes well within the per-read timeout; only a deadline on the whole call
+    # stops it.
+    adapter = make_adapter(cluster, name, timeout=1.0)
+    adapter.max_attempts = 1
+    try:
+        oid = seed(cluster, name)
+        cluster.state(name).add_fault(Fault("trickle", seconds=20))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(ProviderUnavailable, match="no complete answer in time"):
+            await adapter.get_order(oid)
+        assert loop.time() - started < 10  # far less than the 20 s the reply would take
+    finally:
+        await adapter.aclose()
+
+
+async def test_a_create_that_trickles_is_ambiguous(cluster: SandboxCluster) -> None:
+    boost = make_adapter(cluster, "boost", timeout=1.0)
+    try:
+        cluster.state("boost").add_fault(Fault("trickle", method="POST", seconds=20))
+        with pytest.raises(SubmissionAmbiguous):
+            await boost.create_order(boost_request())
+        assert len(cluster.state("boost").orders) == 1  # it was placed: never re-send
+    finally:
+        await boost.aclose()
+
+
+@pytest.mark.parametrize("name", POLLABLE)
+async def test_a_huge_reply_is_a_protocol_error_read_no_further(
+    adapters: ProviderRegistry, cluster: SandboxCluster, name: str
+) -> None:
+    oid = seed(cluster, name)
+    cluster.state(name).add_fault(Fault("huge_body", size_mb=64))
+    with pytest.raises(ProviderProtocolError, match="bytes"):
+        await get(adapters, name).get_order(oid)
+
+
+async def test_provider_status_text_is_bounded(
+    adapters: ProviderRegistry, cluster: SandboxCluster
+) -> None:
+    remote = cluster.state("digital_shop").create_order(
+        timeline=[{"after": 0, "status": "PENDING", "statusMessage": "spam " * 20_000}]
+    )
+    result = await get(adapters, "digital_shop").get_order(remote)
+    assert result.status_message is not None and len(result.status_message) <= 200
+    assert len(result.raw_status) <= 64
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"status": true, "data": {"id": 1' + b"1" * 5000 + b"}}",  # Python refuses the int
+        b"\xff\xfe\x00garbage",  # not UTF-8, not JSON
+        b"[" * 100_000,  # nesting deep enough to exhaust the parser
+    ],
+)
+async def test_a_body_that_does_not_decode_is_a_protocol_error(
+    adapters: ProviderRegistry, content: bytes
+) -> None:
+    boost = get(adapters, "boost")
+    with pytest.raises(ProviderProtocolError, match="not JSON"):
+        boost._decode(200, httpx.Headers(), content, idempotent=True, ok_statuses=(200,))
