@@ -4,6 +4,7 @@ injects them into services and cogs, and `close` releases them in reverse order.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -175,13 +176,16 @@ class OrderBot(commands.Bot):
     def _schedule_jobs(self) -> None:
         common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
         assert self.staff_log is not None and self.poller is not None and self.notifier is not None
-        self.scheduler.add_job(
-            self._guarded(self.poller.poll_due_orders, "poll"),
-            "interval",
-            seconds=self.settings.poll_interval_seconds,
-            id="poll",
-            **common,
-        )
+        # One polling job per provider: a job can't overlap itself, so with one job for all
+        # of them a hanging provider held every other provider's polls too.
+        for name in self.poller.gates:
+            self.scheduler.add_job(
+                self._guarded(functools.partial(self.poller.poll_provider, name), f"poll {name}"),
+                "interval",
+                seconds=self.settings.poll_interval_seconds,
+                id=f"poll:{name}",
+                **common,
+            )
         self.scheduler.add_job(
             self._guarded(self.notifier.send_due, "notify"),
             "interval",

@@ -204,6 +204,11 @@ class Poller:
                 total += result
         return total
 
+    async def poll_provider(self, name: str) -> int:
+        """One run for one provider. The bot schedules one job per provider, so a provider
+        that is slow or hanging never delays the polling of another."""
+        return await self._poll_provider(self.gates[name])
+
     def _admission(self, gate: ProviderGate, now: float) -> int:
         """How many orders this provider may be asked about right now."""
         health = gate.health
