@@ -36,3 +36,14 @@ class OrderNotFoundError(UserFacingError):
 
 class NotAllowed(UserFacingError):
     pass
+
+
+class ProviderBusy(UserFacingError):
+    """The provider asked us to hold off: nothing is sent until then."""
+
+    def __init__(self, seconds: float) -> None:
+        wait = f"{seconds:.0f} seconds" if seconds < 90 else f"{seconds / 60:.0f} minutes"
+        super().__init__(
+            "The provider is busy right now, so nothing was sent, ordered or charged. "
+            f"Press **Confirm** again in about {wait}."
+        )

@@ -38,7 +38,8 @@ async def save(db: Database, row: HealthRow, *, requests: int = 0, failures: int
             " ON CONFLICT (provider) DO UPDATE SET circuit = excluded.circuit,"
             " consecutive_failures = excluded.consecutive_failures,"
             " open_until = excluded.open_until, opened_times = excluded.opened_times,"
-            " hold_until = excluded.hold_until,"
+            # A hold only ends by expiring: a create's 429 may have set a later one.
+            " hold_until = MAX(hold_until, excluded.hold_until),"
             " last_success_at = COALESCE(excluded.last_success_at, last_success_at),"
             " last_error_at = COALESCE(excluded.last_error_at, last_error_at),"
             " last_error_kind = COALESCE(excluded.last_error_kind, last_error_kind),"
@@ -135,4 +136,22 @@ async def prune_requests(db: Database, *, now: float) -> None:
         await conn.execute(
             "DELETE FROM provider_requests WHERE minute < ?",
             (int((now - REQUEST_HISTORY_SECONDS) // 60),),
+        )
+
+
+async def hold_until(db: Database, provider: str) -> float:
+    """Until when the provider asked us not to call it (0 when it didn't)."""
+    row = await db.fetch_one(
+        "SELECT hold_until FROM provider_health WHERE provider = ?", (provider,)
+    )
+    return float(row[0]) if row else 0.0
+
+
+async def set_hold(db: Database, provider: str, until: float) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO provider_health (provider, hold_until, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (provider) DO UPDATE SET"
+            " hold_until = MAX(hold_until, excluded.hold_until), updated_at = excluded.updated_at",
+            (provider, until, time.time()),
         )

@@ -22,7 +22,7 @@ from enum import StrEnum
 from bot.catalog import Catalog, Product
 from bot.crypto import DeliveryCipher
 from bot.domain import Money, OrderKind, OrderSource, OrderStatus, new_order_id
-from bot.errors import InvalidInput, NotAllowed, ShopPaused, UserFacingError
+from bot.errors import InvalidInput, NotAllowed, ProviderBusy, ShopPaused, UserFacingError
 from bot.providers.base import CreateRequest, ProviderAdapter, ProviderOrder
 from bot.providers.errors import (
     ProviderAuthError,
@@ -194,6 +194,11 @@ class OrderingService:
                 "This confirmation expired. Nothing was ordered; run the command again.",
             )
         await self.ensure_open()
+        # A provider that answered 429 (to a poll or to another buyer's order) is not sent
+        # anything until its Retry-After is over; the draft stays, so Confirm works later.
+        held = await provider_health.hold_until(self.db, order.provider) - self.clock()
+        if held > 0:
+            raise ProviderBusy(held)
         try:
             # The CAS that makes a second press harmless. Committed before any I/O.
             claimed = await repo.transition_order(
@@ -219,6 +224,12 @@ class OrderingService:
                 f"Order `{order.id}` was already confirmed; it is **{status}**.",
             )
         return await self.submit(claimed)
+
+    async def _hold(self, provider: str, seconds: float) -> None:
+        try:
+            await provider_health.set_hold(self.db, provider, self.clock() + seconds)
+        except Exception:
+            log.exception("recording %s's Retry-After hold failed", provider)
 
     async def _record_submission(self, provider: str, exc: ProviderError | None) -> None:
         # Bookkeeping for /admin providers, between a provider's answer and recording it:
@@ -277,6 +288,8 @@ class OrderingService:
                 answer = await adapter.create_order(self._create_request(order))
             except ProviderError as exc:
                 await self._record_submission(order.provider, exc)
+                if isinstance(exc, ProviderRateLimited):
+                    await self._hold(order.provider, exc.retry_after)
                 if isinstance(exc, ProviderAuthError):
                     await staff_alerts.raise_alert(
                         self.db,

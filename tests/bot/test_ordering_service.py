@@ -14,7 +14,7 @@ import pytest
 from bot.catalog import load_catalog
 from bot.crypto import DeliveryCipher
 from bot.domain import OrderStatus
-from bot.errors import InvalidInput, NotAllowed, ShopPaused
+from bot.errors import InvalidInput, NotAllowed, ProviderBusy, ShopPaused
 from bot.providers.registry import ProviderRegistry
 from bot.services.ordering import ConfirmResult, OrderingService
 from bot.services.shop import ShopService
@@ -354,3 +354,22 @@ async def test_a_pause_committed_just_before_confirm_wins(
     current = await repo.get_order(db, draft.id)
     assert current is not None and current.status is OrderStatus.DRAFT
     assert posts(cluster, "boost") == []
+
+
+async def test_a_create_429_holds_the_next_confirm_without_sending(
+    service: OrderingService, cluster: SandboxCluster, db: Database
+) -> None:
+    cluster.state("boost").add_fault(Fault("rate_limit", method="POST", retry_after=30))
+    first = await boost_draft(service, key="first")
+    busy = await service.confirm(first.id, BUYER)
+    assert busy.result is ConfirmResult.FAILED and "busy" in busy.user_message
+    # Another buyer confirms a moment later: nothing is sent, and their draft stays.
+    second = await boost_draft(service, key="second")
+    with pytest.raises(ProviderBusy, match="about 30 seconds"):
+        await service.confirm(second.id, BUYER)
+    assert len(posts(cluster, "boost")) == 1
+    still = await repo.get_order(db, second.id)
+    assert still is not None and still.status is OrderStatus.DRAFT
+    # Once the hold is over, Confirm sends it.
+    service.clock = lambda: time.time() + 31
+    assert (await service.confirm(second.id, BUYER)).result is ConfirmResult.SUBMITTED
