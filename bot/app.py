@@ -147,6 +147,7 @@ class OrderBot(commands.Bot):
                 batch_size=settings.poll_batch_size,
                 breaker_threshold=settings.breaker_threshold,
                 breaker_cooldown=settings.breaker_cooldown_seconds,
+                lease_seconds=settings.poll_lease_seconds,
             ),
         )
         # A provider that asked us to hold off, or whose circuit was open, stays so.

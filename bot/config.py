@@ -106,6 +106,9 @@ class Settings(StorageSettings):
     # --- Polling and notifications ---------------------------------------------------
     poll_interval_seconds: PositiveSeconds = 1.0
     poll_batch_size: int = Field(default=200, ge=1, le=5000)
+    # How long a claimed order belongs to the run polling it. Never shorter than the
+    # slowest possible batch (the poller raises it to that), so no order is polled twice.
+    poll_lease_seconds: PositiveSeconds = 120.0
     provider_concurrency: int = Field(default=8, ge=1, le=256)
     provider_rate_per_second: float = Field(default=20.0, gt=0)
     breaker_threshold: int = Field(default=5, ge=1)

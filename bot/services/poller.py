@@ -41,7 +41,7 @@ from storage.database import Database
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 120.0
+LEASE_SECONDS = 120.0  # default; PollerSettings.lease_seconds
 # A healthy provider's counters and last success are written at most this often; any
 # change of its state (an error, a hold, the circuit) is written at once.
 PERSIST_EVERY = 10.0
@@ -83,6 +83,7 @@ class PollerSettings:
     breaker_threshold: int = 5  # consecutive failures that open the circuit
     breaker_cooldown: float = 30.0  # first open period; doubles while it keeps failing
     breaker_max_cooldown: float = 600.0
+    lease_seconds: float = LEASE_SECONDS  # raised to the slowest batch (see lease_for)
 
 
 @dataclass
@@ -204,6 +205,19 @@ class Poller:
                 total += result
         return total
 
+    def lease_for(self, gate: ProviderGate, orders: int) -> float:
+        """How long a batch of ``orders`` may take at worst: the workers go through it in
+        rounds, and each poll is bounded by the adapter's deadline per try (with its
+        backoffs). A lease shorter than that could expire mid-batch and let another run
+        poll the same order at the same time."""
+        adapter = gate.adapter
+        rounds = -(-orders // self.settings.concurrency)
+        per_poll = (
+            adapter.max_attempts * adapter.deadline
+            + adapter.retry_backoff * 2**adapter.max_attempts
+        )
+        return max(self.settings.lease_seconds, rounds * per_poll + 30.0)
+
     async def poll_provider(self, name: str) -> int:
         """One run for one provider. The bot schedules one job per provider, so a provider
         that is slow or hanging never delays the polling of another."""
@@ -232,7 +246,7 @@ class Poller:
             self.db,
             provider=gate.adapter.name,
             now=now,
-            lease_until=now + LEASE_SECONDS,
+            lease_until=now + self.lease_for(gate, limit),
             limit=limit,
         )
         if not orders:

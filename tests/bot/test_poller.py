@@ -253,3 +253,43 @@ async def test_an_endless_retry_after_holds_ten_minutes_at_most_and_is_reported(
     clock.advance(2)
     await poller.poll_due_orders()
     assert gets(cluster, "digital_shop") == first + 3  # all three polled again
+
+
+async def test_a_slow_batch_keeps_its_orders_until_it_is_done(
+    db: Database,
+    cipher: DeliveryCipher,
+    adapters: ProviderRegistry,
+    cluster: SandboxCluster,
+    clock: FakeClock,
+) -> None:
+    # 20 orders, one poll at a time, each poll allowed 3 tries of up to 1 s: the batch may
+    # take minutes (the lease covers the whole claim limit); a 10 s lease setting, or the
+    # old fixed 120 s, would run out mid-batch.
+    state = cluster.state("digital_shop")
+    state.hang_seconds = 5
+    ids = [
+        await track(db, cipher, "digital_shop", state.create_order(), clock.now) for _ in range(20)
+    ]
+    state.add_fault(Fault("hang", count=-1))
+    poller = Poller(
+        db,
+        cipher,
+        adapters,
+        settings=PollerSettings(concurrency=1, rate_per_second=1000, lease_seconds=10),
+        clock=clock,
+    )
+    gate = poller.gates["digital_shop"]
+    assert poller.lease_for(gate, 20) >= 20 * 3 * gate.adapter.deadline
+    assert poller.lease_for(gate, poller.settings.batch_size) > 150
+    batch = asyncio.create_task(poller.poll_due_orders())
+    try:
+        await asyncio.sleep(0.3)  # the batch has claimed its orders and hangs on the first
+        clock.advance(150)  # past the setting (and the old 120 s), inside the worst case
+        another_run = await repo.claim_due_orders(
+            db, provider="digital_shop", now=clock.now, lease_until=clock.now + 10, limit=100
+        )
+        assert another_run == []  # nobody else polls these orders while the batch runs
+    finally:
+        batch.cancel()
+        await asyncio.gather(batch, return_exceptions=True)
+    assert len(ids) == 20
