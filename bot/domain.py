@@ -62,8 +62,19 @@ TERMINAL_STATUSES: frozenset[OrderStatus] = frozenset(
 # THE table of allowed transitions. Everything not listed raises IllegalTransition.
 ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.DRAFT: frozenset({S.SUBMITTING, S.CANCELLED}),
+    # Whatever a provider may answer to the create itself is a legal next step: an
+    # answer we can't record would lose the provider's order id.
     S.SUBMITTING: frozenset(
-        {S.SUBMITTED, S.PROCESSING, S.COMPLETED, S.FAILED, S.NEEDS_REVIEW, S.CANCELLED}
+        {
+            S.SUBMITTED,
+            S.PROCESSING,
+            S.COMPLETED,
+            S.PARTIALLY_COMPLETED,
+            S.FAILED,
+            S.REFUNDED,
+            S.NEEDS_REVIEW,
+            S.CANCELLED,
+        }
     ),
     S.SUBMITTED: frozenset(
         {
@@ -76,8 +87,18 @@ ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
             S.NEEDS_REVIEW,
         }
     ),
+    # needs_review from processing: the provider says it's done but never sends the
+    # delivery (see Poller), so staff must get it.
     S.PROCESSING: frozenset(
-        {S.SUBMITTED, S.COMPLETED, S.PARTIALLY_COMPLETED, S.FAILED, S.REFUNDED, S.CANCELLED}
+        {
+            S.SUBMITTED,
+            S.COMPLETED,
+            S.PARTIALLY_COMPLETED,
+            S.FAILED,
+            S.REFUNDED,
+            S.CANCELLED,
+            S.NEEDS_REVIEW,
+        }
     ),
     # Staff resolve a needs-review order: the provider did get it (submitted/…),
     # it never arrived (failed / retry via submitting), or it is abandoned.

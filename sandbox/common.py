@@ -49,6 +49,10 @@ FaultKind = Literal[
     "rejected",
     "trickle",
     "huge_body",
+    "conflict",
+    "wrong_id",
+    "no_delivery",
+    "raw",
 ]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
@@ -122,6 +126,13 @@ class Fault:
     date years ahead: what a broken provider really sends).
     ``trickle`` answers the real reply one byte every ``seconds`` / body length (``seconds``,
     default 10); ``huge_body`` answers 200 with ``size_mb`` MiB of JSON (default 50).
+    ``conflict`` answers 409 in the provider's error shape without doing anything (what an
+    API says when it already holds an order under the id sent). ``wrong_id`` does the work
+    and answers the real reply with the order's ``id`` replaced by ``id_value`` (default: a
+    fresh id of this provider), as a provider that ignored or mixed up ids would.
+    ``no_delivery`` answers the real reply without ``deliveryData`` and ``items``.
+    ``raw`` does the work, then answers ``body`` verbatim with ``status`` (default 200) and
+    ``headers``: a gzip header on a body that isn't gzip, a JSON integer of 5,000 digits.
     """
 
     kind: FaultKind
@@ -132,6 +143,10 @@ class Fault:
     retry_after_header: str | None = None
     seconds: float | None = None
     size_mb: float | None = None
+    id_value: str | None = None
+    body: str | None = None
+    status: int | None = None
+    headers: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -158,11 +173,26 @@ class Fault:
             value = getattr(self, name)
             if value is not None and (not is_number(value) or value <= 0):
                 raise ValueError(f"{name} must be a positive number")
+        if self.id_value is not None and not isinstance(self.id_value, str):
+            raise ValueError("id_value must be a string")
+        if self.body is not None and not isinstance(self.body, str):
+            raise ValueError("body must be a string")
+        if self.status is not None and (not is_int(self.status) or not 100 <= self.status <= 599):
+            raise ValueError("status must be an HTTP status code")
+        if self.headers is not None and (
+            not isinstance(self.headers, dict)
+            or not all(
+                isinstance(k, str) and isinstance(v, str) and "\n" not in k + v
+                for k, v in self.headers.items()
+            )
+        ):
+            raise ValueError("headers must map one-line strings to one-line strings")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Fault:
         fields = {"kind", "count", "retry_after", "method", "path_prefix"}
-        fields |= {"retry_after_header", "seconds", "size_mb"}
+        fields |= {"retry_after_header", "seconds", "size_mb", "id_value"}
+        fields |= {"body", "status", "headers"}
         unknown = set(data) - fields
         if unknown:
             raise ValueError(f"unknown fault fields: {sorted(unknown)}")
@@ -178,6 +208,10 @@ class Fault:
             retry_after_header=data.get("retry_after_header"),
             seconds=data.get("seconds"),
             size_mb=data.get("size_mb"),
+            id_value=data.get("id_value"),
+            body=data.get("body"),
+            status=data.get("status"),
+            headers=data.get("headers"),
         )
 
     def matches(self, method: str, path: str) -> bool:
@@ -473,6 +507,8 @@ async def _respond(
         return state.error_response(401)
     if kind == "rejected":
         return state.rejection_response()
+    if kind == "conflict":
+        return state.error_response(409)
     if kind == "unknown_status":
         request[STATUS_OVERRIDE] = WEIRD_STATUS
 
@@ -490,6 +526,14 @@ async def _respond(
             )
             response = state.error_response(500)
 
+    if kind == "raw" and fault is not None:
+        return web.Response(
+            body=(fault.body or "").encode(),
+            status=fault.status or 200,
+            headers={"Content-Type": JSON_CONTENT_TYPE, **(fault.headers or {})},
+        )
+    if kind in ("wrong_id", "no_delivery") and fault is not None:
+        return _rewritten(state, response, fault)
     if kind == "huge_body" and fault is not None:
         return await _huge_body(request, fault.size_mb or 50.0)
     if kind == "trickle" and fault is not None and isinstance(response, web.Response):
@@ -504,6 +548,39 @@ async def _respond(
     elif kind == "garbage_shape":
         return json_response(GARBAGE_BODY)
     return response
+
+
+def _order_object(body: Any) -> dict[str, Any] | None:
+    """The object describing the order in a reply: ``data`` (boost, digital shop),
+    ``order`` (Namefi) or the body itself (checkout)."""
+    if not isinstance(body, dict):
+        return None
+    for key in ("data", "order"):
+        inner = body.get(key)
+        if isinstance(inner, dict) and "id" in inner:
+            return inner
+    return body if "id" in body else None
+
+
+def _rewritten(
+    state: ProviderState, response: web.StreamResponse, fault: Fault
+) -> web.StreamResponse:
+    """The real reply, edited as the ``wrong_id`` / ``no_delivery`` fault says."""
+    if not isinstance(response, web.Response) or not isinstance(response.body, bytes):
+        return response
+    try:
+        body = json.loads(response.body)
+    except ValueError:
+        return response
+    order = _order_object(body)
+    if order is None:
+        return response
+    if fault.kind == "wrong_id":
+        order["id"] = fault.id_value if fault.id_value is not None else state.new_order_id()
+    else:
+        order["deliveryData"] = None
+        order.pop("items", None)
+    return json_response(body, status=response.status)
 
 
 async def _trickle(

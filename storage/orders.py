@@ -140,6 +140,15 @@ class OrderRecord:
     # it explicitly; it is excluded from repr.
     _contact_enc: bytes | None = field(default=None, repr=False)
     _delivery_enc: bytes | None = field(default=None, repr=False)
+    _request_enc: bytes | None = field(default=None, repr=False)
+
+    @property
+    def has_frozen_request(self) -> bool:
+        return self._request_enc is not None
+
+    def frozen_request(self, cipher: DeliveryCipher) -> str | None:
+        """The create request frozen at confirm (JSON), or None for an older order."""
+        return cipher.decrypt_text(self._request_enc) if self._request_enc else None
 
     def delivery(self, cipher: DeliveryCipher) -> Delivery | None:
         return cipher.decrypt_delivery(self._delivery_enc) if self._delivery_enc else None
@@ -197,6 +206,7 @@ def _record(row: aiosqlite.Row) -> OrderRecord:
         buyer_name=row["buyer_name"],
         _contact_enc=row["contact_enc"],
         _delivery_enc=row["delivery_enc"],
+        _request_enc=row["request_enc"],
     )
 
 
@@ -433,10 +443,16 @@ async def list_events(db: Database, order_id: str) -> list[OrderEvent]:
 
 
 async def add_event(
-    db: Database, order_id: str, *, actor: str, kind: str, detail: str | None = None
+    db: Database,
+    order_id: str,
+    *,
+    actor: str,
+    kind: str,
+    detail: str | None = None,
+    at: float | None = None,
 ) -> None:
     async with db.transaction() as conn:
-        await add_event_in(conn, order_id, actor=actor, kind=kind, detail=detail)
+        await add_event_in(conn, order_id, actor=actor, kind=kind, detail=detail, at=at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,6 +474,8 @@ class StatusChange:
     # Only while ordering is not paused, checked inside the same write transaction (so a
     # pause committed a moment before a buyer's Confirm always wins).
     require_shop_open: bool = False
+    # Freeze this create request (plaintext JSON, encrypted here) with the move.
+    frozen_request: str | None = field(default=None, repr=False)
 
 
 async def transition_order(
@@ -468,6 +486,7 @@ async def transition_order(
     IllegalTransition and write nothing."""
     now = time.time()
     delivery_enc = cipher.encrypt_delivery(change.delivery) if change.delivery else None
+    request_enc = cipher.encrypt_text(change.frozen_request) if change.frozen_request else None
     async with db.transaction() as conn:
         async with conn.execute(
             "SELECT status, user_id FROM orders WHERE id = ?", (order_id,)
@@ -492,8 +511,9 @@ async def transition_order(
             "UPDATE orders SET status = ?, raw_status = COALESCE(?, raw_status),"
             " status_message = COALESCE(?, status_message), remote_id = COALESCE(?, remote_id),"
             " remote_price = COALESCE(?, remote_price),"
-            " delivery_enc = COALESCE(?, delivery_enc), updated_at = ?, next_poll_at = ?,"
-            " unchanged_polls = 0, poll_lease_until = NULL WHERE id = ?",
+            " delivery_enc = COALESCE(?, delivery_enc), request_enc = COALESCE(?, request_enc),"
+            " updated_at = ?, next_poll_at = ?, unchanged_polls = 0, poll_lease_until = NULL"
+            " WHERE id = ?",
             (
                 change.new_status.value,
                 change.raw_status,
@@ -501,6 +521,7 @@ async def transition_order(
                 change.remote_id,
                 change.remote_price,
                 delivery_enc,
+                request_enc,
                 now,
                 next_poll,
                 order_id,
@@ -607,6 +628,54 @@ async def set_next_poll(db: Database, order_id: str, next_poll_at: float | None)
         await conn.execute(
             "UPDATE orders SET next_poll_at = ? WHERE id = ?", (next_poll_at, order_id)
         )
+
+
+async def freeze_request(
+    db: Database, order_id: str, request_json: str, cipher: DeliveryCipher
+) -> None:
+    """Freeze the create request of an order confirmed before requests were frozen (the
+    first send decides it; every re-send repeats it). Never replaces one already frozen."""
+    token = cipher.encrypt_text(request_json)
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE orders SET request_enc = ? WHERE id = ? AND request_enc IS NULL",
+            (token, order_id),
+        )
+
+
+async def record_provider_answer(
+    db: Database,
+    order_id: str,
+    *,
+    remote_id: str | None,
+    raw_status: str | None,
+    detail: str,
+    expect: OrderStatus,
+) -> None:
+    """Keep what a provider answered to a create (its order id first) before anything
+    else is done with the answer: whatever fails after this, the id is not lost."""
+    async with db.transaction() as conn:
+        async with conn.execute(
+            "UPDATE orders SET remote_id = COALESCE(?, remote_id),"
+            " raw_status = COALESCE(?, raw_status) WHERE id = ? AND status = ? RETURNING id",
+            (remote_id, raw_status, order_id, expect.value),
+        ) as cur:
+            updated = await cur.fetchone()
+        if updated is None:
+            async with conn.execute("SELECT status FROM orders WHERE id = ?", (order_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise OrderNotFound(order_id)
+            raise StaleStatus(order_id, OrderStatus(row["status"]))
+        await add_event_in(conn, order_id, actor=ACTOR_PROVIDER, kind="answer", detail=detail)
+
+
+async def first_event_at(db: Database, order_id: str, kind: str) -> float | None:
+    row = await db.fetch_one(
+        "SELECT MIN(at) AS at FROM order_events WHERE order_id = ? AND kind = ?",
+        (order_id, kind),
+    )
+    return None if row is None else row["at"]
 
 
 # --- polling ---------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from bot.domain import Delivery, Money, OrderStatus
 from bot.providers.errors import (
+    InvalidRemoteId,
     ProviderAuthError,
     ProviderCapabilityError,
     ProviderError,
@@ -91,6 +92,41 @@ class CreateRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class PreparedCreate:
+    """A create request exactly as it goes on the wire, built once when the buyer confirms.
+
+    It is frozen in the order row (encrypted: it carries contact details), so a re-send
+    after a lost reply is byte for byte the first send, whatever happened to the catalog
+    since. `our_id` is the id we asked an idempotent provider to use; its answer must
+    echo it."""
+
+    method: str
+    path: str
+    body: dict[str, Any]
+    our_id: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"method": self.method, "path": self.path, "body": self.body, "our_id": self.our_id},
+            separators=(",", ":"),
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> PreparedCreate:
+        data = json.loads(text)
+        return cls(
+            method=str(data["method"]),
+            path=str(data["path"]),
+            body=dict(data["body"]),
+            our_id=data.get("our_id"),
+        )
+
+    def __repr__(self) -> str:
+        return f"PreparedCreate({self.method} {self.path}, our_id={self.our_id!r}, body=<hidden>)"
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderOrder:
     """One normalized view of a provider's order, whatever the provider.
 
@@ -105,6 +141,9 @@ class ProviderOrder:
     price: str | None = None  # as the provider stated it; informational, never summed
     currency: str | None = None
     delivery: Delivery | None = field(default=None, repr=False)
+    # The provider says the order is done but its goods aren't in the reply yet (a
+    # digital-goods order completed without its credentials): not final for us.
+    delivery_missing: bool = False
     # The reply as received. Private: it may hold credentials. Use `raw`.
     payload: Any = field(default=None, repr=False)
 
@@ -212,8 +251,17 @@ class ProviderAdapter(ABC):
 
     # --- operations --------------------------------------------------------------------
 
-    async def create_order(self, request: CreateRequest) -> ProviderOrder:
+    def prepare_create(self, request: CreateRequest) -> PreparedCreate:
+        """The create call for `request`, checked but not sent. Raises ProviderRejected
+        for a request this provider would refuse (nothing has been sent then)."""
         raise ProviderCapabilityError(self.name, "this provider cannot create orders")
+
+    async def send_create(self, prepared: PreparedCreate) -> ProviderOrder:
+        """Send a prepared create (the first time or again) and read the answer."""
+        raise ProviderCapabilityError(self.name, "this provider cannot create orders")
+
+    async def create_order(self, request: CreateRequest) -> ProviderOrder:
+        return await self.send_create(self.prepare_create(request))
 
     async def get_order(self, remote_id: str) -> ProviderOrder:
         raise ProviderCapabilityError(self.name, "this provider cannot be polled")
@@ -224,6 +272,25 @@ class ProviderAdapter(ABC):
         return None if remote_id.strip() else "the order id is empty"
 
     # --- plumbing for subclasses -------------------------------------------------------
+
+    def _path_id(self, remote_id: str) -> str:
+        """`remote_id`, if it is one of this provider's ids; it goes into a request path,
+        so anything else (`../x`, `a?b`, a megabyte) is refused before any request."""
+        if not isinstance(remote_id, str) or self.check_remote_id(remote_id) is not None:
+            raise InvalidRemoteId(
+                self.name, f"stored order id {_shown_id(remote_id)} is not a {self.name} id"
+            )
+        return remote_id
+
+    def _check_reply_id(self, asked: str, answered: str) -> None:
+        """A reply about another order than the one we asked for is never recorded: it
+        could carry somebody else's credentials to our buyer."""
+        if answered.strip().lower() != asked.strip().lower():
+            raise ProviderProtocolError(
+                self.name,
+                f"asked about order {_shown_id(asked)} but the reply is about "
+                f"{_shown_id(answered)}",
+            )
 
     @abstractmethod
     def _error_message(self, body: Any) -> str | None:
@@ -393,6 +460,13 @@ class ProviderAdapter(ABC):
             ) from None
 
 
+def _shown_id(value: object) -> str:
+    """An id as it may appear in a log line or a staff message: short and printable."""
+    text = str(value)
+    shown = "".join(c if c.isprintable() else "?" for c in text[:40])
+    return repr(shown + ("…" if len(text) > 40 else ""))
+
+
 def build_client(
     base_url: str,
     headers: Mapping[str, str],
@@ -417,6 +491,7 @@ def build_client(
 __all__ = [
     "Capabilities",
     "CreateRequest",
+    "PreparedCreate",
     "ProviderAdapter",
     "ProviderError",
     "ProviderOrder",

@@ -12,10 +12,11 @@ from bot.domain import OrderStatus
 from bot.providers.base import (
     Capabilities,
     CreateRequest,
+    PreparedCreate,
     ProviderAdapter,
     ProviderOrder,
 )
-from bot.providers.errors import ProviderProtocolError, ProviderRejected
+from bot.providers.errors import ProviderProtocolError, ProviderRejected, SubmissionAmbiguous
 
 # The provider links its status enum from a page we don't have; these are the values
 # seen in its docs and the obvious siblings. Anything else is "unknown, still open".
@@ -33,6 +34,7 @@ STATUS_MAP: dict[str, OrderStatus] = {
 }
 
 INVITE_CODE = re.compile(r"^[A-Za-z0-9-]{2,32}$")
+REMOTE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class BoostOrderData(BaseModel):
@@ -79,7 +81,13 @@ class BoostClient(ProviderAdapter):
         message = body.get("message") or body.get("error")
         return str(message) if message else None
 
-    async def create_order(self, request: CreateRequest) -> ProviderOrder:
+    def check_remote_id(self, remote_id: str) -> str | None:
+        # The docs show a UUID; anything path-safe and short is accepted.
+        if REMOTE_ID.match(remote_id.strip()):
+            return None
+        return "A boost order id is letters, digits and dashes, like a UUID."
+
+    def prepare_create(self, request: CreateRequest) -> PreparedCreate:
         invite = str(request.details.get("invite_code", ""))
         if not INVITE_CODE.match(invite):
             raise ProviderRejected(
@@ -89,15 +97,32 @@ class BoostClient(ProviderAdapter):
                 user_message="That invite code doesn't look right.",
             )
         body = BoostCreateBody(invite_code=invite, amount=str(request.quantity))
+        return PreparedCreate("POST", "/order", body.model_dump(by_alias=True))
+
+    async def send_create(self, prepared: PreparedCreate) -> ProviderOrder:
         # No idempotency key in this contract: never retried automatically.
         payload = await self._request(
-            "POST", "/order", json_body=body.model_dump(by_alias=True), idempotent=False
+            prepared.method, prepared.path, json_body=prepared.body, idempotent=False
         )
-        return self._to_order(payload)
+        try:
+            answer = self._to_order(payload)
+        except ProviderProtocolError as exc:
+            # A 200 we can't read: the provider may well have made the order.
+            raise SubmissionAmbiguous(self.name, exc.message) from None
+        if self.check_remote_id(answer.remote_id) is not None:
+            # It has the order, under an id we won't put in a request path.
+            raise SubmissionAmbiguous(
+                self.name,
+                f"the provider accepted the order under an unusable id "
+                f"{self._safe_text(repr(answer.remote_id[:40]))}",
+            )
+        return answer
 
     async def get_order(self, remote_id: str) -> ProviderOrder:
-        payload = await self._request("GET", f"/order/{remote_id}", idempotent=True)
-        return self._to_order(payload)
+        path = f"/order/{self._path_id(remote_id)}"
+        answer = self._to_order(await self._request("GET", path, idempotent=True))
+        self._check_reply_id(remote_id, answer.remote_id)
+        return answer
 
     def _to_order(self, payload: Any) -> ProviderOrder:
         envelope = self._parse(BoostEnvelope, payload)

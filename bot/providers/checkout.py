@@ -7,6 +7,7 @@ no GET, so status after creation comes from staff (manual delivery)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -15,13 +16,15 @@ from bot.domain import OrderStatus
 from bot.providers.base import (
     Capabilities,
     CreateRequest,
+    PreparedCreate,
     ProviderAdapter,
     ProviderOrder,
 )
-from bot.providers.errors import ProviderRejected
+from bot.providers.errors import ProviderRejected, SubmissionAmbiguous, SubmissionConflict
 
 # Synthetic raw status: the contract's 201 reply carries no status field.
 RAW_CREATED = "CREATED"
+ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class Contact(BaseModel):
@@ -75,7 +78,13 @@ class CheckoutClient(ProviderAdapter):
         message = body.get("message")
         return str(message) if message else None
 
-    async def create_order(self, request: CreateRequest) -> ProviderOrder:
+    def check_remote_id(self, remote_id: str) -> str | None:
+        # Ours: the checkout API takes the id we send (see bot.domain.new_order_id).
+        if ORDER_ID.match(remote_id.strip()):
+            return None
+        return "A checkout order id is the bot's own order id, like `ORD-AB12CD34EF`."
+
+    def prepare_create(self, request: CreateRequest) -> PreparedCreate:
         contact = dict(request.contact or {})
         if not contact.get("phone_number"):
             raise ProviderRejected(
@@ -101,16 +110,43 @@ class CheckoutClient(ProviderAdapter):
             subtotal=total.minor,
             total_amount=total.minor,
         )
-        payload = await self._request(
-            "POST",
-            "/orders",
-            json_body=body.model_dump(exclude_none=True),
-            idempotent=True,  # our id makes a replay land on the same order
-            ok_statuses=(200, 201),
+        return PreparedCreate(
+            "POST", "/orders", body.model_dump(exclude_none=True), our_id=request.order_id
         )
+
+    async def send_create(self, prepared: PreparedCreate) -> ProviderOrder:
+        try:
+            payload = await self._request(
+                prepared.method,
+                prepared.path,
+                json_body=prepared.body,
+                idempotent=True,  # our id makes a replay land on the same order
+                ok_statuses=(200, 201),
+            )
+        except ProviderRejected as exc:
+            if exc.status_code == 409:
+                # The API holds an order under our id with other contents: it has *an*
+                # order, maybe ours from an earlier send. Re-sending can't settle that.
+                raise SubmissionConflict(
+                    self.name,
+                    f"HTTP 409: the provider already has an order with id {prepared.our_id} "
+                    "and different contents",
+                    remote_id=prepared.our_id,
+                ) from None
+            raise
         order = self._parse(CheckoutOrder, payload)
+        if order.id is not None and order.id != prepared.our_id:
+            # We asked for our id; an answer under another one means the provider didn't
+            # key the order by it, so a re-send could make a second order.
+            shown = order.id if ORDER_ID.match(order.id) else None
+            raise SubmissionAmbiguous(
+                self.name,
+                f"the provider answered with order id {self._safe_text(repr(order.id[:40]))} "
+                f"instead of ours ({prepared.our_id})",
+                remote_id=shown,
+            )
         return ProviderOrder(
-            remote_id=order.id or request.order_id,
+            remote_id=prepared.our_id or "",
             status=OrderStatus.SUBMITTED,  # awaiting manual delivery by staff
             raw_status=RAW_CREATED,
             status_message="Order received; staff will deliver it.",

@@ -71,24 +71,33 @@ class DigitalShopClient(ProviderAdapter):
         return "A digital shop order id is exactly 12 letters or digits."
 
     async def get_order(self, remote_id: str) -> ProviderOrder:
-        payload = await self._request("GET", f"/api/v1/orders/{remote_id}", idempotent=True)
+        path = f"/api/v1/orders/{self._path_id(remote_id)}"
+        payload = await self._request("GET", path, idempotent=True)
         envelope = self._parse(DigitalEnvelope, payload)
         if envelope.status != "success" or envelope.data is None:
             raise ProviderProtocolError(self.name, "reply is not a success envelope with data")
         data = envelope.data
+        self._check_reply_id(remote_id, data.id)
         raw_status = data.status.strip()
         delivery = None
         text = data.delivery_data.get_secret_value() if data.delivery_data else ""
         items = tuple(DeliveryItem(uid=str(i.uid), content=i.content) for i in data.items or [])
         if text or items:
             delivery = Delivery(text=SecretStr(text) if text else None, items=items)
+        status = STATUS_MAP.get(raw_status.upper())
         return ProviderOrder(
             remote_id=data.id,
-            status=STATUS_MAP.get(raw_status.upper()),
+            status=status,
             raw_status=raw_status,
             status_message=data.status_message,
             price=None if data.total_cost is None else str(data.total_cost),
             currency="BDT",
             delivery=delivery,
+            # Goods are delivered in the reply (deliveryData or items). A service order
+            # (isService) is done by the shop's staff and may well have nothing to hand
+            # over; any other completed order without them isn't delivered yet.
+            delivery_missing=(
+                status is OrderStatus.COMPLETED and delivery is None and not data.is_service
+            ),
             payload=payload,
         )

@@ -66,10 +66,32 @@ class ProviderProtocolError(ProviderError):
 
 
 class SubmissionAmbiguous(ProviderError):
-    """A non-idempotent create was sent but no answer arrived. The provider may or may
-    not have the order; it must go to staff (needs_review), never be re-sent blindly."""
+    """A create was sent and its outcome can't be trusted: no answer arrived to a
+    non-idempotent create, or the answer contradicts what we sent. The provider may or
+    may not have the order; it must go to staff (needs_review), never be re-sent blindly.
+
+    `remote_id` is the provider's id for the order when its answer named a usable one."""
 
     kind = "ambiguous"
+
+    def __init__(self, provider: str, message: str, *, remote_id: str | None = None) -> None:
+        super().__init__(provider, message)
+        self.remote_id = remote_id
+
+
+class SubmissionConflict(SubmissionAmbiguous):
+    """An idempotent create answered 409: the provider already holds an order under our
+    id, with other contents. Re-sending can't fix that; staff must compare the two."""
+
+    kind = "conflict"
+
+
+class InvalidRemoteId(ProviderError):
+    """A stored order id that is not one of this provider's ids. It is never put in a
+    request path; the order (not the provider) is at fault, so it doesn't count against
+    the provider's health."""
+
+    kind = "invalid_id"
 
 
 class ProviderCapabilityError(ProviderError):

@@ -74,8 +74,10 @@ class NamefiClient(ProviderAdapter):
         return "A Namefi order id is a UUID like 497f6eca-6276-4993-bfeb-53cbbbba6f08."
 
     async def get_order(self, remote_id: str) -> ProviderOrder:
-        payload = await self._request("GET", f"/v-next/orders/{remote_id}", idempotent=True)
+        path = f"/v-next/orders/{self._path_id(remote_id)}"
+        payload = await self._request("GET", path, idempotent=True)
         parsed = self._parse(NamefiOrderResponse, payload)
+        self._check_reply_id(remote_id, parsed.order.id)
         raw_status = parsed.order.status.strip()
         domains = [i.normalized_domain_name for i in parsed.items if i.normalized_domain_name]
         message = f"Domains: {', '.join(domains)}" if domains else None

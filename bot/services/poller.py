@@ -26,6 +26,7 @@ from bot.crypto import DeliveryCipher
 from bot.domain import IllegalTransition, OrderStatus
 from bot.providers.base import ProviderAdapter, ProviderOrder
 from bot.providers.errors import (
+    InvalidRemoteId,
     ProviderAuthError,
     ProviderError,
     ProviderProtocolError,
@@ -47,6 +48,9 @@ LEASE_SECONDS = 120.0  # default; PollerSettings.lease_seconds
 PERSIST_EVERY = 10.0
 # A Retry-After longer than this is worth telling staff about (shorter ones are routine).
 LONG_HOLD_SECONDS = 60.0
+# A provider that says an order of goods is COMPLETED but sends no goods is asked again
+# for this long (it may attach them a moment later); then the order goes to staff.
+DELIVERY_WAIT_SECONDS = 15 * 60.0
 # Provider-side endings that staff should hear about (the buyer is DMed in any case).
 BAD_ENDINGS = (OrderStatus.FAILED, OrderStatus.REFUNDED, OrderStatus.PARTIALLY_COMPLETED)
 
@@ -302,6 +306,11 @@ class Poller:
                 gate.requests += 1
                 try:
                     answer = await gate.adapter.get_order(order.remote_id)
+                except InvalidRemoteId as exc:
+                    # Refused before any request: the order's fault, not the provider's.
+                    gate.requests -= 1
+                    await self._unusable_remote_id(order, exc, bookkeeping)
+                    return False
                 except ProviderError as exc:
                     gate.failures += 1
                     await self._failed(gate, order, exc, bookkeeping)
@@ -449,6 +458,101 @@ class Poller:
             cooldown,
         )
 
+    async def _unusable_remote_id(
+        self,
+        order: repo.OrderRecord,
+        exc: InvalidRemoteId,
+        bookkeeping: list[repo.PollBookkeeping],
+    ) -> None:
+        now = self.clock()
+        try:
+            await repo.transition_order(
+                self.db,
+                order.id,
+                repo.StatusChange(
+                    OrderStatus.NEEDS_REVIEW,
+                    actor=repo.ACTOR_SYSTEM,
+                    detail=exc.message,
+                    expect=order.status,
+                    alert=repo.AlertSpec(
+                        "invalid_remote_id",
+                        f"⚠️ Order `{order.id}` can't be tracked: {exc.message}, so it is never "
+                        f"put in a request to {order.provider}. Find the order at the provider, "
+                        f"then use Mark placed in `/admin order view order_id:{order.id}`.",
+                        f"invalid_remote_id:{order.id}",
+                        group_key=f"invalid_remote_id:{order.provider}",
+                    ),
+                ),
+                self.cipher,
+            )
+        except (repo.StaleStatus, IllegalTransition):
+            bookkeeping.append(
+                repo.PollBookkeeping(
+                    order.id, now, now + self.schedule.failure_cap, ok=False, counted=False
+                )
+            )
+
+    async def _await_delivery(
+        self,
+        order: repo.OrderRecord,
+        answer: ProviderOrder,
+        bookkeeping: list[repo.PollBookkeeping],
+    ) -> None:
+        """The provider says COMPLETED without the goods: ask again, for a while."""
+        now = self.clock()
+        first = await repo.first_event_at(self.db, order.id, "awaiting_delivery")
+        if first is None:
+            first = now
+            await repo.add_event(
+                self.db,
+                order.id,
+                actor=repo.ACTOR_PROVIDER,
+                kind="awaiting_delivery",
+                detail=f"{order.provider} says {answer.raw_status[:50]} but sent no delivery "
+                "yet; asking again",
+                at=now,
+            )
+        waited = now - first
+        if waited < DELIVERY_WAIT_SECONDS:
+            delay = self.schedule.next_unchanged(OrderStatus.PROCESSING, order.unchanged_polls + 1)
+            bookkeeping.append(
+                repo.PollBookkeeping(
+                    order.id, now, now + delay, ok=True, raw_status=answer.raw_status
+                )
+            )
+            return
+        minutes = waited / 60
+        try:
+            await repo.transition_order(
+                self.db,
+                order.id,
+                repo.StatusChange(
+                    OrderStatus.NEEDS_REVIEW,
+                    actor=repo.ACTOR_SYSTEM,
+                    raw_status=answer.raw_status,
+                    status_message="Completed by the provider; staff are fetching the delivery",
+                    detail=f"{order.provider} says {answer.raw_status[:50]} but sent no "
+                    f"delivery in {minutes:.0f} min",
+                    expect=order.status,
+                    alert=repo.AlertSpec(
+                        "delivery_missing",
+                        f"📦 {order.provider} says order `{order.id}` (remote "
+                        f"`{order.remote_id}`) is {answer.raw_status[:50]}, but sent no delivery "
+                        f"in {minutes:.0f} min. Get the goods from {order.provider} and send them "
+                        f"with `/admin order deliver order_id:{order.id}`.",
+                        f"delivery_missing:{order.id}",
+                        group_key=f"delivery_missing:{order.provider}",
+                    ),
+                ),
+                self.cipher,
+            )
+        except (repo.StaleStatus, IllegalTransition):
+            bookkeeping.append(
+                repo.PollBookkeeping(
+                    order.id, now, now + self.schedule.next_after_change(), ok=True
+                )
+            )
+
     async def _record_answer(
         self,
         order: repo.OrderRecord,
@@ -472,6 +576,9 @@ class Poller:
             bookkeeping.append(
                 repo.PollBookkeeping(order.id, now, next_at, ok=True, raw_status=answer.raw_status)
             )
+            return
+        if answer.status is OrderStatus.COMPLETED and answer.delivery_missing:
+            await self._await_delivery(order, answer, bookkeeping)
             return
         if answer.status is order.status:
             next_at = now + self.schedule.next_unchanged(order.status, order.unchanged_polls + 1)

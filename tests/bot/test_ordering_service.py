@@ -75,6 +75,7 @@ async def test_boost_confirm_submits_once_and_logs_to_staff(
     assert timeline == [
         ("created", OrderStatus.DRAFT),
         ("status", OrderStatus.SUBMITTING),
+        ("answer", None),  # the provider's id, kept before anything else is done
         ("status", OrderStatus.SUBMITTED),
     ]
 

@@ -18,6 +18,7 @@ from bot.providers.base import (
     ProviderAdapter,
 )
 from bot.providers.errors import (
+    InvalidRemoteId,
     ProviderAuthError,
     ProviderCapabilityError,
     ProviderProtocolError,
@@ -261,14 +262,18 @@ async def test_namefi_terminal_statuses(
     assert (await get(adapters, "namefi").get_order(oid)).status is expected
 
 
-async def test_namefi_unknown_id_and_bad_id(adapters: ProviderRegistry) -> None:
+async def test_namefi_unknown_id_and_bad_id(
+    adapters: ProviderRegistry, cluster: SandboxCluster
+) -> None:
     namefi = get(adapters, "namefi")
     with pytest.raises(ProviderRejected) as info:
         await namefi.get_order("497f6eca-6276-4993-bfeb-53cbbbba6f08")
     assert info.value.status_code == 404 and "NOT_FOUND" in info.value.user_message
-    with pytest.raises(ProviderRejected) as bad:
+    # An id that isn't a Namefi id never reaches a request path.
+    cluster.state("namefi").clear_requests()
+    with pytest.raises(InvalidRemoteId):
         await namefi.get_order("not-a-uuid")
-    assert bad.value.status_code == 400
+    assert cluster.state("namefi").requests == []
     assert namefi.check_remote_id("not-a-uuid") is not None
     assert namefi.check_remote_id("497f6eca-6276-4993-bfeb-53cbbbba6f08") is None
 

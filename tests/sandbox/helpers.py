@@ -64,6 +64,7 @@ NAMEFI_CODES = {
     403: ("FORBIDDEN", "Forbidden"),
     404: ("NOT_FOUND", "Not Found"),
     429: ("TOO_MANY_REQUESTS", "Too Many Requests"),
+    409: ("CONFLICT", "Conflict"),
     500: ("INTERNAL_SERVER_ERROR", "Internal Server Error"),
 }
 

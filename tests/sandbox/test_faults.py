@@ -238,3 +238,94 @@ async def test_latency_delays_every_provider_request(
     started = time.perf_counter()
     assert (await call.send(http)).status_code == 200
     assert time.perf_counter() - started < 0.2
+
+
+# --- faults that contradict what the client sent (issue 12) ---------------------------
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+async def test_conflict_is_409_in_provider_shape_and_does_nothing(
+    cluster: SandboxCluster, http: httpx.AsyncClient, name: str
+) -> None:
+    call = valid_call(cluster, name)
+    before = len(cluster.state(name).orders)
+    cluster.state(name).add_fault(Fault("conflict"))
+    assert_error(name, await call.send(http), 409)
+    assert len(cluster.state(name).orders) == before
+    assert_ok(name, await call.send(http))
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+async def test_wrong_id_answers_about_another_order(
+    cluster: SandboxCluster, http: httpx.AsyncClient, name: str
+) -> None:
+    call = valid_call(cluster, name)
+    right = (await call.send(http)).json()
+    cluster.state(name).add_fault(Fault("wrong_id"))
+    wrong = (await call.send(http)).json()
+    cluster.state(name).add_fault(Fault("wrong_id", id_value="../../admin"))
+    chosen = (await call.send(http)).json()
+
+    def order_id(body: dict) -> str:
+        inner = body.get("data") or body.get("order") or body
+        return str(inner["id"])
+
+    assert order_id(wrong) != order_id(right)
+    assert order_id(chosen) == "../../admin"
+
+
+async def test_wrong_id_on_checkout_still_creates_the_order_under_the_sent_id(
+    cluster: SandboxCluster, http: httpx.AsyncClient
+) -> None:
+    call = valid_call(cluster, "checkout")
+    cluster.checkout.add_fault(Fault("wrong_id", id_value="THEIRS-1"))
+    reply = await call.send(http)
+    assert reply.status_code == 201 and reply.json()["id"] == "THEIRS-1"
+    assert call.body["id"] in cluster.checkout.orders
+
+
+async def test_no_delivery_hides_the_goods_of_a_completed_order(
+    cluster: SandboxCluster, http: httpx.AsyncClient
+) -> None:
+    oid = cluster.digital_shop.create_order(
+        deliveryData="user:pass", timeline=[{"after": 0, "status": "COMPLETED"}]
+    )
+    url = f"{cluster.base_url('digital_shop')}/api/v1/orders/{oid}"
+    headers = {"X-API-Key": cluster.api_key("digital_shop")}
+    cluster.digital_shop.add_fault(Fault("no_delivery"))
+    hidden = (await http.get(url, headers=headers)).json()["data"]
+    assert hidden["status"] == "COMPLETED" and hidden["deliveryData"] is None
+    assert "items" not in hidden
+    assert (await http.get(url, headers=headers)).json()["data"]["deliveryData"] == "user:pass"
+
+
+async def test_raw_answers_verbatim_after_doing_the_work(
+    cluster: SandboxCluster, http: httpx.AsyncClient
+) -> None:
+    base = cluster.base_url("boost")
+    cluster.boost.add_fault(
+        Fault("raw", body="not gzip", headers={"Content-Encoding": "gzip"}, method="POST")
+    )
+    async with http.stream(
+        "POST",
+        f"{base}/order",
+        json={"inviteCode": "simpleNitro", "amount": "2"},
+        headers={"Authorization": cluster.api_key("boost")},
+    ) as reply:
+        assert reply.status_code == 200 and reply.headers["Content-Encoding"] == "gzip"
+        raw = b"".join([chunk async for chunk in reply.aiter_raw()])
+        assert raw == b"not gzip"  # decoding it as gzip fails, as it should
+    assert len(cluster.boost.orders) == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"kind": "raw", "status": 42},
+        {"kind": "raw", "headers": {"X": "a\nb"}},
+        {"kind": "wrong_id", "id_value": 7},
+    ],
+)
+def test_invalid_new_faults_are_refused(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        Fault(**kwargs)

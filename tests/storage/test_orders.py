@@ -160,7 +160,7 @@ async def test_illegal_transition_writes_nothing(db: Database, cipher: DeliveryC
         await repo.transition_order(
             db,
             order.id,
-            repo.StatusChange(OrderStatus.REFUNDED, actor="system", notify_kind="final"),
+            repo.StatusChange(OrderStatus.DRAFT, actor="system", notify_kind="final"),
             cipher,
         )
     assert (await repo.get_order(db, order.id)).status is OrderStatus.SUBMITTING  # type: ignore[union-attr]
