@@ -293,3 +293,131 @@ async def test_a_slow_batch_keeps_its_orders_until_it_is_done(
         batch.cancel()
         await asyncio.gather(batch, return_exceptions=True)
     assert len(ids) == 20
+
+
+# --- issue 12: ids checked, and a completion without its goods isn't final ---------------
+
+
+async def test_a_reply_about_another_order_is_never_recorded(
+    db: Database,
+    cipher: DeliveryCipher,
+    adapters: ProviderRegistry,
+    cluster: SandboxCluster,
+    clock: FakeClock,
+) -> None:
+    # Ours is pending; the provider answers with another order's completed credentials.
+    state = cluster.state("digital_shop")
+    ours = state.create_order()
+    theirs = state.create_order(
+        deliveryData="someone-else:secret", timeline=[{"after": 0, "status": "COMPLETED"}]
+    )
+    oid = await track(db, cipher, "digital_shop", ours, clock.now)
+    state.add_fault(Fault("wrong_id", id_value=theirs))
+    poller = make_poller(db, cipher, adapters, clock)
+    await poller.poll_due_orders()
+    stored = await repo.get_order(db, oid)
+    assert stored is not None and stored.status is OrderStatus.SUBMITTED
+    assert stored.delivery(cipher) is None and stored.poll_failures == 1
+    assert await outbox.list_notifications(db, oid) == []
+    (alert,) = await staff_alerts.unposted_alerts(db)
+    assert alert.kind == "provider_fault" and theirs in alert.message
+
+
+async def test_a_stored_id_unfit_for_a_path_is_never_requested_and_goes_to_staff(
+    db: Database,
+    cipher: DeliveryCipher,
+    adapters: ProviderRegistry,
+    cluster: SandboxCluster,
+    clock: FakeClock,
+) -> None:
+    oid = await track(db, cipher, "boost", "../../admin?x=1", clock.now)
+    healthy = await track(
+        db,
+        cipher,
+        "boost",
+        cluster.state("boost").create_order(timeline=[{"after": 0, "status": "PROCESSING"}]),
+        clock.now,
+    )
+    poller = make_poller(db, cipher, adapters, clock)
+    await poller.poll_due_orders()
+    assert [r.path for r in cluster.state("boost").requests] == [
+        f"/order/{(await repo.get_order(db, healthy)).remote_id}"  # type: ignore[union-attr]
+    ]
+    stored = await repo.get_order(db, oid)
+    assert stored is not None and stored.status is OrderStatus.NEEDS_REVIEW
+    assert [a.kind for a in await staff_alerts.unposted_alerts(db)] == ["invalid_remote_id"]
+    # The order's fault, not the provider's: its circuit stays closed.
+    assert poller.gates["boost"].health.consecutive_failures == 0
+
+
+async def test_completed_without_goods_waits_for_them(
+    db: Database,
+    cipher: DeliveryCipher,
+    adapters: ProviderRegistry,
+    cluster: SandboxCluster,
+    clock: FakeClock,
+) -> None:
+    remote = cluster.state("digital_shop").create_order(
+        timeline=[
+            {"after": 0, "status": "COMPLETED", "deliveryData": None},
+            {"after": 120, "status": "COMPLETED", "deliveryData": "late:goods"},
+        ]
+    )
+    oid = await track(db, cipher, "digital_shop", remote, clock.now)
+    poller = make_poller(db, cipher, adapters, clock)
+    assert await poller.poll_due_orders() == 1
+    waiting = await repo.get_order(db, oid)
+    assert waiting is not None and waiting.status is OrderStatus.SUBMITTED
+    assert await outbox.list_notifications(db, oid) == []  # no "completed" DM without goods
+    assert "awaiting_delivery" in [e.kind for e in await repo.list_events(db, oid)]
+    for _ in range(20):  # keeps asking, about every 15 s at most
+        clock.advance(16)
+        await poller.poll_due_orders()
+    done = await repo.get_order(db, oid)
+    assert done is not None and done.status is OrderStatus.COMPLETED
+    assert done.delivery(cipher).reveal() == "late:goods"  # type: ignore[union-attr]
+    assert [n.kind for n in await outbox.list_notifications(db, oid)] == ["final"]
+
+
+async def test_completed_without_goods_for_too_long_goes_to_staff(
+    db: Database,
+    cipher: DeliveryCipher,
+    adapters: ProviderRegistry,
+    cluster: SandboxCluster,
+    clock: FakeClock,
+) -> None:
+    remote = cluster.state("digital_shop").create_order(
+        timeline=[{"after": 0, "status": "COMPLETED"}]  # no deliveryData, not a service
+    )
+    oid = await track(db, cipher, "digital_shop", remote, clock.now)
+    poller = make_poller(db, cipher, adapters, clock)
+    polls = 0
+    for _ in range(200):
+        polls += await poller.poll_due_orders()
+        clock.advance(16)
+        stored = await repo.get_order(db, oid)
+        if stored is not None and stored.status is OrderStatus.NEEDS_REVIEW:
+            break
+    assert stored is not None and stored.status is OrderStatus.NEEDS_REVIEW
+    # Bounded: about DELIVERY_WAIT_SECONDS (15 min) of polls at most every 15 s.
+    assert 30 <= polls <= 70
+    alerts = [a for a in await staff_alerts.unposted_alerts(db) if a.kind == "delivery_missing"]
+    assert len(alerts) == 1 and "/admin order deliver" in alerts[0].message
+    clock.advance(3600)
+    assert await poller.poll_due_orders() == 0  # staff's now
+
+
+async def test_a_completed_service_order_needs_no_goods(
+    db: Database,
+    cipher: DeliveryCipher,
+    adapters: ProviderRegistry,
+    cluster: SandboxCluster,
+    clock: FakeClock,
+) -> None:
+    remote = cluster.state("digital_shop").create_order(
+        isService=True, timeline=[{"after": 0, "status": "COMPLETED"}]
+    )
+    oid = await track(db, cipher, "digital_shop", remote, clock.now)
+    await make_poller(db, cipher, adapters, clock).poll_due_orders()
+    done = await repo.get_order(db, oid)
+    assert done is not None and done.status is OrderStatus.COMPLETED

@@ -15,6 +15,7 @@ from bot.providers.base import (
     DEFAULT_RETRY_AFTER,
     MAX_RETRY_AFTER,
     CreateRequest,
+    PreparedCreate,
     ProviderAdapter,
 )
 from bot.providers.errors import (
@@ -26,6 +27,7 @@ from bot.providers.errors import (
     ProviderRejected,
     ProviderUnavailable,
     SubmissionAmbiguous,
+    SubmissionConflict,
 )
 from bot.providers.registry import ProviderRegistry
 from sandbox.common import Fault
@@ -573,3 +575,75 @@ async def test_a_body_that_does_not_decode_is_a_protocol_error(
     boost = get(adapters, "boost")
     with pytest.raises(ProviderProtocolError, match="not JSON"):
         boost._decode(200, httpx.Headers(), content, idempotent=True, ok_statuses=(200,))
+
+
+# --- issue 12: ids are checked both ways, and a prepared request is sent as prepared ----
+
+
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [
+        ("boost", "../../admin"),
+        ("boost", "a?b=1"),
+        ("boost", "x" * 65),
+        ("digital_shop", "ABCDEF12345/"),
+        ("namefi", "497f6eca-6276-4993-bfeb-53cbbbba6f08/../x"),
+    ],
+)
+async def test_an_id_unfit_for_a_path_is_refused_before_any_request(
+    adapters: ProviderRegistry, cluster: SandboxCluster, name: str, bad: str
+) -> None:
+    with pytest.raises(InvalidRemoteId):
+        await get(adapters, name).get_order(bad)
+    assert cluster.state(name).requests == []
+
+
+@pytest.mark.parametrize("name", ["boost", "namefi", "digital_shop"])
+async def test_a_reply_about_another_order_is_a_protocol_error(
+    adapters: ProviderRegistry, cluster: SandboxCluster, name: str
+) -> None:
+    state = cluster.state(name)
+    asked = state.create_order()
+    state.add_fault(Fault("wrong_id"))
+    with pytest.raises(ProviderProtocolError, match="reply is about"):
+        await get(adapters, name).get_order(asked)
+    assert (await get(adapters, name).get_order(asked)).remote_id == asked
+
+
+async def test_a_prepared_request_survives_freezing_and_is_sent_as_prepared(
+    adapters: ProviderRegistry, cluster: SandboxCluster
+) -> None:
+    checkout = get(adapters, "checkout")
+    prepared = checkout.prepare_create(checkout_request())
+    thawed = PreparedCreate.from_json(prepared.to_json())
+    assert thawed == prepared and "+919876543210" not in repr(thawed)
+    created = await checkout.send_create(thawed)
+    assert created.remote_id == prepared.our_id
+    (sent,) = cluster.state("checkout").requests
+    assert sent.json == prepared.body
+
+
+async def test_checkout_409_is_a_conflict_that_names_our_id(
+    adapters: ProviderRegistry, cluster: SandboxCluster
+) -> None:
+    checkout = get(adapters, "checkout")
+    request = checkout_request()
+    await checkout.create_order(request)
+    changed = checkout.prepare_create(request)
+    changed.body["total_amount"] += 1  # same id, other contents
+    with pytest.raises(SubmissionConflict) as info:
+        await checkout.send_create(changed)
+    assert info.value.remote_id == request.order_id
+
+
+async def test_a_digital_completion_without_goods_is_flagged(
+    adapters: ProviderRegistry, cluster: SandboxCluster
+) -> None:
+    state = cluster.state("digital_shop")
+    goods = state.create_order(deliveryData="a:b", timeline=[{"after": 0, "status": "COMPLETED"}])
+    service = state.create_order(isService=True, timeline=[{"after": 0, "status": "COMPLETED"}])
+    shop = get(adapters, "digital_shop")
+    state.add_fault(Fault("no_delivery"))
+    assert (await shop.get_order(goods)).delivery_missing
+    assert not (await shop.get_order(goods)).delivery_missing
+    assert not (await shop.get_order(service)).delivery_missing
