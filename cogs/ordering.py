@@ -18,9 +18,9 @@ from discord.ext import commands
 
 from bot.catalog import Product
 from bot.domain import OrderKind
-from bot.errors import InvalidInput, NotAllowed
+from bot.errors import InvalidInput, NotAllowed, UserFacingError
 from bot.invites import HOW_TO, normalize_invite
-from bot.services.ordering import CONFIRMATION_TTL, ConfirmResult
+from bot.services.ordering import CONFIRMATION_TTL, ConfirmOutcome, ConfirmResult
 from bot.tree import report_error
 from storage import orders as repo
 
@@ -103,6 +103,7 @@ class ConfirmButton(
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         bot: OrderBot = interaction.client
+        outcome: ConfirmOutcome | None = None
         try:
             # Acknowledge first (Discord allows 3 s); the provider call may take longer.
             await interaction.response.defer()
@@ -120,7 +121,24 @@ class ConfirmButton(
                 return
             await interaction.edit_original_response(embed=embed, view=None)
         except Exception as exc:
-            await report_error(interaction, exc)
+            if outcome is None:
+                await report_error(interaction, exc)
+                return
+            # The order went through confirm; only showing the result failed. "Try again"
+            # would be wrong: a second order is the last thing the buyer needs.
+            log.warning(
+                "order %s: showing the confirm result failed (%s)",
+                self.order_id,
+                type(exc).__name__,
+            )
+            await report_error(
+                interaction,
+                UserFacingError(
+                    f"Order `{self.order_id}` is recorded ({outcome.result.value.replace('_', ' ')})"
+                    ", but this message couldn't be updated. Don't confirm it again: `/order` "
+                    "shows where it is, and you'll get a DM with the result."
+                ),
+            )
 
 
 class CancelButton(

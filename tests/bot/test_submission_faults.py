@@ -84,7 +84,7 @@ def assert_not_told_to_retry(message: str) -> None:
 
 # --- 1. once a request may have left, every exception means "outcome unknown" ---------
 
-BROKEN_REPLIES = {
+BROKEN_REPLIES: dict[str, dict[str, Any]] = {
     # httpx.DecodingError: the headers promise gzip, the bytes aren't.
     "undecodable": {"kind": "raw", "body": "{not gzip", "headers": {"Content-Encoding": "gzip"}},
     # json.loads refuses integers over 4,300 digits (ValueError, not JSONDecodeError).

@@ -260,3 +260,22 @@ async def test_per_user_cooldown_and_paused_shop(tmp_path: Any) -> None:
         await paused.wait_for_response()
         assert "paused" in (await paused.wait_for_followup(timeout=10))["content"]
         stack.emulator.assert_no_contract_violations()
+
+
+async def test_a_confirm_result_that_cant_be_shown_never_says_try_again(
+    stack: LocalStack,
+) -> None:
+    emu = stack.emulator
+    _, confirmation = await boost_confirmation(stack)
+    # Discord applies the edit of the confirmation but answers 404 (an expired token, a
+    # flaky edge): the order is placed, only showing it "failed".
+    emu.inject_store_then_fail("PATCH", r"^/webhooks/\d+/[^/]+/messages/@original$", 404)
+    pressed = await press(
+        stack, emu.world.buyer_id, confirmation, button(confirmation, "order:confirm:")
+    )
+    note = await pressed.wait_for_followup(timeout=10)
+    (row,) = db_rows(stack, "SELECT id, status FROM orders")
+    assert row["status"] == "submitted"
+    assert row["id"] in note["content"] and "Don't confirm it again" in note["content"]
+    assert "try again" not in note["content"].lower()
+    assert len(requests_to(stack, "boost")) == 1
