@@ -1,14 +1,14 @@
-"""The ordering service: drafts, confirmation, exactly-once submission, crash recovery
-and staff-linked tracking. Cogs call this; it never touches Discord.
+"""The ordering service: shop switch, validation, drafts, confirmation and staff-linked
+tracking. Cogs call this; it never touches Discord. Sending and recording the answer is
+`bot.services.submission`.
 
 Exactly-once, step by step:
 1. A validated request becomes a `draft` row whose idempotency key is derived from the
    interaction that produced it, so a redelivered interaction finds the same draft.
-2. Confirm is a compare-and-set `draft -> submitting`, committed BEFORE the provider is
-   called. A second press (or a redelivered press) loses the CAS and creates nothing.
-3. The provider's answer is written after the call. An idempotent provider (checkout,
-   which gets our id as its `id`) can be re-sent safely; a non-idempotent one (boost)
-   whose outcome is unknown goes to `needs_review` and to staff, never re-sent blindly.
+2. Confirm builds and checks the provider request, then a compare-and-set
+   `draft -> submitting` that freezes it, committed BEFORE the provider is called. A
+   second press (or a redelivered press) loses the CAS and creates nothing.
+3. The Submitter sends the frozen request and records the answer (see its docstring).
 """
 
 from __future__ import annotations
@@ -16,31 +16,23 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from enum import StrEnum
 
 from bot.catalog import Catalog, Product
 from bot.crypto import DecryptionError, DeliveryCipher
-from bot.domain import (
-    IllegalTransition,
-    Money,
-    OrderKind,
-    OrderSource,
-    OrderStatus,
-    new_order_id,
-)
+from bot.domain import Money, OrderKind, OrderSource, OrderStatus, new_order_id
 from bot.errors import InvalidInput, NotAllowed, ProviderBusy, ShopPaused, UserFacingError
-from bot.providers.base import CreateRequest, PreparedCreate, ProviderAdapter, ProviderOrder
-from bot.providers.errors import (
-    ProviderAuthError,
-    ProviderError,
-    ProviderProtocolError,
-    ProviderRateLimited,
-    ProviderRejected,
-    ProviderUnavailable,
-    SubmissionAmbiguous,
-)
+from bot.providers.base import PreparedCreate, ProviderAdapter, ProviderOrder
+from bot.providers.errors import ProviderError, ProviderRejected
 from bot.providers.registry import ProviderRegistry
+from bot.services.submission import (
+    FIRST_POLL_DELAY,
+    RESUBMIT_DELAYS,
+    STUCK_SUBMITTING_AFTER,
+    ConfirmOutcome,
+    ConfirmResult,
+    Submitter,
+    create_request,
+)
 from storage import orders as repo
 from storage import provider_health, shop_state, staff_alerts
 from storage.database import Database
@@ -48,29 +40,18 @@ from storage.database import Database
 log = logging.getLogger(__name__)
 
 CONFIRMATION_TTL = 10 * 60.0  # seconds a confirmation stays valid
-FIRST_POLL_DELAY = 2.0  # poll soon after submission: buyers want news fast
-RESUBMIT_DELAYS = (5.0, 15.0, 45.0, 120.0, 300.0)  # idempotent re-sends, then staff
 PAUSED_KEY = "ordering_paused"
 PAUSED_REASON_KEY = "ordering_paused_reason"
-# A non-idempotent order still `submitting` this long after it was claimed, and not in
-# flight in this process, was abandoned by an unexpected error: staff must look.
-STUCK_SUBMITTING_AFTER = 120.0
 
-
-class ConfirmResult(StrEnum):
-    SUBMITTED = "submitted"  # the provider has it
-    FAILED = "failed"  # refused; the buyer sees why
-    NEEDS_REVIEW = "needs_review"  # outcome unknown; staff are checking
-    RETRYING = "retrying"  # idempotent provider unreachable; we keep re-sending
-    ALREADY = "already"  # a previous press already confirmed it
-    EXPIRED = "expired"
-
-
-@dataclass(frozen=True, slots=True)
-class ConfirmOutcome:
-    result: ConfirmResult
-    order: repo.OrderRecord | None
-    user_message: str
+__all__ = [
+    "CONFIRMATION_TTL",
+    "FIRST_POLL_DELAY",
+    "RESUBMIT_DELAYS",
+    "STUCK_SUBMITTING_AFTER",
+    "ConfirmOutcome",
+    "ConfirmResult",
+    "OrderingService",
+]
 
 
 class OrderingService:
@@ -88,9 +69,9 @@ class OrderingService:
         self.catalog = catalog
         self.providers = providers
         self.clock = clock
-        # Orders being sent right now by this process: a re-send job or the startup
-        # recovery must not send the same order concurrently.
-        self._in_flight: set[str] = set()
+        # Sending and recording answers; it reads this service's clock, so a test (or
+        # anything) that sets `clock` here moves both.
+        self.submitter = Submitter(db, cipher, catalog, providers, clock=lambda: self.clock())
 
     # --- shop switch ----------------------------------------------------------------------
 
@@ -236,6 +217,16 @@ class OrderingService:
             )
         return await self.submit(claimed)
 
+    async def submit(
+        self, order: repo.OrderRecord, *, attempt: int = 0, notify_buyer: bool = False
+    ) -> ConfirmOutcome:
+        """Send a `submitting` order; never raises (see Submitter.submit)."""
+        return await self.submitter.submit(order, attempt=attempt, notify_buyer=notify_buyer)
+
+    async def recover_submitting(self, *, at_startup: bool) -> int:
+        """Resolve orders left `submitting` (see Submitter.recover_submitting)."""
+        return await self.submitter.recover_submitting(at_startup=at_startup)
+
     async def _prepare_at_confirm(self, order: repo.OrderRecord) -> PreparedCreate:
         """The create request of a draft, or a friendly error. Nothing has been sent yet,
         so every refusal here can truthfully say that nothing was ordered."""
@@ -245,7 +236,7 @@ class OrderingService:
                 f"{order.product_name} can't be ordered right now. Nothing was ordered."
             )
         try:
-            return adapter.prepare_create(self._create_request(order))
+            return adapter.prepare_create(create_request(order, self.catalog, self.cipher))
         except ProviderRejected as exc:
             # The same draft would be refused again: it goes, and the buyer starts afresh.
             await repo.delete_draft(self.db, order.id, order.user_id)
@@ -266,456 +257,6 @@ class OrderingService:
                 "We couldn't read the contact details saved with this order, so nothing was "
                 "ordered. Please start the order again."
             ) from None
-
-    async def _hold(self, provider: str, seconds: float) -> None:
-        try:
-            await provider_health.set_hold(self.db, provider, self.clock() + seconds)
-        except Exception:
-            log.exception("recording %s's Retry-After hold failed", provider)
-
-    async def _record_submission(self, provider: str, exc: ProviderError | None) -> None:
-        # Bookkeeping for /admin providers, between a provider's answer and recording it:
-        # it must never be the reason an answer is lost, so any failure here is only logged.
-        try:
-            await provider_health.record_submission(
-                self.db,
-                provider,
-                error_kind=exc.kind if exc is not None else None,
-                error=exc.message if exc is not None else None,
-            )
-        except Exception:
-            log.exception("recording a %s submission for /admin providers failed", provider)
-
-    def _create_request(self, order: repo.OrderRecord) -> CreateRequest:
-        product = self.catalog.get(order.product_key)
-        return CreateRequest(
-            order_id=order.id,
-            product_key=order.product_key,
-            product_name=order.product_name,
-            quantity=order.quantity,
-            unit_price=order.unit_price,
-            details=order.details,
-            contact=order.contact(self.cipher),
-            options=product.options if product else {},
-        )
-
-    async def _frozen_request(
-        self, order: repo.OrderRecord, adapter: ProviderAdapter
-    ) -> PreparedCreate:
-        text = order.frozen_request(self.cipher)
-        if text is not None:
-            return PreparedCreate.from_json(text)
-        # Confirmed before requests were frozen: build it now, once; re-sends repeat it.
-        prepared = adapter.prepare_create(self._create_request(order))
-        await repo.freeze_request(self.db, order.id, prepared.to_json(), self.cipher)
-        return prepared
-
-    async def submit(
-        self, order: repo.OrderRecord, *, attempt: int = 0, notify_buyer: bool = False
-    ) -> ConfirmOutcome:
-        """Send a `submitting` order to its provider and record the answer.
-
-        Never raises: once a request may have left, no error may reach the buyer as
-        "something went wrong, try again" (trying again could order it twice)."""
-        if order.id in self._in_flight:
-            return ConfirmOutcome(
-                ConfirmResult.ALREADY, order, f"Order `{order.id}` is being sent right now."
-            )
-        self._in_flight.add(order.id)
-        try:
-            # A re-send, or a staff retry, happens when the buyer isn't watching: a failure
-            # then reaches them by DM instead of in their Confirm interaction.
-            return await self._submit(order, attempt, notify_buyer or attempt > 0)
-        except Exception:
-            # Even recording the outcome failed (the database, most likely). The order is
-            # still `submitting`: recover_submitting picks it up (a re-send with the same
-            # id, or staff review), so the buyer must only wait.
-            log.exception("order %s: the outcome of sending it could not be recorded", order.id)
-            return ConfirmOutcome(
-                ConfirmResult.NEEDS_REVIEW,
-                None,
-                f"Order `{order.id}` was sent, but we couldn't record the provider's answer "
-                "yet. Please don't order it again: we'll sort it out and DM you. `/order` "
-                "shows where it is.",
-            )
-        finally:
-            self._in_flight.discard(order.id)
-
-    async def _submit(
-        self, order: repo.OrderRecord, attempt: int, notify_buyer: bool
-    ) -> ConfirmOutcome:
-        adapter = self.providers.get(order.provider)
-        if adapter is None:
-            return await self._needs_review(
-                order,
-                f"provider {order.provider} is not configured",
-                "Your order is waiting for staff.",
-            )
-        try:
-            prepared = await self._frozen_request(order, adapter)
-        except ProviderRejected as exc:
-            # Only an order confirmed before requests were frozen gets here; its request
-            # was refused as it was being built, so nothing was sent this time.
-            reason = exc.user_message or "the provider would refuse the order"
-            return await self._failed(order, reason, exc.message, notify_buyer)
-        except Exception as exc:
-            # The frozen request doesn't decrypt (a key was removed) or doesn't parse. It may
-            # have been sent already, and it can't be repeated: staff must look.
-            log.error(
-                "order %s: its frozen request can't be read (%s)", order.id, type(exc).__name__
-            )
-            return await self._needs_review(
-                order,
-                f"the request frozen at confirm can't be read ({type(exc).__name__}); it may "
-                "have been sent before",
-                "Your order is waiting for staff.",
-            )
-        try:
-            try:
-                answer = await adapter.send_create(prepared)
-            except ProviderError as exc:
-                await self._record_submission(order.provider, exc)
-                if isinstance(exc, ProviderRateLimited):
-                    await self._hold(order.provider, exc.retry_after)
-                if isinstance(exc, ProviderAuthError):
-                    await staff_alerts.raise_alert(
-                        self.db,
-                        kind="provider_auth",
-                        message=f"🔑 {order.provider} rejected our credentials while placing "
-                        f"order `{order.id}` ({exc.message}). Fix {order.provider.upper()}_API_* "
-                        "in the settings and restart; `/admin providers` shows its health.",
-                        dedupe_key=f"provider_auth:{order.provider}:{int(self.clock() // 3600)}",
-                    )
-                raise
-            await self._record_submission(order.provider, None)
-        except SubmissionAmbiguous as exc:
-            # No usable answer, or one that contradicts our request (a 409, another id).
-            if exc.remote_id is not None:
-                await self._keep_answer(order, exc.remote_id, None, exc.message)
-            return await self._needs_review(
-                order,
-                exc.message,
-                f"We couldn't confirm order `{order.id}` with the provider yet. "
-                "Staff are checking with them; you won't be charged twice.",
-            )
-        except ProviderRejected as exc:
-            reason = exc.user_message or "the provider refused the order"
-            return await self._failed(order, reason, exc.message, notify_buyer)
-        except (
-            ProviderUnavailable,
-            ProviderRateLimited,
-            ProviderProtocolError,
-            ProviderAuthError,
-        ) as exc:
-            if adapter.capabilities.idempotent_create and not isinstance(exc, ProviderAuthError):
-                return await self._retry_later(order, exc.message, attempt, _wait_asked(exc))
-            if isinstance(exc, ProviderProtocolError):
-                # A 2xx we can't read: the provider may well have the order.
-                return await self._needs_review(
-                    order,
-                    exc.message,
-                    f"We couldn't read the provider's answer for order `{order.id}`. "
-                    "Staff are checking; you won't be charged twice.",
-                )
-            # Unavailable here means the request never left (a refused connection), and a
-            # 429 or 401 means the provider didn't act on it: nothing was ordered.
-            reason = (
-                "the provider is busy right now"
-                if isinstance(exc, ProviderRateLimited)
-                else "the provider is unavailable right now"
-            )
-            return await self._failed(
-                order,
-                f"{reason}; nothing was ordered, please try again later",
-                exc.message,
-                notify_buyer,
-            )
-        except Exception as exc:
-            # Any other error once the request may have left: the outcome is unknown. The
-            # idempotent provider gets the same request again; the other goes to staff.
-            log.exception(
-                "order %s: %s while sending it to %s", order.id, type(exc).__name__, order.provider
-            )
-            detail = f"unexpected {type(exc).__name__} after sending; the provider may have it"
-            if adapter.capabilities.idempotent_create:
-                return await self._retry_later(order, detail, attempt)
-            return await self._needs_review(order, detail, "Your order is waiting for staff.")
-        try:
-            return await self._accepted(order, adapter, answer)
-        except Exception as exc:
-            log.exception("order %s: recording %s's answer failed", order.id, order.provider)
-            return await self._needs_review(
-                order,
-                f"{order.provider} accepted it as `{answer.remote_id}` ({answer.raw_status}), but "
-                f"recording that failed ({type(exc).__name__})",
-                f"Order `{order.id}` reached the provider; staff are checking its details. "
-                "You won't be charged twice.",
-            )
-
-    async def _keep_answer(
-        self, order: repo.OrderRecord, remote_id: str | None, raw_status: str | None, detail: str
-    ) -> None:
-        """Store what the provider told us about a create before acting on it."""
-        await repo.record_provider_answer(
-            self.db,
-            order.id,
-            remote_id=remote_id,
-            raw_status=raw_status,
-            detail=detail,
-            expect=OrderStatus.SUBMITTING,
-        )
-
-    async def _accepted(
-        self, order: repo.OrderRecord, adapter: ProviderAdapter, answer: ProviderOrder
-    ) -> ConfirmOutcome:
-        # The provider's id first, in its own transaction: whatever goes wrong below, it
-        # is never lost (staff and recovery see it).
-        try:
-            await self._keep_answer(
-                order,
-                answer.remote_id,
-                answer.raw_status,
-                f"{order.provider} answered: order {answer.remote_id}, {answer.raw_status}",
-            )
-        except repo.StaleStatus as stale:
-            return await self._answer_too_late(order, answer, stale.current)
-        status = answer.status or OrderStatus.SUBMITTED  # unknown raw status: still open
-        if status is OrderStatus.SUBMITTING:
-            status = OrderStatus.SUBMITTED
-        if status is OrderStatus.COMPLETED and answer.delivery_missing:
-            status = OrderStatus.PROCESSING  # done, but the goods are still to come
-        next_poll = self.clock() + FIRST_POLL_DELAY if adapter.capabilities.can_poll else None
-        price = f"{answer.price} {answer.currency}".strip() if answer.price else None
-        try:
-            updated = await repo.transition_order(
-                self.db,
-                order.id,
-                repo.StatusChange(
-                    status,
-                    actor=repo.ACTOR_PROVIDER,
-                    raw_status=answer.raw_status,
-                    status_message=answer.status_message,
-                    remote_id=answer.remote_id,
-                    remote_price=price,
-                    delivery=answer.delivery,
-                    next_poll_at=next_poll,
-                    detail=f"accepted by {order.provider} as {answer.remote_id}",
-                    notify_kind="final" if status.is_terminal else None,
-                    expect=OrderStatus.SUBMITTING,
-                    alert=repo.AlertSpec(
-                        "new_order",
-                        f"🛒 New order `{order.id}`: <@{order.user_id}> ordered "
-                        f"{order.quantity} × {order.product_name} for {order.total.format()} "
-                        f"({order.provider} `{answer.remote_id}`, {status.label}).",
-                        f"new_order:{order.id}",
-                    ),
-                ),
-                self.cipher,
-            )
-        except repo.StaleStatus as stale:
-            return await self._answer_too_late(order, answer, stale.current)
-        except IllegalTransition as exc:
-            # A real provider status we can't move to from here: recorded, and staff decide.
-            return await self._needs_review(
-                order,
-                f"{order.provider} accepted it as `{answer.remote_id}` but answered "
-                f"{answer.raw_status} ({exc.new.label}), which can't follow {exc.old.label}",
-                f"Order `{order.id}` reached the provider; staff are checking its status.",
-            )
-        log.info(
-            "order %s accepted by %s as %s (%s)",
-            order.id,
-            order.provider,
-            answer.remote_id,
-            answer.raw_status,
-        )
-        if status.is_terminal:
-            message = (
-                f"Order `{order.id}` is already **{updated.status.label}** at the provider. "
-                "You'll get a DM with the details; `/order` shows it any time."
-            )
-        else:
-            message = (
-                f"Order `{order.id}` is placed: **{updated.status.label}**. "
-                "You'll get a DM when it's done; `/order` shows it any time."
-            )
-        if status in (OrderStatus.PARTIALLY_COMPLETED, OrderStatus.REFUNDED, OrderStatus.FAILED):
-            await staff_alerts.raise_alert(
-                self.db,
-                kind="provider_outcome",
-                message=f"🧾 {order.provider} answered order `{order.id}` by <@{order.user_id}> "
-                f"with **{status.label}** (`{answer.raw_status[:50]}`) straight away. The buyer "
-                f"is being told. `/admin order view order_id:{order.id}` shows it.",
-                dedupe_key=f"provider_outcome:{order.id}:{status.value}",
-                order_id=order.id,
-                group_key=f"provider_outcome:{order.provider}",
-            )
-        return ConfirmOutcome(ConfirmResult.SUBMITTED, updated, message)
-
-    async def _answer_too_late(
-        self, order: repo.OrderRecord, answer: ProviderOrder, current: OrderStatus
-    ) -> ConfirmOutcome:
-        """The provider answered after somebody else (staff) already moved the order."""
-        await staff_alerts.raise_alert(
-            self.db,
-            kind="late_answer",
-            message=f"⚠️ {order.provider} accepted order `{order.id}` as `{answer.remote_id}` "
-            f"({answer.raw_status}) after it was set to {current.label}. Compare the two with "
-            f"`/admin order view order_id:{order.id}`.",
-            dedupe_key=f"late_answer:{order.id}:{answer.remote_id}",
-            order_id=order.id,
-            group_key=f"late_answer:{order.provider}",
-        )
-        latest = await repo.get_order(self.db, order.id)
-        return ConfirmOutcome(
-            ConfirmResult.ALREADY,
-            latest,
-            f"Order `{order.id}` is **{current.label}**; staff are looking after it.",
-        )
-
-    async def _failed(
-        self, order: repo.OrderRecord, reason: str, detail: str, notify_buyer: bool = False
-    ) -> ConfirmOutcome:
-        try:
-            updated = await repo.transition_order(
-                self.db,
-                order.id,
-                repo.StatusChange(
-                    OrderStatus.FAILED,
-                    actor=repo.ACTOR_PROVIDER,
-                    status_message=reason,
-                    detail=detail,
-                    notify_kind="final" if notify_buyer else None,
-                    expect=OrderStatus.SUBMITTING,
-                    alert=repo.AlertSpec(
-                        "order_failed",
-                        f"❌ Order `{order.id}` by <@{order.user_id}> failed at submission "
-                        f"({order.provider}): {detail}. Nothing was ordered. "
-                        f"`/admin order retry order_id:{order.id}` sends it again.",
-                        f"order_failed:{order.id}:{order.updated_at}",
-                        group_key=f"order_failed:{order.provider}",
-                    ),
-                ),
-                self.cipher,
-            )
-        except repo.StaleStatus as stale:
-            return await self._moved_meanwhile(order, stale.current)
-        log.warning("order %s failed at submission: %s", order.id, detail)
-        return ConfirmOutcome(
-            ConfirmResult.FAILED, updated, f"Order `{order.id}` could not be placed: {reason}."
-        )
-
-    async def _needs_review(
-        self, order: repo.OrderRecord, detail: str, user_message: str
-    ) -> ConfirmOutcome:
-        try:
-            updated = await repo.transition_order(
-                self.db,
-                order.id,
-                repo.StatusChange(
-                    OrderStatus.NEEDS_REVIEW,
-                    actor=repo.ACTOR_SYSTEM,
-                    status_message="Checking with the provider",
-                    detail=detail,
-                    expect=OrderStatus.SUBMITTING,
-                    alert=repo.AlertSpec(
-                        "needs_review",
-                        f"⚠️ Order `{order.id}` by <@{order.user_id}> needs review: the outcome "
-                        f"at {order.provider} is unknown ({detail}). It was NOT re-sent. Check "
-                        f"the provider, then run `/admin order view order_id:{order.id}`.",
-                        f"needs_review:{order.id}:{order.updated_at}",
-                        group_key=f"needs_review:{order.provider}",
-                    ),
-                ),
-                self.cipher,
-            )
-        except repo.StaleStatus as stale:
-            return await self._moved_meanwhile(order, stale.current)
-        log.warning("order %s needs review: %s", order.id, detail)
-        return ConfirmOutcome(ConfirmResult.NEEDS_REVIEW, updated, user_message)
-
-    async def _moved_meanwhile(
-        self, order: repo.OrderRecord, current: OrderStatus
-    ) -> ConfirmOutcome:
-        # Staff (or another job) moved the order while it was being sent; theirs stands.
-        log.info("order %s moved to %s while being sent; leaving it", order.id, current.value)
-        latest = await repo.get_order(self.db, order.id)
-        return ConfirmOutcome(
-            ConfirmResult.ALREADY,
-            latest,
-            f"Order `{order.id}` is **{current.label}**; staff are looking after it.",
-        )
-
-    async def _retry_later(
-        self, order: repo.OrderRecord, problem: str, attempt: int, wait: float = 0.0
-    ) -> ConfirmOutcome:
-        if attempt >= len(RESUBMIT_DELAYS):
-            return await self._needs_review(
-                order,
-                f"still failing after {attempt} re-sends: {problem}",
-                "Your order is waiting for staff.",
-            )
-        delay = max(RESUBMIT_DELAYS[attempt], wait)
-        await repo.set_next_poll(self.db, order.id, self.clock() + delay)
-        await repo.add_event(
-            self.db,
-            order.id,
-            actor=repo.ACTOR_SYSTEM,
-            kind="retry",
-            detail=f"{problem}; re-sending the same request in {delay:g}s",
-        )
-        log.info("order %s: %s; re-send in %.0fs", order.id, problem, delay)
-        return ConfirmOutcome(
-            ConfirmResult.RETRYING,
-            await repo.get_order(self.db, order.id),
-            f"Order `{order.id}` is recorded. The provider is slow to answer, so we'll keep "
-            "trying automatically — you'll get a DM with the result.",
-        )
-
-    # --- recovery ---------------------------------------------------------------------------
-
-    async def recover_submitting(self, *, at_startup: bool) -> int:
-        """Resolve orders stuck in `submitting`.
-
-        At startup every such row is a crash leftover: idempotent providers get the same
-        id again; the rest go to needs_review (never re-sent blindly). While running,
-        idempotent re-sends that are due are retried, and a non-idempotent order left
-        `submitting` by an unexpected error goes to staff instead of waiting forever.
-        """
-        handled = 0
-        now = self.clock()
-        for order in await repo.list_orders_in_status(self.db, OrderStatus.SUBMITTING):
-            if order.id in self._in_flight:
-                continue
-            adapter = self.providers.get(order.provider)
-            idempotent = adapter is not None and adapter.capabilities.idempotent_create
-            if not at_startup:
-                # A scheduled re-send is due at next_poll_at. Without one, the send in
-                # progress should have ended long before STUCK_SUBMITTING_AFTER: if it
-                # hasn't, an error broke off its recording.
-                due = (
-                    order.next_poll_at
-                    if idempotent and order.next_poll_at is not None
-                    else order.updated_at + STUCK_SUBMITTING_AFTER
-                )
-                if due > now:
-                    continue
-            try:
-                if idempotent:
-                    # Re-sends of this submission only: a staff retry starts afresh.
-                    events = await repo.list_events(self.db, order.id)
-                    since = max((i for i, e in enumerate(events) if e.kind == "status"), default=-1)
-                    attempt = sum(1 for e in events[since + 1 :] if e.kind == "retry")
-                    await self.submit(order, attempt=attempt)
-                else:
-                    await self._needs_review(
-                        order, _abandoned_reason(order), "Your order is waiting for staff."
-                    )
-                handled += 1
-            except Exception:
-                # One bad order must not stop the others.
-                log.exception("recovering order %s failed", order.id)
-        return handled
 
     # --- tracking (staff-linked orders) -------------------------------------------------------
 
@@ -785,20 +326,6 @@ class OrderingService:
             detail=f"linked {provider} {remote_id} to member {member_id} (provider says {current.raw_status}, {status.label})",
         )
         return order
-
-
-def _abandoned_reason(order: repo.OrderRecord) -> str:
-    if order.remote_id is not None:
-        return (
-            f"{order.provider} answered (order `{order.remote_id}`, {order.raw_status}) but "
-            "the bot stopped before recording the outcome"
-        )
-    return "the bot stopped while sending this order; the provider may or may not have it"
-
-
-def _wait_asked(exc: ProviderError) -> float:
-    """The provider's Retry-After (already clamped), for errors that carry one."""
-    return exc.retry_after if isinstance(exc, ProviderRateLimited) else 0.0
 
 
 def _zero_price(current: ProviderOrder) -> Money:

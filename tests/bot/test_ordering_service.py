@@ -18,6 +18,7 @@ from bot.errors import InvalidInput, NotAllowed, ProviderBusy, ShopPaused
 from bot.providers.registry import ProviderRegistry
 from bot.services.ordering import ConfirmResult, OrderingService
 from bot.services.shop import ShopService
+from bot.services.submission import create_request
 from sandbox.common import Fault
 from sandbox.runner import SandboxCluster
 from storage import audit, staff_alerts
@@ -226,7 +227,7 @@ async def test_crash_recovery_checkout_resubmits_same_id(
     import httpx
 
     async with httpx.AsyncClient(base_url=cluster.base_url("checkout"), timeout=0.2) as raw:
-        request = service._create_request(await repo.get_order(db, draft.id))  # type: ignore[arg-type]
+        request = create_request(await repo.get_order(db, draft.id), service.catalog, cipher)  # type: ignore[arg-type]
         body = {
             "id": request.order_id,
             "type": "digital_goods",
