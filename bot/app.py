@@ -19,7 +19,7 @@ from bot.catalog import Catalog, load_catalog
 from bot.config import Settings
 from bot.crypto import DeliveryCipher
 from bot.providers.registry import ProviderRegistry, build_providers
-from bot.services.notifier import Notifier
+from bot.services.notifier import SENDING_STALE_AFTER, Notifier
 from bot.services.ordering import CONFIRMATION_TTL, OrderingService
 from bot.services.poller import Poller, PollerSettings
 from bot.services.provider_status import ProviderReport, provider_reports
@@ -40,6 +40,9 @@ COGS: tuple[str, ...] = ("cogs.ordering", "cogs.orders", "cogs.admin")
 
 STAFF_LOG_INTERVAL = 2.0
 RESUBMIT_INTERVAL = 5.0
+# DMs left `sending` are looked for in Discord's history this often (a cheap SELECT when
+# there are none).
+RECONCILE_INTERVAL = 10.0
 DRAFT_CLEANUP_INTERVAL = 300.0
 STUCK_CHECK_INTERVAL = 30.0
 
@@ -164,15 +167,27 @@ class OrderBot(commands.Bot):
         self._schedule_jobs()
         self.scheduler.start()
         # Crash leftovers are resolved in the background so a slow provider can't delay
-        # the bot coming online.
-        self.spawn(self._startup_recovery(), "startup-recovery")
+        # the bot coming online. Two independent tasks: Discord failing to show a DM
+        # history must not keep an order from being re-sent, nor the reverse. Both also
+        # run on the schedule, so whatever fails here is tried again.
+        self.spawn(self._recover_notifications(), "startup-dm-reconciliation")
+        self.spawn(self._recover_submissions(), "startup-submission-recovery")
 
-    async def _startup_recovery(self) -> None:
+    async def _recover_notifications(self) -> None:
         assert self.notifier is not None
-        settled = await self.notifier.reconcile_interrupted()
+        try:
+            settled = await self.notifier.reconcile_interrupted()
+        except Exception:
+            log.exception("startup DM reconciliation failed; the scheduled run will retry")
+            return
         if settled:
             log.info("settled %d notification(s) interrupted by the previous run", settled)
-        await self.ordering.recover_submitting(at_startup=True)
+
+    async def _recover_submissions(self) -> None:
+        try:
+            await self.ordering.recover_submitting(at_startup=True)
+        except Exception:
+            log.exception("startup submission recovery failed; the scheduled run will retry")
 
     def _schedule_jobs(self) -> None:
         common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
@@ -192,6 +207,16 @@ class OrderBot(commands.Bot):
             "interval",
             seconds=self.settings.notify_interval_seconds,
             id="notify",
+            **common,
+        )
+        self.scheduler.add_job(
+            self._guarded(
+                lambda: self.notifier.reconcile_interrupted(stale_after=SENDING_STALE_AFTER),
+                "DM reconciliation",
+            ),
+            "interval",
+            seconds=RECONCILE_INTERVAL,
+            id="dm-reconciliation",
             **common,
         )
         self.scheduler.add_job(

@@ -28,10 +28,18 @@ class ShopPaused(UserFacingError):
         )
 
 
+def clip(text: str, limit: int = 40) -> str:
+    """User input as it may be echoed back: one line, at most `limit` characters, no
+    backticks (it is shown inside a code span). Every reply stays far from Discord's
+    2,000-character limit, whatever was typed."""
+    flat = " ".join(str(text).split()).replace("`", "'")
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 class OrderNotFoundError(UserFacingError):
     def __init__(self, order_id: str) -> None:
         # Deliberately the same text whether the order doesn't exist or isn't yours.
-        super().__init__(f"No order `{order_id}` was found among your orders.")
+        super().__init__(f"No order `{clip(order_id)}` was found among your orders.")
 
 
 class NotAllowed(UserFacingError):

@@ -103,26 +103,40 @@ def delivery_payload(order: OrderRecord, delivery: Delivery) -> tuple[str, disco
     return f"**Your delivery for `{order.id}`** is attached (too long for a message).", file
 
 
-NOTIFY_FINAL = "final"
-
-
 def notification_marker(order_id: str, kind: str) -> str:
     """Footer text that identifies a notification in a channel's history, so a send
     interrupted by a crash can be checked instead of blindly repeated."""
     return f"Order {order_id} · {kind}"
 
 
-FINAL_HEADLINES = {
+# What a DM says about the order as it is when the DM goes out. Notifications are owed
+# for endings ("final"), for a move to staff review ("review") and for a submission that
+# went through in the background ("placed"); each shows the order's current state.
+HEADLINES = {
     OrderStatus.COMPLETED: "is complete",
     OrderStatus.PARTIALLY_COMPLETED: "was partially completed",
     OrderStatus.FAILED: "failed",
     OrderStatus.REFUNDED: "was refunded",
     OrderStatus.CANCELLED: "was cancelled",
+    OrderStatus.NEEDS_REVIEW: "is being checked by staff",
+    OrderStatus.SUBMITTED: "is placed",
+    OrderStatus.PROCESSING: "is placed",
+    OrderStatus.SUBMITTING: "is being placed",
+}
+NEXT_STEPS = {
+    OrderStatus.NEEDS_REVIEW: "We couldn't confirm this order with the provider "
+    "automatically. Staff are checking; you won't be charged twice, and you'll get a DM "
+    "when it's settled.",
+    OrderStatus.SUBMITTED: "The provider has it. You'll get a DM when it's done.",
+    OrderStatus.PROCESSING: "The provider is working on it. You'll get a DM when it's done.",
+    OrderStatus.SUBMITTING: "We're still sending it to the provider (with the same order "
+    "id, so it can't be ordered twice). You'll get a DM with the result.",
 }
 
 
-def final_dm_embed(order: OrderRecord, kind: str) -> discord.Embed:
-    headline = FINAL_HEADLINES.get(order.status, f"is {order.status.label}")
+def notification_embed(order: OrderRecord, kind: str) -> discord.Embed:
+    """The DM for one owed notification (see HEADLINES)."""
+    headline = HEADLINES.get(order.status, f"is {order.status.label}")
     embed = discord.Embed(
         title=f"{STATUS_EMOJI.get(order.status, '')} Your order {headline}".strip(),
         colour=STATUS_COLOUR.get(order.status, discord.Colour.blurple()),
@@ -134,6 +148,8 @@ def final_dm_embed(order: OrderRecord, kind: str) -> discord.Embed:
     embed.add_field(name="Status", value=status_text(order), inline=True)
     if order.status_message:
         embed.add_field(name="Provider says", value=order.status_message[:1000], inline=False)
+    if order.status in NEXT_STEPS:
+        embed.add_field(name="What happens now", value=NEXT_STEPS[order.status], inline=False)
     if order.status in (OrderStatus.FAILED, OrderStatus.REFUNDED, OrderStatus.CANCELLED):
         embed.add_field(name="Questions?", value="Reply to staff in the server.", inline=False)
     embed.set_footer(text=notification_marker(order.id, kind))
@@ -145,7 +161,7 @@ def fallback_notice(order: OrderRecord, kind: str) -> str:
     delivery data: anyone in the channel can read it."""
     return (
         f"<@{order.user_id}> your order `{order.id}` ({order.product_name}) "
-        f"{FINAL_HEADLINES.get(order.status, 'has an update')}. I couldn't DM you: allow "
+        f"{HEADLINES.get(order.status, 'has an update')}. I couldn't DM you: allow "
         f"direct messages from server members, or run `/order id:{order.id}` to see it"
         f"{' and your delivery' if order.has_delivery else ''}.\n"
         f"-# {notification_marker(order.id, kind)}"

@@ -179,7 +179,10 @@ class CancelButton(
                 return
             order = await repo.get_order_for_user(bot.db, self.order_id, interaction.user.id)
             if order is None:
-                raise NotAllowed("This confirmation is no longer active.")
+                raise NotAllowed(
+                    "This order was already cancelled (or its confirmation expired): nothing "
+                    "was ordered."
+                )
             await interaction.followup.send(
                 f"Order `{order.id}` is already **{order.status.label}**; it can't be cancelled here.",
                 ephemeral=True,
@@ -205,8 +208,10 @@ class ContactModal(discord.ui.Modal, title="Contact details"):
         label="Email (optional)", required=False, max_length=120, custom_id="contact:email"
     )
 
-    def __init__(self, product: Product, quantity: int) -> None:
-        super().__init__(timeout=CONFIRMATION_TTL, custom_id="order:contact")
+    def __init__(self, product: Product, quantity: int, interaction_id: int) -> None:
+        # discord.py keeps open modals by custom_id alone: with a fixed id, two buyers'
+        # forms open at once would cross (one shown the other's product, one dropped).
+        super().__init__(timeout=CONFIRMATION_TTL, custom_id=f"order:contact:{interaction_id}")
         self.product = product
         self.quantity = quantity
 
@@ -320,7 +325,7 @@ class Ordering(commands.Cog):
             # A modal must be the first response, so it can't follow a defer. The only
             # I/O before it is a local SQLite read.
             await service.ensure_open()
-            await interaction.response.send_modal(ContactModal(chosen, quantity))
+            await interaction.response.send_modal(ContactModal(chosen, quantity, interaction.id))
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         draft = await service.create_draft(

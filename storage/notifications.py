@@ -35,6 +35,9 @@ class Notification:
     created_at: float
     sent_at: float | None
     last_error: str | None
+    claimed_at: float | None = None
+    # An earlier attempt may have reached Discord: look at the history before sending.
+    unsure: bool = False
 
 
 def _notification(row: aiosqlite.Row) -> Notification:
@@ -49,6 +52,8 @@ def _notification(row: aiosqlite.Row) -> Notification:
         created_at=row["created_at"],
         sent_at=row["sent_at"],
         last_error=row["last_error"],
+        claimed_at=row["claimed_at"],
+        unsure=bool(row["unsure"]),
     )
 
 
@@ -93,6 +98,16 @@ async def due_notifications(db: Database, *, now: float, limit: int = 50) -> lis
     return [_notification(r) for r in rows]
 
 
+async def list_sending(db: Database, *, claimed_before: float) -> list[Notification]:
+    """Rows claimed for sending before `claimed_before`: their send was interrupted."""
+    rows = await db.fetch_all(
+        "SELECT * FROM notifications WHERE state = 'sending'"
+        " AND COALESCE(claimed_at, 0) < ? ORDER BY id",
+        (claimed_before,),
+    )
+    return [_notification(r) for r in rows]
+
+
 async def set_notification_state(
     db: Database,
     notification_id: int,
@@ -102,14 +117,18 @@ async def set_notification_state(
     error: str | None = None,
     next_attempt_at: float | None = None,
     count_attempt: bool = False,
+    unsure: bool | None = None,
 ) -> bool:
     """Compare-and-set a notification's state. With `expect`, the update only happens
-    from that state, which is how a sender claims a row exactly once."""
+    from that state, which is how a sender claims a row exactly once (and how nothing
+    after a send can overwrite `sent`). Claiming (-> sending) stamps `claimed_at`."""
     now = time.time()
     sent_at = now if state in (NotificationState.SENT, NotificationState.FALLBACK) else None
+    claimed_at = now if state is NotificationState.SENDING else None
     sql = (
         "UPDATE notifications SET state = ?, last_error = COALESCE(?, last_error),"
         " next_attempt_at = COALESCE(?, next_attempt_at), sent_at = COALESCE(?, sent_at),"
+        " claimed_at = COALESCE(?, claimed_at), unsure = COALESCE(?, unsure),"
         " attempts = attempts + ? WHERE id = ?"
     )
     params: list[object] = [
@@ -117,6 +136,8 @@ async def set_notification_state(
         error,
         next_attempt_at,
         sent_at,
+        claimed_at,
+        None if unsure is None else int(unsure),
         1 if count_attempt else 0,
         notification_id,
     ]

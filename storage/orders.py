@@ -353,7 +353,10 @@ async def list_orders_for_user(
     db: Database, user_id: int, *, limit: int = 10, offset: int = 0
 ) -> list[OrderRecord]:
     rows = await db.fetch_all(
-        "SELECT * FROM orders WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+        # Drafts are unconfirmed screens, not orders: never listed (count_orders_for_user
+        # agrees, and /order refuses them).
+        "SELECT * FROM orders WHERE user_id = ? AND status != 'draft'"
+        " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
         (user_id, limit, offset),
     )
     return [_record(r) for r in rows]
@@ -548,14 +551,12 @@ async def transition_order(
                 at=now,
             )
         if change.notify_kind is not None:
-            kind = change.notify_kind
-            if kind == FINAL:
-                # An order can end more than once: a refund after completion, a staff
-                # correction, a staff retry after the buyer was told it failed. Each end
-                # owes its own DM: the first is "final", later ones are numbered, so "one DM
-                # per order and kind" still holds and no outcome is swallowed. (Each of
-                # these transitions happens once: they are compare-and-set on the status.)
-                kind = await _next_final_kind(conn, order_id)
+            # An order can end more than once (a refund after completion, a staff retry
+            # after the buyer was told it failed) and go to review more than once. Each
+            # such move owes its own DM: the first of a kind is "final" (or "review", …),
+            # later ones are numbered, so "one DM per order and kind" still holds and no
+            # outcome is swallowed. (Each move happens once: it is a compare-and-set.)
+            kind = await _next_kind(conn, order_id, change.notify_kind)
             await owe_notification_in(conn, order_id, kind, user_id=row["user_id"], now=now)
         if change.alert is not None:
             await raise_alert_in(
@@ -574,15 +575,14 @@ async def transition_order(
 FINAL = "final"
 
 
-async def _next_final_kind(conn: aiosqlite.Connection, order_id: str) -> str:
+async def _next_kind(conn: aiosqlite.Connection, order_id: str, base: str) -> str:
     async with conn.execute(
-        "SELECT COUNT(*) FROM notifications WHERE order_id = ?"
-        " AND (kind = 'final' OR kind LIKE 'final-%')",
-        (order_id,),
+        "SELECT COUNT(*) FROM notifications WHERE order_id = ? AND (kind = ? OR kind LIKE ?)",
+        (order_id, base, f"{base}-%"),
     ) as cur:
         row = await cur.fetchone()
     count = int(row[0]) if row else 0
-    return FINAL if count == 0 else f"{FINAL}-{count + 1}"
+    return base if count == 0 else f"{base}-{count + 1}"
 
 
 async def store_delivery(

@@ -1,11 +1,22 @@
-"""The notifier: sends the outbox of DMs owed to buyers, each at most once.
+"""The notifier: sends the outbox of DMs owed to buyers, at most one per (order, kind).
 
-A row is claimed (pending -> sending) before the DM is sent and marked sent right after.
-If the process dies between the two, the row is found in `sending` at the next start;
-instead of sending again blindly, the DM channel's recent history is searched for the
-notification's marker (and the notices channel, for a fallback). Only if it isn't there
-is it sent again. What remains: Discord accepted the message but its history doesn't
-show it yet when we look — a window of milliseconds after a crash, not of a send.
+Four layers keep a DM from going out twice:
+1. A row is claimed with a compare-and-set (pending -> sending) before the DM is sent,
+   and every later move (sent, retry, give up) is a compare-and-set from `sending`: a
+   second sender, or a late step of this one, can't overwrite `sent`.
+2. Every send carries a nonce derived from the notification row, with `enforce_nonce`:
+   when discord.py re-sends after a 5xx, or we re-send after an ambiguous failure,
+   Discord answers with the message it already has instead of posting another (within
+   Discord's nonce window, a few minutes).
+3. After an ambiguous failure (5xx, timeout, an error once the request may have left)
+   the row is marked `unsure`, and the DM channel's history is searched for the
+   notification's marker before the next send.
+4. A row left `sending` (the process died, or recording `sent` failed) is settled by
+   `reconcile_interrupted` — at startup and then on a schedule — from the history: found
+   means sent; not found means it is sent again (still under its nonce).
+
+What remains: Discord accepted the message, its history doesn't show it yet when we
+look, and the nonce window has passed; see docs/architecture.md.
 
 DMs closed (403 / 50007): a notice in the notices channel that mentions the buyer and
 contains no delivery data; the row is marked `fallback`. 429 / 5xx / network trouble:
@@ -24,7 +35,13 @@ import aiohttp
 import discord
 
 from bot.crypto import DeliveryCipher
-from bot.presenters import delivery_payload, fallback_notice, final_dm_embed, notification_marker
+from bot.domain import OrderStatus
+from bot.presenters import (
+    delivery_payload,
+    fallback_notice,
+    notification_embed,
+    notification_marker,
+)
 from storage import notifications as outbox
 from storage import orders as repo
 from storage import staff_alerts
@@ -38,6 +55,27 @@ RETRY_BASE = 5.0
 RETRY_CAP = 600.0
 ALERT_AFTER_ATTEMPTS = 5
 HISTORY_LIMIT = 50
+# A row still `sending` after this long was interrupted (no send takes a minute: each
+# of discord.py's requests is bounded); the scheduled reconciliation settles it.
+SENDING_STALE_AFTER = 60.0
+# Staff hear about a row whose history has been unreadable this long.
+STUCK_SENDING_ALERT = 15 * 60.0
+
+
+def is_superseded(kind: str, status: OrderStatus) -> bool:
+    """A progress DM ("review", "placed") owed for a state the order has since left."""
+    base = kind.split("-", 1)[0]
+    if base == "review":
+        return status is not OrderStatus.NEEDS_REVIEW
+    if base == "placed":
+        return status.is_terminal or status is OrderStatus.NEEDS_REVIEW
+    return False
+
+
+def notification_nonce(notification_id: int, channel: str) -> str:
+    """A nonce unique to one notification's message in one channel (Discord: at most 25
+    characters). Staff resends are new notifications, so they get new nonces."""
+    return f"n{notification_id}{channel[0]}"
 
 
 class Notifier:
@@ -55,6 +93,9 @@ class Notifier:
         self.client = client
         self.notice_channel_id = notice_channel_id
         self.clock = clock
+        # Rows this process is sending right now: reconciliation leaves them alone.
+        self._in_flight: set[int] = set()
+        self.started_at = clock()
 
     async def send_due(self, limit: int = 50) -> int:
         sent = 0
@@ -63,58 +104,90 @@ class Notifier:
                 if await self._deliver(note):
                     sent += 1
             except Exception:
-                # One bad notification must not stop the others.
+                # One bad notification must not stop the others. It may have been sent
+                # before the error: the history is checked before it is sent again.
                 log.exception(
                     "notification %s for order %s failed unexpectedly", note.id, note.order_id
                 )
-                await self._retry(note, "unexpected error")
+                await self._retry(note, "unexpected error", unsure=True)
         return sent
 
-    async def reconcile_interrupted(self) -> int:
-        """At startup: settle rows left in `sending` by a crash (see module docstring)."""
-        rows = await self.db.fetch_all(
-            "SELECT order_id, kind FROM notifications WHERE state = 'sending'"
-        )
+    async def reconcile_interrupted(self, *, stale_after: float | None = None) -> int:
+        """Settle rows left in `sending` (see the module docstring). At startup every such
+        row is interrupted (`stale_after=None`); on the schedule, only rows claimed more
+        than `stale_after` seconds ago and not being sent by this process. A history
+        that can't be read leaves the row for the next run, and staff are told once it
+        has waited too long."""
+        now = self.clock()
+        # Anything claimed before this process started can't be in flight here (one bot
+        # per database), so it is interrupted whatever its age.
+        cutoff = now if stale_after is None else max(now - stale_after, self.started_at)
         settled = 0
-        for row in rows:
-            note = await outbox.get_notification(self.db, row["order_id"], row["kind"])
-            if note is None:
+        for note in await outbox.list_sending(self.db, claimed_before=cutoff):
+            if note.id in self._in_flight:
                 continue
-            marker = notification_marker(note.order_id, note.kind)
             try:
-                where = await self._find_marker(note.user_id, marker)
-            except discord.HTTPException as exc:
+                if await self._settle(note):
+                    settled += 1
+            except Exception as exc:
                 log.warning(
-                    "cannot check history for notification %s (%s); will retry", note.id, exc
+                    "cannot settle interrupted notification %s yet (%s); will retry",
+                    note.id,
+                    type(exc).__name__,
                 )
-                continue
-            if where is not None:
-                state = NotificationState.SENT if where == "dm" else NotificationState.FALLBACK
-                await outbox.set_notification_state(
-                    self.db, note.id, state, expect=NotificationState.SENDING
-                )
-                await repo.add_event(
-                    self.db,
-                    note.order_id,
-                    actor=repo.ACTOR_SYSTEM,
-                    kind="notified",
-                    detail=f"{note.kind} notification found already sent ({where}) after a restart",
-                )
-            else:
-                await outbox.set_notification_state(
-                    self.db, note.id, NotificationState.PENDING, expect=NotificationState.SENDING
-                )
-            settled += 1
+                if note.claimed_at is not None and now - note.claimed_at > STUCK_SENDING_ALERT:
+                    await staff_alerts.raise_alert(
+                        self.db,
+                        kind="notify_stuck",
+                        message=f"📭 The {note.kind} DM for order `{note.order_id}` was "
+                        "interrupted and Discord's history can't be read to check it "
+                        f"({type(exc).__name__}). It is checked again every minute; it will not "
+                        "be sent twice.",
+                        dedupe_key=f"notify_stuck:{note.id}:interrupted",
+                        order_id=note.order_id,
+                        group_key="notify_stuck",
+                    )
         return settled
 
+    async def _settle(self, note: outbox.Notification) -> bool:
+        where = await self._find_marker(note.user_id, notification_marker(note.order_id, note.kind))
+        if where is None:
+            # Not in the history: it never arrived. Sent again (under the same nonce).
+            return await outbox.set_notification_state(
+                self.db,
+                note.id,
+                NotificationState.PENDING,
+                expect=NotificationState.SENDING,
+                next_attempt_at=self.clock(),
+                unsure=False,
+            )
+        state = NotificationState.SENT if where == "dm" else NotificationState.FALLBACK
+        if not await outbox.set_notification_state(
+            self.db, note.id, state, expect=NotificationState.SENDING
+        ):
+            return False
+        await repo.add_event(
+            self.db,
+            note.order_id,
+            actor=repo.ACTOR_SYSTEM,
+            kind="notified",
+            detail=f"{note.kind} notification found already sent ({where})",
+        )
+        return True
+
     async def _find_marker(self, user_id: int, marker: str) -> str | None:
+        """Where the notification with `marker` already is: "dm", "fallback" or None.
+        Only the bot's own messages count: anyone can type a marker into a channel."""
+        me = self.client.user.id if self.client.user else None
         dm = await self.client.create_dm(discord.Object(id=user_id))
         async for message in dm.history(limit=HISTORY_LIMIT):
+            if message.author.id != me:
+                continue
             if any(e.footer and e.footer.text == marker for e in message.embeds):
                 return "dm"
         notices = await self._notice_channel()
         async for message in notices.history(limit=HISTORY_LIMIT):
-            if marker in (message.content or ""):
+            if message.author.id == me and marker in (message.content or ""):
                 return "fallback"
         return None
 
@@ -134,23 +207,57 @@ class Notifier:
         )
         if not claimed:
             return False  # another run has it
+        self._in_flight.add(note.id)
+        try:
+            return await self._send_claimed(note)
+        finally:
+            self._in_flight.discard(note.id)
+
+    async def _send_claimed(self, note: outbox.Notification) -> bool:
+        if note.unsure:
+            # An earlier attempt may have arrived: look before sending again.
+            try:
+                if await self._settle(note):
+                    return True
+            except discord.HTTPException as exc:
+                await self._retry(note, f"history unreadable ({exc.status})", unsure=True)
+                return False
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                await self._retry(note, f"history unreadable ({type(exc).__name__})", unsure=True)
+                return False
+            # Not there: _settle put the row back to pending; claim it again to send.
+            if not await outbox.set_notification_state(
+                self.db, note.id, NotificationState.SENDING, expect=NotificationState.PENDING
+            ):
+                return False
         order = await repo.get_order(self.db, note.order_id)
         if order is None:
-            await outbox.set_notification_state(
-                self.db, note.id, NotificationState.FAILED, error="order gone"
+            await self._give_up(note, "order gone")
+            return False
+        if is_superseded(note.kind, order.status):
+            # "Staff are checking" or "placed", owed a moment ago, but the order has moved
+            # on, and that move owes its own DM: this one would only repeat it.
+            await self._record_sent(
+                note,
+                NotificationState.SENT,
+                f"{note.kind} DM not sent: the order is already {order.status.label}",
+                error="superseded; not sent",
             )
             return False
-        embed = final_dm_embed(order, note.kind)
+        embed = notification_embed(order, note.kind)
         delivery = order.delivery(self.cipher) if order.has_delivery else None
         content, file = (None, None)
         if delivery is not None and not delivery.is_empty():
             content, file = delivery_payload(order, delivery)
         try:
             dm = await self.client.create_dm(discord.Object(id=note.user_id))
+            # The nonce makes Discord itself drop a repeat of this DM (discord.py's own
+            # re-send after a 5xx, or ours after an ambiguous failure).
+            nonce = notification_nonce(note.id, "dm")
             if file is not None:
-                await dm.send(content, embed=embed, file=file)
+                await dm.send(content, embed=embed, file=file, nonce=nonce)
             else:
-                await dm.send(content, embed=embed)
+                await dm.send(content, embed=embed, nonce=nonce)
         except discord.Forbidden as exc:
             if exc.code == DM_CLOSED:
                 return await self._fallback(note, order)
@@ -160,26 +267,44 @@ class Notifier:
             await self._give_up(note, f"Discord doesn't know the user ({exc.code})")
             return False
         except discord.HTTPException as exc:
-            if exc.status == 429 or exc.status >= 500:
-                await self._retry(note, f"Discord {exc.status}")
+            if exc.status == 429:
+                await self._retry(note, "Discord 429")
+            elif exc.status >= 500:
+                # Discord may have stored it before failing.
+                await self._retry(note, f"Discord {exc.status}", unsure=True)
             else:
                 await self._give_up(note, f"Discord refused the DM ({exc.status}/{exc.code})")
             return False
         except (aiohttp.ClientError, TimeoutError) as exc:
-            await self._retry(note, f"network: {type(exc).__name__}")
+            await self._retry(note, f"network: {type(exc).__name__}", unsure=True)
             return False
-        await outbox.set_notification_state(
-            self.db, note.id, NotificationState.SENT, expect=NotificationState.SENDING
-        )
-        await repo.add_event(
-            self.db,
-            order.id,
-            actor=repo.ACTOR_SYSTEM,
-            kind="notified",
-            detail=f"{note.kind} DM sent",
-        )
+        await self._record_sent(note, NotificationState.SENT, f"{note.kind} DM sent")
         log.info("sent %s DM for order %s", note.kind, order.id)
         return True
+
+    async def _record_sent(
+        self,
+        note: outbox.Notification,
+        state: NotificationState,
+        detail: str,
+        error: str | None = None,
+    ) -> None:
+        """After a send that went through. If recording it fails, the row stays `sending`
+        and reconciliation finds the DM in the history: it is never sent again from here."""
+        try:
+            await outbox.set_notification_state(
+                self.db, note.id, state, expect=NotificationState.SENDING, error=error
+            )
+            await repo.add_event(
+                self.db, note.order_id, actor=repo.ACTOR_SYSTEM, kind="notified", detail=detail
+            )
+        except Exception:
+            log.exception(
+                "notification %s for order %s went out but recording it failed; "
+                "reconciliation will find it",
+                note.id,
+                note.order_id,
+            )
 
     async def _fallback(self, note: outbox.Notification, order: repo.OrderRecord) -> bool:
         try:
@@ -187,23 +312,21 @@ class Notifier:
             await channel.send(
                 fallback_notice(order, note.kind),
                 allowed_mentions=discord.AllowedMentions(users=[discord.Object(id=order.user_id)]),
+                nonce=notification_nonce(note.id, "notice"),
             )
         except discord.HTTPException as exc:
-            await self._retry(note, f"DMs closed and the notice failed ({exc.status})")
+            await self._retry(
+                note, f"DMs closed and the notice failed ({exc.status})", unsure=exc.status >= 500
+            )
             return False
-        await outbox.set_notification_state(
-            self.db,
-            note.id,
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            await self._retry(note, f"notice: network {type(exc).__name__}", unsure=True)
+            return False
+        await self._record_sent(
+            note,
             NotificationState.FALLBACK,
-            expect=NotificationState.SENDING,
+            f"{note.kind}: DMs closed, notice posted in the notices channel (no delivery data)",
             error="DMs closed",
-        )
-        await repo.add_event(
-            self.db,
-            order.id,
-            actor=repo.ACTOR_SYSTEM,
-            kind="notified",
-            detail=f"{note.kind}: DMs closed, notice posted in the notices channel (no delivery data)",
         )
         await staff_alerts.raise_alert(
             self.db,
@@ -218,16 +341,20 @@ class Notifier:
         log.info("DMs closed for order %s: fallback notice posted", order.id)
         return True
 
-    async def _retry(self, note: outbox.Notification, reason: str) -> None:
+    async def _retry(self, note: outbox.Notification, reason: str, *, unsure: bool = False) -> None:
         attempts = note.attempts + 1
         delay = min(RETRY_BASE * 2 ** (attempts - 1), RETRY_CAP)
-        await outbox.set_notification_state(
+        if not await outbox.set_notification_state(
             self.db,
             note.id,
             NotificationState.PENDING,
+            expect=NotificationState.SENDING,
             error=reason,
             next_attempt_at=self.clock() + delay,
-        )
+            # Once unsure, stays unsure until the history has been checked.
+            unsure=True if unsure else None,
+        ):
+            return  # no longer ours (sent, or settled by reconciliation)
         log.warning(
             "notification %s for order %s: %s; retry in %.0fs",
             note.id,
@@ -248,9 +375,14 @@ class Notifier:
             )
 
     async def _give_up(self, note: outbox.Notification, reason: str) -> None:
-        await outbox.set_notification_state(
-            self.db, note.id, NotificationState.FAILED, error=reason
-        )
+        if not await outbox.set_notification_state(
+            self.db,
+            note.id,
+            NotificationState.FAILED,
+            expect=NotificationState.SENDING,
+            error=reason,
+        ):
+            return
         await staff_alerts.raise_alert(
             self.db,
             kind="notify_failed",

@@ -20,7 +20,14 @@ from collections.abc import Callable, Mapping
 from bot.catalog import Catalog, Product
 from bot.crypto import DecryptionError, DeliveryCipher
 from bot.domain import Money, OrderKind, OrderSource, OrderStatus, new_order_id
-from bot.errors import InvalidInput, NotAllowed, ProviderBusy, ShopPaused, UserFacingError
+from bot.errors import (
+    InvalidInput,
+    NotAllowed,
+    ProviderBusy,
+    ShopPaused,
+    UserFacingError,
+    clip,
+)
 from bot.providers.base import PreparedCreate, ProviderAdapter, ProviderOrder
 from bot.providers.errors import ProviderError, ProviderRejected
 from bot.providers.registry import ProviderRegistry
@@ -42,6 +49,10 @@ log = logging.getLogger(__name__)
 CONFIRMATION_TTL = 10 * 60.0  # seconds a confirmation stays valid
 PAUSED_KEY = "ordering_paused"
 PAUSED_REASON_KEY = "ordering_paused_reason"
+CANCELLED_MEANWHILE = (
+    "This order was cancelled (or its confirmation expired), so nothing was ordered. "
+    "Run the command again to order."
+)
 
 __all__ = [
     "CONFIRMATION_TTL",
@@ -96,7 +107,7 @@ class OrderingService:
         product = self.catalog.get(key)
         if product is None or not product.enabled or product.kind is not OrderKind.DIGITAL:
             raise InvalidInput(
-                f"There is no product `{key[:40]}` for sale. Pick one from the list as you type."
+                f"There is no product `{clip(key)}` for sale. Pick one from the list as you type."
             )
         return product
 
@@ -165,8 +176,10 @@ class OrderingService:
 
     async def confirm(self, order_id: str, user_id: int) -> ConfirmOutcome:
         order = await repo.get_order(self.db, order_id)
-        if order is None or order.user_id != user_id:
-            # Not yours, or already cancelled: say nothing about other members' orders.
+        if order is None:
+            raise NotAllowed(CANCELLED_MEANWHILE)
+        if order.user_id != user_id:
+            # Say nothing about other members' orders.
             raise NotAllowed("Only the buyer who started this order can confirm it.")
         if order.status is not OrderStatus.DRAFT:
             return ConfirmOutcome(
@@ -207,6 +220,9 @@ class OrderingService:
             )
         except repo.ShopClosed:
             raise ShopPaused(await shop_state.get_value(self.db, PAUSED_REASON_KEY)) from None
+        except repo.OrderNotFound:
+            # Cancel won the race: the draft is gone, and nothing was sent.
+            raise NotAllowed(CANCELLED_MEANWHILE) from None
         except repo.StaleStatus:
             current = await repo.get_order(self.db, order.id)
             status = current.status.label if current else "gone"
@@ -215,13 +231,15 @@ class OrderingService:
                 current,
                 f"Order `{order.id}` was already confirmed; it is **{status}**.",
             )
-        return await self.submit(claimed)
+        # The buyer sees this outcome in the interaction: no DM for it.
+        return await self.submit(claimed, buyer_watching=True)
 
     async def submit(
-        self, order: repo.OrderRecord, *, attempt: int = 0, notify_buyer: bool = False
+        self, order: repo.OrderRecord, *, attempt: int = 0, buyer_watching: bool = False
     ) -> ConfirmOutcome:
-        """Send a `submitting` order; never raises (see Submitter.submit)."""
-        return await self.submitter.submit(order, attempt=attempt, notify_buyer=notify_buyer)
+        """Send a `submitting` order; never raises (see Submitter.submit). Unless the
+        buyer is watching (their Confirm), every outcome also reaches them by DM."""
+        return await self.submitter.submit(order, attempt=attempt, buyer_watching=buyer_watching)
 
     async def recover_submitting(self, *, at_startup: bool) -> int:
         """Resolve orders left `submitting` (see Submitter.recover_submitting)."""

@@ -55,6 +55,7 @@ class PollAnswers:
                 repo.StatusChange(
                     OrderStatus.NEEDS_REVIEW,
                     actor=repo.ACTOR_SYSTEM,
+                    notify_kind="review",  # the buyer hears that staff took it over
                     detail=exc.message,
                     expect=order.status,
                     alert=repo.AlertSpec(
@@ -112,6 +113,7 @@ class PollAnswers:
                 repo.StatusChange(
                     OrderStatus.NEEDS_REVIEW,
                     actor=repo.ACTOR_SYSTEM,
+                    notify_kind="review",  # the buyer hears that staff took it over
                     raw_status=answer.raw_status,
                     status_message="Completed by the provider; staff are fetching the delivery",
                     detail=f"{order.provider} says {answer.raw_status[:50]} but sent no "

@@ -18,7 +18,7 @@ import aiosqlite
 
 from bot.crypto import DeliveryCipher
 from bot.domain import Delivery, OrderSource, OrderStatus, can_transition
-from bot.errors import InvalidInput, UserFacingError
+from bot.errors import InvalidInput, UserFacingError, clip
 from bot.services.ordering import ConfirmOutcome, OrderingService
 from storage import notifications as outbox
 from storage import orders as repo
@@ -92,7 +92,7 @@ class StaffOrders:
     async def get(self, order_id: str) -> repo.OrderRecord:
         order = await repo.get_order(self.db, order_id.strip().upper())
         if order is None or order.status is OrderStatus.DRAFT:
-            raise StaffOrderError(f"There is no order `{order_id}`.")
+            raise StaffOrderError(f"There is no order `{clip(order_id)}`.")
         return order
 
     async def review_reason(self, order: repo.OrderRecord) -> str:
@@ -406,4 +406,4 @@ class StaffOrders:
             ),
         )
         # The buyer isn't in this interaction: whatever the outcome, they hear it by DM.
-        return await self.ordering.submit(claimed, notify_buyer=True)
+        return await self.ordering.submit(claimed)

@@ -127,7 +127,7 @@ class Submitter:
         return prepared
 
     async def submit(
-        self, order: repo.OrderRecord, *, attempt: int = 0, notify_buyer: bool = False
+        self, order: repo.OrderRecord, *, attempt: int = 0, buyer_watching: bool = False
     ) -> ConfirmOutcome:
         """Send a `submitting` order to its provider and record the answer.
 
@@ -141,7 +141,7 @@ class Submitter:
         try:
             # A re-send, or a staff retry, happens when the buyer isn't watching: a failure
             # then reaches them by DM instead of in their Confirm interaction.
-            return await self._submit(order, attempt, notify_buyer or attempt > 0)
+            return await self._submit(order, attempt, not buyer_watching)
         except Exception:
             # Even recording the outcome failed (the database, most likely). The order is
             # still `submitting`: recover_submitting picks it up (a re-send with the same
@@ -157,15 +157,14 @@ class Submitter:
         finally:
             self._in_flight.discard(order.id)
 
-    async def _submit(
-        self, order: repo.OrderRecord, attempt: int, notify_buyer: bool
-    ) -> ConfirmOutcome:
+    async def _submit(self, order: repo.OrderRecord, attempt: int, notify: bool) -> ConfirmOutcome:
         adapter = self.providers.get(order.provider)
         if adapter is None:
             return await self._needs_review(
                 order,
                 f"provider {order.provider} is not configured",
                 "Your order is waiting for staff.",
+                notify=notify,
             )
         try:
             prepared = await self._frozen_request(order, adapter)
@@ -173,7 +172,7 @@ class Submitter:
             # Only an order confirmed before requests were frozen gets here; its request
             # was refused as it was being built, so nothing was sent this time.
             reason = exc.user_message or "the provider would refuse the order"
-            return await self._failed(order, reason, exc.message, notify_buyer)
+            return await self._failed(order, reason, exc.message, notify)
         except Exception as exc:
             # The frozen request doesn't decrypt (a key was removed) or doesn't parse. It may
             # have been sent already, and it can't be repeated: staff must look.
@@ -185,6 +184,7 @@ class Submitter:
                 f"the request frozen at confirm can't be read ({type(exc).__name__}); it may "
                 "have been sent before",
                 "Your order is waiting for staff.",
+                notify=notify,
             )
         try:
             try:
@@ -213,10 +213,11 @@ class Submitter:
                 exc.message,
                 f"We couldn't confirm order `{order.id}` with the provider yet. "
                 "Staff are checking with them; you won't be charged twice.",
+                notify=notify,
             )
         except ProviderRejected as exc:
             reason = exc.user_message or "the provider refused the order"
-            return await self._failed(order, reason, exc.message, notify_buyer)
+            return await self._failed(order, reason, exc.message, notify)
         except (
             ProviderUnavailable,
             ProviderRateLimited,
@@ -224,7 +225,9 @@ class Submitter:
             ProviderAuthError,
         ) as exc:
             if adapter.capabilities.idempotent_create and not isinstance(exc, ProviderAuthError):
-                return await self._retry_later(order, exc.message, attempt, _wait_asked(exc))
+                return await self._retry_later(
+                    order, exc.message, attempt, notify, _wait_asked(exc)
+                )
             if isinstance(exc, ProviderProtocolError):
                 # A 2xx we can't read: the provider may well have the order.
                 return await self._needs_review(
@@ -232,6 +235,7 @@ class Submitter:
                     exc.message,
                     f"We couldn't read the provider's answer for order `{order.id}`. "
                     "Staff are checking; you won't be charged twice.",
+                    notify=notify,
                 )
             # Unavailable here means the request never left (a refused connection), and a
             # 429 or 401 means the provider didn't act on it: nothing was ordered.
@@ -244,7 +248,7 @@ class Submitter:
                 order,
                 f"{reason}; nothing was ordered, please try again later",
                 exc.message,
-                notify_buyer,
+                notify,
             )
         except Exception as exc:
             # Any other error once the request may have left: the outcome is unknown. The
@@ -254,10 +258,12 @@ class Submitter:
             )
             detail = f"unexpected {type(exc).__name__} after sending; the provider may have it"
             if adapter.capabilities.idempotent_create:
-                return await self._retry_later(order, detail, attempt)
-            return await self._needs_review(order, detail, "Your order is waiting for staff.")
+                return await self._retry_later(order, detail, attempt, notify)
+            return await self._needs_review(
+                order, detail, "Your order is waiting for staff.", notify=notify
+            )
         try:
-            return await self._accepted(order, adapter, answer)
+            return await self._accepted(order, adapter, answer, notify)
         except Exception as exc:
             log.exception("order %s: recording %s's answer failed", order.id, order.provider)
             return await self._needs_review(
@@ -266,6 +272,7 @@ class Submitter:
                 f"recording that failed ({type(exc).__name__})",
                 f"Order `{order.id}` reached the provider; staff are checking its details. "
                 "You won't be charged twice.",
+                notify=notify,
             )
 
     async def _keep_answer(
@@ -282,7 +289,11 @@ class Submitter:
         )
 
     async def _accepted(
-        self, order: repo.OrderRecord, adapter: ProviderAdapter, answer: ProviderOrder
+        self,
+        order: repo.OrderRecord,
+        adapter: ProviderAdapter,
+        answer: ProviderOrder,
+        notify: bool,
     ) -> ConfirmOutcome:
         # The provider's id first, in its own transaction: whatever goes wrong below, it
         # is never lost (staff and recovery see it).
@@ -316,7 +327,8 @@ class Submitter:
                     delivery=answer.delivery,
                     next_poll_at=next_poll,
                     detail=f"accepted by {order.provider} as {answer.remote_id}",
-                    notify_kind="final" if status.is_terminal else None,
+                    # The buyer not watching Confirm hears that it went through, too.
+                    notify_kind=("final" if status.is_terminal else ("placed" if notify else None)),
                     expect=OrderStatus.SUBMITTING,
                     alert=repo.AlertSpec(
                         "new_order",
@@ -337,6 +349,7 @@ class Submitter:
                 f"{order.provider} accepted it as `{answer.remote_id}` but answered "
                 f"{answer.raw_status} ({exc.new.label}), which can't follow {exc.old.label}",
                 f"Order `{order.id}` reached the provider; staff are checking its status.",
+                notify=notify,
             )
         log.info(
             "order %s accepted by %s as %s (%s)",
@@ -390,7 +403,7 @@ class Submitter:
         )
 
     async def _failed(
-        self, order: repo.OrderRecord, reason: str, detail: str, notify_buyer: bool = False
+        self, order: repo.OrderRecord, reason: str, detail: str, notify: bool
     ) -> ConfirmOutcome:
         try:
             updated = await repo.transition_order(
@@ -401,7 +414,7 @@ class Submitter:
                     actor=repo.ACTOR_PROVIDER,
                     status_message=reason,
                     detail=detail,
-                    notify_kind="final" if notify_buyer else None,
+                    notify_kind="final" if notify else None,
                     expect=OrderStatus.SUBMITTING,
                     alert=repo.AlertSpec(
                         "order_failed",
@@ -422,7 +435,7 @@ class Submitter:
         )
 
     async def _needs_review(
-        self, order: repo.OrderRecord, detail: str, user_message: str
+        self, order: repo.OrderRecord, detail: str, user_message: str, *, notify: bool
     ) -> ConfirmOutcome:
         try:
             updated = await repo.transition_order(
@@ -434,6 +447,8 @@ class Submitter:
                     status_message="Checking with the provider",
                     detail=detail,
                     expect=OrderStatus.SUBMITTING,
+                    # A buyer not watching Confirm learns it by DM (one per review).
+                    notify_kind="review" if notify else None,
                     alert=repo.AlertSpec(
                         "needs_review",
                         f"⚠️ Order `{order.id}` by <@{order.user_id}> needs review: the outcome "
@@ -463,13 +478,19 @@ class Submitter:
         )
 
     async def _retry_later(
-        self, order: repo.OrderRecord, problem: str, attempt: int, wait: float = 0.0
+        self,
+        order: repo.OrderRecord,
+        problem: str,
+        attempt: int,
+        notify: bool,
+        wait: float = 0.0,
     ) -> ConfirmOutcome:
         if attempt >= len(RESUBMIT_DELAYS):
             return await self._needs_review(
                 order,
                 f"still failing after {attempt} re-sends: {problem}",
                 "Your order is waiting for staff.",
+                notify=notify,
             )
         delay = max(RESUBMIT_DELAYS[attempt], wait)
         await repo.set_next_poll(self.db, order.id, self.clock() + delay)
@@ -525,7 +546,10 @@ class Submitter:
                     await self.submit(order, attempt=attempt)
                 else:
                     await self._needs_review(
-                        order, _abandoned_reason(order), "Your order is waiting for staff."
+                        order,
+                        _abandoned_reason(order),
+                        "Your order is waiting for staff.",
+                        notify=True,  # nobody is watching a crash leftover
                     )
                 handled += 1
             except Exception:

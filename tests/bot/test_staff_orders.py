@@ -98,7 +98,9 @@ async def test_a_retry_after_a_final_dm_owes_the_new_outcome(
     )
     assert placed.status is OrderStatus.COMPLETED
     kinds = sorted(n.kind for n in await outbox.list_notifications(db, order.id))
-    assert kinds == ["final", "final-2"]  # the failure, then the completion: two DMs owed
+    # The failure, the retry that went through ("placed": the buyer had been told it
+    # failed), then the completion: three DMs owed.
+    assert kinds == ["final", "final-2", "placed"]
 
 
 async def test_deliver_is_a_compare_and_set(
