@@ -19,7 +19,7 @@ from bot.catalog import Catalog, load_catalog
 from bot.config import Settings
 from bot.crypto import DeliveryCipher
 from bot.providers.registry import ProviderRegistry, build_providers
-from bot.services.notifier import SENDING_STALE_AFTER, Notifier
+from bot.services.notifier import Notifier
 from bot.services.ordering import CONFIRMATION_TTL, OrderingService
 from bot.services.poller import Poller, PollerSettings
 from bot.services.provider_status import ProviderReport, provider_reports
@@ -133,7 +133,13 @@ class OrderBot(commands.Bot):
         self._db = await open_database(self.settings.database_path)
         log.info("database ready at %s", self.settings.database_path)
         self._providers = build_providers(self.settings)
-        self._ordering = OrderingService(self.db, self.cipher, self.catalog, self.providers)
+        self._ordering = OrderingService(
+            self.db,
+            self.cipher,
+            self.catalog,
+            self.providers,
+            resubmit_delays=self.settings.resubmit_delays,
+        )
         self._staff_orders = StaffOrders(self.db, self.cipher, self.ordering)
         self._shop = ShopService(self.db)
         self._stats = StatsService(self.db)
@@ -155,7 +161,13 @@ class OrderBot(commands.Bot):
         )
         # A provider that asked us to hold off, or whose circuit was open, stays so.
         await self.poller.restore()
-        self.notifier = Notifier(self.db, self.cipher, self, settings.notice_channel_id)
+        self.notifier = Notifier(
+            self.db,
+            self.cipher,
+            self,
+            settings.notice_channel_id,
+            stale_after=settings.dm_reconcile_after_seconds,
+        )
         # Nothing is in flight in a process that just started: leases of a killed
         # predecessor are void, so its orders are polled again right away.
         released = await repo.release_all_leases(self.db)
@@ -210,10 +222,7 @@ class OrderBot(commands.Bot):
             **common,
         )
         self.scheduler.add_job(
-            self._guarded(
-                lambda: self.notifier.reconcile_interrupted(stale_after=SENDING_STALE_AFTER),
-                "DM reconciliation",
-            ),
+            self._guarded(self.notifier.reconcile_stale, "DM reconciliation"),
             "interval",
             seconds=RECONCILE_INTERVAL,
             id="dm-reconciliation",

@@ -114,11 +114,34 @@ class Settings(StorageSettings):
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_cooldown_seconds: PositiveSeconds = 30.0
     notify_interval_seconds: PositiveSeconds = 1.0
+    # A DM claimed for sending this long ago and still not recorded was interrupted (a
+    # crash, a failed write): Discord's history is checked, then it is sent or settled.
+    dm_reconcile_after_seconds: PositiveSeconds = 60.0
+    # When the checkout API (idempotent: the same request can't order twice) didn't
+    # answer, the same request is sent again after these waits; then staff get it.
+    resubmit_delays_seconds: str = "5,15,45,120,300"
 
     # --- Behaviour ---------------------------------------------------------------------
     order_cooldown_seconds: float = Field(default=10.0, ge=0)
     # An order still open this long gets one staff alert (0 switches it off).
     stuck_order_minutes: float = Field(default=120.0, ge=0)
+
+    @field_validator("resubmit_delays_seconds")
+    @classmethod
+    def _resubmit_delays(cls, value: str) -> str:
+        try:
+            delays = [float(part) for part in value.split(",") if part.strip()]
+        except ValueError:
+            raise ValueError("must be seconds separated by commas, e.g. 5,15,45,120,300") from None
+        if not delays or any(not 0 < d <= 3600 for d in delays) or len(delays) > 20:
+            raise ValueError("must be 1 to 20 waits, each over 0 and at most 3600 seconds")
+        return value
+
+    @property
+    def resubmit_delays(self) -> tuple[float, ...]:
+        return tuple(
+            float(part) for part in self.resubmit_delays_seconds.split(",") if part.strip()
+        )
 
     @field_validator("delivery_encryption_key")
     @classmethod

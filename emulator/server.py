@@ -787,14 +787,16 @@ class Emulator:
         flags: int = 0,
         msg_type: int = 0,
         interaction: DrivenInteraction | None = None,
+        author_id: int | None = None,
     ) -> dict[str, Any]:
+        """Store a message (by the bot, unless ``author_id`` names a member who wrote it)."""
         mid = self._ids.next()
         embeds = [dict(e, type=e.get("type", "rich")) for e in body.get("embeds") or []]
         msg: dict[str, Any] = {
             "id": str(mid),
             "channel_id": str(channel_id),
             "type": msg_type,
-            "author": self.world.user_payload(self.world.bot_user_id),
+            "author": self.world.user_payload(author_id or self.world.bot_user_id),
             "content": body.get("content") or "",
             "timestamp": iso(snowflake_time(mid)),
             "edited_timestamp": None,

@@ -87,6 +87,7 @@ class Notifier:
         notice_channel_id: int,
         *,
         clock: Callable[[], float] = time.time,
+        stale_after: float = SENDING_STALE_AFTER,
     ) -> None:
         self.db = db
         self.cipher = cipher
@@ -96,6 +97,7 @@ class Notifier:
         # Rows this process is sending right now: reconciliation leaves them alone.
         self._in_flight: set[int] = set()
         self.started_at = clock()
+        self.stale_after = stale_after
 
     async def send_due(self, limit: int = 50) -> int:
         sent = 0
@@ -111,6 +113,10 @@ class Notifier:
                 )
                 await self._retry(note, "unexpected error", unsure=True)
         return sent
+
+    async def reconcile_stale(self) -> int:
+        """The scheduled run: rows interrupted more than `stale_after` seconds ago."""
+        return await self.reconcile_interrupted(stale_after=self.stale_after)
 
     async def reconcile_interrupted(self, *, stale_after: float | None = None) -> int:
         """Settle rows left in `sending` (see the module docstring). At startup every such

@@ -74,6 +74,7 @@ class OrderingService:
         providers: ProviderRegistry,
         *,
         clock: Callable[[], float] = time.time,
+        resubmit_delays: tuple[float, ...] = RESUBMIT_DELAYS,
     ) -> None:
         self.db = db
         self.cipher = cipher
@@ -82,7 +83,14 @@ class OrderingService:
         self.clock = clock
         # Sending and recording answers; it reads this service's clock, so a test (or
         # anything) that sets `clock` here moves both.
-        self.submitter = Submitter(db, cipher, catalog, providers, clock=lambda: self.clock())
+        self.submitter = Submitter(
+            db,
+            cipher,
+            catalog,
+            providers,
+            clock=lambda: self.clock(),
+            resubmit_delays=resubmit_delays,
+        )
 
     # --- shop switch ----------------------------------------------------------------------
 

@@ -86,12 +86,14 @@ class Submitter:
         providers: ProviderRegistry,
         *,
         clock: Callable[[], float] = time.time,
+        resubmit_delays: tuple[float, ...] = RESUBMIT_DELAYS,
     ) -> None:
         self.db = db
         self.cipher = cipher
         self.catalog = catalog
         self.providers = providers
         self.clock = clock
+        self.resubmit_delays = resubmit_delays
         # Orders being sent right now by this process: a re-send job or the startup
         # recovery must not send the same order concurrently.
         self._in_flight: set[str] = set()
@@ -485,14 +487,14 @@ class Submitter:
         notify: bool,
         wait: float = 0.0,
     ) -> ConfirmOutcome:
-        if attempt >= len(RESUBMIT_DELAYS):
+        if attempt >= len(self.resubmit_delays):
             return await self._needs_review(
                 order,
                 f"still failing after {attempt} re-sends: {problem}",
                 "Your order is waiting for staff.",
                 notify=notify,
             )
-        delay = max(RESUBMIT_DELAYS[attempt], wait)
+        delay = max(self.resubmit_delays[attempt], wait)
         await repo.set_next_poll(self.db, order.id, self.clock() + delay)
         await repo.add_event(
             self.db,
