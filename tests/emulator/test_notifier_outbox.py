@@ -8,8 +8,8 @@ connections) and from SQLite itself (a trigger that makes the write after a send
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
@@ -130,7 +130,7 @@ async def test_a_failed_write_after_the_send_never_sends_it_again(
         await notifier.send_due()  # nothing to send: the row isn't pending
     with sqlite3.connect(tmp_path / "orders.sqlite3") as raw:
         raw.execute("DROP TRIGGER refuse_sent")
-    time.sleep(0.6)  # older than stale_after
+    await asyncio.sleep(0.6)  # older than stale_after
     assert await notifier.reconcile_stale() == 1
     assert await state_of(db, order_id) is NotificationState.SENT
     assert len(dms_about(emu, buyer, order_id)) == 1
