@@ -23,6 +23,7 @@ import logging
 import math
 import time
 import uuid
+import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -125,7 +126,9 @@ class Fault:
     ``retry_after_header`` sends that header verbatim instead (``"inf"``, ``"1e308"``, an HTTP
     date years ahead: what a broken provider really sends).
     ``trickle`` answers the real reply one byte every ``seconds`` / body length (``seconds``,
-    default 10); ``huge_body`` answers 200 with ``size_mb`` MiB of JSON (default 50).
+    default 10); ``huge_body`` answers 200 with ``size_mb`` MiB of JSON (default 50), with a
+    Content-Length unless ``chunked``; with ``gzip`` it is sent gzip-compressed (about a
+    thousandth of the size on the wire, chunked, ``Content-Encoding: gzip``).
     ``conflict`` answers 409 in the provider's error shape without doing anything (what an
     API says when it already holds an order under the id sent). ``wrong_id`` does the work
     and answers the real reply with the order's ``id`` replaced by ``id_value`` (default: a
@@ -147,6 +150,8 @@ class Fault:
     body: str | None = None
     status: int | None = None
     headers: dict[str, str] | None = None
+    chunked: bool = False
+    gzip: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -192,7 +197,7 @@ class Fault:
     def from_dict(cls, data: Mapping[str, Any]) -> Fault:
         fields = {"kind", "count", "retry_after", "method", "path_prefix"}
         fields |= {"retry_after_header", "seconds", "size_mb", "id_value"}
-        fields |= {"body", "status", "headers"}
+        fields |= {"body", "status", "headers", "chunked", "gzip"}
         unknown = set(data) - fields
         if unknown:
             raise ValueError(f"unknown fault fields: {sorted(unknown)}")
@@ -212,6 +217,8 @@ class Fault:
             body=data.get("body"),
             status=data.get("status"),
             headers=data.get("headers"),
+            chunked=bool(data.get("chunked", False)),
+            gzip=bool(data.get("gzip", False)),
         )
 
     def matches(self, method: str, path: str) -> bool:
@@ -535,7 +542,9 @@ async def _respond(
     if kind in ("wrong_id", "no_delivery") and fault is not None:
         return _rewritten(state, response, fault)
     if kind == "huge_body" and fault is not None:
-        return await _huge_body(request, fault.size_mb or 50.0)
+        if fault.gzip:
+            return await _huge_gzip_body(request, fault.size_mb or 50.0)
+        return await _huge_body(request, fault.size_mb or 50.0, chunked=fault.chunked)
     if kind == "trickle" and fault is not None and isinstance(response, web.Response):
         # The work is done; the answer arrives a byte at a time, never idle long enough to
         # trip a per-read timeout.
@@ -598,11 +607,16 @@ async def _trickle(
     return out
 
 
-async def _huge_body(request: web.Request, size_mb: float) -> web.StreamResponse:
+async def _huge_body(
+    request: web.Request, size_mb: float, *, chunked: bool = False
+) -> web.StreamResponse:
     chunk = b" " * 65536
     total = int(size_mb * 1024 * 1024)
     out = web.StreamResponse(status=200, headers={"Content-Type": JSON_CONTENT_TYPE})
-    out.content_length = total + 2
+    if chunked:
+        out.enable_chunked_encoding()
+    else:
+        out.content_length = total + 2
     await out.prepare(request)
     await out.write(b"{")
     sent = 0
@@ -615,6 +629,29 @@ async def _huge_body(request: web.Request, size_mb: float) -> web.StreamResponse
         await out.write_eof()
     except (ConnectionResetError, RuntimeError):
         pass  # the client stopped reading, as it should
+    return out
+
+
+async def _huge_gzip_body(request: web.Request, size_mb: float) -> web.StreamResponse:
+    """`size_mb` MiB of JSON whitespace, gzip-compressed: a few KiB on the wire."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    out = web.StreamResponse(
+        status=200, headers={"Content-Type": JSON_CONTENT_TYPE, "Content-Encoding": "gzip"}
+    )
+    out.enable_chunked_encoding()
+    await out.prepare(request)
+    total = int(size_mb * 1024 * 1024)
+    block = b" " * (1024 * 1024)
+    try:
+        await out.write(packer.compress(b"{"))
+        for _ in range(total // len(block)):
+            packed = packer.compress(block)
+            if packed:
+                await out.write(packed)
+        await out.write(packer.compress(b"}") + packer.flush())
+        await out.write_eof()
+    except (ConnectionResetError, RuntimeError):
+        pass
     return out
 
 

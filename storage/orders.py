@@ -654,13 +654,22 @@ async def record_provider_answer(
 ) -> None:
     """Keep what a provider answered to a create (its order id first) before anything
     else is done with the answer: whatever fails after this, the id is not lost."""
+    if remote_id is not None:
+        taken = await get_order_by_remote_id(db, await _provider_of(db, order_id), remote_id)
+        if taken is not None and taken.id != order_id:
+            # Another of our orders already has that id: the answer is about it, or the
+            # provider mixed ids up. Never stored as this order's (UNIQUE would refuse).
+            raise DuplicateOrder(taken.id)
     async with db.transaction() as conn:
-        async with conn.execute(
-            "UPDATE orders SET remote_id = COALESCE(?, remote_id),"
-            " raw_status = COALESCE(?, raw_status) WHERE id = ? AND status = ? RETURNING id",
-            (remote_id, raw_status, order_id, expect.value),
-        ) as cur:
-            updated = await cur.fetchone()
+        try:
+            async with conn.execute(
+                "UPDATE orders SET remote_id = COALESCE(?, remote_id),"
+                " raw_status = COALESCE(?, raw_status) WHERE id = ? AND status = ? RETURNING id",
+                (remote_id, raw_status, order_id, expect.value),
+            ) as cur:
+                updated = await cur.fetchone()
+        except sqlite3.IntegrityError:
+            raise DuplicateOrder(None) from None
         if updated is None:
             async with conn.execute("SELECT status FROM orders WHERE id = ?", (order_id,)) as cur:
                 row = await cur.fetchone()
@@ -668,6 +677,23 @@ async def record_provider_answer(
                 raise OrderNotFound(order_id)
             raise StaleStatus(order_id, OrderStatus(row["status"]))
         await add_event_in(conn, order_id, actor=ACTOR_PROVIDER, kind="answer", detail=detail)
+
+
+async def count_sends_since_status(db: Database, order_id: str) -> int:
+    """Sends of the current submission: "send" events after the last status change."""
+    row = await db.fetch_one(
+        "SELECT COUNT(*) AS n FROM order_events WHERE order_id = ? AND kind = 'send' AND id >"
+        " COALESCE((SELECT MAX(id) FROM order_events WHERE order_id = ? AND kind = 'status'), 0)",
+        (order_id, order_id),
+    )
+    return int(row["n"]) if row else 0
+
+
+async def _provider_of(db: Database, order_id: str) -> str:
+    row = await db.fetch_one("SELECT provider FROM orders WHERE id = ?", (order_id,))
+    if row is None:
+        raise OrderNotFound(order_id)
+    return str(row["provider"])
 
 
 async def first_event_at(db: Database, order_id: str, kind: str) -> float | None:

@@ -15,6 +15,7 @@ import logging
 import math
 import random
 import time
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -273,19 +274,32 @@ class ProviderAdapter(ABC):
 
     # --- plumbing for subclasses -------------------------------------------------------
 
+    def is_usable_id(self, remote_id: object) -> bool:
+        """One of this provider's ids exactly as given (no surrounding whitespace)."""
+        return (
+            isinstance(remote_id, str)
+            and remote_id == remote_id.strip()
+            and self.check_remote_id(remote_id) is None
+        )
+
     def _path_id(self, remote_id: str) -> str:
         """`remote_id`, if it is one of this provider's ids; it goes into a request path,
         so anything else (`../x`, `a?b`, a megabyte) is refused before any request."""
-        if not isinstance(remote_id, str) or self.check_remote_id(remote_id) is not None:
+        if not self.is_usable_id(remote_id):
             raise InvalidRemoteId(
                 self.name, f"stored order id {_shown_id(remote_id)} is not a {self.name} id"
             )
         return remote_id
 
+    # Whether this provider's ids ignore case (UUIDs); otherwise ids compare exactly:
+    # `ABCdef123456` and `abcDEF123456` are two digital-shop orders.
+    ids_ignore_case = False
+
     def _check_reply_id(self, asked: str, answered: str) -> None:
         """A reply about another order than the one we asked for is never recorded: it
         could carry somebody else's credentials to our buyer."""
-        if answered.strip().lower() != asked.strip().lower():
+        same = answered.lower() == asked.lower() if self.ids_ignore_case else answered == asked
+        if not same:
             raise ProviderProtocolError(
                 self.name,
                 f"asked about order {_shown_id(asked)} but the reply is about "
@@ -318,12 +332,18 @@ class ProviderAdapter(ABC):
         call that may have reached the provider raises SubmissionAmbiguous.
         """
         attempts = self.max_attempts if idempotent else 1
+        # Whether an earlier try of this call may have reached the provider (a timeout or
+        # a 5xx, not a refused connection). A refusal to a later try then doesn't mean
+        # "nothing happened": the caller must know (see ProviderError.earlier_send).
+        earlier_send = False
         for attempt in range(1, attempts + 1):
             try:
                 return await self._attempt(method, path, json_body, idempotent, ok_statuses)
             except ProviderUnavailable as exc:
+                exc.earlier_send = earlier_send
                 if attempt == attempts:
                     raise
+                earlier_send = earlier_send or exc.sent
                 delay = self.retry_backoff * (2 ** (attempt - 1)) * (0.5 + random.random())
                 log.info(
                     "%s %s %s unavailable (%s); retry %d/%d in %.2fs",
@@ -336,6 +356,9 @@ class ProviderAdapter(ABC):
                     delay,
                 )
                 await asyncio.sleep(delay)
+            except ProviderError as exc:
+                exc.earlier_send = earlier_send
+                raise
         raise AssertionError("unreachable")
 
     async def _attempt(
@@ -349,7 +372,11 @@ class ProviderAdapter(ABC):
         sent = False
         try:
             async with asyncio.timeout(self.deadline):
-                request = self._client.build_request(method, path, json=json_body)
+                try:
+                    request = self._client.build_request(method, path, json=json_body)
+                except httpx.InvalidURL:
+                    # Built from an order id; nothing was sent.
+                    raise InvalidRemoteId(self.name, "the order id makes an invalid URL") from None
                 sent = True
                 response = await self._client.send(request, stream=True)
                 try:
@@ -358,14 +385,18 @@ class ProviderAdapter(ABC):
                     await response.aclose()
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # The request never left: safe to report as unavailable for any call.
-            raise ProviderUnavailable(self.name, f"cannot connect ({type(exc).__name__})") from None
+            raise ProviderUnavailable(
+                self.name, f"cannot connect ({type(exc).__name__})", sent=False
+            ) from None
         except (TimeoutError, httpx.TimeoutException, httpx.TransportError) as exc:
             what = "no complete answer in time" if isinstance(exc, TimeoutError) else "no answer"
             if not idempotent and sent:
                 raise SubmissionAmbiguous(
                     self.name, f"{what} after sending ({type(exc).__name__})"
                 ) from None
-            raise ProviderUnavailable(self.name, f"{what} ({type(exc).__name__})") from None
+            raise ProviderUnavailable(
+                self.name, f"{what} ({type(exc).__name__})", sent=sent
+            ) from None
         except httpx.DecodingError:
             # The body arrived but doesn't decode (a broken gzip, say): the provider's fault,
             # and it may have acted on a create.
@@ -379,20 +410,47 @@ class ProviderAdapter(ABC):
         )
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
+        """The body, decoded, or a protocol error once it passes MAX_BODY_BYTES. Raw bytes
+        are read and decompressed here with a bound on the output: httpx would inflate a
+        whole network chunk at once, and 64 KiB of gzip can be 64 MiB of zeros."""
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             raise ProviderProtocolError(
                 self.name, f"a reply of {int(declared):,} bytes (the limit is {MAX_BODY_BYTES:,})"
             )
+        encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            decoder = None
+        elif encoding in ("gzip", "x-gzip"):
+            decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            decoder = zlib.decompressobj()
+        else:
+            raise ProviderProtocolError(
+                self.name, f"a reply in an encoding we don't read ({encoding[:20]})"
+            )
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise ProviderProtocolError(
-                    self.name, f"a reply over {MAX_BODY_BYTES:,} bytes; reading stopped there"
+        try:
+            async for raw in response.aiter_raw():
+                piece = (
+                    raw if decoder is None else decoder.decompress(raw, MAX_BODY_BYTES - size + 1)
                 )
-            chunks.append(chunk)
+                size += len(piece)
+                if size > MAX_BODY_BYTES or (decoder is not None and decoder.unconsumed_tail):
+                    raise ProviderProtocolError(
+                        self.name, f"a reply over {MAX_BODY_BYTES:,} bytes; reading stopped there"
+                    )
+                chunks.append(piece)
+            if decoder is not None:
+                tail = decoder.flush(MAX_BODY_BYTES - size + 1)
+                if size + len(tail) > MAX_BODY_BYTES:
+                    raise ProviderProtocolError(
+                        self.name, f"a reply over {MAX_BODY_BYTES:,} bytes; reading stopped there"
+                    )
+                chunks.append(tail)
+        except zlib.error:
+            raise ProviderProtocolError(self.name, "a reply that does not decode") from None
         return b"".join(chunks)
 
     def _decode(
@@ -478,7 +536,9 @@ def build_client(
     """One client per provider, created once: explicit timeouts and connection limits."""
     return httpx.AsyncClient(
         base_url=base_url,
-        headers={"Accept": "application/json", **headers},
+        # Uncompressed, please: a compressed reply is a way to send 1,000 times its size
+        # (one that comes anyway is inflated with a bound, see _read_capped).
+        headers={"Accept": "application/json", "Accept-Encoding": "identity", **headers},
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
         limits=httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections

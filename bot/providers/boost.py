@@ -83,7 +83,7 @@ class BoostClient(ProviderAdapter):
 
     def check_remote_id(self, remote_id: str) -> str | None:
         # The docs show a UUID; anything path-safe and short is accepted.
-        if REMOTE_ID.match(remote_id.strip()):
+        if REMOTE_ID.fullmatch(remote_id.strip()):
             return None
         return "A boost order id is letters, digits and dashes, like a UUID."
 
@@ -102,19 +102,39 @@ class BoostClient(ProviderAdapter):
     async def send_create(self, prepared: PreparedCreate) -> ProviderOrder:
         # No idempotency key in this contract: never retried automatically.
         payload = await self._request(
-            prepared.method, prepared.path, json_body=prepared.body, idempotent=False
+            prepared.method,
+            prepared.path,
+            json_body=prepared.body,
+            idempotent=False,
+            ok_statuses=(200, 201, 202),  # any success carries the order
         )
         try:
             answer = self._to_order(payload)
         except ProviderProtocolError as exc:
-            # A 200 we can't read: the provider may well have made the order.
-            raise SubmissionAmbiguous(self.name, exc.message) from None
-        if self.check_remote_id(answer.remote_id) is not None:
+            # A success we can't fully read: the provider may well have made the order.
+            # Its id, if it is readable and usable, is kept for staff.
+            data = payload.get("data") if isinstance(payload, dict) else None
+            candidate = data.get("id") if isinstance(data, dict) else None
+            usable = candidate if self.is_usable_id(candidate) else None
+            raise SubmissionAmbiguous(self.name, exc.message, remote_id=usable) from None
+        if not self.is_usable_id(answer.remote_id):
             # It has the order, under an id we won't put in a request path.
             raise SubmissionAmbiguous(
                 self.name,
                 f"the provider accepted the order under an unusable id "
                 f"{self._safe_text(repr(answer.remote_id[:40]))}",
+            )
+        data = payload["data"]
+        echoed = (str(data.get("inviteCode")), str(data.get("amount")))
+        sent = (str(prepared.body.get("inviteCode")), str(prepared.body.get("amount")))
+        if echoed != sent:
+            # An answer about some other order (a cache, a mix-up): recording it would
+            # tell our buyer another order's outcome. Its id isn't ours to keep.
+            raise SubmissionAmbiguous(
+                self.name,
+                f"the provider answered about another order (invite "
+                f"{self._safe_text(repr(echoed[0][:40]))}, amount {self._safe_text(echoed[1][:10])}"
+                f" instead of {sent[0]}, {sent[1]})",
             )
         return answer
 

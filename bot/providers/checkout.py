@@ -80,7 +80,7 @@ class CheckoutClient(ProviderAdapter):
 
     def check_remote_id(self, remote_id: str) -> str | None:
         # Ours: the checkout API takes the id we send (see bot.domain.new_order_id).
-        if ORDER_ID.match(remote_id.strip()):
+        if ORDER_ID.fullmatch(remote_id.strip()):
             return None
         return "A checkout order id is the bot's own order id, like `ORD-AB12CD34EF`."
 
@@ -138,12 +138,12 @@ class CheckoutClient(ProviderAdapter):
         if order.id is not None and order.id != prepared.our_id:
             # We asked for our id; an answer under another one means the provider didn't
             # key the order by it, so a re-send could make a second order.
-            shown = order.id if ORDER_ID.match(order.id) else None
+            # Its id is named for staff but not kept as this order's: it may be another
+            # order's (of ours, even).
             raise SubmissionAmbiguous(
                 self.name,
                 f"the provider answered with order id {self._safe_text(repr(order.id[:40]))} "
                 f"instead of ours ({prepared.our_id})",
-                remote_id=shown,
             )
         return ProviderOrder(
             remote_id=prepared.our_id or "",

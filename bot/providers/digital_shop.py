@@ -66,7 +66,7 @@ class DigitalShopClient(ProviderAdapter):
         return str(message) if message else None
 
     def check_remote_id(self, remote_id: str) -> str | None:
-        if ORDER_ID.match(remote_id.strip()):
+        if ORDER_ID.fullmatch(remote_id.strip()):
             return None
         return "A digital shop order id is exactly 12 letters or digits."
 

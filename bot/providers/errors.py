@@ -17,12 +17,21 @@ class ProviderError(Exception):
         super().__init__(f"{provider}: {message}")
         self.provider = provider
         self.message = message
+        #: An earlier try of the same call (the adapter retries idempotent calls) may
+        #: have reached the provider: a refusal now doesn't prove nothing was done.
+        self.earlier_send = False
 
 
 class ProviderUnavailable(ProviderError):
-    """Connect error, timeout or 5xx. Nothing is known to have happened; retry later."""
+    """Connect error, timeout or 5xx. Nothing is known to have happened; retry later.
+    `sent`: the request may have reached the provider (everything but a refused
+    connection)."""
 
     kind = "unavailable"
+
+    def __init__(self, provider: str, message: str, *, sent: bool = True) -> None:
+        super().__init__(provider, message)
+        self.sent = sent
 
 
 class ProviderRateLimited(ProviderError):

@@ -58,6 +58,7 @@ class NamefiOrderResponse(BaseModel):
 
 class NamefiClient(ProviderAdapter):
     name = "namefi"
+    ids_ignore_case = True  # UUIDs
     capabilities = Capabilities(
         can_create=False, can_poll=True, idempotent_create=False, can_link=True
     )
@@ -69,7 +70,7 @@ class NamefiClient(ProviderAdapter):
         return None
 
     def check_remote_id(self, remote_id: str) -> str | None:
-        if UUID_RE.match(remote_id.strip()):
+        if UUID_RE.fullmatch(remote_id.strip()):
             return None
         return "A Namefi order id is a UUID like 497f6eca-6276-4993-bfeb-53cbbbba6f08."
 

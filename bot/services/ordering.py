@@ -211,6 +211,10 @@ class OrderingService:
         # The request is built and checked now, before anything is claimed or sent, and
         # frozen with the claim: every re-send is this request, byte for byte.
         prepared = await self._prepare_at_confirm(order)
+        if not self.submitter.reserve(order.id):
+            return ConfirmOutcome(
+                ConfirmResult.ALREADY, order, f"Order `{order.id}` is being sent right now."
+            )
         try:
             # The CAS that makes a second press harmless. Committed before any I/O.
             claimed = await repo.transition_order(
@@ -227,11 +231,14 @@ class OrderingService:
                 self.cipher,
             )
         except repo.ShopClosed:
+            self.submitter.release(order.id)
             raise ShopPaused(await shop_state.get_value(self.db, PAUSED_REASON_KEY)) from None
         except repo.OrderNotFound:
             # Cancel won the race: the draft is gone, and nothing was sent.
+            self.submitter.release(order.id)
             raise NotAllowed(CANCELLED_MEANWHILE) from None
         except repo.StaleStatus:
+            self.submitter.release(order.id)
             current = await repo.get_order(self.db, order.id)
             status = current.status.label if current else "gone"
             return ConfirmOutcome(
@@ -239,15 +246,18 @@ class OrderingService:
                 current,
                 f"Order `{order.id}` was already confirmed; it is **{status}**.",
             )
+        except BaseException:
+            self.submitter.release(order.id)
+            raise
         # The buyer sees this outcome in the interaction: no DM for it.
-        return await self.submit(claimed, buyer_watching=True)
+        return await self.submitter.submit(claimed, buyer_watching=True, reserved=True)
 
     async def submit(
-        self, order: repo.OrderRecord, *, attempt: int = 0, buyer_watching: bool = False
+        self, order: repo.OrderRecord, *, buyer_watching: bool = False
     ) -> ConfirmOutcome:
         """Send a `submitting` order; never raises (see Submitter.submit). Unless the
         buyer is watching (their Confirm), every outcome also reaches them by DM."""
-        return await self.submitter.submit(order, attempt=attempt, buyer_watching=buyer_watching)
+        return await self.submitter.submit(order, buyer_watching=buyer_watching)
 
     async def recover_submitting(self, *, at_startup: bool) -> int:
         """Resolve orders left `submitting` (see Submitter.recover_submitting)."""

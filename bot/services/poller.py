@@ -122,7 +122,7 @@ class Poller:
             adapter.name: ProviderGate(
                 adapter=adapter,
                 semaphore=asyncio.Semaphore(self.settings.concurrency),
-                limiter=AsyncLimiter(self.settings.rate_per_second, 1.0),
+                limiter=_limiter(self.settings.rate_per_second),
                 health=ProviderHealth(adapter.name),
             )
             for adapter in providers.all()
@@ -217,7 +217,9 @@ class Poller:
             adapter.max_attempts * adapter.deadline
             + adapter.retry_backoff * 2**adapter.max_attempts
         )
-        return max(self.settings.lease_seconds, rounds * per_poll + 30.0)
+        # The request-rate limit alone spreads the batch's requests (every try counts).
+        pacing = orders * adapter.max_attempts / self.settings.rate_per_second
+        return max(self.settings.lease_seconds, rounds * per_poll + pacing + 30.0)
 
     async def poll_provider(self, name: str) -> int:
         """One run for one provider. The bot schedules one job per provider, so a provider
@@ -454,3 +456,11 @@ class Poller:
             health.consecutive_failures,
             cooldown,
         )
+
+
+def _limiter(rate_per_second: float) -> AsyncLimiter:
+    """A limiter for `rate_per_second` requests, below one per second too (aiolimiter
+    refuses to acquire more than its max_rate at once, so 0.5/s is 1 per 2 s)."""
+    if rate_per_second >= 1:
+        return AsyncLimiter(rate_per_second, 1.0)
+    return AsyncLimiter(1, 1.0 / rate_per_second)

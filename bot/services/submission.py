@@ -11,6 +11,7 @@ The rules (docs/architecture.md, "Exactly-once submission"):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -98,9 +99,22 @@ class Submitter:
         # recovery must not send the same order concurrently.
         self._in_flight: set[str] = set()
 
-    async def _hold(self, provider: str, seconds: float) -> None:
+    async def _hold(self, exc: ProviderRateLimited) -> None:
+        provider, until = exc.provider, self.clock() + exc.retry_after
         try:
-            await provider_health.set_hold(self.db, provider, self.clock() + seconds)
+            await provider_health.set_hold(self.db, provider, until)
+            if exc.asked is not None:
+                # Same alert (and dedupe) as a poll's clamped hold: staff hear it once.
+                await staff_alerts.raise_alert(
+                    self.db,
+                    kind="provider_hold",
+                    message=f"⏳ {provider} asked us to wait {exc.asked:g}s, which we cut to "
+                    f"{exc.retry_after:.0f}s (Retry-After): nothing is sent to it until "
+                    f"<t:{int(until)}:T>. Nothing to do unless it keeps happening; "
+                    "`/admin providers` shows it.",
+                    dedupe_key=f"provider_hold:{provider}:{int(until // 60)}",
+                    group_key=f"provider_hold:{provider}",
+                )
         except Exception:
             log.exception("recording %s's Retry-After hold failed", provider)
 
@@ -128,22 +142,33 @@ class Submitter:
         await repo.freeze_request(self.db, order.id, prepared.to_json(), self.cipher)
         return prepared
 
+    def reserve(self, order_id: str) -> bool:
+        """Mark an order as being sent by this process, before the claim that makes it
+        `submitting` is committed: recovery, which skips such orders, can't mistake a
+        fresh Confirm for a crash leftover in between. False if it already is."""
+        if order_id in self._in_flight:
+            return False
+        self._in_flight.add(order_id)
+        return True
+
+    def release(self, order_id: str) -> None:
+        self._in_flight.discard(order_id)
+
     async def submit(
-        self, order: repo.OrderRecord, *, attempt: int = 0, buyer_watching: bool = False
+        self, order: repo.OrderRecord, *, buyer_watching: bool = False, reserved: bool = False
     ) -> ConfirmOutcome:
         """Send a `submitting` order to its provider and record the answer.
 
         Never raises: once a request may have left, no error may reach the buyer as
         "something went wrong, try again" (trying again could order it twice)."""
-        if order.id in self._in_flight:
+        if not reserved and not self.reserve(order.id):
             return ConfirmOutcome(
                 ConfirmResult.ALREADY, order, f"Order `{order.id}` is being sent right now."
             )
-        self._in_flight.add(order.id)
         try:
             # A re-send, or a staff retry, happens when the buyer isn't watching: a failure
             # then reaches them by DM instead of in their Confirm interaction.
-            return await self._submit(order, attempt, not buyer_watching)
+            return await self._submit(order, not buyer_watching)
         except Exception:
             # Even recording the outcome failed (the database, most likely). The order is
             # still `submitting`: recover_submitting picks it up (a re-send with the same
@@ -157,9 +182,9 @@ class Submitter:
                 "shows where it is.",
             )
         finally:
-            self._in_flight.discard(order.id)
+            self.release(order.id)
 
-    async def _submit(self, order: repo.OrderRecord, attempt: int, notify: bool) -> ConfirmOutcome:
+    async def _submit(self, order: repo.OrderRecord, notify: bool) -> ConfirmOutcome:
         adapter = self.providers.get(order.provider)
         if adapter is None:
             return await self._needs_review(
@@ -188,13 +213,31 @@ class Submitter:
                 "Your order is waiting for staff.",
                 notify=notify,
             )
+        # Sends of this submission so far (a staff retry starts a new one). Counted from
+        # events written before each send, so the count holds even when recording an
+        # outcome keeps failing: re-sends are bounded whatever happens after them.
+        attempt = await repo.count_sends_since_status(self.db, order.id)
+        if attempt > len(self.resubmit_delays):
+            return await self._needs_review(
+                order,
+                f"sent {attempt} times without a recorded outcome",
+                "Your order is waiting for staff.",
+                notify=notify,
+            )
+        await repo.add_event(
+            self.db,
+            order.id,
+            actor=repo.ACTOR_SYSTEM,
+            kind="send",
+            detail=f"sent to {order.provider}" + (f" (re-send {attempt})" if attempt else ""),
+        )
         try:
             try:
                 answer = await adapter.send_create(prepared)
             except ProviderError as exc:
                 await self._record_submission(order.provider, exc)
                 if isinstance(exc, ProviderRateLimited):
-                    await self._hold(order.provider, exc.retry_after)
+                    await self._hold(exc)
                 if isinstance(exc, ProviderAuthError):
                     await staff_alerts.raise_alert(
                         self.db,
@@ -210,6 +253,8 @@ class Submitter:
             # No usable answer, or one that contradicts our request (a 409, another id).
             if exc.remote_id is not None:
                 await self._keep_answer(order, exc.remote_id, None, exc.message)
+            if adapter.capabilities.idempotent_create and attempt:
+                exc.message += f" (after {attempt} earlier send(s))"
             return await self._needs_review(
                 order,
                 exc.message,
@@ -217,16 +262,29 @@ class Submitter:
                 "Staff are checking with them; you won't be charged twice.",
                 notify=notify,
             )
-        except ProviderRejected as exc:
-            reason = exc.user_message or "the provider refused the order"
-            return await self._failed(order, reason, exc.message, notify)
-        except (
-            ProviderUnavailable,
-            ProviderRateLimited,
-            ProviderProtocolError,
-            ProviderAuthError,
-        ) as exc:
-            if adapter.capabilities.idempotent_create and not isinstance(exc, ProviderAuthError):
+        except (ProviderRejected, ProviderAuthError) as exc:
+            if adapter.capabilities.idempotent_create and (attempt or exc.earlier_send):
+                # A refusal of a re-send says nothing about the earlier send, which may
+                # have landed: never "nothing was ordered" then.
+                return await self._needs_review(
+                    order,
+                    f"{exc.message}, refusing a re-send; an earlier send may have reached it",
+                    f"We couldn't confirm order `{order.id}` with the provider yet. "
+                    "Staff are checking with them; you won't be charged twice.",
+                    notify=notify,
+                )
+            if isinstance(exc, ProviderRejected):
+                reason = exc.user_message or "the provider refused the order"
+                return await self._failed(order, reason, exc.message, notify)
+            return await self._failed(
+                order,
+                "the provider is unavailable right now; nothing was ordered, please try again "
+                "later",
+                exc.message,
+                notify,
+            )
+        except (ProviderUnavailable, ProviderRateLimited, ProviderProtocolError) as exc:
+            if adapter.capabilities.idempotent_create:
                 return await self._retry_later(
                     order, exc.message, attempt, notify, _wait_asked(exc)
                 )
@@ -240,7 +298,7 @@ class Submitter:
                     notify=notify,
                 )
             # Unavailable here means the request never left (a refused connection), and a
-            # 429 or 401 means the provider didn't act on it: nothing was ordered.
+            # 429 means the provider didn't act on it: nothing was ordered.
             reason = (
                 "the provider is busy right now"
                 if isinstance(exc, ProviderRateLimited)
@@ -279,16 +337,29 @@ class Submitter:
 
     async def _keep_answer(
         self, order: repo.OrderRecord, remote_id: str | None, raw_status: str | None, detail: str
-    ) -> None:
-        """Store what the provider told us about a create before acting on it."""
-        await repo.record_provider_answer(
-            self.db,
-            order.id,
-            remote_id=remote_id,
-            raw_status=raw_status,
-            detail=detail,
-            expect=OrderStatus.SUBMITTING,
-        )
+    ) -> str | None:
+        """Store what the provider told us about a create before acting on it. Returns
+        None, or the order that already has `remote_id` (then only the event is kept)."""
+        try:
+            await repo.record_provider_answer(
+                self.db,
+                order.id,
+                remote_id=remote_id,
+                raw_status=raw_status,
+                detail=detail,
+                expect=OrderStatus.SUBMITTING,
+            )
+        except repo.DuplicateOrder as dup:
+            await repo.record_provider_answer(
+                self.db,
+                order.id,
+                remote_id=None,
+                raw_status=raw_status,
+                detail=f"{detail} (that id is already order {dup.existing_id})",
+                expect=OrderStatus.SUBMITTING,
+            )
+            return dup.existing_id or "another order"
+        return None
 
     async def _accepted(
         self,
@@ -300,7 +371,7 @@ class Submitter:
         # The provider's id first, in its own transaction: whatever goes wrong below, it
         # is never lost (staff and recovery see it).
         try:
-            await self._keep_answer(
+            taken_by = await self._keep_answer(
                 order,
                 answer.remote_id,
                 answer.raw_status,
@@ -308,6 +379,15 @@ class Submitter:
             )
         except repo.StaleStatus as stale:
             return await self._answer_too_late(order, answer, stale.current)
+        if taken_by is not None:
+            return await self._needs_review(
+                order,
+                f"{order.provider} answered with order id `{answer.remote_id}`, which is "
+                f"already order `{taken_by}`",
+                f"We couldn't confirm order `{order.id}` with the provider yet. "
+                "Staff are checking with them; you won't be charged twice.",
+                notify=notify,
+            )
         status = answer.status or OrderStatus.SUBMITTED  # unknown raw status: still open
         if status is OrderStatus.SUBMITTING:
             status = OrderStatus.SUBMITTED
@@ -454,8 +534,9 @@ class Submitter:
                     alert=repo.AlertSpec(
                         "needs_review",
                         f"⚠️ Order `{order.id}` by <@{order.user_id}> needs review: the outcome "
-                        f"at {order.provider} is unknown ({detail}). It was NOT re-sent. Check "
-                        f"the provider, then run `/admin order view order_id:{order.id}`.",
+                        f"at {order.provider} is unknown ({detail}). The bot won't send it again on "
+                        f"its own. Check the provider, then use `/admin order view "
+                        f"order_id:{order.id}`.",
                         f"needs_review:{order.id}:{order.updated_at}",
                         group_key=f"needs_review:{order.provider}",
                     ),
@@ -514,38 +595,50 @@ class Submitter:
     # --- recovery ---------------------------------------------------------------------------
 
     async def recover_submitting(self, *, at_startup: bool) -> int:
-        """Resolve orders stuck in `submitting`.
+        """Resolve orders stuck in `submitting`, each provider on its own (one hanging
+        provider's re-sends don't delay another's, nor staff hearing about it).
 
-        At startup every such row is a crash leftover: idempotent providers get the same
-        id again; the rest go to needs_review (never re-sent blindly). While running,
-        idempotent re-sends that are due are retried, and a non-idempotent order left
-        `submitting` by an unexpected error goes to staff instead of waiting forever.
+        At startup, an order the last process was sending when it stopped is a crash
+        leftover: idempotent providers get the same request again; the rest go to
+        needs_review (never re-sent blindly). A re-send already scheduled keeps its time,
+        and a provider's Retry-After hold is honoured, at startup too. While running,
+        due re-sends are made, and an order left `submitting` by an unexpected error is
+        recovered the same way once it is clearly not in flight.
         """
-        handled = 0
         now = self.clock()
+        due: dict[str, list[repo.OrderRecord]] = {}
         for order in await repo.list_orders_in_status(self.db, OrderStatus.SUBMITTING):
             if order.id in self._in_flight:
                 continue
             adapter = self.providers.get(order.provider)
             idempotent = adapter is not None and adapter.capabilities.idempotent_create
-            if not at_startup:
-                # A scheduled re-send is due at next_poll_at. Without one, the send in
-                # progress should have ended long before STUCK_SUBMITTING_AFTER: if it
-                # hasn't, an error broke off its recording.
-                due = (
-                    order.next_poll_at
-                    if idempotent and order.next_poll_at is not None
-                    else order.updated_at + STUCK_SUBMITTING_AFTER
-                )
-                if due > now:
-                    continue
+            if order.next_poll_at is not None and idempotent:
+                when = order.next_poll_at  # a scheduled re-send
+            elif at_startup:
+                when = now
+            else:
+                # The send in progress should have ended long before this: if it hasn't,
+                # an error broke off its recording.
+                when = order.updated_at + STUCK_SUBMITTING_AFTER
+            if when <= now:
+                due.setdefault(order.provider, []).append(order)
+        results = await asyncio.gather(
+            *(self._recover_provider(name, orders, now) for name, orders in due.items())
+        )
+        return sum(results)
+
+    async def _recover_provider(
+        self, provider: str, orders: list[repo.OrderRecord], now: float
+    ) -> int:
+        adapter = self.providers.get(provider)
+        idempotent = adapter is not None and adapter.capabilities.idempotent_create
+        if idempotent and await provider_health.hold_until(self.db, provider) > now:
+            return 0  # the provider asked us to wait; the next run sends them
+        handled = 0
+        for order in orders:
             try:
                 if idempotent:
-                    # Re-sends of this submission only: a staff retry starts afresh.
-                    events = await repo.list_events(self.db, order.id)
-                    since = max((i for i, e in enumerate(events) if e.kind == "status"), default=-1)
-                    attempt = sum(1 for e in events[since + 1 :] if e.kind == "retry")
-                    await self.submit(order, attempt=attempt)
+                    await self.submit(order)
                 else:
                     await self._needs_review(
                         order,

@@ -76,6 +76,7 @@ async def test_boost_confirm_submits_once_and_logs_to_staff(
     assert timeline == [
         ("created", OrderStatus.DRAFT),
         ("status", OrderStatus.SUBMITTING),
+        ("send", None),  # written before each send: re-sends are counted and bounded
         ("answer", None),  # the provider's id, kept before anything else is done
         ("status", OrderStatus.SUBMITTED),
     ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.crypto import DeliveryCipher
 from bot.domain import Money, OrderKind, OrderSource, OrderStatus, new_order_id
 from bot.providers.registry import ProviderRegistry
@@ -323,14 +325,16 @@ async def test_a_reply_about_another_order_is_never_recorded(
     assert alert.kind == "provider_fault" and theirs in alert.message
 
 
+@pytest.mark.parametrize("bad", ["../../admin?x=1", "abc-123\n", " abc-123"])
 async def test_a_stored_id_unfit_for_a_path_is_never_requested_and_goes_to_staff(
     db: Database,
     cipher: DeliveryCipher,
     adapters: ProviderRegistry,
     cluster: SandboxCluster,
     clock: FakeClock,
+    bad: str,
 ) -> None:
-    oid = await track(db, cipher, "boost", "../../admin?x=1", clock.now)
+    oid = await track(db, cipher, "boost", bad, clock.now)
     healthy = await track(
         db,
         cipher,

@@ -6,8 +6,11 @@ reached the buyer, an answer was dropped, or a re-send differed from the first s
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -313,7 +316,9 @@ async def test_a_resend_after_a_catalog_edit_and_restart_is_the_first_send(
         else p
         for p in catalog.all()
     )
-    restarted = OrderingService(db, cipher, edited, adapters)
+    due = (await order(db, draft.id)).next_poll_at
+    assert due is not None
+    restarted = OrderingService(db, cipher, edited, adapters, clock=lambda: due + 1)
     assert await restarted.recover_submitting(at_startup=True) == 1
     sent = posts(cluster, "checkout")
     assert len(sent) == 4 and {r.text for r in sent} == {sent[0].text}
@@ -344,7 +349,8 @@ async def test_a_checkout_answer_under_another_id_is_never_resent(
     outcome = await service.confirm(draft.id, BUYER)
     assert outcome.result is ConfirmResult.NEEDS_REVIEW
     stored = await order(db, draft.id)
-    assert stored.status is OrderStatus.NEEDS_REVIEW and stored.remote_id == "THEIR-OWN-ID"
+    # Named for staff, but not kept as this order's id: it may be another order's.
+    assert stored.status is OrderStatus.NEEDS_REVIEW and stored.remote_id is None
     (alert,) = await staff_alerts.unposted_alerts(db)
     assert "THEIR-OWN-ID" in alert.message and draft.id in alert.message
     await service.recover_submitting(at_startup=True)
@@ -362,3 +368,191 @@ async def test_a_boost_id_unfit_for_a_path_is_never_stored_or_requested(
     stored = await order(db, draft.id)
     assert stored.status is OrderStatus.NEEDS_REVIEW and stored.remote_id is None
     assert [r.method for r in cluster.state("boost").requests] == ["POST"]
+
+
+# --- found by attacking the first version (a review of issue 12) ------------------------
+
+
+def refuse_status_changes(db_file: Path, new_status: str | None = None) -> None:
+    """SQLite itself refuses to move an order out of `submitting` (to `new_status`, or
+    anywhere): a full disk, a broken file, a bug."""
+    when = f"NEW.status = '{new_status}'" if new_status else "NEW.status != 'submitting'"
+    with sqlite3.connect(db_file) as raw:
+        raw.execute(
+            "CREATE TRIGGER refuse_moves BEFORE UPDATE OF status ON orders"
+            f" WHEN OLD.status = 'submitting' AND {when}"
+            " BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
+
+
+async def test_the_providers_id_is_kept_before_the_status_change_that_fails(
+    service: OrderingService, cluster: SandboxCluster, db: Database, tmp_path: Path
+) -> None:
+    refuse_status_changes(tmp_path / "orders.sqlite3", "submitted")
+    draft = await boost_draft(service)
+    outcome = await service.confirm(draft.id, BUYER)
+    assert outcome.result is ConfirmResult.NEEDS_REVIEW
+    assert_not_told_to_retry(outcome.user_message)
+    stored = await order(db, draft.id)
+    (remote,) = cluster.state("boost").orders
+    assert stored.status is OrderStatus.NEEDS_REVIEW and stored.remote_id == remote
+
+
+async def test_resends_stay_bounded_when_no_outcome_can_be_recorded(
+    db: Database,
+    cipher: DeliveryCipher,
+    cluster: SandboxCluster,
+    adapters: ProviderRegistry,
+    tmp_path: Path,
+) -> None:
+    now = [time.time()]
+    service = OrderingService(
+        db,
+        cipher,
+        load_catalog(REPO_ROOT / "catalog.toml"),
+        adapters,
+        clock=lambda: now[0],
+        resubmit_delays=(1.0, 1.0),
+    )
+    draft = await checkout_draft(service)
+    refuse_status_changes(tmp_path / "orders.sqlite3")
+    outcome = await service.confirm(draft.id, BUYER)  # sent; nothing can be recorded
+    assert outcome.result is ConfirmResult.NEEDS_REVIEW
+    assert_not_told_to_retry(outcome.user_message)
+    for _ in range(10):
+        now[0] += 600
+        await service.recover_submitting(at_startup=False)
+    # The first send and one re-send per configured wait, then none: never a loop.
+    assert len(posts(cluster, "checkout")) == 3
+    assert (await order(db, draft.id)).status is OrderStatus.SUBMITTING  # the disk refuses
+
+
+async def test_an_answer_under_another_orders_id_goes_to_staff(
+    service: OrderingService, cluster: SandboxCluster, db: Database
+) -> None:
+    first = await boost_draft(service, key="first")
+    await service.confirm(first.id, BUYER)
+    taken = (await order(db, first.id)).remote_id
+    assert taken is not None
+    cluster.state("boost").add_fault(Fault("wrong_id", id_value=taken, method="POST"))
+    second = await boost_draft(service, key="second")
+    outcome = await service.confirm(second.id, BUYER)
+    assert outcome.result is ConfirmResult.NEEDS_REVIEW
+    stored = await order(db, second.id)
+    assert stored.status is OrderStatus.NEEDS_REVIEW and stored.remote_id is None
+    alert = next(a for a in await staff_alerts.unposted_alerts(db) if a.kind == "needs_review")
+    assert taken in alert.message and first.id in alert.message
+
+
+@pytest.mark.parametrize("refusal", ["auth", "rejected"])
+async def test_a_refusal_after_an_earlier_try_may_have_landed_is_not_nothing_ordered(
+    service: OrderingService, cluster: SandboxCluster, db: Database, refusal: str
+) -> None:
+    # The first try is stored and answered 500; the adapter's own retry is refused.
+    state = cluster.state("checkout")
+    state.add_fault(Fault("raw", status=500, body="oops", method="POST"))
+    state.add_fault(Fault(refusal, method="POST"))
+    draft = await checkout_draft(service)
+    outcome = await service.confirm(draft.id, BUYER)
+    assert outcome.result is ConfirmResult.NEEDS_REVIEW
+    assert_not_told_to_retry(outcome.user_message)
+    assert list(state.orders) == [draft.id]
+
+
+async def test_a_refused_resend_is_not_nothing_ordered(
+    service: OrderingService, cluster: SandboxCluster, db: Database
+) -> None:
+    state = cluster.state("checkout")
+    state.add_fault(Fault("raw", status=502, body="Bad Gateway", count=3, method="POST"))
+    draft = await checkout_draft(service)
+    assert (await service.confirm(draft.id, BUYER)).result is ConfirmResult.RETRYING
+    state.add_fault(Fault("rejected", method="POST"))
+    due = (await order(db, draft.id)).next_poll_at
+    service.clock = lambda: due + 1  # type: ignore[operator]
+    await service.recover_submitting(at_startup=False)
+    stored = await order(db, draft.id)
+    assert stored.status is OrderStatus.NEEDS_REVIEW  # not failed: the provider holds it
+    assert list(state.orders) == [draft.id]
+    assert "review" in [n.kind for n in await outbox.list_notifications(db, draft.id)]
+
+
+async def test_a_409_on_a_resend_is_needs_review(
+    service: OrderingService, cluster: SandboxCluster, db: Database
+) -> None:
+    state = cluster.state("checkout")
+    state.add_fault(Fault("raw", status=502, body="Bad Gateway", count=3, method="POST"))
+    draft = await checkout_draft(service)
+    assert (await service.confirm(draft.id, BUYER)).result is ConfirmResult.RETRYING
+    state.add_fault(Fault("conflict", method="POST"))
+    due = (await order(db, draft.id)).next_poll_at
+    service.clock = lambda: due + 1  # type: ignore[operator]
+    await service.recover_submitting(at_startup=False)
+    assert (await order(db, draft.id)).status is OrderStatus.NEEDS_REVIEW
+
+
+async def test_an_endless_retry_after_on_a_create_is_clamped_and_reported(
+    service: OrderingService, cluster: SandboxCluster, db: Database
+) -> None:
+    cluster.state("checkout").add_fault(
+        Fault("rate_limit", retry_after_header="inf", method="POST")
+    )
+    draft = await checkout_draft(service)
+    assert (await service.confirm(draft.id, BUYER)).result is ConfirmResult.RETRYING
+    stored = await order(db, draft.id)
+    assert stored.next_poll_at is not None
+    assert 590 <= stored.next_poll_at - time.time() <= 610  # re-sent after 10 min, not never
+    (alert,) = [a for a in await staff_alerts.unposted_alerts(db) if a.kind == "provider_hold"]
+    assert "inf" in alert.message and "600s" in alert.message
+
+
+async def test_startup_recovery_keeps_scheduled_resends_and_holds(
+    service: OrderingService, cluster: SandboxCluster, db: Database, cipher: DeliveryCipher
+) -> None:
+    state = cluster.state("checkout")
+    state.add_fault(Fault("server_error", count=3, method="POST"))
+    scheduled = await checkout_draft(service, key="scheduled")
+    assert (await service.confirm(scheduled.id, BUYER)).result is ConfirmResult.RETRYING
+    # A restart right away: the scheduled re-send keeps its time.
+    assert await service.recover_submitting(at_startup=True) == 0
+    assert len(posts(cluster, "checkout")) == 3
+    # A crash leftover while the provider holds us off (Retry-After) waits too.
+    leftover = await checkout_draft(service, key="leftover")
+    await repo.transition_order(
+        db, leftover.id, repo.StatusChange(OrderStatus.SUBMITTING, actor="x"), cipher
+    )
+    from storage import provider_health
+
+    await provider_health.set_hold(db, "checkout", time.time() + 300)
+    assert await service.recover_submitting(at_startup=True) == 0
+    assert len(posts(cluster, "checkout")) == 3
+
+
+async def test_one_providers_slow_resends_dont_delay_anothers_recovery(
+    db: Database, cipher: DeliveryCipher, cluster: SandboxCluster
+) -> None:
+    slow = ProviderRegistry(
+        {
+            "checkout": make_adapter(cluster, "checkout", timeout=1.0),
+            "boost": make_adapter(cluster, "boost"),
+        }
+    )
+    try:
+        service = OrderingService(db, cipher, load_catalog(REPO_ROOT / "catalog.toml"), slow)
+        leftovers = [await checkout_draft(service, key=f"c{i}") for i in range(3)]
+        boost = await boost_draft(service)
+        for draft in [*leftovers, boost]:
+            await repo.transition_order(
+                db, draft.id, repo.StatusChange(OrderStatus.SUBMITTING, actor="x"), cipher
+            )
+        cluster.state("checkout").hang_seconds = 5
+        cluster.state("checkout").add_fault(Fault("hang", count=-1, method="POST"))
+        recovery = asyncio.create_task(service.recover_submitting(at_startup=True))
+        started = time.monotonic()
+        while (await order(db, boost.id)).status is not OrderStatus.NEEDS_REVIEW:
+            assert time.monotonic() - started < 2, "the boost leftover waited for checkout"
+            await asyncio.sleep(0.05)
+        assert not recovery.done()  # the checkout re-sends are still hanging
+        recovery.cancel()
+        await asyncio.gather(recovery, return_exceptions=True)
+    finally:
+        await slow.aclose()

@@ -4,8 +4,10 @@ unknown statuses, idempotency, and that secrets never show."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
+import tracemalloc
 
 import httpx
 import pytest
@@ -541,13 +543,24 @@ async def test_a_create_that_trickles_is_ambiguous(cluster: SandboxCluster) -> N
 
 
 @pytest.mark.parametrize("name", POLLABLE)
+@pytest.mark.parametrize("shape", ["declared", "chunked", "gzip"])
 async def test_a_huge_reply_is_a_protocol_error_read_no_further(
-    adapters: ProviderRegistry, cluster: SandboxCluster, name: str
+    adapters: ProviderRegistry, cluster: SandboxCluster, name: str, shape: str
 ) -> None:
+    # Declared: refused from its Content-Length. Chunked: no length, so the reading is
+    # cut at the cap. Gzip: 64 MiB packed into ~64 KiB; inflated only up to the cap.
     oid = seed(cluster, name)
-    cluster.state(name).add_fault(Fault("huge_body", size_mb=64))
-    with pytest.raises(ProviderProtocolError, match="bytes"):
-        await get(adapters, name).get_order(oid)
+    cluster.state(name).add_fault(
+        Fault("huge_body", size_mb=64, chunked=shape == "chunked", gzip=shape == "gzip")
+    )
+    tracemalloc.start()
+    try:
+        with pytest.raises(ProviderProtocolError, match="bytes"):
+            await get(adapters, name).get_order(oid)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024, f"{peak:,} bytes held while reading a {shape} reply"
 
 
 async def test_provider_status_text_is_bounded(
@@ -647,3 +660,50 @@ async def test_a_digital_completion_without_goods_is_flagged(
     assert (await shop.get_order(goods)).delivery_missing
     assert not (await shop.get_order(goods)).delivery_missing
     assert not (await shop.get_order(service)).delivery_missing
+
+
+async def test_a_reply_about_an_id_that_differs_only_in_case_is_another_order(
+    adapters: ProviderRegistry, cluster: SandboxCluster
+) -> None:
+    # Digital-shop ids are case-sensitive: `abc…` and `ABC…` are two orders.
+    state = cluster.state("digital_shop")
+    asked = state.create_order(id="AbCdEf123456")
+    state.add_fault(Fault("wrong_id", id_value="aBcDeF123456"))
+    with pytest.raises(ProviderProtocolError, match="reply is about"):
+        await get(adapters, "digital_shop").get_order(asked)
+
+
+def boost_reply(**data: object) -> str:
+    body = {"id": "7f0c2a4e-aaaa", "inviteCode": "shopdemo", "amount": 4, "status": "PENDING"}
+    body.update(data)
+    return json.dumps({"status": True, "data": body})
+
+
+async def test_a_boost_create_answered_201_is_accepted(
+    adapters: ProviderRegistry, cluster: SandboxCluster
+) -> None:
+    cluster.state("boost").add_fault(Fault("raw", status=201, body=boost_reply(), method="POST"))
+    created = await get(adapters, "boost").create_order(boost_request(quantity=4))
+    assert created.remote_id == "7f0c2a4e-aaaa"
+
+
+async def test_a_boost_create_reply_with_a_bad_field_still_names_its_id(
+    adapters: ProviderRegistry, cluster: SandboxCluster
+) -> None:
+    cluster.state("boost").add_fault(Fault("raw", body=boost_reply(createdAt=12345), method="POST"))
+    with pytest.raises(SubmissionAmbiguous) as info:
+        await get(adapters, "boost").create_order(boost_request(quantity=4))
+    assert info.value.remote_id == "7f0c2a4e-aaaa" and "createdAt" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"inviteCode": "someoneelse"}, {"amount": 30}, {"id": "abc-123\n"}, {"id": " abc-123"}],
+)
+async def test_a_boost_create_reply_about_another_order_or_an_unusable_id_is_ambiguous(
+    adapters: ProviderRegistry, cluster: SandboxCluster, data: dict
+) -> None:
+    cluster.state("boost").add_fault(Fault("raw", body=boost_reply(**data), method="POST"))
+    with pytest.raises(SubmissionAmbiguous) as info:
+        await get(adapters, "boost").create_order(boost_request(quantity=4))
+    assert info.value.remote_id is None
