@@ -556,3 +556,25 @@ async def test_one_providers_slow_resends_dont_delay_anothers_recovery(
         await asyncio.gather(recovery, return_exceptions=True)
     finally:
         await slow.aclose()
+
+
+async def test_a_poll_429_holds_new_submissions_too(
+    service: OrderingService,
+    cluster: SandboxCluster,
+    db: Database,
+    cipher: DeliveryCipher,
+    adapters: ProviderRegistry,
+) -> None:
+    from bot.errors import ProviderBusy
+    from bot.services.poller import Poller
+
+    placed = await boost_draft(service, key="placed")
+    await service.confirm(placed.id, BUYER)
+    cluster.state("boost").add_fault(Fault("rate_limit", retry_after=120, method="GET"))
+    poller = Poller(db, cipher, adapters, clock=lambda: time.time() + 5)
+    await poller.poll_provider("boost")  # the first poll of the order: 429
+    waiting = await boost_draft(service, key="waiting")
+    with pytest.raises(ProviderBusy):
+        await service.confirm(waiting.id, BUYER)
+    assert len(posts(cluster, "boost")) == 1
+    assert (await order(db, waiting.id)).status is OrderStatus.DRAFT
