@@ -174,8 +174,9 @@ class Demo:
         self.out.user("buyer", "fills in phone +91 98765 43210, name Asha, and submits")
         submitted = await self.emu.submit_modal(
             buyer,
-            "order:contact",
+            str(driven.modal["custom_id"]),  # unique to this /buy: two buyers' forms can't cross
             {"contact:phone": "+91 98765 43210", "contact:name": "Asha", "contact:email": ""},
+            source_interaction=driven,
         )
         await submitted.wait_for_response()
         confirmation = await submitted.wait_for_followup(timeout=15)

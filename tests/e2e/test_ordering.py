@@ -108,8 +108,9 @@ async def buy_confirmation(stack: LocalStack, phone: str = "+91 98765 43210") ->
     assert first["type"] == 9  # the contact modal
     submitted = await emu.submit_modal(
         buyer,
-        "order:contact",
+        first["data"]["custom_id"],
         {"contact:phone": phone, "contact:name": "Asha", "contact:email": ""},
+        source_interaction=driven,
     )
     ack = await submitted.wait_for_response()
     if ack["type"] == 4:  # validation error answered directly
