@@ -21,6 +21,8 @@ from bot.config import (
 )
 from bot.crypto import DeliveryCipher
 from bot.logging_setup import SecretRedactingFilter, configure_logging
+from storage import lock as database_lock
+from storage.lock import DatabaseInUse
 
 log = logging.getLogger("bot")
 
@@ -99,12 +101,22 @@ async def _migrate(path: str) -> list[int]:
         await db.close()
 
 
+def _in_use(exc: DatabaseInUse) -> int:
+    print(str(exc), file=sys.stderr)
+    return EXIT_CONFIG
+
+
 def cmd_migrate() -> int:
     try:
         settings = load_storage_settings()
     except ConfigError as exc:
         return _config_failure(exc)
-    applied = asyncio.run(_migrate(str(settings.database_path)))
+    # Migrations change the schema under a running bot's feet: refused while one runs.
+    try:
+        with database_lock.exclusive(settings.database_path):
+            applied = asyncio.run(_migrate(str(settings.database_path)))
+    except DatabaseInUse as exc:
+        return _in_use(exc)
     if applied:
         print(f"Applied migrations {applied} to {settings.database_path}")
     else:
@@ -125,7 +137,11 @@ def cmd_run(redactor: SecretRedactingFilter) -> int:
         return EXIT_CONFIG
     redactor.add_secrets(settings.secret_values())
     logging.getLogger().setLevel(settings.log_level)
-    return asyncio.run(_run_bot(settings))
+    try:
+        with database_lock.exclusive(settings.database_path):
+            return asyncio.run(_run_bot(settings))
+    except DatabaseInUse as exc:
+        return _in_use(exc)
 
 
 async def _run_bot(settings: Settings) -> int:

@@ -63,9 +63,30 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> Secre
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # discord.py's gateway chatter at INFO is useful; its HTTP debug is not.
-    logging.getLogger("discord.http").setLevel(max(logging.INFO, root.level))
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    # A skipped overlapping run is by design (max_instances=1), not worth a warning.
-    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    hold_back_libraries()
     return redactor
+
+
+# Libraries whose DEBUG output carries personal data or secrets, held at these levels
+# whatever LOG_LEVEL says, so LOG_LEVEL=DEBUG is safe in production:
+# - discord.gateway logs every event in full at DEBUG: interactions with their tokens,
+#   modal fields (phone, email, name); discord.http logs every REST body, including the
+#   DM that carries a buyer's credentials; discord.state / discord.client likewise.
+# - aiosqlite logs every statement with its parameters.
+# - httpcore logs each request's steps; httpx at INFO logs every URL.
+HELD_BACK = {
+    "discord": logging.INFO,
+    "aiosqlite": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "httpx": logging.WARNING,
+    # A skipped overlapping run is by design (max_instances=1), not worth a warning.
+    "apscheduler": logging.ERROR,
+}
+
+
+def hold_back_libraries() -> None:
+    for name, floor in HELD_BACK.items():
+        logging.getLogger(name).setLevel(floor)
+    for child in ("discord.http", "discord.gateway", "discord.state", "discord.client"):
+        # Their own level, if someone set one, must not be lower than the parent's.
+        logging.getLogger(child).setLevel(logging.NOTSET)

@@ -3,6 +3,7 @@ the admin views. Delivery data is only ever placed where its owner will see it."
 
 from __future__ import annotations
 
+import hashlib
 import io
 from datetime import UTC, datetime
 
@@ -156,13 +157,18 @@ def notification_embed(order: OrderRecord, kind: str) -> discord.Embed:
     return embed
 
 
+def notice_marker_line(order_id: str, kind: str) -> str:
+    """The last line of a fallback notice: an opaque reference to (order, kind) that the
+    notifier can find in the channel's history, and nobody else can read anything from."""
+    ref = hashlib.sha256(f"notice|{order_id}|{kind}".encode()).hexdigest()[:12]
+    return f"-# ref {ref}"
+
+
 def fallback_notice(order: OrderRecord, kind: str) -> str:
-    """Posted in the notices channel when the buyer's DMs are closed. Never contains
-    delivery data: anyone in the channel can read it."""
+    """Posted in the notices channel when the buyer's DMs are closed. Anyone in the
+    channel can read it: it names no order, product, status or delivery."""
     return (
-        f"<@{order.user_id}> your order `{order.id}` ({order.product_name}) "
-        f"{HEADLINES.get(order.status, 'has an update')}. I couldn't DM you: allow "
-        f"direct messages from server members, or run `/order id:{order.id}` to see it"
-        f"{' and your delivery' if order.has_delivery else ''}.\n"
-        f"-# {notification_marker(order.id, kind)}"
+        f"<@{order.user_id}> there's an update on one of your orders, but I couldn't DM "
+        "you. Allow direct messages from server members, or run `/orders` to see it.\n"
+        f"{notice_marker_line(order.id, kind)}"
     )

@@ -8,6 +8,7 @@ does — which is what makes a second press harmless.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -263,9 +264,38 @@ def parse_contact(phone: str, name: str, email: str) -> dict[str, str]:
     return contact
 
 
+# A contact form whose modal this process doesn't know (it was open longer than
+# CONFIRMATION_TTL, or the bot restarted meanwhile) gets this answer instead of silence.
+# discord.py drops such a submit without a word; a known form answers well within it.
+ORPHAN_FORM_GRACE = 1.5
+FORM_EXPIRED = (
+    "This form has expired (it was open too long, or the bot restarted). Nothing was "
+    "ordered: run `/buy` again."
+)
+
+
 class Ordering(commands.Cog):
     def __init__(self, bot: OrderBot) -> None:
         self.bot = bot
+
+    @commands.Cog.listener()
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = str(data.get("custom_id", ""))
+        if not custom_id.startswith("order:contact:"):
+            return
+        # The same Interaction object goes to the modal's own handler, which answers at
+        # once (defer or a validation message). Still unanswered after the grace: nobody
+        # is going to answer it.
+        await asyncio.sleep(ORPHAN_FORM_GRACE)
+        if interaction.response.is_done():
+            return
+        try:
+            await interaction.response.send_message(FORM_EXPIRED, ephemeral=True)
+        except discord.HTTPException as exc:
+            log.info("could not answer an expired contact form (%s)", exc.status)
 
     @app_commands.command(name="boost", description="Order boosts for a Discord server")
     @app_commands.describe(

@@ -13,6 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.crypto import DecryptionError
 from bot.errors import OrderNotFoundError
 from bot.presenters import delivery_payload, order_embed, order_line, status_text
 from bot.tree import report_error
@@ -116,7 +117,18 @@ class Orders(commands.Cog):
             raise OrderNotFoundError(order_id)
         events = await repo.list_events(self.bot.db, order.id)
         embed = order_embed(order, events)
-        delivery = order.delivery(self.bot.cipher) if order.has_delivery else None
+        try:
+            delivery = order.delivery(self.bot.cipher) if order.has_delivery else None
+        except DecryptionError:
+            # The key it was stored under is gone: the order still shows; staff were told
+            # when its DM went out.
+            log.error("order %s: its delivery can't be decrypted with the configured keys", order.id)
+            await interaction.followup.send(
+                "Your delivery can't be shown right now; staff have been told.",
+                embed=embed,
+                ephemeral=True,
+            )
+            return
         if delivery is not None and not delivery.is_empty():
             # The owner (and only the owner: the lookup above is by caller id) sees it again.
             content, file = delivery_payload(order, delivery)
@@ -131,15 +143,15 @@ class Orders(commands.Cog):
     async def order_id_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        mine = await repo.list_orders_for_user(self.bot.db, interaction.user.id, limit=25)
-        needle = current.strip().upper()
+        mine = await repo.search_orders_for_user(
+            self.bot.db, interaction.user.id, current[:40], limit=25
+        )
         return [
             app_commands.Choice(
                 name=f"{o.id} · {o.product_name} · {status_text(o)}"[:100], value=o.id
             )
             for o in mine
-            if needle in o.id or needle.casefold() in o.product_name.casefold()
-        ][:25]
+        ]
 
 
 async def setup(bot: OrderBot) -> None:

@@ -766,9 +766,9 @@ class RestApi:
             )
         nonce = payload.get("nonce")
         if nonce is not None and payload.get("enforce_nonce"):
-            # Discord answers a repeated nonce (same author and channel, within a few
-            # minutes) with the message it already created, and creates nothing.
-            earlier = emu.message_for_nonce(cid, nonce)
+            # Discord answers a repeated nonce (same author, within a few minutes) with the
+            # message it already created, and creates nothing. The author is the bot.
+            earlier = emu.message_for_nonce(emu.world.bot_user_id, nonce)
             if earlier is not None:
                 log.info(
                     "nonce %r repeated in channel %s: answering message %s",
@@ -780,7 +780,7 @@ class RestApi:
         flags = int(payload.get("flags") or 0) & CREATE_FLAGS & ~EPHEMERAL
         msg = emu.new_message(cid, payload, body.uploads, flags=flags)
         if nonce is not None:
-            emu.remember_nonce(cid, nonce, int(msg["id"]))
+            emu.remember_nonce(emu.world.bot_user_id, nonce, int(msg["id"]))
         await emu.publish_message(msg)
         return json_response(msg)
 

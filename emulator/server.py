@@ -637,20 +637,21 @@ class Emulator:
         cid = self.world.dm_channel_by_user.get(user_id)
         return [] if cid is None else self.channel_messages(cid)
 
-    def message_for_nonce(self, channel_id: int, nonce: Any) -> dict[str, Any] | None:
-        """The message created in the last ``nonce_window`` seconds with this nonce."""
-        seen = self._nonces.get((channel_id, str(nonce)))
+    def message_for_nonce(self, author_id: int, nonce: Any) -> dict[str, Any] | None:
+        """The message ``author_id`` created in the last ``nonce_window`` seconds with this
+        nonce (Discord checks a nonce per author, in any channel)."""
+        seen = self._nonces.get((author_id, str(nonce)))
         if seen is None or time.monotonic() - seen[1] > self.nonce_window:
             return None
         return self.message(seen[0])
 
-    def remember_nonce(self, channel_id: int, nonce: Any, message_id: int) -> None:
+    def remember_nonce(self, author_id: int, nonce: Any, message_id: int) -> None:
         now = time.monotonic()
         if len(self._nonces) > 10_000:
             self._nonces = {
                 k: v for k, v in self._nonces.items() if now - v[1] <= self.nonce_window
             }
-        self._nonces[(channel_id, str(nonce))] = (message_id, now)
+        self._nonces[(author_id, str(nonce))] = (message_id, now)
 
     def attachment_bytes(self, attachment: int | str | Mapping[str, Any]) -> bytes:
         return self.files[as_int(attachment)].data

@@ -104,10 +104,26 @@ class Database:
             try:
                 yield self.conn
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                await self._roll_back()
                 raise
-            else:
+            try:
                 await self.conn.execute("COMMIT")
+            except BaseException:
+                # A COMMIT can fail (a deferred constraint, a full disk, a busy reader)
+                # and leave the transaction open: every later BEGIN would then fail on
+                # this shared connection. End it, and let the caller see the failure.
+                await self._roll_back()
+                raise
+
+    async def _roll_back(self) -> None:
+        """ROLLBACK if a transaction is still open (SQLite ends some on error itself);
+        never raise over the error that got us here."""
+        if not self.conn.in_transaction:
+            return
+        try:
+            await self.conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.exception("ROLLBACK failed; the connection may be unusable")
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[aiosqlite.Connection]:

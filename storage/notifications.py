@@ -38,6 +38,8 @@ class Notification:
     claimed_at: float | None = None
     # An earlier attempt may have reached Discord: look at the history before sending.
     unsure: bool = False
+    # A fallback notice was attempted: the notices channel is part of that history.
+    notice_tried: bool = False
 
 
 def _notification(row: aiosqlite.Row) -> Notification:
@@ -54,6 +56,7 @@ def _notification(row: aiosqlite.Row) -> Notification:
         last_error=row["last_error"],
         claimed_at=row["claimed_at"],
         unsure=bool(row["unsure"]),
+        notice_tried=bool(row["notice_tried"]),
     )
 
 
@@ -108,6 +111,13 @@ async def list_sending(db: Database, *, claimed_before: float) -> list[Notificat
     return [_notification(r) for r in rows]
 
 
+async def mark_notice_tried(db: Database, notification_id: int) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE notifications SET notice_tried = 1 WHERE id = ?", (notification_id,)
+        )
+
+
 async def set_notification_state(
     db: Database,
     notification_id: int,
@@ -118,6 +128,7 @@ async def set_notification_state(
     next_attempt_at: float | None = None,
     count_attempt: bool = False,
     unsure: bool | None = None,
+    expect_claimed_at: float | None = None,
 ) -> bool:
     """Compare-and-set a notification's state. With `expect`, the update only happens
     from that state, which is how a sender claims a row exactly once (and how nothing
@@ -144,6 +155,10 @@ async def set_notification_state(
     if expect is not None:
         sql += " AND state = ?"
         params.append(expect.value)
+    if expect_claimed_at is not None:
+        # Only the claim we read: a newer claim by another sender is not ours to move.
+        sql += " AND claimed_at = ?"
+        params.append(expect_claimed_at)
     async with db.transaction() as conn:
         cur = await conn.execute(sql, params)
         return cur.rowcount == 1

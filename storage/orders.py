@@ -362,6 +362,20 @@ async def list_orders_for_user(
     return [_record(r) for r in rows]
 
 
+async def search_orders_for_user(
+    db: Database, user_id: int, text: str, *, limit: int = 25
+) -> list[OrderRecord]:
+    """The caller's own orders (never drafts) whose id or product matches `text`, newest
+    first: autocomplete reaches every order, not only the latest 25."""
+    escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = await db.fetch_all(
+        "SELECT * FROM orders WHERE user_id = ? AND status != 'draft' AND (id LIKE ? ESCAPE '\\'"
+        " OR product_name LIKE ? ESCAPE '\\') ORDER BY created_at DESC, id DESC LIMIT ?",
+        (user_id, f"%{escaped.upper()}%", f"%{escaped}%", limit),
+    )
+    return [_record(r) for r in rows]
+
+
 async def count_orders_for_user(db: Database, user_id: int) -> int:
     row = await db.fetch_one(
         "SELECT COUNT(*) FROM orders WHERE user_id = ? AND status != 'draft'", (user_id,)

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import random
+import re
 import time
 import zlib
 from abc import ABC, abstractmethod
@@ -308,7 +309,18 @@ class ProviderAdapter(ABC):
 
     @abstractmethod
     def _error_message(self, body: Any) -> str | None:
-        """The provider's own short error text from an error body, if any."""
+        """A short summary of an error body made only of the provider's codes, field
+        names and messages it is known to send: never its free text, which may echo the
+        buyer's input (a phone number, an email) into logs, the timeline and staff
+        alerts. None when nothing in the body is safe to show."""
+
+    # Messages this provider is known to send (lower case) -> how we say them.
+    KNOWN_MESSAGES: dict[str, str] = {}
+
+    def _known(self, message: object) -> str | None:
+        if not isinstance(message, str):
+            return None
+        return self.KNOWN_MESSAGES.get(" ".join(message.split()).lower())
 
     def _safe_text(self, text: str) -> str:
         """Provider-supplied text, trimmed, with our credential scrubbed out of it."""
@@ -516,6 +528,15 @@ class ProviderAdapter(ABC):
             raise ProviderProtocolError(
                 self.name, f"reply does not match the contract (fields: {', '.join(fields)[:200]})"
             ) from None
+
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\[\]-]{0,63}$")
+
+
+def identifier(value: object) -> str | None:
+    """A provider's code or field name (`NOT_FOUND`, `contact.phone_number`), or None for
+    anything that could be free text."""
+    return value if isinstance(value, str) and IDENTIFIER.match(value) else None
 
 
 def _shown_id(value: object) -> str:

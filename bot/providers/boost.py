@@ -77,9 +77,21 @@ class BoostClient(ProviderAdapter):
         can_create=True, can_poll=True, idempotent_create=False, can_link=False
     )
 
+    KNOWN_MESSAGES = {
+        "invalid invite": "that invite doesn't work (expired, or not a server invite)",
+        "invalid amount": "that number of boosts isn't available",
+        "invitecode is required": "the invite is missing",
+        "amount is required": "the amount is missing",
+        "invalid json body": "the request was malformed",
+        "unauthorized": "unauthorized",
+        "forbidden": "forbidden",
+        "not found": "no such order",
+        "insufficient balance": "the shop's balance at the provider is too low",
+        "the provider refused the order": "the provider refused the order",
+    }
+
     def _error_message(self, body: Any) -> str | None:
-        message = body.get("message") or body.get("error")
-        return str(message) if message else None
+        return self._known(body.get("message") or body.get("error"))
 
     def check_remote_id(self, remote_id: str) -> str | None:
         # The docs show a UUID; anything path-safe and short is accepted.
@@ -147,8 +159,10 @@ class BoostClient(ProviderAdapter):
     def _to_order(self, payload: Any) -> ProviderOrder:
         envelope = self._parse(BoostEnvelope, payload)
         if not envelope.status:
-            message = self._safe_text(envelope.message or "the provider refused the order")
-            raise ProviderRejected(self.name, message, status_code=200, user_message=message)
+            message = self._known(envelope.message) or "the provider refused the order"
+            raise ProviderRejected(
+                self.name, f"HTTP 200 refusal: {message}", status_code=200, user_message=message
+            )
         if envelope.data is None:
             raise ProviderProtocolError(self.name, "status true without data")
         data = envelope.data

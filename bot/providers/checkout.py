@@ -19,6 +19,7 @@ from bot.providers.base import (
     PreparedCreate,
     ProviderAdapter,
     ProviderOrder,
+    identifier,
 )
 from bot.providers.errors import ProviderRejected, SubmissionAmbiguous, SubmissionConflict
 
@@ -65,18 +66,21 @@ class CheckoutClient(ProviderAdapter):
         can_create=True, can_poll=False, idempotent_create=True, can_link=False
     )
 
+    KNOWN_MESSAGES = {
+        "parameter error": "the parameters were refused",
+        "unauthorized": "unauthorized",
+        "conflict: order id already used": "the order id is already used",
+    }
+
     def _error_message(self, body: Any) -> str | None:
         errors = body.get("errors")
         if isinstance(errors, list) and errors:
-            parts = [
-                f"{e.get('field', '?')}: {e.get('message', 'invalid')}"
-                for e in errors
-                if isinstance(e, dict)
-            ]
-            if parts:
-                return "; ".join(parts)
-        message = body.get("message")
-        return str(message) if message else None
+            fields = sorted(
+                {identifier(e.get("field")) or "a field" for e in errors if isinstance(e, dict)}
+            )
+            if fields:
+                return f"invalid {', '.join(fields)}"
+        return self._known(body.get("message"))
 
     def check_remote_id(self, remote_id: str) -> str | None:
         # Ours: the checkout API takes the id we send (see bot.domain.new_order_id).

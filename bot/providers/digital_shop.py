@@ -61,9 +61,16 @@ class DigitalShopClient(ProviderAdapter):
         can_create=False, can_poll=True, idempotent_create=False, can_link=True
     )
 
+    KNOWN_MESSAGES = {
+        "invalid order id": "invalid order id",
+        "order not found": "order not found",
+        "invalid api key": "invalid API key",
+        "too many requests": "too many requests",
+        "internal server error": "internal server error",
+    }
+
     def _error_message(self, body: Any) -> str | None:
-        message = body.get("message")
-        return str(message) if message else None
+        return self._known(body.get("message"))
 
     def check_remote_id(self, remote_id: str) -> str | None:
         if ORDER_ID.fullmatch(remote_id.strip()):

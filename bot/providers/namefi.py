@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.domain import OrderStatus
-from bot.providers.base import Capabilities, ProviderAdapter, ProviderOrder
+from bot.providers.base import Capabilities, ProviderAdapter, ProviderOrder, identifier
 
 STATUS_MAP: dict[str, OrderStatus] = {
     "CREATED": OrderStatus.SUBMITTED,
@@ -64,10 +64,8 @@ class NamefiClient(ProviderAdapter):
     )
 
     def _error_message(self, body: Any) -> str | None:
-        if "defined" in body or "code" in body:
-            code, message = body.get("code"), body.get("message")
-            return " ".join(str(p) for p in (code, message) if p) or None
-        return None
+        # Its error codes are identifiers (NOT_FOUND); its messages are free text.
+        return identifier(body.get("code"))
 
     def check_remote_id(self, remote_id: str) -> str | None:
         if UUID_RE.fullmatch(remote_id.strip()):

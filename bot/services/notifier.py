@@ -26,6 +26,9 @@ failed and staff are told.
 
 from __future__ import annotations
 
+import asyncio
+import enum
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -34,11 +37,12 @@ from typing import Any
 import aiohttp
 import discord
 
-from bot.crypto import DeliveryCipher
+from bot.crypto import DecryptionError, DeliveryCipher
 from bot.domain import OrderStatus
 from bot.presenters import (
     delivery_payload,
     fallback_notice,
+    notice_marker_line,
     notification_embed,
     notification_marker,
 )
@@ -72,10 +76,19 @@ def is_superseded(kind: str, status: OrderStatus) -> bool:
     return False
 
 
-def notification_nonce(notification_id: int, channel: str) -> str:
-    """A nonce unique to one notification's message in one channel (Discord: at most 25
-    characters). Staff resends are new notifications, so they get new nonces."""
-    return f"n{notification_id}{channel[0]}"
+def notification_nonce(order_id: str, kind: str, channel: str) -> str:
+    """A nonce unique to one notification's message in one channel. Discord checks a
+    nonce against the same author's recent messages (all of the bot's, in every
+    channel), so it is derived from what the message is, not from a row number another
+    database could reuse. At most 25 characters."""
+    digest = hashlib.sha256(f"{order_id}|{kind}|{channel}".encode()).hexdigest()
+    return digest[:25]
+
+
+class Settled(enum.Enum):
+    FOUND = "found"
+    NOT_FOUND = "not found"
+    LOST = "lost"
 
 
 class Notifier:
@@ -97,6 +110,7 @@ class Notifier:
         # Rows this process is sending right now: reconciliation leaves them alone.
         self._in_flight: set[int] = set()
         self.started_at = clock()
+        self._reconciling = asyncio.Lock()
         self.stale_after = stale_after
 
     async def send_due(self, limit: int = 50) -> int:
@@ -111,67 +125,88 @@ class Notifier:
                 log.exception(
                     "notification %s for order %s failed unexpectedly", note.id, note.order_id
                 )
-                await self._retry(note, "unexpected error", unsure=True)
+                current = await outbox.get_notification(self.db, note.order_id, note.kind)
+                if current is not None:
+                    await self._retry(current, "unexpected error", unsure=True)
         return sent
 
     async def reconcile_stale(self) -> int:
-        """The scheduled run: rows interrupted more than `stale_after` seconds ago."""
+        """The scheduled run: rows interrupted more than `stale_after` seconds ago, or
+        before this process started."""
         return await self.reconcile_interrupted(stale_after=self.stale_after)
 
     async def reconcile_interrupted(self, *, stale_after: float | None = None) -> int:
-        """Settle rows left in `sending` (see the module docstring). At startup every such
-        row is interrupted (`stale_after=None`); on the schedule, only rows claimed more
-        than `stale_after` seconds ago and not being sent by this process. A history
-        that can't be read leaves the row for the next run, and staff are told once it
-        has waited too long."""
-        now = self.clock()
-        # Anything claimed before this process started can't be in flight here (one bot
-        # per database), so it is interrupted whatever its age.
-        cutoff = now if stale_after is None else max(now - stale_after, self.started_at)
-        settled = 0
-        for note in await outbox.list_sending(self.db, claimed_before=cutoff):
-            if note.id in self._in_flight:
-                continue
-            try:
-                if await self._settle(note):
-                    settled += 1
-            except Exception as exc:
-                log.warning(
-                    "cannot settle interrupted notification %s yet (%s); will retry",
-                    note.id,
-                    type(exc).__name__,
-                )
-                if note.claimed_at is not None and now - note.claimed_at > STUCK_SENDING_ALERT:
-                    await staff_alerts.raise_alert(
-                        self.db,
-                        kind="notify_stuck",
-                        message=f"📭 The {note.kind} DM for order `{note.order_id}` was "
-                        "interrupted and Discord's history can't be read to check it "
-                        f"({type(exc).__name__}). It is checked again every minute; it will not "
-                        "be sent twice.",
-                        dedupe_key=f"notify_stuck:{note.id}:interrupted",
-                        order_id=note.order_id,
-                        group_key="notify_stuck",
-                    )
-        return settled
+        """Settle rows left in `sending` (see the module docstring): at startup
+        (`stale_after=None`) the rows claimed before this process started; on the
+        schedule, also this process's rows claimed more than `stale_after` seconds ago
+        that aren't being sent. Runs never overlap (a lock), every move is a
+        compare-and-set on the claim that was read, and a history that can't be read
+        leaves the row for the next run; staff are told once it has waited too long."""
+        async with self._reconciling:
+            now = self.clock()
+            cutoff = (
+                self.started_at if stale_after is None else max(now - stale_after, self.started_at)
+            )
+            settled = 0
+            for note in await outbox.list_sending(self.db, claimed_before=cutoff):
+                if note.id in self._in_flight:
+                    continue
+                self._in_flight.add(note.id)
+                try:
+                    if await self._settle(note) is not Settled.LOST:
+                        settled += 1
+                except Exception as exc:
+                    await self._history_unreadable(note, exc, now)
+                finally:
+                    self._in_flight.discard(note.id)
+            return settled
 
-    async def _settle(self, note: outbox.Notification) -> bool:
-        where = await self._find_marker(note.user_id, notification_marker(note.order_id, note.kind))
+    async def _history_unreadable(
+        self, note: outbox.Notification, exc: Exception, now: float
+    ) -> None:
+        log.warning(
+            "cannot settle interrupted notification %s yet (%s); will retry",
+            note.id,
+            type(exc).__name__,
+        )
+        if note.claimed_at is not None and now - note.claimed_at > STUCK_SENDING_ALERT:
+            await staff_alerts.raise_alert(
+                self.db,
+                kind="notify_stuck",
+                message=f"📭 The {note.kind} DM for order `{note.order_id}` was interrupted "
+                "and Discord's history can't be read to check it "
+                f"({type(exc).__name__}). It is checked again every few seconds; it will not "
+                "be sent twice.",
+                dedupe_key=f"notify_stuck:{note.id}:interrupted",
+                order_id=note.order_id,
+                group_key="notify_stuck",
+            )
+
+    async def _settle(self, note: outbox.Notification) -> Settled:
+        """An interrupted row, from the history: found -> sent (or fallback); not found
+        -> pending again, to be sent (under the same nonce). LOST: the claim we read is
+        no longer the row's (somebody else moved it); nothing was changed."""
+        where = await self._find_marker(note)
         if where is None:
-            # Not in the history: it never arrived. Sent again (under the same nonce).
-            return await outbox.set_notification_state(
+            moved = await outbox.set_notification_state(
                 self.db,
                 note.id,
                 NotificationState.PENDING,
                 expect=NotificationState.SENDING,
+                expect_claimed_at=note.claimed_at,
                 next_attempt_at=self.clock(),
                 unsure=False,
             )
+            return Settled.NOT_FOUND if moved else Settled.LOST
         state = NotificationState.SENT if where == "dm" else NotificationState.FALLBACK
         if not await outbox.set_notification_state(
-            self.db, note.id, state, expect=NotificationState.SENDING
+            self.db,
+            note.id,
+            state,
+            expect=NotificationState.SENDING,
+            expect_claimed_at=note.claimed_at,
         ):
-            return False
+            return Settled.LOST
         await repo.add_event(
             self.db,
             note.order_id,
@@ -179,21 +214,27 @@ class Notifier:
             kind="notified",
             detail=f"{note.kind} notification found already sent ({where})",
         )
-        return True
+        return Settled.FOUND
 
-    async def _find_marker(self, user_id: int, marker: str) -> str | None:
-        """Where the notification with `marker` already is: "dm", "fallback" or None.
-        Only the bot's own messages count: anyone can type a marker into a channel."""
+    async def _find_marker(self, note: outbox.Notification) -> str | None:
+        """Where the notification already is: "dm", "fallback" or None. Only the bot's
+        own messages count (anyone can type a marker), markers match exactly
+        (`final` is not `final-2`), and the notices channel is read only when a notice
+        was attempted."""
         me = self.client.user.id if self.client.user else None
-        dm = await self.client.create_dm(discord.Object(id=user_id))
+        marker = notification_marker(note.order_id, note.kind)
+        dm = await self.client.create_dm(discord.Object(id=note.user_id))
         async for message in dm.history(limit=HISTORY_LIMIT):
             if message.author.id != me:
                 continue
             if any(e.footer and e.footer.text == marker for e in message.embeds):
                 return "dm"
+        if not note.notice_tried:
+            return None
+        line = notice_marker_line(note.order_id, note.kind)
         notices = await self._notice_channel()
         async for message in notices.history(limit=HISTORY_LIMIT):
-            if message.author.id == me and marker in (message.content or ""):
+            if message.author.id == me and line in (message.content or "").splitlines():
                 return "fallback"
         return None
 
@@ -204,18 +245,25 @@ class Notifier:
         return channel
 
     async def _deliver(self, note: outbox.Notification) -> bool:
-        claimed = await outbox.set_notification_state(
-            self.db,
-            note.id,
-            NotificationState.SENDING,
-            expect=NotificationState.PENDING,
-            count_attempt=True,
-        )
-        if not claimed:
-            return False  # another run has it
+        # Marked in flight before the claim commits: reconciliation never sees our claim
+        # as an interrupted one.
+        if note.id in self._in_flight:
+            return False
         self._in_flight.add(note.id)
         try:
-            return await self._send_claimed(note)
+            claimed = await outbox.set_notification_state(
+                self.db,
+                note.id,
+                NotificationState.SENDING,
+                expect=NotificationState.PENDING,
+                count_attempt=True,
+            )
+            if not claimed:
+                return False  # another run has it
+            current = await outbox.get_notification(self.db, note.order_id, note.kind)
+            if current is None:
+                return False
+            return await self._send_claimed(current)
         finally:
             self._in_flight.discard(note.id)
 
@@ -223,19 +271,20 @@ class Notifier:
         if note.unsure:
             # An earlier attempt may have arrived: look before sending again.
             try:
-                if await self._settle(note):
-                    return True
+                where = await self._find_marker(note)
             except discord.HTTPException as exc:
                 await self._retry(note, f"history unreadable ({exc.status})", unsure=True)
                 return False
             except (aiohttp.ClientError, TimeoutError) as exc:
                 await self._retry(note, f"history unreadable ({type(exc).__name__})", unsure=True)
                 return False
-            # Not there: _settle put the row back to pending; claim it again to send.
-            if not await outbox.set_notification_state(
-                self.db, note.id, NotificationState.SENDING, expect=NotificationState.PENDING
-            ):
-                return False
+            if where is not None:
+                state = NotificationState.SENT if where == "dm" else NotificationState.FALLBACK
+                await self._record_sent(
+                    note, state, f"{note.kind} notification found already sent ({where})"
+                )
+                return True
+            # Not there: it never arrived. Sent now, under the same nonce.
         order = await repo.get_order(self.db, note.order_id)
         if order is None:
             await self._give_up(note, "order gone")
@@ -251,15 +300,35 @@ class Notifier:
             )
             return False
         embed = notification_embed(order, note.kind)
-        delivery = order.delivery(self.cipher) if order.has_delivery else None
         content, file = (None, None)
+        try:
+            delivery = order.delivery(self.cipher) if order.has_delivery else None
+        except DecryptionError:
+            # The DM still goes (the buyer learns the outcome); the goods can't, and staff
+            # must fix the key. Waiting would block the DM for good.
+            delivery = None
+            content = (
+                "Your delivery can't be shown right now; staff have been told and will send "
+                "it. `/order` shows it once it's back."
+            )
+            await staff_alerts.raise_alert(
+                self.db,
+                kind="undecryptable",
+                message=f"🔐 The delivery of order `{order.id}` can't be decrypted with the "
+                "configured DELIVERY_ENCRYPTION_KEY (was a key removed?). The buyer got the "
+                "outcome without it; fix the key, then `/admin order resend "
+                f"order_id:{order.id}`.",
+                dedupe_key=f"undecryptable:{order.id}:delivery",
+                order_id=order.id,
+                group_key="undecryptable",
+            )
         if delivery is not None and not delivery.is_empty():
             content, file = delivery_payload(order, delivery)
         try:
             dm = await self.client.create_dm(discord.Object(id=note.user_id))
             # The nonce makes Discord itself drop a repeat of this DM (discord.py's own
             # re-send after a 5xx, or ours after an ambiguous failure).
-            nonce = notification_nonce(note.id, "dm")
+            nonce = notification_nonce(note.order_id, note.kind, "dm")
             if file is not None:
                 await dm.send(content, embed=embed, file=file, nonce=nonce)
             else:
@@ -299,7 +368,12 @@ class Notifier:
         and reconciliation finds the DM in the history: it is never sent again from here."""
         try:
             await outbox.set_notification_state(
-                self.db, note.id, state, expect=NotificationState.SENDING, error=error
+                self.db,
+                note.id,
+                state,
+                expect=NotificationState.SENDING,
+                expect_claimed_at=note.claimed_at,
+                error=error,
             )
             await repo.add_event(
                 self.db, note.order_id, actor=repo.ACTOR_SYSTEM, kind="notified", detail=detail
@@ -313,12 +387,14 @@ class Notifier:
             )
 
     async def _fallback(self, note: outbox.Notification, order: repo.OrderRecord) -> bool:
+        # From now on the notices channel is part of this notification's history.
+        await outbox.mark_notice_tried(self.db, note.id)
         try:
             channel = await self._notice_channel()
             await channel.send(
                 fallback_notice(order, note.kind),
                 allowed_mentions=discord.AllowedMentions(users=[discord.Object(id=order.user_id)]),
-                nonce=notification_nonce(note.id, "notice"),
+                nonce=notification_nonce(note.order_id, note.kind, "notice"),
             )
         except discord.HTTPException as exc:
             await self._retry(
@@ -355,6 +431,7 @@ class Notifier:
             note.id,
             NotificationState.PENDING,
             expect=NotificationState.SENDING,
+            expect_claimed_at=note.claimed_at,
             error=reason,
             next_attempt_at=self.clock() + delay,
             # Once unsure, stays unsure until the history has been checked.
@@ -386,6 +463,7 @@ class Notifier:
             note.id,
             NotificationState.FAILED,
             expect=NotificationState.SENDING,
+            expect_claimed_at=note.claimed_at,
             error=reason,
         ):
             return

@@ -213,7 +213,9 @@ class OrderingService:
         prepared = await self._prepare_at_confirm(order)
         if not self.submitter.reserve(order.id):
             return ConfirmOutcome(
-                ConfirmResult.ALREADY, order, f"Order `{order.id}` is being sent right now."
+                ConfirmResult.ALREADY,
+                order,
+                f"Order `{order.id}` was already confirmed; it is being sent right now.",
             )
         try:
             # The CAS that makes a second press harmless. Committed before any I/O.

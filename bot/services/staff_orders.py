@@ -206,7 +206,12 @@ class StaffOrders:
                 actor=str(staff_id),
                 status_message=note[:300],
                 detail=f"set by staff: {note[:300]}",
-                notify_kind="final" if status.is_terminal else None,
+                # The buyer was told staff are checking: they hear it is placed, too.
+                notify_kind=(
+                    "final"
+                    if status.is_terminal
+                    else ("placed" if order.status is OrderStatus.NEEDS_REVIEW else None)
+                ),
                 next_poll_at=order.next_poll_at,
                 alert=repo.AlertSpec(
                     "staff_action",
@@ -272,6 +277,7 @@ class StaffOrders:
                 status_message="",  # the provider's own words come with the next poll
                 detail=f"staff checked: {order.provider} has it as {remote_id}",
                 next_poll_at=time.time() if can_poll else None,
+                notify_kind="placed",  # the buyer was told staff are checking
                 alert=repo.AlertSpec(
                     "staff_action",
                     f"✅ <@{staff_id}> marked order `{order.id}` as placed at {order.provider} "

@@ -185,13 +185,14 @@ class Submitter:
             self.release(order.id)
 
     async def _submit(self, order: repo.OrderRecord, notify: bool) -> ConfirmOutcome:
+        """`notify`: the buyer isn't watching, so an order that went through owes them a
+        "placed" DM. (Endings and reviews are always DMed.)"""
         adapter = self.providers.get(order.provider)
         if adapter is None:
             return await self._needs_review(
                 order,
                 f"provider {order.provider} is not configured",
                 "Your order is waiting for staff.",
-                notify=notify,
             )
         try:
             prepared = await self._frozen_request(order, adapter)
@@ -199,7 +200,7 @@ class Submitter:
             # Only an order confirmed before requests were frozen gets here; its request
             # was refused as it was being built, so nothing was sent this time.
             reason = exc.user_message or "the provider would refuse the order"
-            return await self._failed(order, reason, exc.message, notify)
+            return await self._failed(order, reason, exc.message)
         except Exception as exc:
             # The frozen request doesn't decrypt (a key was removed) or doesn't parse. It may
             # have been sent already, and it can't be repeated: staff must look.
@@ -211,7 +212,6 @@ class Submitter:
                 f"the request frozen at confirm can't be read ({type(exc).__name__}); it may "
                 "have been sent before",
                 "Your order is waiting for staff.",
-                notify=notify,
             )
         # Sends of this submission so far (a staff retry starts a new one). Counted from
         # events written before each send, so the count holds even when recording an
@@ -222,7 +222,6 @@ class Submitter:
                 order,
                 f"sent {attempt} times without a recorded outcome",
                 "Your order is waiting for staff.",
-                notify=notify,
             )
         await repo.add_event(
             self.db,
@@ -260,7 +259,6 @@ class Submitter:
                 exc.message,
                 f"We couldn't confirm order `{order.id}` with the provider yet. "
                 "Staff are checking with them; you won't be charged twice.",
-                notify=notify,
             )
         except (ProviderRejected, ProviderAuthError) as exc:
             if adapter.capabilities.idempotent_create and (attempt or exc.earlier_send):
@@ -271,23 +269,19 @@ class Submitter:
                     f"{exc.message}, refusing a re-send; an earlier send may have reached it",
                     f"We couldn't confirm order `{order.id}` with the provider yet. "
                     "Staff are checking with them; you won't be charged twice.",
-                    notify=notify,
                 )
             if isinstance(exc, ProviderRejected):
                 reason = exc.user_message or "the provider refused the order"
-                return await self._failed(order, reason, exc.message, notify)
+                return await self._failed(order, reason, exc.message)
             return await self._failed(
                 order,
                 "the provider is unavailable right now; nothing was ordered, please try again "
                 "later",
                 exc.message,
-                notify,
             )
         except (ProviderUnavailable, ProviderRateLimited, ProviderProtocolError) as exc:
             if adapter.capabilities.idempotent_create:
-                return await self._retry_later(
-                    order, exc.message, attempt, notify, _wait_asked(exc)
-                )
+                return await self._retry_later(order, exc.message, attempt, _wait_asked(exc))
             if isinstance(exc, ProviderProtocolError):
                 # A 2xx we can't read: the provider may well have the order.
                 return await self._needs_review(
@@ -295,7 +289,6 @@ class Submitter:
                     exc.message,
                     f"We couldn't read the provider's answer for order `{order.id}`. "
                     "Staff are checking; you won't be charged twice.",
-                    notify=notify,
                 )
             # Unavailable here means the request never left (a refused connection), and a
             # 429 means the provider didn't act on it: nothing was ordered.
@@ -308,7 +301,6 @@ class Submitter:
                 order,
                 f"{reason}; nothing was ordered, please try again later",
                 exc.message,
-                notify,
             )
         except Exception as exc:
             # Any other error once the request may have left: the outcome is unknown. The
@@ -318,10 +310,8 @@ class Submitter:
             )
             detail = f"unexpected {type(exc).__name__} after sending; the provider may have it"
             if adapter.capabilities.idempotent_create:
-                return await self._retry_later(order, detail, attempt, notify)
-            return await self._needs_review(
-                order, detail, "Your order is waiting for staff.", notify=notify
-            )
+                return await self._retry_later(order, detail, attempt)
+            return await self._needs_review(order, detail, "Your order is waiting for staff.")
         try:
             return await self._accepted(order, adapter, answer, notify)
         except Exception as exc:
@@ -332,7 +322,6 @@ class Submitter:
                 f"recording that failed ({type(exc).__name__})",
                 f"Order `{order.id}` reached the provider; staff are checking its details. "
                 "You won't be charged twice.",
-                notify=notify,
             )
 
     async def _keep_answer(
@@ -386,7 +375,6 @@ class Submitter:
                 f"already order `{taken_by}`",
                 f"We couldn't confirm order `{order.id}` with the provider yet. "
                 "Staff are checking with them; you won't be charged twice.",
-                notify=notify,
             )
         status = answer.status or OrderStatus.SUBMITTED  # unknown raw status: still open
         if status is OrderStatus.SUBMITTING:
@@ -431,7 +419,6 @@ class Submitter:
                 f"{order.provider} accepted it as `{answer.remote_id}` but answered "
                 f"{answer.raw_status} ({exc.new.label}), which can't follow {exc.old.label}",
                 f"Order `{order.id}` reached the provider; staff are checking its status.",
-                notify=notify,
             )
         log.info(
             "order %s accepted by %s as %s (%s)",
@@ -484,9 +471,7 @@ class Submitter:
             f"Order `{order.id}` is **{current.label}**; staff are looking after it.",
         )
 
-    async def _failed(
-        self, order: repo.OrderRecord, reason: str, detail: str, notify: bool
-    ) -> ConfirmOutcome:
+    async def _failed(self, order: repo.OrderRecord, reason: str, detail: str) -> ConfirmOutcome:
         try:
             updated = await repo.transition_order(
                 self.db,
@@ -496,7 +481,9 @@ class Submitter:
                     actor=repo.ACTOR_PROVIDER,
                     status_message=reason,
                     detail=detail,
-                    notify_kind="final" if notify else None,
+                    # Always owed, also when the buyer is looking at their Confirm: an
+                    # interaction's answer can go unseen (an expired token, a crash).
+                    notify_kind="final",
                     expect=OrderStatus.SUBMITTING,
                     alert=repo.AlertSpec(
                         "order_failed",
@@ -517,7 +504,7 @@ class Submitter:
         )
 
     async def _needs_review(
-        self, order: repo.OrderRecord, detail: str, user_message: str, *, notify: bool
+        self, order: repo.OrderRecord, detail: str, user_message: str
     ) -> ConfirmOutcome:
         try:
             updated = await repo.transition_order(
@@ -529,8 +516,8 @@ class Submitter:
                     status_message="Checking with the provider",
                     detail=detail,
                     expect=OrderStatus.SUBMITTING,
-                    # A buyer not watching Confirm learns it by DM (one per review).
-                    notify_kind="review" if notify else None,
+                    # Always owed (one per review), also after a Confirm: see _failed.
+                    notify_kind="review",
                     alert=repo.AlertSpec(
                         "needs_review",
                         f"⚠️ Order `{order.id}` by <@{order.user_id}> needs review: the outcome "
@@ -565,7 +552,6 @@ class Submitter:
         order: repo.OrderRecord,
         problem: str,
         attempt: int,
-        notify: bool,
         wait: float = 0.0,
     ) -> ConfirmOutcome:
         if attempt >= len(self.resubmit_delays):
@@ -573,7 +559,6 @@ class Submitter:
                 order,
                 f"still failing after {attempt} re-sends: {problem}",
                 "Your order is waiting for staff.",
-                notify=notify,
             )
         delay = max(self.resubmit_delays[attempt], wait)
         await repo.set_next_poll(self.db, order.id, self.clock() + delay)
@@ -644,7 +629,6 @@ class Submitter:
                         order,
                         _abandoned_reason(order),
                         "Your order is waiting for staff.",
-                        notify=True,  # nobody is watching a crash leftover
                     )
                 handled += 1
             except Exception:

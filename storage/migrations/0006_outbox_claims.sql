@@ -6,3 +6,6 @@
 --   the request left): the history is checked before the next send.
 ALTER TABLE notifications ADD COLUMN claimed_at REAL;
 ALTER TABLE notifications ADD COLUMN unsure INTEGER NOT NULL DEFAULT 0;
+-- notice_tried: a fallback notice (DMs closed) was attempted, so the notices channel is
+--   part of the history to check; otherwise only the DM channel is.
+ALTER TABLE notifications ADD COLUMN notice_tried INTEGER NOT NULL DEFAULT 0;

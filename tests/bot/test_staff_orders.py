@@ -77,8 +77,11 @@ async def test_resolving_twice_is_refused_and_changes_nothing(
             await attempt
     assert await repo.list_events(db, order.id) == events
     assert len(posts(cluster, "boost")) == 1
-    [final] = await outbox.list_notifications(db, order.id)
-    assert final.kind == "final"
+    # The review DM (owed when it went to staff) and the one ending: nothing more.
+    assert sorted(n.kind for n in await outbox.list_notifications(db, order.id)) == [
+        "final",
+        "review",
+    ]
 
 
 async def test_a_retry_after_a_final_dm_owes_the_new_outcome(
@@ -98,9 +101,9 @@ async def test_a_retry_after_a_final_dm_owes_the_new_outcome(
     )
     assert placed.status is OrderStatus.COMPLETED
     kinds = sorted(n.kind for n in await outbox.list_notifications(db, order.id))
-    # The failure, the retry that went through ("placed": the buyer had been told it
-    # failed), then the completion: three DMs owed.
-    assert kinds == ["final", "final-2", "placed"]
+    # Staff are checking (review), the failure, the retry that went through ("placed":
+    # the buyer had been told it failed), then the completion.
+    assert kinds == ["final", "final-2", "placed", "review"]
 
 
 async def test_deliver_is_a_compare_and_set(
@@ -118,7 +121,8 @@ async def test_deliver_is_a_compare_and_set(
     assert current is not None
     delivery = current.delivery(staff.cipher)
     assert delivery is not None and delivery.reveal() in ("key-A", "key-B")
-    assert len([n for n in await outbox.list_notifications(db, order.id)]) == 1
+    finals = [n for n in await outbox.list_notifications(db, order.id) if n.kind == "final"]
+    assert len(finals) == 1
 
 
 def test_masks_show_only_what_tells_buyers_apart() -> None:
@@ -140,7 +144,7 @@ async def test_a_staff_retry_that_fails_again_is_dmed_to_the_buyer(
     outcome = await staff.retry_failed(order.id, STAFF_A)
     assert outcome.order is not None and outcome.order.status is OrderStatus.FAILED
     kinds = sorted(n.kind for n in await outbox.list_notifications(db, order.id))
-    assert kinds == ["final", "final-2"]
+    assert kinds == ["final", "final-2", "review"]
 
 
 async def test_stale_review_buttons_are_refused(
@@ -170,3 +174,13 @@ async def test_set_status_refuses_a_sending_order_and_an_unpollable_open_status(
     )
     with pytest.raises(UserFacingError, match="being sent"):
         await staff.set_status(sending.id, STAFF_A, OrderStatus.CANCELLED, "stop")
+
+
+async def test_mark_placed_tells_the_buyer_who_was_told_staff_are_checking(
+    staff: StaffOrders, ordering: OrderingService, cluster: SandboxCluster, db: Database
+) -> None:
+    order = await needs_review(ordering, cluster)
+    remote = cluster.state("boost").create_order(inviteCode="shopdemo", amount=4)
+    await staff.mark_placed(order.id, STAFF_A, remote)
+    kinds = sorted(n.kind for n in await outbox.list_notifications(db, order.id))
+    assert kinds == ["placed", "review"]  # the review DM is superseded, "placed" isn't

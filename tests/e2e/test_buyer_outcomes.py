@@ -113,6 +113,25 @@ async def test_two_buyers_with_buy_forms_open_at_once_each_get_their_own(
 # --- 5. clear answers at the edges -------------------------------------------------------
 
 
+async def test_a_form_submitted_after_a_restart_gets_an_answer(stack: LocalStack) -> None:
+    buyer = stack.emulator.world.buyer_id
+    form = await open_buy_form(stack, buyer, "streaming-1m", 1)
+    await stack.stop_bot()
+    await stack.start_bot()
+    submitted = await stack.emulator.submit_modal(
+        buyer,
+        form.modal["custom_id"],
+        {"contact:phone": "+91 98765 43210", "contact:name": "", "contact:email": ""},
+        source_interaction=form,
+    )
+    answer = await submitted.wait_for_response(timeout=10)
+    assert (
+        "expired" in answer["data"]["content"]
+        and "Nothing was ordered" in answer["data"]["content"]
+    )
+    assert db_rows(stack, "SELECT id FROM orders") == []
+
+
 async def test_confirm_after_cancel_says_it_was_cancelled(stack: LocalStack) -> None:
     emu = stack.emulator
     buyer = emu.world.buyer_id

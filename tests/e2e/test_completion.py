@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot.presenters import notice_marker_line
 from demo.stack import LocalStack
 from sandbox.common import Fault
 from tests.e2e.helpers import button, db_rows, embed_text, requests_to, wait_for_row
@@ -165,9 +166,12 @@ async def test_closed_dms_fall_back_without_credentials_and_order_shows_delivery
     )
     order_id = await link(stack, "digital_shop", remote, buyer)
     notice = await emu.wait_for_channel_message(
-        emu.world.notice_channel_id, timeout=30, predicate=lambda m: order_id in m["content"]
+        emu.world.notice_channel_id,
+        timeout=30,
+        predicate=lambda m: notice_marker_line(order_id, "final") in m["content"],
     )
-    assert f"<@{buyer}>" in notice["content"] and "/order" in notice["content"]
+    assert f"<@{buyer}>" in notice["content"] and "/orders" in notice["content"]
+    assert order_id not in notice["content"]  # a public channel: no order, no product
     assert SECRET_DD not in notice["content"]
     assert emu.dms(buyer) == []
     await wait_for_row(

@@ -13,10 +13,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from bot.crypto import DeliveryCipher
 from bot.domain import Delivery, Money, OrderKind, OrderSource, OrderStatus, new_order_id
+from bot.presenters import notice_marker_line
 from bot.services.notifier import Notifier
 from emulator import Emulator
 from storage import notifications as outbox
@@ -136,23 +138,34 @@ async def test_a_failed_write_after_the_send_never_sends_it_again(
     assert len(dms_about(emu, buyer, order_id)) == 1
 
 
+async def interrupted(db: Database, notifier: Notifier, order_id: str) -> outbox.Notification:
+    """The final DM of `order_id` went out, and then nothing was recorded (the process
+    died, or the write failed): the row is left `sending`."""
+    note = await outbox.get_notification(db, order_id, "final")
+    assert note is not None
+    await outbox.set_notification_state(
+        db, note.id, NotificationState.SENDING, expect=NotificationState.PENDING
+    )
+    claimed = await outbox.get_notification(db, order_id, "final")
+    assert claimed is not None
+    return claimed
+
+
 async def test_an_unreadable_history_is_retried_by_the_scheduled_reconciliation(
     db: Database, cipher: DeliveryCipher, emu: Emulator, notifier: Notifier
 ) -> None:
     buyer = emu.world.buyer_id
     order_id = await completed_order(db, cipher, buyer)
-    note = await outbox.get_notification(db, order_id, "final")
-    assert note is not None
-    # Interrupted: claimed, and the DM went out, but nothing was recorded.
-    await outbox.set_notification_state(
-        db, note.id, NotificationState.SENDING, expect=NotificationState.PENDING
+    note = await interrupted(db, notifier, order_id)
+    await notifier._send_claimed(note)  # the DM goes out ...
+    await outbox.set_notification_state(  # ... and the write after it is lost
+        db, note.id, NotificationState.SENDING, expect=NotificationState.SENT
     )
-    await notifier._send_claimed(note)
-    await outbox.set_notification_state(db, note.id, NotificationState.SENDING)
+    await asyncio.sleep(0.6)  # older than stale_after
     emu.inject_error("GET", r"^/channels/\d+/messages$", 403, code=50001, count=1)
-    assert await notifier.reconcile_interrupted() == 0  # the history read failed
+    assert await notifier.reconcile_stale() == 0  # the history read failed
     assert await state_of(db, order_id) is NotificationState.SENDING
-    assert await notifier.reconcile_interrupted() == 1  # the next run reads it
+    assert await notifier.reconcile_stale() == 1  # the next scheduled run reads it
     assert await state_of(db, order_id) is NotificationState.SENT
     assert len(dms_about(emu, buyer, order_id)) == 1
 
@@ -163,27 +176,111 @@ async def test_only_the_bots_own_messages_count_as_already_sent(
     buyer = emu.world.buyer_id
     emu.set_dms_closed(buyer)
     order_id = await completed_order(db, cipher, buyer, delivery=False)
-    note = await outbox.get_notification(db, order_id, "final")
-    assert note is not None
-    await outbox.set_notification_state(
-        db, note.id, NotificationState.SENDING, expect=NotificationState.PENDING
-    )
-    # Somebody else types the notice's marker into the notices channel.
+    note = await interrupted(db, notifier, order_id)
+    await outbox.mark_notice_tried(db, note.id)
+    # Somebody else types the notice's reference into the notices channel.
     emu.new_message(
         emu.world.notice_channel_id,
-        {"content": f"-# Order {order_id} · final"},
+        {"content": f"hey\n{notice_marker_line(order_id, 'final')}"},
         author_id=emu.world.buyer2_id,
     )
-    assert await notifier.reconcile_interrupted() == 1
+    await asyncio.sleep(0.6)
+    assert await notifier.reconcile_stale() == 1
     assert await state_of(db, order_id) is NotificationState.PENDING  # not "found"
     await notifier.send_due()
     assert await state_of(db, order_id) is NotificationState.FALLBACK
     notices = [
         m
         for m in emu.channel_messages(emu.world.notice_channel_id)
-        if m["author"]["id"] == str(emu.world.bot_user_id) and order_id in m["content"]
+        if m["author"]["id"] == str(emu.world.bot_user_id)
+        and notice_marker_line(order_id, "final") in m["content"]
     ]
     assert len(notices) == 1
+    # The public notice names no order, product or status.
+    assert order_id not in notices[0]["content"] and "Game key" not in notices[0]["content"]
+
+
+async def test_a_marker_is_matched_exactly_not_as_a_prefix(
+    db: Database, cipher: DeliveryCipher, emu: Emulator, notifier: Notifier
+) -> None:
+    # DMs closed; the notice for "final-2" is in the channel, the one for "final" isn't.
+    buyer = emu.world.buyer_id
+    emu.set_dms_closed(buyer)
+    order_id = await completed_order(db, cipher, buyer, delivery=False)
+    emu.new_message(
+        emu.world.notice_channel_id, {"content": f"x\n{notice_marker_line(order_id, 'final-2')}"}
+    )
+    note = await interrupted(db, notifier, order_id)
+    await outbox.mark_notice_tried(db, note.id)
+    await asyncio.sleep(0.6)
+    await notifier.reconcile_stale()
+    assert await state_of(db, order_id) is NotificationState.PENDING  # "final" wasn't found
+
+
+async def test_an_unsure_dm_not_in_the_history_is_sent_in_the_same_run(
+    db: Database, cipher: DeliveryCipher, emu: Emulator, notifier: Notifier
+) -> None:
+    buyer = emu.world.buyer_id
+    order_id = await completed_order(db, cipher, buyer)
+    note = await outbox.get_notification(db, order_id, "final")
+    assert note is not None
+    await outbox.set_notification_state(db, note.id, NotificationState.PENDING, unsure=True)
+    assert await notifier.send_due() == 1
+    assert len(dms_about(emu, buyer, order_id)) == 1
+    assert await state_of(db, order_id) is NotificationState.SENT
+
+
+async def test_an_unreadable_notices_channel_doesnt_block_a_dm(
+    db: Database, cipher: DeliveryCipher, emu: Emulator, notifier: Notifier
+) -> None:
+    buyer = emu.world.buyer_id
+    order_id = await completed_order(db, cipher, buyer)
+    note = await outbox.get_notification(db, order_id, "final")
+    assert note is not None
+    await outbox.set_notification_state(db, note.id, NotificationState.PENDING, unsure=True)
+    notices = emu.world.notice_channel_id
+    emu.inject_error("GET", rf"^/channels/{notices}/messages$", 403, code=50001, count=-1)
+    assert await notifier.send_due() == 1  # never a fallback: only the DM history counts
+    assert len(dms_about(emu, buyer, order_id)) == 1
+
+
+async def test_a_delivery_that_cant_be_decrypted_still_tells_the_buyer_and_staff(
+    db: Database, cipher: DeliveryCipher, emu: Emulator, bot: MiniBot
+) -> None:
+    buyer = emu.world.buyer_id
+    order_id = await completed_order(db, cipher, buyer)
+    other = DeliveryCipher(SecretStr(Fernet.generate_key().decode()))  # the key was replaced
+    notifier = Notifier(db, other, bot, emu.world.notice_channel_id)
+    assert await notifier.send_due() == 1
+    (dm,) = dms_about(emu, buyer, order_id)
+    assert SECRET not in dm["content"] and "can't be shown" in dm["content"]
+    assert "undecryptable" in [a.kind for a in await staff_alerts.unposted_alerts(db)]
+
+
+async def test_two_reconcilers_and_a_sender_never_undo_each_others_claims(
+    db: Database, cipher: DeliveryCipher, emu: Emulator, notifier: Notifier
+) -> None:
+    buyer = emu.world.buyer_id
+    order_id = await completed_order(db, cipher, buyer)
+    stale = await interrupted(db, notifier, order_id)  # never sent, left sending
+    await asyncio.sleep(0.6)
+    # The startup run and a scheduled run start together; the sender runs between.
+    emu.nonce_window = 0  # only the outbox itself may prevent a second DM here
+    results = await asyncio.gather(
+        notifier.reconcile_interrupted(), notifier.reconcile_stale(), notifier.send_due()
+    )
+    for _ in range(5):
+        await notifier.send_due()
+        await notifier.reconcile_stale()
+    assert len(dms_about(emu, buyer, order_id)) == 1, results
+    # A move computed from the old claim can't touch the newer one.
+    assert not await outbox.set_notification_state(
+        db,
+        stale.id,
+        NotificationState.PENDING,
+        expect=NotificationState.SENT,
+        expect_claimed_at=stale.claimed_at,
+    )
 
 
 async def test_late_steps_of_a_send_cant_overwrite_sent(

@@ -107,8 +107,49 @@ async def test_boost_bad_invite_is_rejected_with_provider_message(
 ) -> None:
     with pytest.raises(ProviderRejected) as info:
         await get(adapters, "boost").create_order(boost_request(invite="expired"))
-    assert "Invalid invite" in info.value.user_message
+    assert "invite doesn't work" in info.value.user_message  # its known "Invalid invite"
     assert info.value.status_code == 400
+
+
+ECHOED = "+919876543210 / asha@example.com"
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        (
+            "checkout",
+            {
+                "code": 422,
+                "message": f"Phone {ECHOED} rejected",
+                "errors": [{"field": "contact.phone_number", "message": f"{ECHOED} is invalid"}],
+            },
+        ),
+        ("boost", {"status": False, "message": f"Invite for {ECHOED} refused"}),
+        ("namefi", {"defined": True, "code": "BAD_REQUEST", "message": ECHOED, "status": 400}),
+        ("digital_shop", {"status": "error", "message": f"no order for {ECHOED}"}),
+    ],
+)
+async def test_a_providers_error_text_never_carries_the_buyers_input(
+    adapters: ProviderRegistry, cluster: SandboxCluster, name: str, body: dict
+) -> None:
+    # A provider that echoes the buyer's input in its error text: only codes, field names
+    # and messages it is known to send may reach logs, the timeline and staff alerts.
+    cluster.state(name).add_fault(Fault("raw", status=422, body=json.dumps(body)))
+    adapter = get(adapters, name)
+    with pytest.raises(ProviderRejected) as info:
+        if name in ("checkout", "boost"):
+            await adapter.create_order(
+                checkout_request() if name == "checkout" else boost_request()
+            )
+        else:
+            await adapter.get_order(seed(cluster, name))
+    said = f"{info.value} {info.value.message} {info.value.user_message}"
+    assert "9876543210" not in said and "asha@" not in said
+    if name == "checkout":
+        assert "contact.phone_number" in said  # staff still see which field
+    if name == "namefi":
+        assert "BAD_REQUEST" in said
 
 
 async def test_boost_post_hang_is_ambiguous_and_sent_once(cluster: SandboxCluster) -> None:

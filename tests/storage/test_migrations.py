@@ -97,3 +97,22 @@ def test_split_statements_handles_semicolons_in_strings_and_comments() -> None:
     statements = split_statements(script)
     assert len(statements) == 2
     assert statements[1].startswith("INSERT")
+
+
+async def test_a_failed_commit_ends_the_transaction(db: Database) -> None:
+    # A deferred foreign key is checked at COMMIT: a real COMMIT that fails and, in
+    # SQLite, leaves the transaction open. The next write must still work.
+    async with db.transaction() as conn:
+        await conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        await conn.execute(
+            "CREATE TABLE child (parent_id INTEGER"
+            " REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+    with pytest.raises(sqlite3.IntegrityError):
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO child (parent_id) VALUES (42)")
+    assert not db.conn.in_transaction
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO parent (id) VALUES (1)")
+    assert await db.fetch_all("SELECT * FROM child") == []
+    assert [tuple(r) for r in await db.fetch_all("SELECT id FROM parent")] == [(1,)]

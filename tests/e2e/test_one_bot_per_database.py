@@ -1,0 +1,60 @@
+"""Issue 14, part 1: one bot per database file. A second `python -m bot run` (or a
+`migrate`) on a database a bot is using exits 2 with a clear message, and the first bot
+keeps working as if nothing happened."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from demo.stack import REPO_ROOT, LocalStack
+from tests.e2e.helpers import db_rows, embed_text, requests_to
+from tests.e2e.test_completion import place_boost
+
+
+async def run_cli(stack: LocalStack, *args: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=REPO_ROOT,
+        env=stack.bot_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode()
+
+
+async def test_a_second_bot_on_the_same_database_is_refused(stack: LocalStack) -> None:
+    emu = stack.emulator
+    sessions = len(emu.gateway.sessions)
+    status, said = await run_cli(stack, "run")
+    assert status == 2, said
+    assert "in use by process" in said and "Only one bot may use a database" in said
+    assert "Traceback" not in said
+    assert len(emu.gateway.sessions) == sessions  # it never connected to Discord
+    for command in ("migrate",):
+        status, said = await run_cli(stack, command)
+        assert status == 2 and "in use by process" in said, said
+    # The first bot goes on as if nothing happened: one order, one request, one alert.
+    order_id = await place_boost(stack, emu.world.buyer_id)
+    assert len(requests_to(stack, "boost")) == 1
+    await asyncio.sleep(2)
+    alerts = [
+        m
+        for m in emu.channel_messages(emu.world.staff_channel_id)
+        if order_id in embed_text(m) and "New order" in embed_text(m)
+    ]
+    assert len(alerts) == 1
+    (row,) = db_rows(stack, "SELECT status FROM orders WHERE id = ?", (order_id,))
+    assert row["status"] == "submitted"
+
+
+async def test_the_lock_goes_with_the_process_even_after_kill_9(stack: LocalStack) -> None:
+    assert await stack.stop_bot(kill=True) == -9
+    status, said = await run_cli(stack, "migrate")
+    assert status == 0, said
+    await stack.start_bot()  # and a new bot starts on the same file
