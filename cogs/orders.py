@@ -122,7 +122,9 @@ class Orders(commands.Cog):
         except DecryptionError:
             # The key it was stored under is gone: the order still shows; staff were told
             # when its DM went out.
-            log.error("order %s: its delivery can't be decrypted with the configured keys", order.id)
+            log.error(
+                "order %s: its delivery can't be decrypted with the configured keys", order.id
+            )
             await interaction.followup.send(
                 "Your delivery can't be shown right now; staff have been told.",
                 embed=embed,
