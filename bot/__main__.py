@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 
 from bot.catalog import load_catalog
@@ -158,6 +159,11 @@ async def _run_bot(settings: Settings) -> int:
     except ConfigError as exc:
         return _config_failure(exc)
     assert settings.discord_token is not None
+    # SIGTERM (systemd, docker stop) and Ctrl-C stop the bot gracefully (OrderBot.close):
+    # no new work, in-flight sends and DMs finish, then everything is closed. Exit 0.
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, lambda: bot.spawn_close())
     async with bot:
         try:
             await bot.start(settings.discord_token.get_secret_value())

@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.crypto import DeliveryCipher
 from bot.providers.registry import ProviderRegistry, build_providers
 from bot.services.notifier import Notifier
-from bot.services.ordering import CONFIRMATION_TTL, OrderingService
+from bot.services.ordering import OrderingService
 from bot.services.poller import Poller, PollerSettings
 from bot.services.provider_status import ProviderReport, provider_reports
 from bot.services.shop import ShopService
@@ -30,7 +30,7 @@ from bot.services.stats import StatsService
 from bot.services.watchdog import StuckOrderWatch
 from bot.tree import OrderTree
 from storage import orders as repo
-from storage import provider_health, shop_state
+from storage import retention, shop_state
 from storage.database import Database, open_database
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,14 @@ COGS: tuple[str, ...] = ("cogs.ordering", "cogs.orders", "cogs.admin")
 
 STAFF_LOG_INTERVAL = 2.0
 RESUBMIT_INTERVAL = 5.0
+# On SIGTERM, in-flight work (a provider send, a DM, a poll batch) gets this long to
+# finish before the process disconnects; whatever is cut off is recovered at the next
+# start, never lost or doubled.
+SHUTDOWN_GRACE = 10.0
 # DMs left `sending` are looked for in Discord's history this often (a cheap SELECT when
 # there are none).
 RECONCILE_INTERVAL = 10.0
-DRAFT_CLEANUP_INTERVAL = 300.0
+PRUNE_INTERVAL = 300.0
 STUCK_CHECK_INTERVAL = 30.0
 
 
@@ -76,6 +80,9 @@ class OrderBot(commands.Bot):
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         # Strong references to background tasks we start, so they aren't garbage-collected.
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._running_jobs: set[asyncio.Task[Any]] = set()
+        self._closing = False
+        self._close_task: asyncio.Task[None] | None = None
 
     # --- resources --------------------------------------------------------------------------
 
@@ -251,34 +258,56 @@ class OrderBot(commands.Bot):
             **common,
         )
         self.scheduler.add_job(
-            self._guarded(self._drop_expired_drafts, "draft cleanup"),
+            self._guarded(self._prune, "pruning"),
             "interval",
-            seconds=DRAFT_CLEANUP_INTERVAL,
-            id="draft-cleanup",
+            seconds=PRUNE_INTERVAL,
+            id="pruning",
             **common,
         )
+
+    def _in_flight(self) -> int:
+        """Work that must not be cut: job runs, provider sends, DMs being sent."""
+        sending = len(self._ordering.submitter._in_flight) if self._ordering else 0
+        notifying = len(self.notifier._in_flight) if self.notifier else 0
+        return len(self._running_jobs) + sending + notifying
+
+    async def _drain(self, grace: float) -> None:
+        deadline = time.monotonic() + grace
+        # Three independent sets, polled for at most `grace`: simpler than three events.
+        while self._in_flight() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        left = self._in_flight()
+        if left:
+            # Cut off: whatever was mid-way is recovered at the next start (a re-send with
+            # the same request, staff review, or a DM looked for in the history).
+            log.warning("stopping with %d piece(s) of work still in flight", left)
+        else:
+            log.info("in-flight work finished; stopping")
 
     def _guarded(self, job: Any, label: str) -> Any:
         """A job that logs its own failures: one bad run must not kill the schedule."""
 
         async def run() -> None:
-            if self.is_closed():
+            if self.is_closed() or self._closing:
                 return
+            task = asyncio.current_task()
+            if task is not None:
+                self._running_jobs.add(task)
             try:
                 await job()
             except Exception:
                 log.exception("%s job failed; it will run again", label)
+            finally:
+                if task is not None:
+                    self._running_jobs.discard(task)
 
         run.__name__ = f"job_{label.replace(' ', '_')}"
         return run
 
-    async def _drop_expired_drafts(self) -> None:
-        await provider_health.prune_requests(self.db, now=time.time())
-        dropped = await repo.delete_expired_drafts(
-            self.db, older_than=time.time() - CONFIRMATION_TTL * 2
-        )
-        if dropped:
-            log.info("dropped %d expired draft(s)", dropped)
+    async def _prune(self) -> None:
+        pruned = await retention.prune_expired(self.db, now=time.time())
+        if any(pruned.values()):
+            log.info("pruned expired rows: %s", ", ".join(f"{k} {v}" for k, v in pruned.items()))
 
     async def sync_commands_if_changed(self) -> None:
         """Sync to the shop's guild only, and only when our commands differ from what
@@ -300,9 +329,20 @@ class OrderBot(commands.Bot):
     async def on_ready(self) -> None:
         log.info("ready as %s (%s)", self.user, self.user.id if self.user else "?")
 
+    def spawn_close(self) -> None:
+        """From a signal handler: start the graceful stop once."""
+        if self._close_task is None:
+            self._close_task = asyncio.get_running_loop().create_task(self.close())
+
     async def close(self) -> None:
+        """Stop gracefully: take no new work (the scheduler stops), let what is in flight
+        finish within SHUTDOWN_GRACE (job runs, provider sends, DMs), then disconnect
+        and close the providers and the database. A second call goes straight on."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        if not self._closing:
+            self._closing = True
+            await self._drain(SHUTDOWN_GRACE)
         for task in list(self._tasks):
             task.cancel()
         try:

@@ -131,12 +131,13 @@ async def requests_since(db: Database, since: float) -> dict[str, tuple[int, int
     return {r["provider"]: (int(r["requests"]), int(r["failures"])) for r in rows}
 
 
-async def prune_requests(db: Database, *, now: float) -> None:
+async def prune_requests(db: Database, *, now: float) -> int:
     async with db.transaction() as conn:
-        await conn.execute(
+        cur = await conn.execute(
             "DELETE FROM provider_requests WHERE minute < ?",
             (int((now - REQUEST_HISTORY_SECONDS) // 60),),
         )
+        return cur.rowcount
 
 
 async def hold_until(db: Database, provider: str) -> float:

@@ -1,0 +1,66 @@
+"""Issue 14, part 3: SIGTERM stops the bot gracefully. In-flight work (a poll, a DM)
+finishes, the process exits 0, and after a restart nothing is lost or doubled."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from demo.stack import LocalStack
+from sandbox.common import Fault
+from tests.e2e.helpers import db_rows, embed_text, wait_for_row
+from tests.e2e.test_buyer_outcomes import dm_path
+from tests.e2e.test_completion import assert_exactly_one_dm, link
+
+SECRET = "pass: GRACEFUL-SECRET-3391"
+
+
+async def test_sigterm_during_a_poll_lets_it_finish_and_exits_0(stack: LocalStack) -> None:
+    world = stack.emulator.world
+    shop = stack.sandbox.state("digital_shop")
+    remote = shop.create_order(
+        deliveryData=SECRET,
+        timeline=[{"after": 0, "status": "PENDING"}, {"after": 4, "status": "COMPLETED"}],
+    )
+    order_id = await link(stack, "digital_shop", remote, world.buyer_id)
+    shop.hang_seconds = 2
+    gets_before = len([r for r in shop.requests if r.method == "GET"])
+    shop.add_fault(Fault("hang", method="GET", count=1))
+    deadline = time.monotonic() + 15
+    while len([r for r in shop.requests if r.method == "GET"]) == gets_before:
+        assert time.monotonic() < deadline, "no poll came"
+        await asyncio.sleep(0.05)  # then the poll is waiting on the provider
+    started = time.monotonic()
+    assert await stack.stop_bot() == 0
+    took = time.monotonic() - started
+    assert 1.0 <= took < 12, took  # it waited for the poll, within the grace
+    assert "in-flight work finished" in stack.bot_log()
+    await stack.start_bot()
+    dm = await assert_exactly_one_dm(stack, world.buyer_id, order_id)
+    assert SECRET in dm["content"]
+    (row,) = db_rows(stack, "SELECT status FROM orders WHERE id = ?", (order_id,))
+    assert row["status"] == "completed"
+
+
+async def test_sigterm_during_a_dm_lets_it_finish_and_sends_it_once(stack: LocalStack) -> None:
+    emu = stack.emulator
+    world = emu.world
+    # Discord stores the DM and answers 502 after 2 s; discord.py then re-sends it (the
+    # same nonce, so Discord answers with the stored one).
+    emu.inject_store_then_fail("POST", dm_path(stack), 502, delay=2)
+    remote = stack.sandbox.state("digital_shop").create_order(
+        deliveryData=SECRET, timeline=[{"after": 0, "status": "COMPLETED"}]
+    )
+    order_id = await link(stack, "digital_shop", remote, world.buyer_id)
+    await emu.wait_for_dm(world.buyer_id, timeout=20, predicate=lambda m: order_id in embed_text(m))
+    assert await stack.stop_bot() == 0  # while the bot still waits for Discord's answer
+    (row,) = db_rows(stack, "SELECT state FROM notifications WHERE order_id = ?", (order_id,))
+    assert row["state"] == "sent"  # it finished before the process stopped
+    await stack.start_bot()
+    await assert_exactly_one_dm(stack, world.buyer_id, order_id, settle=4)
+    await wait_for_row(
+        stack,
+        "SELECT state FROM notifications WHERE order_id = ?",
+        (order_id,),
+        lambda r: r["state"] == "sent",
+    )
