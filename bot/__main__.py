@@ -1,4 +1,4 @@
-"""Entry point: `python -m bot [run|check-config|migrate|gen-key]` (also `orderbot`).
+"""Entry point: `python -m bot [run|check-config|migrate|gen-key|rotate-key]` (also `orderbot`).
 
 Exit status 0 on success, 2 when settings or the catalog are unusable (one readable
 message listing every problem, never a traceback or a secret), 1 on a runtime failure.
@@ -17,12 +17,14 @@ from bot.config import (
     ConfigError,
     Settings,
     discord_token_configured,
+    load_key_settings,
     load_settings,
     load_storage_settings,
 )
 from bot.crypto import DeliveryCipher
 from bot.logging_setup import SecretRedactingFilter, configure_logging
 from storage import lock as database_lock
+from storage.key_rotation import RotationReport
 from storage.lock import DatabaseInUse
 
 log = logging.getLogger("bot")
@@ -55,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check-config", help="validate settings and catalog; print a masked summary")
     sub.add_parser("migrate", help="bring the database schema up to date")
     sub.add_parser("gen-key", help="print a new DELIVERY_ENCRYPTION_KEY")
+    sub.add_parser(
+        "rotate-key",
+        help="re-encrypt every stored secret with the first DELIVERY_ENCRYPTION_KEY key",
+    )
     return parser
 
 
@@ -125,6 +131,44 @@ def cmd_migrate() -> int:
     return EXIT_OK
 
 
+async def _rotate(path: str, cipher: DeliveryCipher) -> RotationReport:
+    from storage.database import open_database
+    from storage.key_rotation import rotate_key
+
+    db = await open_database(path)
+    try:
+        return await rotate_key(db, cipher, after_batch=lambda at: print(f"  ... up to row {at}"))
+    finally:
+        await db.close()
+
+
+def cmd_rotate_key(redactor: SecretRedactingFilter) -> int:
+    try:
+        settings = load_key_settings()
+    except ConfigError as exc:
+        return _config_failure(exc)
+    redactor.add_secrets([settings.delivery_encryption_key.get_secret_value()])
+    cipher = DeliveryCipher(settings.delivery_encryption_key)
+    try:
+        with database_lock.exclusive(settings.database_path):
+            report = asyncio.run(_rotate(str(settings.database_path), cipher))
+    except DatabaseInUse as exc:
+        return _in_use(exc)
+    resumed = f" (resumed after row {report.resumed_after})" if report.resumed_after else ""
+    print(f"Re-encrypted the secrets of {report.rows} order(s) with the first key{resumed}.")
+    if report.unreadable:
+        shown = ", ".join(report.unreadable[:20])
+        print(
+            f"{len(report.unreadable)} order(s) can't be decrypted with any configured key "
+            f"and were left as they are: {shown}. Keep the key they need, or accept losing "
+            "their contact or delivery.",
+            file=sys.stderr,
+        )
+        return EXIT_RUNTIME
+    print("Every stored secret now uses the first key: the others can be removed.")
+    return EXIT_OK
+
+
 def cmd_run(redactor: SecretRedactingFilter) -> int:
     if not discord_token_configured():
         print(NO_TOKEN_HELP, file=sys.stderr)
@@ -190,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_check_config(redactor)
         if args.command == "migrate":
             return cmd_migrate()
+        if args.command == "rotate-key":
+            return cmd_rotate_key(redactor)
         return cmd_run(redactor)
     except KeyboardInterrupt:
         return EXIT_OK

@@ -146,18 +146,7 @@ class Settings(StorageSettings):
     @field_validator("delivery_encryption_key")
     @classmethod
     def _fernet_keys(cls, value: SecretStr) -> SecretStr:
-        keys = [k.strip() for k in value.get_secret_value().split(",") if k.strip()]
-        if not keys:
-            raise ValueError(f"is empty; {GEN_KEY_HINT}")
-        for key in keys:
-            try:
-                Fernet(key.encode())
-            except (ValueError, TypeError):
-                # Never include the value: it is a secret even when malformed.
-                raise ValueError(
-                    f"is not a valid Fernet key (32 url-safe base64 bytes); {GEN_KEY_HINT}"
-                ) from None
-        return value
+        return check_fernet_keys(value)
 
     @model_validator(mode="after")
     def _provider_credentials(self) -> Settings:
@@ -238,6 +227,39 @@ def discord_token_configured() -> bool:
     except ValidationError:
         return True  # something else is wrong; let the full validation report it
     return token is not None and bool(token.get_secret_value().strip())
+
+
+def check_fernet_keys(value: SecretStr) -> SecretStr:
+    keys = [k.strip() for k in value.get_secret_value().split(",") if k.strip()]
+    if not keys:
+        raise ValueError(f"is empty; {GEN_KEY_HINT}")
+    for key in keys:
+        try:
+            Fernet(key.encode())
+        except (ValueError, TypeError):
+            # Never include the value: it is a secret even when malformed.
+            raise ValueError(
+                f"is not a valid Fernet key (32 url-safe base64 bytes); {GEN_KEY_HINT}"
+            ) from None
+    return value
+
+
+class KeySettings(StorageSettings):
+    """What `rotate-key` needs: the database and the keys."""
+
+    delivery_encryption_key: SecretStr
+
+    @field_validator("delivery_encryption_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr) -> SecretStr:
+        return check_fernet_keys(value)
+
+
+def load_key_settings(**overrides: Any) -> KeySettings:
+    try:
+        return KeySettings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError("settings", describe_validation_error(exc, env_style=True)) from None
 
 
 def load_storage_settings(**overrides: Any) -> StorageSettings:

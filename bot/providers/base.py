@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from bot.crash_points import crash_point
 from bot.domain import Delivery, Money, OrderStatus
 from bot.providers.errors import (
     InvalidRemoteId,
@@ -391,6 +392,8 @@ class ProviderAdapter(ABC):
                     raise InvalidRemoteId(self.name, "the order id makes an invalid URL") from None
                 sent = True
                 response = await self._client.send(request, stream=True)
+                if method == "POST":
+                    crash_point("create.sent")
                 try:
                     content = await self._read_capped(response)
                 finally:

@@ -37,6 +37,7 @@ from typing import Any
 import aiohttp
 import discord
 
+from bot.crash_points import crash_point
 from bot.crypto import DecryptionError, DeliveryCipher
 from bot.domain import OrderStatus
 from bot.presenters import (
@@ -263,6 +264,7 @@ class Notifier:
             current = await outbox.get_notification(self.db, note.order_id, note.kind)
             if current is None:
                 return False
+            crash_point("dm.claimed")
             return await self._send_claimed(current)
         finally:
             self._in_flight.discard(note.id)
@@ -353,6 +355,7 @@ class Notifier:
         except (aiohttp.ClientError, TimeoutError) as exc:
             await self._retry(note, f"network: {type(exc).__name__}", unsure=True)
             return False
+        crash_point("dm.sent")
         await self._record_sent(note, NotificationState.SENT, f"{note.kind} DM sent")
         log.info("sent %s DM for order %s", note.kind, order.id)
         return True

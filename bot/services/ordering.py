@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from bot.catalog import Catalog, Product
+from bot.crash_points import crash_point
 from bot.crypto import DecryptionError, DeliveryCipher
 from bot.domain import Money, OrderKind, OrderSource, OrderStatus, new_order_id
 from bot.errors import (
@@ -251,6 +252,7 @@ class OrderingService:
         except BaseException:
             self.submitter.release(order.id)
             raise
+        crash_point("confirm.claimed")
         # The buyer sees this outcome in the interaction: no DM for it.
         return await self.submitter.submit(claimed, buyer_watching=True, reserved=True)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from bot.crash_points import crash_point
 from bot.crypto import DeliveryCipher
 from bot.domain import IllegalTransition, OrderStatus
 from bot.providers.base import ProviderOrder
@@ -171,6 +172,7 @@ class PollAnswers:
                 repo.PollBookkeeping(order.id, now, next_at, ok=True, raw_status=answer.raw_status)
             )
             return
+        crash_point("poll.read")
         try:
             await repo.transition_order(
                 self.db,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.catalog import Catalog
+from bot.crash_points import crash_point
 from bot.crypto import DeliveryCipher
 from bot.domain import IllegalTransition, OrderStatus
 from bot.providers.base import CreateRequest, PreparedCreate, ProviderAdapter, ProviderOrder
@@ -247,6 +248,7 @@ class Submitter:
                         dedupe_key=f"provider_auth:{order.provider}:{int(self.clock() // 3600)}",
                     )
                 raise
+            crash_point("create.answered")
             await self._record_submission(order.provider, None)
         except SubmissionAmbiguous as exc:
             # No usable answer, or one that contradicts our request (a 409, another id).

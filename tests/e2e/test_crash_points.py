@@ -1,0 +1,96 @@
+"""Issue 14, part 4: the bot killed at each point of placing an order, then restarted:
+no duplicate order at the provider, and no lost order. Boost (no idempotency: the
+order goes to staff review, and the buyer hears so) and checkout (our id makes the
+re-send safe: the order is placed)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.crash_points import CRASH_EXIT, ENV
+from demo.stack import LocalStack
+from tests.e2e.helpers import button, db_rows, embed_text, requests_to, wait_for_row
+from tests.e2e.test_buyer_outcomes import open_buy_form, submit_buy_form
+from tests.e2e.test_completion import assert_exactly_one_dm
+from tests.e2e.test_ordering import boost_confirmation
+
+PLACEMENT_POINTS = ("confirm.claimed", "create.sent", "create.answered")
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[LocalStack]:
+    running = LocalStack(tmp_path / "stack")
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+        running.emulator.assert_no_contract_violations()
+
+
+async def crash_at(stack: LocalStack, point: str) -> None:
+    """Restart the bot with `point` armed."""
+    await stack.stop_bot()
+    stack.extra_env[ENV] = point
+    await stack.start_bot()
+
+
+async def until_dead(stack: LocalStack) -> None:
+    assert stack.process is not None
+    status = await asyncio.wait_for(stack.process.wait(), 20)
+    assert status == CRASH_EXIT, stack.bot_log()[-2000:]
+    await stack.stop_bot()  # collect it
+    del stack.extra_env[ENV]
+
+
+@pytest.mark.parametrize("point", PLACEMENT_POINTS)
+async def test_a_boost_killed_while_placing_is_neither_lost_nor_doubled(
+    stack: LocalStack, point: str
+) -> None:
+    emu = stack.emulator
+    buyer = emu.world.buyer_id
+    await crash_at(stack, point)
+    _, confirmation = await boost_confirmation(stack)
+    await emu.press_button(buyer, confirmation, button(confirmation, "order:confirm:"))
+    await until_dead(stack)
+    posts_at_crash = len(requests_to(stack, "boost"))
+    assert posts_at_crash == (0 if point == "confirm.claimed" else 1)
+    await stack.start_bot()
+    (order,) = db_rows(stack, "SELECT id FROM orders")
+    # Not knowable from our side whether boost has it: staff check, the buyer is told.
+    await wait_for_row(
+        stack, "SELECT status FROM orders", (), lambda r: r["status"] == "needs_review", within=20
+    )
+    dm = await assert_exactly_one_dm(stack, buyer, order["id"])
+    assert "checked by staff" in embed_text(dm)
+    assert len(requests_to(stack, "boost")) == posts_at_crash  # never re-sent
+    assert len(stack.sandbox.state("boost").orders) == posts_at_crash
+
+
+@pytest.mark.parametrize("point", PLACEMENT_POINTS)
+async def test_a_checkout_killed_while_placing_is_placed_once(
+    stack: LocalStack, point: str
+) -> None:
+    emu = stack.emulator
+    buyer = emu.world.buyer_id
+    await crash_at(stack, point)
+    form = await open_buy_form(stack, buyer, "streaming-1m", 1)
+    confirmation = await submit_buy_form(stack, buyer, form)
+    await emu.press_button(buyer, confirmation, button(confirmation, "order:confirm:"))
+    await until_dead(stack)
+    await stack.start_bot()
+    (order,) = db_rows(stack, "SELECT id FROM orders")
+    await wait_for_row(
+        stack, "SELECT status FROM orders", (), lambda r: r["status"] == "submitted", within=20
+    )
+    # The same request again (our id): one order at the provider, whatever it had.
+    assert list(stack.sandbox.state("checkout").orders) == [order["id"]]
+    assert {r.text for r in requests_to(stack, "checkout")} == {
+        requests_to(stack, "checkout")[0].text
+    }
+    dm = await assert_exactly_one_dm(stack, buyer, order["id"])  # "placed": it went through
+    assert "placed" in embed_text(dm)
