@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from bot.presenters import notice_marker_line
 from demo.stack import LocalStack
 from sandbox.common import Fault
 
@@ -249,9 +250,9 @@ class Demo:
         notice = await self.emu.wait_for_channel_message(
             self.emu.world.notice_channel_id,
             timeout=30,
-            predicate=lambda m: order_id in m["content"],
+            predicate=lambda m: notice_marker_line(order_id, "final") in m["content"],
         )
-        self.out.bot("#notices (public: no delivery data)", notice)
+        self.out.bot("#notices (public: names no order, product or delivery)", notice)
         if "AAAA-BBBB" in notice["content"]:
             raise JourneyFailed("the public notice leaked the delivery")
         driven = await self.slash(buyer2, "order", {"id": order_id})

@@ -422,8 +422,11 @@ async def test_needs_review_mark_placed_is_polled_and_mark_failed_tells_the_buye
     submitted = await submit_modal(stack, pressed, {"placed:remote_id": remote})
     answer = await submitted.wait_for_followup(timeout=15)
     assert f"`{remote}`" in answer["content"]
+    # The buyer had been told staff were checking: they hear it is placed, then done.
     dm = await emu.wait_for_dm(
-        world.buyer_id, timeout=30, predicate=lambda m: placed_id in embed_text(m)
+        world.buyer_id,
+        timeout=30,
+        predicate=lambda m: placed_id in embed_text(m) and "is complete" in embed_text(m),
     )
     assert "is complete" in embed_text(dm)
     assert len(requests_to(stack, "boost")) == 1  # never re-sent
