@@ -338,11 +338,15 @@ class OrderBot(commands.Bot):
         """Stop gracefully: take no new work (the scheduler stops), let what is in flight
         finish within SHUTDOWN_GRACE (job runs, provider sends, DMs), then disconnect
         and close the providers and the database. A second call goes straight on."""
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
         if not self._closing:
             self._closing = True
+            # Paused, not shut down yet: APScheduler's shutdown cancels the job runs in
+            # progress, and those are what the grace is for.
+            if self.scheduler.running:
+                self.scheduler.pause()
             await self._drain(SHUTDOWN_GRACE)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         for task in list(self._tasks):
             task.cancel()
         try:
