@@ -10,6 +10,7 @@ from pydantic import SecretStr
 from bot.domain import (
     ALLOWED_TRANSITIONS,
     TERMINAL_STATUSES,
+    AmountError,
     Delivery,
     DeliveryItem,
     IllegalTransition,
@@ -18,6 +19,7 @@ from bot.domain import (
     can_transition,
     check_transition,
     new_order_id,
+    parse_amount,
 )
 
 ALL_PAIRS = list(itertools.product(OrderStatus, OrderStatus))
@@ -105,3 +107,56 @@ def test_order_ids_are_unique_and_readable() -> None:
     for oid in ids:
         assert oid.startswith("ORD-") and len(oid) == 14
         assert not set(oid[4:]) & set("ILOU")
+
+
+# --- amounts staff type (issue 15) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "minor", "code"),
+    [
+        ("12.50", "USD", 1250, "USD"),
+        ("12.5", "USD", 1250, "USD"),
+        ("12", "USD", 1200, "USD"),
+        ("₹199", None, 19900, "INR"),
+        ("199 INR", "INR", 19900, "INR"),
+        ("$3", None, 300, "USD"),
+        ("  0.01 usd ", None, 1, "USD"),
+        ("500", "JPY", 500, "JPY"),
+        ("0.10", "USD", 10, "USD"),
+    ],
+)
+def test_amounts_are_read_exactly(text: str, currency: str | None, minor: int, code: str) -> None:
+    assert parse_amount(text, currency) == Money(minor, code)
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "why"),
+    [
+        ("1,250", "USD", "thousands"),
+        ("1 250", "USD", "thousands"),
+        ("12.505", "USD", "decimal place"),
+        ("5.5", "JPY", "decimal place"),
+        ("-5", "USD", "amount like"),
+        ("1e3", "USD", "amount like"),
+        ("0", "USD", "more than zero"),
+        ("0.00", "USD", "more than zero"),
+        ("₹199", "USD", "not USD"),
+        ("12", None, "which currency"),
+        ("12", "XYZ", "isn't a currency"),
+        ("nan", "USD", "amount like"),
+        ("", "USD", "amount like"),
+    ],
+)
+def test_ambiguous_or_wrong_amounts_are_refused(text: str, currency: str | None, why: str) -> None:
+    with pytest.raises(AmountError, match=why):
+        parse_amount(text, currency)
+
+
+@given(
+    minor=st.integers(min_value=1, max_value=10**12),
+    currency=st.sampled_from(["USD", "EUR", "GBP", "INR", "BDT", "JPY"]),
+)
+def test_what_format_prints_reads_back_exactly(minor: int, currency: str) -> None:
+    shown = Money(minor, currency).format().replace(",", "")
+    assert parse_amount(shown) == Money(minor, currency)
