@@ -1,0 +1,140 @@
+"""The wallet and its ledger on real SQLite: money moves only as ledger rows, exactly
+once per idempotency key, and no balance ever goes below zero or disagrees with the
+ledger (issue 15)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.domain import Money
+from storage import wallet
+from storage.database import Database, open_database
+from storage.wallet import EntryKind, InsufficientBalance, Movement
+
+BUYER = 7
+
+
+def move(minor: int, kind: EntryKind, key: str, currency: str = "USD") -> Movement:
+    return Movement(BUYER, Money(minor, currency), kind, actor="test", idempotency_key=key)
+
+
+async def test_credit_debit_refund_and_the_balance(db: Database) -> None:
+    assert await wallet.post(db, move(1000, EntryKind.CREDIT, "credit-1"))
+    assert await wallet.post(db, move(-350, EntryKind.ORDER_DEBIT, "ORD-1"))
+    assert await wallet.post(db, move(350, EntryKind.REFUND, "ORD-1:refund"))
+    assert await wallet.post(db, move(-350, EntryKind.ORDER_DEBIT, "ORD-2"))
+    assert await wallet.balance(db, BUYER, "USD") == Money(650, "USD")
+    assert await wallet.ledger_sum(db, BUYER, "USD") == Money(650, "USD")
+    assert [e.kind for e in await wallet.entries(db, BUYER)] == [
+        EntryKind.ORDER_DEBIT,
+        EntryKind.REFUND,
+        EntryKind.ORDER_DEBIT,
+        EntryKind.CREDIT,
+    ]
+
+
+async def test_a_repeated_key_moves_nothing(db: Database) -> None:
+    assert await wallet.post(db, move(1000, EntryKind.CREDIT, "interaction-99"))
+    assert not await wallet.post(db, move(1000, EntryKind.CREDIT, "interaction-99"))
+    assert await wallet.balance(db, BUYER, "USD") == Money(1000, "USD")
+    assert len(await wallet.entries(db, BUYER)) == 1
+
+
+async def test_an_overdraft_writes_nothing_even_if_the_caller_goes_on(db: Database) -> None:
+    await wallet.post(db, move(300, EntryKind.CREDIT, "c"))
+    async with db.transaction() as conn:
+        with pytest.raises(InsufficientBalance) as info:
+            await wallet.post_in(conn, move(-350, EntryKind.ORDER_DEBIT, "ORD-1"), now=1.0)
+        # The caller catches it and commits something else in the same transaction.
+        await conn.execute("INSERT INTO shop_state (key, value) VALUES ('x', 'y')")
+    assert info.value.balance == Money(300, "USD") and info.value.needed == Money(350, "USD")
+    assert await wallet.balance(db, BUYER, "USD") == Money(300, "USD")
+    assert len(await wallet.entries(db, BUYER)) == 1
+
+
+async def test_the_ledger_is_append_only(db: Database) -> None:
+    await wallet.post(db, move(300, EntryKind.CREDIT, "c"))
+    for sql in ("UPDATE ledger SET amount_minor = 1", "DELETE FROM ledger"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            async with db.transaction() as conn:
+                await conn.execute(sql)
+    assert await wallet.ledger_sum(db, BUYER, "USD") == Money(300, "USD")
+
+
+async def test_currencies_are_separate_wallets(db: Database) -> None:
+    await wallet.post(db, move(1000, EntryKind.CREDIT, "usd"))
+    with pytest.raises(InsufficientBalance):
+        await wallet.post(db, move(-100, EntryKind.ORDER_DEBIT, "inr-order", currency="INR"))
+    assert await wallet.balances(db, BUYER) == [Money(1000, "USD")]
+
+
+async def test_fifty_debits_at_once_against_ten_orders_worth(db: Database) -> None:
+    await wallet.post(db, move(1000, EntryKind.CREDIT, "c"))
+
+    async def debit(i: int) -> bool:
+        try:
+            return await wallet.post(db, move(-100, EntryKind.ORDER_DEBIT, f"ORD-{i}"))
+        except InsufficientBalance:
+            return False
+
+    results = await asyncio.gather(*(debit(i) for i in range(50)))
+    assert sum(results) == 10
+    assert await wallet.balance(db, BUYER, "USD") == Money(0, "USD")
+    assert await wallet.ledger_sum(db, BUYER, "USD") == Money(0, "USD")
+
+
+OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("credit"), st.integers(1, 5_000)),
+        st.tuples(st.just("order"), st.integers(1, 5_000)),
+        st.tuples(st.just("refund"), st.integers(0, 30)),  # refund the n-th order, if any
+        st.tuples(st.just("adjust"), st.integers(-3_000, 3_000).filter(bool)),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(operations=OPERATIONS)
+def test_the_balance_is_always_the_ledger_sum_and_never_negative(
+    operations: list[tuple[str, int]],
+) -> None:
+    async def run() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            db = await open_database(Path(tmp) / "w.sqlite3")
+            try:
+                paid: list[tuple[str, int]] = []
+                refunded: set[str] = set()
+                for step, (op, value) in enumerate(operations):
+                    try:
+                        if op == "credit":
+                            await wallet.post(db, move(value, EntryKind.CREDIT, f"c{step}"))
+                        elif op == "order":
+                            key = f"ORD-{step}"
+                            if await wallet.post(db, move(-value, EntryKind.ORDER_DEBIT, key)):
+                                paid.append((key, value))
+                        elif op == "refund" and paid:
+                            key, amount = paid[value % len(paid)]
+                            posted = await wallet.post(
+                                db, move(amount, EntryKind.REFUND, f"{key}:refund")
+                            )
+                            assert posted == (key not in refunded)  # once per order
+                            refunded.add(key)
+                        elif op == "adjust":
+                            await wallet.post(db, move(value, EntryKind.ADJUSTMENT, f"a{step}"))
+                    except InsufficientBalance:
+                        pass
+                    balance = await wallet.balance(db, BUYER, "USD")
+                    assert balance.minor >= 0
+                    assert balance == await wallet.ledger_sum(db, BUYER, "USD")
+            finally:
+                await db.close()
+
+    asyncio.run(run())
