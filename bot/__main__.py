@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import logging
 import signal
 import sys
@@ -220,11 +221,19 @@ async def _run_bot(settings: Settings) -> int:
         except Exception:
             log.exception("the bot stopped because of an error")
             return EXIT_RUNTIME
+        finally:
+            # The stop in progress (a signal's) must finish before the loop ends: discord.py
+            # skips close() once its own part is closed, and a database left open keeps
+            # its thread, and with it the process, alive.
+            await bot.close()
     return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: how to see where a bot
+    # that won't stop is waiting, without stopping it.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     # Configured once, here. Secrets are added to the redactor as soon as they are known.
     redactor = configure_logging("INFO")
     try:

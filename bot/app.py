@@ -330,14 +330,24 @@ class OrderBot(commands.Bot):
         log.info("ready as %s (%s)", self.user, self.user.id if self.user else "?")
 
     def spawn_close(self) -> None:
-        """From a signal handler: start the graceful stop once."""
+        """From a signal handler: start the graceful stop (once)."""
+        self._start_closing()
+
+    def _start_closing(self) -> asyncio.Task[None]:
         if self._close_task is None:
-            self._close_task = asyncio.get_running_loop().create_task(self.close())
+            self._close_task = asyncio.get_running_loop().create_task(self._close_once())
+        return self._close_task
 
     async def close(self) -> None:
-        """Stop gracefully: take no new work (the scheduler stops), let what is in flight
-        finish within SHUTDOWN_GRACE (job runs, provider sends, DMs), then disconnect
-        and close the providers and the database. A second call goes straight on."""
+        """Stop gracefully, once: every caller (a signal, `async with` ending, discord.py
+        itself) waits for the same stop to finish. Cut short, it would leave the database
+        thread running, and the interpreter waits for that thread at exit."""
+        await asyncio.shield(self._start_closing())
+
+    async def _close_once(self) -> None:
+        """Take no new work (the scheduler pauses), let what is in flight finish within
+        SHUTDOWN_GRACE (job runs, provider sends, DMs), then disconnect and close the
+        providers and the database."""
         if not self._closing:
             self._closing = True
             # Paused, not shut down yet: APScheduler's shutdown cancels the job runs in
@@ -351,6 +361,7 @@ class OrderBot(commands.Bot):
             task.cancel()
         try:
             await super().close()
+            log.info("disconnected from Discord")
         finally:
             if self._providers is not None:
                 await self._providers.aclose()
@@ -358,3 +369,4 @@ class OrderBot(commands.Bot):
             if self._db is not None:
                 await self._db.close()
                 self._db = None
+            log.info("closed the providers and the database")

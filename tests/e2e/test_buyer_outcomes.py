@@ -275,7 +275,7 @@ async def test_a_completion_dm_stored_then_502_on_every_try_arrives_once(
     # Discord stores the DM, then answers 502 to each of discord.py's five tries.
     stack.emulator.inject_store_then_fail("POST", dm_path(stack), 502, count=5)
     order_id = await link(stack, "digital_shop", remote, world.buyer_id)
-    dm = await assert_exactly_one_dm(stack, world.buyer_id, order_id, settle=8)
+    dm = await assert_exactly_one_dm(stack, world.buyer_id, order_id, settle=3)
     assert SECRET in dm["content"]
     await wait_for_row(
         stack,

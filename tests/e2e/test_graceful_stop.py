@@ -35,6 +35,7 @@ async def test_sigterm_during_a_poll_lets_it_finish_and_exits_0(stack: LocalStac
     took = time.monotonic() - started
     assert 1.0 <= took < 12, took  # it waited for the poll, within the grace
     assert "in-flight work finished" in stack.bot_log()
+    assert "closed the providers and the database" in stack.bot_log()
     await stack.start_bot()
     dm = await assert_exactly_one_dm(stack, world.buyer_id, order_id)
     assert SECRET in dm["content"]
