@@ -49,6 +49,36 @@ class PollAnswers:
         bookkeeping: list[repo.PollBookkeeping],
     ) -> None:
         now = self.clock()
+        await self._hand_to_staff(
+            order,
+            detail=exc.message,
+            alert=repo.AlertSpec(
+                "invalid_remote_id",
+                f"⚠️ Order `{order.id}` can't be tracked: {exc.message}, so it is never "
+                f"put in a request to {order.provider}. Find the order at the provider, "
+                f"then use Mark placed in `/admin order view order_id:{order.id}`.",
+                f"invalid_remote_id:{order.id}",
+                group_key=f"invalid_remote_id:{order.provider}",
+            ),
+            if_moved_meanwhile=repo.PollBookkeeping(
+                order.id, now, now + self.schedule.failure_cap, ok=False, counted=False
+            ),
+            bookkeeping=bookkeeping,
+        )
+
+    async def _hand_to_staff(
+        self,
+        order: repo.OrderRecord,
+        *,
+        detail: str,
+        alert: repo.AlertSpec,
+        if_moved_meanwhile: repo.PollBookkeeping,
+        bookkeeping: list[repo.PollBookkeeping],
+        raw_status: str | None = None,
+        status_message: str | None = None,
+    ) -> None:
+        """needs_review with a staff alert and a DM to the buyer, from the status the
+        order was polled in; if it moved meanwhile, only its schedule is kept."""
         try:
             await repo.transition_order(
                 self.db,
@@ -57,25 +87,16 @@ class PollAnswers:
                     OrderStatus.NEEDS_REVIEW,
                     actor=repo.ACTOR_SYSTEM,
                     notify_kind="review",  # the buyer hears that staff took it over
-                    detail=exc.message,
+                    raw_status=raw_status,
+                    status_message=status_message,
+                    detail=detail,
                     expect=order.status,
-                    alert=repo.AlertSpec(
-                        "invalid_remote_id",
-                        f"⚠️ Order `{order.id}` can't be tracked: {exc.message}, so it is never "
-                        f"put in a request to {order.provider}. Find the order at the provider, "
-                        f"then use Mark placed in `/admin order view order_id:{order.id}`.",
-                        f"invalid_remote_id:{order.id}",
-                        group_key=f"invalid_remote_id:{order.provider}",
-                    ),
+                    alert=alert,
                 ),
                 self.cipher,
             )
         except (repo.StaleStatus, IllegalTransition):
-            bookkeeping.append(
-                repo.PollBookkeeping(
-                    order.id, now, now + self.schedule.failure_cap, ok=False, counted=False
-                )
-            )
+            bookkeeping.append(if_moved_meanwhile)
 
     async def _await_delivery(
         self,
@@ -107,37 +128,26 @@ class PollAnswers:
             )
             return
         minutes = waited / 60
-        try:
-            await repo.transition_order(
-                self.db,
-                order.id,
-                repo.StatusChange(
-                    OrderStatus.NEEDS_REVIEW,
-                    actor=repo.ACTOR_SYSTEM,
-                    notify_kind="review",  # the buyer hears that staff took it over
-                    raw_status=answer.raw_status,
-                    status_message="Completed by the provider; staff are fetching the delivery",
-                    detail=f"{order.provider} says {answer.raw_status[:50]} but sent no "
-                    f"delivery in {minutes:.0f} min",
-                    expect=order.status,
-                    alert=repo.AlertSpec(
-                        "delivery_missing",
-                        f"📦 {order.provider} says order `{order.id}` (remote "
-                        f"`{order.remote_id}`) is {answer.raw_status[:50]}, but sent no delivery "
-                        f"in {minutes:.0f} min. Get the goods from {order.provider} and send them "
-                        f"with `/admin order deliver order_id:{order.id}`.",
-                        f"delivery_missing:{order.id}",
-                        group_key=f"delivery_missing:{order.provider}",
-                    ),
-                ),
-                self.cipher,
-            )
-        except (repo.StaleStatus, IllegalTransition):
-            bookkeeping.append(
-                repo.PollBookkeeping(
-                    order.id, now, now + self.schedule.next_after_change(), ok=True
-                )
-            )
+        await self._hand_to_staff(
+            order,
+            raw_status=answer.raw_status,
+            status_message="Completed by the provider; staff are fetching the delivery",
+            detail=f"{order.provider} says {answer.raw_status[:50]} but sent no "
+            f"delivery in {minutes:.0f} min",
+            alert=repo.AlertSpec(
+                "delivery_missing",
+                f"📦 {order.provider} says order `{order.id}` (remote "
+                f"`{order.remote_id}`) is {answer.raw_status[:50]}, but sent no delivery "
+                f"in {minutes:.0f} min. Get the goods from {order.provider} and send them "
+                f"with `/admin order deliver order_id:{order.id}`.",
+                f"delivery_missing:{order.id}",
+                group_key=f"delivery_missing:{order.provider}",
+            ),
+            if_moved_meanwhile=repo.PollBookkeeping(
+                order.id, now, now + self.schedule.next_after_change(), ok=True
+            ),
+            bookkeeping=bookkeeping,
+        )
 
     async def record(
         self,
@@ -187,7 +197,7 @@ class PollAnswers:
                     detail=f"{order.provider} says {answer.raw_status}",
                     notify_kind="final" if answer.status.is_terminal else None,
                     expect=order.status,
-                    alert=_bad_ending_alert(order, answer),
+                    alert=bad_ending_alert(order, answer.status, answer.raw_status),
                 ),
                 self.cipher,
             )
@@ -221,15 +231,19 @@ class PollAnswers:
             )
 
 
-def _bad_ending_alert(order: repo.OrderRecord, answer: ProviderOrder) -> repo.AlertSpec | None:
-    if answer.status not in BAD_ENDINGS:
+def bad_ending_alert(
+    order: repo.OrderRecord, status: OrderStatus | None, raw_status: str
+) -> repo.AlertSpec | None:
+    """Staff hear about a provider-side bad ending (the buyer is DMed in any case),
+    whether a poll found it or the create answered with it."""
+    if status not in BAD_ENDINGS:
         return None
-    assert answer.status is not None
+    assert status is not None
     return repo.AlertSpec(
         "provider_outcome",
         f"🧾 {order.provider} says order `{order.id}` by <@{order.user_id}> is "
-        f"**{answer.status.label}** (`{answer.raw_status[:50]}`). The buyer is being told. "
+        f"**{status.label}** (`{raw_status[:50]}`). The buyer is being told. "
         f"`/admin order view order_id:{order.id}` shows it.",
-        f"provider_outcome:{order.id}:{answer.status.value}",
+        f"provider_outcome:{order.id}:{status.value}",
         group_key=f"provider_outcome:{order.provider}",
     )

@@ -33,6 +33,7 @@ from bot.providers.errors import (
     SubmissionAmbiguous,
 )
 from bot.providers.registry import ProviderRegistry
+from bot.services.poll_answers import bad_ending_alert
 from storage import orders as repo
 from storage import provider_health, staff_alerts
 from storage.database import Database
@@ -439,16 +440,15 @@ class Submitter:
                 f"Order `{order.id}` is placed: **{updated.status.label}**. "
                 "You'll get a DM when it's done; `/order` shows it any time."
             )
-        if status in (OrderStatus.PARTIALLY_COMPLETED, OrderStatus.REFUNDED, OrderStatus.FAILED):
+        ending = bad_ending_alert(order, status, answer.raw_status)
+        if ending is not None:
             await staff_alerts.raise_alert(
                 self.db,
-                kind="provider_outcome",
-                message=f"🧾 {order.provider} answered order `{order.id}` by <@{order.user_id}> "
-                f"with **{status.label}** (`{answer.raw_status[:50]}`) straight away. The buyer "
-                f"is being told. `/admin order view order_id:{order.id}` shows it.",
-                dedupe_key=f"provider_outcome:{order.id}:{status.value}",
+                kind=ending.kind,
+                message=ending.message,
+                dedupe_key=ending.dedupe_key,
                 order_id=order.id,
-                group_key=f"provider_outcome:{order.provider}",
+                group_key=ending.group_key,
             )
         return ConfirmOutcome(ConfirmResult.SUBMITTED, updated, message)
 
