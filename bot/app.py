@@ -20,23 +20,25 @@ from bot.config import Settings
 from bot.crypto import DeliveryCipher
 from bot.providers.registry import ProviderRegistry, build_providers
 from bot.services.notifier import Notifier
-from bot.services.ordering import OrderingService
+from bot.services.ordering import OrderingService, ShopPolicy
 from bot.services.poller import Poller, PollerSettings
 from bot.services.provider_status import ProviderReport, provider_reports
 from bot.services.shop import ShopService
 from bot.services.staff_log import StaffLog
 from bot.services.staff_orders import StaffOrders
 from bot.services.stats import StatsService
+from bot.services.wallet import WalletService
 from bot.services.watchdog import StuckOrderWatch
 from bot.tree import OrderTree
 from storage import orders as repo
 from storage import retention, shop_state
 from storage.database import Database, open_database
+from storage.payments import BuyerLimits
 
 log = logging.getLogger(__name__)
 
 # Loaded in this order by setup_hook. One feature per cog file.
-COGS: tuple[str, ...] = ("cogs.ordering", "cogs.orders", "cogs.admin")
+COGS: tuple[str, ...] = ("cogs.ordering", "cogs.orders", "cogs.wallet", "cogs.admin")
 
 STAFF_LOG_INTERVAL = 2.0
 RESUBMIT_INTERVAL = 5.0
@@ -74,6 +76,7 @@ class OrderBot(commands.Bot):
         self._staff_orders: StaffOrders | None = None
         self._shop: ShopService | None = None
         self._stats: StatsService | None = None
+        self._wallet: WalletService | None = None
         self.staff_log: StaffLog | None = None
         self.poller: Poller | None = None
         self.notifier: Notifier | None = None
@@ -122,6 +125,12 @@ class OrderBot(commands.Bot):
             raise RuntimeError("stats service is not ready yet (setup_hook has not run)")
         return self._stats
 
+    @property
+    def wallet(self) -> WalletService:
+        if self._wallet is None:
+            raise RuntimeError("wallet service is not ready yet (setup_hook has not run)")
+        return self._wallet
+
     async def provider_health_report(self) -> list[ProviderReport]:
         return await provider_reports(self.db, self.providers)
 
@@ -146,7 +155,16 @@ class OrderBot(commands.Bot):
             self.catalog,
             self.providers,
             resubmit_delays=self.settings.resubmit_delays,
+            policy=ShopPolicy(
+                default_payment=self.settings.payment_mode,
+                top_up_instructions=self.settings.top_up_instructions,
+                limits=BuyerLimits(
+                    max_open_orders=self.settings.max_open_orders,
+                    daily_spend=self.settings.spend_limits,
+                ),
+            ),
         )
+        self._wallet = WalletService(self.db)
         self._staff_orders = StaffOrders(self.db, self.cipher, self.ordering)
         self._shop = ShopService(self.db)
         self._stats = StatsService(self.db)

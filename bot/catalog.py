@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.config import ConfigError
-from bot.domain import Money, OrderKind, known_currency
+from bot.domain import Money, OrderKind, PaymentMode, known_currency
 
 # Providers that can place orders of each kind. Tracking-only providers (namefi,
 # digital_shop) never appear in the catalog: their orders are linked by staff.
@@ -38,6 +38,8 @@ class Product(BaseModel):
     min_quantity: int = Field(default=1, ge=1)
     max_quantity: int = Field(default=1, ge=1)
     enabled: bool = True
+    # How this product is paid; unset = the shop's PAYMENT_MODE.
+    payment: PaymentMode | None = None
     # Provider-specific fields, e.g. the checkout `type` (digital_goods | physical_goods).
     options: dict[str, Any] = Field(default_factory=dict)
 

@@ -22,6 +22,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.domain import AmountError, PaymentMode, parse_amount
+
 log = logging.getLogger(__name__)
 
 GEN_KEY_HINT = "generate one with `python -m bot gen-key` and put it in .env"
@@ -126,6 +128,23 @@ class Settings(StorageSettings):
     # An order still open this long gets one staff alert (0 switches it off).
     stuck_order_minutes: float = Field(default=120.0, ge=0)
 
+    # --- Payments and buyer limits -----------------------------------------------------
+    # How products without their own `payment` in the catalog are paid: wallet (store
+    # credit, debited at Confirm), approval (staff check the payment, then approve) or
+    # free (nothing is asked of the buyer: only for servers that trust every member).
+    payment_mode: PaymentMode = PaymentMode.WALLET
+    # What a buyer whose balance is short is told to do, e.g. "Pay by UPI to shop@upi,
+    # then open a ticket with the receipt."
+    top_up_instructions: str = Field(
+        default="Ask the shop's staff how to add store credit.", max_length=500
+    )
+    # Only members with this role may order (unset: every member).
+    buyer_role_id: int | None = Field(default=None, gt=0)
+    # Orders one buyer may have open at once, awaiting approval included (unset: no limit).
+    max_open_orders: int | None = Field(default=None, ge=1)
+    # What one buyer may spend per UTC day, per currency, e.g. "USD 100, INR 5000".
+    daily_spend_limits: str = ""
+
     @field_validator("resubmit_delays_seconds")
     @classmethod
     def _resubmit_delays(cls, value: str) -> str:
@@ -136,6 +155,16 @@ class Settings(StorageSettings):
         if not delays or any(not 0 < d <= 3600 for d in delays) or len(delays) > 20:
             raise ValueError("must be 1 to 20 waits, each over 0 and at most 3600 seconds")
         return value
+
+    @field_validator("daily_spend_limits")
+    @classmethod
+    def _daily_spend_limits(cls, value: str) -> str:
+        parse_spend_limits(value)
+        return value
+
+    @property
+    def spend_limits(self) -> dict[str, int]:
+        return parse_spend_limits(self.daily_spend_limits)
 
     @property
     def resubmit_delays(self) -> tuple[float, ...]:
@@ -201,6 +230,24 @@ class Settings(StorageSettings):
             else:
                 out[name] = str(value)
         return out
+
+
+def parse_spend_limits(text: str) -> dict[str, int]:
+    """`USD 100, INR 5000` -> {"USD": 10000, "INR": 500000} (minor units), exactly."""
+    limits: dict[str, int] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        try:
+            money = parse_amount(part)
+        except AmountError as exc:
+            raise ValueError(
+                f"{exc} Write each limit with its currency, e.g. USD 100, INR 5000"
+            ) from None
+        if money.currency in limits:
+            raise ValueError(f"{money.currency} has two limits")
+        limits[money.currency] = money.minor
+    return limits
 
 
 def _secret_suffix(provider: str) -> str:

@@ -20,6 +20,16 @@ class OrderKind(StrEnum):
     DIGITAL = "digital"
 
 
+class PaymentMode(StrEnum):
+    """How a placed order is paid. Chosen per product in the catalog, with a shop-wide
+    default (PAYMENT_MODE). Recorded on the order at its draft, so a catalog edit never
+    changes how an order already started is paid."""
+
+    WALLET = "wallet"  # Confirm debits the buyer's store credit, in the claim's transaction
+    APPROVAL = "approval"  # staff check the payment themselves, then Approve or Reject
+    FREE = "free"  # an explicit opt-out for trusted servers; never the default
+
+
 class OrderSource(StrEnum):
     PLACED = "placed"  # a buyer ordered it through the bot
     LINKED = "linked"  # staff linked an existing provider order to a member
@@ -27,6 +37,7 @@ class OrderSource(StrEnum):
 
 class OrderStatus(StrEnum):
     DRAFT = "draft"
+    AWAITING_APPROVAL = "awaiting_approval"  # confirmed; staff check the payment first
     SUBMITTING = "submitting"  # row committed, provider call in flight (or crashed mid-call)
     SUBMITTED = "submitted"  # the provider accepted it; pending on their side
     PROCESSING = "processing"
@@ -62,7 +73,9 @@ TERMINAL_STATUSES: frozenset[OrderStatus] = frozenset(
 
 # THE table of allowed transitions. Everything not listed raises IllegalTransition.
 ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    S.DRAFT: frozenset({S.SUBMITTING, S.CANCELLED}),
+    S.DRAFT: frozenset({S.SUBMITTING, S.AWAITING_APPROVAL, S.CANCELLED}),
+    # Approve sends it (through submitting, like a Confirm); Reject ends it, unsent.
+    S.AWAITING_APPROVAL: frozenset({S.SUBMITTING, S.CANCELLED}),
     # Whatever a provider may answer to the create itself is a legal next step: an
     # answer we can't record would lose the provider's order id.
     S.SUBMITTING: frozenset(

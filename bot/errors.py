@@ -55,3 +55,7 @@ class ProviderBusy(UserFacingError):
             "The provider is busy right now, so nothing was sent, ordered or charged. "
             f"Press **Confirm** again in about {wait}."
         )
+
+
+class NotEnoughCredit(UserFacingError):
+    """A wallet-paid order the buyer's balance can't cover: nothing was written or sent."""

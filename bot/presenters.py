@@ -9,14 +9,16 @@ from datetime import UTC, datetime
 
 import discord
 
-from bot.domain import Delivery, OrderSource, OrderStatus
+from bot.domain import Delivery, Money, OrderSource, OrderStatus, PaymentMode
 from storage.orders import OrderEvent, OrderRecord
+from storage.wallet import Entry, EntryKind
 
 # Discord allows 2,000 characters per message; leave room for the wrapping text.
 INLINE_DELIVERY_LIMIT = 1500
 
 STATUS_EMOJI = {
     OrderStatus.DRAFT: "📝",
+    OrderStatus.AWAITING_APPROVAL: "🧾",
     OrderStatus.SUBMITTING: "⏳",
     OrderStatus.SUBMITTED: "📨",
     OrderStatus.PROCESSING: "⚙️",
@@ -61,7 +63,11 @@ def order_line(order: OrderRecord) -> str:
     )
 
 
-def order_embed(order: OrderRecord, events: list[OrderEvent] | None = None) -> discord.Embed:
+def order_embed(
+    order: OrderRecord,
+    events: list[OrderEvent] | None = None,
+    entries: list[Entry] | None = None,
+) -> discord.Embed:
     embed = discord.Embed(
         title=f"Order {order.id}",
         colour=STATUS_COLOUR.get(order.status, discord.Colour.blurple()),
@@ -71,6 +77,9 @@ def order_embed(order: OrderRecord, events: list[OrderEvent] | None = None) -> d
     embed.add_field(name="Quantity", value=str(order.quantity), inline=True)
     embed.add_field(name="Price", value=price_text(order), inline=True)
     embed.add_field(name="Status", value=status_text(order), inline=True)
+    paid = payment_text(order, entries)
+    if paid:
+        embed.add_field(name="Payment", value=paid, inline=False)
     if order.status_message:
         embed.add_field(name="Provider says", value=order.status_message[:1000], inline=False)
     server = order.details.get("server_name")
@@ -123,6 +132,7 @@ HEADLINES = {
     OrderStatus.SUBMITTED: "is placed",
     OrderStatus.PROCESSING: "is placed",
     OrderStatus.SUBMITTING: "is being placed",
+    OrderStatus.AWAITING_APPROVAL: "is waiting for staff approval",
 }
 NEXT_STEPS = {
     OrderStatus.NEEDS_REVIEW: "We couldn't confirm this order with the provider "
@@ -132,21 +142,52 @@ NEXT_STEPS = {
     OrderStatus.PROCESSING: "The provider is working on it. You'll get a DM when it's done.",
     OrderStatus.SUBMITTING: "We're still sending it to the provider (with the same order "
     "id, so it can't be ordered twice). You'll get a DM with the result.",
+    OrderStatus.AWAITING_APPROVAL: "Staff are checking your payment. Nothing is sent to the "
+    "provider before they approve it; you'll get a DM either way.",
 }
 
 
-def notification_embed(order: OrderRecord, kind: str) -> discord.Embed:
-    """The DM for one owed notification (see HEADLINES)."""
+def payment_text(order: OrderRecord, entries: list[Entry] | None) -> str | None:
+    """How the order was paid and what came back, for /order and the DMs."""
+    if order.payment is PaymentMode.APPROVAL:
+        return (
+            "Paid to the shop; staff are checking it"
+            if order.status is OrderStatus.AWAITING_APPROVAL
+            else "Paid to the shop (checked by staff)"
+        )
+    if order.payment is PaymentMode.FREE:
+        return "No charge"
+    if order.payment is not PaymentMode.WALLET or not entries:
+        return None
+    currency = order.total.currency
+    paid = -sum(e.amount.minor for e in entries if e.kind is EntryKind.ORDER_DEBIT)
+    back = sum(e.amount.minor for e in entries if e.kind is EntryKind.REFUND)
+    lines = [f"{Money(paid, currency).format()} from your store credit"] if paid else []
+    if back:
+        lines.append(f"↩️ {Money(back, currency).format()} refunded to your store credit")
+    return "\n".join(lines) or None
+
+
+def notification_embed(
+    order: OrderRecord, kind: str, entries: list[Entry] | None = None
+) -> discord.Embed:
+    """The DM for one owed notification (see HEADLINES). `entries` are the order's
+    ledger rows: the payment and any refund are told in the same DM as the outcome."""
     headline = HEADLINES.get(order.status, f"is {order.status.label}")
+    title = f"{STATUS_EMOJI.get(order.status, '')} Your order {headline}".strip()
+    if kind.split("-", 1)[0] == "refund":
+        title = "↩️ Store credit refunded for your order"
     embed = discord.Embed(
-        title=f"{STATUS_EMOJI.get(order.status, '')} Your order {headline}".strip(),
-        colour=STATUS_COLOUR.get(order.status, discord.Colour.blurple()),
+        title=title, colour=STATUS_COLOUR.get(order.status, discord.Colour.blurple())
     )
     embed.add_field(name="Order", value=f"`{order.id}`", inline=True)
     embed.add_field(name="Product", value=order.product_name, inline=True)
     embed.add_field(name="Amount", value=str(order.quantity), inline=True)
     embed.add_field(name="Price", value=price_text(order), inline=True)
     embed.add_field(name="Status", value=status_text(order), inline=True)
+    paid = payment_text(order, entries)
+    if paid:
+        embed.add_field(name="Payment", value=paid, inline=False)
     if order.status_message:
         embed.add_field(name="Provider says", value=order.status_message[:1000], inline=False)
     if order.status in NEXT_STEPS:
@@ -172,3 +213,53 @@ def fallback_notice(order: OrderRecord, kind: str) -> str:
         "you. Allow direct messages from server members, or run `/orders` to see it.\n"
         f"{notice_marker_line(order.id, kind)}"
     )
+
+
+LEDGER_LABEL = {
+    EntryKind.CREDIT: "Top-up",
+    EntryKind.ORDER_DEBIT: "Order",
+    EntryKind.REFUND: "Refund",
+    EntryKind.ADJUSTMENT: "Adjustment",
+}
+
+
+def signed(amount: Money) -> str:
+    text = Money(abs(amount.minor), amount.currency).format()
+    return f"+{text}" if amount.minor > 0 else f"−{text}"
+
+
+def ledger_line(entry: Entry) -> str:
+    what = LEDGER_LABEL[entry.kind]
+    if entry.order_id:
+        what += f" `{entry.order_id}`"
+    note = (
+        f" · {entry.note[:80]}"
+        if entry.note
+        and entry.kind
+        in (
+            EntryKind.CREDIT,
+            EntryKind.ADJUSTMENT,
+        )
+        else ""
+    )
+    return f"{ts(entry.created_at, 'd')} **{signed(entry.amount)}** {what}{note}"
+
+
+def wallet_embed(
+    title: str, balances: list[Money], entries: list[Entry], *, page: int, pages: int, total: int
+) -> discord.Embed:
+    embed = discord.Embed(title=title, colour=discord.Colour.blurple())
+    embed.add_field(
+        name="Balance",
+        value="\n".join(f"**{b.format()}**" for b in balances) or "No store credit yet.",
+        inline=False,
+    )
+    embed.add_field(
+        name="History",
+        value="\n".join(ledger_line(e) for e in entries)[:1024] or "Nothing yet.",
+        inline=False,
+    )
+    embed.set_footer(
+        text=f"Page {page + 1} of {pages} · {total} entr{'y' if total == 1 else 'ies'}"
+    )
+    return embed

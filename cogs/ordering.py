@@ -18,10 +18,15 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.catalog import Product
-from bot.domain import OrderKind
+from bot.domain import Money, OrderKind, PaymentMode
 from bot.errors import InvalidInput, NotAllowed, UserFacingError
 from bot.invites import HOW_TO, normalize_invite
-from bot.services.ordering import CONFIRMATION_TTL, ConfirmOutcome, ConfirmResult
+from bot.services.ordering import (
+    CONFIRMATION_TTL,
+    ConfirmOutcome,
+    ConfirmResult,
+    PaymentPreview,
+)
 from bot.tree import report_error
 from storage import orders as repo
 
@@ -39,6 +44,7 @@ RESULT_COLOURS = {
     ConfirmResult.RETRYING: discord.Colour.gold(),
     ConfirmResult.NEEDS_REVIEW: discord.Colour.gold(),
     ConfirmResult.FAILED: discord.Colour.red(),
+    ConfirmResult.AWAITING_APPROVAL: discord.Colour.gold(),
     ConfirmResult.ALREADY: discord.Colour.light_grey(),
     ConfirmResult.EXPIRED: discord.Colour.light_grey(),
 }
@@ -50,7 +56,35 @@ def order_cooldown(interaction: discord.Interaction[Any]) -> app_commands.Cooldo
     return app_commands.Cooldown(1, seconds) if seconds > 0 else None
 
 
-def confirmation_embed(order: repo.OrderRecord, *, server_name: str | None = None) -> discord.Embed:
+def buyer_refusal(interaction: discord.Interaction[Any]) -> None:
+    """BUYER_ROLE_ID: only members with that role may order (commands and Confirm)."""
+    bot: OrderBot = interaction.client
+    role_id = bot.settings.buyer_role_id
+    if role_id is None:
+        return
+    roles = getattr(interaction.user, "roles", None) or []
+    if role_id not in {role.id for role in roles}:
+        raise NotAllowed(
+            f"Only members with the <@&{role_id}> role can order in this shop. Ask staff "
+            "how to get it. Nothing was ordered."
+        )
+
+
+def payment_line(order: repo.OrderRecord, preview: PaymentPreview) -> str | None:
+    if preview.mode is PaymentMode.WALLET and preview.balance is not None:
+        after = Money(preview.balance.minor - order.total.minor, order.total.currency)
+        return (
+            f"From your store credit: {preview.balance.format()} → **{after.format()}** "
+            "after Confirm"
+        )
+    if preview.mode is PaymentMode.APPROVAL:
+        return "Staff check your payment after you confirm; nothing is sent before they approve it"
+    return None
+
+
+def confirmation_embed(
+    order: repo.OrderRecord, preview: PaymentPreview, *, server_name: str | None = None
+) -> discord.Embed:
     expires = int(order.created_at + CONFIRMATION_TTL)
     embed = discord.Embed(
         title="Confirm your order",
@@ -64,6 +98,9 @@ def confirmation_embed(order: repo.OrderRecord, *, server_name: str | None = Non
         value=f"{order.quantity} × {order.unit_price.format()} = **{order.total.format()}**",
         inline=False,
     )
+    paying = payment_line(order, preview)
+    if paying:
+        embed.add_field(name="Payment", value=paying, inline=False)
     if server_name:
         invite = order.details.get("invite_code", "")
         embed.add_field(name="Server", value=f"{server_name} (`{invite}`)", inline=False)
@@ -108,6 +145,7 @@ class ConfirmButton(
         try:
             # Acknowledge first (Discord allows 3 s); the provider call may take longer.
             await interaction.response.defer()
+            buyer_refusal(interaction)
             outcome = await bot.ordering.confirm(self.order_id, interaction.user.id)
             embed = discord.Embed(
                 title="Order " + outcome.result.value.replace("_", " "),
@@ -230,8 +268,11 @@ class ContactModal(discord.ui.Modal, title="Contact details"):
                 interaction_key=str(interaction.id),
                 contact=contact,
             )
+            preview = await bot.ordering.payment_preview(draft)
             await interaction.followup.send(
-                embed=confirmation_embed(draft), view=confirmation_view(draft.id), ephemeral=True
+                embed=confirmation_embed(draft, preview),
+                view=confirmation_view(draft.id),
+                ephemeral=True,
             )
         except Exception as exc:
             await report_error(interaction, exc)
@@ -311,11 +352,13 @@ class Ordering(commands.Cog):
         amount: app_commands.Range[int, 1, 1000],
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
+        buyer_refusal(interaction)
         service = self.bot.ordering
         code = normalize_invite(invite)
         product = service.boost_product()
         service.check_quantity(product, amount)
         await service.ensure_open()
+        await service.check_can_buy(interaction.user.id, product, amount)
         try:
             resolved = await self.bot.fetch_invite(code, with_counts=False, with_expiration=False)
         except discord.NotFound:
@@ -333,7 +376,9 @@ class Ordering(commands.Cog):
             details={"invite_code": code, "server_name": server_name[:100]},
         )
         await interaction.followup.send(
-            embed=confirmation_embed(draft, server_name=server_name),
+            embed=confirmation_embed(
+                draft, await service.payment_preview(draft), server_name=server_name
+            ),
             view=confirmation_view(draft.id),
             ephemeral=True,
         )
@@ -348,13 +393,15 @@ class Ordering(commands.Cog):
         product: app_commands.Range[str, 1, 100],
         quantity: app_commands.Range[int, 1, 1000] = 1,
     ) -> None:
+        buyer_refusal(interaction)
         service = self.bot.ordering
         chosen = service.digital_product(product)
         service.check_quantity(chosen, quantity)
         if service.needs_contact(chosen):
             # A modal must be the first response, so it can't follow a defer. The only
-            # I/O before it is a local SQLite read.
+            # I/O before it is local SQLite reads: the shop switch, the balance, limits.
             await service.ensure_open()
+            await service.check_can_buy(interaction.user.id, chosen, quantity)
             await interaction.response.send_modal(ContactModal(chosen, quantity, interaction.id))
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -367,7 +414,9 @@ class Ordering(commands.Cog):
             interaction_key=str(interaction.id),
         )
         await interaction.followup.send(
-            embed=confirmation_embed(draft), view=confirmation_view(draft.id), ephemeral=True
+            embed=confirmation_embed(draft, await service.payment_preview(draft)),
+            view=confirmation_view(draft.id),
+            ephemeral=True,
         )
 
     @buy.autocomplete("product")

@@ -16,8 +16,9 @@ from discord.ext import commands
 from bot.crypto import DecryptionError
 from bot.errors import OrderNotFoundError
 from bot.presenters import delivery_payload, order_embed, order_line, status_text
-from bot.tree import report_error
+from cogs.pager import send_paged
 from storage import orders as repo
+from storage import wallet
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -45,47 +46,6 @@ async def orders_page(bot: OrderBot, user_id: int, page: int) -> tuple[discord.E
     return embed, pages
 
 
-class OrdersPager(discord.ui.View):
-    def __init__(self, bot: OrderBot, user_id: int, page: int, pages: int) -> None:
-        super().__init__(timeout=600)
-        self.bot = bot
-        self.user_id = user_id
-        self.page = page
-        self.pages = pages
-        self._sync_buttons()
-
-    def _sync_buttons(self) -> None:
-        self.previous.disabled = self.page <= 0
-        self.next.disabled = self.page >= self.pages - 1
-
-    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
-        return interaction.user.id == self.user_id
-
-    async def _turn(self, interaction: discord.Interaction[Any], delta: int) -> None:
-        await interaction.response.defer()
-        embed, self.pages = await orders_page(self.bot, self.user_id, self.page + delta)
-        self.page = min(max(self.page + delta, 0), self.pages - 1)
-        self._sync_buttons()
-        await interaction.edit_original_response(embed=embed, view=self)
-
-    @discord.ui.button(label="◀ Newer", style=discord.ButtonStyle.secondary)
-    async def previous(
-        self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]
-    ) -> None:
-        await self._turn(interaction, -1)
-
-    @discord.ui.button(label="Older ▶", style=discord.ButtonStyle.secondary)
-    async def next(
-        self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]
-    ) -> None:
-        await self._turn(interaction, +1)
-
-    async def on_error(
-        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any], /
-    ) -> None:
-        await report_error(interaction, error)
-
-
 class Orders(commands.Cog):
     def __init__(self, bot: OrderBot) -> None:
         self.bot = bot
@@ -93,15 +53,8 @@ class Orders(commands.Cog):
     @app_commands.command(name="orders", description="Your orders, newest first")
     async def orders(self, interaction: discord.Interaction[Any]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        embed, pages = await orders_page(self.bot, interaction.user.id, 0)
-        if pages > 1:
-            await interaction.followup.send(
-                embed=embed,
-                view=OrdersPager(self.bot, interaction.user.id, 0, pages),
-                ephemeral=True,
-            )
-        else:
-            await interaction.followup.send(embed=embed, ephemeral=True)
+        user_id = interaction.user.id
+        await send_paged(interaction, user_id, lambda page: orders_page(self.bot, user_id, page))
 
     @app_commands.command(
         name="order", description="One of your orders: status, timeline and delivery"
@@ -116,7 +69,7 @@ class Orders(commands.Cog):
         if order is None or order.status.value == "draft":
             raise OrderNotFoundError(order_id)
         events = await repo.list_events(self.bot.db, order.id)
-        embed = order_embed(order, events)
+        embed = order_embed(order, events, await wallet.order_entries(self.bot.db, order.id))
         try:
             delivery = order.delivery(self.bot.cipher) if order.has_delivery else None
         except DecryptionError:

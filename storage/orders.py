@@ -23,8 +23,10 @@ from bot.domain import (
     OrderKind,
     OrderSource,
     OrderStatus,
+    PaymentMode,
     check_transition,
 )
+from storage import payments
 from storage.database import Database
 from storage.notifications import owe_notification_in
 from storage.staff_alerts import raise_alert_in
@@ -100,6 +102,7 @@ class NewOrder:
     contact: Mapping[str, str] | None = None
     next_poll_at: float | None = None
     buyer_name: str | None = None
+    payment: PaymentMode | None = None
 
     @property
     def total(self) -> Money:
@@ -136,6 +139,8 @@ class OrderRecord:
     unchanged_polls: int
     poll_failures: int
     buyer_name: str | None
+    payment: PaymentMode | None  # None: linked, or from before payments existed
+    confirmed_at: float | None
     # Ciphertext stays inside the record so a caller that needs the secret must decrypt
     # it explicitly; it is excluded from repr.
     _contact_enc: bytes | None = field(default=None, repr=False)
@@ -204,6 +209,8 @@ def _record(row: aiosqlite.Row) -> OrderRecord:
         unchanged_polls=row["unchanged_polls"],
         poll_failures=row["poll_failures"],
         buyer_name=row["buyer_name"],
+        payment=PaymentMode(row["payment"]) if row["payment"] else None,
+        confirmed_at=row["confirmed_at"],
         _contact_enc=row["contact_enc"],
         _delivery_enc=row["delivery_enc"],
         _request_enc=row["request_enc"],
@@ -271,8 +278,8 @@ async def insert_order(
                 "INSERT INTO orders (id, guild_id, user_id, product_key, product_name, provider,"
                 " kind, source, quantity, unit_price_minor, total_minor, currency, status,"
                 " raw_status, remote_id, idempotency_key, details_json, contact_enc,"
-                " created_at, updated_at, next_poll_at, buyer_name)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, updated_at, next_poll_at, buyer_name, payment)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     order.id,
                     order.guild_id,
@@ -296,6 +303,7 @@ async def insert_order(
                     now,
                     order.next_poll_at,
                     order.buyer_name[:100] if order.buyer_name else None,
+                    order.payment.value if order.payment else None,
                 ),
             )
             await add_event_in(
@@ -493,6 +501,8 @@ class StatusChange:
     require_shop_open: bool = False
     # Freeze this create request (plaintext JSON, encrypted here) with the move.
     frozen_request: str | None = field(default=None, repr=False)
+    # The buyer's limits, checked in the same transaction (Confirm passes them).
+    limits: payments.BuyerLimits | None = None
 
 
 async def transition_order(
@@ -500,13 +510,19 @@ async def transition_order(
 ) -> OrderRecord:
     """Move an order to a new status: the row, a timeline event and (when asked) the
     notification owed are written in ONE transaction. Illegal moves raise
-    IllegalTransition and write nothing."""
+    IllegalTransition and write nothing.
+
+    The wallet moves with the status (storage.payments): a debit due at `submitting`
+    that the balance can't cover raises wallet.InsufficientBalance, and a limit that
+    refuses raises payments.LimitReached; either way nothing is written."""
     now = time.time()
     delivery_enc = cipher.encrypt_delivery(change.delivery) if change.delivery else None
     request_enc = cipher.encrypt_text(change.frozen_request) if change.frozen_request else None
     async with db.transaction() as conn:
         async with conn.execute(
-            "SELECT status, user_id FROM orders WHERE id = ?", (order_id,)
+            "SELECT status, user_id, payment, total_minor, currency, confirmed_at FROM orders"
+            " WHERE id = ?",
+            (order_id,),
         ) as cur:
             row = await cur.fetchone()
         if row is None:
@@ -522,6 +538,16 @@ async def transition_order(
             if paused is not None and paused[0] == "1":
                 raise ShopClosed(order_id)
         check_transition(old, change.new_status)
+        if change.limits is not None and change.limits.any:
+            await payments.check_limits_in(
+                conn,
+                user_id=row["user_id"],
+                order_id=order_id,
+                total=Money(row["total_minor"], row["currency"]),
+                limits=change.limits,
+                now=now,
+            )
+        confirmed_at = now if old is OrderStatus.DRAFT else row["confirmed_at"]
         # Terminal orders are not polled again; open ones keep the caller's schedule.
         next_poll = None if change.new_status.is_terminal else change.next_poll_at
         await conn.execute(
@@ -529,8 +555,8 @@ async def transition_order(
             " status_message = COALESCE(?, status_message), remote_id = COALESCE(?, remote_id),"
             " remote_price = COALESCE(?, remote_price),"
             " delivery_enc = COALESCE(?, delivery_enc), request_enc = COALESCE(?, request_enc),"
-            " updated_at = ?, next_poll_at = ?, unchanged_polls = 0, poll_lease_until = NULL"
-            " WHERE id = ?",
+            " updated_at = ?, next_poll_at = ?, unchanged_polls = 0, poll_lease_until = NULL,"
+            " confirmed_at = ? WHERE id = ?",
             (
                 change.new_status.value,
                 change.raw_status,
@@ -541,6 +567,7 @@ async def transition_order(
                 request_enc,
                 now,
                 next_poll,
+                confirmed_at,
                 order_id,
             ),
         )
@@ -555,6 +582,28 @@ async def transition_order(
             detail=change.detail,
             at=now,
         )
+        moved = await payments.settle_in(
+            conn,
+            payments.OrderPayment(
+                order_id,
+                row["user_id"],
+                PaymentMode(row["payment"]) if row["payment"] else None,
+                Money(row["total_minor"], row["currency"]),
+            ),
+            old,
+            change.new_status,
+            actor=change.actor,
+            now=now,
+        )
+        if moved is not None:
+            await add_event_in(
+                conn,
+                order_id,
+                actor=change.actor,
+                kind="payment",
+                detail=f"{moved.kind.value} {moved.amount.format()} ({moved.note})",
+                at=now,
+            )
         if change.delivery is not None:
             await add_event_in(
                 conn,
@@ -570,7 +619,7 @@ async def transition_order(
             # such move owes its own DM: the first of a kind is "final" (or "review", …),
             # later ones are numbered, so "one DM per order and kind" still holds and no
             # outcome is swallowed. (Each move happens once: it is a compare-and-set.)
-            kind = await _next_kind(conn, order_id, change.notify_kind)
+            kind = await next_notification_kind(conn, order_id, change.notify_kind)
             await owe_notification_in(conn, order_id, kind, user_id=row["user_id"], now=now)
         if change.alert is not None:
             await raise_alert_in(
@@ -589,7 +638,7 @@ async def transition_order(
 FINAL = "final"
 
 
-async def _next_kind(conn: aiosqlite.Connection, order_id: str, base: str) -> str:
+async def next_notification_kind(conn: aiosqlite.Connection, order_id: str, base: str) -> str:
     async with conn.execute(
         "SELECT COUNT(*) FROM notifications WHERE order_id = ? AND (kind = ? OR kind LIKE ?)",
         (order_id, base, f"{base}-%"),

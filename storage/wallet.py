@@ -154,6 +154,17 @@ async def entries(db: Database, user_id: int, *, limit: int = 10, offset: int = 
     return [_entry(r) for r in rows]
 
 
+async def count_entries(db: Database, user_id: int) -> int:
+    row = await db.fetch_one("SELECT COUNT(*) AS n FROM ledger WHERE user_id = ?", (user_id,))
+    return int(row["n"]) if row else 0
+
+
+async def entry_by_key_in(conn: aiosqlite.Connection, key: str) -> Entry | None:
+    async with conn.execute("SELECT * FROM ledger WHERE idempotency_key = ?", (key,)) as cur:
+        row = await cur.fetchone()
+    return _entry(row) if row else None
+
+
 async def order_entries(db: Database, order_id: str) -> list[Entry]:
     rows = await db.fetch_all("SELECT * FROM ledger WHERE order_id = ? ORDER BY id", (order_id,))
     return [_entry(r) for r in rows]

@@ -49,7 +49,7 @@ from bot.presenters import (
 )
 from storage import notifications as outbox
 from storage import orders as repo
-from storage import staff_alerts
+from storage import staff_alerts, wallet
 from storage.database import Database
 from storage.notifications import NotificationState
 
@@ -301,7 +301,7 @@ class Notifier:
                 error="superseded; not sent",
             )
             return False
-        embed = notification_embed(order, note.kind)
+        embed = notification_embed(order, note.kind, await wallet.order_entries(self.db, order.id))
         content, file = (None, None)
         try:
             delivery = order.delivery(self.cipher) if order.has_delivery else None

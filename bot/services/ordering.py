@@ -16,14 +16,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from bot.catalog import Catalog, Product
 from bot.crash_points import crash_point
 from bot.crypto import DecryptionError, DeliveryCipher
-from bot.domain import Money, OrderKind, OrderSource, OrderStatus, new_order_id
+from bot.domain import Money, OrderKind, OrderSource, OrderStatus, PaymentMode, new_order_id
 from bot.errors import (
     InvalidInput,
     NotAllowed,
+    NotEnoughCredit,
     ProviderBusy,
     ShopPaused,
     UserFacingError,
@@ -42,7 +44,7 @@ from bot.services.submission import (
     create_request,
 )
 from storage import orders as repo
-from storage import provider_health, shop_state, staff_alerts
+from storage import payments, provider_health, shop_state, staff_alerts, wallet
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,25 @@ CANCELLED_MEANWHILE = (
     "Run the command again to order."
 )
 
+
+@dataclass(frozen=True, slots=True)
+class ShopPolicy:
+    """How the shop takes payment and what it allows one buyer (settings)."""
+
+    default_payment: PaymentMode = PaymentMode.WALLET
+    top_up_instructions: str = "Ask the shop's staff how to add store credit."
+    limits: payments.BuyerLimits = field(default_factory=payments.BuyerLimits)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentPreview:
+    """What the confirmation shows about paying: the mode, and for a wallet order the
+    balance now and after Confirm."""
+
+    mode: PaymentMode
+    balance: Money | None = None
+
+
 __all__ = [
     "CONFIRMATION_TTL",
     "FIRST_POLL_DELAY",
@@ -63,6 +84,8 @@ __all__ = [
     "ConfirmOutcome",
     "ConfirmResult",
     "OrderingService",
+    "PaymentPreview",
+    "ShopPolicy",
 ]
 
 
@@ -76,7 +99,9 @@ class OrderingService:
         *,
         clock: Callable[[], float] = time.time,
         resubmit_delays: tuple[float, ...] = RESUBMIT_DELAYS,
+        policy: ShopPolicy | None = None,
     ) -> None:
+        self.policy = policy or ShopPolicy()
         self.db = db
         self.cipher = cipher
         self.catalog = catalog
@@ -135,6 +160,57 @@ class OrderingService:
         # The checkout contract requires contact.phone_number.
         return product.provider == "checkout"
 
+    # --- payment and limits -------------------------------------------------------------------
+
+    def payment_for(self, product: Product) -> PaymentMode:
+        return product.payment or self.policy.default_payment
+
+    async def check_can_buy(self, user_id: int, product: Product, quantity: int) -> None:
+        """The early, friendly refusal before a draft (or a contact form) exists: a short
+        balance or a limit already reached. Confirm checks again, authoritatively, in
+        the transaction that claims the order."""
+        total = product.price_for(quantity)
+        mode = self.payment_for(product)
+        async with self.db.reading() as conn:
+            try:
+                await payments.check_limits_in(
+                    conn,
+                    user_id=user_id,
+                    order_id="",
+                    total=total,
+                    limits=self.policy.limits,
+                    now=self.clock(),
+                )
+            except payments.LimitReached as exc:
+                raise NotAllowed(exc.message) from None
+            if mode is PaymentMode.WALLET:
+                balance = await wallet.balance_in(conn, user_id, total.currency)
+                if balance.minor < total.minor:
+                    raise self.not_enough_credit(balance, total, at_confirm=False)
+
+    def not_enough_credit(
+        self, balance: Money, price: Money, *, at_confirm: bool
+    ) -> NotEnoughCredit:
+        stays = (
+            " Your order is kept until its confirmation expires: press **Confirm** again once "
+            "your balance covers it."
+            if at_confirm
+            else ""
+        )
+        return NotEnoughCredit(
+            f"Your store credit is **{balance.format()}** and this order costs "
+            f"**{price.format()}**, so nothing was ordered or charged.{stays}\n"
+            f"**How to top up:** {clip(self.policy.top_up_instructions, 500)}"
+        )
+
+    async def payment_preview(self, order: repo.OrderRecord) -> PaymentPreview:
+        mode = order.payment or PaymentMode.FREE
+        if mode is not PaymentMode.WALLET:
+            return PaymentPreview(mode)
+        return PaymentPreview(
+            mode, await wallet.balance(self.db, order.user_id, order.total.currency)
+        )
+
     # --- drafts -------------------------------------------------------------------------------
 
     async def create_draft(
@@ -154,6 +230,7 @@ class OrderingService:
         await self.ensure_open()
         self.check_quantity(product, quantity)
         self.adapter_for(product)
+        await self.check_can_buy(user_id, product, quantity)
         new = repo.NewOrder(
             id=new_order_id(),
             user_id=user_id,
@@ -169,6 +246,7 @@ class OrderingService:
             details=dict(details or {}),
             contact=contact,
             buyer_name=buyer_name,
+            payment=self.payment_for(product),
         )
         try:
             return await repo.insert_order(self.db, new, self.cipher, actor=str(user_id))
@@ -218,24 +296,36 @@ class OrderingService:
                 order,
                 f"Order `{order.id}` was already confirmed; it is being sent right now.",
             )
+        approval = order.payment is PaymentMode.APPROVAL
         try:
-            # The CAS that makes a second press harmless. Committed before any I/O.
+            # The CAS that makes a second press harmless. Committed before any I/O, with
+            # the wallet debit (storage.payments) and the buyer's limits in the same
+            # transaction: no order is ever sent unpaid, and no debit exists without it.
             claimed = await repo.transition_order(
                 self.db,
                 order.id,
                 repo.StatusChange(
-                    OrderStatus.SUBMITTING,
+                    OrderStatus.AWAITING_APPROVAL if approval else OrderStatus.SUBMITTING,
                     actor=str(user_id),
-                    detail="confirmed by the buyer",
+                    detail="confirmed by the buyer"
+                    + ("; waiting for staff to approve the payment" if approval else ""),
                     expect=OrderStatus.DRAFT,
                     require_shop_open=True,
                     frozen_request=prepared.to_json(),
+                    limits=self.policy.limits,
+                    alert=approval_alert(order) if approval else None,
                 ),
                 self.cipher,
             )
         except repo.ShopClosed:
             self.submitter.release(order.id)
             raise ShopPaused(await shop_state.get_value(self.db, PAUSED_REASON_KEY)) from None
+        except wallet.InsufficientBalance as short:
+            self.submitter.release(order.id)
+            raise self.not_enough_credit(short.balance, short.needed, at_confirm=True) from None
+        except payments.LimitReached as exc:
+            self.submitter.release(order.id)
+            raise NotAllowed(exc.message) from None
         except repo.OrderNotFound:
             # Cancel won the race: the draft is gone, and nothing was sent.
             self.submitter.release(order.id)
@@ -252,9 +342,27 @@ class OrderingService:
         except BaseException:
             self.submitter.release(order.id)
             raise
+        if approval:
+            self.submitter.release(order.id)
+            return ConfirmOutcome(
+                ConfirmResult.AWAITING_APPROVAL,
+                claimed,
+                f"Order `{order.id}` is waiting for staff to check your payment of "
+                f"**{order.total.format()}**. Nothing is sent before they approve it; you'll "
+                "get a DM either way.",
+            )
         crash_point("confirm.claimed")
         # The buyer sees this outcome in the interaction: no DM for it.
-        return await self.submitter.submit(claimed, buyer_watching=True, reserved=True)
+        outcome = await self.submitter.submit(claimed, buyer_watching=True, reserved=True)
+        if outcome.result is ConfirmResult.FAILED and outcome.order is not None:
+            back = await refunded_total(self.db, outcome.order)
+            if back is not None:
+                outcome = ConfirmOutcome(
+                    outcome.result,
+                    outcome.order,
+                    f"{outcome.user_message} {back.format()} went back to your store credit.",
+                )
+        return outcome
 
     async def submit(
         self, order: repo.OrderRecord, *, buyer_watching: bool = False
@@ -366,6 +474,27 @@ class OrderingService:
             detail=f"linked {provider} {remote_id} to member {member_id} (provider says {current.raw_status}, {status.label})",
         )
         return order
+
+
+def approval_alert(order: repo.OrderRecord) -> repo.AlertSpec:
+    """The staff-channel message with Approve / Reject buttons (cogs.admin.approvals)."""
+    return repo.AlertSpec(
+        kind="approval",
+        message=f"🧾 <@{order.user_id}> confirmed order `{order.id}`: {order.quantity} × "
+        f"{order.product_name}, **{order.total.format()}**. Check that they paid, then "
+        "**Approve** (it is sent to the provider) or **Reject** (nothing is sent; they are told).",
+        dedupe_key=f"approval:{order.id}",
+    )
+
+
+async def refunded_total(db: Database, order: repo.OrderRecord) -> Money | None:
+    """What came back to the buyer's wallet for this order, if anything."""
+    back = sum(
+        e.amount.minor
+        for e in await wallet.order_entries(db, order.id)
+        if e.kind is wallet.EntryKind.REFUND
+    )
+    return Money(back, order.total.currency) if back > 0 else None
 
 
 def _zero_price(current: ProviderOrder) -> Money:

@@ -119,6 +119,9 @@ class StaffLog:
         self.client = client
         self.channel_id = channel_id
         self.clock = clock
+        # Buttons for an alert that is acted on from its own message (an approval); set
+        # by the bot once the cogs that answer them are loaded.
+        self.view_for: Callable[[StaffAlert], discord.ui.View | None] | None = None
 
     async def _channel(self) -> discord.abc.Messageable:
         channel = self.client.get_channel(self.channel_id)
@@ -176,7 +179,8 @@ class StaffLog:
         posted = 0
         # Alerts on their own first, in the order they were raised; digests after them.
         for alert in sorted(singles, key=lambda a: a.id):
-            if await self._post(channel, alert.message, alert):
+            view = self.view_for(alert) if self.view_for is not None else None
+            if await self._post(channel, alert.message, alert, view=view):
                 await staff_alerts.mark_alerts_posted(self.db, [alert.id])
                 posted += 1
             done.add(alert.id)
@@ -208,13 +212,27 @@ class StaffLog:
         log.info("posted a digest of %d %s alert(s)", len(rest), key)
         return 1
 
-    async def _post(self, channel: discord.abc.Messageable, text: str, alert: StaffAlert) -> bool:
+    async def _post(
+        self,
+        channel: discord.abc.Messageable,
+        text: str,
+        alert: StaffAlert,
+        *,
+        view: discord.ui.View | None = None,
+    ) -> bool:
         """True when posted; False when Discord refused this alert (retried later, and given
         up after MAX_ATTEMPTS). A channel-wide failure raises ChannelDown instead."""
         try:
-            await channel.send(
-                text[:DISCORD_LIMIT], allowed_mentions=discord.AllowedMentions.none()
-            )
+            if view is not None:
+                await channel.send(
+                    text[:DISCORD_LIMIT],
+                    allowed_mentions=discord.AllowedMentions.none(),
+                    view=view,
+                )
+            else:
+                await channel.send(
+                    text[:DISCORD_LIMIT], allowed_mentions=discord.AllowedMentions.none()
+                )
             return True
         except discord.HTTPException as exc:
             if exc.status >= 500 or exc.status in (403, 404, 429):

@@ -22,6 +22,7 @@ from bot.errors import InvalidInput, UserFacingError, clip
 from bot.services.ordering import ConfirmOutcome, OrderingService
 from storage import notifications as outbox
 from storage import orders as repo
+from storage import wallet
 from storage.database import Database
 from storage.staff_alerts import raise_alert_in
 
@@ -236,7 +237,66 @@ class StaffOrders:
                 f"Order `{order.id}` already reached {order.provider} as `{order.remote_id}`; "
                 "retrying would order it twice. Set its status instead."
             )
-        return await self._resend_submission(order, staff_id, "retry of a failed submission")
+        try:
+            return await self._resend_submission(order, staff_id, "retry of a failed submission")
+        except wallet.InsufficientBalance as short:
+            # Its payment came back when it failed: a retry takes it again, or doesn't run.
+            raise StaffOrderError(
+                f"Order `{order.id}` was refunded when it failed, and a retry pays for it "
+                f"again: <@{order.user_id}> has {short.balance.format()}, the order costs "
+                f"{short.needed.format()}. Nothing was sent. Credit them first "
+                "(`/admin wallet credit`) if they have paid you."
+            ) from None
+
+    async def approve(self, order_id: str, staff_id: int) -> ConfirmOutcome:
+        """Staff checked the buyer's payment: send the order, through the same path as a
+        Confirm (the request frozen at Confirm, the buyer told the outcome by DM)."""
+        order = await self._awaiting_approval(order_id)
+        claimed = await self._change(
+            order,
+            repo.StatusChange(
+                OrderStatus.SUBMITTING,
+                actor=str(staff_id),
+                detail="payment approved by staff",
+                alert=repo.AlertSpec(
+                    "staff_action",
+                    f"✅ <@{staff_id}> approved order `{order.id}` ({order.total.format()} from "
+                    f"<@{order.user_id}>); it is being sent to {order.provider}.",
+                    _staff_key(order.id, "approve"),
+                ),
+            ),
+        )
+        return await self.ordering.submit(claimed)
+
+    async def reject(self, order_id: str, staff_id: int, note: str) -> repo.OrderRecord:
+        """Staff found no payment: the order ends unsent and the buyer is told why."""
+        order = await self._awaiting_approval(order_id)
+        note = " ".join(note.split()) or "Staff couldn't confirm your payment."
+        return await self._change(
+            order,
+            repo.StatusChange(
+                OrderStatus.CANCELLED,
+                actor=str(staff_id),
+                status_message=f"Not approved: {note[:280]} Nothing was ordered.",
+                detail=f"rejected by staff: {note[:300]}",
+                notify_kind="final",
+                alert=repo.AlertSpec(
+                    "staff_action",
+                    f"🚫 <@{staff_id}> rejected order `{order.id}` from <@{order.user_id}>: "
+                    f"{clip(note, 200)}. Nothing was sent.",
+                    _staff_key(order.id, "reject"),
+                ),
+            ),
+        )
+
+    async def _awaiting_approval(self, order_id: str) -> repo.OrderRecord:
+        order = await self.get(order_id)
+        if order.status is not OrderStatus.AWAITING_APPROVAL:
+            raise StaffOrderError(
+                f"Order `{order.id}` is **{order.status.label}**: it is not waiting for "
+                "approval (somebody may have decided already)."
+            )
+        return order
 
     async def resubmit(
         self, order_id: str, staff_id: int, seen: float | None = None

@@ -52,6 +52,7 @@ class ConfirmResult(StrEnum):
     FAILED = "failed"  # refused; the buyer sees why
     NEEDS_REVIEW = "needs_review"  # outcome unknown; staff are checking
     RETRYING = "retrying"  # idempotent provider unreachable; we keep re-sending
+    AWAITING_APPROVAL = "awaiting_approval"  # staff check the payment, then approve
     ALREADY = "already"  # a previous press already confirmed it
     EXPIRED = "expired"
 

@@ -154,7 +154,7 @@ def test_ambiguous_or_wrong_amounts_are_refused(text: str, currency: str | None,
 
 
 @given(
-    minor=st.integers(min_value=1, max_value=10**12),
+    minor=st.integers(min_value=1, max_value=10**11),
     currency=st.sampled_from(["USD", "EUR", "GBP", "INR", "BDT", "JPY"]),
 )
 def test_what_format_prints_reads_back_exactly(minor: int, currency: str) -> None:

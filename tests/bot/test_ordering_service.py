@@ -25,6 +25,7 @@ from storage import audit, staff_alerts
 from storage import orders as repo
 from storage.database import Database
 from tests.conftest import REPO_ROOT
+from tests.payments import FREE_POLICY
 
 BUYER = 111
 OTHER = 222
@@ -37,7 +38,7 @@ async def service(
     db: Database, cipher: DeliveryCipher, adapters: ProviderRegistry
 ) -> AsyncIterator[OrderingService]:
     catalog = load_catalog(REPO_ROOT / "catalog.toml")
-    yield OrderingService(db, cipher, catalog, adapters)
+    yield OrderingService(db, cipher, catalog, adapters, policy=FREE_POLICY)
 
 
 async def boost_draft(
@@ -160,7 +161,9 @@ async def test_boost_timeout_becomes_needs_review_never_resent(
 
     slow = ProviderRegistry({"boost": make_adapter(cluster, "boost", timeout=0.3)})
     try:
-        service = OrderingService(db, cipher, load_catalog(REPO_ROOT / "catalog.toml"), slow)
+        service = OrderingService(
+            db, cipher, load_catalog(REPO_ROOT / "catalog.toml"), slow, policy=FREE_POLICY
+        )
         cluster.state("boost").add_fault(Fault("hang", method="POST"))
         draft = await boost_draft(service)
         outcome = await service.confirm(draft.id, BUYER)

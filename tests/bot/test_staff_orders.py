@@ -23,6 +23,7 @@ from storage import orders as repo
 from storage.database import Database
 from tests.bot.test_ordering_service import BUYER, boost_draft, posts
 from tests.conftest import REPO_ROOT
+from tests.payments import FREE_POLICY
 
 STAFF_A = 901
 STAFF_B = 902
@@ -32,7 +33,9 @@ STAFF_B = 902
 async def ordering(
     db: Database, cipher: DeliveryCipher, adapters: ProviderRegistry
 ) -> AsyncIterator[OrderingService]:
-    yield OrderingService(db, cipher, load_catalog(REPO_ROOT / "catalog.toml"), adapters)
+    yield OrderingService(
+        db, cipher, load_catalog(REPO_ROOT / "catalog.toml"), adapters, policy=FREE_POLICY
+    )
 
 
 @pytest.fixture

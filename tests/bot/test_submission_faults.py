@@ -31,6 +31,7 @@ from storage import orders as repo
 from storage import staff_alerts
 from storage.database import Database
 from tests.conftest import REPO_ROOT, make_adapter
+from tests.payments import FREE_POLICY
 
 BUYER = 111
 PHONE = {"phone_number": "+919876543210", "name": "Asha"}
@@ -42,7 +43,9 @@ TRY_AGAIN = ("try again", "please retry")
 async def service(
     db: Database, cipher: DeliveryCipher, adapters: ProviderRegistry
 ) -> AsyncIterator[OrderingService]:
-    yield OrderingService(db, cipher, load_catalog(REPO_ROOT / "catalog.toml"), adapters)
+    yield OrderingService(
+        db, cipher, load_catalog(REPO_ROOT / "catalog.toml"), adapters, policy=FREE_POLICY
+    )
 
 
 def posts(cluster: SandboxCluster, name: str) -> list[Any]:
@@ -165,7 +168,9 @@ async def test_an_unexpected_exception_after_sending_is_outcome_unknown(
     buggy = BuggyBoostClient(real._client, real._secret)
     providers = ProviderRegistry({"boost": buggy})
     try:
-        service = OrderingService(db, cipher, load_catalog(REPO_ROOT / "catalog.toml"), providers)
+        service = OrderingService(
+            db, cipher, load_catalog(REPO_ROOT / "catalog.toml"), providers, policy=FREE_POLICY
+        )
         draft = await boost_draft(service)
         outcome = await service.confirm(draft.id, BUYER)  # must not raise
         assert outcome.result is ConfirmResult.NEEDS_REVIEW
@@ -246,11 +251,11 @@ async def test_a_contact_that_no_longer_decrypts_orders_nothing_and_tells_staff(
     db: Database, cluster: SandboxCluster, adapters: ProviderRegistry, cipher: DeliveryCipher
 ) -> None:
     catalog = load_catalog(REPO_ROOT / "catalog.toml")
-    before = OrderingService(db, cipher, catalog, adapters)
+    before = OrderingService(db, cipher, catalog, adapters, policy=FREE_POLICY)
     draft = await checkout_draft(before)
     # The operator replaced the key instead of rotating it.
     other = DeliveryCipher(SecretStr(Fernet.generate_key().decode()))
-    after = OrderingService(db, other, catalog, adapters)
+    after = OrderingService(db, other, catalog, adapters, policy=FREE_POLICY)
     with pytest.raises(UserFacingError, match="nothing was ordered"):
         await after.confirm(draft.id, BUYER)
     assert posts(cluster, "checkout") == []
@@ -262,14 +267,16 @@ async def test_a_frozen_request_that_no_longer_decrypts_goes_to_staff(
     db: Database, cluster: SandboxCluster, adapters: ProviderRegistry, cipher: DeliveryCipher
 ) -> None:
     catalog = load_catalog(REPO_ROOT / "catalog.toml")
-    service = OrderingService(db, cipher, catalog, adapters)
+    service = OrderingService(db, cipher, catalog, adapters, policy=FREE_POLICY)
     # Three 500s: the adapter's own quick retries are used up, a later re-send is due.
     cluster.state("checkout").add_fault(Fault("server_error", count=3, method="POST"))
     draft = await checkout_draft(service)
     assert (await service.confirm(draft.id, BUYER)).result is ConfirmResult.RETRYING
     due = (await order(db, draft.id)).next_poll_at
     other = DeliveryCipher(SecretStr(Fernet.generate_key().decode()))
-    restarted = OrderingService(db, other, catalog, adapters, clock=lambda: due + 1)  # type: ignore[operator]
+    restarted = OrderingService(
+        db, other, catalog, adapters, clock=lambda: due + 1, policy=FREE_POLICY
+    )  # type: ignore[operator]
     assert await restarted.recover_submitting(at_startup=False) == 1
     assert (await order(db, draft.id)).status is OrderStatus.NEEDS_REVIEW
     assert len(posts(cluster, "checkout")) == 3  # the unreadable request is never re-sent
@@ -300,7 +307,7 @@ async def test_a_resend_after_a_catalog_edit_and_restart_is_the_first_send(
     db: Database, cluster: SandboxCluster, adapters: ProviderRegistry, cipher: DeliveryCipher
 ) -> None:
     catalog = load_catalog(REPO_ROOT / "catalog.toml")
-    service = OrderingService(db, cipher, catalog, adapters)
+    service = OrderingService(db, cipher, catalog, adapters, policy=FREE_POLICY)
     # The provider stores the order and answers 502, three times (the adapter's quick
     # retries): a later re-send is scheduled.
     cluster.state("checkout").add_fault(
@@ -318,7 +325,9 @@ async def test_a_resend_after_a_catalog_edit_and_restart_is_the_first_send(
     )
     due = (await order(db, draft.id)).next_poll_at
     assert due is not None
-    restarted = OrderingService(db, cipher, edited, adapters, clock=lambda: due + 1)
+    restarted = OrderingService(
+        db, cipher, edited, adapters, clock=lambda: due + 1, policy=FREE_POLICY
+    )
     assert await restarted.recover_submitting(at_startup=True) == 1
     sent = posts(cluster, "checkout")
     assert len(sent) == 4 and {r.text for r in sent} == {sent[0].text}
@@ -413,6 +422,7 @@ async def test_resends_stay_bounded_when_no_outcome_can_be_recorded(
         adapters,
         clock=lambda: now[0],
         resubmit_delays=(1.0, 1.0),
+        policy=FREE_POLICY,
     )
     draft = await checkout_draft(service)
     refuse_status_changes(tmp_path / "orders.sqlite3")
@@ -537,7 +547,9 @@ async def test_one_providers_slow_resends_dont_delay_anothers_recovery(
         }
     )
     try:
-        service = OrderingService(db, cipher, load_catalog(REPO_ROOT / "catalog.toml"), slow)
+        service = OrderingService(
+            db, cipher, load_catalog(REPO_ROOT / "catalog.toml"), slow, policy=FREE_POLICY
+        )
         leftovers = [await checkout_draft(service, key=f"c{i}") for i in range(3)]
         boost = await boost_draft(service)
         for draft in [*leftovers, boost]:

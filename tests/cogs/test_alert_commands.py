@@ -17,7 +17,7 @@ from tests.conftest import REPO_ROOT
 
 MENTION = re.compile(r"`/([^`\n]*)`")
 WORD = re.compile(r"[a-z][a-z-]*")
-BUYER_COMMANDS = {"boost", "buy", "orders", "order"}
+BUYER_COMMANDS = {"boost", "buy", "orders", "order", "wallet"}
 GROUPS = {"admin"}  # "Use `/admin` in the staff channel" names the group itself
 
 
