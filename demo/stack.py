@@ -44,6 +44,13 @@ BOT_SETTING_PREFIXES = (
     "POLL_",
     "NOTIFY_",
     "STUCK_",
+    "PAYMENT_",
+    "TOP_UP_",
+    "BUYER_",
+    "MAX_OPEN_",
+    "DAILY_",
+    "RESUBMIT_",
+    "DM_",
 )
 
 
@@ -118,6 +125,9 @@ class LocalStack:
                 "CATALOG_PATH": str(REPO_ROOT / "catalog.toml"),
                 "ORDER_COOLDOWN_SECONDS": "0",
                 "LOG_LEVEL": "INFO",
+                # The stack's journeys that aren't about paying run with nobody asked to
+                # pay; the demo and the payment tests set the real default (wallet).
+                "PAYMENT_MODE": "free",
             }
         )
         for name, prefix, secret in (
@@ -218,6 +228,16 @@ class LocalStack:
         if match is None:
             raise BotProcessError(f"/admin order link did not link the order: {text!r}")
         return match.group(1)
+
+    async def credit(self, member_id: int, amount: str, note: str = "paid by UPI") -> str:
+        """Staff type ``/admin wallet credit`` after a member paid; returns the answer."""
+        _, answer = await self.admin(
+            "wallet credit", {"member": member_id, "amount": amount, "note": note}
+        )
+        text = str(answer.get("content") or "")
+        if "Credited" not in text:
+            raise BotProcessError(f"/admin wallet credit did not credit: {text!r}")
+        return text
 
     def bot_log(self) -> str:
         try:
