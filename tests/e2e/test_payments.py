@@ -258,9 +258,9 @@ async def test_approval_mode_approve_after_a_restart_and_reject(tmp_path: Path) 
         assert "placed" in embed_text(placed)
         # The message says who decided and loses its buttons (a press that races it is
         # refused by the service's compare-and-set: tests/bot/test_payments.py).
-        decided = [
+        decided = next(
             m for m in emu.channel_messages(emu.world.staff_channel_id) if m["id"] == approval["id"]
-        ][0]
+        )
         assert "Approved by" in decided["content"] and not decided.get("components")
         assert len(requests_to(stack, "boost")) == 1
 
