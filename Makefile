@@ -6,10 +6,16 @@ STAMP := $(VENV)/.installed
 
 .PHONY: venv test test-quick lint format run demo sandbox emulator bench clean
 
+# uv (from PyPI) installs the project in seconds where pip takes minutes; pip is the
+# fallback when uv can't be installed. .ci/pythons.py uses the same uv for .venvs/3.X.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check 'uv>=0.4' || true
+	if [ -x $(VENV)/bin/uv ]; then \
+		$(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[dev]'; \
+	else \
+		$(PY) -m pip install --quiet --upgrade pip && $(PY) -m pip install --quiet -e '.[dev]'; \
+	fi
 	touch $(STAMP)
 
 venv: $(STAMP)

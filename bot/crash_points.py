@@ -12,6 +12,8 @@ Adding a point is one line where it belongs: `crash_point("area.moment")`. The p
 - `create.sent`       a create request reached the provider; its answer is not read
 - `create.answered`   the provider's answer is read; nothing of it is written
 - `poll.read`         a poll found a status change; it is not written
+- `payment.posted`    a debit or refund is written inside its status change's
+                      transaction, not committed
 - `dm.claimed`        a DM's outbox row is claimed; the DM is not sent
 - `dm.sent`           the DM went out; that it did is not recorded
 """

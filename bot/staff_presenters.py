@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import discord
 
 from bot.domain import Delivery, Money, OrderStatus
-from bot.presenters import STATUS_COLOUR, price_text, status_text, ts
+from bot.presenters import STATUS_COLOUR, payment_text, price_text, status_text, ts
 from bot.services.provider_status import ProviderReport
 from bot.services.staff_orders import OrderDossier, Revealed
 from bot.services.stats import StatsFigures
@@ -124,6 +124,13 @@ def staff_order_embed(dossier: OrderDossier, contact: str, delivery: str) -> dis
         inline=True,
     )
     embed.add_field(name="Source", value=order.source.value, inline=True)
+    paid = payment_text(order, dossier.payments)
+    if paid:
+        embed.add_field(
+            name="Payment",
+            value=paid.replace("your store credit", "their store credit"),
+            inline=True,
+        )
     if order.status_message:
         embed.add_field(name="Status message", value=order.status_message[:1000], inline=False)
     embed.add_field(name="Contact", value=contact, inline=True)
@@ -226,6 +233,18 @@ def stats_embed(figures: StatsFigures) -> discord.Embed:
     embed.add_field(
         name="Revenue (completed orders sold here)", value=revenue or "none", inline=False
     )
+    money = "\n".join(
+        f"{currency}: top-ups {Money(kinds.get('credit', 0), currency).format()}, "
+        f"spent {Money(kinds.get('order_debit', 0), currency).format()}, "
+        f"refunded {Money(kinds.get('refund', 0), currency).format()}"
+        + (
+            f", adjustments {Money(kinds['adjustment'], currency).format()}"
+            if kinds.get("adjustment")
+            else ""
+        )
+        for currency, kinds in figures.wallet.items()
+    )
+    embed.add_field(name="Store credit", value=money or "no movements", inline=False)
     timings = "\n".join(
         f"{provider}: median {_duration(t.median_seconds)}, p90 {_duration(t.p90_seconds)} "
         f"({t.orders} order{'s' if t.orders != 1 else ''})"

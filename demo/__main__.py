@@ -98,6 +98,10 @@ def text_of(message: dict[str, Any]) -> str:
     return render(message)
 
 
+def mentions(text: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda message: text in text_of(message)
+
+
 class Demo:
     def __init__(self, stack: LocalStack, out: Transcript) -> None:
         self.stack = stack
@@ -142,8 +146,27 @@ class Demo:
 
     # --- journeys -----------------------------------------------------------------------
 
+    async def top_up(self) -> None:
+        self.out.heading("Journey 0: a buyer pays the shop, staff add store credit")
+        buyer = self.emu.world.buyer_id
+        driven = await self.slash(buyer, "boost", {"invite": "shopdemo", "amount": 3})
+        refused = await driven.wait_for_followup(timeout=15)
+        self.out.bot("buyer, only they see it", refused)
+        if "How to top up" not in text_of(refused):
+            raise JourneyFailed("an empty wallet did not tell the buyer how to top up")
+        self.out.note("the buyer pays by UPI and sends staff the receipt")
+        for amount, note in (("$50", "UPI ref 4471"), ("₹1000", "UPI ref 4472")):
+            await self._staff("wallet credit", {"member": buyer, "amount": amount, "note": note})
+            await self.staff_line(note)
+            await self.emu.wait_for_dm(buyer, timeout=15, predicate=mentions(note))
+        self.out.bot(f"{self.names[buyer]}'s DMs", self.emu.dms(buyer)[-1])
+        await self._staff(
+            "wallet credit",
+            {"member": self.emu.world.buyer2_id, "amount": "$20", "note": "cash at the counter"},
+        )
+
     async def boost(self) -> None:
-        self.out.heading("Journey 1: a buyer orders boosts")
+        self.out.heading("Journey 1: a buyer orders boosts, paid from store credit")
         buyer = self.emu.world.buyer_id
         driven = await self.slash(
             buyer, "boost", {"invite": "https://discord.gg/shopdemo", "amount": 3}
@@ -262,10 +285,15 @@ class Demo:
             raise JourneyFailed("/order did not show the owner their delivery")
 
     async def orders(self) -> None:
-        self.out.heading("Journey 4: a buyer checks their orders")
+        self.out.heading("Journey 4: a buyer checks their orders and their store credit")
         buyer = self.emu.world.buyer_id
         driven = await self.slash(buyer, "orders", {})
         self.out.bot("buyer, only they see it", await driven.wait_for_followup(timeout=15))
+        driven = await self.slash(buyer, "wallet", {})
+        statement = await driven.wait_for_followup(timeout=15)
+        self.out.bot("buyer, only they see it", statement)
+        if "Top-up" not in text_of(statement) or "Order `" not in text_of(statement):
+            raise JourneyFailed("/wallet did not show the top-ups and the orders paid")
 
     async def review(self) -> None:
         self.out.heading("Journey 5: staff resolve an order whose outcome is unknown")
@@ -345,7 +373,13 @@ class Demo:
 
 async def run(workdir: Path) -> int:
     out = Transcript()
-    stack = LocalStack(workdir)
+    stack = LocalStack(
+        workdir,
+        env={
+            "PAYMENT_MODE": "wallet",
+            "TOP_UP_INSTRUCTIONS": "Pay by UPI to shop@upi, then open a ticket with the receipt.",
+        },
+    )
     print("Starting the sandbox providers, the Discord emulator and the bot…", flush=True)
     await stack.sandbox.start()
     stack.sandbox.state("boost").set_default_timeline(
@@ -369,6 +403,7 @@ async def run(workdir: Path) -> int:
         )
         demo = Demo(stack, out)
         journeys: list[Callable[[], Awaitable[None]]] = [
+            demo.top_up,
             demo.boost,
             demo.buy,
             demo.tracking,

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import aiosqlite
 
+from bot.crash_points import crash_point
 from bot.domain import Money, OrderStatus, PaymentMode
 from storage import wallet
 from storage.staff_alerts import raise_alert_in
@@ -209,4 +210,6 @@ async def settle_in(
         )
     if movement is not None:
         await wallet.post_in(conn, movement, now=now)
+        # Written, not committed: a crash here must take the status change with it.
+        crash_point("payment.posted")
     return movement

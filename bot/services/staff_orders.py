@@ -58,6 +58,7 @@ class OrderDossier:
     order: repo.OrderRecord
     events: list[repo.OrderEvent]
     notifications: list[outbox.Notification]
+    payments: list[wallet.Entry] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +110,7 @@ class StaffOrders:
             order,
             await repo.list_events(self.db, order.id),
             await outbox.list_notifications(self.db, order.id),
+            await wallet.order_entries(self.db, order.id),
         )
 
     async def reveal(self, order_id: str, staff_id: int) -> Revealed:

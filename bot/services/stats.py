@@ -24,6 +24,7 @@ CHART_STATUSES: tuple[tuple[OrderStatus, tuple[int, int, int]], ...] = (
     (OrderStatus.SUBMITTED, (52, 120, 246)),
     (OrderStatus.PROCESSING, (86, 180, 233)),
     (OrderStatus.SUBMITTING, (160, 160, 200)),
+    (OrderStatus.AWAITING_APPROVAL, (200, 140, 220)),
     (OrderStatus.NEEDS_REVIEW, (240, 170, 30)),
     (OrderStatus.FAILED, (220, 50, 47)),
     (OrderStatus.REFUNDED, (150, 150, 150)),
@@ -52,6 +53,8 @@ class StatsFigures:
     dms: int  # final and resend notifications that went out
     dm_fallbacks: int  # of which went to the notices channel (DMs closed)
     totals: dict[str, int] = field(default_factory=dict)
+    # currency -> ledger kind -> minor units moved in the period (debits as spent: > 0)
+    wallet: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def fallback_rate(self) -> float | None:
@@ -116,6 +119,16 @@ class StatsService:
             " SUM(state = 'fallback') AS fallback FROM notifications WHERE created_at >= ?",
             (since,),
         )
+        wallet: dict[str, dict[str, int]] = {}
+        for row in await self.db.fetch_all(
+            "SELECT currency, kind, SUM(amount_minor) AS total FROM ledger WHERE created_at >= ?"
+            " GROUP BY currency, kind ORDER BY currency",
+            (since,),
+        ):
+            total = int(row["total"])
+            wallet.setdefault(row["currency"], {})[row["kind"]] = (
+                -total if row["kind"] == "order_debit" else total
+            )
         return StatsFigures(
             days=days,
             first_day=start.strftime("%Y-%m-%d"),
@@ -126,6 +139,7 @@ class StatsService:
             dms=int(dm_row["out"] or 0) if dm_row else 0,
             dm_fallbacks=int(dm_row["fallback"] or 0) if dm_row else 0,
             totals=totals,
+            wallet=wallet,
         )
 
     async def chart(self, figures: StatsFigures) -> bytes:

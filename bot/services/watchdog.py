@@ -40,12 +40,18 @@ class StuckOrderWatch:
         raised = 0
         for row in rows:
             status = OrderStatus(row["status"])
-            action = (
-                f"`/admin order retry order_id:{row['id']}`"
-                if status is OrderStatus.NEEDS_REVIEW
-                else f"`/admin order view order_id:{row['id']}`, then `/admin order deliver` or "
-                "`/admin order set-status`"
-            )
+            if status is OrderStatus.NEEDS_REVIEW:
+                action = f"`/admin order retry order_id:{row['id']}`"
+            elif status is OrderStatus.AWAITING_APPROVAL:
+                action = (
+                    "it waits for a staff decision: press Approve or Reject on its approval "
+                    "message in this channel (or `/admin order set-status` to cancel it)"
+                )
+            else:
+                action = (
+                    f"`/admin order view order_id:{row['id']}`, then `/admin order deliver` or "
+                    "`/admin order set-status`"
+                )
             raised += await staff_alerts.raise_alert(
                 self.db,
                 kind="stuck_order",

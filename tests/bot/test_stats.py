@@ -125,3 +125,35 @@ async def test_figures_match_the_seeded_orders(db: Database, cipher: DeliveryCip
     empty = await StatsService(db).collect(1, now=NOW + 30 * DAY)
     assert sum(sum(c.values()) for c in empty.per_day.values()) == 0
     Image.open(io.BytesIO(render_chart(empty))).load()
+
+
+async def test_store_credit_figures_per_currency(db: Database) -> None:
+    from storage import wallet
+
+    def move(minor: int, currency: str, kind: wallet.EntryKind, key: str) -> wallet.Movement:
+        return wallet.Movement(
+            user_id=7, amount=Money(minor, currency), kind=kind, actor="1", idempotency_key=key
+        )
+
+    for movement in (
+        move(5000, "USD", wallet.EntryKind.CREDIT, "c1"),
+        move(2000, "USD", wallet.EntryKind.CREDIT, "c2"),
+        move(-1050, "USD", wallet.EntryKind.ORDER_DEBIT, "d1"),
+        move(-700, "USD", wallet.EntryKind.ORDER_DEBIT, "d2"),
+        move(700, "USD", wallet.EntryKind.REFUND, "r2"),
+        move(-100, "USD", wallet.EntryKind.ADJUSTMENT, "a1"),
+        move(100000, "INR", wallet.EntryKind.CREDIT, "c3"),
+    ):
+        async with db.transaction() as conn:
+            await wallet.post_in(conn, movement, now=NOW - DAY)
+    figures = await StatsService(db).collect(3, now=NOW)
+    assert figures.wallet == {
+        "INR": {"credit": 100000},
+        "USD": {"credit": 7000, "order_debit": 1750, "refund": 700, "adjustment": -100},
+    }
+    from bot.staff_presenters import stats_embed
+
+    shown = {f.name: f.value for f in stats_embed(figures).fields}["Store credit"]
+    assert "USD: top-ups $70.00 USD, spent $17.50 USD, refunded $7.00 USD" in shown
+    assert "INR: top-ups ₹1,000.00 INR" in shown
+    assert (await StatsService(db).collect(1, now=NOW + 30 * DAY)).wallet == {}
