@@ -398,3 +398,48 @@ async def move(
         )
     except (repo.StaleStatus, ValueError):
         pass  # an illegal move (e.g. retry of a live order) changes nothing
+
+
+async def test_a_product_can_override_the_shops_payment_mode(
+    db: Database, cipher: DeliveryCipher, adapters: ProviderRegistry, cluster: SandboxCluster
+) -> None:
+    from bot.catalog import parse_catalog
+
+    boost = {
+        "key": "boost-approved",
+        "name": "Boost (staff approve)",
+        "provider": "boost",
+        "kind": "boost",
+        "unit_price": 350,
+        "currency": "USD",
+        "max_quantity": 10,
+        "payment": "approval",
+    }
+    catalog = parse_catalog({"products": [boost]})
+    service = OrderingService(db, cipher, catalog, adapters, policy=ShopPolicy())
+    order = await draft(service, "d1")  # no credit: the product's own mode asks none
+    assert order.payment is PaymentMode.APPROVAL
+    assert (await service.confirm(order.id, BUYER)).result is ConfirmResult.AWAITING_APPROVAL
+    assert posts(cluster) == 0
+    with pytest.raises(Exception, match="payment"):
+        parse_catalog({"products": [{**boost, "payment": "later"}]})
+
+
+async def test_a_staff_credit_delivered_twice_credits_once(db: Database) -> None:
+    staff_wallet = WalletService(db)
+    first = await staff_wallet.adjust(
+        staff_id=STAFF, member_id=BUYER, amount=Money(500, "USD"), note="UPI", interaction_id=42
+    )
+    again = await staff_wallet.adjust(
+        staff_id=STAFF, member_id=BUYER, amount=Money(500, "USD"), note="UPI", interaction_id=42
+    )
+    assert (first.repeated, again.repeated) == (False, True)
+    assert (await wallet.balance(db, BUYER, "USD")).minor == 500
+    audited = await db.fetch_all("SELECT action, target FROM audit_log")
+    assert [(a["action"], a["target"]) for a in audited] == [("wallet.credit", str(BUYER))]
+    lines = await db.fetch_all("SELECT message FROM staff_alerts WHERE kind = 'staff_action'")
+    assert len(lines) == 1 and "$5.00 USD" in lines[0]["message"]
+    with pytest.raises(WalletError):  # a debit never takes a balance below zero
+        await staff_wallet.adjust(
+            staff_id=STAFF, member_id=BUYER, amount=Money(-501, "USD"), note="x", interaction_id=43
+        )
