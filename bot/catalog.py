@@ -7,8 +7,10 @@ it without reading a traceback.
 
 from __future__ import annotations
 
+import difflib
+import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +25,7 @@ PROVIDERS_FOR_KIND: dict[str, frozenset[str]] = {
     "boost": frozenset({"boost"}),
     "digital": frozenset({"checkout"}),
 }
+PRODUCT_PROVIDERS = frozenset({"boost", "checkout"})
 
 
 class Product(BaseModel):
@@ -45,19 +48,9 @@ class Product(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Product:
-        if self.min_quantity > self.max_quantity:
-            raise ValueError("min_quantity must not exceed max_quantity")
-        if self.provider not in PROVIDERS_FOR_KIND[self.kind.value]:
-            raise ValueError(f"provider '{self.provider}' cannot fulfil kind '{self.kind.value}'")
-        if not known_currency(self.currency):
-            raise ValueError(f"currency '{self.currency}' is not supported")
-        if self.provider == "checkout":
-            # The checkout contract allows INR only.
-            if self.currency != "INR":
-                raise ValueError("checkout products must be priced in INR")
-            goods = self.options.get("type", "digital_goods")
-            if goods not in ("digital_goods", "physical_goods"):
-                raise ValueError("options.type must be digital_goods or physical_goods")
+        problems = cross_field_problems(self.model_dump())
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def price_for(self, quantity: int) -> Money:
@@ -101,28 +94,112 @@ class Catalog:
         return {p.provider for p in self._products.values()}
 
 
+def cross_field_problems(raw: Mapping[str, Any]) -> list[str]:
+    """The rules between fields, checked on whatever fields are usable. Run on the raw
+    table when a field is wrong too, so every problem is reported in one pass (pydantic
+    skips a model's own cross-field check once a field has failed)."""
+    problems: list[str] = []
+    low, high = raw.get("min_quantity", 1), raw.get("max_quantity", 1)
+    if _whole(low) and _whole(high) and low > high:
+        problems.append(f"min_quantity ({low}) is more than max_quantity ({high})")
+    provider, kind = raw.get("provider"), raw.get("kind")
+    if (
+        isinstance(kind, str)
+        and kind in PROVIDERS_FOR_KIND
+        and isinstance(provider, str)
+        and provider in PRODUCT_PROVIDERS
+        and provider not in PROVIDERS_FOR_KIND[kind]
+    ):
+        fits = " or ".join(sorted(PROVIDERS_FOR_KIND[kind]))
+        problems.append(f"a {kind} product must use provider {fits}, not {provider}")
+    currency = raw.get("currency")
+    if isinstance(currency, str) and re.fullmatch(r"[A-Z]{3}", currency):
+        if not known_currency(currency):
+            problems.append(f"currency {currency} is not one this bot can price")
+        elif provider == "checkout" and currency != "INR":
+            problems.append(
+                "checkout products must be priced in INR (the checkout API takes INR only)"
+            )
+    options = raw.get("options")
+    if provider == "checkout" and isinstance(options, Mapping):
+        goods = options.get("type", "digital_goods")
+        if goods not in ("digital_goods", "physical_goods"):
+            problems.append("options.type must be digital_goods or physical_goods")
+    return problems
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# What a shop owner is told instead of pydantic's wording (a regex, a type name).
+FIELD_HINTS = {
+    "key": "key must be 1 to 64 lowercase letters, digits, - or _, starting with a letter "
+    "or digit, such as game-key",
+    "currency": "currency must be a three-letter code such as USD or INR",
+    "provider": "provider must be " + " or ".join(sorted(PRODUCT_PROVIDERS)),
+    "kind": "kind must be boost or digital",
+    "payment": "payment must be wallet, approval or free",
+    "unit_price": "unit_price must be a whole number of minor units above 0, such as 350 for $3.50",
+    "min_quantity": "min_quantity must be a whole number, at least 1",
+    "max_quantity": "max_quantity must be a whole number, at least 1",
+    "name": "name must be text of 1 to 100 characters",
+    "description": "description must be text of at most 300 characters",
+    "enabled": "enabled must be true or false",
+    "options": 'options must be a table, such as { type = "digital_goods" }',
+}
+
+
+def _field_problem(err: Mapping[str, Any]) -> str:
+    loc = [str(p) for p in err["loc"]]
+    field = ".".join(loc) or "(product)"
+    kind = err["type"]
+    if kind == "missing":
+        return f"{field} is missing"
+    if kind == "extra_forbidden":
+        known = ", ".join(Product.model_fields)
+        close = difflib.get_close_matches(field, list(Product.model_fields), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else f" (known fields: {known})"
+        return f"{field} is not a field a product can have{hint}"
+    if kind == "value_error":
+        return str(err["msg"]).removeprefix("Value error, ")
+    return FIELD_HINTS.get(loc[0], f"{field}: {err['msg']}") if loc else str(err["msg"])
+
+
 def parse_catalog(data: dict[str, Any], source: str = "catalog") -> Catalog:
     raw_products = data.get("products")
     if not isinstance(raw_products, list) or not raw_products:
         raise ConfigError(source, ["there must be at least one [[products]] table"])
     problems: list[str] = []
     products: list[Product] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     for index, raw in enumerate(raw_products):
         label = raw.get("key") if isinstance(raw, dict) else None
-        label = f"product '{label}'" if label else f"product #{index + 1}"
-        try:
-            product = Product.model_validate(raw)
-        except ValidationError as exc:
-            for err in exc.errors(include_url=False, include_input=False):
-                field = ".".join(str(p) for p in err["loc"]) or "(product)"
-                msg = err["msg"].removeprefix("Value error, ")
-                problems.append(f"{label}: {field}: {msg}")
+        label = (
+            f"product '{label}'" if isinstance(label, str) and label else f"product #{index + 1}"
+        )
+        if not isinstance(raw, dict):
+            problems.append(f"{label}: must be a [[products]] table")
             continue
-        if product.key in seen:
-            problems.append(f"{label}: key: duplicate key")
-        seen.add(product.key)
-        products.append(product)
+        key = raw.get("key")
+        if isinstance(key, str):
+            if key in seen:
+                problems.append(
+                    f"{label}: key: the same key as product #{seen[key] + 1}; keys must differ"
+                )
+            else:
+                seen[key] = index
+        try:
+            products.append(Product.model_validate(raw))
+        except ValidationError as exc:
+            found = [
+                _field_problem(err) for err in exc.errors(include_url=False, include_input=False)
+            ]
+            if not any(err["type"] == "value_error" for err in exc.errors()):
+                # The cross-field rules didn't run: check them on what is usable.
+                found += cross_field_problems(raw)
+            lines = [part for problem in found for part in problem.split("; ")]
+            problems.extend(f"{label}: {line}" for line in dict.fromkeys(lines))
     if problems:
         raise ConfigError(source, problems)
     return Catalog(products)

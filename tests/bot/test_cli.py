@@ -215,3 +215,55 @@ def test_every_setting_is_documented() -> None:
     for name in Settings.model_fields:
         assert f"\n{name.upper()}=" in example, f"{name.upper()} missing from .env.example"
         assert name.upper() in readme, f"{name.upper()} missing from README"
+
+
+FIVE_MISTAKES = """\
+[[products]]
+key = "Gems!"
+name = "Gems"
+provider = "checkout"
+kind = "digital"
+unit_price = 0
+currency = "usd"
+
+[[products]]
+key = "boosty"
+name = "B"
+provider = "boost"
+kind = "boost"
+unit_price = 100
+currency = "USD"
+min_quantity = 9
+max_quantity = 2
+max_quantty = 3
+
+[[products]]
+key = "boosty"
+name = "B2"
+provider = "checkout"
+kind = "digital"
+unit_price = 100
+currency = "INR"
+"""
+
+
+def test_every_catalog_mistake_is_reported_in_one_run_in_plain_words(
+    bot_env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "catalog.toml"
+    path.write_text(FIVE_MISTAKES, encoding="utf-8")
+    result = run_bot(["check-config"], {**bot_env, "CATALOG_PATH": str(path)}, tmp_path)
+    assert result.returncode == 2
+    for expected in (
+        "product 'Gems!': key must be 1 to 64 lowercase letters",
+        "product 'Gems!': unit_price must be a whole number of minor units above 0",
+        "product 'Gems!': currency must be a three-letter code such as USD",
+        "product 'boosty': max_quantty is not a field a product can have (did you mean "
+        "max_quantity?)",
+        "product 'boosty': min_quantity (9) is more than max_quantity (2)",
+        "product 'boosty': key: the same key as product #2",
+    ):
+        assert expected in result.stderr, (expected, result.stderr)
+    # No regex, no pydantic wording, no traceback.
+    for leaked in ("^[", "String should match", "Input should", "Traceback"):
+        assert leaked not in result.stderr
