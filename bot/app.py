@@ -59,6 +59,10 @@ class OrderBot(commands.Bot):
         # and DMs are opened over REST.
         intents = discord.Intents.none()
         intents.guilds = True
+        # The shop never joins a voice channel: discord.py's "PyNaCl / davey is not
+        # installed, voice will NOT be supported" warnings are true and beside the point.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,

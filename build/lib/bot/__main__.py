@@ -1,0 +1,258 @@
+"""Entry point: `python -m bot [run|check-config|migrate|gen-key|rotate-key]` (also `orderbot`).
+
+Exit status 0 on success, 2 when settings or the catalog are unusable (one readable
+message listing every problem, never a traceback or a secret), 1 on a runtime failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import faulthandler
+import logging
+import signal
+import sys
+
+from bot.catalog import load_catalog
+from bot.config import (
+    ConfigError,
+    Settings,
+    discord_token_configured,
+    load_key_settings,
+    load_settings,
+    load_storage_settings,
+)
+from bot.crypto import DeliveryCipher
+from bot.logging_setup import SecretRedactingFilter, configure_logging
+from storage import lock as database_lock
+from storage.key_rotation import RotationReport
+from storage.lock import DatabaseInUse
+
+log = logging.getLogger("bot")
+
+EXIT_OK = 0
+EXIT_RUNTIME = 1
+EXIT_CONFIG = 2
+
+# Not a password; the word "TOKEN" trips the hard-coded-secret lint.
+NO_TOKEN_HELP = """\
+No DISCORD_TOKEN is set, so there is no Discord bot to connect as.
+
+  Try it offline first:   make demo
+      (starts the sandbox providers, a local Discord emulator and this bot,
+       then walks a buyer and a staff member through the shop)
+
+  Go live:
+      1. Create an application and bot at https://discord.com/developers/applications
+      2. cp .env.example .env and fill in DISCORD_TOKEN, GUILD_ID, the staff role and
+         channel ids, your provider keys and a DELIVERY_ENCRYPTION_KEY
+         (python -m bot gen-key prints one)
+      3. make run
+"""  # noqa: S105
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="connect to Discord and serve the shop (default)")
+    sub.add_parser("check-config", help="validate settings and catalog; print a masked summary")
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    sub.add_parser("gen-key", help="print a new DELIVERY_ENCRYPTION_KEY")
+    sub.add_parser(
+        "rotate-key",
+        help="re-encrypt every stored secret with the first DELIVERY_ENCRYPTION_KEY key",
+    )
+    return parser
+
+
+def _config_failure(exc: ConfigError) -> int:
+    print(exc.render(), file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def cmd_gen_key() -> int:
+    print(DeliveryCipher.generate_key())
+    return EXIT_OK
+
+
+def cmd_check_config(redactor: SecretRedactingFilter) -> int:
+    try:
+        settings = load_settings()
+        redactor.add_secrets(settings.secret_values())
+        catalog = load_catalog(settings.catalog_path, settings.enabled_providers())
+    except ConfigError as exc:
+        return _config_failure(exc)
+    print("Settings:")
+    for name, value in settings.masked_summary().items():
+        print(f"  {name.upper():32} {value}")
+    print(f"Catalog: {len(catalog)} product(s) from {settings.catalog_path}")
+    for product in catalog.all():
+        state = "enabled" if product.enabled else "disabled"
+        print(
+            f"  {product.key:24} {product.kind.value:8} {product.provider:10} "
+            f"{product.price_for(1).format():>14} each  "
+            f"qty {product.min_quantity}-{product.max_quantity}  {state}"
+        )
+    if settings.discord_token is None:
+        print("DISCORD_TOKEN is not set: `run` will refuse to start (see `make demo`).")
+    print("OK")
+    return EXIT_OK
+
+
+async def _migrate(path: str) -> list[int]:
+    from storage.database import open_database
+
+    db = await open_database(path, migrate=False)
+    try:
+        return await db.migrate()
+    finally:
+        await db.close()
+
+
+def _in_use(exc: DatabaseInUse) -> int:
+    print(str(exc), file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def cmd_migrate() -> int:
+    try:
+        settings = load_storage_settings()
+    except ConfigError as exc:
+        return _config_failure(exc)
+    # Migrations change the schema under a running bot's feet: refused while one runs.
+    try:
+        with database_lock.exclusive(settings.database_path):
+            applied = asyncio.run(_migrate(str(settings.database_path)))
+    except DatabaseInUse as exc:
+        return _in_use(exc)
+    if applied:
+        print(f"Applied migrations {applied} to {settings.database_path}")
+    else:
+        print(f"{settings.database_path} is up to date")
+    return EXIT_OK
+
+
+async def _rotate(path: str, cipher: DeliveryCipher) -> RotationReport:
+    from storage.database import open_database
+    from storage.key_rotation import rotate_key
+
+    db = await open_database(path)
+    try:
+        return await rotate_key(db, cipher, after_batch=lambda at: print(f"  ... up to row {at}"))
+    finally:
+        await db.close()
+
+
+def cmd_rotate_key(redactor: SecretRedactingFilter) -> int:
+    try:
+        settings = load_key_settings()
+    except ConfigError as exc:
+        return _config_failure(exc)
+    redactor.add_secrets([settings.delivery_encryption_key.get_secret_value()])
+    cipher = DeliveryCipher(settings.delivery_encryption_key)
+    try:
+        with database_lock.exclusive(settings.database_path):
+            report = asyncio.run(_rotate(str(settings.database_path), cipher))
+    except DatabaseInUse as exc:
+        return _in_use(exc)
+    resumed = f" (resumed after row {report.resumed_after})" if report.resumed_after else ""
+    print(f"Re-encrypted the secrets of {report.rows} order(s) with the first key{resumed}.")
+    if report.unreadable:
+        shown = ", ".join(report.unreadable[:20])
+        print(
+            f"{len(report.unreadable)} order(s) can't be decrypted with any configured key "
+            f"and were left as they are: {shown}. Keep the key they need, or accept losing "
+            "their contact or delivery.",
+            file=sys.stderr,
+        )
+        return EXIT_RUNTIME
+    print("Every stored secret now uses the first key: the others can be removed.")
+    return EXIT_OK
+
+
+def cmd_run(redactor: SecretRedactingFilter) -> int:
+    if not discord_token_configured():
+        print(NO_TOKEN_HELP, file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        return _config_failure(exc)
+    if settings.discord_token is None:
+        print(NO_TOKEN_HELP, file=sys.stderr)
+        return EXIT_CONFIG
+    redactor.add_secrets(settings.secret_values())
+    logging.getLogger().setLevel(settings.log_level)
+    try:
+        with database_lock.exclusive(settings.database_path):
+            return asyncio.run(_run_bot(settings))
+    except DatabaseInUse as exc:
+        return _in_use(exc)
+
+
+async def _run_bot(settings: Settings) -> int:
+    import aiohttp
+    import discord
+
+    from bot.app import OrderBot
+    from bot.discord_endpoint import redirect_discord
+
+    if settings.discord_api_base_url is not None:
+        redirect_discord(str(settings.discord_api_base_url), settings.gateway_url())
+    try:
+        bot = OrderBot(settings)
+    except ConfigError as exc:
+        return _config_failure(exc)
+    assert settings.discord_token is not None
+    # SIGTERM (systemd, docker stop) and Ctrl-C stop the bot gracefully (OrderBot.close):
+    # no new work, in-flight sends and DMs finish, then everything is closed. Exit 0.
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, lambda: bot.spawn_close())
+    async with bot:
+        try:
+            await bot.start(settings.discord_token.get_secret_value())
+        except discord.LoginFailure:
+            log.error("Discord rejected the token: check DISCORD_TOKEN (the bot stopped)")
+            return EXIT_RUNTIME
+        except (aiohttp.ClientConnectorError, OSError) as exc:
+            log.error("the bot stopped: cannot reach Discord (%s)", exc)
+            return EXIT_RUNTIME
+        except Exception:
+            log.exception("the bot stopped because of an error")
+            return EXIT_RUNTIME
+        finally:
+            # The stop in progress (a signal's) must finish before the loop ends: discord.py
+            # skips close() once its own part is closed, and a database left open keeps
+            # its thread, and with it the process, alive.
+            await bot.close()
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: how to see where a bot
+    # that won't stop is waiting, without stopping it.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    # Configured once, here. Secrets are added to the redactor as soon as they are known.
+    redactor = configure_logging("INFO")
+    try:
+        if args.command == "gen-key":
+            return cmd_gen_key()
+        if args.command == "check-config":
+            return cmd_check_config(redactor)
+        if args.command == "migrate":
+            return cmd_migrate()
+        if args.command == "rotate-key":
+            return cmd_rotate_key(redactor)
+        return cmd_run(redactor)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except Exception:
+        # Last resort: a readable line; the traceback goes through the redacting handler.
+        log.exception("unexpected error")
+        return EXIT_RUNTIME
+
+
+if __name__ == "__main__":
+    sys.exit(main())

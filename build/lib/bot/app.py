@@ -1,0 +1,394 @@
+"""The Bot subclass. `setup_hook` owns every long-lived resource: it creates them once,
+injects them into services and cogs, and `close` releases them in reverse order."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import json
+import logging
+import time
+from typing import Any
+
+import discord
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from discord.ext import commands
+
+from bot.catalog import Catalog, load_catalog
+from bot.config import Settings
+from bot.crypto import DeliveryCipher
+from bot.providers.registry import ProviderRegistry, build_providers
+from bot.services.notifier import Notifier
+from bot.services.ordering import OrderingService, ShopPolicy
+from bot.services.poller import Poller, PollerSettings
+from bot.services.provider_status import ProviderReport, provider_reports
+from bot.services.shop import ShopService
+from bot.services.staff_log import StaffLog
+from bot.services.staff_orders import StaffOrders
+from bot.services.stats import StatsService
+from bot.services.wallet import WalletService
+from bot.services.watchdog import StuckOrderWatch
+from bot.tree import OrderTree
+from storage import orders as repo
+from storage import retention, shop_state
+from storage.database import Database, open_database
+from storage.payments import BuyerLimits
+
+log = logging.getLogger(__name__)
+
+# Loaded in this order by setup_hook. One feature per cog file.
+COGS: tuple[str, ...] = ("cogs.ordering", "cogs.orders", "cogs.wallet", "cogs.admin")
+
+STAFF_LOG_INTERVAL = 2.0
+RESUBMIT_INTERVAL = 5.0
+# On SIGTERM, in-flight work (a provider send, a DM, a poll batch) gets this long to
+# finish before the process disconnects; whatever is cut off is recovered at the next
+# start, never lost or doubled.
+SHUTDOWN_GRACE = 10.0
+# DMs left `sending` are looked for in Discord's history this often (a cheap SELECT when
+# there are none).
+RECONCILE_INTERVAL = 10.0
+PRUNE_INTERVAL = 300.0
+STUCK_CHECK_INTERVAL = 30.0
+
+
+class OrderBot(commands.Bot):
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        # No privileged intents: interactions carry the member and roles we need,
+        # and DMs are opened over REST.
+        intents = discord.Intents.none()
+        intents.guilds = True
+        # The shop never joins a voice channel: discord.py's "PyNaCl / davey is not
+        # installed, voice will NOT be supported" warnings are true and beside the point.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            tree_cls=OrderTree,
+            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+            **kwargs,
+        )
+        self.settings = settings
+        self.cipher = DeliveryCipher(settings.delivery_encryption_key)
+        self.catalog: Catalog = load_catalog(settings.catalog_path, settings.enabled_providers())
+        self._db: Database | None = None
+        self._providers: ProviderRegistry | None = None
+        self._ordering: OrderingService | None = None
+        self._staff_orders: StaffOrders | None = None
+        self._shop: ShopService | None = None
+        self._stats: StatsService | None = None
+        self._wallet: WalletService | None = None
+        self.staff_log: StaffLog | None = None
+        self.poller: Poller | None = None
+        self.notifier: Notifier | None = None
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        # Strong references to background tasks we start, so they aren't garbage-collected.
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._running_jobs: set[asyncio.Task[Any]] = set()
+        self._closing = False
+        self._close_task: asyncio.Task[None] | None = None
+
+    # --- resources --------------------------------------------------------------------------
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            raise RuntimeError("database is not open yet (setup_hook has not run)")
+        return self._db
+
+    @property
+    def providers(self) -> ProviderRegistry:
+        if self._providers is None:
+            raise RuntimeError("providers are not ready yet (setup_hook has not run)")
+        return self._providers
+
+    @property
+    def ordering(self) -> OrderingService:
+        if self._ordering is None:
+            raise RuntimeError("ordering service is not ready yet (setup_hook has not run)")
+        return self._ordering
+
+    @property
+    def staff_orders(self) -> StaffOrders:
+        if self._staff_orders is None:
+            raise RuntimeError("staff service is not ready yet (setup_hook has not run)")
+        return self._staff_orders
+
+    @property
+    def shop(self) -> ShopService:
+        if self._shop is None:
+            raise RuntimeError("shop service is not ready yet (setup_hook has not run)")
+        return self._shop
+
+    @property
+    def stats(self) -> StatsService:
+        if self._stats is None:
+            raise RuntimeError("stats service is not ready yet (setup_hook has not run)")
+        return self._stats
+
+    @property
+    def wallet(self) -> WalletService:
+        if self._wallet is None:
+            raise RuntimeError("wallet service is not ready yet (setup_hook has not run)")
+        return self._wallet
+
+    async def provider_health_report(self) -> list[ProviderReport]:
+        return await provider_reports(self.db, self.providers)
+
+    def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def setup_hook(self) -> None:
+        self._db = await open_database(self.settings.database_path)
+        log.info("database ready at %s", self.settings.database_path)
+        self._providers = build_providers(self.settings)
+        self._ordering = OrderingService(
+            self.db,
+            self.cipher,
+            self.catalog,
+            self.providers,
+            resubmit_delays=self.settings.resubmit_delays,
+            policy=ShopPolicy(
+                default_payment=self.settings.payment_mode,
+                top_up_instructions=self.settings.top_up_instructions,
+                limits=BuyerLimits(
+                    max_open_orders=self.settings.max_open_orders,
+                    daily_spend=self.settings.spend_limits,
+                ),
+            ),
+        )
+        self._wallet = WalletService(self.db)
+        self._staff_orders = StaffOrders(self.db, self.cipher, self.ordering)
+        self._shop = ShopService(self.db)
+        self._stats = StatsService(self.db)
+        self.watchdog = StuckOrderWatch(self.db, self.settings.stuck_order_minutes)
+        self.staff_log = StaffLog(self.db, self, self.settings.staff_channel_id)
+        settings = self.settings
+        self.poller = Poller(
+            self.db,
+            self.cipher,
+            self.providers,
+            settings=PollerSettings(
+                concurrency=settings.provider_concurrency,
+                rate_per_second=settings.provider_rate_per_second,
+                batch_size=settings.poll_batch_size,
+                breaker_threshold=settings.breaker_threshold,
+                breaker_cooldown=settings.breaker_cooldown_seconds,
+                lease_seconds=settings.poll_lease_seconds,
+            ),
+        )
+        # A provider that asked us to hold off, or whose circuit was open, stays so.
+        await self.poller.restore()
+        self.notifier = Notifier(
+            self.db,
+            self.cipher,
+            self,
+            settings.notice_channel_id,
+            stale_after=settings.dm_reconcile_after_seconds,
+        )
+        # Nothing is in flight in a process that just started: leases of a killed
+        # predecessor are void, so its orders are polled again right away.
+        released = await repo.release_all_leases(self.db)
+        if released:
+            log.info("released %d poll lease(s) left by the previous run", released)
+        for extension in COGS:
+            await self.load_extension(extension)
+        await self.sync_commands_if_changed()
+        self._schedule_jobs()
+        self.scheduler.start()
+        # Crash leftovers are resolved in the background so a slow provider can't delay
+        # the bot coming online. Two independent tasks: Discord failing to show a DM
+        # history must not keep an order from being re-sent, nor the reverse. Both also
+        # run on the schedule, so whatever fails here is tried again.
+        self.spawn(self._recover_notifications(), "startup-dm-reconciliation")
+        self.spawn(self._recover_submissions(), "startup-submission-recovery")
+
+    async def _recover_notifications(self) -> None:
+        assert self.notifier is not None
+        try:
+            settled = await self.notifier.reconcile_interrupted()
+        except Exception:
+            log.exception("startup DM reconciliation failed; the scheduled run will retry")
+            return
+        if settled:
+            log.info("settled %d notification(s) interrupted by the previous run", settled)
+
+    async def _recover_submissions(self) -> None:
+        try:
+            await self.ordering.recover_submitting(at_startup=True)
+        except Exception:
+            log.exception("startup submission recovery failed; the scheduled run will retry")
+
+    def _schedule_jobs(self) -> None:
+        common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
+        assert self.staff_log is not None and self.poller is not None and self.notifier is not None
+        # One polling job per provider: a job can't overlap itself, so with one job for all
+        # of them a hanging provider held every other provider's polls too.
+        for name in self.poller.gates:
+            self.scheduler.add_job(
+                self._guarded(functools.partial(self.poller.poll_provider, name), f"poll {name}"),
+                "interval",
+                seconds=self.settings.poll_interval_seconds,
+                id=f"poll:{name}",
+                **common,
+            )
+        self.scheduler.add_job(
+            self._guarded(self.notifier.send_due, "notify"),
+            "interval",
+            seconds=self.settings.notify_interval_seconds,
+            id="notify",
+            **common,
+        )
+        self.scheduler.add_job(
+            self._guarded(self.notifier.reconcile_stale, "DM reconciliation"),
+            "interval",
+            seconds=RECONCILE_INTERVAL,
+            id="dm-reconciliation",
+            **common,
+        )
+        self.scheduler.add_job(
+            self._guarded(self.staff_log.post_pending, "staff log"),
+            "interval",
+            seconds=STAFF_LOG_INTERVAL,
+            id="staff-log",
+            **common,
+        )
+        self.scheduler.add_job(
+            self._guarded(lambda: self.ordering.recover_submitting(at_startup=False), "resubmit"),
+            "interval",
+            seconds=RESUBMIT_INTERVAL,
+            id="resubmit",
+            **common,
+        )
+        self.scheduler.add_job(
+            self._guarded(self.watchdog.alert_stuck_orders, "stuck orders"),
+            "interval",
+            # Often enough for short thresholds, never more than every 30 s.
+            seconds=max(1.0, min(STUCK_CHECK_INTERVAL, self.settings.stuck_order_minutes * 15)),
+            id="stuck-orders",
+            **common,
+        )
+        self.scheduler.add_job(
+            self._guarded(self._prune, "pruning"),
+            "interval",
+            seconds=PRUNE_INTERVAL,
+            id="pruning",
+            **common,
+        )
+
+    def _in_flight(self) -> int:
+        """Work that must not be cut: job runs, provider sends, DMs being sent."""
+        sending = len(self._ordering.submitter._in_flight) if self._ordering else 0
+        notifying = len(self.notifier._in_flight) if self.notifier else 0
+        return len(self._running_jobs) + sending + notifying
+
+    async def _drain(self, grace: float) -> None:
+        deadline = time.monotonic() + grace
+        # Three independent sets, polled for at most `grace`: simpler than three events.
+        while self._in_flight() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        left = self._in_flight()
+        if left:
+            # Cut off: whatever was mid-way is recovered at the next start (a re-send with
+            # the same request, staff review, or a DM looked for in the history).
+            log.warning("stopping with %d piece(s) of work still in flight", left)
+        else:
+            log.info("in-flight work finished; stopping")
+
+    def _guarded(self, job: Any, label: str) -> Any:
+        """A job that logs its own failures: one bad run must not kill the schedule."""
+
+        async def run() -> None:
+            if self.is_closed() or self._closing:
+                return
+            task = asyncio.current_task()
+            if task is not None:
+                self._running_jobs.add(task)
+            try:
+                await job()
+            except Exception:
+                log.exception("%s job failed; it will run again", label)
+            finally:
+                if task is not None:
+                    self._running_jobs.discard(task)
+
+        run.__name__ = f"job_{label.replace(' ', '_')}"
+        return run
+
+    async def _prune(self) -> None:
+        pruned = await retention.prune_expired(self.db, now=time.time())
+        if any(pruned.values()):
+            log.info("pruned expired rows: %s", ", ".join(f"{k} {v}" for k, v in pruned.items()))
+
+    async def sync_commands_if_changed(self) -> None:
+        """Sync to the shop's guild only, and only when our commands differ from what
+        Discord has (never globally, never blindly at every start: sync is rate-limited)."""
+        guild = discord.Object(id=self.settings.guild_id)
+        self.tree.copy_global_to(guild=guild)
+        payload = [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        key = f"commands_hash:{self.settings.guild_id}"
+        remote = await self.tree.fetch_commands(guild=guild)
+        same_names = {c.name for c in remote} == {c["name"] for c in payload}
+        if same_names and await shop_state.get_value(self.db, key) == digest:
+            log.info("slash commands unchanged; not syncing")
+            return
+        synced = await self.tree.sync(guild=guild)
+        await shop_state.set_value(self.db, key, digest)
+        log.info("synced %d slash command(s) to guild %s", len(synced), self.settings.guild_id)
+
+    async def on_ready(self) -> None:
+        log.info("ready as %s (%s)", self.user, self.user.id if self.user else "?")
+
+    def spawn_close(self) -> None:
+        """From a signal handler: start the graceful stop (once)."""
+        self._start_closing()
+
+    def _start_closing(self) -> asyncio.Task[None]:
+        if self._close_task is None:
+            self._close_task = asyncio.get_running_loop().create_task(self._close_once())
+        return self._close_task
+
+    async def close(self) -> None:
+        """Stop gracefully, once: every caller (a signal, `async with` ending, discord.py
+        itself) waits for the same stop to finish. Cut short, it would leave the database
+        thread running, and the interpreter waits for that thread at exit."""
+        await asyncio.shield(self._start_closing())
+
+    async def _close_once(self) -> None:
+        """Take no new work (the scheduler pauses), let what is in flight finish within
+        SHUTDOWN_GRACE (job runs, provider sends, DMs), then disconnect and close the
+        providers and the database."""
+        if not self._closing:
+            self._closing = True
+            # Paused, not shut down yet: APScheduler's shutdown cancels the job runs in
+            # progress, and those are what the grace is for.
+            if self.scheduler.running:
+                self.scheduler.pause()
+            await self._drain(SHUTDOWN_GRACE)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        for task in list(self._tasks):
+            task.cancel()
+        try:
+            await super().close()
+            log.info("disconnected from Discord")
+        finally:
+            if self._providers is not None:
+                await self._providers.aclose()
+                self._providers = None
+            if self._db is not None:
+                await self._db.close()
+                self._db = None
+            log.info("closed the providers and the database")

@@ -1,0 +1,230 @@
+"""The shop's catalog: what can be bought, from which provider, at what price.
+
+Read from a TOML file with stdlib `tomllib` and validated by pydantic. A bad catalog is
+a `ConfigError` whose lines name the product and the field, so a shop owner can fix
+it without reading a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bot.config import ConfigError
+from bot.domain import Money, OrderKind, PaymentMode, known_currency
+
+# Providers that can place orders of each kind. Tracking-only providers (namefi,
+# digital_shop) never appear in the catalog: their orders are linked by staff.
+PROVIDERS_FOR_KIND: dict[str, frozenset[str]] = {
+    "boost": frozenset({"boost"}),
+    "digital": frozenset({"checkout"}),
+}
+PRODUCT_PROVIDERS = frozenset({"boost", "checkout"})
+
+
+class Product(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field(default="", max_length=300)
+    provider: Literal["boost", "checkout"]
+    kind: OrderKind
+    unit_price: int = Field(gt=0, description="Integer minor units, e.g. cents or paise.")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    min_quantity: int = Field(default=1, ge=1)
+    max_quantity: int = Field(default=1, ge=1)
+    enabled: bool = True
+    # How this product is paid; unset = the shop's PAYMENT_MODE.
+    payment: PaymentMode | None = None
+    # Provider-specific fields, e.g. the checkout `type` (digital_goods | physical_goods).
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Product:
+        problems = cross_field_problems(self.model_dump())
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def price_for(self, quantity: int) -> Money:
+        return Money(self.unit_price * quantity, self.currency)
+
+    def check_quantity(self, quantity: int) -> str | None:
+        """A friendly problem description, or None when the quantity is allowed."""
+        if self.min_quantity <= quantity <= self.max_quantity:
+            return None
+        return (
+            f"{self.name} can be ordered in quantities from {self.min_quantity} "
+            f"to {self.max_quantity}; you asked for {quantity}."
+        )
+
+
+class Catalog:
+    def __init__(self, products: Iterable[Product]) -> None:
+        self._products = {p.key: p for p in products}
+
+    def __len__(self) -> int:
+        return len(self._products)
+
+    def get(self, key: str) -> Product | None:
+        return self._products.get(key)
+
+    def all(self) -> list[Product]:
+        return list(self._products.values())
+
+    def enabled(self, kind: OrderKind | None = None) -> list[Product]:
+        return [
+            p for p in self._products.values() if p.enabled and (kind is None or p.kind == kind)
+        ]
+
+    def search(self, text: str, kind: OrderKind, limit: int = 25) -> list[Product]:
+        """Autocomplete: enabled products of a kind whose key or name contains `text`."""
+        needle = text.casefold().strip()
+        hits = [p for p in self.enabled(kind) if needle in p.name.casefold() or needle in p.key]
+        return hits[:limit]
+
+    def providers(self) -> set[str]:
+        return {p.provider for p in self._products.values()}
+
+
+def cross_field_problems(raw: Mapping[str, Any]) -> list[str]:
+    """The rules between fields, checked on whatever fields are usable. Run on the raw
+    table when a field is wrong too, so every problem is reported in one pass (pydantic
+    skips a model's own cross-field check once a field has failed)."""
+    problems: list[str] = []
+    low, high = raw.get("min_quantity", 1), raw.get("max_quantity", 1)
+    if _whole(low) and _whole(high) and low > high:
+        problems.append(f"min_quantity ({low}) is more than max_quantity ({high})")
+    provider, kind = raw.get("provider"), raw.get("kind")
+    if (
+        isinstance(kind, str)
+        and kind in PROVIDERS_FOR_KIND
+        and isinstance(provider, str)
+        and provider in PRODUCT_PROVIDERS
+        and provider not in PROVIDERS_FOR_KIND[kind]
+    ):
+        fits = " or ".join(sorted(PROVIDERS_FOR_KIND[kind]))
+        problems.append(f"a {kind} product must use provider {fits}, not {provider}")
+    currency = raw.get("currency")
+    if isinstance(currency, str) and re.fullmatch(r"[A-Z]{3}", currency):
+        if not known_currency(currency):
+            problems.append(f"currency {currency} is not one this bot can price")
+        elif provider == "checkout" and currency != "INR":
+            problems.append(
+                "checkout products must be priced in INR (the checkout API takes INR only)"
+            )
+    options = raw.get("options")
+    if provider == "checkout" and isinstance(options, Mapping):
+        goods = options.get("type", "digital_goods")
+        if goods not in ("digital_goods", "physical_goods"):
+            problems.append("options.type must be digital_goods or physical_goods")
+    return problems
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# What a shop owner is told instead of pydantic's wording (a regex, a type name).
+FIELD_HINTS = {
+    "key": "key must be 1 to 64 lowercase letters, digits, - or _, starting with a letter "
+    "or digit, such as game-key",
+    "currency": "currency must be a three-letter code such as USD or INR",
+    "provider": "provider must be " + " or ".join(sorted(PRODUCT_PROVIDERS)),
+    "kind": "kind must be boost or digital",
+    "payment": "payment must be wallet, approval or free",
+    "unit_price": "unit_price must be a whole number of minor units above 0, such as 350 for $3.50",
+    "min_quantity": "min_quantity must be a whole number, at least 1",
+    "max_quantity": "max_quantity must be a whole number, at least 1",
+    "name": "name must be text of 1 to 100 characters",
+    "description": "description must be text of at most 300 characters",
+    "enabled": "enabled must be true or false",
+    "options": 'options must be a table, such as { type = "digital_goods" }',
+}
+
+
+def _field_problem(err: Mapping[str, Any]) -> str:
+    loc = [str(p) for p in err["loc"]]
+    field = ".".join(loc) or "(product)"
+    kind = err["type"]
+    if kind == "missing":
+        return f"{field} is missing"
+    if kind == "extra_forbidden":
+        known = ", ".join(Product.model_fields)
+        close = difflib.get_close_matches(field, list(Product.model_fields), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else f" (known fields: {known})"
+        return f"{field} is not a field a product can have{hint}"
+    if kind == "value_error":
+        return str(err["msg"]).removeprefix("Value error, ")
+    return FIELD_HINTS.get(loc[0], f"{field}: {err['msg']}") if loc else str(err["msg"])
+
+
+def parse_catalog(data: dict[str, Any], source: str = "catalog") -> Catalog:
+    raw_products = data.get("products")
+    if not isinstance(raw_products, list) or not raw_products:
+        raise ConfigError(source, ["there must be at least one [[products]] table"])
+    problems: list[str] = []
+    products: list[Product] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(raw_products):
+        label = raw.get("key") if isinstance(raw, dict) else None
+        label = (
+            f"product '{label}'" if isinstance(label, str) and label else f"product #{index + 1}"
+        )
+        if not isinstance(raw, dict):
+            problems.append(f"{label}: must be a [[products]] table")
+            continue
+        key = raw.get("key")
+        if isinstance(key, str):
+            if key in seen:
+                problems.append(
+                    f"{label}: key: the same key as product #{seen[key] + 1}; keys must differ"
+                )
+            else:
+                seen[key] = index
+        try:
+            products.append(Product.model_validate(raw))
+        except ValidationError as exc:
+            found = [
+                _field_problem(err) for err in exc.errors(include_url=False, include_input=False)
+            ]
+            if not any(err["type"] == "value_error" for err in exc.errors()):
+                # The cross-field rules didn't run: check them on what is usable.
+                found += cross_field_problems(raw)
+            lines = [part for problem in found for part in problem.split("; ")]
+            problems.extend(f"{label}: {line}" for line in dict.fromkeys(lines))
+    if problems:
+        raise ConfigError(source, problems)
+    return Catalog(products)
+
+
+def load_catalog(path: Path, enabled_providers: Iterable[str] | None = None) -> Catalog:
+    """Read and validate the catalog. With `enabled_providers`, refuse products whose
+    provider has no base URL configured (they could never be fulfilled)."""
+    source = f"catalog {path}"
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(source, ["file not found (set CATALOG_PATH)"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
+    catalog = parse_catalog(data, source)
+    if enabled_providers is not None:
+        enabled = set(enabled_providers)
+        problems = [
+            f"product '{p.key}': provider: '{p.provider}' is not configured "
+            f"(set {p.provider.upper()}_API_BASE_URL)"
+            for p in catalog.all()
+            if p.enabled and p.provider not in enabled
+        ]
+        if problems:
+            raise ConfigError(source, problems)
+    return catalog

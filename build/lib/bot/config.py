@@ -1,0 +1,342 @@
+"""Settings, read once from the environment and `.env`.
+
+Everything secret is a `SecretStr` so that a stray `repr()` or log line prints stars.
+Invalid settings never produce a traceback: `load_settings` raises `ConfigError`
+with one readable line per problem, naming the variable and never echoing its value.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from cryptography.fernet import Fernet
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.domain import AmountError, PaymentMode, parse_amount
+
+log = logging.getLogger(__name__)
+
+GEN_KEY_HINT = "generate one with `python -m bot gen-key` and put it in .env"
+
+# The providers the bot knows. Each has a base URL and a secret; a provider whose
+# base URL is unset is simply disabled (and products that use it are refused).
+PROVIDER_NAMES: tuple[str, ...] = ("boost", "checkout", "namefi", "digital_shop")
+
+PositiveSeconds = Annotated[float, Field(gt=0)]
+
+
+class ConfigError(Exception):
+    """Settings or catalog are unusable. `problems` holds one line per problem."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+    def render(self) -> str:
+        lines = [f"Invalid {self.source} ({len(self.problems)} problem(s)):"]
+        lines += [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+class StorageSettings(BaseSettings):
+    """The part of the settings `migrate` needs; the full bot needs `Settings`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        validate_default=True,
+        # `KEY=` in .env (as copied from .env.example) means "not set".
+        env_ignore_empty=True,
+    )
+
+    database_path: Path = Path("data/orderbot.sqlite3")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class Settings(StorageSettings):
+    """All configuration. Environment variable names are the field names upper-cased."""
+
+    # --- Discord -----------------------------------------------------------------------
+    # Optional here so that `check-config`, `migrate` and `gen-key` work without one;
+    # `run` refuses to start without it.
+    discord_token: SecretStr | None = None
+    # A Discord REST proxy or the local emulator, e.g. http://127.0.0.1:8600. Unset = Discord.
+    discord_api_base_url: AnyHttpUrl | None = None
+    # Gateway URL; derived from DISCORD_API_BASE_URL (ws://HOST/gateway) when that is set.
+    discord_gateway_url: str | None = None
+    guild_id: int = Field(gt=0)
+    staff_role_id: int = Field(gt=0)
+    staff_channel_id: int = Field(gt=0)
+    notice_channel_id: int = Field(gt=0)
+
+    # --- Storage (DATABASE_PATH comes from StorageSettings) ---------------------------
+    # One Fernet key, or several separated by commas (the first encrypts, all decrypt),
+    # so a key can be rotated without losing old deliveries.
+    delivery_encryption_key: SecretStr
+    catalog_path: Path = Path("catalog.toml")
+
+    # --- Providers ---------------------------------------------------------------------
+    boost_api_base_url: AnyHttpUrl | None = None
+    boost_api_key: SecretStr | None = None
+    checkout_api_base_url: AnyHttpUrl | None = None
+    checkout_api_key: SecretStr | None = None
+    namefi_api_base_url: AnyHttpUrl | None = None
+    namefi_api_token: SecretStr | None = None
+    digital_shop_api_base_url: AnyHttpUrl | None = None
+    digital_shop_api_key: SecretStr | None = None
+    provider_timeout_seconds: PositiveSeconds = 10.0
+    provider_max_connections: int = Field(default=32, ge=1)
+
+    # --- Polling and notifications ---------------------------------------------------
+    poll_interval_seconds: PositiveSeconds = 1.0
+    poll_batch_size: int = Field(default=200, ge=1, le=5000)
+    # How long a claimed order belongs to the run polling it. Never shorter than the
+    # slowest possible batch (the poller raises it to that), so no order is polled twice.
+    poll_lease_seconds: PositiveSeconds = 120.0
+    provider_concurrency: int = Field(default=8, ge=1, le=256)
+    provider_rate_per_second: float = Field(default=20.0, gt=0)
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_cooldown_seconds: PositiveSeconds = 30.0
+    notify_interval_seconds: PositiveSeconds = 1.0
+    # A DM claimed for sending this long ago and still not recorded was interrupted (a
+    # crash, a failed write): Discord's history is checked, then it is sent or settled.
+    dm_reconcile_after_seconds: PositiveSeconds = 60.0
+    # When the checkout API (idempotent: the same request can't order twice) didn't
+    # answer, the same request is sent again after these waits; then staff get it.
+    resubmit_delays_seconds: str = "5,15,45,120,300"
+
+    # --- Behaviour ---------------------------------------------------------------------
+    order_cooldown_seconds: float = Field(default=10.0, ge=0)
+    # An order still open this long gets one staff alert (0 switches it off).
+    stuck_order_minutes: float = Field(default=120.0, ge=0)
+
+    # --- Payments and buyer limits -----------------------------------------------------
+    # How products without their own `payment` in the catalog are paid: wallet (store
+    # credit, debited at Confirm), approval (staff check the payment, then approve) or
+    # free (nothing is asked of the buyer: only for servers that trust every member).
+    payment_mode: PaymentMode = PaymentMode.WALLET
+    # What a buyer whose balance is short is told to do, e.g. "Pay by UPI to shop@upi,
+    # then open a ticket with the receipt."
+    top_up_instructions: str = Field(
+        default="Ask the shop's staff how to add store credit.", max_length=500
+    )
+    # Only members with this role may order (unset: every member).
+    buyer_role_id: int | None = Field(default=None, gt=0)
+    # Orders one buyer may have open at once, awaiting approval included (unset: no limit).
+    max_open_orders: int | None = Field(default=None, ge=1)
+    # What one buyer may spend per UTC day, per currency, e.g. "USD 100, INR 5000".
+    daily_spend_limits: str = ""
+
+    @field_validator("resubmit_delays_seconds")
+    @classmethod
+    def _resubmit_delays(cls, value: str) -> str:
+        try:
+            delays = [float(part) for part in value.split(",") if part.strip()]
+        except ValueError:
+            raise ValueError("must be seconds separated by commas, e.g. 5,15,45,120,300") from None
+        if not delays or any(not 0 < d <= 3600 for d in delays) or len(delays) > 20:
+            raise ValueError("must be 1 to 20 waits, each over 0 and at most 3600 seconds")
+        return value
+
+    @field_validator("daily_spend_limits")
+    @classmethod
+    def _daily_spend_limits(cls, value: str) -> str:
+        parse_spend_limits(value)
+        return value
+
+    @property
+    def spend_limits(self) -> dict[str, int]:
+        return parse_spend_limits(self.daily_spend_limits)
+
+    @property
+    def resubmit_delays(self) -> tuple[float, ...]:
+        return tuple(
+            float(part) for part in self.resubmit_delays_seconds.split(",") if part.strip()
+        )
+
+    @field_validator("delivery_encryption_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr) -> SecretStr:
+        return check_fernet_keys(value)
+
+    @model_validator(mode="after")
+    def _provider_credentials(self) -> Settings:
+        missing = [
+            f"{name.upper()}_API_{_secret_suffix(name)} is required when "
+            f"{name.upper()}_API_BASE_URL is set"
+            for name in PROVIDER_NAMES
+            if self.provider_base_url(name) is not None and self.provider_secret(name) is None
+        ]
+        if missing:
+            raise ValueError("; ".join(missing))
+        return self
+
+    # --- Helpers used by the rest of the bot ---------------------------------------------
+    def provider_base_url(self, name: str) -> str | None:
+        url = getattr(self, f"{name}_api_base_url")
+        return str(url).rstrip("/") if url is not None else None
+
+    def provider_secret(self, name: str) -> SecretStr | None:
+        return getattr(self, f"{name}_api_{_secret_suffix(name).lower()}")
+
+    def enabled_providers(self) -> list[str]:
+        return [n for n in PROVIDER_NAMES if self.provider_base_url(n) is not None]
+
+    def gateway_url(self) -> str | None:
+        if self.discord_gateway_url:
+            return self.discord_gateway_url
+        if self.discord_api_base_url is None:
+            return None
+        base = str(self.discord_api_base_url).rstrip("/")
+        return base.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/gateway"
+
+    def secret_values(self) -> list[str]:
+        """Every secret's plaintext, for the log redaction filter. Never log this list."""
+        secrets: list[str] = []
+        for value in self.__dict__.values():
+            if isinstance(value, SecretStr):
+                raw = value.get_secret_value()
+                secrets.append(raw)
+                secrets.extend(part.strip() for part in raw.split(",") if part.strip())
+        return [s for s in secrets if len(s) >= 4]
+
+    def masked_summary(self) -> dict[str, str]:
+        """What `check-config` prints: every setting, secrets masked."""
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                out[name] = "set (hidden)"
+            elif value is None:
+                out[name] = "not set"
+            else:
+                out[name] = str(value)
+        return out
+
+
+def parse_spend_limits(text: str) -> dict[str, int]:
+    """`USD 100, INR 5000` -> {"USD": 10000, "INR": 500000} (minor units), exactly."""
+    limits: dict[str, int] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        try:
+            money = parse_amount(part)
+        except AmountError as exc:
+            raise ValueError(
+                f"{exc} Write each limit with its currency, e.g. USD 100, INR 5000"
+            ) from None
+        if money.currency in limits:
+            raise ValueError(f"{money.currency} has two limits")
+        limits[money.currency] = money.minor
+    return limits
+
+
+def _secret_suffix(provider: str) -> str:
+    return "TOKEN" if provider == "namefi" else "KEY"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings or raise ConfigError listing every problem (values never shown)."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError("settings", describe_validation_error(exc, env_style=True)) from None
+
+
+class _TokenProbe(StorageSettings):
+    discord_token: SecretStr | None = None
+
+
+def discord_token_configured() -> bool:
+    """Whether a token is set at all, checked before the rest so that `python -m bot`
+    on a fresh clone explains the demo instead of listing unrelated settings."""
+    try:
+        token = _TokenProbe().discord_token
+    except ValidationError:
+        return True  # something else is wrong; let the full validation report it
+    return token is not None and bool(token.get_secret_value().strip())
+
+
+def check_fernet_keys(value: SecretStr) -> SecretStr:
+    keys = [k.strip() for k in value.get_secret_value().split(",") if k.strip()]
+    if not keys:
+        raise ValueError(f"is empty; {GEN_KEY_HINT}")
+    for key in keys:
+        try:
+            Fernet(key.encode())
+        except (ValueError, TypeError):
+            # Never include the value: it is a secret even when malformed.
+            raise ValueError(
+                f"is not a valid Fernet key (32 url-safe base64 bytes); {GEN_KEY_HINT}"
+            ) from None
+    return value
+
+
+class KeySettings(StorageSettings):
+    """What `rotate-key` needs: the database and the keys."""
+
+    delivery_encryption_key: SecretStr
+
+    @field_validator("delivery_encryption_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr) -> SecretStr:
+        return check_fernet_keys(value)
+
+
+def load_key_settings(**overrides: Any) -> KeySettings:
+    try:
+        return KeySettings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError("settings", describe_validation_error(exc, env_style=True)) from None
+
+
+def load_storage_settings(**overrides: Any) -> StorageSettings:
+    try:
+        return StorageSettings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError("settings", describe_validation_error(exc, env_style=True)) from None
+
+
+def describe_validation_error(exc: ValidationError, *, env_style: bool) -> list[str]:
+    problems: list[str] = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        loc = [str(part) for part in err["loc"]]
+        msg = err["msg"].removeprefix("Value error, ")
+        if env_style:
+            if not loc:
+                problems.append(msg)
+                continue
+            name = loc[0].upper()
+            if err["type"] == "missing":
+                hint = f"; {GEN_KEY_HINT}" if name == "DELIVERY_ENCRYPTION_KEY" else ""
+                problems.append(f"{name} is missing{hint}")
+            else:
+                problems.append(f"{name} {_lower_first(msg)}")
+        else:
+            problems.append(f"{'.'.join(loc)}: {msg}")
+    return problems
+
+
+def _lower_first(text: str) -> str:
+    if text.startswith(("is ", "must ")):
+        return text
+    return "is invalid: " + text[:1].lower() + text[1:]

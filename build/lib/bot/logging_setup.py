@@ -1,0 +1,92 @@
+"""Logging is configured here, once, by the entry point.
+
+Every handler gets a `SecretRedactingFilter`: a second line of defence that replaces any
+known secret (tokens, API keys, encryption keys) in a formatted message or traceback
+with `[redacted]`. The first line of defence is that secrets are `SecretStr` and delivery
+data is wrapped so its repr never shows it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+
+REDACTED = "[redacted]"
+
+
+class SecretRedactingFilter(logging.Filter):
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets: list[str] = []
+        self.add_secrets(secrets)
+
+    def add_secrets(self, secrets: Iterable[str]) -> None:
+        merged = set(self._secrets) | {s for s in secrets if s}
+        # Longest first, so a secret containing another is replaced whole.
+        self._secrets = sorted(merged, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._secrets:
+            return True
+        message = record.getMessage()
+        redacted = self.redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> SecretRedactingFilter:
+    """Install one stderr handler on the root logger. Returns the redaction filter so
+    secrets learned later (e.g. once settings load) can be added."""
+    redactor = SecretRedactingFilter(secrets)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.addFilter(redactor)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    hold_back_libraries()
+    return redactor
+
+
+# Libraries whose DEBUG output carries personal data or secrets, held at these levels
+# whatever LOG_LEVEL says, so LOG_LEVEL=DEBUG is safe in production:
+# - discord.gateway logs every event in full at DEBUG: interactions with their tokens,
+#   modal fields (phone, email, name); discord.http logs every REST body, including the
+#   DM that carries a buyer's credentials; discord.state / discord.client likewise.
+# - aiosqlite logs every statement with its parameters.
+# - httpcore logs each request's steps; httpx at INFO logs every URL.
+HELD_BACK = {
+    "discord": logging.INFO,
+    "aiosqlite": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "httpx": logging.WARNING,
+    # A skipped overlapping run is by design (max_instances=1), not worth a warning.
+    "apscheduler": logging.ERROR,
+}
+
+
+def hold_back_libraries() -> None:
+    for name, floor in HELD_BACK.items():
+        logging.getLogger(name).setLevel(floor)
+    for child in ("discord.http", "discord.gateway", "discord.state", "discord.client"):
+        # Their own level, if someone set one, must not be lower than the parent's.
+        logging.getLogger(child).setLevel(logging.NOTSET)

@@ -1,0 +1,95 @@
+"""Builds one adapter (and one httpx client) per configured provider, and closes them."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+from pydantic import SecretStr
+
+from bot.config import Settings
+from bot.providers.base import ProviderAdapter, build_client
+from bot.providers.boost import BoostClient
+from bot.providers.checkout import CheckoutClient
+from bot.providers.digital_shop import DigitalShopClient
+from bot.providers.namefi import NamefiClient
+
+log = logging.getLogger(__name__)
+
+ADAPTERS: dict[str, type[ProviderAdapter]] = {
+    "boost": BoostClient,
+    "checkout": CheckoutClient,
+    "namefi": NamefiClient,
+    "digital_shop": DigitalShopClient,
+}
+
+
+def auth_headers(provider: str, secret: str) -> dict[str, str]:
+    """Each contract's auth style: raw key, Bearer token, or (digital shop) X-API-Key."""
+    if provider == "namefi":
+        return {"Authorization": f"Bearer {secret}"}
+    if provider == "digital_shop":
+        return {"X-API-Key": secret}
+    return {"Authorization": secret}
+
+
+class ProviderRegistry:
+    def __init__(self, adapters: dict[str, ProviderAdapter]) -> None:
+        self._adapters = adapters
+
+    def get(self, name: str) -> ProviderAdapter | None:
+        return self._adapters.get(name)
+
+    def names(self) -> list[str]:
+        return list(self._adapters)
+
+    def all(self) -> list[ProviderAdapter]:
+        return list(self._adapters.values())
+
+    def linkable(self) -> list[ProviderAdapter]:
+        return [a for a in self._adapters.values() if a.capabilities.can_link]
+
+    async def aclose(self) -> None:
+        for adapter in self._adapters.values():
+            try:
+                await adapter.aclose()
+            except Exception:
+                log.exception("closing the %s client failed", adapter.name)
+
+
+def build_adapter(
+    provider: str,
+    base_url: str,
+    secret: SecretStr,
+    *,
+    timeout: float,
+    max_connections: int,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> ProviderAdapter:
+    client = build_client(
+        base_url,
+        auth_headers(provider, secret.get_secret_value()),
+        timeout=timeout,
+        max_connections=max_connections,
+        transport=transport,
+    )
+    adapter = ADAPTERS[provider](client, secret)
+    # Per-read timeouts don't bound a reply that trickles in; this bounds the whole call.
+    adapter.deadline = timeout
+    return adapter
+
+
+def build_providers(settings: Settings) -> ProviderRegistry:
+    adapters: dict[str, ProviderAdapter] = {}
+    for name in settings.enabled_providers():
+        base_url = settings.provider_base_url(name)
+        secret = settings.provider_secret(name)
+        assert base_url is not None and secret is not None  # guaranteed by Settings
+        adapters[name] = build_adapter(
+            name,
+            base_url,
+            secret,
+            timeout=settings.provider_timeout_seconds,
+            max_connections=settings.provider_max_connections,
+        )
+    return ProviderRegistry(adapters)

@@ -1,0 +1,278 @@
+"""Posts the staff-alert outbox to the staff channel, each alert once, without storms.
+
+Alerts are written to SQLite in the same transaction as what they report (see
+storage.staff_alerts), so a crash or a Discord outage delays them but never loses them.
+
+- **Claimed before posting**: a lease on each alert, so an overlapping run or a second
+  process never posts it twice.
+- **One bad alert doesn't block the rest**: a failed post is retried with backoff, the
+  queue moves on, and after MAX_ATTEMPTS the alert is given up with an error in the log.
+- **No storms**: per group (kind and provider) the first few alerts in a window are posted
+  as they are; the rest become one digest with counts, at most one per DIGEST_INTERVAL.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from itertools import groupby
+
+import discord
+
+from storage import staff_alerts
+from storage.database import Database
+from storage.staff_alerts import StaffAlert
+
+log = logging.getLogger(__name__)
+
+CLAIM_LEASE = 60.0
+# Posting is about one message a second per channel: a claim this size is posted well
+# within its lease, so a second process never finds it expired mid-run.
+CLAIM_BATCH = 20
+MAX_ATTEMPTS = 8  # for failures caused by the alert itself (Discord refused its body)
+CHANNEL_RETRY = 10.0  # the channel itself failed: everything waits this long
+INDIVIDUAL_PER_WINDOW = 3  # alerts of one group posted on their own per window
+WINDOW = 3600.0
+# The first digest of a group can follow a minute after its first alerts; each further
+# digest in the window waits twice as long (1, 2, 4, 8, … min, at most 30): a long
+# outage stays a handful of messages per hour, not one a minute.
+DIGEST_INTERVAL = 60.0
+DIGEST_INTERVAL_MAX = 1800.0
+DIGEST_IDS_SHOWN = 10
+DISCORD_LIMIT = 2000
+
+
+class ChannelDown(Exception):
+    """The staff channel itself failed (5xx, 429, 403, 404): not this alert's fault."""
+
+
+# What a digest says per kind, and the command that acts on it. Every command named here
+# exists (tests/bot/test_staff_log.py checks them against the /admin tree).
+DIGEST_TEXT: dict[str, tuple[str, str]] = {
+    "needs_review": (
+        "orders need review",
+        "Check the provider, then `/admin order retry order_id:<id>` for each "
+        "(`/admin orders status:needs_review` lists them).",
+    ),
+    "unknown_status": (
+        "orders report a status we don't know",
+        "They stay open. `/admin order view order_id:<id>` shows the provider's word.",
+    ),
+    "provider_fault": (
+        "orders got unreadable replies",
+        "They keep being polled. `/admin providers` shows the provider's health.",
+    ),
+    "poll_rejected": (
+        "orders were refused by the provider",
+        "`/admin order view order_id:<id>`, then `/admin order set-status` if it is gone.",
+    ),
+    "provider_outcome": (
+        "orders ended badly at the provider",
+        "The buyers were told. `/admin order view order_id:<id>` shows each.",
+    ),
+    "order_failed": (
+        "orders failed at submission",
+        "`/admin order retry order_id:<id>` sends one again.",
+    ),
+    "stuck_order": (
+        "orders are open for too long",
+        "`/admin order view order_id:<id>`; `/admin order set-status` or `deliver` to finish.",
+    ),
+    "dm_fallback": (
+        "buyers have closed DMs",
+        "They were told in the notices channel; `/order` shows them their order.",
+    ),
+    "notify_stuck": (
+        "DMs keep failing",
+        "They keep retrying; once Discord answers, `/admin order resend order_id:<id>` if needed.",
+    ),
+    "notify_failed": (
+        "DMs could not be sent",
+        "Fix the cause, then `/admin order resend order_id:<id>` for each.",
+    ),
+    "illegal_transition": (
+        "orders moved in a way we don't allow",
+        "`/admin order view order_id:<id>`, then `/admin order set-status` to correct it.",
+    ),
+    "circuit": (
+        "changes of a provider's circuit (it keeps failing and recovering)",
+        "`/admin providers` shows its health now.",
+    ),
+    "provider_hold": (
+        "long Retry-After holds",
+        "`/admin providers` shows the current hold.",
+    ),
+}
+
+
+class StaffLog:
+    def __init__(
+        self,
+        db: Database,
+        client: discord.Client,
+        channel_id: int,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.client = client
+        self.channel_id = channel_id
+        self.clock = clock
+        # Buttons for an alert that is acted on from its own message (an approval); set
+        # by the bot once the cogs that answer them are loaded.
+        self.view_for: Callable[[StaffAlert], discord.ui.View | None] | None = None
+
+    async def _channel(self) -> discord.abc.Messageable:
+        channel = self.client.get_channel(self.channel_id)
+        if channel is None:
+            channel = await self.client.fetch_channel(self.channel_id)
+        assert isinstance(channel, discord.abc.Messageable)
+        return channel
+
+    async def post_pending(self) -> int:
+        """Post what is due. Returns how many messages were posted."""
+        now = self.clock()
+        claimed = await staff_alerts.claim_due_alerts(
+            self.db, now=now, lease=CLAIM_LEASE, limit=CLAIM_BATCH
+        )
+        if not claimed:
+            return 0
+        done: set[int] = set()
+        try:
+            channel = await self._channel()
+            posted = await self._post_claimed(channel, claimed, now, done)
+        except (ChannelDown, discord.HTTPException) as exc:
+            # Discord or the channel is down, or we lost access: nothing here is the
+            # alerts' fault, so none of them uses up an attempt. They all wait and retry.
+            log.warning(
+                "staff channel %s unavailable (%s): %d alert(s) wait %.0fs",
+                self.channel_id,
+                exc,
+                len(claimed) - len(done),
+                CHANNEL_RETRY,
+            )
+            await staff_alerts.release_alerts(
+                self.db, [a.id for a in claimed if a.id not in done], not_before=now + CHANNEL_RETRY
+            )
+            return 0
+        return posted
+
+    async def _post_claimed(
+        self,
+        channel: discord.abc.Messageable,
+        claimed: list[StaffAlert],
+        now: float,
+        done: set[int],
+    ) -> int:
+        singles: list[StaffAlert] = [a for a in claimed if a.group_key is None]
+        digests: list[tuple[str, list[StaffAlert]]] = []
+        grouped = sorted((a for a in claimed if a.group_key is not None), key=_group)
+        for key, members in groupby(grouped, key=_group):
+            batch = list(members)
+            allowance = INDIVIDUAL_PER_WINDOW - await staff_alerts.messages_posted_since(
+                self.db, key, now - WINDOW
+            )
+            singles.extend(batch[: max(allowance, 0)])
+            if batch[max(allowance, 0) :]:
+                digests.append((key, batch[max(allowance, 0) :]))
+        posted = 0
+        # Alerts on their own first, in the order they were raised; digests after them.
+        for alert in sorted(singles, key=lambda a: a.id):
+            view = self.view_for(alert) if self.view_for is not None else None
+            if await self._post(channel, alert.message, alert, view=view):
+                await staff_alerts.mark_alerts_posted(self.db, [alert.id])
+                posted += 1
+            done.add(alert.id)
+        for key, rest in digests:
+            posted += await self._digest(channel, key, rest, now)
+            done.update(a.id for a in rest)
+        return posted
+
+    async def _digest(
+        self, channel: discord.abc.Messageable, key: str, rest: list[StaffAlert], now: float
+    ) -> int:
+        last = await staff_alerts.last_digest_at(self.db, key)
+        if last is not None:
+            recent = await staff_alerts.digests_posted_since(self.db, key, now - WINDOW)
+            wait = min(DIGEST_INTERVAL * 2 ** max(recent - 1, 0), DIGEST_INTERVAL_MAX)
+            if now - last < wait:
+                # A digest went out recently: these wait and join the next one.
+                await staff_alerts.release_alerts(
+                    self.db, [a.id for a in rest], not_before=last + wait
+                )
+                return 0
+        head = rest[0]
+        if not await self._post(channel, digest_message(key, rest), head):
+            await staff_alerts.release_alerts(
+                self.db, [a.id for a in rest[1:]], not_before=now + CHANNEL_RETRY
+            )
+            return 0
+        await staff_alerts.mark_alerts_posted(self.db, [a.id for a in rest], digest_id=head.id)
+        log.info("posted a digest of %d %s alert(s)", len(rest), key)
+        return 1
+
+    async def _post(
+        self,
+        channel: discord.abc.Messageable,
+        text: str,
+        alert: StaffAlert,
+        *,
+        view: discord.ui.View | None = None,
+    ) -> bool:
+        """True when posted; False when Discord refused this alert (retried later, and given
+        up after MAX_ATTEMPTS). A channel-wide failure raises ChannelDown instead."""
+        try:
+            if view is not None:
+                await channel.send(
+                    text[:DISCORD_LIMIT],
+                    allowed_mentions=discord.AllowedMentions.none(),
+                    view=view,
+                )
+            else:
+                await channel.send(
+                    text[:DISCORD_LIMIT], allowed_mentions=discord.AllowedMentions.none()
+                )
+            return True
+        except discord.HTTPException as exc:
+            if exc.status >= 500 or exc.status in (403, 404, 429):
+                raise ChannelDown(f"{exc.status} {exc.text[:80]}") from exc
+            attempts = alert.attempts + 1
+            give_up = attempts >= MAX_ATTEMPTS
+            retry_at = self.clock() + min(2.0**attempts, 300.0)
+            await staff_alerts.mark_alert_attempt_failed(
+                self.db, alert.id, retry_at=retry_at, give_up=give_up
+            )
+            if give_up:
+                log.error(
+                    "giving up on staff alert %s (%s) after %d attempts: Discord refuses it (%s)",
+                    alert.id,
+                    alert.kind,
+                    attempts,
+                    exc,
+                )
+            else:
+                log.warning(
+                    "posting staff alert %s failed (%s); retrying in %.0fs, the others go on",
+                    alert.id,
+                    exc,
+                    retry_at - self.clock(),
+                )
+            return False
+
+
+def _group(alert: StaffAlert) -> str:
+    return alert.group_key or ""
+
+
+def digest_message(key: str, alerts: list[StaffAlert]) -> str:
+    kind, _, provider = key.partition(":")
+    label, hint = DIGEST_TEXT.get(kind, (f"{kind} alerts", "`/admin orders` lists the orders."))
+    ids = [a.order_id for a in alerts if a.order_id]
+    shown = ", ".join(f"`{i}`" for i in ids[:DIGEST_IDS_SHOWN])
+    more = f" and {len(ids) - DIGEST_IDS_SHOWN} more" if len(ids) > DIGEST_IDS_SHOWN else ""
+    where = f" at **{provider}**" if provider else ""
+    return (
+        f"📣 **{len(alerts)} more {label}**{where} (grouped to keep this channel readable): "
+        f"{shown}{more}.\n{hint}"
+    )

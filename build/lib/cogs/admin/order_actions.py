@@ -1,0 +1,290 @@
+"""/admin order retry|set-status|deliver|resend|link: staff change orders.
+
+Thin: every decision, compare-and-set and audit row is in bot.services.staff_orders. Replies
+are ephemeral; the service posts what changed as one line in the staff channel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.domain import Delivery, OrderStatus
+from bot.errors import InvalidInput
+from bot.services.ordering import ConfirmOutcome
+from bot.services.staff_orders import SETTABLE
+from cogs.admin.access import order_group
+from cogs.admin.ui import StaffModal, StaffView, bot_of, order_autocomplete
+
+# An attached delivery is read into memory and DMed as a file: keep it reasonable.
+MAX_DELIVERY_FILE = 1024 * 1024
+LINKABLE = [
+    app_commands.Choice(name="Digital shop", value="digital_shop"),
+    app_commands.Choice(name="Namefi", value="namefi"),
+]
+
+
+def _outcome_text(outcome: ConfirmOutcome) -> str:
+    status = outcome.order.status.label if outcome.order else "unknown"
+    return f"{outcome.user_message}\nNow: **{status}**."
+
+
+class MarkPlacedModal(StaffModal):
+    remote_id: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        label="The provider's order id",
+        max_length=100,
+        placeholder="As the provider shows it",
+        custom_id="placed:remote_id",
+    )
+
+    def __init__(self, order_id: str, seen: float, key: int) -> None:
+        super().__init__(title=f"Mark {order_id} placed", custom_id=f"admin-placed:{key}")
+        self.order_id = order_id
+        self.seen = seen
+
+    async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        order = await bot_of(interaction).staff_orders.mark_placed(
+            self.order_id, interaction.user.id, self.remote_id.value, self.seen
+        )
+        await interaction.followup.send(
+            f"Order `{order.id}` is placed at {order.provider} as `{order.remote_id}`: "
+            f"**{order.status.label}**. The bot polls it from now on.",
+            ephemeral=True,
+        )
+
+
+class MarkFailedModal(StaffModal):
+    note: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        label="What the buyer is told",
+        style=discord.TextStyle.paragraph,
+        max_length=300,
+        required=False,
+        placeholder="The provider did not place this order.",
+        custom_id="failed:note",
+    )
+
+    def __init__(self, order_id: str, seen: float, key: int) -> None:
+        super().__init__(title=f"Mark {order_id} failed", custom_id=f"admin-failed:{key}")
+        self.order_id = order_id
+        self.seen = seen
+
+    async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        order = await bot_of(interaction).staff_orders.mark_failed(
+            self.order_id, interaction.user.id, self.note.value, self.seen
+        )
+        await interaction.followup.send(
+            f"Order `{order.id}` is **{order.status.label}**; the buyer is being told.",
+            ephemeral=True,
+        )
+
+
+class ReviewView(StaffView):
+    """The three ways to resolve a needs-review order."""
+
+    def __init__(self, order_id: str, seen: float, key: int) -> None:
+        super().__init__()
+        self.order_id = order_id
+        self.seen = seen  # the order's updated_at when these buttons were shown
+        self.key = key
+        self.resubmit.custom_id = f"admin-review:{key}:resubmit"
+        self.placed.custom_id = f"admin-review:{key}:placed"
+        self.failed.custom_id = f"admin-review:{key}:failed"
+
+    @discord.ui.button(
+        label="Resubmit (the provider has no such order)", style=discord.ButtonStyle.danger
+    )
+    async def resubmit(
+        self, interaction: discord.Interaction[Any], _: discord.ui.Button[Any]
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        # The view stays alive: a second press (a double click, another staff member) is
+        # refused by the service's compare-and-set, with a message saying why.
+        outcome = await bot_of(interaction).staff_orders.resubmit(
+            self.order_id, interaction.user.id, self.seen
+        )
+        await interaction.followup.send(_outcome_text(outcome), ephemeral=True)
+
+    @discord.ui.button(label="Mark placed…", style=discord.ButtonStyle.success)
+    async def placed(
+        self, interaction: discord.Interaction[Any], _: discord.ui.Button[Any]
+    ) -> None:
+        await interaction.response.send_modal(
+            MarkPlacedModal(self.order_id, self.seen, interaction.id)
+        )
+
+    @discord.ui.button(label="Mark failed…", style=discord.ButtonStyle.secondary)
+    async def failed(
+        self, interaction: discord.Interaction[Any], _: discord.ui.Button[Any]
+    ) -> None:
+        await interaction.response.send_modal(
+            MarkFailedModal(self.order_id, self.seen, interaction.id)
+        )
+
+
+@order_group.command(
+    name="retry", description="Retry a failed submission, or resolve a needs-review order"
+)
+@app_commands.describe(order_id="The order id, or start typing the buyer's name")
+@app_commands.autocomplete(order_id=order_autocomplete)
+async def retry_order(interaction: discord.Interaction[Any], order_id: str) -> None:
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    service = bot_of(interaction).staff_orders
+    order = await service.get(order_id)
+    if order.status is OrderStatus.NEEDS_REVIEW:
+        await interaction.followup.send(
+            f"Order `{order.id}` needs review: the outcome at **{order.provider}** is unknown"
+            f" ({(await service.review_reason(order))[:300]}). Check the provider first, then:\n"
+            "• **Resubmit** if the provider has no such order: exactly one more request.\n"
+            "• **Mark placed** if it has it: give its id and the bot polls it.\n"
+            "• **Mark failed** to end the order and tell the buyer.",
+            view=ReviewView(order.id, order.updated_at, interaction.id),
+            ephemeral=True,
+        )
+        return
+    outcome = await service.retry_failed(order.id, interaction.user.id)
+    await interaction.followup.send(_outcome_text(outcome), ephemeral=True)
+
+
+# --- /admin order set-status -----------------------------------------------------------------
+
+
+@order_group.command(name="set-status", description="Move an order to another status, with a note")
+@app_commands.describe(
+    order_id="The order id, or start typing the buyer's name",
+    status="The new status (only moves the order's state machine allows)",
+    note="Why: shown to the buyer and kept in the timeline",
+)
+@app_commands.choices(status=[app_commands.Choice(name=s.label, value=s.value) for s in SETTABLE])
+@app_commands.autocomplete(order_id=order_autocomplete)
+async def set_status(
+    interaction: discord.Interaction[Any],
+    order_id: str,
+    status: str,
+    note: app_commands.Range[str, 1, 300],
+) -> None:
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    order = await bot_of(interaction).staff_orders.set_status(
+        order_id, interaction.user.id, OrderStatus(status), note
+    )
+    told = " The buyer is being told." if order.status.is_terminal else ""
+    await interaction.followup.send(
+        f"Order `{order.id}` is now **{order.status.label}**.{told}", ephemeral=True
+    )
+
+
+# --- /admin order deliver --------------------------------------------------------------------
+
+
+class DeliverModal(StaffModal):
+    text: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        label="The delivery (keys, accounts, links…)",
+        style=discord.TextStyle.paragraph,
+        max_length=4000,
+        custom_id="deliver:text",
+    )
+
+    def __init__(self, order_id: str, key: int) -> None:
+        super().__init__(title=f"Deliver {order_id}", custom_id=f"admin-deliver:{key}")
+        self.order_id = order_id
+
+    async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await _deliver(interaction, self.order_id, self.text.value)
+
+
+async def _deliver(interaction: discord.Interaction[Any], order_id: str, text: str) -> None:
+    order = await bot_of(interaction).staff_orders.deliver(
+        order_id, interaction.user.id, Delivery.from_text(text.strip())
+    )
+    await interaction.followup.send(
+        f"Order `{order.id}` is **{order.status.label}**. The delivery is stored encrypted and "
+        f"on its way to <@{order.user_id}> by DM.",
+        ephemeral=True,
+    )
+
+
+@order_group.command(
+    name="deliver", description="Deliver an order by hand: type it, or attach a file"
+)
+@app_commands.describe(
+    order_id="The order id, or start typing the buyer's name",
+    file="A text file with the delivery (otherwise a form opens to type it)",
+)
+@app_commands.autocomplete(order_id=order_autocomplete)
+async def deliver_order(
+    interaction: discord.Interaction[Any],
+    order_id: str,
+    file: discord.Attachment | None = None,
+) -> None:
+    if file is None:
+        # A modal must be the first answer. The only I/O before it is a local SQLite read,
+        # so staff learn at once that an order can't be delivered, before typing anything.
+        order = await bot_of(interaction).staff_orders.deliverable(order_id)
+        await interaction.response.send_modal(DeliverModal(order.id, interaction.id))
+        return
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    if file.size > MAX_DELIVERY_FILE:
+        raise InvalidInput(f"The file is too large ({file.size} bytes); the limit is 1 MB.")
+    try:
+        text = (await file.read()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("Attach a text file (UTF-8): the delivery is sent as text.") from None
+    except discord.HTTPException:
+        raise InvalidInput("Discord didn't let me read that file; attach it again.") from None
+    await _deliver(interaction, order_id, text)
+
+
+# --- /admin order resend ---------------------------------------------------------------------
+
+
+@order_group.command(name="resend", description="Send the buyer the order's final DM again")
+@app_commands.describe(order_id="The order id, or start typing the buyer's name")
+@app_commands.autocomplete(order_id=order_autocomplete)
+async def resend_order(interaction: discord.Interaction[Any], order_id: str) -> None:
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    service = bot_of(interaction).staff_orders
+    kind = await service.resend(order_id, interaction.user.id)
+    order = await service.get(order_id)
+    await interaction.followup.send(
+        f"The DM for `{order.id}` is on its way to <@{order.user_id}> again ({kind}).",
+        ephemeral=True,
+    )
+
+
+# --- /admin order link -----------------------------------------------------------------------
+
+
+@order_group.command(name="link", description="Track an existing provider order for a member")
+@app_commands.describe(
+    provider="Where the order was placed",
+    remote_id="The provider's order id (digital shop: 12 letters/digits; Namefi: a UUID)",
+    member="Who gets the DM when it finishes",
+)
+@app_commands.choices(provider=LINKABLE)
+async def link_order(
+    interaction: discord.Interaction[Any],
+    provider: str,
+    remote_id: app_commands.Range[str, 1, 100],
+    member: discord.Member,
+) -> None:
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    if member.bot:
+        raise InvalidInput("Link orders to members, not to bots.")
+    order = await bot_of(interaction).staff_orders.link(
+        staff_id=interaction.user.id,
+        provider=provider,
+        remote_id=remote_id,
+        member_id=member.id,
+        member_name=member.display_name,
+        guild_id=interaction.guild_id,
+    )
+    await interaction.followup.send(
+        f"Linked {provider} `{order.remote_id}` to {member.mention} as order `{order.id}` "
+        f"(**{order.status.label}**). They get a DM when it finishes.",
+        ephemeral=True,
+        allowed_mentions=discord.AllowedMentions.none(),
+    )

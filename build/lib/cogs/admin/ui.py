@@ -1,0 +1,81 @@
+"""What every piece of the staff console shares: the views' and forms' access check and
+error handling, the order-id autocomplete, and the bot handle."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+
+from bot.presenters import STATUS_EMOJI
+from bot.tree import report_error
+from cogs.admin.access import check_component, staff_refusal
+from storage import orders as repo
+
+if TYPE_CHECKING:
+    from bot.app import OrderBot
+
+log = logging.getLogger(__name__)
+
+# Staff-console buttons work for ten minutes; after that, run the command again.
+VIEW_TIMEOUT = 600
+
+
+def bot_of(interaction: discord.Interaction[Any]) -> OrderBot:
+    bot: OrderBot = interaction.client
+    return bot
+
+
+def log_read(interaction: discord.Interaction[Any], what: str) -> None:
+    """Read-only staff commands are logged, not audited."""
+    log.info("staff %s: %s", interaction.user.id, what)
+
+
+class StaffView(discord.ui.View):
+    """A staff-console view: the staff check on every press, friendly errors."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=VIEW_TIMEOUT)
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        return await check_component(interaction)
+
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any], /
+    ) -> None:
+        await report_error(interaction, error)
+
+
+class StaffModal(discord.ui.Modal):
+    """A staff-console form: the staff check on submit, friendly errors. Its custom_id
+    must be unique to the interaction that opened it (discord.py keys open modals by it)."""
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        return await check_component(interaction)
+
+    async def on_error(  # type: ignore[override]  # Modal's signature differs from View's
+        self, interaction: discord.Interaction[Any], error: Exception, /
+    ) -> None:
+        await report_error(interaction, error)
+
+
+async def order_autocomplete(
+    interaction: discord.Interaction[Any], current: str
+) -> list[app_commands.Choice[str]]:
+    # Autocomplete runs no checks: without this, anyone who can see /admin could list
+    # order ids and buyers' names.
+    if staff_refusal(interaction) is not None:
+        return []
+    found = await repo.search_orders(bot_of(interaction).db, current, limit=25)
+    return [
+        app_commands.Choice(
+            name=(
+                f"{o.id} · {STATUS_EMOJI.get(o.status, '')} {o.status.label} · "
+                f"{o.buyer_name or o.user_id} · {o.product_name}"
+            )[:100],
+            value=o.id,
+        )
+        for o in found
+    ]

@@ -1,0 +1,221 @@
+"""/admin wallet view|credit|debit and /admin order refund: staff move store credit.
+
+Thin: bot.services.wallet posts the ledger row, the audit row and the staff-channel line
+in one transaction, keyed by this interaction's id (a redelivered interaction moves money
+once). The member's DM is sent here, once, after that commit, under a nonce derived from
+the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.domain import AmountError, Money, parse_amount
+from bot.errors import InvalidInput
+from bot.presenters import signed
+from bot.services.wallet import WalletChange
+from cogs.admin.access import StaffGroup, admin_group, order_group, staff_refusal
+from cogs.admin.ui import bot_of, log_read, order_autocomplete
+from cogs.pager import send_paged
+from cogs.wallet import wallet_page
+
+log = logging.getLogger(__name__)
+
+wallet_group = StaffGroup(
+    name="wallet", description="Staff: members' store credit", parent=admin_group
+)
+
+
+def shop_currencies(interaction: discord.Interaction[Any]) -> list[str]:
+    return sorted({p.currency for p in bot_of(interaction).catalog.all()})
+
+
+def names_currency(text: str) -> bool:
+    """`₹199`, `5 USD`: the amount says its currency itself."""
+    return any(not (c.isdigit() or c in ". ") for c in text)
+
+
+def read_amount(
+    interaction: discord.Interaction[Any],
+    amount: str,
+    currency: str | None,
+    fallback: str | None = None,
+) -> Money:
+    """Staff's amount, exactly: `12.50` with a currency, `₹199`, `199 INR`. With no
+    currency anywhere: `fallback` (an order's currency), else the shop's only currency."""
+    if not currency and not names_currency(amount):
+        known = shop_currencies(interaction)
+        currency = fallback or (known[0] if len(known) == 1 else None)
+    try:
+        return parse_amount(amount, currency or None)
+    except AmountError as exc:
+        raise InvalidInput(f"{exc} Nothing was changed.") from None
+
+
+async def currency_autocomplete(
+    interaction: discord.Interaction[Any], current: str
+) -> list[app_commands.Choice[str]]:
+    if staff_refusal(interaction) is not None:
+        return []
+    return [
+        app_commands.Choice(name=c, value=c)
+        for c in shop_currencies(interaction)
+        if current.upper() in c
+    ]
+
+
+async def dm_member(
+    interaction: discord.Interaction[Any], member_id: int, embed: discord.Embed, key: str
+) -> str:
+    """The member's DM about a movement, and a line for staff saying whether it went."""
+    nonce = hashlib.sha256(f"wallet|{key}".encode()).hexdigest()[:25]
+    try:
+        dm = await interaction.client.create_dm(discord.Object(id=member_id))
+        await dm.send(embed=embed, nonce=nonce)
+    except discord.HTTPException as exc:
+        log.info("wallet DM to a member failed (%s)", exc.status)
+        return "I couldn't DM them (their DMs may be closed); `/wallet` shows it to them."
+    return "They got a DM."
+
+
+def movement_embed(title: str, change: WalletChange, note: str | None) -> discord.Embed:
+    embed = discord.Embed(
+        title=title,
+        colour=discord.Colour.green() if change.amount.minor > 0 else discord.Colour.gold(),
+    )
+    embed.add_field(name="Amount", value=signed(change.amount), inline=True)
+    embed.add_field(name="Balance now", value=change.balance.format(), inline=True)
+    if note:
+        embed.add_field(name="Note", value=note[:300], inline=False)
+    embed.set_footer(text="/wallet shows your store credit and its history")
+    return embed
+
+
+@wallet_group.command(name="view", description="A member's store credit and ledger")
+@app_commands.describe(member="Whose wallet")
+async def view_wallet(interaction: discord.Interaction[Any], member: discord.Member) -> None:
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    log_read(interaction, f"wallet of {member.id}")
+    bot = bot_of(interaction)
+    title = f"Store credit of {member.display_name}"[:200]
+    await send_paged(
+        interaction, interaction.user.id, lambda page: wallet_page(bot, member.id, page, title)
+    )
+
+
+async def _move(
+    interaction: discord.Interaction[Any],
+    member: discord.Member,
+    amount: str,
+    currency: str | None,
+    note: str,
+    *,
+    credit: bool,
+) -> None:
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    if member.bot:
+        raise InvalidInput("Bots have no store credit.")
+    money = read_amount(interaction, amount, currency)
+    signed_money = money if credit else Money(-money.minor, money.currency)
+    change = await bot_of(interaction).wallet.adjust(
+        staff_id=interaction.user.id,
+        member_id=member.id,
+        amount=signed_money,
+        note=note,
+        interaction_id=interaction.id,
+    )
+    if change.repeated:
+        await interaction.followup.send(
+            f"This was already done ({signed(change.amount)}); {member.mention}'s balance is "
+            f"{change.balance.format()}.",
+            ephemeral=True,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        return
+    title = "💰 Store credit added" if credit else "Store credit taken off"
+    told = await dm_member(
+        interaction, member.id, movement_embed(title, change, note), f"staff:{interaction.id}"
+    )
+    await interaction.followup.send(
+        f"{'Credited' if credit else 'Debited'} {member.mention} **{signed(change.amount)}**; "
+        f"balance now {change.balance.format()}. {told}",
+        ephemeral=True,
+        allowed_mentions=discord.AllowedMentions.none(),
+    )
+
+
+@wallet_group.command(name="credit", description="Add store credit after a member paid you")
+@app_commands.describe(
+    member="Who paid",
+    amount="As you'd write it: 12.50, ₹199, 5 USD (no thousands separators)",
+    currency="Needed when the amount has no symbol and the shop sells in several currencies",
+    note="What it was for (the member and the ledger show it)",
+)
+@app_commands.autocomplete(currency=currency_autocomplete)
+async def credit_wallet(
+    interaction: discord.Interaction[Any],
+    member: discord.Member,
+    amount: app_commands.Range[str, 1, 30],
+    note: app_commands.Range[str, 1, 200],
+    currency: app_commands.Range[str, 3, 3] | None = None,
+) -> None:
+    await _move(interaction, member, amount, currency, note, credit=True)
+
+
+@wallet_group.command(
+    name="debit", description="Take store credit off (e.g. correct a wrong credit)"
+)
+@app_commands.describe(
+    member="Whose credit",
+    amount="As you'd write it: 12.50, ₹199, 5 USD (no thousands separators)",
+    currency="Needed when the amount has no symbol and the shop sells in several currencies",
+    note="Why (the member and the ledger show it)",
+)
+@app_commands.autocomplete(currency=currency_autocomplete)
+async def debit_wallet(
+    interaction: discord.Interaction[Any],
+    member: discord.Member,
+    amount: app_commands.Range[str, 1, 30],
+    note: app_commands.Range[str, 1, 200],
+    currency: app_commands.Range[str, 3, 3] | None = None,
+) -> None:
+    await _move(interaction, member, amount, currency, note, credit=False)
+
+
+@order_group.command(name="refund", description="Refund a wallet-paid order, fully or in part")
+@app_commands.describe(
+    order_id="The order id, or start typing the buyer's name",
+    amount="How much (default: everything still paid), e.g. 150 or ₹150",
+)
+@app_commands.autocomplete(order_id=order_autocomplete)
+async def refund_order(
+    interaction: discord.Interaction[Any],
+    order_id: str,
+    amount: app_commands.Range[str, 1, 30] | None = None,
+) -> None:
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    bot = bot_of(interaction)
+    money: Money | None = None
+    if amount is not None:
+        order = await bot.staff_orders.get(order_id)
+        money = read_amount(interaction, amount, None, order.total.currency)
+    change = await bot.wallet.refund_order(
+        staff_id=interaction.user.id,
+        order_id=order_id,
+        amount=money,
+        interaction_id=interaction.id,
+    )
+    assert change.order is not None
+    again = "This was already done: " if change.repeated else ""
+    await interaction.followup.send(
+        f"{again}Refunded **{change.amount.format()}** of order `{change.order.id}` to "
+        f"<@{change.order.user_id}>'s store credit (balance now {change.balance.format()}). "
+        "They get a DM.",
+        ephemeral=True,
+        allowed_mentions=discord.AllowedMentions.none(),
+    )

@@ -1,0 +1,53 @@
+"""/wallet: a member's store credit and its history. Thin: bot.services.wallet."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.presenters import wallet_embed
+from bot.services.wallet import LEDGER_PAGE
+from cogs.pager import send_paged
+
+if TYPE_CHECKING:
+    from bot.app import OrderBot
+
+
+async def wallet_page(
+    bot: OrderBot, user_id: int, page: int, title: str
+) -> tuple[discord.Embed, int]:
+    first = await bot.wallet.statement(user_id, page=0)
+    pages = max(1, -(-first.total_entries // LEDGER_PAGE))
+    page = min(max(page, 0), pages - 1)
+    statement = first if page == 0 else await bot.wallet.statement(user_id, page=page)
+    embed = wallet_embed(
+        title,
+        statement.balances,
+        statement.entries,
+        page=page,
+        pages=pages,
+        total=statement.total_entries,
+    )
+    return embed, pages
+
+
+class Wallet(commands.Cog):
+    def __init__(self, bot: OrderBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="wallet", description="Your store credit and its history")
+    async def wallet(self, interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        user_id = interaction.user.id
+        await send_paged(
+            interaction,
+            user_id,
+            lambda page: wallet_page(self.bot, user_id, page, "Your store credit"),
+        )
+
+
+async def setup(bot: OrderBot) -> None:
+    await bot.add_cog(Wallet(bot))

@@ -1,0 +1,246 @@
+"""Everything the bot needs, on 127.0.0.1, with no network and no accounts:
+the four sandbox providers, the Discord emulator, and the real bot as a subprocess
+configured only through its settings (environment variables)."""
+
+# The stack API takes ``timeout=`` like asyncio.wait_for.
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+from emulator.server import Emulator
+from sandbox.runner import SandboxCluster
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Variables the bot reads; stripped from the inherited environment so a developer's
+# shell or .env can't leak into the stack.
+BOT_SETTING_PREFIXES = (
+    "DISCORD_",
+    "GUILD_ID",
+    "STAFF_",
+    "NOTICE_",
+    "DATABASE_",
+    "DELIVERY_",
+    "CATALOG_",
+    "BOOST_",
+    "CHECKOUT_",
+    "NAMEFI_",
+    "DIGITAL_SHOP_",
+    "LOG_LEVEL",
+    "ORDER_",
+    "PROVIDER_",
+    "POLL_",
+    "NOTIFY_",
+    "STUCK_",
+    "PAYMENT_",
+    "TOP_UP_",
+    "BUYER_",
+    "MAX_OPEN_",
+    "DAILY_",
+    "RESUBMIT_",
+    "DM_",
+)
+
+
+class BotProcessError(RuntimeError):
+    pass
+
+
+class LocalStack:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        emulator: Emulator | None = None,
+        sandbox: SandboxCluster | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.emulator = emulator or Emulator(port=0)
+        self.sandbox = sandbox or SandboxCluster(port=0)
+        self.extra_env = dict(env or {})
+        self.fernet_key = Fernet.generate_key().decode()
+        self.database_path = workdir / "data" / "orderbot.sqlite3"
+        self.log_path = workdir / "bot.log"
+        self.process: asyncio.subprocess.Process | None = None
+        self._log_file: Any = None
+        self.starts = 0
+
+    async def __aenter__(self) -> LocalStack:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        await self.sandbox.start()
+        await self.emulator.start()
+        await self.start_bot()
+        await self.let_staff_see_admin()
+
+    async def let_staff_see_admin(self, timeout: float = 30.0) -> None:
+        """What the README tells a shop owner to do once: /admin is visible by default only
+        to members who can manage the server, so in Server Settings → Integrations → the
+        bot → /admin, they add the staff role."""
+        emu = self.emulator
+        await emu.wait_for_command("admin", guild_id=emu.world.guild_id, timeout=timeout)
+        await emu.set_command_permissions(
+            "admin", [{"id": emu.world.staff_role_id, "type": 1, "permission": True}]
+        )
+
+    async def stop(self) -> None:
+        await self.stop_bot()
+        await self.emulator.stop()
+        await self.sandbox.stop()
+
+    def bot_env(self) -> dict[str, str]:
+        world = self.emulator.world
+        env = {k: v for k, v in os.environ.items() if not k.startswith(BOT_SETTING_PREFIXES)}
+        env.update(
+            {
+                "PYTHONPATH": str(REPO_ROOT),
+                "PYTHONUNBUFFERED": "1",
+                "DISCORD_TOKEN": self.emulator.token,
+                "DISCORD_API_BASE_URL": self.emulator.base_url,
+                "GUILD_ID": str(world.guild_id),
+                "STAFF_ROLE_ID": str(world.staff_role_id),
+                "STAFF_CHANNEL_ID": str(world.staff_channel_id),
+                "NOTICE_CHANNEL_ID": str(world.notice_channel_id),
+                "DATABASE_PATH": str(self.database_path),
+                "DELIVERY_ENCRYPTION_KEY": self.fernet_key,
+                "CATALOG_PATH": str(REPO_ROOT / "catalog.toml"),
+                "ORDER_COOLDOWN_SECONDS": "0",
+                "LOG_LEVEL": "INFO",
+                # The stack's journeys that aren't about paying run with nobody asked to
+                # pay; the demo and the payment tests set the real default (wallet).
+                "PAYMENT_MODE": "free",
+            }
+        )
+        for name, prefix, secret in (
+            ("boost", "BOOST", "KEY"),
+            ("checkout", "CHECKOUT", "KEY"),
+            ("namefi", "NAMEFI", "TOKEN"),
+            ("digital_shop", "DIGITAL_SHOP", "KEY"),
+        ):
+            env[f"{prefix}_API_BASE_URL"] = self.sandbox.base_url(name)
+            env[f"{prefix}_API_{secret}"] = self.sandbox.api_key(name)
+        env.update(self.extra_env)
+        return env
+
+    async def start_bot(self, timeout: float = 30.0) -> None:
+        """Start `python -m bot run` and wait until it is on the gateway."""
+        if self.process is not None and self.process.returncode is None:
+            raise BotProcessError("the bot is already running")
+        self._log_file = self.log_path.open("ab")
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            cwd=self.workdir,
+            env=self.bot_env(),
+            stdout=self._log_file,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        self.starts += 1
+        sessions_before = len(self.emulator.gateway.sessions)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.emulator.gateway.sessions) <= sessions_before:
+            if self.process.returncode is not None:
+                raise BotProcessError(
+                    f"the bot exited with status {self.process.returncode}:\n{self.bot_log()[-4000:]}"
+                )
+            if asyncio.get_running_loop().time() > deadline:
+                raise BotProcessError(
+                    f"the bot did not connect in {timeout}s:\n{self.bot_log()[-4000:]}"
+                )
+            await asyncio.sleep(0.05)
+        await self.emulator.wait_for_bot(timeout=timeout)
+
+    async def stop_bot(self, *, kill: bool = False, timeout: float = 15.0) -> int | None:
+        """SIGTERM (a clean shutdown) or SIGKILL (a crash). Returns the exit status."""
+        process, self.process = self.process, None
+        if process is None:
+            return None
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), timeout)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        return process.returncode
+
+    async def admin(
+        self,
+        subcommand_path: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        user_id: int | None = None,
+        channel_id: int | None = None,
+        timeout: float = 15.0,
+    ) -> tuple[Any, dict[str, Any]]:
+        """Type ``/admin <subcommand_path> options`` in Discord, as the staff member in the
+        staff channel unless told otherwise. Returns the interaction and the bot's answer
+        (its first message once it is no longer "thinking"; a modal's caller reads the
+        interaction instead)."""
+        emu = self.emulator
+        world = emu.world
+        driven = await emu.send_slash_command(
+            world.staff_id if user_id is None else user_id,
+            "admin",
+            dict(options or {}),
+            subcommand_path=subcommand_path,
+            channel_id=world.staff_channel_id if channel_id is None else channel_id,
+        )
+        first = await driven.wait_for_response(timeout)
+        if first["type"] == 9:  # a modal: the caller fills it in
+            return driven, first
+        if first["type"] == 4:
+            return driven, await driven.wait_for_original(timeout=timeout)
+        return driven, await driven.wait_for_followup(timeout=timeout)
+
+    async def staff_link_order(self, provider: str, remote_id: str, member_id: int) -> str:
+        """Staff type ``/admin order link``; returns the bot's order id from its answer."""
+        _, answer = await self.admin(
+            "order link", {"provider": provider, "remote_id": remote_id, "member": member_id}
+        )
+        text = answer.get("content") or ""
+        match = re.search(r"as order `(ORD-[0-9A-Z]{10})`", text)
+        if match is None:
+            raise BotProcessError(f"/admin order link did not link the order: {text!r}")
+        return match.group(1)
+
+    async def credit(self, member_id: int, amount: str, note: str = "paid by UPI") -> str:
+        """Staff type ``/admin wallet credit`` after a member paid; returns the answer."""
+        _, answer = await self.admin(
+            "wallet credit", {"member": member_id, "amount": amount, "note": note}
+        )
+        text = str(answer.get("content") or "")
+        if "Credited" not in text:
+            raise BotProcessError(f"/admin wallet credit did not credit: {text!r}")
+        return text
+
+    def bot_log(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""

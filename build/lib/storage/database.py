@@ -1,0 +1,187 @@
+"""One aiosqlite connection per process, and the migration runner.
+
+The connection runs in autocommit mode (`isolation_level=None`) and every write goes
+through `Database.transaction()`, which issues BEGIN IMMEDIATE / COMMIT itself. An
+asyncio lock serialises transactions: with a single shared connection, two coroutines
+interleaving statements would otherwise end up inside each other's transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+BUSY_TIMEOUT_MS = 5000
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def bundled_migrations() -> list[Migration]:
+    """The numbered .sql files shipped in storage/migrations, in order."""
+    found: list[Migration] = []
+    for entry in resources.files("storage.migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"duplicate migration numbers: {versions}")
+    return found
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a SQL script into statements. sqlite3's executescript() would COMMIT first,
+    breaking the all-migrations-in-one-transaction guarantee, so we execute one by one."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statement = buffer.strip()
+            if statement.strip(";").strip() and not _only_comments(statement):
+                statements.append(statement)
+            buffer = ""
+    if buffer.strip() and not _only_comments(buffer):
+        raise ValueError("migration ends with an incomplete statement")
+    return statements
+
+
+def _only_comments(sql: str) -> bool:
+    return all(
+        not line.strip() or line.strip().startswith("--") or line.strip() == ";"
+        for line in sql.splitlines()
+    )
+
+
+class Database:
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Database:
+        path = Path(path)
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(str(path), isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL mode survives a killed process (the WAL is in the OS cache);
+        # only a power cut could lose the last commits, never corrupt the file.
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        return cls(conn, path)
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self._roll_back()
+                raise
+            try:
+                await self.conn.execute("COMMIT")
+            except BaseException:
+                # A COMMIT can fail (a deferred constraint, a full disk, a busy reader)
+                # and leave the transaction open: every later BEGIN would then fail on
+                # this shared connection. End it, and let the caller see the failure.
+                await self._roll_back()
+                raise
+
+    async def _roll_back(self) -> None:
+        """ROLLBACK if a transaction is still open (SQLite ends some on error itself);
+        never raise over the error that got us here."""
+        if not self.conn.in_transaction:
+            return
+        try:
+            await self.conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.exception("ROLLBACK failed; the connection may be unusable")
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Reads take the same lock so they never observe another coroutine's
+        half-finished transaction on the shared connection."""
+        async with self._lock:
+            yield self.conn
+
+    async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        async with self.reading() as conn, conn.execute(sql, tuple(params)) as cur:
+            return list(await cur.fetchall())
+
+    async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
+        async with self.reading() as conn, conn.execute(sql, tuple(params)) as cur:
+            return await cur.fetchone()
+
+    # --- migrations ---------------------------------------------------------------------
+
+    async def schema_version(self) -> int:
+        row = await self.fetch_one(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        )
+        if row is None:
+            return 0
+        row = await self.fetch_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+        return int(row[0]) if row else 0
+
+    async def migrate(self, migrations: list[Migration] | None = None) -> list[int]:
+        """Apply every pending migration in ONE transaction. Returns the versions applied;
+        an up-to-date database returns [] and changes nothing."""
+        migrations = bundled_migrations() if migrations is None else migrations
+        async with self.transaction() as conn:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY,"
+                " name TEXT NOT NULL,"
+                " applied_at REAL NOT NULL)"
+            )
+            async with conn.execute("SELECT version FROM schema_migrations") as cur:
+                applied = {int(r[0]) for r in await cur.fetchall()}
+            pending = [m for m in migrations if m.version not in applied]
+            for migration in pending:
+                log.info("applying migration %04d_%s", migration.version, migration.name)
+                for statement in split_statements(migration.sql):
+                    await conn.execute(statement)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.name, time.time()),
+                )
+        return [m.version for m in pending]
+
+
+async def open_database(path: Path | str, *, migrate: bool = True) -> Database:
+    db = await Database.open(path)
+    if migrate:
+        try:
+            await db.migrate()
+        except BaseException:
+            await db.close()
+            raise
+    return db
