@@ -8,6 +8,7 @@ with one readable line per problem, naming the variable and never echoing its va
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -102,6 +103,12 @@ class Settings(StorageSettings):
     namefi_api_token: SecretStr | None = None
     digital_shop_api_base_url: AnyHttpUrl | None = None
     digital_shop_api_key: SecretStr | None = None
+    # The digital shop's contract names neither its path nor its auth header: these are
+    # what the bot uses, and can be changed to what your shop's API expects.
+    digital_shop_order_path: str = "/api/v1/orders/{id}"
+    digital_shop_auth_header: str = "X-API-Key"
+    # Put before the key in that header, e.g. Bearer (empty: the key alone).
+    digital_shop_auth_prefix: str = ""
     provider_timeout_seconds: PositiveSeconds = 10.0
     provider_max_connections: int = Field(default=32, ge=1)
 
@@ -156,6 +163,32 @@ class Settings(StorageSettings):
             raise ValueError("must be 1 to 20 waits, each over 0 and at most 3600 seconds")
         return value
 
+    @field_validator("digital_shop_order_path")
+    @classmethod
+    def _order_path(cls, value: str) -> str:
+        value = value.strip()
+        if not value.startswith("/") or value.count("{id}") != 1 or any(c in value for c in " ?#"):
+            raise ValueError(
+                "must be a path starting with / and containing {id} once, e.g. /api/v1/orders/{id}"
+            )
+        return value
+
+    @field_validator("digital_shop_auth_header")
+    @classmethod
+    def _header_name(cls, value: str) -> str:
+        value = value.strip().rstrip(":").strip()
+        if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", value):
+            raise ValueError("must be a header name such as X-API-Key or Authorization")
+        return value
+
+    @field_validator("digital_shop_auth_prefix")
+    @classmethod
+    def _auth_prefix(cls, value: str) -> str:
+        value = value.strip()
+        if not re.fullmatch(r"[A-Za-z0-9-]{0,32}", value):
+            raise ValueError("must be one word such as Bearer, or empty")
+        return value
+
     @field_validator("daily_spend_limits")
     @classmethod
     def _daily_spend_limits(cls, value: str) -> str:
@@ -191,8 +224,20 @@ class Settings(StorageSettings):
 
     # --- Helpers used by the rest of the bot ---------------------------------------------
     def provider_base_url(self, name: str) -> str | None:
+        """The provider's base URL as the adapter needs it: the adapter adds each
+        request's path, so a base pasted with the start of that path (the Namefi
+        contract's `…/v-next`, a boost `…/order`, a digital shop `…/api/v1`) is cut back
+        to the host part. `check-config` shows the URL actually used."""
         url = getattr(self, f"{name}_api_base_url")
-        return str(url).rstrip("/") if url is not None else None
+        if url is None:
+            return None
+        return strip_route(str(url), self.provider_route(name))
+
+    def provider_route(self, name: str) -> str:
+        """The path every request to this provider starts with (before the order id)."""
+        if name == "digital_shop":
+            return self.digital_shop_order_path.split("{id}", 1)[0]
+        return PROVIDER_ROUTES[name]
 
     def provider_secret(self, name: str) -> SecretStr | None:
         return getattr(self, f"{name}_api_{_secret_suffix(name).lower()}")
@@ -201,12 +246,13 @@ class Settings(StorageSettings):
         return [n for n in PROVIDER_NAMES if self.provider_base_url(n) is not None]
 
     def gateway_url(self) -> str | None:
-        if self.discord_gateway_url:
-            return self.discord_gateway_url
+        """The gateway the bot connects to: DISCORD_GATEWAY_URL, else derived from
+        DISCORD_API_BASE_URL (bot.discord_endpoint.discord_endpoints says how)."""
         if self.discord_api_base_url is None:
-            return None
-        base = str(self.discord_api_base_url).rstrip("/")
-        return base.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/gateway"
+            return self.discord_gateway_url or None
+        from bot.discord_endpoint import discord_endpoints
+
+        return discord_endpoints(str(self.discord_api_base_url), self.discord_gateway_url)[1]
 
     def secret_values(self) -> list[str]:
         """Every secret's plaintext, for the log redaction filter. Never log this list."""
@@ -229,7 +275,29 @@ class Settings(StorageSettings):
                 out[name] = "not set"
             else:
                 out[name] = str(value)
+        for provider in PROVIDER_NAMES:
+            used = self.provider_base_url(provider)
+            if used is not None and used != str(getattr(self, f"{provider}_api_base_url")):
+                out[f"{provider}_api_base_url"] += f" (uses {used})"
+        if self.discord_api_base_url is not None and not self.discord_gateway_url:
+            out["discord_gateway_url"] = f"derived: {self.gateway_url()}"
         return out
+
+
+# The start of every request path of each provider (the adapters add it).
+PROVIDER_ROUTES = {"boost": "/order", "checkout": "/orders", "namefi": "/v-next/orders"}
+
+
+def strip_route(url: str, route: str) -> str:
+    """`https://x/v-next` with route `/v-next/orders` -> `https://x`: a base URL pasted
+    with the first segments of the route loses them, so they aren't sent twice."""
+    url = url.strip().rstrip("/")
+    segments = [s for s in route.split("/") if s]
+    for count in range(len(segments), 0, -1):
+        suffix = "/" + "/".join(segments[:count])
+        if url.endswith(suffix):
+            return url[: -len(suffix)]
+    return url
 
 
 def parse_spend_limits(text: str) -> dict[str, int]:

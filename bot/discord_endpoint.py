@@ -18,16 +18,28 @@ import yarl
 log = logging.getLogger(__name__)
 
 
-def redirect_discord(api_base_url: str, gateway_url: str | None = None) -> None:
-    base = yarl.URL(api_base_url.rstrip("/"))
+def discord_endpoints(api_base_url: str, gateway_url: str | None = None) -> tuple[str, str]:
+    """(REST base, gateway URL) for DISCORD_API_BASE_URL, pasted with or without its API
+    path: `http://host:8600`, `http://host:8600/api` and `http://host:8600/api/v10` all
+    give REST at `http://host:8600/api/v10` and the gateway at `ws://host:8600/gateway`
+    (wss for https). DISCORD_GATEWAY_URL, when set, is the gateway as given."""
+    base = yarl.URL(api_base_url.strip().rstrip("/"))
     if base.scheme not in ("http", "https") or not base.host:
         raise ValueError(f"expected an http(s) base URL, got {api_base_url!r}")
-    root = base.path.removesuffix("/api/v10").rstrip("/")
-    discord.http.Route.BASE = str(base.with_path(root + "/api/v10"))
-    if gateway_url is None:
-        ws_scheme = "wss" if base.scheme == "https" else "ws"
-        gateway = base.with_scheme(ws_scheme).with_path(root + "/gateway")
-    else:
-        gateway = yarl.URL(gateway_url)
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
-    log.info("Discord REST at %s, gateway at %s", discord.http.Route.BASE, gateway)
+    root = base.path.rstrip("/")
+    for suffix in ("/api/v10", "/api"):
+        if root.endswith(suffix):
+            root = root.removesuffix(suffix)
+            break
+    rest = str(base.with_path(root + "/api/v10"))
+    if gateway_url:
+        return rest, gateway_url.strip()
+    ws_scheme = "wss" if base.scheme == "https" else "ws"
+    return rest, str(base.with_scheme(ws_scheme).with_path(root + "/gateway"))
+
+
+def redirect_discord(api_base_url: str, gateway_url: str | None = None) -> None:
+    rest, gateway = discord_endpoints(api_base_url, gateway_url)
+    discord.http.Route.BASE = rest
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
+    log.info("Discord REST at %s, gateway at %s", rest, gateway)

@@ -2,8 +2,10 @@
 PENDING / PROCESSING / COMPLETED / REFUNDED. `deliveryData` (a string, items separated by
 newlines) or `items` (`[{uid, content}]`) hold credentials once COMPLETED.
 
-The docs give neither the path nor the auth header; we use `GET /api/v1/orders/{id}`
-with `X-API-Key` (see docs/providers.md). Tracking only: staff link orders."""
+The docs give neither the path nor the auth header; by default we use
+`GET /api/v1/orders/{id}` with `X-API-Key`, and both are settings
+(DIGITAL_SHOP_ORDER_PATH, DIGITAL_SHOP_AUTH_HEADER / _PREFIX; see docs/providers.md).
+Tracking only: staff link orders."""
 
 from __future__ import annotations
 
@@ -61,6 +63,9 @@ class DigitalShopClient(ProviderAdapter):
         can_create=False, can_poll=True, idempotent_create=False, can_link=True
     )
 
+    # DIGITAL_SHOP_ORDER_PATH: where an order is read ({id} is the order id).
+    order_path = "/api/v1/orders/{id}"
+
     KNOWN_MESSAGES = {
         "invalid order id": "invalid order id",
         "order not found": "order not found",
@@ -78,7 +83,7 @@ class DigitalShopClient(ProviderAdapter):
         return "A digital shop order id is exactly 12 letters or digits."
 
     async def get_order(self, remote_id: str) -> ProviderOrder:
-        path = f"/api/v1/orders/{self._path_id(remote_id)}"
+        path = self.order_path.replace("{id}", self._path_id(remote_id))
         payload = await self._request("GET", path, idempotent=True)
         envelope = self._parse(DigitalEnvelope, payload)
         if envelope.status != "success" or envelope.data is None:

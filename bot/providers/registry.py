@@ -24,12 +24,15 @@ ADAPTERS: dict[str, type[ProviderAdapter]] = {
 }
 
 
-def auth_headers(provider: str, secret: str) -> dict[str, str]:
-    """Each contract's auth style: raw key, Bearer token, or (digital shop) X-API-Key."""
+def auth_headers(
+    provider: str, secret: str, *, header: str = "X-API-Key", prefix: str = ""
+) -> dict[str, str]:
+    """Each contract's auth style: raw key, Bearer token, or (digital shop, whose contract
+    is silent) DIGITAL_SHOP_AUTH_HEADER with an optional DIGITAL_SHOP_AUTH_PREFIX."""
     if provider == "namefi":
         return {"Authorization": f"Bearer {secret}"}
     if provider == "digital_shop":
-        return {"X-API-Key": secret}
+        return {header: f"{prefix} {secret}" if prefix else secret}
     return {"Authorization": secret}
 
 
@@ -65,15 +68,20 @@ def build_adapter(
     timeout: float,
     max_connections: int,
     transport: httpx.AsyncBaseTransport | None = None,
+    auth_header: str = "X-API-Key",
+    auth_prefix: str = "",
+    order_path: str | None = None,
 ) -> ProviderAdapter:
     client = build_client(
         base_url,
-        auth_headers(provider, secret.get_secret_value()),
+        auth_headers(provider, secret.get_secret_value(), header=auth_header, prefix=auth_prefix),
         timeout=timeout,
         max_connections=max_connections,
         transport=transport,
     )
     adapter = ADAPTERS[provider](client, secret)
+    if order_path is not None and isinstance(adapter, DigitalShopClient):
+        adapter.order_path = order_path
     # Per-read timeouts don't bound a reply that trickles in; this bounds the whole call.
     adapter.deadline = timeout
     return adapter
@@ -91,5 +99,8 @@ def build_providers(settings: Settings) -> ProviderRegistry:
             secret,
             timeout=settings.provider_timeout_seconds,
             max_connections=settings.provider_max_connections,
+            auth_header=settings.digital_shop_auth_header,
+            auth_prefix=settings.digital_shop_auth_prefix,
+            order_path=settings.digital_shop_order_path,
         )
     return ProviderRegistry(adapters)
