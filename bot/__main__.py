@@ -1,4 +1,5 @@
-"""Entry point: `python -m bot [run|check-config|migrate|gen-key|rotate-key]` (also `orderbot`).
+"""Entry point: `orderbot [run|init|check-config|migrate|gen-key|rotate-key]`, also
+`python -m bot …` from a clone.
 
 Exit status 0 on success, 2 when settings or the catalog are unusable (one readable
 message listing every problem, never a traceback or a secret), 1 on a runtime failure.
@@ -12,6 +13,7 @@ import faulthandler
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from bot.catalog import load_catalog
 from bot.config import (
@@ -38,24 +40,80 @@ EXIT_CONFIG = 2
 NO_TOKEN_HELP = """\
 No DISCORD_TOKEN is set, so there is no Discord bot to connect as.
 
-  Try it offline first:   make demo
+  Try it offline first:   make demo            (from a clone)
+                          python -m demo       (installed with pip)
       (starts the sandbox providers, a local Discord emulator and this bot,
        then walks a buyer and a staff member through the shop)
 
   Go live:
       1. Create an application and bot at https://discord.com/developers/applications
-      2. cp .env.example .env and fill in DISCORD_TOKEN, GUILD_ID, the staff role and
-         channel ids, your provider keys and a DELIVERY_ENCRYPTION_KEY
-         (python -m bot gen-key prints one)
-      3. make run
+      2. Write the settings: `{prog} init` puts a .env and an example catalog.toml in
+         this folder (from a clone: cp .env.example .env). Fill in DISCORD_TOKEN,
+         GUILD_ID, the staff role and channel ids, your provider keys and a
+         DELIVERY_ENCRYPTION_KEY (`{prog} gen-key` prints one)
+      3. `{prog} check-config --online` checks them against Discord and the providers
+      4. `{prog} run` (from a clone: make run)
 """  # noqa: S105
 
 
+def prog_name() -> str:
+    """How the user started us, for help texts: `orderbot` (installed) or `python -m bot`."""
+    return "python -m bot" if Path(sys.argv[0]).name == "__main__.py" else "orderbot"
+
+
+TEMPLATES = {"catalog.toml": "catalog.toml", ".env": "env.example"}
+
+
+def cmd_init(folder: Path) -> int:
+    """Write an example catalog.toml and a .env template; never overwrite either."""
+    from importlib.resources import files
+
+    templates = files("bot") / "templates"
+    wrote = []
+    for target, template in TEMPLATES.items():
+        path = folder / target
+        if path.exists():
+            print(f"{path} exists: left as it is")
+            continue
+        path.write_text((templates / template).read_text(encoding="utf-8"), encoding="utf-8")
+        wrote.append(target)
+        print(f"wrote {path}")
+    if ".env" in wrote:
+        env_path = folder / ".env"
+        # A fresh key, so the template works once the Discord ids are in.
+        text = env_path.read_text(encoding="utf-8").replace(
+            "\nDELIVERY_ENCRYPTION_KEY=\n",
+            f"\nDELIVERY_ENCRYPTION_KEY={DeliveryCipher.generate_key()}\n",
+            1,
+        )
+        env_path.write_text(text, encoding="utf-8")
+        env_path.chmod(0o600)
+    prog = prog_name()
+    print(
+        f"Next: fill in .env (DISCORD_TOKEN, GUILD_ID, the role and channel ids, provider "
+        f"URLs and keys), edit catalog.toml, then `{prog} check-config --online` and "
+        f"`{prog} run`."
+    )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog=prog_name(), description="A Discord bot for ordering: boosts and digital goods."
+    )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="connect to Discord and serve the shop (default)")
-    sub.add_parser("check-config", help="validate settings and catalog; print a masked summary")
+    sub.add_parser(
+        "init", help="write an example catalog.toml and a .env template here (never overwrites)"
+    )
+    check = sub.add_parser(
+        "check-config", help="validate settings and catalog; print a masked summary"
+    )
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also check the token, guild, roles, channels, permissions and providers",
+    )
     sub.add_parser("migrate", help="bring the database schema up to date")
     sub.add_parser("gen-key", help="print a new DELIVERY_ENCRYPTION_KEY")
     sub.add_parser(
@@ -75,7 +133,7 @@ def cmd_gen_key() -> int:
     return EXIT_OK
 
 
-def cmd_check_config(redactor: SecretRedactingFilter) -> int:
+def cmd_check_config(redactor: SecretRedactingFilter, *, online: bool = False) -> int:
     try:
         settings = load_settings()
         redactor.add_secrets(settings.secret_values())
@@ -93,9 +151,26 @@ def cmd_check_config(redactor: SecretRedactingFilter) -> int:
             f"{product.price_for(1).format():>14} each  "
             f"qty {product.min_quantity}-{product.max_quantity}  {state}"
         )
-    if settings.discord_token is None:
-        print("DISCORD_TOKEN is not set: `run` will refuse to start (see `make demo`).")
-    print("OK")
+    if not online:
+        if settings.discord_token is None:
+            print(
+                f"DISCORD_TOKEN is not set: `run` will refuse to start (see `{prog_name()} run`)."
+            )
+        print(f"OK (offline checks; `{prog_name()} check-config --online` also asks Discord)")
+        return EXIT_OK
+    from bot.self_check import check_online
+
+    problems, warnings = asyncio.run(check_online(settings))
+    for line in problems:
+        print(f"PROBLEM: {line}", file=sys.stderr)
+    for line in warnings:
+        print(f"WARNING: {line}", file=sys.stderr)
+    if problems:
+        print(
+            f"{len(problems)} problem(s): `run` would stop until they are fixed.", file=sys.stderr
+        )
+        return EXIT_CONFIG
+    print("OK: Discord is set up as the settings say" + (", with warnings" if warnings else ""))
     return EXIT_OK
 
 
@@ -172,14 +247,14 @@ def cmd_rotate_key(redactor: SecretRedactingFilter) -> int:
 
 def cmd_run(redactor: SecretRedactingFilter) -> int:
     if not discord_token_configured():
-        print(NO_TOKEN_HELP, file=sys.stderr)
+        print(NO_TOKEN_HELP.format(prog=prog_name()), file=sys.stderr)
         return EXIT_CONFIG
     try:
         settings = load_settings()
     except ConfigError as exc:
         return _config_failure(exc)
     if settings.discord_token is None:
-        print(NO_TOKEN_HELP, file=sys.stderr)
+        print(NO_TOKEN_HELP.format(prog=prog_name()), file=sys.stderr)
         return EXIT_CONFIG
     redactor.add_secrets(settings.secret_values())
     logging.getLogger().setLevel(settings.log_level)
@@ -196,6 +271,7 @@ async def _run_bot(settings: Settings) -> int:
 
     from bot.app import OrderBot
     from bot.discord_endpoint import redirect_discord
+    from bot.self_check import SelfCheckFailed
 
     if settings.discord_api_base_url is not None:
         redirect_discord(str(settings.discord_api_base_url), settings.gateway_url())
@@ -213,8 +289,21 @@ async def _run_bot(settings: Settings) -> int:
         try:
             await bot.start(settings.discord_token.get_secret_value())
         except discord.LoginFailure:
-            log.error("Discord rejected the token: check DISCORD_TOKEN (the bot stopped)")
-            return EXIT_RUNTIME
+            print(
+                "Discord refused DISCORD_TOKEN: copy it again from your application's Bot tab "
+                "at https://discord.com/developers/applications (Reset Token if you lost it).",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
+        except SelfCheckFailed as failed:
+            for line in failed.problems:
+                print(f"PROBLEM: {line}", file=sys.stderr)
+            print(
+                f"The bot stopped: fix the {len(failed.problems)} problem(s) above "
+                f"(`{prog_name()} check-config --online` checks again without starting).",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
         except (aiohttp.ClientConnectorError, OSError) as exc:
             log.error("the bot stopped: cannot reach Discord (%s)", exc)
             return EXIT_RUNTIME
@@ -239,8 +328,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "gen-key":
             return cmd_gen_key()
+        if args.command == "init":
+            return cmd_init(Path.cwd())
         if args.command == "check-config":
-            return cmd_check_config(redactor)
+            return cmd_check_config(redactor, online=args.online)
         if args.command == "migrate":
             return cmd_migrate()
         if args.command == "rotate-key":

@@ -19,6 +19,7 @@ from bot.catalog import Catalog, load_catalog
 from bot.config import Settings
 from bot.crypto import DeliveryCipher
 from bot.providers.registry import ProviderRegistry, build_providers
+from bot.self_check import SelfCheckFailed, check_providers, discord_problems
 from bot.services.notifier import Notifier
 from bot.services.ordering import OrderingService, ShopPolicy
 from bot.services.poller import Poller, PollerSettings
@@ -31,7 +32,7 @@ from bot.services.wallet import WalletService
 from bot.services.watchdog import StuckOrderWatch
 from bot.tree import OrderTree
 from storage import orders as repo
-from storage import retention, shop_state
+from storage import provider_health, retention, shop_state
 from storage.database import Database, open_database
 from storage.payments import BuyerLimits
 
@@ -150,6 +151,14 @@ class OrderBot(commands.Bot):
             log.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
     async def setup_hook(self) -> None:
+        # Logged in, not yet on the gateway: a guild, role, channel or permission that
+        # isn't as the settings say stops here with one line each (bot.self_check).
+        assert self.user is not None and self.application_id is not None
+        problems = await discord_problems(
+            self.http, self.settings, application_id=self.application_id, bot_id=self.user.id
+        )
+        if problems:
+            raise SelfCheckFailed(problems)
         self._db = await open_database(self.settings.database_path)
         log.info("database ready at %s", self.settings.database_path)
         self._providers = build_providers(self.settings)
@@ -213,6 +222,28 @@ class OrderBot(commands.Bot):
         # run on the schedule, so whatever fails here is tried again.
         self.spawn(self._recover_notifications(), "startup-dm-reconciliation")
         self.spawn(self._recover_submissions(), "startup-submission-recovery")
+        self.spawn(self._check_providers(), "startup-provider-check")
+
+    async def _check_providers(self) -> None:
+        """A provider that doesn't answer is a warning, not a reason to stay closed: the
+        log says so and `/admin providers` shows it. Providers holding us off (a
+        Retry-After still running) are not asked."""
+        try:
+            now = time.time()
+            held = {
+                name: until
+                for name in self.providers.names()
+                if (until := await provider_health.hold_until(self.db, name)) > now
+            }
+            for check in await check_providers(self.providers, skip=held):
+                if check.problem is None:
+                    continue
+                log.warning("start-up check: %s", check.line)
+                await provider_health.record_check_failure(
+                    self.db, check.provider, f"start-up check: {check.problem}"
+                )
+        except Exception:
+            log.exception("the start-up provider check failed; polling goes on regardless")
 
     async def _recover_notifications(self) -> None:
         assert self.notifier is not None

@@ -101,6 +101,20 @@ async def record_submission(
         )
 
 
+async def record_check_failure(db: Database, provider: str, message: str) -> None:
+    """The start-up self-check couldn't reach a provider: shown as its last error by
+    /admin providers, without touching its circuit or hold."""
+    now = time.time()
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO provider_health (provider, last_error_at, last_error_kind, last_error,"
+            " updated_at) VALUES (?, ?, 'unavailable', ?, ?) ON CONFLICT (provider) DO UPDATE"
+            " SET last_error_at = excluded.last_error_at, last_error_kind = 'unavailable',"
+            " last_error = excluded.last_error, updated_at = excluded.updated_at",
+            (provider, now, message[:300], now),
+        )
+
+
 async def load_all(db: Database) -> dict[str, HealthRow]:
     rows = await db.fetch_all("SELECT * FROM provider_health")
     return {

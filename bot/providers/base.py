@@ -252,6 +252,18 @@ class ProviderAdapter(ABC):
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    @property
+    def base_url(self) -> str:
+        return str(self._client.base_url).rstrip("/")
+
+    async def probe(self, *, within: float) -> None:
+        """Does the provider answer at all? One GET of its base URL: any HTTP reply (a
+        404 included) means it is up; raises httpx.HTTPError / TimeoutError when not.
+        Only the start-up self-check calls it; the reply is not read beyond its head."""
+        async with asyncio.timeout(within):
+            async with self._client.stream("GET", "/", timeout=within) as reply:
+                del reply
+
     # --- operations --------------------------------------------------------------------
 
     def prepare_create(self, request: CreateRequest) -> PreparedCreate:

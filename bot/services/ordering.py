@@ -274,6 +274,10 @@ class OrderingService:
                 order,
                 f"Order `{order.id}` was already confirmed; it is **{order.status.label}**.",
             )
+        if order.payment is None and order.source is OrderSource.PLACED:
+            # (Only a draft written by an older version; migration 0008 removes them.)
+            await repo.delete_draft(self.db, order.id, user_id)
+            raise NotAllowed(CANCELLED_MEANWHILE)
         if self.clock() - order.created_at > CONFIRMATION_TTL:
             await repo.delete_draft(self.db, order.id, user_id)
             return ConfirmOutcome(

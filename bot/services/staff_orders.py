@@ -22,7 +22,7 @@ from bot.errors import InvalidInput, UserFacingError, clip
 from bot.services.ordering import ConfirmOutcome, OrderingService
 from storage import notifications as outbox
 from storage import orders as repo
-from storage import wallet
+from storage import provider_health, wallet
 from storage.database import Database
 from storage.staff_alerts import raise_alert_in
 
@@ -239,21 +239,13 @@ class StaffOrders:
                 f"Order `{order.id}` already reached {order.provider} as `{order.remote_id}`; "
                 "retrying would order it twice. Set its status instead."
             )
-        try:
-            return await self._resend_submission(order, staff_id, "retry of a failed submission")
-        except wallet.InsufficientBalance as short:
-            # Its payment came back when it failed: a retry takes it again, or doesn't run.
-            raise StaffOrderError(
-                f"Order `{order.id}` was refunded when it failed, and a retry pays for it "
-                f"again: <@{order.user_id}> has {short.balance.format()}, the order costs "
-                f"{short.needed.format()}. Nothing was sent. Credit them first "
-                "(`/admin wallet credit`) if they have paid you."
-            ) from None
+        return await self._resend_submission(order, staff_id, "retry of a failed submission")
 
     async def approve(self, order_id: str, staff_id: int) -> ConfirmOutcome:
         """Staff checked the buyer's payment: send the order, through the same path as a
         Confirm (the request frozen at Confirm, the buyer told the outcome by DM)."""
         order = await self._awaiting_approval(order_id)
+        await self._not_held(order)
         claimed = await self._change(
             order,
             repo.StatusChange(
@@ -460,7 +452,35 @@ class StaffOrders:
     async def _resend_submission(
         self, order: repo.OrderRecord, staff_id: int, why: str
     ) -> ConfirmOutcome:
-        claimed = await self._change(
+        await self._not_held(order)
+        try:
+            claimed = await self._claim_for_sending(order, staff_id, why)
+        except wallet.InsufficientBalance as short:
+            # Its payment came back (it failed and was refunded): sending it again takes
+            # it again, or nothing is sent.
+            raise StaffOrderError(
+                f"Order `{order.id}` must be paid again before it is sent: <@{order.user_id}> "
+                f"has {short.balance.format()}, {short.needed.format()} is due. Nothing was "
+                "sent. Credit them first (`/admin wallet credit`) if they have paid you."
+            ) from None
+        # The buyer isn't in this interaction: whatever the outcome, they hear it by DM.
+        return await self.ordering.submit(claimed)
+
+    async def _not_held(self, order: repo.OrderRecord) -> None:
+        """A provider that asked us to hold off (Retry-After) gets nothing from staff
+        either: a send now would most likely be refused, and end the order."""
+        until = await provider_health.hold_until(self.db, order.provider)
+        if until > time.time():
+            raise StaffOrderError(
+                f"{order.provider} asked us to wait until <t:{int(until) + 1}:T> "
+                f"(<t:{int(until) + 1}:R>). Nothing was sent; order `{order.id}` stays "
+                f"**{order.status.label}**. Try again then."
+            )
+
+    async def _claim_for_sending(
+        self, order: repo.OrderRecord, staff_id: int, why: str
+    ) -> repo.OrderRecord:
+        return await self._change(
             order,
             repo.StatusChange(
                 OrderStatus.SUBMITTING,
@@ -473,5 +493,3 @@ class StaffOrders:
                 ),
             ),
         )
-        # The buyer isn't in this interaction: whatever the outcome, they hear it by DM.
-        return await self.ordering.submit(claimed)

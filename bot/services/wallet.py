@@ -22,6 +22,10 @@ from storage.staff_alerts import raise_alert_in
 LEDGER_PAGE = 10
 
 
+# A live order keeps its payment; an order that ended without goods was refunded already.
+REFUNDABLE = (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_COMPLETED)
+
+
 class WalletError(UserFacingError):
     pass
 
@@ -135,6 +139,14 @@ class WalletService:
             raise WalletError(
                 f"Order `{order.id}` {how}, so there is no store credit to refund. Use "
                 "`/admin wallet credit` if you want to give the member credit."
+            )
+        if order.status not in REFUNDABLE:
+            # A live order keeps its payment (it may still reach the provider: refunding it
+            # would send it unpaid); an ended one got it back automatically.
+            raise WalletError(
+                f"Order `{order.id}` is **{order.status.label}**. Only a completed or partly "
+                "completed order is refunded by hand; to stop a live order, set it failed or "
+                "cancelled (`/admin order set-status`): that refunds it automatically."
             )
         if amount is not None and amount.currency != order.total.currency:
             raise InvalidInput(

@@ -9,3 +9,9 @@ ALTER TABLE orders ADD COLUMN confirmed_at REAL;
 
 CREATE INDEX orders_by_user_confirmed ON orders (user_id, confirmed_at)
     WHERE confirmed_at IS NOT NULL;
+
+-- A draft from before this migration has no payment mode, and its Confirm button survives
+-- the restart: confirmed now, it would be sent with nothing paid. Drafts are not orders
+-- yet (nothing was sent or charged), so they go; Confirm then tells the buyer to start
+-- again.
+DELETE FROM orders WHERE status = 'draft';

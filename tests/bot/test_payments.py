@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from sandbox.common import Fault
 from sandbox.runner import SandboxCluster
 from storage import notifications as outbox
 from storage import orders as repo
-from storage import payments, wallet
+from storage import payments, provider_health, wallet
 from storage.database import Database, open_database
 from tests.conftest import REPO_ROOT
 
@@ -178,6 +179,16 @@ async def test_staff_refunds_never_exceed_what_was_paid(
     order = await draft(service, "d1")
     await service.confirm(order.id, BUYER)
     staff_wallet = WalletService(db)
+    with pytest.raises(WalletError, match="submitted"):  # live: it keeps its payment
+        await staff_wallet.refund_order(
+            staff_id=STAFF, order_id=order.id, amount=Money(100, "USD"), interaction_id=9
+        )
+    await repo.transition_order(
+        db,
+        order.id,
+        repo.StatusChange(OrderStatus.PARTIALLY_COMPLETED, actor="provider"),
+        service.cipher,
+    )
     with pytest.raises(WalletError):
         await staff_wallet.refund_order(
             staff_id=STAFF, order_id=order.id, amount=Money(701, "USD"), interaction_id=1
@@ -197,11 +208,9 @@ async def test_staff_refunds_never_exceed_what_was_paid(
         await staff_wallet.refund_order(
             staff_id=STAFF, order_id=order.id, amount=None, interaction_id=4
         )
-    # An automatic refund afterwards finds nothing left to give back.
-    current = await repo.get_order(db, order.id)
-    assert current is not None
+    # A refund of the whole order afterwards finds nothing left to give back.
     await repo.transition_order(
-        db, order.id, repo.StatusChange(OrderStatus.FAILED, actor="provider"), service.cipher
+        db, order.id, repo.StatusChange(OrderStatus.REFUNDED, actor="provider"), service.cipher
     )
     assert (await wallet.balance(db, BUYER, "USD")).minor == 1000
     assert [n.kind for n in await outbox.list_notifications(db, order.id)] == [
@@ -289,6 +298,7 @@ OPERATIONS = st.lists(
         st.tuples(st.just("fail"), st.integers(0, 30)),
         st.tuples(st.just("retry"), st.integers(0, 30)),
         st.tuples(st.just("staff_refund"), st.integers(0, 30)),
+        st.tuples(st.just("partial"), st.integers(0, 30)),
         st.tuples(st.just("adjust"), st.integers(-2_000, 2_000).filter(bool)),
     ),
     max_size=25,
@@ -327,6 +337,12 @@ def test_the_ledger_always_explains_the_balance_and_every_order(
                         assert 0 <= paid <= order.total.minor
                         if order.status in payments.REFUNDING:
                             assert paid == 0
+                        elif order.status is not OrderStatus.PARTIALLY_COMPLETED:
+                            # Live (or a draft whose Confirm was refused): paid in full, or
+                            # not at all; never sent with part of its price.
+                            assert paid in (0, order.total.minor)
+                            if order.status is not OrderStatus.DRAFT:
+                                assert paid == order.total.minor
             finally:
                 await db.close()
 
@@ -372,6 +388,8 @@ async def apply(
         )
         await move(db, cipher, order.id, OrderStatus.SUBMITTING, OrderStatus.DRAFT)
         orders.append(order.id)
+    elif orders and op == "partial":
+        await move(db, cipher, orders[value % len(orders)], OrderStatus.PARTIALLY_COMPLETED)
     elif orders and op == "fail":
         await move(db, cipher, orders[value % len(orders)], OrderStatus.FAILED)
     elif orders and op == "retry":
@@ -443,3 +461,80 @@ async def test_a_staff_credit_delivered_twice_credits_once(db: Database) -> None
         await staff_wallet.adjust(
             staff_id=STAFF, member_id=BUYER, amount=Money(-501, "USD"), note="x", interaction_id=43
         )
+
+
+# --- from the review that attacked the money claims -------------------------------------
+
+
+async def test_a_live_order_being_resent_cant_be_refunded_into_an_unpaid_send(
+    service: OrderingService, cluster: SandboxCluster, db: Database
+) -> None:
+    await WalletService(db).adjust(
+        staff_id=STAFF, member_id=BUYER, amount=Money(19900, "INR"), note="p", interaction_id=1
+    )
+    cluster.state("checkout").add_fault(Fault("server_error", method="POST", count=-1))
+    order = await service.create_draft(
+        product=service.digital_product("streaming-1m"),
+        quantity=1,
+        user_id=BUYER,
+        guild_id=1,
+        interaction_key="c1",
+        contact={"phone_number": "+919876543210"},
+    )
+    assert (await service.confirm(order.id, BUYER)).result is ConfirmResult.RETRYING
+    with pytest.raises(WalletError, match="submitting"):
+        await WalletService(db).refund_order(
+            staff_id=STAFF, order_id=order.id, amount=None, interaction_id=2
+        )
+    cluster.state("checkout").clear_faults()
+    stored = await repo.get_order(db, order.id)
+    assert stored is not None and stored.next_poll_at is not None
+    due = stored.next_poll_at + 1
+    service.clock = lambda: due
+    await service.recover_submitting(at_startup=False)
+    sent = await repo.get_order(db, order.id)
+    assert sent is not None and sent.status is OrderStatus.SUBMITTED
+    async with db.reading() as conn:
+        assert await payments.net_paid_in(conn, order.id) == sent.total.minor
+
+
+async def test_a_draft_from_before_payments_is_never_sent_unpaid(
+    service: OrderingService, cluster: SandboxCluster, db: Database, cipher: DeliveryCipher
+) -> None:
+    product = service.boost_product()
+    order = await repo.insert_order(
+        db,
+        repo.NewOrder(
+            id="ORD-0000000001",
+            user_id=BUYER,
+            guild_id=1,
+            product_key=product.key,
+            product_name=product.name,
+            provider=product.provider,
+            kind=OrderKind.BOOST,
+            quantity=2,
+            unit_price=product.price_for(1),
+            status=OrderStatus.DRAFT,
+            idempotency_key="draft:old",
+            details={"invite_code": "shopdemo"},
+            payment=None,
+        ),
+        cipher,
+    )
+    with pytest.raises(NotAllowed):
+        await service.confirm(order.id, BUYER)
+    assert posts(cluster) == 0 and await repo.get_order(db, order.id) is None
+
+
+async def test_staff_sends_honour_a_providers_retry_after_hold(
+    db: Database, cipher: DeliveryCipher, adapters: ProviderRegistry, cluster: SandboxCluster
+) -> None:
+    service = service_with(db, cipher, adapters, ShopPolicy(default_payment=PaymentMode.APPROVAL))
+    order = await draft(service, "d1")
+    await service.confirm(order.id, BUYER)
+    await provider_health.set_hold(db, "boost", time.time() + 600)
+    with pytest.raises(StaffOrderError, match="asked us to wait"):
+        await StaffOrders(db, cipher, service).approve(order.id, STAFF)
+    assert posts(cluster) == 0
+    current = await repo.get_order(db, order.id)
+    assert current is not None and current.status is OrderStatus.AWAITING_APPROVAL

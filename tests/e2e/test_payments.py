@@ -199,6 +199,14 @@ async def test_staff_refund_of_a_partly_delivered_order(wallet_stack: LocalStack
     await stack.credit(buyer, "10 USD")
     order_id = order_id_of(await confirm(stack, buyer, await boost_draft(stack, buyer, 2)))
 
+    # While it is live it keeps its payment (a refund could let it be sent unpaid).
+    _, answer = await stack.admin("order refund", {"order_id": order_id, "amount": "2"})
+    assert "Only a completed or partly completed order" in (answer.get("content") or ""), answer
+    _, answer = await stack.admin(
+        "order set-status",
+        {"order_id": order_id, "status": "partially_completed", "note": "1 of 2 boosts arrived"},
+    )
+    assert "partially completed" in (answer.get("content") or ""), answer
     _, answer = await stack.admin("order refund", {"order_id": order_id, "amount": "9"})
     assert "left to refund" in (answer.get("content") or ""), answer  # $9 > $7 paid
     _, answer = await stack.admin("order refund", {"order_id": order_id, "amount": "2.50"})
@@ -207,6 +215,13 @@ async def test_staff_refund_of_a_partly_delivered_order(wallet_stack: LocalStack
         buyer, timeout=15, predicate=lambda m: "Store credit refunded" in embed_text(m)
     )
     assert order_id in embed_text(dm) and "$2.50 USD refunded" in embed_text(dm)
+    # Staff were told the partial order's payment needs their decision.
+    await emu.wait_for_channel_message(
+        emu.world.staff_channel_id,
+        timeout=10,
+        predicate=lambda m: "only partly delivered" in (m.get("content") or "")
+        and order_id in m["content"],
+    )
     assert ledger(stack, buyer)[-1] == ("refund", 250, order_id)
     assert balance(stack, buyer) == 1000 - 700 + 250
 

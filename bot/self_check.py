@@ -1,0 +1,233 @@
+"""The start-up self-check: is the bot set up in Discord the way the settings say, and do
+the providers answer? Run by `run` (before the gateway connects) and on demand by
+`check-config --online`.
+
+Every problem is one line that says what to do; nothing here raises to the user. A
+Discord problem stops `run` (exit 2): a bot that can't see its guild, post in its staff
+channel or sync its commands would only fail later, one log line every few seconds. A
+provider that doesn't answer is a warning: the shop opens, the poller retries, and
+`/admin providers` shows the failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import discord
+import httpx
+
+from bot.config import Settings
+from bot.providers.registry import ProviderRegistry
+
+ADMINISTRATOR = 1 << 3
+VIEW_CHANNEL = 1 << 10
+SEND_MESSAGES = 1 << 11
+EMBED_LINKS = 1 << 14
+ATTACH_FILES = 1 << 15
+READ_MESSAGE_HISTORY = 1 << 16
+# What the invite asks for: post (with embeds and files) and read back our own messages
+# (the notifier checks a channel's history before it repeats a notice).
+INVITE_PERMISSIONS = (
+    VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES | READ_MESSAGE_HISTORY
+)
+NEEDED = {
+    "staff_channel_id": (VIEW_CHANNEL | SEND_MESSAGES, "see it and send messages"),
+    "notice_channel_id": (
+        VIEW_CHANNEL | SEND_MESSAGES | READ_MESSAGE_HISTORY,
+        "see it, send messages and read its history",
+    ),
+}
+TEXT_CHANNEL_TYPES = (0, 5)  # text, announcement
+PROVIDER_PROBE_TIMEOUT = 5.0
+
+
+class SelfCheckFailed(Exception):
+    """Discord is not set up as the settings say; `problems` are the lines to print."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def invite_url(application_id: int, guild_id: int) -> str:
+    query = urlencode(
+        {
+            "client_id": application_id,
+            "scope": "bot applications.commands",
+            "permissions": INVITE_PERMISSIONS,
+            "guild_id": guild_id,
+            "disable_guild_select": "true",
+        }
+    )
+    return f"https://discord.com/oauth2/authorize?{query}"
+
+
+def channel_permissions(guild: Any, roles: Any, member: Any, channel: Any) -> int:
+    """Discord's permission rule for one member in one channel: @everyone, then the
+    member's roles, administrator wins; then overwrites for @everyone, the roles
+    together, and the member."""
+    member_id = int(member.get("user", {}).get("id", 0))
+    if int(guild.get("owner_id", -1)) == member_id:
+        return ~0
+    guild_id = int(guild["id"])
+    by_id = {int(r["id"]): int(r.get("permissions", 0)) for r in roles}
+    member_roles = [int(r) for r in member.get("roles", [])]
+    perms = by_id.get(guild_id, 0)
+    for role_id in member_roles:
+        perms |= by_id.get(role_id, 0)
+    if perms & ADMINISTRATOR:
+        return ~0
+    overwrites = {int(o["id"]): o for o in channel.get("permission_overwrites", [])}
+    everyone = overwrites.get(guild_id)
+    if everyone is not None:
+        perms = (perms & ~int(everyone["deny"])) | int(everyone["allow"])
+    allow = deny = 0
+    for role_id in member_roles:
+        ow = overwrites.get(role_id)
+        if ow is not None and int(ow.get("type", 0)) == 0:
+            allow |= int(ow["allow"])
+            deny |= int(ow["deny"])
+    perms = (perms & ~deny) | allow
+    own = overwrites.get(member_id)
+    if own is not None and int(own.get("type", 1)) == 1:
+        perms = (perms & ~int(own["deny"])) | int(own["allow"])
+    return perms
+
+
+async def discord_problems(
+    http: discord.http.HTTPClient, settings: Settings, *, application_id: int, bot_id: int
+) -> list[str]:
+    """Every Discord-side problem, one line each, in the order a shop owner fixes them."""
+    guild_id = settings.guild_id
+    invite = invite_url(application_id, guild_id)
+    try:
+        guild = await http.get_guild(guild_id, with_counts=False)
+    except (discord.Forbidden, discord.NotFound):
+        return [
+            f"The bot is not in the server GUILD_ID={guild_id} (or that id is wrong: right-click "
+            f"the server icon → Copy Server ID). Invite it with {invite}"
+        ]
+    name = guild.get("name", str(guild_id))
+    problems: list[str] = []
+    roles = await http.get_roles(guild_id)
+    role_ids = {int(r["id"]) for r in roles}
+    for setting, role_id in (
+        ("STAFF_ROLE_ID", settings.staff_role_id),
+        ("BUYER_ROLE_ID", settings.buyer_role_id),
+    ):
+        if role_id is not None and role_id not in role_ids:
+            problems.append(
+                f"{setting}={role_id} is not a role in {name}: Server Settings → Roles, "
+                "right-click the role → Copy Role ID (turn on Developer Mode first)."
+            )
+    channels = {int(c["id"]): c for c in await http.get_all_guild_channels(guild_id)}
+    member = await http.get_member(guild_id, bot_id)
+    for field, (needed, words) in NEEDED.items():
+        setting = field.upper()
+        channel_id = getattr(settings, field)
+        channel = channels.get(channel_id)
+        if channel is None:
+            problems.append(
+                f"{setting}={channel_id} is not a channel in {name}: right-click the channel → "
+                "Copy Channel ID (turn on Developer Mode first)."
+            )
+            continue
+        if int(channel.get("type", 0)) not in TEXT_CHANNEL_TYPES:
+            problems.append(
+                f"{setting}={channel_id} (#{channel.get('name')}) is not a text channel."
+            )
+            continue
+        have = channel_permissions(guild, roles, member, channel)
+        if have & needed != needed:
+            problems.append(
+                f"The bot can't {words} in #{channel.get('name')} ({setting}): edit the channel → "
+                "Permissions → add the bot's role with View Channel, Send Messages and Read "
+                "Message History."
+            )
+    try:
+        await http.get_guild_commands(application_id, guild_id)
+    except discord.Forbidden:
+        problems.append(
+            f"The bot can't manage its slash commands in {name}: it was invited without the "
+            f"applications.commands scope. Invite it again (it keeps its roles): {invite}"
+        )
+    return problems
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCheck:
+    provider: str
+    problem: str | None  # None: it answered
+
+    @property
+    def line(self) -> str:
+        if self.problem is None:
+            return f"{self.provider}: answers"
+        return f"{self.provider}: {self.problem}"
+
+
+async def check_providers(
+    providers: ProviderRegistry, *, skip: dict[str, float] | None = None
+) -> list[ProviderCheck]:
+    """Does each configured provider answer at all (any HTTP reply counts)? Providers in
+    `skip` (name -> until) asked us to hold off and are not asked. Concurrently: one
+    provider that hangs doesn't slow the others."""
+    skip = skip or {}
+
+    async def probe(name: str) -> ProviderCheck:
+        if name in skip:
+            return ProviderCheck(name, None)
+        adapter = providers.get(name)
+        assert adapter is not None
+        try:
+            await adapter.probe(within=PROVIDER_PROBE_TIMEOUT)
+        except (httpx.HTTPError, OSError, TimeoutError) as exc:
+            return ProviderCheck(
+                name,
+                f"doesn't answer at {adapter.base_url} ({type(exc).__name__}). Orders for it wait "
+                f"and are retried; check {name.upper()}_API_BASE_URL and that the service is up.",
+            )
+        return ProviderCheck(name, None)
+
+    return list(await asyncio.gather(*(probe(n) for n in providers.names())))
+
+
+async def check_online(settings: Settings) -> tuple[list[str], list[str]]:
+    """`check-config --online`: (Discord problems, provider warnings), every one found."""
+    from bot.discord_endpoint import redirect_discord
+    from bot.providers.registry import build_providers
+
+    if settings.discord_api_base_url is not None:
+        redirect_discord(str(settings.discord_api_base_url), settings.discord_gateway_url)
+    problems: list[str] = []
+    if settings.discord_token is None:
+        problems.append("DISCORD_TOKEN is not set.")
+    else:
+        client = discord.Client(intents=discord.Intents.none())
+        try:
+            await client.login(settings.discord_token.get_secret_value())
+            assert client.user is not None and client.application_id is not None
+            problems = await discord_problems(
+                client.http, settings, application_id=client.application_id, bot_id=client.user.id
+            )
+        except discord.LoginFailure:
+            problems.append(
+                "Discord refused DISCORD_TOKEN: copy it again from your application's Bot tab "
+                "at https://discord.com/developers/applications (Reset Token if you lost it)."
+            )
+        except (discord.HTTPException, OSError, TimeoutError) as exc:
+            problems.append(
+                f"Discord can't be reached to check the settings ({type(exc).__name__})."
+            )
+        finally:
+            await client.close()
+    providers = build_providers(settings)
+    try:
+        checks = await check_providers(providers)
+    finally:
+        await providers.aclose()
+    warnings = [c.line for c in checks if c.problem is not None]
+    return problems, warnings

@@ -1,0 +1,161 @@
+"""Issue 16: the start-up self-check, through the Discord emulator and the sandboxes.
+
+Each Discord-side mistake a shop owner makes stops `run` with exit 2 and one line saying
+what to do (never a traceback); a provider that is down is a warning, and the bot still
+starts; `check-config --online` reports every problem at once."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from demo.stack import REPO_ROOT, LocalStack
+from emulator.world import SEND_MESSAGES, VIEW_CHANNEL, Overwrite
+from tests.e2e.helpers import embed_text
+
+INVITE = "https://discord.com/oauth2/authorize?client_id="
+
+
+@pytest.fixture
+async def parts(tmp_path: Path) -> AsyncIterator[LocalStack]:
+    """The emulator and the sandboxes, without the bot: each test starts it its way."""
+    stack = LocalStack(tmp_path / "stack")
+    await stack.sandbox.start()
+    await stack.emulator.start()
+    try:
+        yield stack
+    finally:
+        await stack.stop()
+
+
+async def run_bot(
+    stack: LocalStack, args: list[str], env: dict[str, str], within: float = 40
+) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=stack.workdir,
+        env={**stack.bot_env(), **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), within)
+    assert process.returncode is not None
+    return process.returncode, out.decode()
+
+
+def problem_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("PROBLEM: ")]
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("mistake", "expected"),
+    [
+        ("wrong_guild", "The bot is not in the server GUILD_ID=42 "),
+        ("missing_channel", "STAFF_CHANNEL_ID=43 is not a channel in Emulated Shop"),
+        ("unknown_role", "STAFF_ROLE_ID=44 is not a role in Emulated Shop"),
+        ("no_permission", "The bot can't see it and send messages in #staff (STAFF_CHANNEL_ID)"),
+    ],
+)
+async def test_each_discord_mistake_stops_run_with_one_line(
+    parts: LocalStack, mistake: str, expected: str
+) -> None:
+    world = parts.emulator.world
+    env: dict[str, str] = {}
+    if mistake == "wrong_guild":
+        env["GUILD_ID"] = "42"
+    elif mistake == "missing_channel":
+        env["STAFF_CHANNEL_ID"] = "43"
+    elif mistake == "unknown_role":
+        env["STAFF_ROLE_ID"] = "44"
+    else:
+        staff = world.channels[world.staff_channel_id]
+        staff.overwrites = [o for o in staff.overwrites if o.id != world.bot_role_id] + [
+            Overwrite(world.bot_role_id, 0, allow=VIEW_CHANNEL, deny=SEND_MESSAGES)
+        ]
+    status, output = await run_bot(parts, ["run"], env)
+    assert status == 2, output
+    (line,) = problem_lines(output)
+    assert expected in line, output
+    if mistake == "wrong_guild":
+        assert INVITE in line and "applications.commands" in line
+    assert "Traceback" not in output
+    assert not parts.emulator.gateway.sessions  # it never went online half set up
+
+
+async def test_a_provider_that_is_down_is_a_warning_and_the_bot_starts(
+    parts: LocalStack,
+) -> None:
+    port = closed_port()
+    parts.extra_env["NAMEFI_API_BASE_URL"] = f"http://127.0.0.1:{port}"
+    await parts.start_bot()
+    await parts.let_staff_see_admin()
+    log: str = ""
+    for _ in range(100):
+        log = parts.bot_log()
+        if "start-up check: namefi" in log:
+            break
+        await asyncio.sleep(0.1)
+    warning = next(line for line in log.splitlines() if "start-up check: namefi" in line)
+    assert f"doesn't answer at http://127.0.0.1:{port}" in warning
+    assert "Traceback" not in log
+    _, answer = await parts.admin("providers")
+    namefi = next(
+        f["value"]
+        for e in answer.get("embeds") or []
+        for f in e.get("fields") or []
+        if "namefi" in f["name"].lower()
+    )
+    assert "start-up check" in namefi, embed_text(answer)
+    # The other providers were asked once each, and answered.
+    assert "start-up check: boost" not in log
+
+
+async def test_check_config_online_reports_every_problem_at_once(parts: LocalStack) -> None:
+    world = parts.emulator.world
+    notices = world.channels[world.notice_channel_id]
+    notices.overwrites = [o for o in notices.overwrites if o.id != world.bot_role_id] + [
+        Overwrite(world.bot_role_id, 0, deny=SEND_MESSAGES)
+    ]
+    env: dict[str, Any] = {
+        "STAFF_ROLE_ID": "44",
+        "STAFF_CHANNEL_ID": "43",
+        "BUYER_ROLE_ID": "45",
+        "BOOST_API_BASE_URL": f"http://127.0.0.1:{closed_port()}",
+        "CATALOG_PATH": str(REPO_ROOT / "catalog.toml"),
+    }
+    status, output = await run_bot(parts, ["check-config", "--online"], env)
+    assert status == 2, output
+    problems = problem_lines(output)
+    assert len(problems) == 4, output
+    for expected in (
+        "STAFF_ROLE_ID=44 is not a role",
+        "BUYER_ROLE_ID=45 is not a role",
+        "STAFF_CHANNEL_ID=43 is not a channel",
+        "The bot can't see it, send messages and read its history in #order-notices",
+    ):
+        assert any(expected in p for p in problems), (expected, output)
+    assert "WARNING: boost: doesn't answer" in output
+    assert "Traceback" not in output
+
+    # Set up right: OK, exit 0, and nothing went online.
+    notices.overwrites = [o for o in notices.overwrites if o.id != world.bot_role_id]
+    notices.overwrites.append(Overwrite(world.bot_role_id, 0, allow=SEND_MESSAGES))
+    status, output = await run_bot(parts, ["check-config", "--online"], {})
+    assert status == 0, output
+    assert "OK: Discord is set up as the settings say" in output
+    assert not parts.emulator.gateway.sessions
