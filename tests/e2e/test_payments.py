@@ -219,8 +219,9 @@ async def test_staff_refund_of_a_partly_delivered_order(wallet_stack: LocalStack
     await emu.wait_for_channel_message(
         emu.world.staff_channel_id,
         timeout=10,
-        predicate=lambda m: "only partly delivered" in (m.get("content") or "")
-        and order_id in m["content"],
+        predicate=lambda m: (
+            "only partly delivered" in (m.get("content") or "") and order_id in m["content"]
+        ),
     )
     assert ledger(stack, buyer)[-1] == ("refund", 250, order_id)
     assert balance(stack, buyer) == 1000 - 700 + 250
