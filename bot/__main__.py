@@ -154,7 +154,8 @@ def cmd_check_config(redactor: SecretRedactingFilter, *, online: bool = False) -
     if not online:
         if settings.discord_token is None:
             print(
-                f"DISCORD_TOKEN is not set: `run` will refuse to start (see `{prog_name()} run`)."
+                f"DISCORD_TOKEN is not set: `run` will refuse to start (`{prog_name()} run` says "
+                "how to get one)."
             )
         print(f"OK (offline checks; `{prog_name()} check-config --online` also asks Discord)")
         return EXIT_OK
