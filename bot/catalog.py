@@ -84,6 +84,19 @@ class Catalog:
             p for p in self._products.values() if p.enabled and (kind is None or p.kind == kind)
         ]
 
+    def find(self, wanted: str, kind: OrderKind) -> Product | None:
+        """An enabled product of `kind` by its key, else by its name, ignoring case and
+        extra spaces."""
+        text = " ".join(wanted.split()).casefold()
+        enabled = self.enabled(kind)
+        for product in enabled:
+            if product.key == text:
+                return product
+        for product in enabled:
+            if " ".join(product.name.split()).casefold() == text:
+                return product
+        return None
+
     def search(self, text: str, kind: OrderKind, limit: int = 25) -> list[Product]:
         """Autocomplete: enabled products of a kind whose key or name contains `text`."""
         needle = text.casefold().strip()

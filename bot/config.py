@@ -135,6 +135,10 @@ class Settings(StorageSettings):
     # An order still open this long gets one staff alert (0 switches it off).
     stuck_order_minutes: float = Field(default=120.0, ge=0)
 
+    # Phone numbers typed without a country code are read as numbers of this region
+    # (ISO 3166 code, e.g. IN, US, GB). The checkout API takes INR, so India by default.
+    default_phone_region: str = "IN"
+
     # --- Payments and buyer limits -----------------------------------------------------
     # How products without their own `payment` in the catalog are paid: wallet (store
     # credit, debited at Confirm), approval (staff check the payment, then approve) or
@@ -161,6 +165,16 @@ class Settings(StorageSettings):
             raise ValueError("must be seconds separated by commas, e.g. 5,15,45,120,300") from None
         if not delays or any(not 0 < d <= 3600 for d in delays) or len(delays) > 20:
             raise ValueError("must be 1 to 20 waits, each over 0 and at most 3600 seconds")
+        return value
+
+    @field_validator("default_phone_region")
+    @classmethod
+    def _phone_region(cls, value: str) -> str:
+        import phonenumbers
+
+        value = value.strip().upper()
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError("must be a two-letter country code such as IN, US or GB")
         return value
 
     @field_validator("digital_shop_order_path")
@@ -289,7 +303,7 @@ PROVIDER_ROUTES = {"boost": "/order", "checkout": "/orders", "namefi": "/v-next/
 
 
 def strip_route(url: str, route: str) -> str:
-    """`https://x/v-next` with route `/v-next/orders` -> `https://x`: a base URL pasted
+    """https://x/v-next with the route /v-next/orders -> https://x: a base URL pasted
     with the first segments of the route loses them, so they aren't sent twice."""
     url = url.strip().rstrip("/")
     segments = [s for s in route.split("/") if s]

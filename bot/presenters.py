@@ -44,9 +44,22 @@ def status_text(order: OrderRecord) -> str:
     return f"{STATUS_EMOJI.get(order.status, '')} {order.status.label}".strip()
 
 
+# What buyers read instead of a provider's setting name.
+PROVIDER_DISPLAY = {
+    "boost": "the boost reseller",
+    "checkout": "the checkout service",
+    "namefi": "Namefi",
+    "digital_shop": "the digital shop",
+}
+
+
+def provider_display(name: str) -> str:
+    return PROVIDER_DISPLAY.get(name, name.replace("_", " "))
+
+
 def price_text(order: OrderRecord) -> str:
     if order.source is OrderSource.LINKED:
-        return f"paid at {order.provider}" + (
+        return f"paid at {provider_display(order.provider)}" + (
             f" ({order.remote_price})" if order.remote_price else ""
         )
     return order.total.format()
@@ -182,7 +195,7 @@ def notification_embed(
     )
     embed.add_field(name="Order", value=f"`{order.id}`", inline=True)
     embed.add_field(name="Product", value=order.product_name, inline=True)
-    embed.add_field(name="Amount", value=str(order.quantity), inline=True)
+    embed.add_field(name="Quantity", value=str(order.quantity), inline=True)
     embed.add_field(name="Price", value=price_text(order), inline=True)
     embed.add_field(name="Status", value=status_text(order), inline=True)
     paid = payment_text(order, entries)

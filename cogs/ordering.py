@@ -9,8 +9,10 @@ does — which is what makes a second press harmless.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -18,6 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.catalog import Product
+from bot.contact import ContactProblem, mask_email, mask_phone, parse_contact
 from bot.domain import Money, OrderKind, PaymentMode
 from bot.errors import InvalidInput, NotAllowed, UserFacingError
 from bot.invites import HOW_TO, normalize_invite
@@ -36,8 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ORDER_ID_RE = r"ORD-[0-9A-Z]{10}"
-PHONE_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[A-Za-z]{2,}$")
 
 RESULT_COLOURS = {
     ConfirmResult.SUBMITTED: discord.Colour.green(),
@@ -50,10 +51,27 @@ RESULT_COLOURS = {
 }
 
 
-def order_cooldown(interaction: discord.Interaction[Any]) -> app_commands.Cooldown | None:
-    bot: OrderBot = interaction.client
-    seconds = bot.settings.order_cooldown_seconds
-    return app_commands.Cooldown(1, seconds) if seconds > 0 else None
+class OrderCooldowns:
+    """ORDER_COOLDOWN_SECONDS between a buyer's orders, counted from an order actually
+    started (a confirmation shown): a request refused before that, a typo in a quantity
+    or a phone number, costs the buyer nothing."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._until: dict[int, float] = {}
+
+    def check(self, user_id: int) -> None:
+        left = self._until.get(user_id, 0.0) - time.monotonic()
+        if left > 0:
+            raise app_commands.CommandOnCooldown(app_commands.Cooldown(1, self.seconds), left)
+
+    def charge(self, user_id: int) -> None:
+        if self.seconds <= 0:
+            return
+        now = time.monotonic()
+        if len(self._until) > 10_000:  # forget finished cooldowns, now and then
+            self._until = {u: t for u, t in self._until.items() if t > now}
+        self._until[user_id] = now + self.seconds
 
 
 def buyer_refusal(interaction: discord.Interaction[Any]) -> None:
@@ -82,8 +100,22 @@ def payment_line(order: repo.OrderRecord, preview: PaymentPreview) -> str | None
     return None
 
 
+def contact_line(contact: dict[str, str]) -> str:
+    """What the buyer typed, masked: they recognise it; a shoulder-surfer doesn't."""
+    parts = [mask_phone(contact["phone_number"])]
+    if contact.get("name"):
+        parts.append(contact["name"])
+    if contact.get("email"):
+        parts.append(mask_email(contact["email"]))
+    return " · ".join(parts)
+
+
 def confirmation_embed(
-    order: repo.OrderRecord, preview: PaymentPreview, *, server_name: str | None = None
+    order: repo.OrderRecord,
+    preview: PaymentPreview,
+    *,
+    server_name: str | None = None,
+    contact: dict[str, str] | None = None,
 ) -> discord.Embed:
     expires = int(order.created_at + CONFIRMATION_TTL)
     embed = discord.Embed(
@@ -101,6 +133,8 @@ def confirmation_embed(
     paying = payment_line(order, preview)
     if paying:
         embed.add_field(name="Payment", value=paying, inline=False)
+    if contact:
+        embed.add_field(name="Contact", value=contact_line(contact), inline=False)
     if server_name:
         invite = order.details.get("invite_code", "")
         embed.add_field(name="Server", value=f"{server_name} (`{invite}`)", inline=False)
@@ -234,10 +268,10 @@ class ContactModal(discord.ui.Modal, title="Contact details"):
     """What the checkout API requires (a phone number), plus optional name and email."""
 
     phone: discord.ui.TextInput[ContactModal] = discord.ui.TextInput(
-        label="Phone number (with country code)",
-        placeholder="+919876543210",
-        min_length=8,
-        max_length=20,
+        label="Phone number",
+        placeholder="98765 43210, or +44 7700 900123 from abroad",
+        min_length=5,
+        max_length=25,
         custom_id="contact:phone",
     )
     name: discord.ui.TextInput[ContactModal] = discord.ui.TextInput(
@@ -247,17 +281,51 @@ class ContactModal(discord.ui.Modal, title="Contact details"):
         label="Email (optional)", required=False, max_length=120, custom_id="contact:email"
     )
 
-    def __init__(self, product: Product, quantity: int, interaction_id: int) -> None:
+    def __init__(
+        self,
+        product: Product,
+        quantity: int,
+        interaction_id: int,
+        cooldowns: OrderCooldowns,
+        typed: dict[str, str] | None = None,
+    ) -> None:
         # discord.py keeps open modals by custom_id alone: with a fixed id, two buyers'
         # forms open at once would cross (one shown the other's product, one dropped).
         super().__init__(timeout=CONFIRMATION_TTL, custom_id=f"order:contact:{interaction_id}")
         self.product = product
         self.quantity = quantity
+        self.cooldowns = cooldowns
+        if typed:  # "Fix it": what they typed before, so only the wrong field is retyped
+            self.phone.default = typed.get("phone") or None
+            self.name.default = typed.get("name") or None
+            self.email.default = typed.get("email") or None
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         bot: OrderBot = interaction.client
         try:
-            contact = parse_contact(self.phone.value, self.name.value, self.email.value)
+            try:
+                contact = parse_contact(
+                    self.phone.value,
+                    self.name.value,
+                    self.email.value,
+                    region=bot.settings.default_phone_region,
+                )
+            except ContactProblem as problem:
+                # Discord allows no form in answer to a form: a button opens it again.
+                typed = {
+                    "phone": self.phone.value,
+                    "name": self.name.value,
+                    "email": self.email.value,
+                }
+                await interaction.response.send_message(
+                    f"{problem.user_message}\nPress **Fix it**: the form opens again with "
+                    "everything you typed, so only that needs changing. Nothing was ordered.",
+                    view=FixContactView(
+                        self.product, self.quantity, typed, interaction.user.id, self.cooldowns
+                    ),
+                    ephemeral=True,
+                )
+                return
             await interaction.response.defer(ephemeral=True, thinking=True)
             draft = await bot.ordering.create_draft(
                 product=self.product,
@@ -268,9 +336,10 @@ class ContactModal(discord.ui.Modal, title="Contact details"):
                 interaction_key=str(interaction.id),
                 contact=contact,
             )
+            self.cooldowns.charge(interaction.user.id)
             preview = await bot.ordering.payment_preview(draft)
             await interaction.followup.send(
-                embed=confirmation_embed(draft, preview),
+                embed=confirmation_embed(draft, preview, contact=contact),
                 view=confirmation_view(draft.id),
                 ephemeral=True,
             )
@@ -283,26 +352,39 @@ class ContactModal(discord.ui.Modal, title="Contact details"):
         await report_error(interaction, error)
 
 
-def parse_contact(phone: str, name: str, email: str) -> dict[str, str]:
-    """Validate the modal's fields. Raises InvalidInput saying what to fix."""
-    cleaned = re.sub(r"[\s().-]", "", phone)
-    if cleaned.startswith("00"):
-        cleaned = "+" + cleaned[2:]
-    if not PHONE_RE.match(cleaned):
-        raise InvalidInput(
-            "That phone number doesn't look right. Use the international format with the "
-            "country code, e.g. `+919876543210`, then run /buy again."
+class FixContactView(discord.ui.View):
+    """The **Fix it** button under a refused contact form: the form again, filled in."""
+
+    def __init__(
+        self,
+        product: Product,
+        quantity: int,
+        typed: dict[str, str],
+        owner_id: int,
+        cooldowns: OrderCooldowns,
+    ) -> None:
+        super().__init__(timeout=CONFIRMATION_TTL)
+        self.product = product
+        self.quantity = quantity
+        self.typed = typed
+        self.owner_id = owner_id
+        self.cooldowns = cooldowns
+        # Unique per refused form (discord.py routes a press by custom_id and message).
+        self.fix.custom_id = f"order:fixcontact:{owner_id}:{time.monotonic_ns()}"
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        return interaction.user.id == self.owner_id
+
+    @discord.ui.button(label="Fix it", style=discord.ButtonStyle.primary)
+    async def fix(self, interaction: discord.Interaction[Any], _: discord.ui.Button[Any]) -> None:
+        await interaction.response.send_modal(
+            ContactModal(self.product, self.quantity, interaction.id, self.cooldowns, self.typed)
         )
-    contact = {"phone_number": cleaned}
-    if name.strip():
-        contact["name"] = name.strip()
-    if email.strip():
-        if not EMAIL_RE.match(email.strip()):
-            raise InvalidInput(
-                "That email address doesn't look right (e.g. `you@example.com`). Run /buy again."
-            )
-        contact["email"] = email.strip()
-    return contact
+
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any], /
+    ) -> None:
+        await report_error(interaction, error)
 
 
 # A contact form whose modal this process doesn't know (it was open longer than
@@ -318,18 +400,54 @@ FORM_EXPIRED = (
 class Ordering(commands.Cog):
     def __init__(self, bot: OrderBot) -> None:
         self.bot = bot
+        self.cooldowns = OrderCooldowns(bot.settings.order_cooldown_seconds)
+
+    async def cog_load(self) -> None:
+        # What Discord's client enforces comes from the catalog: the amount's range
+        # spans the boost products, and `product` exists only when there is a choice.
+        # (The parameters are replaced, not edited: they are shared with the class.)
+        boosts = self.bot.catalog.enabled(OrderKind.BOOST)
+        params = self.boost._params
+        if boosts:
+            params["amount"] = dataclasses.replace(
+                params["amount"],
+                min_value=min(p.min_quantity for p in boosts),
+                max_value=max(p.max_quantity for p in boosts),
+            )
+        if len(boosts) > 1:
+            params["product"] = dataclasses.replace(
+                params["product"],
+                choices=[
+                    app_commands.Choice(
+                        name=f"{p.name} — {p.price_for(1).format()} each"[:100], value=p.key
+                    )
+                    for p in boosts[:25]
+                ],
+            )
+        else:
+            del params["product"]
+        digital = self.bot.catalog.enabled(OrderKind.DIGITAL)
+        if digital:
+            self.buy._params["quantity"] = dataclasses.replace(
+                self.buy._params["quantity"],
+                min_value=min(p.min_quantity for p in digital),
+                max_value=max(p.max_quantity for p in digital),
+            )
 
     @commands.Cog.listener()
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
-        if interaction.type is not discord.InteractionType.modal_submit:
-            return
         data: dict[str, Any] = dict(interaction.data or {})
         custom_id = str(data.get("custom_id", ""))
-        if not custom_id.startswith("order:contact:"):
+        if interaction.type is discord.InteractionType.modal_submit:
+            if not custom_id.startswith("order:contact:"):
+                return
+        elif interaction.type is discord.InteractionType.component:
+            if not custom_id.startswith("order:fixcontact:"):
+                return
+        else:
             return
-        # The same Interaction object goes to the modal's own handler, which answers at
-        # once (defer or a validation message). Still unanswered after the grace: nobody
-        # is going to answer it.
+        # The same Interaction object goes to the form's (or button's) own handler, which
+        # answers at once. Still unanswered after the grace: nobody is going to answer it.
         await asyncio.sleep(ORPHAN_FORM_GRACE)
         if interaction.response.is_done():
             return
@@ -342,23 +460,25 @@ class Ordering(commands.Cog):
     @app_commands.describe(
         invite="An invite to the server to boost (discord.gg/… link or the code)",
         amount="How many boosts",
+        product="Which boost (the shop sells more than one)",
     )
     @app_commands.guild_only()
-    @app_commands.checks.dynamic_cooldown(order_cooldown)
     async def boost(
         self,
         interaction: discord.Interaction[Any],
         invite: app_commands.Range[str, 2, 200],
         amount: app_commands.Range[int, 1, 1000],
+        product: str | None = None,
     ) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
         buyer_refusal(interaction)
+        self.cooldowns.check(interaction.user.id)
+        await interaction.response.defer(ephemeral=True, thinking=True)
         service = self.bot.ordering
         code = normalize_invite(invite)
-        product = service.boost_product()
-        service.check_quantity(product, amount)
+        chosen = service.boost_product(product)
+        service.check_quantity(chosen, amount)
         await service.ensure_open()
-        await service.check_can_buy(interaction.user.id, product, amount)
+        await service.check_can_buy(interaction.user.id, chosen, amount)
         try:
             resolved = await self.bot.fetch_invite(code, with_counts=False, with_expiration=False)
         except discord.NotFound:
@@ -367,7 +487,7 @@ class Ordering(commands.Cog):
         if server_name is None:
             raise InvalidInput(f"The invite `{code}` doesn't lead to a server. {HOW_TO}")
         draft = await service.create_draft(
-            product=product,
+            product=chosen,
             quantity=amount,
             user_id=interaction.user.id,
             buyer_name=interaction.user.display_name,
@@ -375,6 +495,7 @@ class Ordering(commands.Cog):
             interaction_key=str(interaction.id),
             details={"invite_code": code, "server_name": server_name[:100]},
         )
+        self.cooldowns.charge(interaction.user.id)
         await interaction.followup.send(
             embed=confirmation_embed(
                 draft, await service.payment_preview(draft), server_name=server_name
@@ -386,7 +507,6 @@ class Ordering(commands.Cog):
     @app_commands.command(name="buy", description="Buy a digital product")
     @app_commands.describe(product="The product (start typing to search)", quantity="How many")
     @app_commands.guild_only()
-    @app_commands.checks.dynamic_cooldown(order_cooldown)
     async def buy(
         self,
         interaction: discord.Interaction[Any],
@@ -394,6 +514,7 @@ class Ordering(commands.Cog):
         quantity: app_commands.Range[int, 1, 1000] = 1,
     ) -> None:
         buyer_refusal(interaction)
+        self.cooldowns.check(interaction.user.id)
         service = self.bot.ordering
         chosen = service.digital_product(product)
         service.check_quantity(chosen, quantity)
@@ -402,7 +523,9 @@ class Ordering(commands.Cog):
             # I/O before it is local SQLite reads: the shop switch, the balance, limits.
             await service.ensure_open()
             await service.check_can_buy(interaction.user.id, chosen, quantity)
-            await interaction.response.send_modal(ContactModal(chosen, quantity, interaction.id))
+            await interaction.response.send_modal(
+                ContactModal(chosen, quantity, interaction.id, self.cooldowns)
+            )
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         draft = await service.create_draft(
@@ -413,6 +536,7 @@ class Ordering(commands.Cog):
             guild_id=interaction.guild_id,
             interaction_key=str(interaction.id),
         )
+        self.cooldowns.charge(interaction.user.id)
         await interaction.followup.send(
             embed=confirmation_embed(draft, await service.payment_preview(draft)),
             view=confirmation_view(draft.id),
@@ -434,4 +558,4 @@ async def setup(bot: OrderBot) -> None:
     await bot.add_cog(Ordering(bot))
 
 
-__all__ = ["CancelButton", "ConfirmButton", "ContactModal", "Ordering", "parse_contact"]
+__all__ = ["CancelButton", "ConfirmButton", "ContactModal", "Ordering"]

@@ -131,17 +131,27 @@ class OrderingService:
 
     # --- validation -------------------------------------------------------------------------
 
-    def boost_product(self) -> Product:
+    def boost_product(self, wanted: str | None = None) -> Product:
+        """The boost product asked for (its key or its name), or the only one sold."""
         products = self.catalog.enabled(OrderKind.BOOST)
         if not products:
             raise UserFacingError("Boosts are not for sale in this shop right now.")
-        return products[0]
+        if wanted is None:
+            return products[0]
+        found = self.catalog.find(wanted, OrderKind.BOOST)
+        if found is None:
+            names = ", ".join(f"**{p.name}**" for p in products)
+            raise InvalidInput(f"There is no boost `{clip(wanted)}`. This shop sells {names}.")
+        return found
 
-    def digital_product(self, key: str) -> Product:
-        product = self.catalog.get(key)
-        if product is None or not product.enabled or product.kind is not OrderKind.DIGITAL:
+    def digital_product(self, wanted: str) -> Product:
+        """A product by its key or its name (any case): what autocomplete fills in, or
+        what the buyer typed without picking."""
+        product = self.catalog.find(wanted, OrderKind.DIGITAL)
+        if product is None:
             raise InvalidInput(
-                f"There is no product `{clip(key)}` for sale. Pick one from the list as you type."
+                f"There is no product `{clip(wanted)}` for sale. Pick one from the list as you "
+                "type (names and keys both work)."
             )
         return product
 
@@ -392,7 +402,7 @@ class OrderingService:
         except ProviderRejected as exc:
             # The same draft would be refused again: it goes, and the buyer starts afresh.
             await repo.delete_draft(self.db, order.id, order.user_id)
-            reason = exc.user_message or f"{order.provider} would refuse this order."
+            reason = exc.user_message or "The provider would refuse this order."
             raise InvalidInput(f"{reason} Nothing was ordered; run the command again.") from None
         except DecryptionError:
             await repo.delete_draft(self.db, order.id, order.user_id)
