@@ -81,9 +81,16 @@ class GatewaySession:
 class Gateway:
     """Sessions, heartbeats, IDENTIFY/READY, RESUME/RESUMED and event dispatch."""
 
-    def __init__(self, emu: Emulator, *, heartbeat_interval_ms: int) -> None:
+    def __init__(
+        self, emu: Emulator, *, heartbeat_interval_ms: int, heartbeat_ack_delay: float = 0.05
+    ) -> None:
         self._emu = emu
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        # Discord's ACK comes a network round trip after the heartbeat. An instant one
+        # races discord.py: its keep-alive thread stamps the send time only after the
+        # loop reports the send done, so an ACK read first is measured against the
+        # previous heartbeat, and every beat logs "Can't keep up … 41 s behind".
+        self.heartbeat_ack_delay = heartbeat_ack_delay
         self.sessions: dict[str, GatewaySession] = {}
         self.connections: set[web.WebSocketResponse] = set()
         self.heartbeats = 0
@@ -164,6 +171,11 @@ class Gateway:
             self._emu._notify()
         return ws
 
+    async def _ack_heartbeat(self, ws: web.WebSocketResponse) -> None:
+        await asyncio.sleep(self.heartbeat_ack_delay)
+        await self._send(ws, {"op": OP_HEARTBEAT_ACK, "d": None, "s": None, "t": None})
+        self._emu._notify()
+
     async def _send(self, ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:
         if not ws.closed:
             await ws.send_str(json.dumps(payload))
@@ -184,8 +196,7 @@ class Gateway:
     ) -> GatewaySession | None:
         if op == OP_HEARTBEAT:
             self.heartbeats += 1
-            await self._send(ws, {"op": OP_HEARTBEAT_ACK, "d": None, "s": None, "t": None})
-            self._emu._notify()
+            self._emu._spawn(self._ack_heartbeat(ws))
             return session
         if op == OP_IDENTIFY:
             if session is not None:
