@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import asyncio
 import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
