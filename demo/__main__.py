@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
+import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.catalog import Catalog, Product, load_catalog
+from bot.config import ConfigError
+from bot.domain import Money, OrderKind
 from bot.presenters import notice_marker_line
-from demo.stack import LocalStack
+from demo.stack import BotProcessError, LocalStack
 from sandbox.common import Fault
 
 EPHEMERAL = 64
@@ -31,6 +37,7 @@ class JourneyFailed(Exception):
 class Transcript:
     def __init__(self) -> None:
         self.started = time.monotonic()
+        self.world: Any = None  # the emulator's world: names for mentions
 
     def _stamp(self) -> str:
         return f"{time.monotonic() - self.started:6.1f}s"
@@ -43,14 +50,60 @@ class Transcript:
 
     def bot(self, where: str, message: dict[str, Any]) -> None:
         print(f"{self._stamp()}  [bot → {where}]", flush=True)
-        for line in render(message).splitlines():
+        for line in render(message, self.world).splitlines():
             print(f"            │ {line}", flush=True)
 
     def note(self, text: str) -> None:
         print(f"            · {text}", flush=True)
 
 
-def render(message: dict[str, Any]) -> str:
+MARKUP = re.compile(
+    r"<(?:t:(?P<ts>-?\d+)(?::(?P<style>[tTdDfFR]))?|@&(?P<role>\d+)|@!?(?P<user>\d+)|#(?P<channel>\d+))>"
+)
+
+
+def relative(seconds: float) -> str:
+    """Discord's `<t:…:R>`: "in 10 minutes", "3 seconds ago"."""
+    ahead, span = seconds >= 0, abs(seconds)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if span >= size or unit == "second":
+            count = int(span // size)
+            words = f"{count} {unit}{'s' if count != 1 else ''}"
+            return f"in {words}" if ahead else f"{words} ago"
+    return "now"
+
+
+def humanize(text: str, world: Any, now: float) -> str:
+    """Discord's markup as the client shows it: times, mentions, channels."""
+
+    def swap(match: re.Match[str]) -> str:
+        if match["ts"] is not None:
+            at = int(match["ts"])
+            if match["style"] == "R":
+                return relative(at - now)
+            shown = datetime.fromtimestamp(at, tz=UTC)
+            return shown.strftime(
+                "%H:%M:%S UTC" if match["style"] in ("t", "T") else "%Y-%m-%d %H:%M UTC"
+            )
+        if match["user"] is not None:
+            user = world.users.get(int(match["user"]))
+            return f"@{(user.global_name or user.username) if user else match['user']}"
+        if match["role"] is not None:
+            role = world.roles.get(int(match["role"]))
+            return f"@{role.name if role else match['role']}"
+        channel = world.channels.get(int(match["channel"]))
+        return f"#{getattr(channel, 'name', None) or match['channel']}"
+
+    lines = []
+    for line in MARKUP.sub(swap, text).splitlines():
+        # `-# …` is Discord's small print.
+        lines.append(f"  (small print) {line[3:]}" if line.startswith("-# ") else line)
+    return "\n".join(lines)
+
+
+def render(message: dict[str, Any], world: Any = None) -> str:
+    """A message as text. With `world` (the transcript), as Discord shows it: markup
+    resolved, the embed's timestamp beside its footer. Without, raw (what checks read)."""
     parts: list[str] = []
     if message.get("content"):
         parts.append(message["content"])
@@ -62,6 +115,10 @@ def render(message: dict[str, Any]) -> str:
         for field in embed.get("fields") or []:
             parts.append(f"{field['name']}: {field['value']}")
         footer = (embed.get("footer") or {}).get("text")
+        stamp = embed.get("timestamp")
+        if world is not None and stamp:
+            when = datetime.fromisoformat(stamp).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            footer = f"{footer} • {when}" if footer else when
         if footer:
             parts.append(f"({footer})")
     for attachment in message.get("attachments") or []:
@@ -74,7 +131,8 @@ def render(message: dict[str, Any]) -> str:
     ]
     if labels:
         parts.append("buttons: " + " | ".join(f"[{label}]" for label in labels))
-    return "\n".join(parts) or "(empty)"
+    text = "\n".join(parts) or "(empty)"
+    return humanize(text, world, time.time()) if world is not None else text
 
 
 def modal_input(modal: dict[str, Any]) -> str:
@@ -98,17 +156,49 @@ def text_of(message: dict[str, Any]) -> str:
     return render(message)
 
 
+def quantity_for(product: Product, extra: int = 0) -> int:
+    """A quantity the product allows: its minimum, plus `extra` where it can."""
+    return min(product.min_quantity + extra, product.max_quantity)
+
+
+def credit_text(money: Money) -> str:
+    """An amount as staff would type it: no thousands separators."""
+    return money.format().replace(",", "")
+
+
 def mentions(text: str) -> Callable[[dict[str, Any]], bool]:
     return lambda message: text in text_of(message)
 
 
 class Demo:
-    def __init__(self, stack: LocalStack, out: Transcript) -> None:
+    def __init__(self, stack: LocalStack, out: Transcript, catalog: Catalog) -> None:
         self.stack = stack
         self.emu = stack.emulator
         self.out = out
         world = self.emu.world
         self.names = {world.buyer_id: "buyer", world.buyer2_id: "buyer2", world.staff_id: "staff"}
+        # The journeys walk whatever the catalog sells: its first boost and first
+        # digital product (either may be missing: those journeys say so and are skipped).
+        boosts = catalog.enabled(OrderKind.BOOST)
+        self.boost_product: Product | None = boosts[0] if boosts else None
+        self.several_boosts = len(boosts) > 1
+        digital = catalog.enabled(OrderKind.DIGITAL)
+        self.digital_product: Product | None = digital[0] if digital else None
+
+    def boost_options(self, invite: str, extra: int = 0) -> dict[str, Any]:
+        product = self.boost_product
+        assert product is not None
+        options: dict[str, Any] = {"invite": invite, "amount": quantity_for(product, extra)}
+        if self.several_boosts:
+            options["product"] = product.key
+        return options
+
+    def display_name(self, user_id: int) -> str:
+        user = self.emu.world.users[user_id]
+        return str(user.global_name or user.username)
+
+    def skip(self, what: str) -> None:
+        self.out.note(f"skipped: this catalog sells no {what}")
 
     async def slash(self, user_id: int, command: str, options: dict[str, Any]) -> Any:
         shown = " ".join(f"{k}:{v}" for k, v in options.items())
@@ -149,27 +239,41 @@ class Demo:
     async def top_up(self) -> None:
         self.out.heading("Journey 0: a buyer pays the shop, staff add store credit")
         buyer = self.emu.world.buyer_id
-        driven = await self.slash(buyer, "boost", {"invite": "shopdemo", "amount": 3})
+        if self.boost_product is not None:
+            driven = await self.slash(buyer, "boost", self.boost_options("shopdemo"))
+        else:
+            assert self.digital_product is not None
+            driven = await self.slash(
+                buyer, "buy", {"product": self.digital_product.key, "quantity": 1}
+            )
         refused = await driven.wait_for_followup(timeout=15)
         self.out.bot("buyer, only they see it", refused)
         if "How to top up" not in text_of(refused):
             raise JourneyFailed("an empty wallet did not tell the buyer how to top up")
         self.out.note("the buyer pays by UPI and sends staff the receipt")
-        for amount, note in (("$50", "UPI ref 4471"), ("₹1000", "UPI ref 4472")):
+        # Enough for every order the journeys place (a few of each product).
+        needed: dict[str, int] = {}
+        for product in (self.boost_product, self.digital_product):
+            if product is not None:
+                total = product.price_for(quantity_for(product, 1)).minor * 4
+                needed[product.currency] = needed.get(product.currency, 0) + total
+        # Round figures, as a buyer would pay.
+        needed = {currency: -(-minor // 1000) * 1000 for currency, minor in needed.items()}
+        for number, (currency, minor) in enumerate(sorted(needed.items())):
+            note = f"UPI ref {4471 + number}"
+            amount = credit_text(Money(minor, currency))
             await self._staff("wallet credit", {"member": buyer, "amount": amount, "note": note})
             await self.staff_line(note)
             await self.emu.wait_for_dm(buyer, timeout=15, predicate=mentions(note))
         self.out.bot(f"{self.names[buyer]}'s DMs", self.emu.dms(buyer)[-1])
-        await self._staff(
-            "wallet credit",
-            {"member": self.emu.world.buyer2_id, "amount": "$20", "note": "cash at the counter"},
-        )
 
     async def boost(self) -> None:
         self.out.heading("Journey 1: a buyer orders boosts, paid from store credit")
+        if self.boost_product is None:
+            return self.skip("boosts")
         buyer = self.emu.world.buyer_id
         driven = await self.slash(
-            buyer, "boost", {"invite": "https://discord.gg/shopdemo", "amount": 3}
+            buyer, "boost", self.boost_options("https://discord.gg/shopdemo", extra=1)
         )
         confirmation = await driven.wait_for_followup(timeout=15)
         self.out.bot("buyer, only they see it", confirmation)
@@ -185,13 +289,23 @@ class Demo:
 
     async def buy(self) -> None:
         self.out.heading("Journey 2: a buyer orders a digital product")
+        product = self.digital_product
+        if product is None:
+            return self.skip("digital products")
         buyer = self.emu.world.buyer_id
-        choices = await self.emu.send_autocomplete(buyer, "buy", {"product": "str"}, "product")
-        self.out.user("buyer", "types /buy product:str…")
+        typed = product.name[:3]
+        choices = await self.emu.send_autocomplete(buyer, "buy", {"product": typed}, "product")
+        self.out.user("buyer", f"types /buy product:{typed}…")
         self.out.note("autocomplete offers: " + ", ".join(c["name"] for c in choices))
-        driven = await self.slash(buyer, "buy", {"product": "streaming-1m", "quantity": 1})
+        driven = await self.slash(
+            buyer, "buy", {"product": product.key, "quantity": quantity_for(product)}
+        )
         if driven.modal is None:
-            raise JourneyFailed("/buy did not ask for contact details")
+            answer = driven.followups[-1] if driven.followups else {}
+            raise JourneyFailed(
+                f"/buy {product.key} did not ask for the contact details the checkout API "
+                f"needs; it answered: {text_of(answer)[:300]}"
+            )
         self.out.bot(
             "buyer", {"content": f"(a form) {driven.modal.get('title')}: phone, name, email"}
         )
@@ -297,12 +411,14 @@ class Demo:
 
     async def review(self) -> None:
         self.out.heading("Journey 5: staff resolve an order whose outcome is unknown")
+        if self.boost_product is None:
+            return self.skip("boosts (this journey uses the boost reseller)")
         buyer = self.emu.world.buyer_id
         boost = self.stack.sandbox.state("boost")
         boost.add_fault(Fault("server_error", method="POST"))
         posts_before = len([r for r in boost.requests if r.method == "POST"])
         self.out.note("the boost reseller answers the next order with a 500 (did it take it?)")
-        driven = await self.slash(buyer, "boost", {"invite": "shopdemo", "amount": 2})
+        driven = await self.slash(buyer, "boost", self.boost_options("shopdemo"))
         confirmation = await driven.wait_for_followup(timeout=15)
         result = await self.confirm(buyer, confirmation)
         order_id = text_of(confirmation).split("(Order ")[1].split(")")[0]
@@ -341,8 +457,16 @@ class Demo:
         buyer2 = self.emu.world.buyer2_id
         await self._staff("shop pause", {"reason": "stocktaking, back at 6pm"})
         await self.staff_line("paused the shop")
-        driven = await self.slash(buyer2, "boost", {"invite": "shopdemo", "amount": 2})
-        refused = await driven.wait_for_followup(timeout=15)
+        if self.boost_product is not None:
+            driven = await self.slash(buyer2, "boost", self.boost_options("shopdemo"))
+            refused = await driven.wait_for_followup(timeout=15)
+        else:
+            assert self.digital_product is not None
+            driven = await self.slash(
+                buyer2, "buy", {"product": self.digital_product.key, "quantity": 1}
+            )
+            refused = await driven.wait_for_response()
+            refused = refused.get("data") or refused
         self.out.bot("buyer2, only they see it", refused)
         if "back at 6pm" not in text_of(refused):
             raise JourneyFailed("a paused shop did not tell the buyer why")
@@ -357,7 +481,10 @@ class Demo:
         self.out.note(f"the chart is {files[0]} ({len(png):,} bytes of PNG)")
 
     async def _staff(self, path: str, options: dict[str, Any]) -> dict[str, Any]:
-        shown = " ".join(f"{k}:{v}" for k, v in options.items())
+        shown = " ".join(
+            f"{k}:@{self.display_name(v)}" if k == "member" else f"{k}:{v}"
+            for k, v in options.items()
+        )
         self.out.user("staff", f"/admin {path} {shown} (in #staff)".replace("  ", " "))
         _, answer = await self.stack.admin(path, options)
         self.out.bot("staff, only they see it", answer)
@@ -366,21 +493,28 @@ class Demo:
     async def _link(self, remote: str, member_id: int) -> str:
         self.out.user(
             "staff",
-            f"/admin order link provider:digital_shop remote_id:{remote} member:@… (in #staff)",
+            f"/admin order link provider:digital_shop remote_id:{remote} "
+            f"member:@{self.display_name(member_id)} (in #staff)",
         )
         return await self.stack.staff_link_order("digital_shop", remote, member_id)
 
 
-async def run(workdir: Path) -> int:
+SHIPPED_CATALOG = Path(__file__).resolve().parents[1] / "catalog.toml"
+
+
+async def run(workdir: Path, catalog_path: Path, catalog: Catalog, *, keep: bool) -> int:
+    """Walk the journeys. `keep`: the work directory stays afterwards (always on failure)."""
     out = Transcript()
     stack = LocalStack(
         workdir,
         env={
             "PAYMENT_MODE": "wallet",
             "TOP_UP_INSTRUCTIONS": "Pay by UPI to shop@upi, then open a ticket with the receipt.",
+            "CATALOG_PATH": str(catalog_path),
         },
     )
     print("Starting the sandbox providers, the Discord emulator and the bot…", flush=True)
+    print(f"Catalog: {catalog_path} ({len(catalog)} product(s))", flush=True)
     await stack.sandbox.start()
     stack.sandbox.state("boost").set_default_timeline(
         [
@@ -390,10 +524,16 @@ async def run(workdir: Path) -> int:
         ]
     )
     await stack.emulator.start()
+    out.world = stack.emulator.world
+    failed = False
     try:
         await stack.start_bot()
+        kept = (
+            "kept" if keep else "removed at the end unless something fails (--workdir DIR keeps it)"
+        )
         print(
-            f"Bot online (pid {stack.process.pid if stack.process else '?'}); logs in {stack.log_path}",
+            f"Bot online (pid {stack.process.pid if stack.process else '?'}); its database and "
+            f"log are in {workdir} ({kept})",
             flush=True,
         )
         await stack.let_staff_see_admin()
@@ -401,7 +541,7 @@ async def run(workdir: Path) -> int:
             "the shop owner lets the staff role see /admin "
             "(Server Settings → Integrations → the bot → /admin)"
         )
-        demo = Demo(stack, out)
+        demo = Demo(stack, out, catalog)
         journeys: list[Callable[[], Awaitable[None]]] = [
             demo.top_up,
             demo.boost,
@@ -415,25 +555,42 @@ async def run(workdir: Path) -> int:
         for journey in journeys:
             await journey()
         stack.emulator.assert_no_contract_violations()
-    except (JourneyFailed, TimeoutError, AssertionError, LookupError) as exc:
+    except (JourneyFailed, TimeoutError, AssertionError, LookupError, BotProcessError) as exc:
+        failed = True
         print(f"\nDEMO FAILED: {exc}", file=sys.stderr)
         print("--- last bot log lines ---", file=sys.stderr)
         print(stack.bot_log()[-3000:], file=sys.stderr)
         return 1
     finally:
         await stack.stop()
+        if failed or keep:
+            print(f"The database and the bot's log are kept in {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
     print(f"\nAll journeys worked in {time.monotonic() - out.started:.1f}s. Demo finished.")
     return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", type=Path, help="keep the database and bot log here")
+    parser.add_argument(
+        "--workdir", type=Path, help="keep the database and the bot's log in this folder"
+    )
+    parser.add_argument(
+        "--catalog",
+        type=Path,
+        default=SHIPPED_CATALOG,
+        help="walk the journeys with your own catalog.toml (default: the shipped example)",
+    )
     args = parser.parse_args()
-    if args.workdir:
-        return asyncio.run(run(args.workdir))
-    with tempfile.TemporaryDirectory(prefix="orderbot-demo-") as tmp:
-        return asyncio.run(run(Path(tmp)))
+    try:
+        # The catalog's own words for its problems, before anything starts.
+        catalog = load_catalog(args.catalog)
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 2
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="orderbot-demo-"))
+    return asyncio.run(run(workdir, args.catalog.resolve(), catalog, keep=args.workdir is not None))
 
 
 if __name__ == "__main__":

@@ -25,3 +25,73 @@ def test_demo_walks_every_journey(tmp_path: Path) -> None:
     # The public notice in the transcript carries no delivery data.
     notice = result.stdout.split("[bot → #notices")[1].split("[buyer2]")[0]
     assert "AAAA-BBBB" not in notice
+    # It reads as Discord shows it: no raw markup.
+    for markup in ("<t:", "<@", "<#", "-# ", "member:1"):
+        assert markup not in result.stdout, markup
+    assert "@Buyer One" in result.stdout and "expires in 9 minutes" in result.stdout
+    assert "(small print) ref " in result.stdout and "Placed • 20" in result.stdout
+    # --workdir keeps the database and the log.
+    assert (tmp_path / "bot.log").exists() and "kept in" in result.stderr
+
+
+OWN_CATALOG = """\
+[[products]]
+key = "nitro-pack"
+name = "Nitro Pack (3 months)"
+provider = "boost"
+kind = "boost"
+unit_price = 1200
+currency = "USD"
+min_quantity = 1
+max_quantity = 4
+
+[[products]]
+key = "vpn-year"
+name = "VPN, one year"
+provider = "checkout"
+kind = "digital"
+unit_price = 249900
+currency = "INR"
+"""
+
+
+def run_demo(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "demo", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+
+
+def test_demo_walks_a_catalog_of_your_own(tmp_path: Path) -> None:
+    catalog = tmp_path / "mine.toml"
+    catalog.write_text(OWN_CATALOG, encoding="utf-8")
+    result = run_demo(["--catalog", str(catalog)], tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Nitro Pack (3 months)" in result.stdout and "VPN, one year" in result.stdout
+    assert "Server Boost" not in result.stdout and "streaming-1m" not in result.stdout
+    # Without --workdir, a run that worked leaves nothing behind.
+    assert "removed at the end" in result.stdout
+
+
+def test_a_catalog_without_digital_products_skips_that_journey_and_says_why(
+    tmp_path: Path,
+) -> None:
+    catalog = tmp_path / "boosts.toml"
+    catalog.write_text(OWN_CATALOG.split('[[products]]\nkey = "vpn-year"')[0], encoding="utf-8")
+    result = run_demo(["--catalog", str(catalog), "--workdir", str(tmp_path / "w")], tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "skipped: this catalog sells no digital products" in result.stdout
+    assert "did not ask for contact details" not in result.stdout + result.stderr
+
+
+def test_an_invalid_catalog_gets_its_own_error_not_a_traceback(tmp_path: Path) -> None:
+    catalog = tmp_path / "bad.toml"
+    catalog.write_text(OWN_CATALOG.replace("unit_price = 1200", "unit_price = -3"), "utf-8")
+    result = run_demo(["--catalog", str(catalog)], tmp_path)
+    assert result.returncode == 2
+    assert "product 'nitro-pack': unit_price must be a whole number" in result.stderr
+    assert "Traceback" not in result.stderr and "BotProcessError" not in result.stderr
