@@ -5,6 +5,10 @@ bot's first callback arriving (Discord's 3-second clock; target p99 < 150 ms), a
 orders per second until all 50 are placed at the boost sandbox. For scale, the same
 measurement for 50 simultaneous `/orders` (a defer plus one SQLite read) is reported as
 the in-run baseline.
+
+Run twice in one go: with PAYMENT_MODE=free, and with wallet (each buyer credited by
+staff first), so the cost of the debit and the limits inside Confirm's claim transaction
+is a ratio from the same run.
 """
 
 from __future__ import annotations
@@ -41,10 +45,16 @@ def confirm_id(message: dict[str, Any]) -> str:
     raise LookupError("no confirm button")
 
 
-async def run(workdir: Path) -> dict[str, Any]:
-    async with LocalStack(workdir) as stack:
+async def run(workdir: Path, payment_mode: str = "free") -> dict[str, Any]:
+    env = {"PAYMENT_MODE": payment_mode}
+    if payment_mode == "wallet":
+        env |= {"MAX_OPEN_ORDERS": "5", "DAILY_SPEND_LIMITS": "USD 1000"}
+    async with LocalStack(workdir, env=env) as stack:
         emu = stack.emulator
         buyers = [emu.add_member(f"buyer{i}") for i in range(BUYERS)]
+        if payment_mode == "wallet":
+            for buyer in buyers:
+                await stack.credit(buyer, "$20", note="bench")
 
         # Baseline: 50 simultaneous /orders.
         baseline = await asyncio.gather(*(emu.send_slash_command(b, "orders") for b in buyers))
@@ -102,7 +112,21 @@ async def run(workdir: Path) -> dict[str, Any]:
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-confirm-") as tmp:
-        result = asyncio.run(run(Path(tmp)))
+        free = asyncio.run(run(Path(tmp) / "free", "free"))
+        paid = asyncio.run(run(Path(tmp) / "wallet", "wallet"))
+    result = {
+        **free,
+        "wallet": paid,
+        "wallet_vs_free": {
+            "confirm_p99_ratio": round(
+                paid["confirm_first_response_ms"]["p99"] / free["confirm_first_response_ms"]["p99"],
+                2,
+            ),
+            "orders_per_second_ratio": round(
+                paid["orders_per_second"] / free["orders_per_second"], 2
+            ),
+        },
+    }
     write_result("confirm_latency", result)
     print(json.dumps(result, indent=2))
 

@@ -47,7 +47,9 @@ async def boost_draft(stack: LocalStack, user_id: int, amount: int = 3) -> dict[
     driven = await stack.emulator.send_slash_command(
         user_id, "boost", {"invite": "shopdemo", "amount": amount}
     )
-    await driven.wait_for_response()
+    first = await driven.wait_for_response()
+    if first["type"] == 4:  # refused before any I/O (the role, a cooldown)
+        return dict(first["data"])
     return await driven.wait_for_followup(timeout=10)
 
 
@@ -187,6 +189,11 @@ async def test_wallet_journey_credit_debit_complete_refund_and_wallet(
     for line in ("Top-up", "+$20.00 USD", f"Order `{order_id}`", f"Refund `{failed_id}`"):
         assert line in statement, (line, statement)
     assert "Adjustment" in statement and "chargeback" in statement
+    # Staff see the same in /admin wallet view.
+    _, viewed = await stack.admin("wallet view", {"member": buyer})
+    staff_view = embed_text(viewed)
+    assert "Store credit of Buyer One" in staff_view and "$4.50 USD" in staff_view
+    assert f"Refund `{failed_id}`" in staff_view
     # The ledger and the balance agree, and nothing was ever edited.
     assert sum(amount for _, amount, _ in ledger(stack, buyer)) == balance(stack, buyer)
 
