@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
 import discord
 import httpx
 
@@ -100,7 +101,27 @@ def channel_permissions(guild: Any, roles: Any, member: Any, channel: Any) -> in
 async def discord_problems(
     http: discord.http.HTTPClient, settings: Settings, *, application_id: int, bot_id: int
 ) -> list[str]:
-    """Every Discord-side problem, one line each, in the order a shop owner fixes them."""
+    """Every Discord-side problem, one line each, in the order a shop owner fixes them.
+    Discord failing to answer (a 5xx, a 429 past discord.py's retries, no network) is a
+    problem line too, never a traceback: nothing was checked, so nothing starts."""
+    try:
+        return await _discord_problems(http, settings, application_id=application_id, bot_id=bot_id)
+    except discord.HTTPException as exc:
+        return [
+            f"Discord answered {exc.status} while the bot checked the server, so nothing "
+            "could be checked. If Discord is having trouble (https://discordstatus.com), "
+            "start again in a few minutes."
+        ]
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        return [
+            f"Discord can't be reached to check the server ({type(exc).__name__}): check the "
+            "network (and DISCORD_API_BASE_URL if set), then start again."
+        ]
+
+
+async def _discord_problems(
+    http: discord.http.HTTPClient, settings: Settings, *, application_id: int, bot_id: int
+) -> list[str]:
     guild_id = settings.guild_id
     invite = invite_url(application_id, guild_id)
     try:

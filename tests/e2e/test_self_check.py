@@ -159,3 +159,16 @@ async def test_check_config_online_reports_every_problem_at_once(parts: LocalSta
     assert status == 0, output
     assert "OK: Discord is set up as the settings say" in output
     assert not parts.emulator.gateway.sessions
+
+
+async def test_discord_failing_during_the_check_is_one_line_not_a_traceback(
+    parts: LocalStack,
+) -> None:
+    # Discord answers 503 to every try discord.py makes at reading the roles.
+    parts.emulator.inject_error("GET", r"/guilds/\d+/roles$", 503, count=10)
+    status, output = await run_bot(parts, ["run"], {}, within=90)
+    assert status == 2, output
+    (line,) = problem_lines(output)
+    assert "Discord answered 503 while the bot checked the server" in line
+    assert "Traceback" not in output
+    assert not parts.emulator.gateway.sessions
