@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import faulthandler
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -65,29 +66,30 @@ TEMPLATES = {"catalog.toml": "catalog.toml", ".env": "env.example"}
 
 
 def cmd_init(folder: Path) -> int:
-    """Write an example catalog.toml and a .env template; never overwrite either."""
+    """Write an example catalog.toml and a .env template; never overwrite either, and
+    never write through a symlink. The .env (it gets a fresh DELIVERY_ENCRYPTION_KEY) is
+    created readable by its owner only, before the key is in it."""
     from importlib.resources import files
 
     templates = files("bot") / "templates"
-    wrote = []
     for target, template in TEMPLATES.items():
         path = folder / target
-        if path.exists():
+        text = (templates / template).read_text(encoding="utf-8")
+        if target == ".env":
+            text = text.replace(
+                "\nDELIVERY_ENCRYPTION_KEY=\n",
+                f"\nDELIVERY_ENCRYPTION_KEY={DeliveryCipher.generate_key()}\n",
+                1,
+            )
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            fd = os.open(path, flags, 0o600 if target == ".env" else 0o644)
+        except FileExistsError:
             print(f"{path} exists: left as it is")
             continue
-        path.write_text((templates / template).read_text(encoding="utf-8"), encoding="utf-8")
-        wrote.append(target)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
         print(f"wrote {path}")
-    if ".env" in wrote:
-        env_path = folder / ".env"
-        # A fresh key, so the template works once the Discord ids are in.
-        text = env_path.read_text(encoding="utf-8").replace(
-            "\nDELIVERY_ENCRYPTION_KEY=\n",
-            f"\nDELIVERY_ENCRYPTION_KEY={DeliveryCipher.generate_key()}\n",
-            1,
-        )
-        env_path.write_text(text, encoding="utf-8")
-        env_path.chmod(0o600)
     prog = prog_name()
     print(
         f"Next: fill in .env (DISCORD_TOKEN, GUILD_ID, the role and channel ids, provider "

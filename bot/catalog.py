@@ -26,6 +26,9 @@ PROVIDERS_FOR_KIND: dict[str, frozenset[str]] = {
     "digital": frozenset({"checkout"}),
 }
 PRODUCT_PROVIDERS = frozenset({"boost", "checkout"})
+# The largest order total stored (SQLite integers are 64-bit; JSON numbers stay exact up
+# to 2**53): a price that could overflow is a catalog mistake, not a buyer's error later.
+MAX_TOTAL_MINOR = 2**53 - 1
 
 
 class Product(BaseModel):
@@ -115,6 +118,17 @@ def cross_field_problems(raw: Mapping[str, Any]) -> list[str]:
     low, high = raw.get("min_quantity", 1), raw.get("max_quantity", 1)
     if _whole(low) and _whole(high) and low > high:
         problems.append(f"min_quantity ({low}) is more than max_quantity ({high})")
+    price = raw.get("unit_price")
+    if (
+        isinstance(price, int)
+        and isinstance(high, int)
+        and price > 0
+        and price * max(high, 1) > MAX_TOTAL_MINOR
+    ):
+        problems.append(
+            "unit_price × max_quantity is more than any order can cost "
+            f"(at most {MAX_TOTAL_MINOR:,} minor units)"
+        )
     provider, kind = raw.get("provider"), raw.get("kind")
     if (
         isinstance(kind, str)
@@ -213,9 +227,33 @@ def parse_catalog(data: dict[str, Any], source: str = "catalog") -> Catalog:
                 found += cross_field_problems(raw)
             lines = [part for problem in found for part in problem.split("; ")]
             problems.extend(f"{label}: {line}" for line in dict.fromkeys(lines))
+    problems.extend(_ambiguous_names(products))
     if problems:
         raise ConfigError(source, problems)
     return Catalog(products)
+
+
+def _ambiguous_names(products: list[Product]) -> list[str]:
+    """Buyers may type a product's name instead of its key: among products of one kind,
+    no name may be another's name or another's key (ignoring case and spaces)."""
+    problems: list[str] = []
+    for kind in OrderKind:
+        owners: dict[str, Product] = {}
+        same_kind = [p for p in products if p.kind is kind]
+        for product in same_kind:
+            owners.setdefault(product.key, product)
+        for product in same_kind:
+            name = " ".join(product.name.split()).casefold()
+            other = owners.get(name)
+            if other is not None and other is not product:
+                word = "key" if other.key == name else "name"
+                problems.append(
+                    f"product '{product.key}': name: the same as the {word} of product "
+                    f"'{other.key}'; a buyer typing it couldn't tell them apart"
+                )
+            else:
+                owners[name] = product
+    return problems
 
 
 def load_catalog(path: Path, enabled_providers: Iterable[str] | None = None) -> Catalog:

@@ -305,13 +305,18 @@ PROVIDER_ROUTES = {"boost": "/order", "checkout": "/orders", "namefi": "/v-next/
 def strip_route(url: str, route: str) -> str:
     """https://x/v-next with the route /v-next/orders -> https://x: a base URL pasted
     with the first segments of the route loses them, so they aren't sent twice."""
-    url = url.strip().rstrip("/")
+    import yarl
+
+    parsed = yarl.URL(url.strip())
+    path = parsed.path.rstrip("/")
     segments = [s for s in route.split("/") if s]
     for count in range(len(segments), 0, -1):
         suffix = "/" + "/".join(segments[:count])
-        if url.endswith(suffix):
-            return url[: -len(suffix)]
-    return url
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            break
+    # Only the path is ever cut: a host named `orders` stays a host.
+    return str(parsed.with_path(path or "/", encoded=False)).rstrip("/")
 
 
 def parse_spend_limits(text: str) -> dict[str, int]:

@@ -10,6 +10,7 @@ discord.py 2.7 has no base-URL option, but both endpoints are plain class attrib
 from __future__ import annotations
 
 import logging
+import re
 
 import discord.gateway
 import discord.http
@@ -26,11 +27,8 @@ def discord_endpoints(api_base_url: str, gateway_url: str | None = None) -> tupl
     base = yarl.URL(api_base_url.strip().rstrip("/"))
     if base.scheme not in ("http", "https") or not base.host:
         raise ValueError(f"expected an http(s) base URL, got {api_base_url!r}")
-    root = base.path.rstrip("/")
-    for suffix in ("/api/v10", "/api"):
-        if root.endswith(suffix):
-            root = root.removesuffix(suffix)
-            break
+    # `/api`, `/api/v10` or any other pasted version (`/api/v9`): the bot speaks v10.
+    root = re.sub(r"/api(?:/v\d+)?$", "", base.path.rstrip("/"))
     rest = str(base.with_path(root + "/api/v10"))
     if gateway_url:
         return rest, gateway_url.strip()

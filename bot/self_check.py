@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -95,6 +96,10 @@ def channel_permissions(guild: Any, roles: Any, member: Any, channel: Any) -> in
     own = overwrites.get(member_id)
     if own is not None and int(own.get("type", 1)) == 1:
         perms = (perms & ~int(own["deny"])) | int(own["allow"])
+    until = member.get("communication_disabled_until")
+    if until and datetime.fromisoformat(str(until)) > datetime.now(UTC):
+        # A timed-out member keeps only what lets it read.
+        perms &= VIEW_CHANNEL | READ_MESSAGE_HISTORY
     return perms
 
 

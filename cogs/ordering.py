@@ -326,6 +326,10 @@ class ContactModal(discord.ui.Modal, title="Contact details"):
                     ephemeral=True,
                 )
                 return
+            # Checked again here: two forms open at once (a phone and a desktop), or a
+            # Fix it pressed after an order was started, must not start a second order
+            # inside the cooldown.
+            self.cooldowns.check(interaction.user.id)
             await interaction.response.defer(ephemeral=True, thinking=True)
             draft = await bot.ordering.create_draft(
                 product=self.product,
@@ -377,6 +381,7 @@ class FixContactView(discord.ui.View):
 
     @discord.ui.button(label="Fix it", style=discord.ButtonStyle.primary)
     async def fix(self, interaction: discord.Interaction[Any], _: discord.ui.Button[Any]) -> None:
+        self.cooldowns.check(interaction.user.id)
         await interaction.response.send_modal(
             ContactModal(self.product, self.quantity, interaction.id, self.cooldowns, self.typed)
         )
@@ -417,6 +422,7 @@ class Ordering(commands.Cog):
         if len(boosts) > 1:
             params["product"] = dataclasses.replace(
                 params["product"],
+                required=True,  # a choice the buyer makes, never a silent default
                 choices=[
                     app_commands.Choice(
                         name=f"{p.name} — {p.price_for(1).format()} each"[:100], value=p.key

@@ -22,9 +22,9 @@ from typing import Any
 
 from bot.catalog import Catalog, Product, load_catalog
 from bot.config import ConfigError
-from bot.domain import Money, OrderKind
+from bot.domain import Money, OrderKind, PaymentMode
 from bot.presenters import notice_marker_line
-from demo.stack import BotProcessError, LocalStack
+from demo.stack import LocalStack
 from sandbox.common import Fault
 
 EPHEMERAL = 64
@@ -161,6 +161,19 @@ def quantity_for(product: Product, extra: int = 0) -> int:
     return min(product.min_quantity + extra, product.max_quantity)
 
 
+def paid_from_wallet(product: Product | None) -> bool:
+    # The demo runs with PAYMENT_MODE=wallet: a product without its own mode uses it.
+    return product is not None and product.payment in (None, PaymentMode.WALLET)
+
+
+async def first_answer(driven: Any) -> dict[str, Any]:
+    """The bot's first visible answer: immediate (a refusal before any I/O) or a followup."""
+    first = await driven.wait_for_response(timeout=15)
+    if first.get("type") == 4:
+        return dict(first.get("data") or {})
+    return dict(await driven.wait_for_followup(timeout=15))
+
+
 def credit_text(money: Money) -> str:
     """An amount as staff would type it: no thousands separators."""
     return money.format().replace(",", "")
@@ -184,6 +197,8 @@ class Demo:
         self.several_boosts = len(boosts) > 1
         digital = catalog.enabled(OrderKind.DIGITAL)
         self.digital_product: Product | None = digital[0] if digital else None
+        # Boosts first: the journeys that top up use the first one paid from the wallet.
+        self.products = [*boosts, *digital]
 
     def boost_options(self, invite: str, extra: int = 0) -> dict[str, Any]:
         product = self.boost_product
@@ -219,6 +234,34 @@ class Demo:
         self.out.bot(f"{self.names[user_id]}, only they see it", result)
         return result
 
+    async def placed(self, product: Product, result: dict[str, Any]) -> str:
+        """The order id of a confirmed order, once it is placed: an approval-paid one is
+        approved by staff first, with the buttons on its staff-channel message."""
+        text = text_of(result)
+        if product.payment is PaymentMode.APPROVAL and "waiting for staff" in text:
+            order_id = text.split("`")[1]
+            self.out.note("this product is paid outside the bot: staff check, then approve")
+            message = await self.emu.wait_for_channel_message(
+                self.emu.world.staff_channel_id,
+                timeout=15,
+                predicate=lambda m: (
+                    order_id in (m.get("content") or "") and bool(m.get("components"))
+                ),
+            )
+            self.out.bot("#staff", message)
+            self.out.user("staff", "presses [Approve]")
+            pressed = await self.emu.press_button(
+                self.emu.world.staff_id, message, custom_id(message, "approval:approve:")
+            )
+            await pressed.wait_for_response()
+            self.out.bot("staff, only they see it", await pressed.wait_for_followup(timeout=20))
+            # The buyer wasn't watching when it was sent: they are told by DM.
+            await self.dm(self.emu.world.buyer_id, order_id)
+            return order_id
+        if "placed" not in text:
+            raise JourneyFailed(f"the {product.name} order was not placed: {text[:300]}")
+        return text.split("`")[1]
+
     async def staff_line(self, order_hint: str) -> None:
         msg = await self.emu.wait_for_channel_message(
             self.emu.world.staff_channel_id,
@@ -239,24 +282,27 @@ class Demo:
     async def top_up(self) -> None:
         self.out.heading("Journey 0: a buyer pays the shop, staff add store credit")
         buyer = self.emu.world.buyer_id
-        if self.boost_product is not None:
-            driven = await self.slash(buyer, "boost", self.boost_options("shopdemo"))
+        wallet_paid: list[Product] = [p for p in self.products if paid_from_wallet(p)]
+        if not wallet_paid:
+            return self.skip("products paid from store credit (they are approval or free)")
+        product = wallet_paid[0]
+        if product.kind is OrderKind.BOOST:
+            options: dict[str, Any] = {"invite": "shopdemo", "amount": quantity_for(product)}
+            if self.several_boosts:
+                options["product"] = product.key
+            driven = await self.slash(buyer, "boost", options)
         else:
-            assert self.digital_product is not None
-            driven = await self.slash(
-                buyer, "buy", {"product": self.digital_product.key, "quantity": 1}
-            )
-        refused = await driven.wait_for_followup(timeout=15)
+            driven = await self.slash(buyer, "buy", {"product": product.key, "quantity": 1})
+        refused = await first_answer(driven)
         self.out.bot("buyer, only they see it", refused)
         if "How to top up" not in text_of(refused):
             raise JourneyFailed("an empty wallet did not tell the buyer how to top up")
         self.out.note("the buyer pays by UPI and sends staff the receipt")
         # Enough for every order the journeys place (a few of each product).
         needed: dict[str, int] = {}
-        for product in (self.boost_product, self.digital_product):
-            if product is not None:
-                total = product.price_for(quantity_for(product, 1)).minor * 4
-                needed[product.currency] = needed.get(product.currency, 0) + total
+        for paid in wallet_paid:
+            total = paid.price_for(quantity_for(paid, 1)).minor * 4
+            needed[paid.currency] = needed.get(paid.currency, 0) + total
         # Round figures, as a buyer would pay.
         needed = {currency: -(-minor // 1000) * 1000 for currency, minor in needed.items()}
         for number, (currency, minor) in enumerate(sorted(needed.items())):
@@ -280,9 +326,7 @@ class Demo:
         if "Demo Server" not in text_of(confirmation):
             raise JourneyFailed("the confirmation did not name the invite's server")
         result = await self.confirm(buyer, confirmation)
-        if "placed" not in text_of(result):
-            raise JourneyFailed(f"the boost order was not placed: {text_of(result)}")
-        order_id = text_of(result).split("`")[1]
+        order_id = await self.placed(self.boost_product, result)
         await self.staff_line(order_id)
         self.out.note("the provider moves it PENDING → PROCESSING → COMPLETED; the bot polls…")
         await self.dm(buyer, order_id)
@@ -320,9 +364,7 @@ class Demo:
         confirmation = await submitted.wait_for_followup(timeout=15)
         self.out.bot("buyer, only they see it", confirmation)
         result = await self.confirm(buyer, confirmation)
-        if "placed" not in text_of(result):
-            raise JourneyFailed(f"the digital order was not placed: {text_of(result)}")
-        order_id = text_of(result).split("`")[1]
+        order_id = await self.placed(product, result)
         await self.staff_line(order_id)
         sent = [r for r in self.stack.sandbox.state("checkout").requests if r.method == "POST"][-1]
         self.out.note(
@@ -406,13 +448,19 @@ class Demo:
         driven = await self.slash(buyer, "wallet", {})
         statement = await driven.wait_for_followup(timeout=15)
         self.out.bot("buyer, only they see it", statement)
-        if "Top-up" not in text_of(statement) or "Order `" not in text_of(statement):
-            raise JourneyFailed("/wallet did not show the top-ups and the orders paid")
+        topped_up = any(paid_from_wallet(p) for p in self.products)
+        paid_orders = any(paid_from_wallet(p) for p in (self.boost_product, self.digital_product))
+        if topped_up and "Top-up" not in text_of(statement):
+            raise JourneyFailed("/wallet did not show the top-ups")
+        if paid_orders and "Order `" not in text_of(statement):
+            raise JourneyFailed("/wallet did not show the orders paid from it")
 
     async def review(self) -> None:
         self.out.heading("Journey 5: staff resolve an order whose outcome is unknown")
         if self.boost_product is None:
             return self.skip("boosts (this journey uses the boost reseller)")
+        if self.boost_product.payment is PaymentMode.APPROVAL:
+            return self.skip("boosts paid at Confirm (this one waits for approval)")
         buyer = self.emu.world.buyer_id
         boost = self.stack.sandbox.state("boost")
         boost.add_fault(Fault("server_error", method="POST"))
@@ -555,7 +603,7 @@ async def run(workdir: Path, catalog_path: Path, catalog: Catalog, *, keep: bool
         for journey in journeys:
             await journey()
         stack.emulator.assert_no_contract_violations()
-    except (JourneyFailed, TimeoutError, AssertionError, LookupError, BotProcessError) as exc:
+    except Exception as exc:  # whatever went wrong, the work folder is kept to look at
         failed = True
         print(f"\nDEMO FAILED: {exc}", file=sys.stderr)
         print("--- last bot log lines ---", file=sys.stderr)

@@ -267,3 +267,55 @@ def test_every_catalog_mistake_is_reported_in_one_run_in_plain_words(
     # No regex, no pydantic wording, no traceback.
     for leaked in ("^[", "String should match", "Input should", "Traceback"):
         assert leaked not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("products", "expected"),
+    [
+        (
+            [("gold", "Premium"), ("basic", "Gold")],
+            "product 'basic': name: the same as the key of product 'gold'",
+        ),
+        (
+            [("a", "Game key"), ("b", "game  KEY")],
+            "product 'b': name: the same as the name of product 'a'",
+        ),
+    ],
+)
+def test_names_a_buyer_could_confuse_are_refused(
+    products: list[tuple[str, str]], expected: str
+) -> None:
+    from bot.catalog import parse_catalog
+    from bot.config import ConfigError
+
+    raw = [
+        {
+            "key": key,
+            "name": name,
+            "provider": "checkout",
+            "kind": "digital",
+            "unit_price": 100,
+            "currency": "INR",
+        }
+        for key, name in products
+    ]
+    with pytest.raises(ConfigError) as refused:
+        parse_catalog({"products": raw})
+    assert any(expected in p for p in refused.value.problems), refused.value.problems
+
+
+def test_a_price_no_order_could_store_is_refused() -> None:
+    from bot.catalog import parse_catalog
+    from bot.config import ConfigError
+
+    huge = {
+        "key": "x",
+        "name": "X",
+        "provider": "boost",
+        "kind": "boost",
+        "unit_price": 2**62,
+        "currency": "USD",
+        "max_quantity": 4,
+    }
+    with pytest.raises(ConfigError, match="more than any order can cost"):
+        parse_catalog({"products": [huge]})

@@ -134,3 +134,19 @@ async def test_the_digital_shops_path_and_auth_header_are_settings() -> None:
         await runner.cleanup()
     assert found.raw_status == "PROCESSING"
     assert seen == [("/shop/v2/order/ABCDEF123456/status", "Bearer k-123")]
+
+
+@pytest.mark.parametrize(
+    ("pasted", "route"),
+    [
+        ("http://orders/", "/orders"),
+        ("http://order", "/order"),
+        ("http://v-next:8080", "/v-next/orders"),
+    ],
+)
+def test_only_the_path_is_ever_cut_never_the_host(pasted: str, route: str) -> None:
+    assert strip_route(pasted, route) == pasted.rstrip("/")
+
+
+def test_any_pasted_api_version_gives_v10() -> None:
+    assert discord_endpoints("http://h/api/v9") == ("http://h/api/v10", "ws://h/gateway")

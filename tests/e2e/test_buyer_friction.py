@@ -83,6 +83,25 @@ async def test_a_typo_costs_no_cooldown(tmp_path: Path) -> None:
         )
         assert "Slow down" in slow["data"]["content"]
 
+        # Two forms open at once (a phone and a desktop): only one order starts.
+        other = emu.world.buyer2_id
+        forms = [
+            await emu.send_slash_command(other, "buy", {"product": "game-key", "quantity": 1})
+            for _ in range(2)
+        ]
+        answers = []
+        for form in forms:
+            opened = await form.wait_for_response()
+            submitted = await emu.submit_modal(
+                other,
+                opened["data"]["custom_id"],
+                {"contact:phone": "98765 43210", "contact:name": "", "contact:email": ""},
+                source_interaction=form,
+            )
+            answers.append(await answer_of(submitted))
+        assert "Confirm your order" in embed_text(answers[0]["data"])
+        assert "Slow down" in answers[1]["data"]["content"], answers[1]
+
 
 async def test_fix_it_reopens_the_form_with_what_was_typed(stack: LocalStack) -> None:
     emu = stack.emulator

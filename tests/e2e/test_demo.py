@@ -77,14 +77,36 @@ def test_demo_walks_a_catalog_of_your_own(tmp_path: Path) -> None:
     assert "removed at the end" in result.stdout
 
 
-def test_a_catalog_without_digital_products_skips_that_journey_and_says_why(
-    tmp_path: Path,
-) -> None:
-    catalog = tmp_path / "boosts.toml"
-    catalog.write_text(OWN_CATALOG.split('[[products]]\nkey = "vpn-year"')[0], encoding="utf-8")
+DIGITAL_ONLY = """\
+[[products]]
+key = "vpn-year"
+name = "VPN, one year"
+provider = "checkout"
+kind = "digital"
+unit_price = 249900
+currency = "INR"
+payment = "approval"
+
+[[products]]
+key = "ebook"
+name = "Cookbook (PDF)"
+provider = "checkout"
+kind = "digital"
+unit_price = 9900
+currency = "INR"
+"""
+
+
+def test_a_catalog_without_boosts_and_with_approval_walks_what_it_sells(tmp_path: Path) -> None:
+    """No boosts (those journeys are skipped, and say so), a digital product staff must
+    approve (the demo approves it), and one paid from store credit (the top-up uses it)."""
+    catalog = tmp_path / "digital.toml"
+    catalog.write_text(DIGITAL_ONLY, encoding="utf-8")
     result = run_demo(["--catalog", str(catalog), "--workdir", str(tmp_path / "w")], tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "skipped: this catalog sells no digital products" in result.stdout
+    assert "skipped: this catalog sells no boosts" in result.stdout
+    assert "/buy product:ebook" in result.stdout  # the top-up uses the wallet-paid one
+    assert "presses [Approve]" in result.stdout and "VPN, one year" in result.stdout
     assert "did not ask for contact details" not in result.stdout + result.stderr
 
 
