@@ -27,7 +27,7 @@ def discord_endpoints(api_base_url: str, gateway_url: str | None = None) -> tupl
     base = yarl.URL(api_base_url.strip().rstrip("/"))
     if base.scheme not in ("http", "https") or not base.host:
         raise ValueError(f"expected an http(s) base URL, got {api_base_url!r}")
-    # `/api`, `/api/v10` or any other pasted version (`/api/v9`): the bot speaks v10.
+    # /api, /api/v10 or any other pasted version (/api/v9): the bot speaks v10.
     root = re.sub(r"/api(?:/v\d+)?$", "", base.path.rstrip("/"))
     rest = str(base.with_path(root + "/api/v10"))
     if gateway_url:

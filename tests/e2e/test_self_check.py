@@ -172,3 +172,11 @@ async def test_discord_failing_during_the_check_is_one_line_not_a_traceback(
     assert "Discord answered 503 while the bot checked the server" in line
     assert "Traceback" not in output
     assert not parts.emulator.gateway.sessions
+
+
+async def test_a_refused_token_is_one_line_and_exit_2(parts: LocalStack) -> None:
+    status, output = await run_bot(parts, ["run"], {"DISCORD_TOKEN": "not-the-token"})
+    assert status == 2, output
+    assert "Discord refused DISCORD_TOKEN: copy it again from your application's Bot tab" in output
+    assert "Traceback" not in output and "not-the-token" not in output
+    assert not parts.emulator.gateway.sessions
