@@ -227,13 +227,15 @@ class OrderBot(commands.Bot):
     async def _check_providers(self) -> None:
         """A provider that doesn't answer is a warning, not a reason to stay closed: the
         log says so and `/admin providers` shows it. Providers holding us off (a
-        Retry-After still running) are not asked."""
+        Retry-After still running) or whose circuit is open are not asked: the restarted
+        bot honours both, and the probe would be a request they asked us not to make."""
         try:
             now = time.time()
+            rows = await provider_health.load_all(self.db)
             held = {
-                name: until
-                for name in self.providers.names()
-                if (until := await provider_health.hold_until(self.db, name)) > now
+                name: max(row.hold_until, row.open_until)
+                for name, row in rows.items()
+                if row.hold_until > now or (row.circuit != "closed" and row.open_until > now)
             }
             for check in await check_providers(self.providers, skip=held):
                 if check.problem is None:
