@@ -19,10 +19,14 @@ if TYPE_CHECKING:
 async def wallet_page(
     bot: OrderBot, user_id: int, page: int, title: str
 ) -> tuple[discord.Embed, int]:
-    first = await bot.wallet.statement(user_id, page=0)
-    pages = max(1, -(-first.total_entries // LEDGER_PAGE))
-    page = min(max(page, 0), pages - 1)
-    statement = first if page == 0 else await bot.wallet.statement(user_id, page=page)
+    # One read of the asked page; only a page past the end (the ledger can't shrink, so
+    # only a stale pager asks) is read again as the last page.
+    statement = await bot.wallet.statement(user_id, page=max(page, 0))
+    pages = max(1, -(-statement.total_entries // LEDGER_PAGE))
+    if max(page, 0) > pages - 1:
+        page = pages - 1
+        statement = await bot.wallet.statement(user_id, page=page)
+    page = max(page, 0)
     embed = wallet_embed(
         title,
         statement.balances,
