@@ -21,8 +21,8 @@ from typing import Any
 from pydantic import SecretStr
 
 from bench.common import write_result
-from bot.crypto import DeliveryCipher
-from bot.domain import Delivery
+from core.crypto import DeliveryCipher
+from core.domain import Delivery
 from demo.stack import LocalStack
 from storage.database import open_database
 

@@ -78,8 +78,8 @@ def build_figures() -> Any:
     of endings, and the last two days still partly open."""
     from datetime import UTC, datetime, timedelta
 
-    from bot.domain import OrderStatus as S
     from bot.services.stats import StatsFigures, Timing
+    from core.domain import OrderStatus as S
 
     rng = random.Random(30)
     last = datetime.strptime(LAST_DAY, "%Y-%m-%d").replace(tzinfo=UTC)

@@ -29,9 +29,9 @@ from bench.common import (
     tracked_order_row,
     write_result,
 )
-from bot.crypto import DeliveryCipher
 from bot.providers.registry import ProviderRegistry, auth_headers, build_adapter
 from bot.services.poller import Poller, PollerSettings
+from core.crypto import DeliveryCipher
 from sandbox.boost import DEFAULT_KEY as BOOST_KEY
 from sandbox.digital_shop import DEFAULT_KEY as DIGITAL_KEY
 from sandbox.namefi import DEFAULT_TOKEN as NAMEFI_TOKEN

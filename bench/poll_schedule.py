@@ -34,11 +34,11 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from bench.common import INSERT_TRACKED_ORDER, tracked_order_row, write_result
-from bot.crypto import DeliveryCipher
-from bot.domain import OrderStatus
 from bot.providers.registry import ProviderRegistry, build_adapter
 from bot.services.poller import Poller, PollerSettings
 from bot.services.schedule import PollSchedule
+from core.crypto import DeliveryCipher
+from core.domain import OrderStatus
 from sandbox.runner import SandboxCluster
 from storage.database import open_database
 

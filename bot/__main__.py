@@ -25,8 +25,8 @@ from bot.config import (
     load_settings,
     load_storage_settings,
 )
-from bot.crypto import DeliveryCipher
 from bot.logging_setup import SecretRedactingFilter, configure_logging
+from core.crypto import DeliveryCipher
 from storage import lock as database_lock
 from storage.key_rotation import RotationReport
 from storage.lock import DatabaseInUse

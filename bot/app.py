@@ -17,7 +17,6 @@ from discord.ext import commands
 
 from bot.catalog import Catalog, load_catalog
 from bot.config import Settings
-from bot.crypto import DeliveryCipher
 from bot.providers.registry import ProviderRegistry, build_providers
 from bot.self_check import SelfCheckFailed, check_providers, discord_problems
 from bot.services.notifier import Notifier
@@ -31,6 +30,7 @@ from bot.services.stats import StatsService
 from bot.services.wallet import WalletService
 from bot.services.watchdog import StuckOrderWatch
 from bot.tree import OrderTree
+from core.crypto import DeliveryCipher
 from storage import orders as repo
 from storage import provider_health, retention, shop_state
 from storage.database import Database, open_database

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.config import ConfigError
-from bot.domain import Money, OrderKind, PaymentMode, known_currency
+from core.domain import Money, OrderKind, PaymentMode, known_currency
 
 # Providers that can place orders of each kind. Tracking-only providers (namefi,
 # digital_shop) never appear in the catalog: their orders are linked by staff.

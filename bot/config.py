@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.domain import AmountError, PaymentMode, parse_amount
+from core.domain import AmountError, PaymentMode, parse_amount
 
 log = logging.getLogger(__name__)
 

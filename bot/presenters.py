@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import discord
 
-from bot.domain import Delivery, Money, OrderSource, OrderStatus, PaymentMode
+from core.domain import Delivery, Money, OrderSource, OrderStatus, PaymentMode
 from storage.orders import OrderEvent, OrderRecord
 from storage.wallet import Entry, EntryKind
 

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 
 import discord
 
-from bot.domain import Delivery, Money, OrderStatus
 from bot.presenters import STATUS_COLOUR, payment_text, price_text, status_text, ts
 from bot.services.provider_status import ProviderReport
 from bot.services.staff_orders import OrderDossier, Revealed
 from bot.services.stats import StatsFigures
+from core.domain import Delivery, Money, OrderStatus
 from storage.orders import OrderEvent, OrderRecord
 
 MASK = "•"

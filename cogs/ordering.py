@@ -21,7 +21,6 @@ from discord.ext import commands
 
 from bot.catalog import Product
 from bot.contact import ContactProblem, mask_email, mask_phone, parse_contact
-from bot.domain import Money, OrderKind, PaymentMode
 from bot.errors import InvalidInput, NotAllowed, UserFacingError
 from bot.invites import HOW_TO, normalize_invite
 from bot.services.ordering import (
@@ -31,6 +30,7 @@ from bot.services.ordering import (
     PaymentPreview,
 )
 from bot.tree import report_error
+from core.domain import Money, OrderKind, PaymentMode
 from storage import orders as repo
 
 if TYPE_CHECKING:

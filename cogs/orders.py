@@ -13,10 +13,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.crypto import DecryptionError
 from bot.errors import OrderNotFoundError
 from bot.presenters import delivery_payload, order_embed, order_line, status_text
 from cogs.pager import send_paged
+from core.crypto import DecryptionError
 from storage import orders as repo
 from storage import wallet
 

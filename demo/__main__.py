@@ -22,8 +22,8 @@ from typing import Any
 
 from bot.catalog import Catalog, Product, load_catalog
 from bot.config import ConfigError
-from bot.domain import Money, OrderKind, PaymentMode
 from bot.presenters import notice_marker_line
+from core.domain import Money, OrderKind, PaymentMode
 from demo.stack import LocalStack
 from sandbox.common import Fault
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.crypto import DecryptionError, DeliveryCipher
+from core.crypto import DecryptionError, DeliveryCipher
 from storage import shop_state
 from storage.database import Database
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import aiosqlite
 
-from bot.crypto import DeliveryCipher
-from bot.domain import (
+from core.crypto import DeliveryCipher
+from core.domain import (
     Delivery,
     Money,
     OrderKind,

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import aiosqlite
 
-from bot.crash_points import crash_point
-from bot.domain import Money, OrderStatus, PaymentMode
+from core.crash_points import crash_point
+from core.domain import Money, OrderStatus, PaymentMode
 from storage import wallet
 from storage.staff_alerts import raise_alert_in
 

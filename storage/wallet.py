@@ -15,7 +15,7 @@ from enum import StrEnum
 
 import aiosqlite
 
-from bot.domain import Money
+from core.domain import Money
 from storage.database import Database
 
 

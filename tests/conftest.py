@@ -13,9 +13,9 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from bot.crypto import DeliveryCipher
 from bot.providers.base import ProviderAdapter
 from bot.providers.registry import ProviderRegistry, build_adapter
+from core.crypto import DeliveryCipher
 from demo.stack import BOT_SETTING_PREFIXES
 from sandbox.runner import SandboxCluster
 from storage.database import Database, open_database

@@ -4,7 +4,7 @@ Tests written before wallets existed place orders that nobody paid for; they run
 explicit `free` mode. Tests about paying use the real default (wallet) or approval.
 """
 
-from bot.domain import PaymentMode
 from bot.services.ordering import ShopPolicy
+from core.domain import PaymentMode
 
 FREE_POLICY = ShopPolicy(default_payment=PaymentMode.FREE)

@@ -25,8 +25,6 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from bot.crash_points import crash_point
-from bot.domain import Delivery, Money, OrderStatus
 from bot.providers.errors import (
     InvalidRemoteId,
     ProviderAuthError,
@@ -38,6 +36,8 @@ from bot.providers.errors import (
     ProviderUnavailable,
     SubmissionAmbiguous,
 )
+from core.crash_points import crash_point
+from core.domain import Delivery, Money, OrderStatus
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.domain import OrderStatus
 from bot.providers.base import (
     Capabilities,
     CreateRequest,
@@ -17,6 +16,7 @@ from bot.providers.base import (
     ProviderOrder,
 )
 from bot.providers.errors import ProviderProtocolError, ProviderRejected, SubmissionAmbiguous
+from core.domain import OrderStatus
 
 # The provider links its status enum from a page we don't have; these are the values
 # seen in its docs and the obvious siblings. Anything else is "unknown, still open".

@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.domain import OrderStatus
 from bot.providers.base import (
     Capabilities,
     CreateRequest,
@@ -22,6 +21,7 @@ from bot.providers.base import (
     identifier,
 )
 from bot.providers.errors import ProviderRejected, SubmissionAmbiguous, SubmissionConflict
+from core.domain import OrderStatus
 
 # Synthetic raw status: the contract's 201 reply carries no status field.
 RAW_CREATED = "CREATED"
@@ -83,7 +83,7 @@ class CheckoutClient(ProviderAdapter):
         return self._known(body.get("message"))
 
     def check_remote_id(self, remote_id: str) -> str | None:
-        # Ours: the checkout API takes the id we send (see bot.domain.new_order_id).
+        # Ours: the checkout API takes the id we send (see core.domain.new_order_id).
         if ORDER_ID.fullmatch(remote_id.strip()):
             return None
         return "A checkout order id is the bot's own order id, like `ORD-AB12CD34EF`."

@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from bot.domain import Delivery, DeliveryItem, OrderStatus
 from bot.providers.base import Capabilities, ProviderAdapter, ProviderOrder
 from bot.providers.errors import ProviderProtocolError
+from core.domain import Delivery, DeliveryItem, OrderStatus
 
 STATUS_MAP: dict[str, OrderStatus] = {
     "PENDING": OrderStatus.SUBMITTED,

@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.domain import OrderStatus
 from bot.providers.base import Capabilities, ProviderAdapter, ProviderOrder, identifier
+from core.domain import OrderStatus
 
 STATUS_MAP: dict[str, OrderStatus] = {
     "CREATED": OrderStatus.SUBMITTED,

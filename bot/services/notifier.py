@@ -37,9 +37,6 @@ from typing import Any
 import aiohttp
 import discord
 
-from bot.crash_points import crash_point
-from bot.crypto import DecryptionError, DeliveryCipher
-from bot.domain import OrderStatus
 from bot.presenters import (
     delivery_payload,
     fallback_notice,
@@ -47,6 +44,9 @@ from bot.presenters import (
     notification_embed,
     notification_marker,
 )
+from core.crash_points import crash_point
+from core.crypto import DecryptionError, DeliveryCipher
+from core.domain import OrderStatus
 from storage import notifications as outbox
 from storage import orders as repo
 from storage import staff_alerts, wallet

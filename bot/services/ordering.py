@@ -19,9 +19,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from bot.catalog import Catalog, Product
-from bot.crash_points import crash_point
-from bot.crypto import DecryptionError, DeliveryCipher
-from bot.domain import Money, OrderKind, OrderSource, OrderStatus, PaymentMode, new_order_id
 from bot.errors import (
     InvalidInput,
     NotAllowed,
@@ -43,6 +40,9 @@ from bot.services.submission import (
     Submitter,
     create_request,
 )
+from core.crash_points import crash_point
+from core.crypto import DecryptionError, DeliveryCipher
+from core.domain import Money, OrderKind, OrderSource, OrderStatus, PaymentMode, new_order_id
 from storage import orders as repo
 from storage import payments, provider_health, shop_state, staff_alerts, wallet
 from storage.database import Database

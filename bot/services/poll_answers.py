@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from bot.crash_points import crash_point
-from bot.crypto import DeliveryCipher
-from bot.domain import IllegalTransition, OrderStatus
 from bot.providers.base import ProviderOrder
 from bot.providers.errors import InvalidRemoteId
 from bot.services.schedule import PollSchedule
+from core.crash_points import crash_point
+from core.crypto import DeliveryCipher
+from core.domain import IllegalTransition, OrderStatus
 from storage import orders as repo
 from storage import staff_alerts
 from storage.database import Database

@@ -22,7 +22,6 @@ from enum import StrEnum
 
 from aiolimiter import AsyncLimiter
 
-from bot.crypto import DeliveryCipher
 from bot.providers.base import ProviderAdapter
 from bot.providers.errors import (
     InvalidRemoteId,
@@ -36,6 +35,7 @@ from bot.providers.errors import (
 from bot.providers.registry import ProviderRegistry
 from bot.services.poll_answers import PollAnswers
 from bot.services.schedule import PollSchedule
+from core.crypto import DeliveryCipher
 from storage import orders as repo
 from storage import provider_health, staff_alerts
 from storage.database import Database

@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from bot.domain import OrderStatus
 from bot.providers.registry import ADAPTERS, ProviderRegistry
+from core.domain import OrderStatus
 from storage import provider_health
 from storage.database import Database
 from storage.provider_health import HealthRow

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from bot.domain import OrderStatus
+from core.domain import OrderStatus
 
 
 @dataclass(frozen=True, slots=True)

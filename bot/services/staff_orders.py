@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from bot.crypto import DeliveryCipher
-from bot.domain import Delivery, OrderSource, OrderStatus, can_transition
 from bot.errors import InvalidInput, UserFacingError, clip
 from bot.services.ordering import ConfirmOutcome, OrderingService
+from core.crypto import DeliveryCipher
+from core.domain import Delivery, OrderSource, OrderStatus, can_transition
 from storage import notifications as outbox
 from storage import orders as repo
 from storage import provider_health, wallet

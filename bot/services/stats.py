@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from bot.domain import OrderStatus
+from core.domain import OrderStatus
 from storage.database import Database
 
 # Stacking order and colours of the chart (and the legend), bottom to top.

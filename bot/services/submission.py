@@ -19,9 +19,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.catalog import Catalog
-from bot.crash_points import crash_point
-from bot.crypto import DeliveryCipher
-from bot.domain import IllegalTransition, OrderStatus
 from bot.providers.base import CreateRequest, PreparedCreate, ProviderAdapter, ProviderOrder
 from bot.providers.errors import (
     ProviderAuthError,
@@ -34,6 +31,9 @@ from bot.providers.errors import (
 )
 from bot.providers.registry import ProviderRegistry
 from bot.services.poll_answers import bad_ending_alert
+from core.crash_points import crash_point
+from core.crypto import DeliveryCipher
+from core.domain import IllegalTransition, OrderStatus
 from storage import orders as repo
 from storage import provider_health, staff_alerts
 from storage.database import Database

@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from bot.domain import Money, OrderStatus, PaymentMode
 from bot.errors import InvalidInput, UserFacingError, clip
+from core.domain import Money, OrderStatus, PaymentMode
 from storage import audit, payments, wallet
 from storage import orders as repo
 from storage.database import Database

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bot.domain import OrderStatus
+from core.domain import OrderStatus
 from storage import staff_alerts
 from storage.database import Database
 

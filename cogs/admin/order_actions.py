@@ -11,12 +11,12 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.domain import Delivery, OrderStatus
 from bot.errors import InvalidInput
 from bot.services.ordering import ConfirmOutcome
 from bot.services.staff_orders import SETTABLE
 from cogs.admin.access import order_group
 from cogs.admin.ui import StaffModal, StaffView, bot_of, order_autocomplete
+from core.domain import Delivery, OrderStatus
 
 # An attached delivery is read into memory and DMed as a file: keep it reasonable.
 MAX_DELIVERY_FILE = 1024 * 1024

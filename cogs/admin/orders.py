@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
-from bot.domain import OrderStatus
 from bot.errors import InvalidInput
 from bot.staff_presenters import (
     masked_contact,
@@ -26,6 +25,7 @@ from bot.staff_presenters import (
 )
 from cogs.admin.access import admin_group, order_group, staff_refusal
 from cogs.admin.ui import StaffView, bot_of, log_read, order_autocomplete
+from core.domain import OrderStatus
 from storage import orders as repo
 
 if TYPE_CHECKING:

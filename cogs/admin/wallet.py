@@ -15,7 +15,6 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.domain import AmountError, Money, parse_amount
 from bot.errors import InvalidInput
 from bot.presenters import signed
 from bot.services.wallet import WalletChange
@@ -23,6 +22,7 @@ from cogs.admin.access import StaffGroup, admin_group, order_group, staff_refusa
 from cogs.admin.ui import bot_of, log_read, order_autocomplete
 from cogs.pager import send_paged
 from cogs.wallet import wallet_page
+from core.domain import AmountError, Money, parse_amount
 
 log = logging.getLogger(__name__)
 

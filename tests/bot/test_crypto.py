@@ -4,8 +4,8 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from bot.crypto import DecryptionError, DeliveryCipher
-from bot.domain import Delivery
+from core.crypto import DecryptionError, DeliveryCipher
+from core.domain import Delivery
 
 
 def test_round_trip_and_ciphertext_hides_plaintext() -> None:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from bot.domain import (
+from core.domain import (
     ALLOWED_TRANSITIONS,
     TERMINAL_STATUSES,
     AmountError,

@@ -9,8 +9,8 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from bot.crypto import DecryptionError, DeliveryCipher
-from bot.domain import Delivery, OrderStatus
+from core.crypto import DecryptionError, DeliveryCipher
+from core.domain import Delivery, OrderStatus
 from storage import lock as database_lock
 from storage import orders as repo
 from storage.database import open_database

@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.catalog import load_catalog
-from bot.crypto import DeliveryCipher
-from bot.domain import OrderStatus
 from bot.errors import InvalidInput, NotAllowed, ProviderBusy, ShopPaused
 from bot.providers.registry import ProviderRegistry
 from bot.services.ordering import ConfirmResult, OrderingService
 from bot.services.shop import ShopService
 from bot.services.submission import create_request
+from core.crypto import DeliveryCipher
+from core.domain import OrderStatus
 from sandbox.common import Fault
 from sandbox.runner import SandboxCluster
 from storage import audit, staff_alerts

@@ -19,13 +19,13 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from bot.catalog import load_catalog
-from bot.crypto import DeliveryCipher
-from bot.domain import Money, OrderKind, OrderStatus, PaymentMode
 from bot.errors import NotAllowed, NotEnoughCredit
 from bot.providers.registry import ProviderRegistry
 from bot.services.ordering import ConfirmResult, OrderingService, ShopPolicy
 from bot.services.staff_orders import StaffOrderError, StaffOrders
 from bot.services.wallet import WalletError, WalletService
+from core.crypto import DeliveryCipher
+from core.domain import Money, OrderKind, OrderStatus, PaymentMode
 from sandbox.common import Fault
 from sandbox.runner import SandboxCluster
 from storage import notifications as outbox

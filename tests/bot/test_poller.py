@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from bot.crypto import DeliveryCipher
-from bot.domain import Money, OrderKind, OrderSource, OrderStatus, new_order_id
 from bot.providers.registry import ProviderRegistry
 from bot.services.poller import CircuitState, Poller, PollerSettings
+from core.crypto import DeliveryCipher
+from core.domain import Money, OrderKind, OrderSource, OrderStatus, new_order_id
 from sandbox.common import Fault
 from sandbox.runner import SandboxCluster
 from storage import notifications as outbox

@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.catalog import load_catalog
-from bot.crypto import DeliveryCipher
-from bot.domain import Delivery, OrderStatus
 from bot.errors import UserFacingError
 from bot.providers.registry import ProviderRegistry
 from bot.services.ordering import OrderingService
 from bot.services.staff_orders import StaffOrders
 from bot.staff_presenters import mask_email, mask_name, mask_phone
+from core.crypto import DeliveryCipher
+from core.domain import Delivery, OrderStatus
 from sandbox.common import Fault
 from sandbox.runner import SandboxCluster
 from storage import notifications as outbox

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from PIL import Image
 
-from bot.crypto import DeliveryCipher
-from bot.domain import Money, OrderKind, OrderSource, OrderStatus
 from bot.services.stats import StatsService, render_chart
+from core.crypto import DeliveryCipher
+from core.domain import Money, OrderKind, OrderSource, OrderStatus
 from storage import notifications as outbox
 from storage import orders as repo
 from storage.database import Database

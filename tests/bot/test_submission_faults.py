@@ -18,12 +18,12 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from bot.catalog import Catalog, load_catalog
-from bot.crypto import DeliveryCipher
-from bot.domain import OrderStatus
 from bot.errors import InvalidInput, UserFacingError
 from bot.providers.boost import BoostClient
 from bot.providers.registry import ProviderRegistry
 from bot.services.ordering import ConfirmResult, OrderingService
+from core.crypto import DeliveryCipher
+from core.domain import OrderStatus
 from sandbox.common import Fault
 from sandbox.runner import SandboxCluster
 from storage import notifications as outbox

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.crash_points import CRASH_EXIT, ENV
+from core.crash_points import CRASH_EXIT, ENV
 from demo.stack import LocalStack
 from tests.e2e.helpers import button, db_rows, embed_text, requests_to, wait_for_row
 from tests.e2e.test_buyer_outcomes import open_buy_form, submit_buy_form

@@ -16,10 +16,10 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from bot.crypto import DeliveryCipher
-from bot.domain import Delivery, Money, OrderKind, OrderSource, OrderStatus, new_order_id
 from bot.presenters import notice_marker_line
 from bot.services.notifier import Notifier
+from core.crypto import DeliveryCipher
+from core.domain import Delivery, Money, OrderKind, OrderSource, OrderStatus, new_order_id
 from emulator import Emulator
 from storage import notifications as outbox
 from storage import orders as repo

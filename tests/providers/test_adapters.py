@@ -12,7 +12,6 @@ import tracemalloc
 import httpx
 import pytest
 
-from bot.domain import Money, OrderStatus, new_order_id
 from bot.providers.base import (
     DEFAULT_RETRY_AFTER,
     MAX_RETRY_AFTER,
@@ -32,6 +31,7 @@ from bot.providers.errors import (
     SubmissionConflict,
 )
 from bot.providers.registry import ProviderRegistry
+from core.domain import Money, OrderStatus, new_order_id
 from sandbox.common import Fault
 from sandbox.runner import SandboxCluster
 from tests.conftest import FakeClock, make_adapter

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot.crypto import DeliveryCipher
-from bot.domain import (
+from core.crypto import DeliveryCipher
+from core.domain import (
     Delivery,
     DeliveryItem,
     IllegalTransition,

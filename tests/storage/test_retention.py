@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from bot.crypto import DeliveryCipher
-from bot.domain import OrderStatus
+from core.crypto import DeliveryCipher
+from core.domain import OrderStatus
 from storage import audit, retention, staff_alerts
 from storage import notifications as outbox
 from storage import orders as repo

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.domain import Money
+from core.domain import Money
 from storage import wallet
 from storage.database import Database, open_database
 from storage.wallet import EntryKind, InsufficientBalance, Movement

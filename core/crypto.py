@@ -11,7 +11,7 @@ import hashlib
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import SecretStr
 
-from bot.domain import Delivery
+from core.domain import Delivery
 
 
 class DecryptionError(Exception):
