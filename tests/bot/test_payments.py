@@ -128,7 +128,7 @@ async def test_fifty_confirms_at_once_with_a_balance_for_ten(
     submitted = [r for r in results if not isinstance(r, BaseException)]
     refused = [r for r in results if isinstance(r, NotEnoughCredit)]
     assert len(submitted) == 10 and len(refused) == 40, results
-    assert all(r.result is ConfirmResult.SUBMITTED for r in submitted)  # type: ignore[union-attr]
+    assert all(r.result is ConfirmResult.SUBMITTED for r in submitted)
     rows = await db.fetch_all(
         "SELECT COUNT(*) AS n FROM ledger WHERE user_id = ? AND kind = 'order_debit'", (BUYER,)
     )

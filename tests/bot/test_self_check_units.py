@@ -50,7 +50,7 @@ def test_init_creates_the_env_owner_only_before_the_key_is_in_it(
     modes: list[int] = []
     real_fdopen = os.fdopen
 
-    def spy(fd: int, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+    def spy(fd: int, *args: object, **kwargs: object) -> None:
         modes.append(os.fstat(fd).st_mode & 0o777)
         return real_fdopen(fd, *args, **kwargs)  # type: ignore[call-overload]
 

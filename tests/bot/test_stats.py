@@ -154,6 +154,7 @@ async def test_store_credit_figures_per_currency(db: Database) -> None:
     from bot.staff_presenters import stats_embed
 
     shown = {f.name: f.value for f in stats_embed(figures).fields}["Store credit"]
+    assert shown is not None
     assert "USD: top-ups $70.00 USD, spent $17.50 USD, refunded $7.00 USD" in shown
     assert "INR: top-ups ₹1,000.00 INR" in shown
     assert (await StatsService(db).collect(1, now=NOW + 30 * DAY)).wallet == {}

@@ -24,7 +24,7 @@ from bot.providers.registry import ProviderRegistry
 from bot.services.ordering import ConfirmResult, OrderingService
 from core.crypto import DeliveryCipher
 from core.domain import OrderStatus
-from sandbox.common import Fault
+from sandbox.common import Fault, FaultKind
 from sandbox.runner import SandboxCluster
 from storage import notifications as outbox
 from storage import orders as repo
@@ -273,10 +273,11 @@ async def test_a_frozen_request_that_no_longer_decrypts_goes_to_staff(
     draft = await checkout_draft(service)
     assert (await service.confirm(draft.id, BUYER)).result is ConfirmResult.RETRYING
     due = (await order(db, draft.id)).next_poll_at
+    assert due is not None
     other = DeliveryCipher(SecretStr(Fernet.generate_key().decode()))
     restarted = OrderingService(
         db, other, catalog, adapters, clock=lambda: due + 1, policy=FREE_POLICY
-    )  # type: ignore[operator]
+    )
     assert await restarted.recover_submitting(at_startup=False) == 1
     assert (await order(db, draft.id)).status is OrderStatus.NEEDS_REVIEW
     assert len(posts(cluster, "checkout")) == 3  # the unreadable request is never re-sent
@@ -456,7 +457,7 @@ async def test_an_answer_under_another_orders_id_goes_to_staff(
 
 @pytest.mark.parametrize("refusal", ["auth", "rejected"])
 async def test_a_refusal_after_an_earlier_try_may_have_landed_is_not_nothing_ordered(
-    service: OrderingService, cluster: SandboxCluster, db: Database, refusal: str
+    service: OrderingService, cluster: SandboxCluster, db: Database, refusal: FaultKind
 ) -> None:
     # The first try is stored and answered 500; the adapter's own retry is refused.
     state = cluster.state("checkout")

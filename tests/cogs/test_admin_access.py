@@ -11,8 +11,8 @@ import cogs.admin  # noqa: F401 - attaches every /admin command
 from cogs.admin.access import DEFAULT_PERMISSIONS, StaffGroup, admin_group
 
 
-def walk(group: app_commands.Group) -> list[app_commands.Command | app_commands.Group]:  # type: ignore[type-arg]
-    found: list[app_commands.Command | app_commands.Group] = []  # type: ignore[type-arg]
+def walk(group: app_commands.Group) -> list[app_commands.Command | app_commands.Group]:
+    found: list[app_commands.Command | app_commands.Group] = []
     for child in group.commands:
         found.append(child)
         if isinstance(child, app_commands.Group):

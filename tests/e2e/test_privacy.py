@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,7 +83,11 @@ async def test_debug_logging_keeps_contacts_and_credentials_private(stack: Local
     )
     tracked = await link(stack, "digital_shop", remote, buyer)
     for wanted in (order_id, tracked):
-        await emu.wait_for_dm(buyer, timeout=20, predicate=lambda m, w=wanted: w in embed_text(m))
+
+        def names(message: dict[str, Any], wanted: str = wanted) -> bool:
+            return wanted in embed_text(message)
+
+        await emu.wait_for_dm(buyer, timeout=20, predicate=names)
     # The buyer got their credentials; nobody else did, and nothing kept them in clear.
     dms = "\n".join(m["content"] or "" for m in emu.dms(buyer))
     assert TYPED_CREDENTIAL in dms and PROVIDER_CREDENTIAL in dms

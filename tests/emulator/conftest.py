@@ -115,7 +115,7 @@ class LabelModal(discord.ui.Modal, title="Labelled"):
     def __init__(self, seen: Seen) -> None:
         super().__init__(custom_id="label_modal")
         self.seen = seen
-        self.code = discord.ui.TextInput(custom_id="code")
+        self.code: discord.ui.TextInput[discord.ui.Modal] = discord.ui.TextInput(custom_id="code")
         self.add_item(discord.ui.Label(text="Invite code", component=self.code))
 
     async def on_submit(self, interaction: discord.Interaction) -> None:

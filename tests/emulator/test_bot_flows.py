@@ -314,7 +314,8 @@ async def test_reconnect_opcode_resumes(emu: Emulator, bot: MiniBot) -> None:
 
 async def test_invite_lookup(emu: Emulator, bot: MiniBot) -> None:
     invite = await bot.fetch_invite("shopdemo")
-    assert invite.guild is not None and invite.guild.name == "Demo Server"
+    assert isinstance(invite.guild, discord.Guild | discord.PartialInviteGuild)
+    assert invite.guild.name == "Demo Server"
     assert invite.approximate_member_count == 42
     emu.add_invite("bigshop", "Big Shop", member_count=5000)
     assert (await bot.fetch_invite("https://discord.gg/bigshop")).approximate_member_count == 5000

@@ -205,7 +205,7 @@ async def _send_quickly(user: discord.User, content: str) -> discord.Message:
     try:
         return await user.send(content)
     finally:
-        http.asyncio.sleep = original  # type: ignore[assignment]
+        http.asyncio.sleep = original
 
 
 async def test_a_nonce_with_enforce_nonce_makes_the_retry_return_the_stored_dm(

@@ -24,7 +24,7 @@ from storage import staff_alerts
 from storage.database import Database
 
 
-def _new_order(user_id: int = 42, **overrides: object) -> repo.NewOrder:
+def _new_order(user_id: int = 42, /, **overrides: object) -> repo.NewOrder:
     fields: dict[str, object] = {
         "id": new_order_id(),
         "user_id": user_id,
@@ -87,7 +87,7 @@ async def test_concurrent_inserts_with_same_key_create_one_row(
 async def test_linked_order_unique_per_provider_remote_id(
     db: Database, cipher: DeliveryCipher
 ) -> None:
-    kwargs = {
+    kwargs: dict[str, object] = {
         "provider": "digital_shop",
         "kind": OrderKind.DIGITAL,
         "source": OrderSource.LINKED,
@@ -95,9 +95,9 @@ async def test_linked_order_unique_per_provider_remote_id(
         "idempotency_key": None,
         "status": OrderStatus.SUBMITTED,
     }
-    first = await repo.insert_order(db, _new_order(**kwargs), cipher)
+    first = await repo.insert_order(db, _new_order(42, **kwargs), cipher)
     with pytest.raises(repo.DuplicateOrder) as info:
-        await repo.insert_order(db, _new_order(user_id=99, **kwargs), cipher)
+        await repo.insert_order(db, _new_order(99, **kwargs), cipher)
     assert info.value.existing_id == first.id
 
 
@@ -207,8 +207,8 @@ async def test_outbox_claim_is_compare_and_set(db: Database, cipher: DeliveryCip
 async def test_user_listing_is_private_and_newest_first(
     db: Database, cipher: DeliveryCipher
 ) -> None:
-    mine = [await repo.insert_order(db, _new_order(user_id=1), cipher) for _ in range(3)]
-    theirs = await repo.insert_order(db, _new_order(user_id=2), cipher)
+    mine = [await repo.insert_order(db, _new_order(1), cipher) for _ in range(3)]
+    theirs = await repo.insert_order(db, _new_order(2), cipher)
     listed = await repo.list_orders_for_user(db, 1, limit=10)
     assert [o.id for o in listed] == [o.id for o in reversed(mine)]
     assert await repo.count_orders_for_user(db, 1) == 3
