@@ -151,7 +151,18 @@ def run_suite(version: str, venv: Path, pytest_args: list[str]) -> tuple[str, in
     with log_path.open("w") as log:
         proc = subprocess.run(
             # No cache provider: the runs share the checkout and would race on .pytest_cache.
-            [str(venv / "bin" / "python"), "-m", "pytest", "-p", "no:cacheprovider", *pytest_args],
+            # The 25 slowest tests are printed, and a JUnit XML per Python lets passed and
+            # skipped tests be counted by id (.venvs/3.X/junit.xml).
+            [
+                str(venv / "bin" / "python"),
+                "-m",
+                "pytest",
+                "-p",
+                "no:cacheprovider",
+                "--durations=25",
+                f"--junitxml={venv / 'junit.xml'}",
+                *pytest_args,
+            ],
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
