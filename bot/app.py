@@ -20,12 +20,14 @@ from bot.config import Settings
 from bot.providers.registry import ProviderRegistry, build_providers
 from bot.self_check import SelfCheckFailed, check_providers, discord_problems
 from bot.services.notifier import Notifier
+from bot.services.order_queries import OrderQueries
 from bot.services.ordering import OrderingService, ShopPolicy
 from bot.services.poller import Poller, PollerSettings
 from bot.services.provider_status import ProviderReport, provider_reports
 from bot.services.shop import ShopService
 from bot.services.staff_log import StaffLog
 from bot.services.staff_orders import StaffOrders
+from bot.services.staff_review import StaffReview
 from bot.services.stats import StatsService
 from bot.services.wallet import WalletService
 from bot.services.watchdog import StuckOrderWatch
@@ -78,7 +80,9 @@ class OrderBot(commands.Bot):
         self._db: Database | None = None
         self._providers: ProviderRegistry | None = None
         self._ordering: OrderingService | None = None
+        self._order_queries: OrderQueries | None = None
         self._staff_orders: StaffOrders | None = None
+        self._staff_review: StaffReview | None = None
         self._shop: ShopService | None = None
         self._stats: StatsService | None = None
         self._wallet: WalletService | None = None
@@ -113,10 +117,22 @@ class OrderBot(commands.Bot):
         return self._ordering
 
     @property
+    def order_queries(self) -> OrderQueries:
+        if self._order_queries is None:
+            raise RuntimeError("order queries are not ready yet (setup_hook has not run)")
+        return self._order_queries
+
+    @property
     def staff_orders(self) -> StaffOrders:
         if self._staff_orders is None:
             raise RuntimeError("staff service is not ready yet (setup_hook has not run)")
         return self._staff_orders
+
+    @property
+    def staff_review(self) -> StaffReview:
+        if self._staff_review is None:
+            raise RuntimeError("staff review is not ready yet (setup_hook has not run)")
+        return self._staff_review
 
     @property
     def shop(self) -> ShopService:
@@ -177,8 +193,10 @@ class OrderBot(commands.Bot):
                 ),
             ),
         )
+        self._order_queries = OrderQueries(self.db)
         self._wallet = WalletService(self.db)
-        self._staff_orders = StaffOrders(self.db, self.cipher, self.ordering)
+        self._staff_orders = StaffOrders(self.db, self.cipher)
+        self._staff_review = StaffReview(self.db, self.cipher, self.ordering)
         self._shop = ShopService(self.db)
         self._stats = StatsService(self.db)
         self.watchdog = StuckOrderWatch(self.db, self.settings.stuck_order_minutes)
@@ -250,7 +268,7 @@ class OrderBot(commands.Bot):
     async def _recover_notifications(self) -> None:
         assert self.notifier is not None
         try:
-            settled = await self.notifier.reconcile_interrupted()
+            settled = await self.notifier.reconciler.reconcile_interrupted()
         except Exception:
             log.exception("startup DM reconciliation failed; the scheduled run will retry")
             return
@@ -259,7 +277,7 @@ class OrderBot(commands.Bot):
 
     async def _recover_submissions(self) -> None:
         try:
-            await self.ordering.recover_submitting(at_startup=True)
+            await self.ordering.recovery.recover_submitting(at_startup=True)
         except Exception:
             log.exception("startup submission recovery failed; the scheduled run will retry")
 
@@ -284,7 +302,7 @@ class OrderBot(commands.Bot):
             **common,
         )
         self.scheduler.add_job(
-            self._guarded(self.notifier.reconcile_stale, "DM reconciliation"),
+            self._guarded(self.notifier.reconciler.reconcile_stale, "DM reconciliation"),
             "interval",
             seconds=RECONCILE_INTERVAL,
             id="dm-reconciliation",
@@ -298,7 +316,9 @@ class OrderBot(commands.Bot):
             **common,
         )
         self.scheduler.add_job(
-            self._guarded(lambda: self.ordering.recover_submitting(at_startup=False), "resubmit"),
+            self._guarded(
+                lambda: self.ordering.recovery.recover_submitting(at_startup=False), "resubmit"
+            ),
             "interval",
             seconds=RESUBMIT_INTERVAL,
             id="resubmit",

@@ -67,8 +67,10 @@ def parse_contact(phone: str, name: str, email: str, *, region: str = "IN") -> d
     return contact
 
 
-def mask_phone(e164: str) -> str:
-    """`+919876543210` -> `+91 ••••• ••210`: enough for the buyer to recognise it."""
+def mask_phone_keep_format(e164: str) -> str:
+    """`+919876543210` -> `+91 ••••• ••210`: the number as it is written, its last three
+    digits shown: enough for the buyer to recognise it. (Staff see a fixed-length mask:
+    bot.staff_presenters.mask_phone_fixed_length.)"""
     try:
         number = phonenumbers.parse(e164, None)
         shown = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
@@ -87,7 +89,7 @@ def mask_phone(e164: str) -> str:
     return code + "".join(out)
 
 
-def mask_email(address: str) -> str:
-    """`asha@example.com` -> `a•••@example.com`."""
+def mask_email_keep_domain(address: str) -> str:
+    """`asha@example.com` -> `a•••@example.com`: the domain is shown (the buyer's own view)."""
     local, _, domain = address.partition("@")
     return f"{local[:1]}{'•' * min(max(len(local) - 1, 1), 6)}@{domain}"

@@ -21,7 +21,7 @@ from storage.orders import OrderEvent, OrderRecord
 MASK = "•"
 
 
-def mask_phone(phone: str) -> str:
+def mask_phone_fixed_length(phone: str) -> str:
     """`+919876543210` → `+91 ••••• ••210`: enough to tell two buyers apart, no more.
 
     The mask has a fixed length (the number's length is not shown), and a short number
@@ -32,7 +32,7 @@ def mask_phone(phone: str) -> str:
     return f"+{digits[:2]} {MASK * 5} {MASK * 2}{digits[-3:]}"
 
 
-def mask_email(email: str) -> str:
+def mask_email_and_domain(email: str) -> str:
     """`asha.rao@example.com` → `a•••@e•••.com`: the domain says as much as the name."""
     local, _, domain = email.partition("@")
     label, dot, tld = domain.rpartition(".")
@@ -51,9 +51,9 @@ def masked_contact(order: OrderRecord, contact: dict[str, str] | None) -> str:
     parts = []
     for key, value in contact.items():
         if key == "phone_number":
-            parts.append(f"phone {mask_phone(value)}")
+            parts.append(f"phone {mask_phone_fixed_length(value)}")
         elif key == "email":
-            parts.append(f"email {mask_email(value)}")
+            parts.append(f"email {mask_email_and_domain(value)}")
         elif key == "name":
             parts.append(f"name {mask_name(value)}")
         else:

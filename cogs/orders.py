@@ -1,13 +1,13 @@
 """Buyers look at their orders: /orders (paginated) and /order (detail and delivery).
 
 Privacy is enforced in SQL: every lookup is by (order id, caller id), so another
-member's order is indistinguishable from one that doesn't exist.
+member's order is indistinguishable from one that doesn't exist (bot.services.order_queries).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -17,8 +17,6 @@ from bot.errors import OrderNotFoundError
 from bot.presenters import delivery_payload, order_embed, order_line, status_text
 from cogs.pager import send_paged
 from core.crypto import DecryptionError
-from storage import orders as repo
-from storage import wallet
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -29,12 +27,11 @@ PAGE_SIZE = 5
 
 
 async def orders_page(bot: OrderBot, user_id: int, page: int) -> tuple[discord.Embed, int]:
-    total = await repo.count_orders_for_user(bot.db, user_id)
+    queries = bot.order_queries
+    total = await queries.count_buyer_orders(user_id)
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
-    orders = await repo.list_orders_for_user(
-        bot.db, user_id, limit=PAGE_SIZE, offset=page * PAGE_SIZE
-    )
+    orders = await queries.buyer_orders(user_id, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
     embed = discord.Embed(title="Your orders", colour=discord.Colour.blurple())
     if not orders:
         embed.description = "You have no orders yet. Try `/boost` or `/buy`."
@@ -51,7 +48,7 @@ class Orders(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="orders", description="Your orders, newest first")
-    async def orders(self, interaction: discord.Interaction[Any]) -> None:
+    async def orders(self, interaction: discord.Interaction[OrderBot]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         user_id = interaction.user.id
         await send_paged(interaction, user_id, lambda page: orders_page(self.bot, user_id, page))
@@ -61,15 +58,16 @@ class Orders(commands.Cog):
     )
     @app_commands.describe(id="The order id (start typing to pick one of yours)")
     async def order(
-        self, interaction: discord.Interaction[Any], id: app_commands.Range[str, 1, 40]
+        self, interaction: discord.Interaction[OrderBot], id: app_commands.Range[str, 1, 40]
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         order_id = id.strip().upper()
-        order = await repo.get_order_for_user(self.bot.db, order_id, interaction.user.id)
+        queries = self.bot.order_queries
+        order = await queries.buyer_order(order_id, interaction.user.id)
         if order is None or order.status.value == "draft":
             raise OrderNotFoundError(order_id)
-        events = await repo.list_events(self.bot.db, order.id)
-        embed = order_embed(order, events, await wallet.order_entries(self.bot.db, order.id))
+        events = await queries.timeline(order.id)
+        embed = order_embed(order, events, await queries.payments(order.id))
         try:
             delivery = order.delivery(self.bot.cipher) if order.has_delivery else None
         except DecryptionError:
@@ -96,10 +94,10 @@ class Orders(commands.Cog):
 
     @order.autocomplete("id")
     async def order_id_autocomplete(
-        self, interaction: discord.Interaction[Any], current: str
+        self, interaction: discord.Interaction[OrderBot], current: str
     ) -> list[app_commands.Choice[str]]:
-        mine = await repo.search_orders_for_user(
-            self.bot.db, interaction.user.id, current[:40], limit=25
+        mine = await self.bot.order_queries.search_buyer_orders(
+            interaction.user.id, current[:40], limit=25
         )
         return [
             app_commands.Choice(

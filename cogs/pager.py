@@ -1,36 +1,62 @@
 """A private ◀ / ▶ pager for lists that outgrow one embed (/orders, /wallet, /admin wallet
-view). Only the member it was shown to can turn it; each turn re-reads the page, so it
-never shows stale rows."""
+view, and, with its own labels and the staff check, /admin orders). Only the member it
+was shown to can turn it; each turn re-reads the page, so it never shows stale rows."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.tree import report_error
 
+if TYPE_CHECKING:
+    from bot.app import OrderBot
+
 PageRenderer = Callable[[int], Awaitable[tuple[discord.Embed, int]]]
 
 
 class Pager(discord.ui.View):
-    def __init__(self, owner_id: int, render: PageRenderer, page: int, pages: int) -> None:
-        super().__init__(timeout=600)
+    """`render(page)` gives a page's embed and the page count. `labels` name the two
+    buttons; `custom_id`, when given, is the prefix of theirs (`<custom_id>:prev|next`)."""
+
+    def __init__(
+        self,
+        owner_id: int,
+        render: PageRenderer,
+        page: int,
+        pages: int,
+        *,
+        labels: tuple[str, str] = ("◀ Newer", "Older ▶"),
+        custom_id: str | None = None,
+        timeout: float = 600,
+    ) -> None:
+        super().__init__(timeout=timeout)
         self.owner_id = owner_id
         self.render = render
         self.page = page
         self.pages = pages
+        self.previous.label, self.next.label = labels
+        if custom_id is not None:
+            self.previous.custom_id = f"{custom_id}:prev"
+            self.next.custom_id = f"{custom_id}:next"
         self._sync_buttons()
 
     def _sync_buttons(self) -> None:
         self.previous.disabled = self.page <= 0
         self.next.disabled = self.page >= self.pages - 1
 
-    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+    # discord.py declares these two generic in the client (Interaction[ClientT]).
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         return interaction.user.id == self.owner_id
 
-    async def _turn(self, interaction: discord.Interaction[Any], delta: int) -> None:
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any], /
+    ) -> None:
+        await report_error(interaction, error)
+
+    async def _turn(self, interaction: discord.Interaction[OrderBot], delta: int) -> None:
         await interaction.response.defer()
         embed, self.pages = await self.render(self.page + delta)
         self.page = min(max(self.page + delta, 0), self.pages - 1)
@@ -39,24 +65,19 @@ class Pager(discord.ui.View):
 
     @discord.ui.button(label="◀ Newer", style=discord.ButtonStyle.secondary)
     async def previous(
-        self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]
+        self, interaction: discord.Interaction[OrderBot], button: discord.ui.Button[Any]
     ) -> None:
         await self._turn(interaction, -1)
 
     @discord.ui.button(label="Older ▶", style=discord.ButtonStyle.secondary)
     async def next(
-        self, interaction: discord.Interaction[Any], button: discord.ui.Button[Any]
+        self, interaction: discord.Interaction[OrderBot], button: discord.ui.Button[Any]
     ) -> None:
         await self._turn(interaction, +1)
 
-    async def on_error(
-        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any], /
-    ) -> None:
-        await report_error(interaction, error)
-
 
 async def send_paged(
-    interaction: discord.Interaction[Any], owner_id: int, render: PageRenderer
+    interaction: discord.Interaction[OrderBot], owner_id: int, render: PageRenderer
 ) -> None:
     """The first page as a deferred ephemeral followup, with the pager when there is more."""
     embed, pages = await render(0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -43,7 +43,7 @@ class Wallet(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="wallet", description="Your store credit and its history")
-    async def wallet(self, interaction: discord.Interaction[Any]) -> None:
+    async def wallet(self, interaction: discord.Interaction[OrderBot]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         user_id = interaction.user.id
         await send_paged(

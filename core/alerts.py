@@ -11,9 +11,10 @@ it in the outbox, and `bot/services/staff_log.py` posts it.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Literal, Protocol
 
-from core.domain import Money
+from core.domain import Money, OrderStatus
 from core.kinds import Alert, AlertKind
 
 
@@ -41,4 +42,523 @@ __all__ = ["Alert", "AlertKind", "OrderFacts"]
 # --- submission, polling, notifying, providers (bot/services: submission, poller, ---------
 # --- poll_answers, notifier, ordering, watchdog; bot/providers) ----------------------------
 
+# Provider-side endings staff hear about (the buyer is DMed in any case).
+BAD_ENDINGS = (OrderStatus.FAILED, OrderStatus.REFUNDED, OrderStatus.PARTIALLY_COMPLETED)
+
+
+def new_order(order: OrderFacts, remote_id: str, status: OrderStatus) -> Alert:
+    """A create the provider accepted."""
+    return Alert(
+        AlertKind.NEW_ORDER,
+        f"🛒 New order `{order.id}`: <@{order.user_id}> ordered "
+        f"{order.quantity} × {order.product_name} for {order.total.format()} "
+        f"({order.provider} `{remote_id}`, {status.label}).",
+        f"new_order:{order.id}",
+        order_id=order.id,
+    )
+
+
+def approval_request(order: OrderFacts) -> Alert:
+    """The staff-channel message with Approve / Reject buttons (cogs.admin.approvals)."""
+    return Alert(
+        AlertKind.APPROVAL,
+        f"🧾 <@{order.user_id}> confirmed order `{order.id}`: {order.quantity} × "
+        f"{order.product_name}, **{order.total.format()}**. Check that they paid, then "
+        "**Approve** (it is sent to the provider) or **Reject** (nothing is sent; they are told).",
+        f"approval:{order.id}",
+        order_id=order.id,
+    )
+
+
+def order_failed(order: OrderFacts, detail: str, *, updated_at: float) -> Alert:
+    """A create refused before anything was ordered (`updated_at`: the order's, as read)."""
+    return Alert(
+        AlertKind.ORDER_FAILED,
+        f"❌ Order `{order.id}` by <@{order.user_id}> failed at submission "
+        f"({order.provider}): {detail}. Nothing was ordered. "
+        f"`/admin order retry order_id:{order.id}` sends it again.",
+        f"order_failed:{order.id}:{updated_at}",
+        group_key=f"order_failed:{order.provider}",
+        order_id=order.id,
+    )
+
+
+def needs_review(order: OrderFacts, detail: str, *, updated_at: float) -> Alert:
+    """A create whose outcome is unknown: staff look, the bot never re-sends it."""
+    return Alert(
+        AlertKind.NEEDS_REVIEW,
+        f"⚠️ Order `{order.id}` by <@{order.user_id}> needs review: the outcome "
+        f"at {order.provider} is unknown ({detail}). The bot won't send it again on "
+        f"its own. Check the provider, then use `/admin order view "
+        f"order_id:{order.id}`.",
+        f"needs_review:{order.id}:{updated_at}",
+        group_key=f"needs_review:{order.provider}",
+        order_id=order.id,
+    )
+
+
+def late_answer(order: OrderFacts, remote_id: str, raw_status: str, current: OrderStatus) -> Alert:
+    """The provider accepted an order after somebody (staff) had already moved it."""
+    return Alert(
+        AlertKind.LATE_ANSWER,
+        f"⚠️ {order.provider} accepted order `{order.id}` as `{remote_id}` "
+        f"({raw_status}) after it was set to {current.label}. Compare the two with "
+        f"`/admin order view order_id:{order.id}`.",
+        f"late_answer:{order.id}:{remote_id}",
+        group_key=f"late_answer:{order.provider}",
+        order_id=order.id,
+    )
+
+
+def bad_ending(order: OrderFacts, status: OrderStatus | None, raw_status: str) -> Alert | None:
+    """Staff hear about a provider-side bad ending (the buyer is DMed in any case),
+    whether a poll found it or the create answered with it. None for any other status."""
+    if status not in BAD_ENDINGS:
+        return None
+    assert status is not None
+    return Alert(
+        AlertKind.PROVIDER_OUTCOME,
+        f"🧾 {order.provider} says order `{order.id}` by <@{order.user_id}> is "
+        f"**{status.label}** (`{raw_status[:50]}`). The buyer is being told. "
+        f"`/admin order view order_id:{order.id}` shows it.",
+        f"provider_outcome:{order.id}:{status.value}",
+        group_key=f"provider_outcome:{order.provider}",
+        order_id=order.id,
+    )
+
+
+def draft_undecryptable(draft_id: str) -> Alert:
+    """A draft's contact details no longer decrypt: nothing was sent, the draft is gone
+    (so the alert names it but isn't linked to it)."""
+    return Alert(
+        AlertKind.UNDECRYPTABLE,
+        f"🔐 The contact details of draft `{draft_id}` can't be decrypted with "
+        "the configured DELIVERY_ENCRYPTION_KEY (was a key removed?). Nothing was sent; "
+        "the buyer was asked to start again.",
+        f"undecryptable:{draft_id}",
+        group_key="undecryptable",
+    )
+
+
+def provider_hold(
+    provider: str,
+    *,
+    asked: float | None,
+    waited: float,
+    until: float,
+    held: Literal["sending", "polling"],
+) -> Alert:
+    """A provider's Retry-After: `asked` is what it asked when we cut it to `waited`
+    (else None). A create's hold and a poll's share the dedupe key: staff hear it once."""
+    wait = f"{asked:g}s, which we cut to {waited:.0f}s" if asked is not None else f"{waited:.0f}s"
+    what = "nothing is sent to it" if held == "sending" else "none of its orders are polled"
+    return Alert(
+        AlertKind.PROVIDER_HOLD,
+        f"⏳ {provider} asked us to wait {wait} (Retry-After): {what} until "
+        f"<t:{int(until)}:T>. Nothing to do unless it keeps happening; "
+        "`/admin providers` shows it.",
+        f"provider_hold:{provider}:{int(until // 60)}",
+        group_key=f"provider_hold:{provider}",
+    )
+
+
+def provider_auth(provider: str, error: str, *, now: float, placing: str | None = None) -> Alert:
+    """A provider refused our credentials, while placing order `placing` or polling.
+    At most once an hour per provider, whichever noticed."""
+    if placing is not None:
+        message = (
+            f"🔑 {provider} rejected our credentials while placing "
+            f"order `{placing}` ({error}). Fix {provider.upper()}_API_* "
+            "in the settings and restart; `/admin providers` shows its health."
+        )
+    else:
+        message = (
+            f"🔑 {provider} rejected our credentials ({error}). "
+            f"Fix {provider.upper()}_API_* in the settings and restart."
+        )
+    return Alert(AlertKind.PROVIDER_AUTH, message, f"provider_auth:{provider}:{int(now // 3600)}")
+
+
+def poll_rejected(order: OrderFacts, error: str, status_code: int | None) -> Alert:
+    """The provider refused to report an order (vanished?); it is polled slowly."""
+    return Alert(
+        AlertKind.POLL_REJECTED,
+        f"⚠️ {order.provider} refused to report order `{order.id}` "
+        f"(remote `{order.remote_id}`): {error}. Polling slowly. Check it with "
+        f"`/admin order view order_id:{order.id}`.",
+        f"poll_rejected:{order.id}:{status_code}",
+        group_key=f"poll_rejected:{order.provider}",
+        order_id=order.id,
+    )
+
+
+def provider_fault(order: OrderFacts, error: str) -> Alert:
+    """An unreadable reply to a poll."""
+    return Alert(
+        AlertKind.PROVIDER_FAULT,
+        f"⚠️ {order.provider} sent an unreadable reply for order `{order.id}`: "
+        f"{error}. It keeps being polled; `/admin providers` shows the provider's "
+        "health.",
+        f"provider_fault:{order.id}:protocol",
+        group_key=f"provider_fault:{order.provider}",
+        order_id=order.id,
+    )
+
+
+def circuit_open(
+    provider: str, *, error_kind: str | None, error: str | None, cooldown: float, now: float
+) -> Alert:
+    """A provider's circuit opened (once per outage: a failed probe is the same one)."""
+    return Alert(
+        AlertKind.CIRCUIT_OPEN,
+        f"🔌 {provider} keeps failing ({error_kind}: "
+        f"{error}): its circuit is open, so its orders are not polled "
+        f"for {cooldown:.0f}s, then one probe decides. Orders wait, nothing is lost. "
+        "`/admin providers` shows its health.",
+        f"circuit_open:{provider}:{int(now)}",
+        group_key=f"circuit:{provider}",  # a flapping provider becomes a digest
+    )
+
+
+def circuit_closed(provider: str, *, at: float) -> Alert:
+    """A provider answered again after its circuit had opened."""
+    return Alert(
+        AlertKind.CIRCUIT_CLOSED,
+        f"✅ {provider} answers again: its circuit is closed and polling "
+        "resumed. `/admin providers` shows its health.",
+        f"circuit_closed:{provider}:{int(at)}",
+        group_key=f"circuit:{provider}",
+    )
+
+
+def invalid_remote_id(order: OrderFacts, problem: str) -> Alert:
+    """A stored provider id we won't put in a request: the order goes to staff."""
+    return Alert(
+        AlertKind.INVALID_REMOTE_ID,
+        f"⚠️ Order `{order.id}` can't be tracked: {problem}, so it is never "
+        f"put in a request to {order.provider}. Find the order at the provider, "
+        f"then use Mark placed in `/admin order view order_id:{order.id}`.",
+        f"invalid_remote_id:{order.id}",
+        group_key=f"invalid_remote_id:{order.provider}",
+        order_id=order.id,
+    )
+
+
+def delivery_missing(order: OrderFacts, raw_status: str, minutes: float) -> Alert:
+    """COMPLETED for `minutes` without the goods: staff fetch and deliver them."""
+    return Alert(
+        AlertKind.DELIVERY_MISSING,
+        f"📦 {order.provider} says order `{order.id}` (remote "
+        f"`{order.remote_id}`) is {raw_status[:50]}, but sent no delivery "
+        f"in {minutes:.0f} min. Get the goods from {order.provider} and send them "
+        f"with `/admin order deliver order_id:{order.id}`.",
+        f"delivery_missing:{order.id}",
+        group_key=f"delivery_missing:{order.provider}",
+        order_id=order.id,
+    )
+
+
+def unknown_status(order: OrderFacts, raw_status: str) -> Alert:
+    """A status we don't know: the order stays open (told once per order and value)."""
+    return Alert(
+        AlertKind.UNKNOWN_STATUS,
+        f"❓ {order.provider} reports an unknown status `{raw_status[:50]}` "
+        f"for order `{order.id}`. It stays open and keeps being polled; "
+        f"`/admin order view order_id:{order.id}` shows it.",
+        f"unknown_status:{order.id}:{raw_status[:50]}",
+        group_key=f"unknown_status:{order.provider}",
+        order_id=order.id,
+    )
+
+
+def illegal_transition(
+    order: OrderFacts, old: OrderStatus, new: OrderStatus, raw_status: str
+) -> Alert:
+    """A provider moved an order in a way we don't allow; it is not recorded."""
+    return Alert(
+        AlertKind.ILLEGAL_TRANSITION,
+        f"⚠️ {order.provider} moved order `{order.id}` from {old.label} to "
+        f"{new.label} (`{raw_status}`), which we don't allow. Check it with "
+        f"`/admin order view order_id:{order.id}`.",
+        f"illegal:{order.id}:{old.value}:{new.value}",
+        group_key=f"illegal_transition:{order.provider}",
+        order_id=order.id,
+    )
+
+
+def dm_unverifiable(order_id: str, kind: str, note_id: int, error: str) -> Alert:
+    """An interrupted DM whose history has been unreadable too long (`error`: the
+    exception's name)."""
+    return Alert(
+        AlertKind.NOTIFY_STUCK,
+        f"📭 The {kind} DM for order `{order_id}` was interrupted "
+        "and Discord's history can't be read to check it "
+        f"({error}). It is checked again every few seconds; it will not "
+        "be sent twice.",
+        f"notify_stuck:{note_id}:interrupted",
+        group_key="notify_stuck",
+        order_id=order_id,
+    )
+
+
+def dm_retrying(order_id: str, kind: str, note_id: int, reason: str) -> Alert:
+    """A DM that keeps failing (it keeps being retried)."""
+    return Alert(
+        AlertKind.NOTIFY_STUCK,
+        f"📭 The {kind} DM for order `{order_id}` keeps failing ({reason}). "
+        "It will keep retrying; the buyer can also see the order with `/order`. "
+        f"`/admin order resend order_id:{order_id}` sends it again once Discord answers.",
+        f"notify_stuck:{note_id}",
+        group_key="notify_stuck",
+        order_id=order_id,
+    )
+
+
+def dm_failed(user_id: int, order_id: str, note_id: int, reason: str) -> Alert:
+    """A DM given up (Discord refused it for good)."""
+    return Alert(
+        AlertKind.NOTIFY_FAILED,
+        f"📭 Couldn't notify <@{user_id}> about order `{order_id}`: {reason}. "
+        f"Fix the cause, then `/admin order resend order_id:{order_id}`.",
+        f"notify_failed:{note_id}",
+        group_key="notify_failed",
+        order_id=order_id,
+    )
+
+
+def dm_fallback(user_id: int, order_id: str, kind: str, note_id: int) -> Alert:
+    """DMs closed: the buyer was told in the notices channel instead."""
+    return Alert(
+        AlertKind.DM_FALLBACK,
+        f"📪 <@{user_id}> has DMs closed: order `{order_id}` ({kind}) was "
+        "announced in the notices channel instead, without delivery data. They can see it "
+        "with `/order`; nothing to do unless they ask.",
+        f"dm_fallback:{note_id}",
+        group_key="dm_fallback",
+        order_id=order_id,
+    )
+
+
+def delivery_undecryptable(order_id: str) -> Alert:
+    """An order's delivery no longer decrypts: the buyer got the outcome without it."""
+    return Alert(
+        AlertKind.UNDECRYPTABLE,
+        f"🔐 The delivery of order `{order_id}` can't be decrypted with the "
+        "configured DELIVERY_ENCRYPTION_KEY (was a key removed?). The buyer got the "
+        "outcome without it; fix the key, then `/admin order resend "
+        f"order_id:{order_id}`.",
+        f"undecryptable:{order_id}:delivery",
+        group_key="undecryptable",
+        order_id=order_id,
+    )
+
+
 # --- staff actions, wallet, shop, payments (bot/services: staff_*, wallet, shop; storage) -
+#
+# A staff action is its own line in the staff channel: its dedupe key only has to be
+# unique, so the caller passes a `nonce` (time.time_ns()). Notes typed by staff arrive
+# already trimmed or clipped by the caller, as the command showed them.
+
+
+def staff_key(order_id: str, action: str, nonce: int) -> str:
+    return f"staff:{order_id}:{action}:{nonce}"
+
+
+def _staff_line(order_id: str, action: str, nonce: int, message: str) -> Alert:
+    return Alert(
+        AlertKind.STAFF_ACTION, message, staff_key(order_id, action, nonce), order_id=order_id
+    )
+
+
+def order_revealed(order: OrderFacts, staff_id: int, shown: Sequence[str], nonce: int) -> Alert:
+    return _staff_line(
+        order.id,
+        "reveal",
+        nonce,
+        f"🔓 <@{staff_id}> revealed the {' and '.join(shown) or 'data'} of order `{order.id}`.",
+    )
+
+
+def order_delivered(order: OrderFacts, staff_id: int, size: int, nonce: int) -> Alert:
+    return _staff_line(
+        order.id,
+        "deliver",
+        nonce,
+        f"📦 <@{staff_id}> delivered order `{order.id}` to <@{order.user_id}> "
+        f"(delivery hidden, {size} characters).",
+    )
+
+
+def order_status_set(
+    order: OrderFacts,
+    staff_id: int,
+    old: OrderStatus,
+    new: OrderStatus,
+    note: str,
+    nonce: int,
+) -> Alert:
+    return _staff_line(
+        order.id,
+        "set-status",
+        nonce,
+        f"✏️ <@{staff_id}> set order `{order.id}` from {old.label} to **{new.label}**: {note[:300]}",
+    )
+
+
+def order_approved(order: OrderFacts, staff_id: int, nonce: int) -> Alert:
+    return _staff_line(
+        order.id,
+        "approve",
+        nonce,
+        f"✅ <@{staff_id}> approved order `{order.id}` ({order.total.format()} from "
+        f"<@{order.user_id}>); it is being sent to {order.provider}.",
+    )
+
+
+def order_rejected(order: OrderFacts, staff_id: int, clipped_note: str, nonce: int) -> Alert:
+    return _staff_line(
+        order.id,
+        "reject",
+        nonce,
+        f"🚫 <@{staff_id}> rejected order `{order.id}` from <@{order.user_id}>: "
+        f"{clipped_note}. Nothing was sent.",
+    )
+
+
+def order_marked_placed(
+    order: OrderFacts, staff_id: int, remote_id: str, can_poll: bool, nonce: int
+) -> Alert:
+    return _staff_line(
+        order.id,
+        "mark-placed",
+        nonce,
+        f"✅ <@{staff_id}> marked order `{order.id}` as placed at {order.provider} "
+        f"(`{remote_id}`){'; polling it now' if can_poll else ''}.",
+    )
+
+
+def order_marked_failed(order: OrderFacts, staff_id: int, note: str, nonce: int) -> Alert:
+    return _staff_line(
+        order.id,
+        "mark-failed",
+        nonce,
+        f"❌ <@{staff_id}> marked order `{order.id}` as failed: {note[:300]}",
+    )
+
+
+def order_sent_again(order: OrderFacts, staff_id: int, why: str, nonce: int) -> Alert:
+    return _staff_line(
+        order.id,
+        "resubmit",
+        nonce,
+        f"🔄 <@{staff_id}> sent order `{order.id}` to {order.provider} again ({why}).",
+    )
+
+
+def order_dm_resent(order: OrderFacts, staff_id: int, kind: str, nonce: int) -> Alert:
+    """`kind` is the notification owed (resend-1, resend-2, …); it is the action, too."""
+    return _staff_line(
+        order.id,
+        kind,
+        nonce,
+        f"🔁 <@{staff_id}> resent the DM for order `{order.id}` to <@{order.user_id}> ({kind}).",
+    )
+
+
+def order_linked(
+    order: OrderFacts, staff_id: int, provider: str, member_id: int, nonce: int
+) -> Alert:
+    """`provider` as staff gave it to `/admin order link`."""
+    return _staff_line(
+        order.id,
+        "link",
+        nonce,
+        f"🔗 <@{staff_id}> linked {provider} `{order.remote_id}` to "
+        f"<@{member_id}> as order `{order.id}`.",
+    )
+
+
+def wallet_adjusted(
+    staff_id: int,
+    member_id: int,
+    amount: Money,
+    clipped_note: str,
+    balance: Money,
+    interaction_id: int,
+) -> Alert:
+    """A staff credit (amount > 0) or debit, with the member's balance afterwards."""
+    verb = "credited" if amount.minor > 0 else "debited"
+    shown = Money(abs(amount.minor), amount.currency).format()
+    return Alert(
+        AlertKind.STAFF_ACTION,
+        f"💰 <@{staff_id}> {verb} <@{member_id}> **{shown}**: "
+        f"{clipped_note} (balance now {balance.format()})",
+        f"wallet:staff:{interaction_id}",
+    )
+
+
+def order_refunded_by_staff(
+    order: OrderFacts, staff_id: int, refund: Money, interaction_id: int
+) -> Alert:
+    return Alert(
+        AlertKind.STAFF_ACTION,
+        f"↩️ <@{staff_id}> refunded **{refund.format()}** of order "
+        f"`{order.id}` to <@{order.user_id}>'s store credit.",
+        f"wallet:staff:{interaction_id}",
+        order_id=order.id,
+    )
+
+
+def shop_paused(staff_id: int, reason: str | None, nonce: int) -> Alert:
+    return Alert(
+        AlertKind.STAFF_ACTION,
+        f"⏸️ <@{staff_id}> paused the shop"
+        + (f": {reason}" if reason else "")
+        + ". Buyers can't order until `/admin shop resume`.",
+        f"staff:shop:pause:{nonce}",
+    )
+
+
+def shop_resumed(staff_id: int, nonce: int) -> Alert:
+    return Alert(
+        AlertKind.STAFF_ACTION,
+        f"▶️ <@{staff_id}> resumed the shop. Buyers can order again.",
+        f"staff:shop:resume:{nonce}",
+    )
+
+
+def stuck_order(order_id: str, provider: str, status: OrderStatus, created_at: float) -> Alert:
+    """An order open longer than STUCK_ORDER_MINUTES (bot/services/watchdog.py); once."""
+    if status is OrderStatus.NEEDS_REVIEW:
+        action = f"`/admin order retry order_id:{order_id}`"
+    elif status is OrderStatus.AWAITING_APPROVAL:
+        action = (
+            "it waits for a staff decision: press Approve or Reject on its approval "
+            "message in this channel (or `/admin order set-status` to cancel it)"
+        )
+    else:
+        action = (
+            f"`/admin order view order_id:{order_id}`, then `/admin order deliver` or "
+            "`/admin order set-status`"
+        )
+    return Alert(
+        AlertKind.STUCK_ORDER,
+        f"🐢 Order `{order_id}` ({provider}) has been **{status.label}** "
+        f"since <t:{int(created_at)}:R>. Look at it: {action}.",
+        f"stuck:{order_id}",
+        group_key=f"stuck_order:{provider}",
+        order_id=order_id,
+    )
+
+
+def partial_refund(order_id: str, user_id: int, paid: Money, old: OrderStatus, now: float) -> Alert:
+    """A wallet order only partly delivered (storage.payments.settle_in): staff refund."""
+    return Alert(
+        AlertKind.PARTIAL_REFUND,
+        f"🟡 Order `{order_id}` was only partly delivered; <@{user_id}> "
+        f"paid {paid.format()} from their wallet. Nothing was "
+        "refunded automatically: refund the part they didn't get with `/admin order refund "
+        f"order_id:{order_id} amount:…`.",
+        f"partial_refund:{order_id}:{old.value}:{now}",
+        order_id=order_id,
+    )

@@ -321,6 +321,9 @@ class Delivery:
 
 # Crockford base32 without I, L, O, U: easy to read aloud and to type into /order.
 _ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# What an order id looks like (a regex fragment, no anchors), e.g. inside a button's
+# custom_id. Wider than the alphabet on purpose: buttons already posted must keep matching.
+ORDER_ID_RE = r"ORD-[0-9A-Z]{10}"
 
 
 def new_order_id() -> str:

@@ -26,6 +26,7 @@ class EventKind(StrEnum):
     NOTIFIED = "notified"
     REVEAL = "reveal"  # staff looked at the delivery data
     RESEND = "resend"
+    AWAITING_DELIVERY = "awaiting_delivery"  # COMPLETED without its goods; asked again
 
 
 class NotificationKind(StrEnum):

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 import aiosqlite
 
+from core.kinds import NotificationKind
 from storage.database import Database
 
 
@@ -71,6 +72,31 @@ async def owe_notification_in(
         (order_id, kind, user_id, now, now),
     )
     return cur.rowcount == 1
+
+
+async def next_notification_kind(conn: aiosqlite.Connection, order_id: str, base: str) -> str:
+    """The kind to owe for another `base` DM of this order, inside the write transaction:
+    `base` the first time, then `base-2`, `base-3`, … (NotificationKind.base_of reads
+    them back)."""
+    async with conn.execute(
+        "SELECT COUNT(*) FROM notifications WHERE order_id = ? AND (kind = ? OR kind LIKE ?)",
+        (order_id, base, f"{base}-%"),
+    ) as cur:
+        row = await cur.fetchone()
+    count = int(row[0]) if row else 0
+    return base if count == 0 else f"{base}-{count + 1}"
+
+
+async def next_resend_kind(conn: aiosqlite.Connection, order_id: str) -> str:
+    """The kind of a staff resend, inside the write transaction (two resends at once get
+    two numbers): `resend-1`, `resend-2`, … (numbered from the first, unlike the rest)."""
+    base = NotificationKind.RESEND.value
+    async with conn.execute(
+        "SELECT COUNT(*) FROM notifications WHERE order_id = ? AND kind LIKE ?",
+        (order_id, f"{base}-%"),
+    ) as cur:
+        row = await cur.fetchone()
+    return f"{base}-{1 + (int(row[0]) if row else 0)}"
 
 
 async def owe_notification(db: Database, order_id: str, kind: str, *, user_id: int) -> bool:

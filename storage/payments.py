@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 
 import aiosqlite
 
+from core import alerts
 from core.crash_points import crash_point
 from core.domain import Money, OrderStatus, PaymentMode
 from storage import wallet
+from storage.database import Database
 from storage.staff_alerts import raise_alert_in
 
 # Endings without goods: whatever was paid comes back.
@@ -126,6 +128,27 @@ async def check_limits_in(
             )
 
 
+async def check_can_buy(
+    db: Database,
+    *,
+    user_id: int,
+    total: Money,
+    limits: BuyerLimits,
+    now: float,
+    wallet_paid: bool,
+) -> Money | None:
+    """The early check before a draft exists (Confirm checks again, in its claim): raises
+    LimitReached, else returns the buyer's balance in the order's currency when the
+    order is paid from the wallet (None when it isn't)."""
+    async with db.reading() as conn:
+        await check_limits_in(
+            conn, user_id=user_id, order_id="", total=total, limits=limits, now=now
+        )
+        if not wallet_paid:
+            return None
+        return await wallet.balance_in(conn, user_id, total.currency)
+
+
 async def net_paid_in(conn: aiosqlite.Connection, order_id: str) -> int:
     """What the order's buyer has paid for it and not had back, in minor units."""
     async with conn.execute(
@@ -200,13 +223,9 @@ async def settle_in(
     elif new is OrderStatus.PARTIALLY_COMPLETED and paid > 0:
         await raise_alert_in(
             conn,
-            kind="partial_refund",
-            message=f"🟡 Order `{order.order_id}` was only partly delivered; <@{order.user_id}> "
-            f"paid {Money(paid, order.total.currency).format()} from their wallet. Nothing was "
-            "refunded automatically: refund the part they didn't get with `/admin order refund "
-            f"order_id:{order.order_id} amount:…`.",
-            dedupe_key=f"partial_refund:{order.order_id}:{old.value}:{now}",
-            order_id=order.order_id,
+            alerts.partial_refund(
+                order.order_id, order.user_id, Money(paid, order.total.currency), old, now
+            ),
         )
     if movement is not None:
         await wallet.post_in(conn, movement, now=now)

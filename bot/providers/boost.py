@@ -8,14 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.providers.base import (
-    Capabilities,
-    CreateRequest,
-    PreparedCreate,
-    ProviderAdapter,
-    ProviderOrder,
-)
+from bot.providers.base import ProviderAdapter
 from bot.providers.errors import ProviderProtocolError, ProviderRejected, SubmissionAmbiguous
+from bot.providers.models import Capabilities, CreateRequest, PreparedCreate, ProviderOrder
 from core.domain import OrderStatus
 
 # The provider links its status enum from a page we don't have; these are the values

@@ -12,15 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.providers.base import (
-    Capabilities,
-    CreateRequest,
-    PreparedCreate,
-    ProviderAdapter,
-    ProviderOrder,
-    identifier,
-)
+from bot.providers.base import ProviderAdapter
 from bot.providers.errors import ProviderRejected, SubmissionAmbiguous, SubmissionConflict
+from bot.providers.http import identifier
+from bot.providers.models import Capabilities, CreateRequest, PreparedCreate, ProviderOrder
 from core.domain import OrderStatus
 
 # Synthetic raw status: the contract's 201 reply carries no status field.
@@ -65,6 +60,7 @@ class CheckoutClient(ProviderAdapter):
     capabilities = Capabilities(
         can_create=True, can_poll=False, idempotent_create=True, can_link=False
     )
+    needs_contact = True  # the contract requires contact.phone_number
 
     KNOWN_MESSAGES = {
         "parameter error": "the parameters were refused",

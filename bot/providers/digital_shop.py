@@ -14,8 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from bot.providers.base import Capabilities, ProviderAdapter, ProviderOrder
+from bot.providers.base import ProviderAdapter
 from bot.providers.errors import ProviderProtocolError
+from bot.providers.models import Capabilities, ProviderOrder
 from core.domain import Delivery, DeliveryItem, OrderStatus
 
 STATUS_MAP: dict[str, OrderStatus] = {

@@ -8,7 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.providers.base import Capabilities, ProviderAdapter, ProviderOrder, identifier
+from bot.providers.base import ProviderAdapter
+from bot.providers.http import identifier
+from bot.providers.models import Capabilities, ProviderOrder
 from core.domain import OrderStatus
 
 STATUS_MAP: dict[str, OrderStatus] = {

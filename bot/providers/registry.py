@@ -8,10 +8,11 @@ import httpx
 from pydantic import SecretStr
 
 from bot.config import Settings
-from bot.providers.base import ProviderAdapter, build_client
+from bot.providers.base import ProviderAdapter
 from bot.providers.boost import BoostClient
 from bot.providers.checkout import CheckoutClient
 from bot.providers.digital_shop import DigitalShopClient
+from bot.providers.http import build_client
 from bot.providers.namefi import NamefiClient
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,13 @@ class ProviderRegistry:
 
     def linkable(self) -> list[ProviderAdapter]:
         return [a for a in self._adapters.values() if a.capabilities.can_link]
+
+    def needs_contact(self, name: str) -> bool:
+        """Whether orders of provider `name` need the buyer's contact details, as its
+        adapter declares (its class's word when the provider isn't configured)."""
+        adapter = self._adapters.get(name)
+        declared = adapter if adapter is not None else ADAPTERS.get(name)
+        return declared is not None and declared.needs_contact
 
     async def aclose(self) -> None:
         for adapter in self._adapters.values():

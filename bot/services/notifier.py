@@ -11,9 +11,8 @@ Four layers keep a DM from going out twice:
 3. After an ambiguous failure (5xx, timeout, an error once the request may have left)
    the row is marked `unsure`, and the DM channel's history is searched for the
    notification's marker before the next send.
-4. A row left `sending` (the process died, or recording `sent` failed) is settled by
-   `reconcile_interrupted` — at startup and then on a schedule — from the history: found
-   means sent; not found means it is sent again (still under its nonce).
+4. A row left `sending` (the process died, or recording `sent` failed) is settled by the
+   reconciliation (dm_reconciliation.py), at startup and then on a schedule.
 
 What remains: Discord accepted the message, its history doesn't show it yet when we
 look, and the nonce window has passed; see docs/architecture.md.
@@ -26,27 +25,21 @@ failed and staff are told.
 
 from __future__ import annotations
 
-import asyncio
-import enum
 import hashlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 import aiohttp
 import discord
 
-from bot.presenters import (
-    delivery_payload,
-    fallback_notice,
-    notice_marker_line,
-    notification_embed,
-    notification_marker,
-)
+from bot.presenters import delivery_payload, fallback_notice, notification_embed
+from bot.services.dm_reconciliation import SENDING_STALE_AFTER, DmHistory, Reconciler
+from core import alerts
 from core.crash_points import crash_point
 from core.crypto import DecryptionError, DeliveryCipher
 from core.domain import OrderStatus
+from core.kinds import EventKind, NotificationKind
 from storage import notifications as outbox
 from storage import orders as repo
 from storage import staff_alerts, wallet
@@ -59,20 +52,14 @@ DM_CLOSED = 50007
 RETRY_BASE = 5.0
 RETRY_CAP = 600.0
 ALERT_AFTER_ATTEMPTS = 5
-HISTORY_LIMIT = 50
-# A row still `sending` after this long was interrupted (no send takes a minute: each
-# of discord.py's requests is bounded); the scheduled reconciliation settles it.
-SENDING_STALE_AFTER = 60.0
-# Staff hear about a row whose history has been unreadable this long.
-STUCK_SENDING_ALERT = 15 * 60.0
 
 
 def is_superseded(kind: str, status: OrderStatus) -> bool:
     """A progress DM ("review", "placed") owed for a state the order has since left."""
     base = kind.split("-", 1)[0]
-    if base == "review":
+    if base == NotificationKind.REVIEW:
         return status is not OrderStatus.NEEDS_REVIEW
-    if base == "placed":
+    if base == NotificationKind.PLACED:
         return status.is_terminal or status is OrderStatus.NEEDS_REVIEW
     return False
 
@@ -84,12 +71,6 @@ def notification_nonce(order_id: str, kind: str, channel: str) -> str:
     database could reuse. At most 25 characters."""
     digest = hashlib.sha256(f"{order_id}|{kind}|{channel}".encode()).hexdigest()
     return digest[:25]
-
-
-class Settled(enum.Enum):
-    FOUND = "found"
-    NOT_FOUND = "not found"
-    LOST = "lost"
 
 
 class Notifier:
@@ -106,13 +87,15 @@ class Notifier:
         self.db = db
         self.cipher = cipher
         self.client = client
-        self.notice_channel_id = notice_channel_id
         self.clock = clock
         # Rows this process is sending right now: reconciliation leaves them alone.
         self._in_flight: set[int] = set()
-        self.started_at = clock()
-        self._reconciling = asyncio.Lock()
-        self.stale_after = stale_after
+        self.history = DmHistory(client, notice_channel_id)
+        # Settles rows left `sending`; at startup (`reconcile_interrupted`) and on the
+        # schedule (`reconcile_stale`).
+        self.reconciler = Reconciler(
+            db, self.history, self._in_flight, clock=clock, stale_after=stale_after
+        )
 
     async def send_due(self, limit: int = 50) -> int:
         sent = 0
@@ -130,120 +113,6 @@ class Notifier:
                 if current is not None:
                     await self._retry(current, "unexpected error", unsure=True)
         return sent
-
-    async def reconcile_stale(self) -> int:
-        """The scheduled run: rows interrupted more than `stale_after` seconds ago, or
-        before this process started."""
-        return await self.reconcile_interrupted(stale_after=self.stale_after)
-
-    async def reconcile_interrupted(self, *, stale_after: float | None = None) -> int:
-        """Settle rows left in `sending` (see the module docstring): at startup
-        (`stale_after=None`) the rows claimed before this process started; on the
-        schedule, also this process's rows claimed more than `stale_after` seconds ago
-        that aren't being sent. Runs never overlap (a lock), every move is a
-        compare-and-set on the claim that was read, and a history that can't be read
-        leaves the row for the next run; staff are told once it has waited too long."""
-        async with self._reconciling:
-            now = self.clock()
-            cutoff = (
-                self.started_at if stale_after is None else max(now - stale_after, self.started_at)
-            )
-            settled = 0
-            for note in await outbox.list_sending(self.db, claimed_before=cutoff):
-                if note.id in self._in_flight:
-                    continue
-                self._in_flight.add(note.id)
-                try:
-                    if await self._settle(note) is not Settled.LOST:
-                        settled += 1
-                except Exception as exc:
-                    await self._history_unreadable(note, exc, now)
-                finally:
-                    self._in_flight.discard(note.id)
-            return settled
-
-    async def _history_unreadable(
-        self, note: outbox.Notification, exc: Exception, now: float
-    ) -> None:
-        log.warning(
-            "cannot settle interrupted notification %s yet (%s); will retry",
-            note.id,
-            type(exc).__name__,
-        )
-        if note.claimed_at is not None and now - note.claimed_at > STUCK_SENDING_ALERT:
-            await staff_alerts.raise_alert(
-                self.db,
-                kind="notify_stuck",
-                message=f"📭 The {note.kind} DM for order `{note.order_id}` was interrupted "
-                "and Discord's history can't be read to check it "
-                f"({type(exc).__name__}). It is checked again every few seconds; it will not "
-                "be sent twice.",
-                dedupe_key=f"notify_stuck:{note.id}:interrupted",
-                order_id=note.order_id,
-                group_key="notify_stuck",
-            )
-
-    async def _settle(self, note: outbox.Notification) -> Settled:
-        """An interrupted row, from the history: found -> sent (or fallback); not found
-        -> pending again, to be sent (under the same nonce). LOST: the claim we read is
-        no longer the row's (somebody else moved it); nothing was changed."""
-        where = await self._find_marker(note)
-        if where is None:
-            moved = await outbox.set_notification_state(
-                self.db,
-                note.id,
-                NotificationState.PENDING,
-                expect=NotificationState.SENDING,
-                expect_claimed_at=note.claimed_at,
-                next_attempt_at=self.clock(),
-                unsure=False,
-            )
-            return Settled.NOT_FOUND if moved else Settled.LOST
-        state = NotificationState.SENT if where == "dm" else NotificationState.FALLBACK
-        if not await outbox.set_notification_state(
-            self.db,
-            note.id,
-            state,
-            expect=NotificationState.SENDING,
-            expect_claimed_at=note.claimed_at,
-        ):
-            return Settled.LOST
-        await repo.add_event(
-            self.db,
-            note.order_id,
-            actor=repo.ACTOR_SYSTEM,
-            kind="notified",
-            detail=f"{note.kind} notification found already sent ({where})",
-        )
-        return Settled.FOUND
-
-    async def _find_marker(self, note: outbox.Notification) -> str | None:
-        """Where the notification already is: "dm", "fallback" or None. Only the bot's
-        own messages count (anyone can type a marker), markers match exactly
-        (`final` is not `final-2`), and the notices channel is read only when a notice
-        was attempted."""
-        me = self.client.user.id if self.client.user else None
-        marker = notification_marker(note.order_id, note.kind)
-        dm = await self.client.create_dm(discord.Object(id=note.user_id))
-        async for message in dm.history(limit=HISTORY_LIMIT):
-            if message.author.id != me:
-                continue
-            if any(e.footer and e.footer.text == marker for e in message.embeds):
-                return "dm"
-        if not note.notice_tried:
-            return None
-        line = notice_marker_line(note.order_id, note.kind)
-        notices = await self._notice_channel()
-        async for message in notices.history(limit=HISTORY_LIMIT):
-            if message.author.id == me and line in (message.content or "").splitlines():
-                return "fallback"
-        return None
-
-    async def _notice_channel(self) -> Any:
-        channel = self.client.get_channel(self.notice_channel_id)
-        if channel is None:
-            channel = await self.client.fetch_channel(self.notice_channel_id)
-        return channel
 
     async def _deliver(self, note: outbox.Notification) -> bool:
         # Marked in flight before the claim commits: reconciliation never sees our claim
@@ -273,7 +142,7 @@ class Notifier:
         if note.unsure:
             # An earlier attempt may have arrived: look before sending again.
             try:
-                where = await self._find_marker(note)
+                where = await self.history.find_marker(note)
             except discord.HTTPException as exc:
                 await self._retry(note, f"history unreadable ({exc.status})", unsure=True)
                 return False
@@ -313,17 +182,7 @@ class Notifier:
                 "Your delivery can't be shown right now; staff have been told and will send "
                 "it. `/order` shows it once it's back."
             )
-            await staff_alerts.raise_alert(
-                self.db,
-                kind="undecryptable",
-                message=f"🔐 The delivery of order `{order.id}` can't be decrypted with the "
-                "configured DELIVERY_ENCRYPTION_KEY (was a key removed?). The buyer got the "
-                "outcome without it; fix the key, then `/admin order resend "
-                f"order_id:{order.id}`.",
-                dedupe_key=f"undecryptable:{order.id}:delivery",
-                order_id=order.id,
-                group_key="undecryptable",
-            )
+            await staff_alerts.raise_alert(self.db, alerts.delivery_undecryptable(order.id))
         if delivery is not None and not delivery.is_empty():
             content, file = delivery_payload(order, delivery)
         try:
@@ -379,7 +238,11 @@ class Notifier:
                 error=error,
             )
             await repo.add_event(
-                self.db, note.order_id, actor=repo.ACTOR_SYSTEM, kind="notified", detail=detail
+                self.db,
+                note.order_id,
+                actor=repo.ACTOR_SYSTEM,
+                kind=EventKind.NOTIFIED,
+                detail=detail,
             )
         except Exception:
             log.exception(
@@ -393,7 +256,7 @@ class Notifier:
         # From now on the notices channel is part of this notification's history.
         await outbox.mark_notice_tried(self.db, note.id)
         try:
-            channel = await self._notice_channel()
+            channel = await self.history.notice_channel()
             await channel.send(
                 fallback_notice(order, note.kind),
                 allowed_mentions=discord.AllowedMentions(users=[discord.Object(id=order.user_id)]),
@@ -414,14 +277,7 @@ class Notifier:
             error="DMs closed",
         )
         await staff_alerts.raise_alert(
-            self.db,
-            kind="dm_fallback",
-            message=f"📪 <@{order.user_id}> has DMs closed: order `{order.id}` ({note.kind}) was "
-            "announced in the notices channel instead, without delivery data. They can see it "
-            "with `/order`; nothing to do unless they ask.",
-            dedupe_key=f"dm_fallback:{note.id}",
-            order_id=order.id,
-            group_key="dm_fallback",
+            self.db, alerts.dm_fallback(order.user_id, order.id, note.kind, note.id)
         )
         log.info("DMs closed for order %s: fallback notice posted", order.id)
         return True
@@ -450,14 +306,7 @@ class Notifier:
         )
         if attempts >= ALERT_AFTER_ATTEMPTS:
             await staff_alerts.raise_alert(
-                self.db,
-                kind="notify_stuck",
-                message=f"📭 The {note.kind} DM for order `{note.order_id}` keeps failing ({reason}). "
-                "It will keep retrying; the buyer can also see the order with `/order`. "
-                f"`/admin order resend order_id:{note.order_id}` sends it again once Discord answers.",
-                dedupe_key=f"notify_stuck:{note.id}",
-                order_id=note.order_id,
-                group_key="notify_stuck",
+                self.db, alerts.dm_retrying(note.order_id, note.kind, note.id, reason)
             )
 
     async def _give_up(self, note: outbox.Notification, reason: str) -> None:
@@ -471,12 +320,6 @@ class Notifier:
         ):
             return
         await staff_alerts.raise_alert(
-            self.db,
-            kind="notify_failed",
-            message=f"📭 Couldn't notify <@{note.user_id}> about order `{note.order_id}`: {reason}. "
-            f"Fix the cause, then `/admin order resend order_id:{note.order_id}`.",
-            dedupe_key=f"notify_failed:{note.id}",
-            order_id=note.order_id,
-            group_key="notify_failed",
+            self.db, alerts.dm_failed(note.user_id, note.order_id, note.id, reason)
         )
         log.error("notification %s for order %s failed: %s", note.id, note.order_id, reason)

@@ -28,30 +28,26 @@ from bot.errors import (
     UserFacingError,
     clip,
 )
-from bot.providers.base import PreparedCreate, ProviderAdapter, ProviderOrder
+from bot.providers.base import ProviderAdapter
 from bot.providers.errors import ProviderError, ProviderRejected
+from bot.providers.models import PreparedCreate, ProviderOrder
 from bot.providers.registry import ProviderRegistry
-from bot.services.submission import (
-    FIRST_POLL_DELAY,
-    RESUBMIT_DELAYS,
-    STUCK_SUBMITTING_AFTER,
-    ConfirmOutcome,
-    ConfirmResult,
-    Submitter,
-    create_request,
-)
+from bot.services.outcomes import ConfirmOutcome, ConfirmResult
+from bot.services.recovery import Recovery
+from bot.services.submission import RESUBMIT_DELAYS, Submitter, create_request
+from core import alerts
 from core.crash_points import crash_point
 from core.crypto import DecryptionError, DeliveryCipher
 from core.domain import Money, OrderKind, OrderSource, OrderStatus, PaymentMode, new_order_id
+from core.kinds import EventKind
 from storage import orders as repo
 from storage import payments, provider_health, shop_state, staff_alerts, wallet
 from storage.database import Database
+from storage.shop_state import PAUSED_KEY, PAUSED_REASON_KEY
 
 log = logging.getLogger(__name__)
 
 CONFIRMATION_TTL = 10 * 60.0  # seconds a confirmation stays valid
-PAUSED_KEY = "ordering_paused"
-PAUSED_REASON_KEY = "ordering_paused_reason"
 CANCELLED_MEANWHILE = (
     "This order was cancelled (or its confirmation expired), so nothing was ordered. "
     "Run the command again to order."
@@ -78,9 +74,7 @@ class PaymentPreview:
 
 __all__ = [
     "CONFIRMATION_TTL",
-    "FIRST_POLL_DELAY",
     "RESUBMIT_DELAYS",
-    "STUCK_SUBMITTING_AFTER",
     "ConfirmOutcome",
     "ConfirmResult",
     "OrderingService",
@@ -117,6 +111,8 @@ class OrderingService:
             clock=lambda: self.clock(),
             resubmit_delays=resubmit_delays,
         )
+        # Orders left `submitting`: due re-sends and crash leftovers.
+        self.recovery = Recovery(self.submitter)
 
     # --- shop switch ----------------------------------------------------------------------
 
@@ -167,8 +163,9 @@ class OrderingService:
         return adapter
 
     def needs_contact(self, product: Product) -> bool:
-        # The checkout contract requires contact.phone_number.
-        return product.provider == "checkout"
+        """Whether the buyer fills in the contact form first (the provider's adapter
+        declares it: the checkout contract requires contact.phone_number)."""
+        return self.providers.needs_contact(product.provider)
 
     # --- payment and limits -------------------------------------------------------------------
 
@@ -181,22 +178,19 @@ class OrderingService:
         the transaction that claims the order."""
         total = product.price_for(quantity)
         mode = self.payment_for(product)
-        async with self.db.reading() as conn:
-            try:
-                await payments.check_limits_in(
-                    conn,
-                    user_id=user_id,
-                    order_id="",
-                    total=total,
-                    limits=self.policy.limits,
-                    now=self.clock(),
-                )
-            except payments.LimitReached as exc:
-                raise NotAllowed(exc.message) from None
-            if mode is PaymentMode.WALLET:
-                balance = await wallet.balance_in(conn, user_id, total.currency)
-                if balance.minor < total.minor:
-                    raise self.not_enough_credit(balance, total, at_confirm=False)
+        try:
+            balance = await payments.check_can_buy(
+                self.db,
+                user_id=user_id,
+                total=total,
+                limits=self.policy.limits,
+                now=self.clock(),
+                wallet_paid=mode is PaymentMode.WALLET,
+            )
+        except payments.LimitReached as exc:
+            raise NotAllowed(exc.message) from None
+        if balance is not None and balance.minor < total.minor:
+            raise self.not_enough_credit(balance, total, at_confirm=False)
 
     def not_enough_credit(
         self, balance: Money, price: Money, *, at_confirm: bool
@@ -327,7 +321,7 @@ class OrderingService:
                     require_shop_open=True,
                     frozen_request=prepared.to_json(),
                     limits=self.policy.limits,
-                    alert=approval_alert(order) if approval else None,
+                    alert=alerts.approval_request(order) if approval else None,
                 ),
                 self.cipher,
             )
@@ -378,17 +372,6 @@ class OrderingService:
                 )
         return outcome
 
-    async def submit(
-        self, order: repo.OrderRecord, *, buyer_watching: bool = False
-    ) -> ConfirmOutcome:
-        """Send a `submitting` order; never raises (see Submitter.submit). Unless the
-        buyer is watching (their Confirm), every outcome also reaches them by DM."""
-        return await self.submitter.submit(order, buyer_watching=buyer_watching)
-
-    async def recover_submitting(self, *, at_startup: bool) -> int:
-        """Resolve orders left `submitting` (see Submitter.recover_submitting)."""
-        return await self.submitter.recover_submitting(at_startup=at_startup)
-
     async def _prepare_at_confirm(self, order: repo.OrderRecord) -> PreparedCreate:
         """The create request of a draft, or a friendly error. Nothing has been sent yet,
         so every refusal here can truthfully say that nothing was ordered."""
@@ -406,15 +389,7 @@ class OrderingService:
             raise InvalidInput(f"{reason} Nothing was ordered; run the command again.") from None
         except DecryptionError:
             await repo.delete_draft(self.db, order.id, order.user_id)
-            await staff_alerts.raise_alert(
-                self.db,
-                kind="undecryptable",
-                message=f"🔐 The contact details of draft `{order.id}` can't be decrypted with "
-                "the configured DELIVERY_ENCRYPTION_KEY (was a key removed?). Nothing was sent; "
-                "the buyer was asked to start again.",
-                dedupe_key=f"undecryptable:{order.id}",
-                group_key="undecryptable",
-            )
+            await staff_alerts.raise_alert(self.db, alerts.draft_undecryptable(order.id))
             raise UserFacingError(
                 "We couldn't read the contact details saved with this order, so nothing was "
                 "ordered. Please start the order again."
@@ -484,21 +459,10 @@ class OrderingService:
             self.db,
             order.id,
             actor=str(staff_id),
-            kind="linked",
+            kind=EventKind.LINKED,
             detail=f"linked {provider} {remote_id} to member {member_id} (provider says {current.raw_status}, {status.label})",
         )
         return order
-
-
-def approval_alert(order: repo.OrderRecord) -> repo.AlertSpec:
-    """The staff-channel message with Approve / Reject buttons (cogs.admin.approvals)."""
-    return repo.AlertSpec(
-        kind="approval",
-        message=f"🧾 <@{order.user_id}> confirmed order `{order.id}`: {order.quantity} × "
-        f"{order.product_name}, **{order.total.format()}**. Check that they paid, then "
-        "**Approve** (it is sent to the provider) or **Reject** (nothing is sent; they are told).",
-        dedupe_key=f"approval:{order.id}",
-    )
 
 
 async def refunded_total(db: Database, order: repo.OrderRecord) -> Money | None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from bot.providers.base import ProviderOrder
 from bot.providers.errors import InvalidRemoteId
+from bot.providers.models import ProviderOrder
 from bot.services.schedule import PollSchedule
+from core import alerts
 from core.crash_points import crash_point
 from core.crypto import DeliveryCipher
 from core.domain import IllegalTransition, OrderStatus
+from core.kinds import Alert, EventKind, NotificationKind
 from storage import orders as repo
 from storage import staff_alerts
 from storage.database import Database
@@ -25,8 +27,6 @@ log = logging.getLogger(__name__)
 # A provider that says an order of goods is COMPLETED but sends no goods is asked again
 # for this long (it may attach them a moment later); then the order goes to staff.
 DELIVERY_WAIT_SECONDS = 15 * 60.0
-# Provider-side endings that staff should hear about (the buyer is DMed in any case).
-BAD_ENDINGS = (OrderStatus.FAILED, OrderStatus.REFUNDED, OrderStatus.PARTIALLY_COMPLETED)
 
 
 class PollAnswers:
@@ -52,14 +52,7 @@ class PollAnswers:
         await self._hand_to_staff(
             order,
             detail=exc.message,
-            alert=repo.AlertSpec(
-                "invalid_remote_id",
-                f"⚠️ Order `{order.id}` can't be tracked: {exc.message}, so it is never "
-                f"put in a request to {order.provider}. Find the order at the provider, "
-                f"then use Mark placed in `/admin order view order_id:{order.id}`.",
-                f"invalid_remote_id:{order.id}",
-                group_key=f"invalid_remote_id:{order.provider}",
-            ),
+            alert=alerts.invalid_remote_id(order, exc.message),
             if_moved_meanwhile=repo.PollBookkeeping(
                 order.id, now, now + self.schedule.failure_cap, ok=False, counted=False
             ),
@@ -71,7 +64,7 @@ class PollAnswers:
         order: repo.OrderRecord,
         *,
         detail: str,
-        alert: repo.AlertSpec,
+        alert: Alert,
         if_moved_meanwhile: repo.PollBookkeeping,
         bookkeeping: list[repo.PollBookkeeping],
         raw_status: str | None = None,
@@ -86,7 +79,7 @@ class PollAnswers:
                 repo.StatusChange(
                     OrderStatus.NEEDS_REVIEW,
                     actor=repo.ACTOR_SYSTEM,
-                    notify_kind="review",  # the buyer hears that staff took it over
+                    notify_kind=NotificationKind.REVIEW,  # the buyer hears staff took it over
                     raw_status=raw_status,
                     status_message=status_message,
                     detail=detail,
@@ -106,14 +99,14 @@ class PollAnswers:
     ) -> None:
         """The provider says COMPLETED without the goods: ask again, for a while."""
         now = self.clock()
-        first = await repo.first_event_at(self.db, order.id, "awaiting_delivery")
+        first = await repo.first_event_at(self.db, order.id, EventKind.AWAITING_DELIVERY)
         if first is None:
             first = now
             await repo.add_event(
                 self.db,
                 order.id,
                 actor=repo.ACTOR_PROVIDER,
-                kind="awaiting_delivery",
+                kind=EventKind.AWAITING_DELIVERY,
                 detail=f"{order.provider} says {answer.raw_status[:50]} but sent no delivery "
                 "yet; asking again",
                 at=now,
@@ -134,15 +127,7 @@ class PollAnswers:
             status_message="Completed by the provider; staff are fetching the delivery",
             detail=f"{order.provider} says {answer.raw_status[:50]} but sent no "
             f"delivery in {minutes:.0f} min",
-            alert=repo.AlertSpec(
-                "delivery_missing",
-                f"📦 {order.provider} says order `{order.id}` (remote "
-                f"`{order.remote_id}`) is {answer.raw_status[:50]}, but sent no delivery "
-                f"in {minutes:.0f} min. Get the goods from {order.provider} and send them "
-                f"with `/admin order deliver order_id:{order.id}`.",
-                f"delivery_missing:{order.id}",
-                group_key=f"delivery_missing:{order.provider}",
-            ),
+            alert=alerts.delivery_missing(order, answer.raw_status, minutes),
             if_moved_meanwhile=repo.PollBookkeeping(
                 order.id, now, now + self.schedule.next_after_change(), ok=True
             ),
@@ -158,16 +143,7 @@ class PollAnswers:
         now = self.clock()
         if answer.status is None:
             # Unknown to us: still open. Tell staff once per order and value.
-            await staff_alerts.raise_alert(
-                self.db,
-                kind="unknown_status",
-                message=f"❓ {order.provider} reports an unknown status `{answer.raw_status[:50]}` "
-                f"for order `{order.id}`. It stays open and keeps being polled; "
-                f"`/admin order view order_id:{order.id}` shows it.",
-                dedupe_key=f"unknown_status:{order.id}:{answer.raw_status[:50]}",
-                order_id=order.id,
-                group_key=f"unknown_status:{order.provider}",
-            )
+            await staff_alerts.raise_alert(self.db, alerts.unknown_status(order, answer.raw_status))
             next_at = now + self.schedule.next_unchanged(order.status, order.unchanged_polls + 1)
             bookkeeping.append(
                 repo.PollBookkeeping(order.id, now, next_at, ok=True, raw_status=answer.raw_status)
@@ -195,9 +171,9 @@ class PollAnswers:
                     delivery=answer.delivery,
                     next_poll_at=now + self.schedule.next_after_change(),
                     detail=f"{order.provider} says {answer.raw_status}",
-                    notify_kind="final" if answer.status.is_terminal else None,
+                    notify_kind=NotificationKind.FINAL if answer.status.is_terminal else None,
                     expect=order.status,
-                    alert=bad_ending_alert(order, answer.status, answer.raw_status),
+                    alert=alerts.bad_ending(order, answer.status, answer.raw_status),
                 ),
                 self.cipher,
             )
@@ -211,13 +187,7 @@ class PollAnswers:
         except IllegalTransition as exc:
             await staff_alerts.raise_alert(
                 self.db,
-                kind="illegal_transition",
-                message=f"⚠️ {order.provider} moved order `{order.id}` from {exc.old.label} to "
-                f"{exc.new.label} (`{answer.raw_status}`), which we don't allow. Check it with "
-                f"`/admin order view order_id:{order.id}`.",
-                dedupe_key=f"illegal:{order.id}:{exc.old.value}:{exc.new.value}",
-                order_id=order.id,
-                group_key=f"illegal_transition:{order.provider}",
+                alerts.illegal_transition(order, exc.old, exc.new, answer.raw_status),
             )
             bookkeeping.append(
                 repo.PollBookkeeping(order.id, now, now + self.schedule.pending_cap, ok=True)
@@ -229,21 +199,3 @@ class PollAnswers:
                     order.id, now, now + self.schedule.next_after_change(), ok=True
                 )
             )
-
-
-def bad_ending_alert(
-    order: repo.OrderRecord, status: OrderStatus | None, raw_status: str
-) -> repo.AlertSpec | None:
-    """Staff hear about a provider-side bad ending (the buyer is DMed in any case),
-    whether a poll found it or the create answered with it."""
-    if status not in BAD_ENDINGS:
-        return None
-    assert status is not None
-    return repo.AlertSpec(
-        "provider_outcome",
-        f"🧾 {order.provider} says order `{order.id}` by <@{order.user_id}> is "
-        f"**{status.label}** (`{raw_status[:50]}`). The buyer is being told. "
-        f"`/admin order view order_id:{order.id}` shows it.",
-        f"provider_outcome:{order.id}:{status.value}",
-        group_key=f"provider_outcome:{order.provider}",
-    )

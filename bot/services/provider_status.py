@@ -8,12 +8,10 @@ import time
 from dataclasses import dataclass
 
 from bot.providers.registry import ADAPTERS, ProviderRegistry
-from core.domain import OrderStatus
+from storage import orders as repo
 from storage import provider_health
 from storage.database import Database
 from storage.provider_health import HealthRow
-
-OPEN_STATUSES = [s.value for s in OrderStatus if s.is_open]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +52,7 @@ async def provider_reports(db: Database, providers: ProviderRegistry) -> list[Pr
     now = time.time()
     health = await provider_health.load_all(db)
     requests = await provider_health.requests_since(db, now - 3600)
-    placeholders = ", ".join("?" for _ in OPEN_STATUSES)
-    open_rows = await db.fetch_all(
-        f"SELECT provider, COUNT(*) AS n FROM orders WHERE status IN ({placeholders})"  # noqa: S608 - placeholders only
-        " GROUP BY provider",
-        tuple(OPEN_STATUSES),
-    )
-    open_orders = {r["provider"]: int(r["n"]) for r in open_rows}
+    open_orders = await repo.open_orders_by_provider(db)
     reports = []
     for name in sorted(ADAPTERS):
         adapter = providers.get(name)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from core.domain import OrderStatus
+from storage import stats
 from storage.database import Database
 
 # Stacking order and colours of the chart (and the legend), bottom to top.
@@ -86,49 +87,17 @@ class StatsService:
             (start + timedelta(days=i)).strftime("%Y-%m-%d"): {} for i in range(days)
         }
         totals: dict[str, int] = {}
-        for row in await self.db.fetch_all(
-            "SELECT date(created_at, 'unixepoch') AS day, status, COUNT(*) AS n FROM orders"
-            " WHERE created_at >= ? AND status != 'draft' GROUP BY day, status",
-            (since,),
-        ):
-            per_day.setdefault(row["day"], {})[row["status"]] = row["n"]
-            totals[row["status"]] = totals.get(row["status"], 0) + row["n"]
-        revenue = {
-            row["currency"]: int(row["total"])
-            for row in await self.db.fetch_all(
-                "SELECT currency, SUM(total_minor) AS total FROM orders WHERE created_at >= ?"
-                " AND source = 'placed' AND status IN (?, ?) GROUP BY currency ORDER BY currency",
-                (since, *(s.value for s in REVENUE_STATUSES)),
-            )
-        }
-        durations: dict[str, list[float]] = {}
-        for row in await self.db.fetch_all(
-            "SELECT o.provider, MIN(e.at) - o.created_at AS took FROM orders o"
-            " JOIN order_events e ON e.order_id = o.id AND e.new_status = 'completed'"
-            " WHERE o.created_at >= ? AND o.status = 'completed' AND o.source = 'placed'"
-            " GROUP BY o.id",
-            (since,),
-        ):
-            durations.setdefault(row["provider"], []).append(max(float(row["took"]), 0.0))
+        for day, status, n in await stats.orders_per_day(self.db, since=since):
+            per_day.setdefault(day, {})[status] = n
+            totals[status] = totals.get(status, 0) + n
+        revenue = await stats.revenue(self.db, since=since, statuses=REVENUE_STATUSES)
+        durations = await stats.completion_times(self.db, since=since)
         completion = {
             provider: Timing(statistics.median(values), _p90(values), len(values))
             for provider, values in sorted(durations.items())
         }
-        dm_row = await self.db.fetch_one(
-            "SELECT SUM(state IN ('sent', 'fallback')) AS out,"
-            " SUM(state = 'fallback') AS fallback FROM notifications WHERE created_at >= ?",
-            (since,),
-        )
-        wallet: dict[str, dict[str, int]] = {}
-        for row in await self.db.fetch_all(
-            "SELECT currency, kind, SUM(amount_minor) AS total FROM ledger WHERE created_at >= ?"
-            " GROUP BY currency, kind ORDER BY currency",
-            (since,),
-        ):
-            total = int(row["total"])
-            wallet.setdefault(row["currency"], {})[row["kind"]] = (
-                -total if row["kind"] == "order_debit" else total
-            )
+        dms, dm_fallbacks = await stats.dm_counts(self.db, since=since)
+        wallet = await stats.wallet_flows(self.db, since=since)
         return StatsFigures(
             days=days,
             first_day=start.strftime("%Y-%m-%d"),
@@ -136,8 +105,8 @@ class StatsService:
             per_day=dict(sorted(per_day.items())),
             revenue=revenue,
             completion=completion,
-            dms=int(dm_row["out"] or 0) if dm_row else 0,
-            dm_fallbacks=int(dm_row["fallback"] or 0) if dm_row else 0,
+            dms=dms,
+            dm_fallbacks=dm_fallbacks,
             totals=totals,
             wallet=wallet,
         )

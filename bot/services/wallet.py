@@ -8,16 +8,14 @@ moves money once, and the second delivery is answered with what the first did.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from bot.errors import InvalidInput, UserFacingError, clip
+from core import alerts
 from core.domain import Money, OrderStatus, PaymentMode
-from storage import audit, payments, wallet
 from storage import orders as repo
+from storage import staff_actions, wallet
 from storage.database import Database
-from storage.notifications import owe_notification_in
-from storage.staff_alerts import raise_alert_in
 
 LEDGER_PAGE = 10
 
@@ -76,47 +74,29 @@ class WalletService:
         note = " ".join(note.split())
         if not note:
             raise InvalidInput("Say why in the note: the member and the ledger show it.")
-        credit = amount.minor > 0
-        kind = wallet.EntryKind.CREDIT if credit else wallet.EntryKind.ADJUSTMENT
-        verb = "credited" if credit else "debited"
-        now = time.time()
-        async with self.db.transaction() as conn:
-            try:
-                posted = await wallet.post_in(
-                    conn,
-                    wallet.Movement(
-                        user_id=member_id,
-                        amount=amount,
-                        kind=kind,
-                        actor=str(staff_id),
-                        idempotency_key=f"staff:{interaction_id}",
-                        note=note[:300],
-                    ),
-                    now=now,
-                )
-            except wallet.InsufficientBalance as short:
-                raise WalletError(
-                    f"<@{member_id}> has {short.balance.format()}; a debit can't take a "
-                    f"balance below zero. Nothing was changed."
-                ) from None
-            balance = await wallet.balance_in(conn, member_id, amount.currency)
-            if posted:
-                shown = Money(abs(amount.minor), amount.currency).format()
-                await audit.record_in(
-                    conn,
-                    actor_id=staff_id,
-                    action=f"wallet.{'credit' if credit else 'debit'}",
-                    target=str(member_id),
-                    detail=f"{amount.format()}: {note[:200]}",
-                )
-                await raise_alert_in(
-                    conn,
-                    kind="staff_action",
-                    message=f"💰 <@{staff_id}> {verb} <@{member_id}> **{shown}**: "
-                    f"{clip(note, 200)} (balance now {balance.format()})",
-                    dedupe_key=f"wallet:staff:{interaction_id}",
-                )
-        return WalletChange(amount=amount, balance=balance, repeated=not posted)
+        kind = wallet.EntryKind.CREDIT if amount.minor > 0 else wallet.EntryKind.ADJUSTMENT
+        try:
+            done = await staff_actions.adjust_wallet(
+                self.db,
+                wallet.Movement(
+                    user_id=member_id,
+                    amount=amount,
+                    kind=kind,
+                    actor=str(staff_id),
+                    idempotency_key=f"staff:{interaction_id}",
+                    note=note[:300],
+                ),
+                staff_id=staff_id,
+                alert=lambda balance: alerts.wallet_adjusted(
+                    staff_id, member_id, amount, clip(note, 200), balance, interaction_id
+                ),
+            )
+        except wallet.InsufficientBalance as short:
+            raise WalletError(
+                f"<@{member_id}> has {short.balance.format()}; a debit can't take a "
+                f"balance below zero. Nothing was changed."
+            ) from None
+        return WalletChange(amount=amount, balance=done.balance, repeated=done.repeated)
 
     async def refund_order(
         self,
@@ -152,57 +132,31 @@ class WalletService:
             raise InvalidInput(
                 f"Order `{order.id}` was paid in {order.total.currency}, not {amount.currency}."
             )
-        now = time.time()
-        async with self.db.transaction() as conn:
-            key = f"staff:{interaction_id}"
-            earlier = await wallet.entry_by_key_in(conn, key)
-            if earlier is not None:
-                # The same interaction again: answer with what the first delivery did.
-                balance = await wallet.balance_in(conn, order.user_id, earlier.amount.currency)
-                return WalletChange(earlier.amount, balance, repeated=True, order=order)
-            paid = await payments.net_paid_in(conn, order.id)
-            refund = amount or Money(paid, order.total.currency)
-            if paid <= 0:
+        try:
+            done = await staff_actions.refund_order(
+                self.db,
+                order,
+                amount=amount,
+                actor=str(staff_id),
+                idempotency_key=f"staff:{interaction_id}",
+                alert=lambda refund: alerts.order_refunded_by_staff(
+                    order, staff_id, refund, interaction_id
+                ),
+            )
+        except staff_actions.RefundRefused as refused:
+            if refused.left <= 0:
                 raise WalletError(
                     f"Everything paid for order `{order.id}` has already been refunded."
-                )
-            if refund.minor > paid:
-                raise WalletError(
-                    f"Order `{order.id}` has {Money(paid, refund.currency).format()} left to "
-                    f"refund; {refund.format()} is more than that. Nothing was refunded."
-                )
-            posted = await wallet.post_in(
-                conn,
-                wallet.Movement(
-                    user_id=order.user_id,
-                    amount=refund,
-                    kind=wallet.EntryKind.REFUND,
-                    actor=str(staff_id),
-                    idempotency_key=key,
-                    order_id=order.id,
-                    note="refunded by staff",
-                ),
-                now=now,
-            )
-            balance = await wallet.balance_in(conn, order.user_id, refund.currency)
-            if posted:
-                await repo.add_event_in(
-                    conn,
-                    order.id,
-                    actor=str(staff_id),
-                    kind="payment",
-                    detail=f"refund {refund.format()} (by staff)",
-                    at=now,
-                )
-                kind = await repo.next_notification_kind(conn, order.id, "refund")
-                await owe_notification_in(conn, order.id, kind, user_id=order.user_id, now=now)
-                await raise_alert_in(
-                    conn,
-                    kind="staff_action",
-                    message=f"↩️ <@{staff_id}> refunded **{refund.format()}** of order "
-                    f"`{order.id}` to <@{order.user_id}>'s store credit.",
-                    dedupe_key=f"wallet:staff:{interaction_id}",
-                    order_id=order.id,
-                )
+                ) from None
+            raise WalletError(
+                f"Order `{order.id}` has {Money(refused.left, refused.asked.currency).format()} "
+                f"left to refund; {refused.asked.format()} is more than that. Nothing was "
+                "refunded."
+            ) from None
+        if done.from_earlier:
+            # The same interaction again: answered with what the first delivery did.
+            return WalletChange(done.amount, done.balance, repeated=True, order=order)
         current = await repo.get_order(self.db, order.id)
-        return WalletChange(amount=refund, balance=balance, repeated=not posted, order=current)
+        return WalletChange(
+            amount=done.amount, balance=done.balance, repeated=done.repeated, order=current
+        )

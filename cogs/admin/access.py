@@ -30,10 +30,9 @@ class StaffOnly(app_commands.CheckFailure):
     """Shown to the member as is (the tree's error handler uses str())."""
 
 
-def staff_refusal(interaction: discord.Interaction[Any]) -> str | None:
+def staff_refusal(interaction: discord.Interaction[OrderBot]) -> str | None:
     """Why this member may not use /admin here, or None when they may."""
-    bot: OrderBot = interaction.client
-    settings = bot.settings
+    settings = interaction.client.settings
     if interaction.guild_id != settings.guild_id:
         return "The staff console works only in the shop's server."
     roles = getattr(interaction.user, "roles", None) or []
@@ -44,12 +43,13 @@ def staff_refusal(interaction: discord.Interaction[Any]) -> str | None:
     return None
 
 
-def command_name(interaction: discord.Interaction[Any]) -> str:
+def command_name(interaction: discord.Interaction[OrderBot]) -> str:
     command = interaction.command
     return f"/{command.qualified_name}" if command is not None else "an /admin component"
 
 
 class StaffGroup(app_commands.Group):
+    # discord.py declares it generic in the client (Interaction[ClientT]).
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         reason = staff_refusal(interaction)
         if reason is None:
@@ -71,11 +71,23 @@ admin_group = StaffGroup(
     default_permissions=DEFAULT_PERMISSIONS,
 )
 
-order_group = StaffGroup(name="order", description="Staff: one order", parent=admin_group)
-shop_group = StaffGroup(name="shop", description="Staff: the whole shop", parent=admin_group)
+order_group = StaffGroup(name="order", description="Staff: one order")
+shop_group = StaffGroup(name="shop", description="Staff: the whole shop")
+
+# What a module of the console adds to /admin, as (parent group, command or subgroup)
+# pairs: each module lists its own in `COMMANDS`, and cogs.admin's setup attaches them.
+Additions = tuple[
+    tuple[app_commands.Group, app_commands.Command[Any, ..., Any] | app_commands.Group], ...
+]
+
+# /admin's own subgroups (the commands under them come from the other modules).
+SUBGROUPS: Additions = (
+    (admin_group, order_group),
+    (admin_group, shop_group),
+)
 
 
-async def check_component(interaction: discord.Interaction[Any]) -> bool:
+async def check_component(interaction: discord.Interaction[OrderBot]) -> bool:
     """For buttons and modals of the staff console: the same rule, answered ephemerally."""
     reason = staff_refusal(interaction)
     if reason is None:

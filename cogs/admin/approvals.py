@@ -3,27 +3,28 @@
 The buttons ride on the staff-channel message the alert outbox posts for the order
 (bot.services.staff_log asks `approval_view` for them). They are DynamicItems whose
 custom_id carries the order id, so they work after a restart; every press goes through
-the staff check, and the decision is a compare-and-set in bot.services.staff_orders, so
+the staff check, and the decision is a compare-and-set in bot.services.staff_review, so
 two staff members pressing at once decide once.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
 
 from bot.services.ordering import ConfirmResult
 from bot.tree import report_error
 from cogs.admin.access import check_component
-from cogs.admin.ui import StaffModal, bot_of
-from storage.staff_alerts import StaffAlert
+from cogs.admin.ui import StaffModal
+from cogs.order_button import OrderButton
+from core.kinds import AlertKind
+
+if TYPE_CHECKING:
+    from bot.app import OrderBot
 
 log = logging.getLogger(__name__)
-
-ORDER_ID_RE = r"ORD-[0-9A-Z]{10}"
 
 
 def approval_view(order_id: str) -> discord.ui.View:
@@ -33,9 +34,19 @@ def approval_view(order_id: str) -> discord.ui.View:
     return view
 
 
-def view_for_alert(alert: StaffAlert) -> discord.ui.View | None:
+class PostedAlert(Protocol):
+    """What the hook reads of an alert being posted (the stored row StaffLog passes)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def order_id(self) -> str | None: ...
+
+
+def view_for_alert(alert: PostedAlert) -> discord.ui.View | None:
     """StaffLog's hook: an approval alert is posted with its buttons."""
-    if alert.kind == "approval" and alert.order_id:
+    if alert.kind == AlertKind.APPROVAL and alert.order_id:
         return approval_view(alert.order_id)
     return None
 
@@ -52,36 +63,15 @@ async def _mark_decided(message: discord.Message | None, line: str) -> None:
 
 
 class ApproveButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=rf"approval:approve:(?P<order_id>{ORDER_ID_RE})",
+    OrderButton, prefix="approval:approve", label="Approve", style=discord.ButtonStyle.success
 ):
-    def __init__(self, order_id: str) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Approve",
-                style=discord.ButtonStyle.success,
-                custom_id=f"approval:approve:{order_id}",
-            )
-        )
-        self.order_id = order_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> ApproveButton:
-        return cls(match["order_id"])
-
-    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+    async def allowed(self, interaction: discord.Interaction[OrderBot]) -> bool:
         return await check_component(interaction)
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+    async def pressed(self, interaction: discord.Interaction[OrderBot]) -> None:
         try:
             await interaction.response.defer(ephemeral=True, thinking=True)
-            outcome = await bot_of(interaction).staff_orders.approve(
+            outcome = await interaction.client.staff_review.approve(
                 self.order_id, interaction.user.id
             )
             status = outcome.order.status.label if outcome.order else "unknown"
@@ -99,33 +89,12 @@ class ApproveButton(
 
 
 class RejectButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=rf"approval:reject:(?P<order_id>{ORDER_ID_RE})",
+    OrderButton, prefix="approval:reject", label="Reject…", style=discord.ButtonStyle.danger
 ):
-    def __init__(self, order_id: str) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Reject…",
-                style=discord.ButtonStyle.danger,
-                custom_id=f"approval:reject:{order_id}",
-            )
-        )
-        self.order_id = order_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> RejectButton:
-        return cls(match["order_id"])
-
-    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+    async def allowed(self, interaction: discord.Interaction[OrderBot]) -> bool:
         return await check_component(interaction)
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+    async def pressed(self, interaction: discord.Interaction[OrderBot]) -> None:
         await interaction.response.send_modal(
             RejectModal(self.order_id, interaction.id, interaction.message)
         )
@@ -146,9 +115,9 @@ class RejectModal(StaffModal):
         self.order_id = order_id
         self.message = message
 
-    async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
+    async def submitted(self, interaction: discord.Interaction[OrderBot]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        order = await bot_of(interaction).staff_orders.reject(
+        order = await interaction.client.staff_review.reject(
             self.order_id, interaction.user.id, self.note.value
         )
         await _mark_decided(self.message, f"🚫 Rejected by {interaction.user.mention}.")
@@ -157,3 +126,7 @@ class RejectModal(StaffModal):
             "is being told.",
             ephemeral=True,
         )
+
+
+# The buttons this module answers (cogs.admin's setup registers them).
+DYNAMIC_ITEMS = (ApproveButton, RejectButton)

@@ -1,22 +1,25 @@
 """/admin order retry|set-status|deliver|resend|link: staff change orders.
 
-Thin: every decision, compare-and-set and audit row is in bot.services.staff_orders. Replies
+Thin: every decision, compare-and-set and audit row is in bot.services.staff_review. Replies
 are ephemeral; the service posts what changed as one line in the staff channel.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 
 from bot.errors import InvalidInput
 from bot.services.ordering import ConfirmOutcome
-from bot.services.staff_orders import SETTABLE
-from cogs.admin.access import order_group
-from cogs.admin.ui import StaffModal, StaffView, bot_of, order_autocomplete
+from bot.services.staff_review import SETTABLE
+from cogs.admin.access import Additions, order_group
+from cogs.admin.ui import StaffModal, StaffView, order_autocomplete
 from core.domain import Delivery, OrderStatus
+
+if TYPE_CHECKING:
+    from bot.app import OrderBot
 
 # An attached delivery is read into memory and DMed as a file: keep it reasonable.
 MAX_DELIVERY_FILE = 1024 * 1024
@@ -44,9 +47,9 @@ class MarkPlacedModal(StaffModal):
         self.order_id = order_id
         self.seen = seen
 
-    async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
+    async def submitted(self, interaction: discord.Interaction[OrderBot]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        order = await bot_of(interaction).staff_orders.mark_placed(
+        order = await interaction.client.staff_review.mark_placed(
             self.order_id, interaction.user.id, self.remote_id.value, self.seen
         )
         await interaction.followup.send(
@@ -71,9 +74,9 @@ class MarkFailedModal(StaffModal):
         self.order_id = order_id
         self.seen = seen
 
-    async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
+    async def submitted(self, interaction: discord.Interaction[OrderBot]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        order = await bot_of(interaction).staff_orders.mark_failed(
+        order = await interaction.client.staff_review.mark_failed(
             self.order_id, interaction.user.id, self.note.value, self.seen
         )
         await interaction.followup.send(
@@ -98,19 +101,19 @@ class ReviewView(StaffView):
         label="Resubmit (the provider has no such order)", style=discord.ButtonStyle.danger
     )
     async def resubmit(
-        self, interaction: discord.Interaction[Any], _: discord.ui.Button[Any]
+        self, interaction: discord.Interaction[OrderBot], _: discord.ui.Button[Any]
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         # The view stays alive: a second press (a double click, another staff member) is
         # refused by the service's compare-and-set, with a message saying why.
-        outcome = await bot_of(interaction).staff_orders.resubmit(
+        outcome = await interaction.client.staff_review.resubmit(
             self.order_id, interaction.user.id, self.seen
         )
         await interaction.followup.send(_outcome_text(outcome), ephemeral=True)
 
     @discord.ui.button(label="Mark placed…", style=discord.ButtonStyle.success)
     async def placed(
-        self, interaction: discord.Interaction[Any], _: discord.ui.Button[Any]
+        self, interaction: discord.Interaction[OrderBot], _: discord.ui.Button[Any]
     ) -> None:
         await interaction.response.send_modal(
             MarkPlacedModal(self.order_id, self.seen, interaction.id)
@@ -118,21 +121,21 @@ class ReviewView(StaffView):
 
     @discord.ui.button(label="Mark failed…", style=discord.ButtonStyle.secondary)
     async def failed(
-        self, interaction: discord.Interaction[Any], _: discord.ui.Button[Any]
+        self, interaction: discord.Interaction[OrderBot], _: discord.ui.Button[Any]
     ) -> None:
         await interaction.response.send_modal(
             MarkFailedModal(self.order_id, self.seen, interaction.id)
         )
 
 
-@order_group.command(
+@app_commands.command(
     name="retry", description="Retry a failed submission, or resolve a needs-review order"
 )
 @app_commands.describe(order_id="The order id, or start typing the buyer's name")
 @app_commands.autocomplete(order_id=order_autocomplete)
-async def retry_order(interaction: discord.Interaction[Any], order_id: str) -> None:
+async def retry_order(interaction: discord.Interaction[OrderBot], order_id: str) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
-    service = bot_of(interaction).staff_orders
+    service = interaction.client.staff_orders
     order = await service.get(order_id)
     if order.status is OrderStatus.NEEDS_REVIEW:
         await interaction.followup.send(
@@ -145,14 +148,14 @@ async def retry_order(interaction: discord.Interaction[Any], order_id: str) -> N
             ephemeral=True,
         )
         return
-    outcome = await service.retry_failed(order.id, interaction.user.id)
+    outcome = await interaction.client.staff_review.retry_failed(order.id, interaction.user.id)
     await interaction.followup.send(_outcome_text(outcome), ephemeral=True)
 
 
 # --- /admin order set-status -----------------------------------------------------------------
 
 
-@order_group.command(name="set-status", description="Move an order to another status, with a note")
+@app_commands.command(name="set-status", description="Move an order to another status, with a note")
 @app_commands.describe(
     order_id="The order id, or start typing the buyer's name",
     status="The new status (only moves the order's state machine allows)",
@@ -161,13 +164,13 @@ async def retry_order(interaction: discord.Interaction[Any], order_id: str) -> N
 @app_commands.choices(status=[app_commands.Choice(name=s.label, value=s.value) for s in SETTABLE])
 @app_commands.autocomplete(order_id=order_autocomplete)
 async def set_status(
-    interaction: discord.Interaction[Any],
+    interaction: discord.Interaction[OrderBot],
     order_id: str,
     status: str,
     note: app_commands.Range[str, 1, 300],
 ) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
-    order = await bot_of(interaction).staff_orders.set_status(
+    order = await interaction.client.staff_review.set_status(
         order_id, interaction.user.id, OrderStatus(status), note
     )
     told = " The buyer is being told." if order.status.is_terminal else ""
@@ -191,13 +194,13 @@ class DeliverModal(StaffModal):
         super().__init__(title=f"Deliver {order_id}", custom_id=f"admin-deliver:{key}")
         self.order_id = order_id
 
-    async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
+    async def submitted(self, interaction: discord.Interaction[OrderBot]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         await _deliver(interaction, self.order_id, self.text.value)
 
 
-async def _deliver(interaction: discord.Interaction[Any], order_id: str, text: str) -> None:
-    order = await bot_of(interaction).staff_orders.deliver(
+async def _deliver(interaction: discord.Interaction[OrderBot], order_id: str, text: str) -> None:
+    order = await interaction.client.staff_review.deliver(
         order_id, interaction.user.id, Delivery.from_text(text.strip())
     )
     await interaction.followup.send(
@@ -207,7 +210,7 @@ async def _deliver(interaction: discord.Interaction[Any], order_id: str, text: s
     )
 
 
-@order_group.command(
+@app_commands.command(
     name="deliver", description="Deliver an order by hand: type it, or attach a file"
 )
 @app_commands.describe(
@@ -216,14 +219,14 @@ async def _deliver(interaction: discord.Interaction[Any], order_id: str, text: s
 )
 @app_commands.autocomplete(order_id=order_autocomplete)
 async def deliver_order(
-    interaction: discord.Interaction[Any],
+    interaction: discord.Interaction[OrderBot],
     order_id: str,
     file: discord.Attachment | None = None,
 ) -> None:
     if file is None:
         # A modal must be the first answer. The only I/O before it is a local SQLite read,
         # so staff learn at once that an order can't be delivered, before typing anything.
-        order = await bot_of(interaction).staff_orders.deliverable(order_id)
+        order = await interaction.client.staff_review.deliverable(order_id)
         await interaction.response.send_modal(DeliverModal(order.id, interaction.id))
         return
     await interaction.response.defer(ephemeral=True, thinking=True)
@@ -241,13 +244,13 @@ async def deliver_order(
 # --- /admin order resend ---------------------------------------------------------------------
 
 
-@order_group.command(name="resend", description="Send the buyer the order's final DM again")
+@app_commands.command(name="resend", description="Send the buyer the order's final DM again")
 @app_commands.describe(order_id="The order id, or start typing the buyer's name")
 @app_commands.autocomplete(order_id=order_autocomplete)
-async def resend_order(interaction: discord.Interaction[Any], order_id: str) -> None:
+async def resend_order(interaction: discord.Interaction[OrderBot], order_id: str) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
-    service = bot_of(interaction).staff_orders
-    kind = await service.resend(order_id, interaction.user.id)
+    service = interaction.client.staff_orders
+    kind = await interaction.client.staff_review.resend(order_id, interaction.user.id)
     order = await service.get(order_id)
     await interaction.followup.send(
         f"The DM for `{order.id}` is on its way to <@{order.user_id}> again ({kind}).",
@@ -258,7 +261,7 @@ async def resend_order(interaction: discord.Interaction[Any], order_id: str) -> 
 # --- /admin order link -----------------------------------------------------------------------
 
 
-@order_group.command(name="link", description="Track an existing provider order for a member")
+@app_commands.command(name="link", description="Track an existing provider order for a member")
 @app_commands.describe(
     provider="Where the order was placed",
     remote_id="The provider's order id (digital shop: 12 letters/digits; Namefi: a UUID)",
@@ -266,7 +269,7 @@ async def resend_order(interaction: discord.Interaction[Any], order_id: str) -> 
 )
 @app_commands.choices(provider=LINKABLE)
 async def link_order(
-    interaction: discord.Interaction[Any],
+    interaction: discord.Interaction[OrderBot],
     provider: str,
     remote_id: app_commands.Range[str, 1, 100],
     member: discord.Member,
@@ -274,7 +277,7 @@ async def link_order(
     await interaction.response.defer(ephemeral=True, thinking=True)
     if member.bot:
         raise InvalidInput("Link orders to members, not to bots.")
-    order = await bot_of(interaction).staff_orders.link(
+    order = await interaction.client.staff_review.link(
         staff_id=interaction.user.id,
         provider=provider,
         remote_id=remote_id,
@@ -288,3 +291,13 @@ async def link_order(
         ephemeral=True,
         allowed_mentions=discord.AllowedMentions.none(),
     )
+
+
+# What this module adds to /admin (cogs.admin's setup attaches it).
+COMMANDS: Additions = (
+    (order_group, retry_order),
+    (order_group, set_status),
+    (order_group, deliver_order),
+    (order_group, resend_order),
+    (order_group, link_order),
+)

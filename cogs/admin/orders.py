@@ -1,6 +1,6 @@
 """/admin orders and /admin order view: staff look at orders (and Reveal, audited).
 
-Thin: the data comes from storage and bot.services.staff_orders. Replies are ephemeral
+Thin: the data comes from bot.services.order_queries and bot.services.staff_orders. Replies are ephemeral
 (only the staff member sees them). Views get custom ids unique to their interaction.
 """
 
@@ -23,10 +23,16 @@ from bot.staff_presenters import (
     staff_order_line,
     status_counts,
 )
-from cogs.admin.access import admin_group, order_group, staff_refusal
-from cogs.admin.ui import StaffView, bot_of, log_read, order_autocomplete
+from cogs.admin.access import (
+    Additions,
+    admin_group,
+    check_component,
+    order_group,
+    staff_refusal,
+)
+from cogs.admin.ui import VIEW_TIMEOUT, StaffView, log_read, order_autocomplete
+from cogs.pager import Pager, PageRenderer
 from core.domain import OrderStatus
-from storage import orders as repo
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -66,16 +72,14 @@ class OrderFilter:
 
 
 async def orders_page(bot: OrderBot, flt: OrderFilter, page: int) -> tuple[discord.Embed, int]:
+    queries = bot.order_queries
     counts = Counter(
-        await repo.count_orders_by_status(
-            bot.db, user_id=flt.member_id, provider=flt.provider, since=flt.since
-        )
+        await queries.count_by_status(user_id=flt.member_id, provider=flt.provider, since=flt.since)
     )
     total = counts[flt.status.value] if flt.status else sum(counts.values())
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
-    orders = await repo.list_orders(
-        bot.db,
+    orders = await queries.orders(
         statuses=[flt.status] if flt.status else None,
         user_id=flt.member_id,
         provider=flt.provider,
@@ -90,47 +94,37 @@ async def orders_page(bot: OrderBot, flt: OrderFilter, page: int) -> tuple[disco
     return embed, pages
 
 
-class OrdersPager(StaffView):
-    def __init__(self, flt: OrderFilter, page: int, pages: int, key: int) -> None:
-        super().__init__()
-        self.flt = flt
-        self.page = page
-        self.pages = pages
-        self.previous.custom_id = f"admin-orders:{key}:prev"
-        self.next.custom_id = f"admin-orders:{key}:next"
-        self._sync()
+class OrdersPager(Pager):
+    """/admin orders' pages: the staff check on every turn, instead of the pager's owner
+    check (the reply is ephemeral: only the staff member who asked sees it)."""
 
-    def _sync(self) -> None:
-        self.previous.disabled = self.page <= 0
-        self.next.disabled = self.page >= self.pages - 1
+    def __init__(self, owner_id: int, render: PageRenderer, pages: int, key: int) -> None:
+        super().__init__(
+            owner_id,
+            render,
+            0,
+            pages,
+            labels=("Previous", "Next"),
+            custom_id=f"admin-orders:{key}",
+            timeout=VIEW_TIMEOUT,
+        )
 
-    async def _turn(self, interaction: discord.Interaction[Any], step: int) -> None:
-        embed, self.pages = await orders_page(bot_of(interaction), self.flt, self.page + step)
-        self.page = min(max(self.page + step, 0), self.pages - 1)
-        self._sync()
-        await interaction.response.edit_message(embed=embed, view=self)
-
-    @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary)
-    async def previous(
-        self, interaction: discord.Interaction[Any], _: discord.ui.Button[Any]
-    ) -> None:
-        await self._turn(interaction, -1)
-
-    @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary)
-    async def next(self, interaction: discord.Interaction[Any], _: discord.ui.Button[Any]) -> None:
-        await self._turn(interaction, +1)
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        return await check_component(interaction)
 
 
 async def _provider_autocomplete(
-    interaction: discord.Interaction[Any], current: str
+    interaction: discord.Interaction[OrderBot], current: str
 ) -> list[app_commands.Choice[str]]:
     if staff_refusal(interaction) is not None:
         return []
-    names = sorted(a.name for a in bot_of(interaction).providers.all())
+    names = sorted(a.name for a in interaction.client.providers.all())
     return [app_commands.Choice(name=n, value=n) for n in names if current.lower() in n][:25]
 
 
-@admin_group.command(name="orders", description="List orders, newest first, with counts per status")
+@app_commands.command(
+    name="orders", description="List orders, newest first, with counts per status"
+)
 @app_commands.describe(
     status="Only this status",
     member="Only this buyer's orders",
@@ -140,22 +134,25 @@ async def _provider_autocomplete(
 @app_commands.choices(status=[app_commands.Choice(name=s.label, value=s.value) for s in LISTABLE])
 @app_commands.autocomplete(provider=_provider_autocomplete)
 async def list_orders(
-    interaction: discord.Interaction[Any],
+    interaction: discord.Interaction[OrderBot],
     status: str | None = None,
     member: discord.User | None = None,
     provider: app_commands.Range[str, 1, 50] | None = None,
     days: app_commands.Range[int, 1, 3650] | None = None,
 ) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
-    known = bot_of(interaction).providers.names()
+    known = interaction.client.providers.names()
     if provider is not None and provider not in known:
         raise InvalidInput(f"There is no provider `{provider[:50]}`. Known: {', '.join(known)}.")
     flt = OrderFilter(
         OrderStatus(status) if status else None, member.id if member else None, provider, days
     )
-    embed, pages = await orders_page(bot_of(interaction), flt, 0)
+    bot = interaction.client
+    embed, pages = await orders_page(bot, flt, 0)
     log_read(interaction, f"listed orders ({flt.describe()})")
-    view = OrdersPager(flt, 0, pages, interaction.id)
+    view = OrdersPager(
+        interaction.user.id, lambda page: orders_page(bot, flt, page), pages, interaction.id
+    )
     await interaction.followup.send(embed=embed, view=view, ephemeral=True)
 
 
@@ -170,10 +167,10 @@ class RevealView(StaffView):
 
     @discord.ui.button(label="Reveal contact and delivery", style=discord.ButtonStyle.danger)
     async def reveal(
-        self, interaction: discord.Interaction[Any], _: discord.ui.Button[Any]
+        self, interaction: discord.Interaction[OrderBot], _: discord.ui.Button[Any]
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        service = bot_of(interaction).staff_orders
+        service = interaction.client.staff_orders
         order = await service.get(self.order_id)
         revealed = await service.reveal(order.id, interaction.user.id)
         text, long = revealed_text(order, revealed)
@@ -184,12 +181,12 @@ class RevealView(StaffView):
             await interaction.followup.send(text, file=file, ephemeral=True)
 
 
-@order_group.command(name="view", description="The whole record of one order, masked")
+@app_commands.command(name="view", description="The whole record of one order, masked")
 @app_commands.describe(order_id="The order id, or start typing the buyer's name")
 @app_commands.autocomplete(order_id=order_autocomplete)
-async def view_order(interaction: discord.Interaction[Any], order_id: str) -> None:
+async def view_order(interaction: discord.Interaction[OrderBot], order_id: str) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
-    bot = bot_of(interaction)
+    bot = interaction.client
     dossier = await bot.staff_orders.dossier(order_id)
     order = dossier.order
     contact = masked_contact(order, order.contact(bot.cipher) if order.has_contact else None)
@@ -204,4 +201,8 @@ async def view_order(interaction: discord.Interaction[Any], order_id: str) -> No
         await interaction.followup.send(embed=embed, ephemeral=True)
 
 
-# --- /admin order retry ----------------------------------------------------------------------
+# What this module adds to /admin (cogs.admin's setup attaches it).
+COMMANDS: Additions = (
+    (admin_group, list_orders),
+    (order_group, view_order),
+)

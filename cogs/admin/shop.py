@@ -7,23 +7,27 @@ the figures and the chart in bot.services.stats.
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 
 from bot.staff_presenters import providers_embed, stats_embed
-from cogs.admin.access import admin_group, shop_group
-from cogs.admin.ui import bot_of, log_read
+from cogs.admin.access import Additions, admin_group, shop_group
+from cogs.admin.ui import log_read
+
+if TYPE_CHECKING:
+    from bot.app import OrderBot
 
 
-@shop_group.command(name="pause", description="Stop buyers from ordering (staff work goes on)")
+@app_commands.command(name="pause", description="Stop buyers from ordering (staff work goes on)")
 @app_commands.describe(reason="Shown to buyers who try to order, e.g. 'back at 6pm'")
 async def pause_shop(
-    interaction: discord.Interaction[Any], reason: app_commands.Range[str, 1, 200] | None = None
+    interaction: discord.Interaction[OrderBot],
+    reason: app_commands.Range[str, 1, 200] | None = None,
 ) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
-    changed = await bot_of(interaction).shop.pause(interaction.user.id, reason)
+    changed = await interaction.client.shop.pause(interaction.user.id, reason)
     already = "" if changed else " (it was already paused; the reason is updated)"
     await interaction.followup.send(
         f"⏸️ The shop is paused{already}. `/boost`, `/buy` and Confirm now answer buyers with "
@@ -33,30 +37,32 @@ async def pause_shop(
     )
 
 
-@shop_group.command(name="resume", description="Let buyers order again")
-async def resume_shop(interaction: discord.Interaction[Any]) -> None:
+@app_commands.command(name="resume", description="Let buyers order again")
+async def resume_shop(interaction: discord.Interaction[OrderBot]) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
-    changed = await bot_of(interaction).shop.resume(interaction.user.id)
+    changed = await interaction.client.shop.resume(interaction.user.id)
     text = "▶️ The shop is open: buyers can order again." if changed else "The shop was not paused."
     await interaction.followup.send(text, ephemeral=True)
 
 
-@admin_group.command(name="providers", description="Each provider's health: circuit, errors, holds")
-async def providers(interaction: discord.Interaction[Any]) -> None:
+@app_commands.command(
+    name="providers", description="Each provider's health: circuit, errors, holds"
+)
+async def providers(interaction: discord.Interaction[OrderBot]) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
-    bot = bot_of(interaction)
+    bot = interaction.client
     report = await bot.provider_health_report()
     log_read(interaction, "viewed provider health")
     await interaction.followup.send(embed=providers_embed(report), ephemeral=True)
 
 
-@admin_group.command(name="stats", description="Orders, revenue and timings, with a chart")
+@app_commands.command(name="stats", description="Orders, revenue and timings, with a chart")
 @app_commands.describe(days="How many days back (default 14)")
 async def stats(
-    interaction: discord.Interaction[Any], days: app_commands.Range[int, 1, 365] = 14
+    interaction: discord.Interaction[OrderBot], days: app_commands.Range[int, 1, 365] = 14
 ) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
-    bot = bot_of(interaction)
+    bot = interaction.client
     figures = await bot.stats.collect(days)
     png = await bot.stats.chart(figures)
     log_read(interaction, f"viewed stats for {days} day(s)")
@@ -66,3 +72,12 @@ async def stats(
     await interaction.followup.send(
         embed=embed, file=discord.File(io.BytesIO(png), filename=name), ephemeral=True
     )
+
+
+# What this module adds to /admin (cogs.admin's setup attaches it).
+COMMANDS: Additions = (
+    (shop_group, pause_shop),
+    (shop_group, resume_shop),
+    (admin_group, providers),
+    (admin_group, stats),
+)

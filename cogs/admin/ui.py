@@ -1,5 +1,5 @@
 """What every piece of the staff console shares: the views' and forms' access check and
-error handling, the order-id autocomplete, and the bot handle."""
+error handling, the order-id autocomplete, and the read log."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from discord import app_commands
 from bot.presenters import STATUS_EMOJI
 from bot.tree import report_error
 from cogs.admin.access import check_component, staff_refusal
-from storage import orders as repo
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -23,12 +22,7 @@ log = logging.getLogger(__name__)
 VIEW_TIMEOUT = 600
 
 
-def bot_of(interaction: discord.Interaction[Any]) -> OrderBot:
-    bot: OrderBot = interaction.client
-    return bot
-
-
-def log_read(interaction: discord.Interaction[Any], what: str) -> None:
+def log_read(interaction: discord.Interaction[OrderBot], what: str) -> None:
     """Read-only staff commands are logged, not audited."""
     log.info("staff %s: %s", interaction.user.id, what)
 
@@ -39,6 +33,7 @@ class StaffView(discord.ui.View):
     def __init__(self) -> None:
         super().__init__(timeout=VIEW_TIMEOUT)
 
+    # discord.py declares these two generic in the client (Interaction[ClientT]).
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         return await check_component(interaction)
 
@@ -50,25 +45,33 @@ class StaffView(discord.ui.View):
 
 class StaffModal(discord.ui.Modal):
     """A staff-console form: the staff check on submit, friendly errors. Its custom_id
-    must be unique to the interaction that opened it (discord.py keys open modals by it)."""
+    must be unique to the interaction that opened it (discord.py keys open modals by it).
+    A subclass implements `submitted`."""
 
+    # discord.py declares these three generic in the client (Interaction[ClientT]).
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         return await check_component(interaction)
+
+    async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
+        await self.submitted(interaction)
 
     async def on_error(  # type: ignore[override]  # Modal's signature differs from View's
         self, interaction: discord.Interaction[Any], error: Exception, /
     ) -> None:
         await report_error(interaction, error)
 
+    async def submitted(self, interaction: discord.Interaction[OrderBot]) -> None:
+        raise NotImplementedError
+
 
 async def order_autocomplete(
-    interaction: discord.Interaction[Any], current: str
+    interaction: discord.Interaction[OrderBot], current: str
 ) -> list[app_commands.Choice[str]]:
     # Autocomplete runs no checks: without this, anyone who can see /admin could list
     # order ids and buyers' names.
     if staff_refusal(interaction) is not None:
         return []
-    found = await repo.search_orders(bot_of(interaction).db, current, limit=25)
+    found = await interaction.client.order_queries.search(current, limit=25)
     return [
         app_commands.Choice(
             name=(

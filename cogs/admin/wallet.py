@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -18,21 +18,22 @@ from discord import app_commands
 from bot.errors import InvalidInput
 from bot.presenters import signed
 from bot.services.wallet import WalletChange
-from cogs.admin.access import StaffGroup, admin_group, order_group, staff_refusal
-from cogs.admin.ui import bot_of, log_read, order_autocomplete
+from cogs.admin.access import Additions, StaffGroup, admin_group, order_group, staff_refusal
+from cogs.admin.ui import log_read, order_autocomplete
 from cogs.pager import send_paged
 from cogs.wallet import wallet_page
 from core.domain import AmountError, Money, parse_amount
 
+if TYPE_CHECKING:
+    from bot.app import OrderBot
+
 log = logging.getLogger(__name__)
 
-wallet_group = StaffGroup(
-    name="wallet", description="Staff: members' store credit", parent=admin_group
-)
+wallet_group = StaffGroup(name="wallet", description="Staff: members' store credit")
 
 
-def shop_currencies(interaction: discord.Interaction[Any]) -> list[str]:
-    return sorted({p.currency for p in bot_of(interaction).catalog.all()})
+def shop_currencies(interaction: discord.Interaction[OrderBot]) -> list[str]:
+    return sorted({p.currency for p in interaction.client.catalog.all()})
 
 
 def names_currency(text: str) -> bool:
@@ -41,7 +42,7 @@ def names_currency(text: str) -> bool:
 
 
 def read_amount(
-    interaction: discord.Interaction[Any],
+    interaction: discord.Interaction[OrderBot],
     amount: str,
     currency: str | None,
     fallback: str | None = None,
@@ -58,7 +59,7 @@ def read_amount(
 
 
 async def currency_autocomplete(
-    interaction: discord.Interaction[Any], current: str
+    interaction: discord.Interaction[OrderBot], current: str
 ) -> list[app_commands.Choice[str]]:
     if staff_refusal(interaction) is not None:
         return []
@@ -70,7 +71,7 @@ async def currency_autocomplete(
 
 
 async def dm_member(
-    interaction: discord.Interaction[Any], member_id: int, embed: discord.Embed, key: str
+    interaction: discord.Interaction[OrderBot], member_id: int, embed: discord.Embed, key: str
 ) -> str:
     """The member's DM about a movement, and a line for staff saying whether it went."""
     nonce = hashlib.sha256(f"wallet|{key}".encode()).hexdigest()[:25]
@@ -96,12 +97,12 @@ def movement_embed(title: str, change: WalletChange, note: str | None) -> discor
     return embed
 
 
-@wallet_group.command(name="view", description="A member's store credit and ledger")
+@app_commands.command(name="view", description="A member's store credit and ledger")
 @app_commands.describe(member="Whose wallet")
-async def view_wallet(interaction: discord.Interaction[Any], member: discord.Member) -> None:
+async def view_wallet(interaction: discord.Interaction[OrderBot], member: discord.Member) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
     log_read(interaction, f"wallet of {member.id}")
-    bot = bot_of(interaction)
+    bot = interaction.client
     title = f"Store credit of {member.display_name}"[:200]
     await send_paged(
         interaction, interaction.user.id, lambda page: wallet_page(bot, member.id, page, title)
@@ -109,7 +110,7 @@ async def view_wallet(interaction: discord.Interaction[Any], member: discord.Mem
 
 
 async def _move(
-    interaction: discord.Interaction[Any],
+    interaction: discord.Interaction[OrderBot],
     member: discord.Member,
     amount: str,
     currency: str | None,
@@ -122,7 +123,7 @@ async def _move(
         raise InvalidInput("Bots have no store credit.")
     money = read_amount(interaction, amount, currency)
     signed_money = money if credit else Money(-money.minor, money.currency)
-    change = await bot_of(interaction).wallet.adjust(
+    change = await interaction.client.wallet.adjust(
         staff_id=interaction.user.id,
         member_id=member.id,
         amount=signed_money,
@@ -149,7 +150,7 @@ async def _move(
     )
 
 
-@wallet_group.command(name="credit", description="Add store credit after a member paid you")
+@app_commands.command(name="credit", description="Add store credit after a member paid you")
 @app_commands.describe(
     member="Who paid",
     amount="As you'd write it: 12.50, ₹199, 5 USD (no thousands separators)",
@@ -158,7 +159,7 @@ async def _move(
 )
 @app_commands.autocomplete(currency=currency_autocomplete)
 async def credit_wallet(
-    interaction: discord.Interaction[Any],
+    interaction: discord.Interaction[OrderBot],
     member: discord.Member,
     amount: app_commands.Range[str, 1, 30],
     note: app_commands.Range[str, 1, 200],
@@ -167,7 +168,7 @@ async def credit_wallet(
     await _move(interaction, member, amount, currency, note, credit=True)
 
 
-@wallet_group.command(
+@app_commands.command(
     name="debit", description="Take store credit off (e.g. correct a wrong credit)"
 )
 @app_commands.describe(
@@ -178,7 +179,7 @@ async def credit_wallet(
 )
 @app_commands.autocomplete(currency=currency_autocomplete)
 async def debit_wallet(
-    interaction: discord.Interaction[Any],
+    interaction: discord.Interaction[OrderBot],
     member: discord.Member,
     amount: app_commands.Range[str, 1, 30],
     note: app_commands.Range[str, 1, 200],
@@ -187,19 +188,19 @@ async def debit_wallet(
     await _move(interaction, member, amount, currency, note, credit=False)
 
 
-@order_group.command(name="refund", description="Refund a wallet-paid order, fully or in part")
+@app_commands.command(name="refund", description="Refund a wallet-paid order, fully or in part")
 @app_commands.describe(
     order_id="The order id, or start typing the buyer's name",
     amount="How much (default: everything still paid), e.g. 150 or ₹150",
 )
 @app_commands.autocomplete(order_id=order_autocomplete)
 async def refund_order(
-    interaction: discord.Interaction[Any],
+    interaction: discord.Interaction[OrderBot],
     order_id: str,
     amount: app_commands.Range[str, 1, 30] | None = None,
 ) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
-    bot = bot_of(interaction)
+    bot = interaction.client
     money: Money | None = None
     if amount is not None:
         order = await bot.staff_orders.get(order_id)
@@ -219,3 +220,13 @@ async def refund_order(
         ephemeral=True,
         allowed_mentions=discord.AllowedMentions.none(),
     )
+
+
+# What this module adds to /admin (cogs.admin's setup attaches it), /admin wallet first.
+COMMANDS: Additions = (
+    (admin_group, wallet_group),
+    (wallet_group, view_wallet),
+    (wallet_group, credit_wallet),
+    (wallet_group, debit_wallet),
+    (order_group, refund_order),
+)

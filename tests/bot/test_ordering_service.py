@@ -173,8 +173,8 @@ async def test_boost_timeout_becomes_needs_review_never_resent(
         alerts = await staff_alerts.unposted_alerts(db)
         assert [a.kind for a in alerts] == ["needs_review"]
         # Recovery never re-sends it.
-        await service.recover_submitting(at_startup=True)
-        await service.recover_submitting(at_startup=False)
+        await service.recovery.recover_submitting(at_startup=True)
+        await service.recovery.recover_submitting(at_startup=False)
         assert len(posts(cluster, "boost")) == 1
     finally:
         await slow.aclose()
@@ -249,7 +249,7 @@ async def test_crash_recovery_checkout_resubmits_same_id(
             )
     assert list(cluster.state("checkout").orders) == [draft.id]
     # Restart: recovery re-sends with the same id; still one order at the provider.
-    handled = await service.recover_submitting(at_startup=True)
+    handled = await service.recovery.recover_submitting(at_startup=True)
     assert handled == 1
     stored = await repo.get_order(db, draft.id)
     assert stored is not None and stored.status is OrderStatus.SUBMITTED
@@ -264,7 +264,7 @@ async def test_crash_recovery_boost_goes_to_review(
     await repo.transition_order(
         db, draft.id, repo.StatusChange(OrderStatus.SUBMITTING, actor="system"), cipher
     )
-    assert await service.recover_submitting(at_startup=True) == 1
+    assert await service.recovery.recover_submitting(at_startup=True) == 1
     stored = await repo.get_order(db, draft.id)
     assert stored is not None and stored.status is OrderStatus.NEEDS_REVIEW
     assert posts(cluster, "boost") == []
@@ -285,7 +285,7 @@ async def test_checkout_unavailable_keeps_retrying_with_same_id(
     assert stored is not None and stored.status is OrderStatus.SUBMITTING
     assert stored.next_poll_at is not None
     service.clock = lambda: stored.next_poll_at + 1  # type: ignore[operator]
-    assert await service.recover_submitting(at_startup=False) == 1
+    assert await service.recovery.recover_submitting(at_startup=False) == 1
     assert (await repo.get_order(db, draft.id)).status is OrderStatus.SUBMITTED  # type: ignore[union-attr]
     assert list(cluster.state("checkout").orders) == [draft.id]
 
@@ -331,11 +331,11 @@ async def test_abandoned_boost_submission_goes_to_staff_not_resent(
         db, draft.id, repo.StatusChange(OrderStatus.SUBMITTING, actor="system"), cipher
     )
     # Moments later it may still be in flight: left alone.
-    assert await service.recover_submitting(at_startup=False) == 0
+    assert await service.recovery.recover_submitting(at_startup=False) == 0
     # Minutes later, nothing in this process is sending it: staff are told.
     stuck_at = time.time() + 600
     service.clock = lambda: stuck_at
-    assert await service.recover_submitting(at_startup=False) == 1
+    assert await service.recovery.recover_submitting(at_startup=False) == 1
     stored = await repo.get_order(db, draft.id)
     assert stored is not None and stored.status is OrderStatus.NEEDS_REVIEW
     assert posts(cluster, "boost") == []

@@ -22,7 +22,8 @@ from bot.catalog import load_catalog
 from bot.errors import NotAllowed, NotEnoughCredit
 from bot.providers.registry import ProviderRegistry
 from bot.services.ordering import ConfirmResult, OrderingService, ShopPolicy
-from bot.services.staff_orders import StaffOrderError, StaffOrders
+from bot.services.staff_orders import StaffOrderError
+from bot.services.staff_review import StaffReview
 from bot.services.wallet import WalletError, WalletService
 from core.crypto import DeliveryCipher
 from core.domain import Money, OrderKind, OrderStatus, PaymentMode
@@ -153,7 +154,7 @@ async def test_a_failed_order_is_refunded_once_and_a_retry_pays_again(
     # The buyer's outcome DM is owed in the same transaction as the refund.
     assert [n.kind for n in await outbox.list_notifications(db, order.id)] == ["final"]
 
-    staff = StaffOrders(db, cipher, service)
+    staff = StaffReview(db, cipher, service)
     await WalletService(db).adjust(
         staff_id=STAFF, member_id=BUYER, amount=Money(-500, "USD"), note="x", interaction_id=8
     )
@@ -223,7 +224,7 @@ async def test_approval_orders_wait_for_one_staff_decision(
     db: Database, cipher: DeliveryCipher, adapters: ProviderRegistry, cluster: SandboxCluster
 ) -> None:
     service = service_with(db, cipher, adapters, ShopPolicy(default_payment=PaymentMode.APPROVAL))
-    staff = StaffOrders(db, cipher, service)
+    staff = StaffReview(db, cipher, service)
     order = await draft(service, "d1")  # no credit needed: staff check the payment
     outcome = await service.confirm(order.id, BUYER)
     assert outcome.result is ConfirmResult.AWAITING_APPROVAL
@@ -491,7 +492,7 @@ async def test_a_live_order_being_resent_cant_be_refunded_into_an_unpaid_send(
     assert stored is not None and stored.next_poll_at is not None
     due = stored.next_poll_at + 1
     service.clock = lambda: due
-    await service.recover_submitting(at_startup=False)
+    await service.recovery.recover_submitting(at_startup=False)
     sent = await repo.get_order(db, order.id)
     assert sent is not None and sent.status is OrderStatus.SUBMITTED
     async with db.reading() as conn:
@@ -534,7 +535,7 @@ async def test_staff_sends_honour_a_providers_retry_after_hold(
     await service.confirm(order.id, BUYER)
     await provider_health.set_hold(db, "boost", time.time() + 600)
     with pytest.raises(StaffOrderError, match="asked us to wait"):
-        await StaffOrders(db, cipher, service).approve(order.id, STAFF)
+        await StaffReview(db, cipher, service).approve(order.id, STAFF)
     assert posts(cluster) == 0
     current = await repo.get_order(db, order.id)
     assert current is not None and current.status is OrderStatus.AWAITING_APPROVAL

@@ -12,8 +12,8 @@ from bot.catalog import load_catalog
 from bot.errors import UserFacingError
 from bot.providers.registry import ProviderRegistry
 from bot.services.ordering import OrderingService
-from bot.services.staff_orders import StaffOrders
-from bot.staff_presenters import mask_email, mask_name, mask_phone
+from bot.services.staff_review import StaffReview
+from bot.staff_presenters import mask_email_and_domain, mask_name, mask_phone_fixed_length
 from core.crypto import DeliveryCipher
 from core.domain import Delivery, OrderStatus
 from sandbox.common import Fault
@@ -39,8 +39,8 @@ async def ordering(
 
 
 @pytest.fixture
-def staff(db: Database, cipher: DeliveryCipher, ordering: OrderingService) -> StaffOrders:
-    return StaffOrders(db, cipher, ordering)
+def staff(db: Database, cipher: DeliveryCipher, ordering: OrderingService) -> StaffReview:
+    return StaffReview(db, cipher, ordering)
 
 
 async def needs_review(ordering: OrderingService, cluster: SandboxCluster) -> repo.OrderRecord:
@@ -52,7 +52,7 @@ async def needs_review(ordering: OrderingService, cluster: SandboxCluster) -> re
 
 
 async def test_two_staff_resubmitting_at_once_send_one_request(
-    staff: StaffOrders, ordering: OrderingService, cluster: SandboxCluster, db: Database
+    staff: StaffReview, ordering: OrderingService, cluster: SandboxCluster, db: Database
 ) -> None:
     order = await needs_review(ordering, cluster)
     results = await asyncio.gather(
@@ -66,7 +66,7 @@ async def test_two_staff_resubmitting_at_once_send_one_request(
 
 
 async def test_resolving_twice_is_refused_and_changes_nothing(
-    staff: StaffOrders, ordering: OrderingService, cluster: SandboxCluster, db: Database
+    staff: StaffReview, ordering: OrderingService, cluster: SandboxCluster, db: Database
 ) -> None:
     order = await needs_review(ordering, cluster)
     await staff.mark_failed(order.id, STAFF_A, "no stock")
@@ -88,7 +88,7 @@ async def test_resolving_twice_is_refused_and_changes_nothing(
 
 
 async def test_a_retry_after_a_final_dm_owes_the_new_outcome(
-    staff: StaffOrders, ordering: OrderingService, cluster: SandboxCluster, db: Database
+    staff: StaffReview, ordering: OrderingService, cluster: SandboxCluster, db: Database
 ) -> None:
     # Failed and told by DM (mark failed); then retried, placed and completed: the buyer
     # must hear about the new outcome too, so the first `final` row can't swallow it.
@@ -110,7 +110,7 @@ async def test_a_retry_after_a_final_dm_owes_the_new_outcome(
 
 
 async def test_deliver_is_a_compare_and_set(
-    staff: StaffOrders, ordering: OrderingService, cluster: SandboxCluster, db: Database
+    staff: StaffReview, ordering: OrderingService, cluster: SandboxCluster, db: Database
 ) -> None:
     order = await needs_review(ordering, cluster)
     first, second = await asyncio.gather(
@@ -129,17 +129,17 @@ async def test_deliver_is_a_compare_and_set(
 
 
 def test_masks_show_only_what_tells_buyers_apart() -> None:
-    assert mask_phone("+919876543210") == "+91 ••••• ••210"
-    assert "98765" not in mask_phone("+919876543210")
-    assert mask_phone("+1") == "••••"
-    assert mask_phone("+1234567") == "+•• ••••• •••67"  # short: two digits, no country
-    assert mask_email("asha.rao@example.com") == "a•••@e•••.com"
-    assert mask_email("nonsense") == "••••"
+    assert mask_phone_fixed_length("+919876543210") == "+91 ••••• ••210"
+    assert "98765" not in mask_phone_fixed_length("+919876543210")
+    assert mask_phone_fixed_length("+1") == "••••"
+    assert mask_phone_fixed_length("+1234567") == "+•• ••••• •••67"  # short: two digits, no country
+    assert mask_email_and_domain("asha.rao@example.com") == "a•••@e•••.com"
+    assert mask_email_and_domain("nonsense") == "••••"
     assert mask_name("Asha Rao") == "A•• R••"
 
 
 async def test_a_staff_retry_that_fails_again_is_dmed_to_the_buyer(
-    staff: StaffOrders, ordering: OrderingService, cluster: SandboxCluster, db: Database
+    staff: StaffReview, ordering: OrderingService, cluster: SandboxCluster, db: Database
 ) -> None:
     order = await needs_review(ordering, cluster)
     await staff.mark_failed(order.id, STAFF_A, "provider down")
@@ -151,7 +151,7 @@ async def test_a_staff_retry_that_fails_again_is_dmed_to_the_buyer(
 
 
 async def test_stale_review_buttons_are_refused(
-    staff: StaffOrders, ordering: OrderingService, cluster: SandboxCluster, db: Database
+    staff: StaffReview, ordering: OrderingService, cluster: SandboxCluster, db: Database
 ) -> None:
     order = await needs_review(ordering, cluster)
     shown = order.updated_at
@@ -164,7 +164,7 @@ async def test_stale_review_buttons_are_refused(
 
 
 async def test_set_status_refuses_a_sending_order_and_an_unpollable_open_status(
-    staff: StaffOrders, ordering: OrderingService, cluster: SandboxCluster, db: Database
+    staff: StaffReview, ordering: OrderingService, cluster: SandboxCluster, db: Database
 ) -> None:
     order = await needs_review(ordering, cluster)
     with pytest.raises(UserFacingError, match="Mark placed"):
@@ -180,7 +180,7 @@ async def test_set_status_refuses_a_sending_order_and_an_unpollable_open_status(
 
 
 async def test_mark_placed_tells_the_buyer_who_was_told_staff_are_checking(
-    staff: StaffOrders, ordering: OrderingService, cluster: SandboxCluster, db: Database
+    staff: StaffReview, ordering: OrderingService, cluster: SandboxCluster, db: Database
 ) -> None:
     order = await needs_review(ordering, cluster)
     remote = cluster.state("boost").create_order(inviteCode="shopdemo", amount=4)

@@ -112,7 +112,7 @@ async def test_boost_reply_that_cant_be_read_goes_to_staff_never_resent(
     assert await alert_kinds(db) == ["needs_review"]
     # The provider made the order; the bot never sends a second one on its own.
     assert len(cluster.state("boost").orders) == 1
-    await service.recover_submitting(at_startup=True)
+    await service.recovery.recover_submitting(at_startup=True)
     assert len(posts(cluster, "boost")) == 1
 
 
@@ -130,7 +130,7 @@ async def test_checkout_reply_that_cant_be_read_is_resent_with_the_same_request(
     stored = await order(db, draft.id)
     assert stored.status is OrderStatus.SUBMITTING and stored.next_poll_at is not None
     service.clock = lambda: stored.next_poll_at + 1  # type: ignore[operator]
-    assert await service.recover_submitting(at_startup=False) == 1
+    assert await service.recovery.recover_submitting(at_startup=False) == 1
     assert (await order(db, draft.id)).status is OrderStatus.SUBMITTED
     first, second = posts(cluster, "checkout")
     assert first.text == second.text  # byte for byte
@@ -202,7 +202,7 @@ async def test_a_final_status_in_the_create_answer_is_recorded_not_dropped(
     assert "provider_outcome" in await alert_kinds(db)
     # Later recovery finds nothing stuck, and never claims "the bot stopped while sending".
     service.clock = lambda: time.time() + 3600
-    assert await service.recover_submitting(at_startup=False) == 0
+    assert await service.recovery.recover_submitting(at_startup=False) == 0
 
 
 async def test_an_answer_recorded_but_not_acted_on_keeps_the_providers_id(
@@ -221,7 +221,7 @@ async def test_an_answer_recorded_but_not_acted_on_keeps_the_providers_id(
         detail="boost answered",
         expect=OrderStatus.SUBMITTING,
     )
-    assert await service.recover_submitting(at_startup=True) == 1
+    assert await service.recovery.recover_submitting(at_startup=True) == 1
     stored = await order(db, draft.id)
     assert stored.status is OrderStatus.NEEDS_REVIEW
     assert stored.remote_id == "7f0c2a4e-1111-2222-3333-444455556666"
@@ -240,9 +240,9 @@ async def test_a_checkout_order_left_submitting_without_a_retry_time_is_resent(
     await repo.transition_order(
         db, draft.id, repo.StatusChange(OrderStatus.SUBMITTING, actor="x"), cipher
     )
-    assert await service.recover_submitting(at_startup=False) == 0  # may be in flight
+    assert await service.recovery.recover_submitting(at_startup=False) == 0  # may be in flight
     service.clock = lambda: time.time() + 600
-    assert await service.recover_submitting(at_startup=False) == 1
+    assert await service.recovery.recover_submitting(at_startup=False) == 1
     assert (await order(db, draft.id)).status is OrderStatus.SUBMITTED
     assert list(cluster.state("checkout").orders) == [draft.id]
 
@@ -278,7 +278,7 @@ async def test_a_frozen_request_that_no_longer_decrypts_goes_to_staff(
     restarted = OrderingService(
         db, other, catalog, adapters, clock=lambda: due + 1, policy=FREE_POLICY
     )
-    assert await restarted.recover_submitting(at_startup=False) == 1
+    assert await restarted.recovery.recover_submitting(at_startup=False) == 1
     assert (await order(db, draft.id)).status is OrderStatus.NEEDS_REVIEW
     assert len(posts(cluster, "checkout")) == 3  # the unreadable request is never re-sent
     assert "needs_review" in await alert_kinds(db)
@@ -329,7 +329,7 @@ async def test_a_resend_after_a_catalog_edit_and_restart_is_the_first_send(
     restarted = OrderingService(
         db, cipher, edited, adapters, clock=lambda: due + 1, policy=FREE_POLICY
     )
-    assert await restarted.recover_submitting(at_startup=True) == 1
+    assert await restarted.recovery.recover_submitting(at_startup=True) == 1
     sent = posts(cluster, "checkout")
     assert len(sent) == 4 and {r.text for r in sent} == {sent[0].text}
     assert (await order(db, draft.id)).status is OrderStatus.SUBMITTED
@@ -347,7 +347,7 @@ async def test_a_409_on_a_checkout_send_is_needs_review_not_failed(
     stored = await order(db, draft.id)
     assert stored.status is OrderStatus.NEEDS_REVIEW and stored.remote_id == draft.id
     assert await alert_kinds(db) == ["needs_review"]
-    await service.recover_submitting(at_startup=True)
+    await service.recovery.recover_submitting(at_startup=True)
     assert len(posts(cluster, "checkout")) == 1
 
 
@@ -363,7 +363,7 @@ async def test_a_checkout_answer_under_another_id_is_never_resent(
     assert stored.status is OrderStatus.NEEDS_REVIEW and stored.remote_id is None
     (alert,) = await staff_alerts.unposted_alerts(db)
     assert "THEIR-OWN-ID" in alert.message and draft.id in alert.message
-    await service.recover_submitting(at_startup=True)
+    await service.recovery.recover_submitting(at_startup=True)
     assert len(posts(cluster, "checkout")) == 1
 
 
@@ -432,7 +432,7 @@ async def test_resends_stay_bounded_when_no_outcome_can_be_recorded(
     assert_not_told_to_retry(outcome.user_message)
     for _ in range(10):
         now[0] += 600
-        await service.recover_submitting(at_startup=False)
+        await service.recovery.recover_submitting(at_startup=False)
     # The first send and one re-send per configured wait, then none: never a loop.
     assert len(posts(cluster, "checkout")) == 3
     assert (await order(db, draft.id)).status is OrderStatus.SUBMITTING  # the disk refuses
@@ -480,7 +480,7 @@ async def test_a_refused_resend_is_not_nothing_ordered(
     state.add_fault(Fault("rejected", method="POST"))
     due = (await order(db, draft.id)).next_poll_at
     service.clock = lambda: due + 1  # type: ignore[operator]
-    await service.recover_submitting(at_startup=False)
+    await service.recovery.recover_submitting(at_startup=False)
     stored = await order(db, draft.id)
     assert stored.status is OrderStatus.NEEDS_REVIEW  # not failed: the provider holds it
     assert list(state.orders) == [draft.id]
@@ -497,7 +497,7 @@ async def test_a_409_on_a_resend_is_needs_review(
     state.add_fault(Fault("conflict", method="POST"))
     due = (await order(db, draft.id)).next_poll_at
     service.clock = lambda: due + 1  # type: ignore[operator]
-    await service.recover_submitting(at_startup=False)
+    await service.recovery.recover_submitting(at_startup=False)
     assert (await order(db, draft.id)).status is OrderStatus.NEEDS_REVIEW
 
 
@@ -524,7 +524,7 @@ async def test_startup_recovery_keeps_scheduled_resends_and_holds(
     scheduled = await checkout_draft(service, key="scheduled")
     assert (await service.confirm(scheduled.id, BUYER)).result is ConfirmResult.RETRYING
     # A restart right away: the scheduled re-send keeps its time.
-    assert await service.recover_submitting(at_startup=True) == 0
+    assert await service.recovery.recover_submitting(at_startup=True) == 0
     assert len(posts(cluster, "checkout")) == 3
     # A crash leftover while the provider holds us off (Retry-After) waits too.
     leftover = await checkout_draft(service, key="leftover")
@@ -534,7 +534,7 @@ async def test_startup_recovery_keeps_scheduled_resends_and_holds(
     from storage import provider_health
 
     await provider_health.set_hold(db, "checkout", time.time() + 300)
-    assert await service.recover_submitting(at_startup=True) == 0
+    assert await service.recovery.recover_submitting(at_startup=True) == 0
     assert len(posts(cluster, "checkout")) == 3
 
 
@@ -559,7 +559,7 @@ async def test_one_providers_slow_resends_dont_delay_anothers_recovery(
             )
         cluster.state("checkout").hang_seconds = 5
         cluster.state("checkout").add_fault(Fault("hang", count=-1, method="POST"))
-        recovery = asyncio.create_task(service.recover_submitting(at_startup=True))
+        recovery = asyncio.create_task(service.recovery.recover_submitting(at_startup=True))
         started = time.monotonic()
         while (await order(db, boost.id)).status is not OrderStatus.NEEDS_REVIEW:
             assert time.monotonic() - started < 2, "the boost leftover waited for checkout"

@@ -5,10 +5,14 @@ to a plain Group under /admin would skip the check. This walks the real tree."""
 
 from __future__ import annotations
 
+import discord
+import pytest
 from discord import app_commands
 
-import cogs.admin  # noqa: F401 - attaches every /admin command
-from cogs.admin.access import DEFAULT_PERMISSIONS, StaffGroup, admin_group
+from cogs.admin import AdminSetupError, admin_commands, shop
+from cogs.admin.access import DEFAULT_PERMISSIONS, StaffGroup
+
+admin_group = admin_commands()  # /admin with every command attached, as setup adds it
 
 
 def walk(group: app_commands.Group) -> list[app_commands.Command | app_commands.Group]:
@@ -47,3 +51,24 @@ def test_admin_is_guild_only_and_hidden_by_default() -> None:
     assert admin_group.default_permissions == DEFAULT_PERMISSIONS
     # Only server managers see it until the owner grants the staff role (see the README).
     assert DEFAULT_PERMISSIONS.value == 1 << 5
+
+
+def test_admin_is_put_together_explicitly_and_refuses_what_is_left_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Again: nothing changes (a reload of the extension, another bot in the process).
+    before = [c.qualified_name for c in walk(admin_group)]
+    assert [c.qualified_name for c in walk(admin_commands())] == before
+
+    @app_commands.command(name="forgotten", description="Defined, never listed")
+    async def forgotten(interaction: discord.Interaction) -> None:
+        raise AssertionError("never run")
+
+    forgotten.module = shop.__name__  # as if defined in cogs/admin/shop.py
+    monkeypatch.setattr(shop, "forgotten", forgotten, raising=False)
+    with pytest.raises(AdminSetupError, match="forgotten"):
+        admin_commands()
+    monkeypatch.delattr(shop, "forgotten")
+    monkeypatch.delattr(shop, "COMMANDS")
+    with pytest.raises(AdminSetupError, match="has no COMMANDS"):
+        admin_commands()

@@ -133,7 +133,7 @@ async def test_a_failed_write_after_the_send_never_sends_it_again(
     with sqlite3.connect(tmp_path / "orders.sqlite3") as raw:
         raw.execute("DROP TRIGGER refuse_sent")
     await asyncio.sleep(0.6)  # older than stale_after
-    assert await notifier.reconcile_stale() == 1
+    assert await notifier.reconciler.reconcile_stale() == 1
     assert await state_of(db, order_id) is NotificationState.SENT
     assert len(dms_about(emu, buyer, order_id)) == 1
 
@@ -163,9 +163,9 @@ async def test_an_unreadable_history_is_retried_by_the_scheduled_reconciliation(
     )
     await asyncio.sleep(0.6)  # older than stale_after
     emu.inject_error("GET", r"^/channels/\d+/messages$", 403, code=50001, count=1)
-    assert await notifier.reconcile_stale() == 0  # the history read failed
+    assert await notifier.reconciler.reconcile_stale() == 0  # the history read failed
     assert await state_of(db, order_id) is NotificationState.SENDING
-    assert await notifier.reconcile_stale() == 1  # the next scheduled run reads it
+    assert await notifier.reconciler.reconcile_stale() == 1  # the next scheduled run reads it
     assert await state_of(db, order_id) is NotificationState.SENT
     assert len(dms_about(emu, buyer, order_id)) == 1
 
@@ -185,7 +185,7 @@ async def test_only_the_bots_own_messages_count_as_already_sent(
         author_id=emu.world.buyer2_id,
     )
     await asyncio.sleep(0.6)
-    assert await notifier.reconcile_stale() == 1
+    assert await notifier.reconciler.reconcile_stale() == 1
     assert await state_of(db, order_id) is NotificationState.PENDING  # not "found"
     await notifier.send_due()
     assert await state_of(db, order_id) is NotificationState.FALLBACK
@@ -213,7 +213,7 @@ async def test_a_marker_is_matched_exactly_not_as_a_prefix(
     note = await interrupted(db, notifier, order_id)
     await outbox.mark_notice_tried(db, note.id)
     await asyncio.sleep(0.6)
-    await notifier.reconcile_stale()
+    await notifier.reconciler.reconcile_stale()
     assert await state_of(db, order_id) is NotificationState.PENDING  # "final" wasn't found
 
 
@@ -267,11 +267,13 @@ async def test_two_reconcilers_and_a_sender_never_undo_each_others_claims(
     # The startup run and a scheduled run start together; the sender runs between.
     emu.nonce_window = 0  # only the outbox itself may prevent a second DM here
     results = await asyncio.gather(
-        notifier.reconcile_interrupted(), notifier.reconcile_stale(), notifier.send_due()
+        notifier.reconciler.reconcile_interrupted(),
+        notifier.reconciler.reconcile_stale(),
+        notifier.send_due(),
     )
     for _ in range(5):
         await notifier.send_due()
-        await notifier.reconcile_stale()
+        await notifier.reconciler.reconcile_stale()
     assert len(dms_about(emu, buyer, order_id)) == 1, results
     # A move computed from the old claim can't touch the newer one.
     assert not await outbox.set_notification_state(

@@ -12,13 +12,7 @@ import tracemalloc
 import httpx
 import pytest
 
-from bot.providers.base import (
-    DEFAULT_RETRY_AFTER,
-    MAX_RETRY_AFTER,
-    CreateRequest,
-    PreparedCreate,
-    ProviderAdapter,
-)
+from bot.providers.base import ProviderAdapter
 from bot.providers.errors import (
     InvalidRemoteId,
     ProviderAuthError,
@@ -30,6 +24,8 @@ from bot.providers.errors import (
     SubmissionAmbiguous,
     SubmissionConflict,
 )
+from bot.providers.http import DEFAULT_RETRY_AFTER, MAX_RETRY_AFTER
+from bot.providers.models import CreateRequest, PreparedCreate
 from bot.providers.registry import ProviderRegistry
 from core.domain import Money, OrderStatus, new_order_id
 from sandbox.common import Fault

@@ -18,6 +18,7 @@ from core.domain import (
     OrderStatus,
     new_order_id,
 )
+from core.kinds import Alert, AlertKind
 from storage import notifications as outbox
 from storage import orders as repo
 from storage import staff_alerts
@@ -223,12 +224,9 @@ async def test_user_listing_is_private_and_newest_first(
 async def test_staff_alerts_are_deduplicated(db: Database, cipher: DeliveryCipher) -> None:
     order = await repo.insert_order(db, _new_order(), cipher)
     key = f"unknown_status:{order.id}:WEIRD"
-    assert await staff_alerts.raise_alert(
-        db, kind="unknown_status", message="m", dedupe_key=key, order_id=order.id
-    )
-    assert not await staff_alerts.raise_alert(
-        db, kind="unknown_status", message="m", dedupe_key=key, order_id=order.id
-    )
+    alert = Alert(AlertKind.UNKNOWN_STATUS, "m", key, order_id=order.id)
+    assert await staff_alerts.raise_alert(db, alert)
+    assert not await staff_alerts.raise_alert(db, alert)
     pending = await staff_alerts.unposted_alerts(db)
     assert [a.dedupe_key for a in pending] == [key]
     await staff_alerts.mark_alert_posted(db, pending[0].id)
@@ -281,7 +279,7 @@ async def test_alert_claims_are_exclusive_until_the_lease_ends(tmp_path: Any) ->
     first, second = await open_database(path), await open_database(path)
     try:
         for n in range(10):
-            await staff_alerts.raise_alert(first, kind="k", message=f"m{n}", dedupe_key=f"k{n}")
+            await staff_alerts.raise_alert(first, Alert(AlertKind.STAFF_ACTION, f"m{n}", f"k{n}"))
         a, b = await asyncio.gather(
             staff_alerts.claim_due_alerts(first, now=1000.0, lease=60, limit=6),
             staff_alerts.claim_due_alerts(second, now=1000.0, lease=60, limit=6),

@@ -6,6 +6,7 @@ import time
 
 from core.crypto import DeliveryCipher
 from core.domain import OrderStatus
+from core.kinds import Alert, AlertKind
 from storage import audit, retention, staff_alerts
 from storage import notifications as outbox
 from storage import orders as repo
@@ -29,7 +30,7 @@ async def test_pruning_removes_what_expired_and_nothing_else(
         cipher,
     )
     for key in ("old-posted", "new-posted", "old-unposted", "old-failed"):
-        await staff_alerts.raise_alert(db, kind="test", message=key, dedupe_key=key)
+        await staff_alerts.raise_alert(db, Alert(AlertKind.STAFF_ACTION, key, key))
     await audit.record(db, actor_id=1, action="old")
     await audit.record(db, actor_id=1, action="new")
     async with db.transaction() as conn:

@@ -1,0 +1,179 @@
+"""Where a DM already is, from Discord's history, and settling the rows left `sending`.
+
+A row left `sending` (the process died, or recording `sent` failed) is settled by
+`Reconciler.reconcile_interrupted` — at startup and then on a schedule — from the
+history: found means sent; not found means it is sent again (still under its nonce).
+The notifier (notifier.py) asks the same history before re-sending an `unsure` DM.
+
+What remains: Discord accepted the message, its history doesn't show it yet when we
+look, and the nonce window has passed; see docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import discord
+
+from bot.presenters import notice_marker_line, notification_marker
+from core import alerts
+from core.kinds import EventKind
+from storage import notifications as outbox
+from storage import orders as repo
+from storage import staff_alerts
+from storage.database import Database
+from storage.notifications import NotificationState
+
+log = logging.getLogger(__name__)
+
+HISTORY_LIMIT = 50
+# A row still `sending` after this long was interrupted (no send takes a minute: each
+# of discord.py's requests is bounded); the scheduled reconciliation settles it.
+SENDING_STALE_AFTER = 60.0
+# Staff hear about a row whose history has been unreadable this long.
+STUCK_SENDING_ALERT = 15 * 60.0
+
+
+class Settled(enum.Enum):
+    FOUND = "found"
+    NOT_FOUND = "not found"
+    LOST = "lost"
+
+
+class DmHistory:
+    """The bot's own messages in a buyer's DM channel and in the notices channel."""
+
+    def __init__(self, client: discord.Client, notice_channel_id: int) -> None:
+        self.client = client
+        self.notice_channel_id = notice_channel_id
+
+    async def notice_channel(self) -> Any:
+        channel = self.client.get_channel(self.notice_channel_id)
+        if channel is None:
+            channel = await self.client.fetch_channel(self.notice_channel_id)
+        return channel
+
+    async def find_marker(self, note: outbox.Notification) -> str | None:
+        """Where the notification already is: "dm", "fallback" or None. Only the bot's
+        own messages count (anyone can type a marker), markers match exactly
+        (`final` is not `final-2`), and the notices channel is read only when a notice
+        was attempted."""
+        me = self.client.user.id if self.client.user else None
+        marker = notification_marker(note.order_id, note.kind)
+        dm = await self.client.create_dm(discord.Object(id=note.user_id))
+        async for message in dm.history(limit=HISTORY_LIMIT):
+            if message.author.id != me:
+                continue
+            if any(e.footer and e.footer.text == marker for e in message.embeds):
+                return "dm"
+        if not note.notice_tried:
+            return None
+        line = notice_marker_line(note.order_id, note.kind)
+        notices = await self.notice_channel()
+        async for message in notices.history(limit=HISTORY_LIMIT):
+            if message.author.id == me and line in (message.content or "").splitlines():
+                return "fallback"
+        return None
+
+
+class Reconciler:
+    def __init__(
+        self,
+        db: Database,
+        history: DmHistory,
+        in_flight: set[int],
+        *,
+        clock: Callable[[], float],
+        stale_after: float = SENDING_STALE_AFTER,
+    ) -> None:
+        self.db = db
+        self.history = history
+        # Rows the notifier is sending right now (shared with it): left alone here.
+        self._in_flight = in_flight
+        self.clock = clock
+        self.started_at = clock()
+        self._reconciling = asyncio.Lock()
+        self.stale_after = stale_after
+
+    async def reconcile_stale(self) -> int:
+        """The scheduled run: rows interrupted more than `stale_after` seconds ago, or
+        before this process started."""
+        return await self.reconcile_interrupted(stale_after=self.stale_after)
+
+    async def reconcile_interrupted(self, *, stale_after: float | None = None) -> int:
+        """Settle rows left in `sending` (see the module docstring): at startup
+        (`stale_after=None`) the rows claimed before this process started; on the
+        schedule, also this process's rows claimed more than `stale_after` seconds ago
+        that aren't being sent. Runs never overlap (a lock), every move is a
+        compare-and-set on the claim that was read, and a history that can't be read
+        leaves the row for the next run; staff are told once it has waited too long."""
+        async with self._reconciling:
+            now = self.clock()
+            cutoff = (
+                self.started_at if stale_after is None else max(now - stale_after, self.started_at)
+            )
+            settled = 0
+            for note in await outbox.list_sending(self.db, claimed_before=cutoff):
+                if note.id in self._in_flight:
+                    continue
+                self._in_flight.add(note.id)
+                try:
+                    if await self._settle(note) is not Settled.LOST:
+                        settled += 1
+                except Exception as exc:
+                    await self._history_unreadable(note, exc, now)
+                finally:
+                    self._in_flight.discard(note.id)
+            return settled
+
+    async def _history_unreadable(
+        self, note: outbox.Notification, exc: Exception, now: float
+    ) -> None:
+        log.warning(
+            "cannot settle interrupted notification %s yet (%s); will retry",
+            note.id,
+            type(exc).__name__,
+        )
+        if note.claimed_at is not None and now - note.claimed_at > STUCK_SENDING_ALERT:
+            await staff_alerts.raise_alert(
+                self.db,
+                alerts.dm_unverifiable(note.order_id, note.kind, note.id, type(exc).__name__),
+            )
+
+    async def _settle(self, note: outbox.Notification) -> Settled:
+        """An interrupted row, from the history: found -> sent (or fallback); not found
+        -> pending again, to be sent (under the same nonce). LOST: the claim we read is
+        no longer the row's (somebody else moved it); nothing was changed."""
+        where = await self.history.find_marker(note)
+        if where is None:
+            moved = await outbox.set_notification_state(
+                self.db,
+                note.id,
+                NotificationState.PENDING,
+                expect=NotificationState.SENDING,
+                expect_claimed_at=note.claimed_at,
+                next_attempt_at=self.clock(),
+                unsure=False,
+            )
+            return Settled.NOT_FOUND if moved else Settled.LOST
+        state = NotificationState.SENT if where == "dm" else NotificationState.FALLBACK
+        if not await outbox.set_notification_state(
+            self.db,
+            note.id,
+            state,
+            expect=NotificationState.SENDING,
+            expect_claimed_at=note.claimed_at,
+        ):
+            return Settled.LOST
+        await repo.add_event(
+            self.db,
+            note.order_id,
+            actor=repo.ACTOR_SYSTEM,
+            kind=EventKind.NOTIFIED,
+            detail=f"{note.kind} notification found already sent ({where})",
+        )
+        return Settled.FOUND

@@ -1,0 +1,101 @@
+"""Confirm and Cancel under a confirmation. Their custom_ids carry the order id (see
+cogs.order_button), so they still work after a restart, and the draft row in SQLite (not
+this process's memory) decides what a press does: a second press is harmless."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.errors import NotAllowed, UserFacingError
+from bot.services.ordering import ConfirmOutcome, ConfirmResult
+from bot.tree import report_error
+from cogs.order_button import OrderButton
+from cogs.ordering.checks import buyer_refusal
+from cogs.ordering.embeds import RESULT_COLOURS
+
+if TYPE_CHECKING:
+    from bot.app import OrderBot
+
+log = logging.getLogger(__name__)
+
+
+def confirmation_view(order_id: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(ConfirmButton(order_id))
+    view.add_item(CancelButton(order_id))
+    return view
+
+
+class ConfirmButton(
+    OrderButton, prefix="order:confirm", label="Confirm", style=discord.ButtonStyle.success
+):
+    async def pressed(self, interaction: discord.Interaction[OrderBot]) -> None:
+        outcome: ConfirmOutcome | None = None
+        try:
+            # Acknowledge first (Discord allows 3 s); the provider call may take longer.
+            await interaction.response.defer()
+            buyer_refusal(interaction)
+            outcome = await interaction.client.ordering.confirm(self.order_id, interaction.user.id)
+            embed = discord.Embed(
+                title="Order " + outcome.result.value.replace("_", " "),
+                description=outcome.user_message,
+                colour=RESULT_COLOURS[outcome.result],
+            )
+            if outcome.order is not None:
+                embed.set_footer(text=f"Order {outcome.order.id}")
+            if outcome.result is ConfirmResult.ALREADY:
+                # Leave the message alone; a second press only gets a private note.
+                await interaction.followup.send(outcome.user_message, ephemeral=True)
+                return
+            await interaction.edit_original_response(embed=embed, view=None)
+        except Exception as exc:
+            if outcome is None:
+                await report_error(interaction, exc)
+                return
+            # The order went through confirm; only showing the result failed. "Try again"
+            # would be wrong: a second order is the last thing the buyer needs.
+            log.warning(
+                "order %s: showing the confirm result failed (%s)",
+                self.order_id,
+                type(exc).__name__,
+            )
+            await report_error(
+                interaction,
+                UserFacingError(
+                    f"Order `{self.order_id}` is recorded ({outcome.result.value.replace('_', ' ')})"
+                    ", but this message couldn't be updated. Don't confirm it again: `/order` "
+                    "shows where it is, and you'll get a DM with the result."
+                ),
+            )
+
+
+class CancelButton(
+    OrderButton, prefix="order:cancel", label="Cancel", style=discord.ButtonStyle.secondary
+):
+    async def pressed(self, interaction: discord.Interaction[OrderBot]) -> None:
+        bot = interaction.client
+        try:
+            await interaction.response.defer()
+            if await bot.ordering.cancel_draft(self.order_id, interaction.user.id):
+                embed = discord.Embed(
+                    title="Order cancelled",
+                    description="Nothing was ordered.",
+                    colour=discord.Colour.light_grey(),
+                )
+                await interaction.edit_original_response(embed=embed, view=None)
+                return
+            order = await bot.order_queries.buyer_order(self.order_id, interaction.user.id)
+            if order is None:
+                raise NotAllowed(
+                    "This order was already cancelled (or its confirmation expired): nothing "
+                    "was ordered."
+                )
+            await interaction.followup.send(
+                f"Order `{order.id}` is already **{order.status.label}**; it can't be cancelled here.",
+                ephemeral=True,
+            )
+        except Exception as exc:
+            await report_error(interaction, exc)

@@ -1,0 +1,168 @@
+"""The contact form /buy opens for products whose provider needs a phone number, and the
+**Fix it** button that opens it again, filled in, when a field was wrong."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.catalog import Product
+from bot.contact import ContactProblem, parse_contact
+from bot.services.ordering import CONFIRMATION_TTL
+from bot.tree import report_error
+from cogs.ordering.buttons import confirmation_view
+from cogs.ordering.checks import OrderCooldowns
+from cogs.ordering.embeds import confirmation_embed
+
+if TYPE_CHECKING:
+    from bot.app import OrderBot
+
+# A contact form whose modal this process doesn't know (it was open longer than
+# CONFIRMATION_TTL, or the bot restarted meanwhile) gets this answer instead of silence
+# (the Ordering cog's on_interaction). discord.py drops such a submit without a word; a
+# known form answers well within it.
+ORPHAN_FORM_GRACE = 1.5
+FORM_EXPIRED = (
+    "This form has expired (it was open too long, or the bot restarted). Nothing was "
+    "ordered: run `/buy` again."
+)
+# The custom_id prefixes of the form and of its Fix it button.
+FORM_PREFIX = "order:contact:"
+FIX_PREFIX = "order:fixcontact:"
+
+
+class ContactModal(discord.ui.Modal, title="Contact details"):
+    """What the checkout API requires (a phone number), plus optional name and email."""
+
+    phone: discord.ui.TextInput[ContactModal] = discord.ui.TextInput(
+        label="Phone number",
+        placeholder="98765 43210, or +44 7700 900123 from abroad",
+        min_length=5,
+        max_length=25,
+        custom_id="contact:phone",
+    )
+    name: discord.ui.TextInput[ContactModal] = discord.ui.TextInput(
+        label="Name (optional)", required=False, max_length=80, custom_id="contact:name"
+    )
+    email: discord.ui.TextInput[ContactModal] = discord.ui.TextInput(
+        label="Email (optional)", required=False, max_length=120, custom_id="contact:email"
+    )
+
+    def __init__(
+        self,
+        product: Product,
+        quantity: int,
+        interaction_id: int,
+        cooldowns: OrderCooldowns,
+        typed: dict[str, str] | None = None,
+    ) -> None:
+        # discord.py keeps open modals by custom_id alone: with a fixed id, two buyers'
+        # forms open at once would cross (one shown the other's product, one dropped).
+        super().__init__(timeout=CONFIRMATION_TTL, custom_id=f"{FORM_PREFIX}{interaction_id}")
+        self.product = product
+        self.quantity = quantity
+        self.cooldowns = cooldowns
+        if typed:  # "Fix it": what they typed before, so only the wrong field is retyped
+            self.phone.default = typed.get("phone") or None
+            self.name.default = typed.get("name") or None
+            self.email.default = typed.get("email") or None
+
+    # discord.py declares on_submit and on_error generic in the client (Interaction[ClientT]).
+    async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
+        await self.submitted(interaction)
+
+    async def on_error(  # type: ignore[override]  # Modal's signature differs from View's
+        self, interaction: discord.Interaction[Any], error: Exception, /
+    ) -> None:
+        await report_error(interaction, error)
+
+    async def submitted(self, interaction: discord.Interaction[OrderBot]) -> None:
+        bot = interaction.client
+        try:
+            try:
+                contact = parse_contact(
+                    self.phone.value,
+                    self.name.value,
+                    self.email.value,
+                    region=bot.settings.default_phone_region,
+                )
+            except ContactProblem as problem:
+                # Discord allows no form in answer to a form: a button opens it again.
+                typed = {
+                    "phone": self.phone.value,
+                    "name": self.name.value,
+                    "email": self.email.value,
+                }
+                await interaction.response.send_message(
+                    f"{problem.user_message}\nPress **Fix it**: the form opens again with "
+                    "everything you typed, so only that needs changing. Nothing was ordered.",
+                    view=FixContactView(
+                        self.product, self.quantity, typed, interaction.user.id, self.cooldowns
+                    ),
+                    ephemeral=True,
+                )
+                return
+            # Checked again here: two forms open at once (a phone and a desktop), or a
+            # Fix it pressed after an order was started, must not start a second order
+            # inside the cooldown.
+            self.cooldowns.check(interaction.user.id)
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            draft = await bot.ordering.create_draft(
+                product=self.product,
+                quantity=self.quantity,
+                user_id=interaction.user.id,
+                buyer_name=interaction.user.display_name,
+                guild_id=interaction.guild_id,
+                interaction_key=str(interaction.id),
+                contact=contact,
+            )
+            self.cooldowns.charge(interaction.user.id)
+            preview = await bot.ordering.payment_preview(draft)
+            await interaction.followup.send(
+                embed=confirmation_embed(draft, preview, contact=contact),
+                view=confirmation_view(draft.id),
+                ephemeral=True,
+            )
+        except Exception as exc:
+            await report_error(interaction, exc)
+
+
+class FixContactView(discord.ui.View):
+    """The **Fix it** button under a refused contact form: the form again, filled in."""
+
+    def __init__(
+        self,
+        product: Product,
+        quantity: int,
+        typed: dict[str, str],
+        owner_id: int,
+        cooldowns: OrderCooldowns,
+    ) -> None:
+        super().__init__(timeout=CONFIRMATION_TTL)
+        self.product = product
+        self.quantity = quantity
+        self.typed = typed
+        self.owner_id = owner_id
+        self.cooldowns = cooldowns
+        # Unique per refused form (discord.py routes a press by custom_id and message).
+        self.fix.custom_id = f"{FIX_PREFIX}{owner_id}:{time.monotonic_ns()}"
+
+    # discord.py declares these generic in the client (Interaction[ClientT]).
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        return interaction.user.id == self.owner_id
+
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any], /
+    ) -> None:
+        await report_error(interaction, error)
+
+    @discord.ui.button(label="Fix it", style=discord.ButtonStyle.primary)
+    async def fix(
+        self, interaction: discord.Interaction[OrderBot], _: discord.ui.Button[Any]
+    ) -> None:
+        self.cooldowns.check(interaction.user.id)
+        await interaction.response.send_modal(
+            ContactModal(self.product, self.quantity, interaction.id, self.cooldowns, self.typed)
+        )

@@ -1,0 +1,94 @@
+"""The poller's claims on orders: leases, so overlapping runs never poll an order twice,
+and the bookkeeping of polls that changed no status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.domain import OrderStatus
+from storage.database import Database
+from storage.orders.records import OrderRecord, order_from_row
+
+# Statuses the poller asks providers about. needs_review is for staff; submitting is the
+# ordering service's (re-sends); terminal statuses are done.
+POLLABLE_STATUSES = (OrderStatus.SUBMITTED.value, OrderStatus.PROCESSING.value)
+
+
+async def claim_due_orders(
+    db: Database, *, provider: str, now: float, lease_until: float, limit: int
+) -> list[OrderRecord]:
+    """Lease up to `limit` due orders of one provider. A leased row is invisible to other
+    claims until the lease ends or the poll is recorded, so overlapping runs (or a slow
+    one) never poll the same order twice."""
+    async with db.transaction() as conn:
+        async with conn.execute(
+            "UPDATE orders SET poll_lease_until = ? WHERE id IN ("
+            " SELECT id FROM orders WHERE next_poll_at IS NOT NULL AND next_poll_at <= ?"
+            " AND provider = ? AND status IN (?, ?) AND remote_id IS NOT NULL"
+            " AND (poll_lease_until IS NULL OR poll_lease_until < ?)"
+            " ORDER BY next_poll_at LIMIT ?) RETURNING *",
+            (lease_until, now, provider, *POLLABLE_STATUSES, now, limit),
+        ) as cur:
+            rows = await cur.fetchall()
+    return sorted((order_from_row(r) for r in rows), key=lambda o: o.next_poll_at or 0)
+
+
+async def release_all_leases(db: Database) -> int:
+    """At startup nothing is in flight: leases left by a killed process are void."""
+    async with db.transaction() as conn:
+        cur = await conn.execute(
+            "UPDATE orders SET poll_lease_until = NULL WHERE poll_lease_until IS NOT NULL"
+        )
+        return cur.rowcount
+
+
+@dataclass(frozen=True, slots=True)
+class PollBookkeeping:
+    """A poll that changed no status: only the schedule and counters move."""
+
+    order_id: str
+    polled_at: float
+    next_poll_at: float
+    ok: bool  # the provider answered (unchanged); False = the poll itself failed
+    raw_status: str | None = None
+    counted: bool = True  # False: no request was made, only reschedule and release
+
+
+async def record_polls(db: Database, entries: list[PollBookkeeping]) -> None:
+    """Write many polls' bookkeeping in one transaction (the common, no-change case)."""
+    if not entries:
+        return
+    async with db.transaction() as conn:
+        await conn.executemany(
+            "UPDATE orders SET next_poll_at = ?, poll_lease_until = NULL WHERE id = ?",
+            [(e.next_poll_at, e.order_id) for e in entries if not e.counted],
+        )
+        await conn.executemany(
+            "UPDATE orders SET last_polled_at = ?, poll_count = poll_count + 1,"
+            " unchanged_polls = unchanged_polls + ?, poll_failures = CASE WHEN ? THEN 0"
+            " ELSE poll_failures + 1 END, next_poll_at = ?, poll_lease_until = NULL,"
+            " raw_status = COALESCE(?, raw_status) WHERE id = ?",
+            [
+                (
+                    e.polled_at,
+                    1 if e.ok else 0,
+                    1 if e.ok else 0,
+                    e.next_poll_at,
+                    e.raw_status,
+                    e.order_id,
+                )
+                for e in entries
+                if e.counted
+            ],
+        )
+
+
+async def postpone_provider_polls(db: Database, provider: str, until: float) -> int:
+    """Rate limited: nothing of this provider's is due before `until`."""
+    async with db.transaction() as conn:
+        cur = await conn.execute(
+            "UPDATE orders SET next_poll_at = ? WHERE provider = ? AND next_poll_at IS NOT NULL"
+            " AND next_poll_at < ? AND status IN (?, ?)",
+            (until, provider, until, *POLLABLE_STATUSES),
+        )
+        return cur.rowcount

@@ -1,0 +1,74 @@
+"""The queries behind /admin stats (SQLite's own date functions included). The service
+(bot/services/stats.py) turns them into figures and a chart."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from core.domain import OrderStatus
+from storage.database import Database
+from storage.wallet import EntryKind
+
+
+async def orders_per_day(db: Database, *, since: float) -> list[tuple[str, str, int]]:
+    """(UTC day, status, orders created that day) since then, drafts left out."""
+    rows = await db.fetch_all(
+        "SELECT date(created_at, 'unixepoch') AS day, status, COUNT(*) AS n FROM orders"
+        " WHERE created_at >= ? AND status != 'draft' GROUP BY day, status",
+        (since,),
+    )
+    return [(row["day"], row["status"], row["n"]) for row in rows]
+
+
+async def revenue(db: Database, *, since: float, statuses: Sequence[OrderStatus]) -> dict[str, int]:
+    """Currency -> minor units of the orders placed here since then in those statuses."""
+    placeholders = ", ".join("?" for _ in statuses)
+    rows = await db.fetch_all(
+        "SELECT currency, SUM(total_minor) AS total FROM orders WHERE created_at >= ?"  # noqa: S608 - only placeholders are interpolated
+        f" AND source = 'placed' AND status IN ({placeholders}) GROUP BY currency"
+        " ORDER BY currency",
+        (since, *(s.value for s in statuses)),
+    )
+    return {row["currency"]: int(row["total"]) for row in rows}
+
+
+async def completion_times(db: Database, *, since: float) -> dict[str, list[float]]:
+    """Provider -> seconds from creation to completed, for each order placed here since
+    then and completed (never below zero)."""
+    durations: dict[str, list[float]] = {}
+    for row in await db.fetch_all(
+        "SELECT o.provider, MIN(e.at) - o.created_at AS took FROM orders o"
+        " JOIN order_events e ON e.order_id = o.id AND e.new_status = 'completed'"
+        " WHERE o.created_at >= ? AND o.status = 'completed' AND o.source = 'placed'"
+        " GROUP BY o.id",
+        (since,),
+    ):
+        durations.setdefault(row["provider"], []).append(max(float(row["took"]), 0.0))
+    return durations
+
+
+async def dm_counts(db: Database, *, since: float) -> tuple[int, int]:
+    """(DMs owed since then that went out, of which as a notice: DMs closed)."""
+    row = await db.fetch_one(
+        "SELECT SUM(state IN ('sent', 'fallback')) AS out,"
+        " SUM(state = 'fallback') AS fallback FROM notifications WHERE created_at >= ?",
+        (since,),
+    )
+    if not row:
+        return 0, 0
+    return int(row["out"] or 0), int(row["fallback"] or 0)
+
+
+async def wallet_flows(db: Database, *, since: float) -> dict[str, dict[str, int]]:
+    """Currency -> ledger kind -> minor units moved since then (debits as spent: > 0)."""
+    wallet: dict[str, dict[str, int]] = {}
+    for row in await db.fetch_all(
+        "SELECT currency, kind, SUM(amount_minor) AS total FROM ledger WHERE created_at >= ?"
+        " GROUP BY currency, kind ORDER BY currency",
+        (since,),
+    ):
+        total = int(row["total"])
+        wallet.setdefault(row["currency"], {})[row["kind"]] = (
+            -total if row["kind"] == EntryKind.ORDER_DEBIT else total
+        )
+    return wallet
