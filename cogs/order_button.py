@@ -71,3 +71,11 @@ class OrderButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!
 
     async def pressed(self, interaction: discord.Interaction[OrderBot]) -> None:
         raise NotImplementedError
+
+
+def order_view(order_id: str, *buttons: type[OrderButton]) -> discord.ui.View:
+    """A message's row of order buttons. No timeout: the buttons outlive this process."""
+    view = discord.ui.View(timeout=None)
+    for button in buttons:
+        view.add_item(button(order_id))
+    return view

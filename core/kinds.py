@@ -2,7 +2,7 @@
 
 One enum each, so a typo is a NameError instead of a row nobody reads. They are StrEnums:
 the database stores the same text it always did, and rows written before this module
-existed read back unchanged. The *text* of an alert lives in `bot/alerts.py`; this is
+existed read back unchanged. The *text* of an alert lives in `core/alerts.py`; this is
 only the vocabulary that storage and the services share.
 """
 
@@ -49,7 +49,7 @@ class NotificationKind(StrEnum):
 
 
 class AlertKind(StrEnum):
-    """A staff-channel alert (`staff_alerts.kind`). Each has one builder in bot/alerts.py."""
+    """A staff-channel alert (`staff_alerts.kind`). Each has one builder in core/alerts.py."""
 
     # orders placed, decided and ended
     NEW_ORDER = "new_order"
@@ -85,7 +85,7 @@ class AlertKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """A staff-channel alert, built by bot/alerts.py and raised by storage.
+    """A staff-channel alert, built by core/alerts.py and raised by storage.
 
     `dedupe_key` makes raising it twice a no-op; alerts sharing a `group_key` become one
     digest in a storm. `order_id` links it to an order (its timeline, the Approve button)."""

@@ -46,24 +46,11 @@ def _alert(row: aiosqlite.Row) -> StaffAlert:
     )
 
 
-async def raise_alert_in(
-    conn: aiosqlite.Connection,
-    alert: Alert | None = None,
-    *,
-    kind: str | None = None,
-    message: str | None = None,
-    dedupe_key: str | None = None,
-    order_id: str | None = None,
-    group_key: str | None = None,
-) -> bool:
+async def raise_alert_in(conn: aiosqlite.Connection, alert: Alert) -> bool:
     """Inside an open transaction. Returns False when this alert was already raised.
 
     The alert's ``group_key`` (e.g. ``unknown_status:boost``) lets a burst of alerts
-    become a digest; None posts every alert on its own (staff actions).
-
-    TEMPORARY (issue 22): the keyword form (kind=, message=, dedupe_key=, order_id=,
-    group_key=) is still accepted while the callers move to core.alerts builders."""
-    alert = _compat_alert(alert, kind, message, dedupe_key, order_id, group_key)
+    become a digest; None posts every alert on its own (staff actions)."""
     cur = await conn.execute(
         "INSERT INTO staff_alerts (order_id, kind, dedupe_key, message, created_at, group_key)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
@@ -79,40 +66,10 @@ async def raise_alert_in(
     return cur.rowcount == 1
 
 
-async def raise_alert(
-    db: Database,
-    alert: Alert | None = None,
-    *,
-    kind: str | None = None,
-    message: str | None = None,
-    dedupe_key: str | None = None,
-    order_id: str | None = None,
-    group_key: str | None = None,
-) -> bool:
-    """`raise_alert_in` in a transaction of its own (the same TEMPORARY keyword form)."""
-    alert = _compat_alert(alert, kind, message, dedupe_key, order_id, group_key)
+async def raise_alert(db: Database, alert: Alert) -> bool:
+    """`raise_alert_in` in a transaction of its own."""
     async with db.transaction() as conn:
         return await raise_alert_in(conn, alert)
-
-
-def _compat_alert(
-    alert: Alert | None,
-    kind: str | None,
-    message: str | None,
-    dedupe_key: str | None,
-    order_id: str | None,
-    group_key: str | None,
-) -> Alert:
-    """TEMPORARY (issue 22): build the Alert from the old keyword arguments. Goes once
-    every caller passes a core.kinds.Alert."""
-    if alert is not None:
-        if (kind, message, dedupe_key, order_id, group_key) != (None,) * 5:
-            raise TypeError("pass an Alert or the keyword arguments, not both")
-        return alert
-    if kind is None or message is None or dedupe_key is None:
-        raise TypeError("raise_alert needs an Alert (or kind, message and dedupe_key)")
-    # The kind is stored as given (a StrEnum is its text), as it always was.
-    return Alert(kind, message, dedupe_key, group_key, order_id)  # type: ignore[arg-type]
 
 
 async def unposted_alerts(db: Database, *, limit: int = 200) -> list[StaffAlert]:

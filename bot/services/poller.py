@@ -228,16 +228,8 @@ class Poller:
                 )
                 await repo.postpone_provider_polls(self.db, name, until)
                 if exc.retry_after > LONG_HOLD_SECONDS:
-                    await staff_alerts.raise_alert(
-                        self.db,
-                        alerts.provider_hold(
-                            name,
-                            asked=exc.asked,
-                            waited=exc.retry_after,
-                            until=until,
-                            held="polling",
-                        ),
-                    )
+                    hold = alerts.provider_hold(exc, until=until, held="polling")
+                    await staff_alerts.raise_alert(self.db, hold)
             bookkeeping.append(repo.PollBookkeeping(order.id, now, until, ok=False))
             return
         if isinstance(exc, ProviderRejected):

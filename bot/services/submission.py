@@ -96,16 +96,8 @@ class Submitter:
             await provider_health.set_hold(self.db, provider, until)
             if exc.asked is not None:
                 # Same alert (and dedupe) as a poll's clamped hold: staff hear it once.
-                await staff_alerts.raise_alert(
-                    self.db,
-                    alerts.provider_hold(
-                        provider,
-                        asked=exc.asked,
-                        waited=exc.retry_after,
-                        until=until,
-                        held="sending",
-                    ),
-                )
+                hold = alerts.provider_hold(exc, until=until, held="sending")
+                await staff_alerts.raise_alert(self.db, hold)
         except Exception:
             log.exception("recording %s's Retry-After hold failed", provider)
 

@@ -18,7 +18,7 @@ from bot.services.ordering import ConfirmResult
 from bot.tree import report_error
 from cogs.admin.access import check_component
 from cogs.admin.ui import StaffModal
-from cogs.order_button import OrderButton
+from cogs.order_button import OrderButton, order_view
 from core.kinds import AlertKind
 
 if TYPE_CHECKING:
@@ -28,10 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def approval_view(order_id: str) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(ApproveButton(order_id))
-    view.add_item(RejectButton(order_id))
-    return view
+    return order_view(order_id, ApproveButton, RejectButton)
 
 
 class PostedAlert(Protocol):

@@ -12,7 +12,7 @@ import discord
 from bot.errors import NotAllowed, UserFacingError
 from bot.services.ordering import ConfirmOutcome, ConfirmResult
 from bot.tree import report_error
-from cogs.order_button import OrderButton
+from cogs.order_button import OrderButton, order_view
 from cogs.ordering.checks import buyer_refusal
 from cogs.ordering.embeds import RESULT_COLOURS
 
@@ -23,10 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def confirmation_view(order_id: str) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(ConfirmButton(order_id))
-    view.add_item(CancelButton(order_id))
-    return view
+    return order_view(order_id, ConfirmButton, CancelButton)
 
 
 class ConfirmButton(

@@ -41,7 +41,6 @@ from storage.orders.queries import (
 from storage.orders.records import (
     ACTOR_PROVIDER,
     ACTOR_SYSTEM,
-    AlertSpec,
     DuplicateOrder,
     NewOrder,
     OrderEvent,
@@ -78,7 +77,6 @@ __all__ = [
     "ACTOR_SYSTEM",
     "OPEN_STATUSES",
     "POLLABLE_STATUSES",
-    "AlertSpec",
     "DuplicateOrder",
     "NewOrder",
     "OrderEvent",

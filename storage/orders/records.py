@@ -16,14 +16,9 @@ import aiosqlite
 
 from core.crypto import DeliveryCipher
 from core.domain import Delivery, Money, OrderKind, OrderSource, OrderStatus, PaymentMode
-from core.kinds import Alert
 
 ACTOR_SYSTEM = "system"
 ACTOR_PROVIDER = "provider"
-
-# TEMPORARY (issue 22): the staff alert raised with a status change is a core.kinds.Alert
-# (built in core/alerts.py). This old name goes once no caller uses it.
-AlertSpec = Alert
 
 
 def staff_actor(user_id: int) -> str:

@@ -1,46 +1,15 @@
-"""The catalogue of staff alerts: one builder per kind, each saying what staff should run.
+"""Alerts about orders, providers and DMs: what submission, polling and notifying raise.
 
-Every alert the shop raises is built here, never inline where it is raised, so staff read
-one voice and a reviewer reads every alert in one file. Builders are pure (text from
-facts, no I/O), which is why they live in core: storage raises some of them inside its
-own transactions (a partial refund, a status change's alert) and may not import `bot`.
-
-Each builder returns a `core.kinds.Alert`; `storage.staff_alerts.raise_alert(_in)` records
-it in the outbox, and `bot/services/staff_log.py` posts it.
+Builders only: pure functions from facts to a `core.kinds.Alert` (see core/alerts/__init__.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Literal, Protocol
 
-from core.domain import Money, OrderStatus
+from core.alerts.facts import OrderFacts
+from core.domain import OrderStatus
 from core.kinds import Alert, AlertKind
-
-
-class OrderFacts(Protocol):
-    """What an alert may say about an order (storage's OrderRecord has all of it)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def user_id(self) -> int: ...
-    @property
-    def provider(self) -> str: ...
-    @property
-    def product_name(self) -> str: ...
-    @property
-    def quantity(self) -> int: ...
-    @property
-    def total(self) -> Money: ...
-    @property
-    def remote_id(self) -> str | None: ...
-
-
-__all__ = ["Alert", "AlertKind", "OrderFacts"]
-
-# --- submission, polling, notifying, providers (bot/services: submission, poller, ---------
-# --- poll_answers, notifier, ordering, watchdog; bot/providers) ----------------------------
 
 # Provider-side endings staff hear about (the buyer is DMed in any case).
 BAD_ENDINGS = (OrderStatus.FAILED, OrderStatus.REFUNDED, OrderStatus.PARTIALLY_COMPLETED)
@@ -140,16 +109,22 @@ def draft_undecryptable(draft_id: str) -> Alert:
     )
 
 
-def provider_hold(
-    provider: str,
-    *,
-    asked: float | None,
-    waited: float,
-    until: float,
-    held: Literal["sending", "polling"],
-) -> Alert:
-    """A provider's Retry-After: `asked` is what it asked when we cut it to `waited`
-    (else None). A create's hold and a poll's share the dedupe key: staff hear it once."""
+class RetryAfter(Protocol):
+    """A provider's 429 (bot.providers.errors.ProviderRateLimited): `asked` is what it
+    asked for when we cut that to `retry_after`, else None."""
+
+    @property
+    def provider(self) -> str: ...
+    @property
+    def retry_after(self) -> float: ...
+    @property
+    def asked(self) -> float | None: ...
+
+
+def provider_hold(hold: RetryAfter, *, until: float, held: Literal["sending", "polling"]) -> Alert:
+    """A provider's Retry-After. A create's hold and a poll's share the dedupe key: staff
+    hear it once."""
+    provider, asked, waited = hold.provider, hold.asked, hold.retry_after
     wait = f"{asked:g}s, which we cut to {waited:.0f}s" if asked is not None else f"{waited:.0f}s"
     what = "nothing is sent to it" if held == "sending" else "none of its orders are polled"
     return Alert(
@@ -349,216 +324,5 @@ def delivery_undecryptable(order_id: str) -> Alert:
         f"order_id:{order_id}`.",
         f"undecryptable:{order_id}:delivery",
         group_key="undecryptable",
-        order_id=order_id,
-    )
-
-
-# --- staff actions, wallet, shop, payments (bot/services: staff_*, wallet, shop; storage) -
-#
-# A staff action is its own line in the staff channel: its dedupe key only has to be
-# unique, so the caller passes a `nonce` (time.time_ns()). Notes typed by staff arrive
-# already trimmed or clipped by the caller, as the command showed them.
-
-
-def staff_key(order_id: str, action: str, nonce: int) -> str:
-    return f"staff:{order_id}:{action}:{nonce}"
-
-
-def _staff_line(order_id: str, action: str, nonce: int, message: str) -> Alert:
-    return Alert(
-        AlertKind.STAFF_ACTION, message, staff_key(order_id, action, nonce), order_id=order_id
-    )
-
-
-def order_revealed(order: OrderFacts, staff_id: int, shown: Sequence[str], nonce: int) -> Alert:
-    return _staff_line(
-        order.id,
-        "reveal",
-        nonce,
-        f"🔓 <@{staff_id}> revealed the {' and '.join(shown) or 'data'} of order `{order.id}`.",
-    )
-
-
-def order_delivered(order: OrderFacts, staff_id: int, size: int, nonce: int) -> Alert:
-    return _staff_line(
-        order.id,
-        "deliver",
-        nonce,
-        f"📦 <@{staff_id}> delivered order `{order.id}` to <@{order.user_id}> "
-        f"(delivery hidden, {size} characters).",
-    )
-
-
-def order_status_set(
-    order: OrderFacts,
-    staff_id: int,
-    old: OrderStatus,
-    new: OrderStatus,
-    note: str,
-    nonce: int,
-) -> Alert:
-    return _staff_line(
-        order.id,
-        "set-status",
-        nonce,
-        f"✏️ <@{staff_id}> set order `{order.id}` from {old.label} to **{new.label}**: {note[:300]}",
-    )
-
-
-def order_approved(order: OrderFacts, staff_id: int, nonce: int) -> Alert:
-    return _staff_line(
-        order.id,
-        "approve",
-        nonce,
-        f"✅ <@{staff_id}> approved order `{order.id}` ({order.total.format()} from "
-        f"<@{order.user_id}>); it is being sent to {order.provider}.",
-    )
-
-
-def order_rejected(order: OrderFacts, staff_id: int, clipped_note: str, nonce: int) -> Alert:
-    return _staff_line(
-        order.id,
-        "reject",
-        nonce,
-        f"🚫 <@{staff_id}> rejected order `{order.id}` from <@{order.user_id}>: "
-        f"{clipped_note}. Nothing was sent.",
-    )
-
-
-def order_marked_placed(
-    order: OrderFacts, staff_id: int, remote_id: str, can_poll: bool, nonce: int
-) -> Alert:
-    return _staff_line(
-        order.id,
-        "mark-placed",
-        nonce,
-        f"✅ <@{staff_id}> marked order `{order.id}` as placed at {order.provider} "
-        f"(`{remote_id}`){'; polling it now' if can_poll else ''}.",
-    )
-
-
-def order_marked_failed(order: OrderFacts, staff_id: int, note: str, nonce: int) -> Alert:
-    return _staff_line(
-        order.id,
-        "mark-failed",
-        nonce,
-        f"❌ <@{staff_id}> marked order `{order.id}` as failed: {note[:300]}",
-    )
-
-
-def order_sent_again(order: OrderFacts, staff_id: int, why: str, nonce: int) -> Alert:
-    return _staff_line(
-        order.id,
-        "resubmit",
-        nonce,
-        f"🔄 <@{staff_id}> sent order `{order.id}` to {order.provider} again ({why}).",
-    )
-
-
-def order_dm_resent(order: OrderFacts, staff_id: int, kind: str, nonce: int) -> Alert:
-    """`kind` is the notification owed (resend-1, resend-2, …); it is the action, too."""
-    return _staff_line(
-        order.id,
-        kind,
-        nonce,
-        f"🔁 <@{staff_id}> resent the DM for order `{order.id}` to <@{order.user_id}> ({kind}).",
-    )
-
-
-def order_linked(
-    order: OrderFacts, staff_id: int, provider: str, member_id: int, nonce: int
-) -> Alert:
-    """`provider` as staff gave it to `/admin order link`."""
-    return _staff_line(
-        order.id,
-        "link",
-        nonce,
-        f"🔗 <@{staff_id}> linked {provider} `{order.remote_id}` to "
-        f"<@{member_id}> as order `{order.id}`.",
-    )
-
-
-def wallet_adjusted(
-    staff_id: int,
-    member_id: int,
-    amount: Money,
-    clipped_note: str,
-    balance: Money,
-    interaction_id: int,
-) -> Alert:
-    """A staff credit (amount > 0) or debit, with the member's balance afterwards."""
-    verb = "credited" if amount.minor > 0 else "debited"
-    shown = Money(abs(amount.minor), amount.currency).format()
-    return Alert(
-        AlertKind.STAFF_ACTION,
-        f"💰 <@{staff_id}> {verb} <@{member_id}> **{shown}**: "
-        f"{clipped_note} (balance now {balance.format()})",
-        f"wallet:staff:{interaction_id}",
-    )
-
-
-def order_refunded_by_staff(
-    order: OrderFacts, staff_id: int, refund: Money, interaction_id: int
-) -> Alert:
-    return Alert(
-        AlertKind.STAFF_ACTION,
-        f"↩️ <@{staff_id}> refunded **{refund.format()}** of order "
-        f"`{order.id}` to <@{order.user_id}>'s store credit.",
-        f"wallet:staff:{interaction_id}",
-        order_id=order.id,
-    )
-
-
-def shop_paused(staff_id: int, reason: str | None, nonce: int) -> Alert:
-    return Alert(
-        AlertKind.STAFF_ACTION,
-        f"⏸️ <@{staff_id}> paused the shop"
-        + (f": {reason}" if reason else "")
-        + ". Buyers can't order until `/admin shop resume`.",
-        f"staff:shop:pause:{nonce}",
-    )
-
-
-def shop_resumed(staff_id: int, nonce: int) -> Alert:
-    return Alert(
-        AlertKind.STAFF_ACTION,
-        f"▶️ <@{staff_id}> resumed the shop. Buyers can order again.",
-        f"staff:shop:resume:{nonce}",
-    )
-
-
-def stuck_order(order_id: str, provider: str, status: OrderStatus, created_at: float) -> Alert:
-    """An order open longer than STUCK_ORDER_MINUTES (bot/services/watchdog.py); once."""
-    if status is OrderStatus.NEEDS_REVIEW:
-        action = f"`/admin order retry order_id:{order_id}`"
-    elif status is OrderStatus.AWAITING_APPROVAL:
-        action = (
-            "it waits for a staff decision: press Approve or Reject on its approval "
-            "message in this channel (or `/admin order set-status` to cancel it)"
-        )
-    else:
-        action = (
-            f"`/admin order view order_id:{order_id}`, then `/admin order deliver` or "
-            "`/admin order set-status`"
-        )
-    return Alert(
-        AlertKind.STUCK_ORDER,
-        f"🐢 Order `{order_id}` ({provider}) has been **{status.label}** "
-        f"since <t:{int(created_at)}:R>. Look at it: {action}.",
-        f"stuck:{order_id}",
-        group_key=f"stuck_order:{provider}",
-        order_id=order_id,
-    )
-
-
-def partial_refund(order_id: str, user_id: int, paid: Money, old: OrderStatus, now: float) -> Alert:
-    """A wallet order only partly delivered (storage.payments.settle_in): staff refund."""
-    return Alert(
-        AlertKind.PARTIAL_REFUND,
-        f"🟡 Order `{order_id}` was only partly delivered; <@{user_id}> "
-        f"paid {paid.format()} from their wallet. Nothing was "
-        "refunded automatically: refund the part they didn't get with `/admin order refund "
-        f"order_id:{order_id} amount:…`.",
-        f"partial_refund:{order_id}:{old.value}:{now}",
         order_id=order_id,
     )
