@@ -94,7 +94,7 @@ class Notifier:
         # Settles rows left `sending`; at startup (`reconcile_interrupted`) and on the
         # schedule (`reconcile_stale`).
         self.reconciler = Reconciler(
-            db, self.history, self._in_flight, clock=clock, stale_after=stale_after
+            db, self.history, self._in_flight, clock=lambda: self.clock(), stale_after=stale_after
         )
 
     async def send_due(self, limit: int = 50) -> int:
