@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.tree import report_error
+from cogs.ui import OwnedView
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 PageRenderer = Callable[[int], Awaitable[tuple[discord.Embed, int]]]
 
 
-class Pager(discord.ui.View):
+class Pager(OwnedView):
     """`render(page)` gives a page's embed and the page count. `labels` name the two
     buttons; `custom_id`, when given, is the prefix of theirs (`<custom_id>:prev|next`)."""
 
@@ -32,8 +32,7 @@ class Pager(discord.ui.View):
         custom_id: str | None = None,
         timeout: float = 600,
     ) -> None:
-        super().__init__(timeout=timeout)
-        self.owner_id = owner_id
+        super().__init__(owner_id, timeout=timeout)
         self.render = render
         self.page = page
         self.pages = pages
@@ -46,15 +45,6 @@ class Pager(discord.ui.View):
     def _sync_buttons(self) -> None:
         self.previous.disabled = self.page <= 0
         self.next.disabled = self.page >= self.pages - 1
-
-    # discord.py declares these two generic in the client (Interaction[ClientT]).
-    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
-        return interaction.user.id == self.owner_id
-
-    async def on_error(
-        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any], /
-    ) -> None:
-        await report_error(interaction, error)
 
     async def _turn(self, interaction: discord.Interaction[OrderBot], delta: int) -> None:
         await interaction.response.defer()

@@ -12,6 +12,7 @@ from discord import app_commands
 from bot.presenters import STATUS_EMOJI
 from bot.tree import report_error
 from cogs.admin.access import check_component, staff_refusal
+from cogs.ui import BotModal
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -43,25 +44,14 @@ class StaffView(discord.ui.View):
         await report_error(interaction, error)
 
 
-class StaffModal(discord.ui.Modal):
+class StaffModal(BotModal):
     """A staff-console form: the staff check on submit, friendly errors. Its custom_id
     must be unique to the interaction that opened it (discord.py keys open modals by it).
     A subclass implements `submitted`."""
 
-    # discord.py declares these three generic in the client (Interaction[ClientT]).
+    # discord.py declares this generic in the client (see cogs/ui.py).
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         return await check_component(interaction)
-
-    async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
-        await self.submitted(interaction)
-
-    async def on_error(  # type: ignore[override]  # Modal's signature differs from View's
-        self, interaction: discord.Interaction[Any], error: Exception, /
-    ) -> None:
-        await report_error(interaction, error)
-
-    async def submitted(self, interaction: discord.Interaction[OrderBot]) -> None:
-        raise NotImplementedError
 
 
 async def order_autocomplete(

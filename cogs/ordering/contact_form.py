@@ -15,6 +15,7 @@ from bot.tree import report_error
 from cogs.ordering.buttons import confirmation_view
 from cogs.ordering.checks import OrderCooldowns
 from cogs.ordering.embeds import confirmation_embed
+from cogs.ui import BotModal, OwnedView
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -33,7 +34,7 @@ FORM_PREFIX = "order:contact:"
 FIX_PREFIX = "order:fixcontact:"
 
 
-class ContactModal(discord.ui.Modal, title="Contact details"):
+class ContactModal(BotModal, title="Contact details"):
     """What the checkout API requires (a phone number), plus optional name and email."""
 
     phone: discord.ui.TextInput[ContactModal] = discord.ui.TextInput(
@@ -68,15 +69,6 @@ class ContactModal(discord.ui.Modal, title="Contact details"):
             self.phone.default = typed.get("phone") or None
             self.name.default = typed.get("name") or None
             self.email.default = typed.get("email") or None
-
-    # discord.py declares on_submit and on_error generic in the client (Interaction[ClientT]).
-    async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
-        await self.submitted(interaction)
-
-    async def on_error(  # type: ignore[override]  # Modal's signature differs from View's
-        self, interaction: discord.Interaction[Any], error: Exception, /
-    ) -> None:
-        await report_error(interaction, error)
 
     async def submitted(self, interaction: discord.Interaction[OrderBot]) -> None:
         bot = interaction.client
@@ -129,7 +121,7 @@ class ContactModal(discord.ui.Modal, title="Contact details"):
             await report_error(interaction, exc)
 
 
-class FixContactView(discord.ui.View):
+class FixContactView(OwnedView):
     """The **Fix it** button under a refused contact form: the form again, filled in."""
 
     def __init__(
@@ -140,23 +132,13 @@ class FixContactView(discord.ui.View):
         owner_id: int,
         cooldowns: OrderCooldowns,
     ) -> None:
-        super().__init__(timeout=CONFIRMATION_TTL)
+        super().__init__(owner_id, timeout=CONFIRMATION_TTL)
         self.product = product
         self.quantity = quantity
         self.typed = typed
-        self.owner_id = owner_id
         self.cooldowns = cooldowns
         # Unique per refused form (discord.py routes a press by custom_id and message).
         self.fix.custom_id = f"{FIX_PREFIX}{owner_id}:{time.monotonic_ns()}"
-
-    # discord.py declares these generic in the client (Interaction[ClientT]).
-    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
-        return interaction.user.id == self.owner_id
-
-    async def on_error(
-        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any], /
-    ) -> None:
-        await report_error(interaction, error)
 
     @discord.ui.button(label="Fix it", style=discord.ButtonStyle.primary)
     async def fix(
