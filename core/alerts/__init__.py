@@ -40,6 +40,7 @@ from core.alerts.orders import (
     unknown_status,
 )
 from core.alerts.staff import (
+    STUCK_ORDER_KEY,
     order_approved,
     order_delivered,
     order_dm_resent,
@@ -62,6 +63,7 @@ from core.kinds import Alert, AlertKind
 
 __all__ = [
     "BAD_ENDINGS",
+    "STUCK_ORDER_KEY",
     "Alert",
     "AlertKind",
     "OrderFacts",

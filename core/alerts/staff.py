@@ -183,6 +183,10 @@ def shop_resumed(staff_id: int, nonce: int) -> Alert:
     )
 
 
+# The watchdog asks storage for open orders without this alert yet, by its dedupe key.
+STUCK_ORDER_KEY = "stuck:"
+
+
 def stuck_order(order_id: str, provider: str, status: OrderStatus, created_at: float) -> Alert:
     """An order open longer than STUCK_ORDER_MINUTES (bot/services/watchdog.py); once."""
     if status is OrderStatus.NEEDS_REVIEW:
@@ -201,7 +205,7 @@ def stuck_order(order_id: str, provider: str, status: OrderStatus, created_at: f
         AlertKind.STUCK_ORDER,
         f"🐢 Order `{order_id}` ({provider}) has been **{status.label}** "
         f"since <t:{int(created_at)}:R>. Look at it: {action}.",
-        f"stuck:{order_id}",
+        f"{STUCK_ORDER_KEY}{order_id}",
         group_key=f"stuck_order:{provider}",
         order_id=order_id,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.alerts.staff import STUCK_ORDER_KEY
 from core.domain import OrderStatus
 from storage.database import Database
 from storage.orders.records import OrderRecord, StuckOrder, order_from_row
@@ -162,15 +163,16 @@ async def open_orders_by_provider(db: Database) -> dict[str, int]:
 
 
 async def stuck_orders(db: Database, *, created_before: float, limit: int) -> list[StuckOrder]:
-    """Open orders created before then that no `stuck:<id>` alert was raised for yet,
+    """Open orders created before then that no stuck-order alert (its dedupe key is
+    `STUCK_ORDER_KEY` + the id, core.alerts) was raised for yet,
     oldest first."""
     placeholders = ", ".join("?" for _ in OPEN_STATUSES)
     rows = await db.fetch_all(
         "SELECT id, provider, status, created_at FROM orders"  # noqa: S608 - only placeholders are interpolated
         f" WHERE status IN ({placeholders}) AND created_at < ?"
-        " AND NOT EXISTS (SELECT 1 FROM staff_alerts a WHERE a.dedupe_key = 'stuck:' || orders.id)"
+        " AND NOT EXISTS (SELECT 1 FROM staff_alerts a WHERE a.dedupe_key = ? || orders.id)"
         " ORDER BY created_at LIMIT ?",
-        (*OPEN_STATUSES, created_before, limit),
+        (*OPEN_STATUSES, created_before, STUCK_ORDER_KEY, limit),
     )
     return [
         StuckOrder(row["id"], row["provider"], OrderStatus(row["status"]), row["created_at"])
