@@ -36,8 +36,9 @@ format: venv
 test: lint
 	$(PYTHON) .ci/pythons.py $(PYTEST_ARGS)
 
+# The edit-run loop: one Python, without the tests that start processes (-m subprocess).
 test-quick: lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -p no:cacheprovider -m "not subprocess" $(PYTEST_ARGS)
 
 # Connects to real Discord with the token in .env.
 run: venv

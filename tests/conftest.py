@@ -21,6 +21,11 @@ from sandbox.runner import SandboxCluster
 from storage.database import Database, open_database
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+E2E = REPO_ROOT / "tests" / "e2e"
+# Whole modules whose every test starts a process (the CLI, an install in a clean venv).
+SUBPROCESS_MODULES = frozenset(
+    {REPO_ROOT / "tests" / "bot" / "test_cli.py", REPO_ROOT / "tests" / "bot" / "test_install.py"}
+)
 PYTHON = sys.executable
 
 # Known secret values: tests assert none of them ever appears in output.
@@ -126,3 +131,16 @@ async def adapters(cluster: SandboxCluster) -> AsyncIterator[ProviderRegistry]:
         yield registry
     finally:
         await registry.aclose()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every end-to-end test runs the bot as a process through the emulator: `e2e` and
+    `subprocess`. Other tests that start a process carry `subprocess` themselves or are
+    listed above. `pytest -m "not subprocess"` (make test-quick) is the fast inner loop."""
+    for item in items:
+        path = item.path.resolve()
+        if E2E in path.parents:
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.subprocess)
+        elif path in SUBPROCESS_MODULES:
+            item.add_marker(pytest.mark.subprocess)

@@ -44,6 +44,7 @@ def copy_tree(dest: Path) -> None:
         )
 
 
+@pytest.mark.subprocess
 def test_the_layer_contracts_hold() -> None:
     result = lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -51,6 +52,7 @@ def test_the_layer_contracts_hold() -> None:
     assert result.stdout.count("KEPT") == 2, result.stdout
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize(
     ("module", "planted", "contract"),
     [

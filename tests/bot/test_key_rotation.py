@@ -99,6 +99,7 @@ async def test_an_interrupted_rotation_resumes(tmp_path: Path) -> None:
     assert await readable_with(path, keys(new), ids)
 
 
+@pytest.mark.subprocess
 def test_the_command_rotates_and_refuses_beside_a_running_bot(
     bot_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from typing import Any
 
 from demo.stack import LocalStack
@@ -50,9 +52,6 @@ async def wait_for_row(
     stack: LocalStack, sql: str, params: tuple[Any, ...], predicate: Any, within: float = 10.0
 ) -> sqlite3.Row:
     """The bot writes its bookkeeping just after the Discord call we observed; wait for it."""
-    import asyncio
-    import time
-
     deadline = time.monotonic() + within
     while True:
         rows = db_rows(stack, sql, params)
@@ -61,3 +60,37 @@ async def wait_for_row(
         if time.monotonic() > deadline:
             raise AssertionError(f"row never matched: {[dict(r) for r in rows]}")
         await asyncio.sleep(0.05)
+
+
+async def wait_for_log(stack: LocalStack, text: str, within: float = 30.0) -> None:
+    """Wait until the bot's log says `text` (it got that far)."""
+    deadline = time.monotonic() + within
+    while text not in stack.bot_log():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the bot never logged {text!r}:\n{stack.bot_log()[-2000:]}")
+        await asyncio.sleep(0.05)
+
+
+async def nothing_owed(stack: LocalStack, order_id: str, within: float = 60.0) -> None:
+    """Wait until the bot owes this order no DM: none of its notifications is pending or
+    being sent. From then on no DM about it can go out again (a row is sent once, by a
+    compare-and-set, and a new one is a new kind), so a count taken now is final."""
+    await wait_for_row(
+        stack,
+        "SELECT COUNT(*) AS owed FROM notifications"
+        " WHERE order_id = ? AND state IN ('pending', 'sending')",
+        (order_id,),
+        lambda r: r["owed"] == 0,
+        within=within,
+    )
+
+
+async def assert_exactly_one_dm(stack: LocalStack, user_id: int, order_id: str) -> dict[str, Any]:
+    """The DM about `order_id` arrived, and once nothing more is owed it is still the only
+    one: stricter than watching for a while, and as fast as the bot settles."""
+    emu = stack.emulator
+    dm = await emu.wait_for_dm(user_id, timeout=30, predicate=lambda m: order_id in embed_text(m))
+    await nothing_owed(stack, order_id)
+    matching = [m for m in emu.dms(user_id) if order_id in embed_text(m)]
+    assert len(matching) == 1, matching
+    return dm

@@ -16,8 +16,16 @@ import pytest
 from demo.stack import LocalStack
 from emulator.interactions import OptionError
 from sandbox.common import Fault
-from tests.e2e.helpers import button, db_rows, embed_text, requests_to, wait_for_row
-from tests.e2e.test_completion import assert_exactly_one_dm, link
+from tests.e2e.helpers import (
+    assert_exactly_one_dm,
+    button,
+    db_rows,
+    embed_text,
+    requests_to,
+    wait_for_log,
+    wait_for_row,
+)
+from tests.e2e.test_completion import link
 from tests.e2e.test_ordering import boost_confirmation, press
 
 SECRET = "login: sam@example.com / pass: DM-ONCE-SECRET-8812"
@@ -233,7 +241,7 @@ async def test_a_later_422_reaches_the_buyer_once(stack: LocalStack) -> None:
 async def test_giving_up_reaches_the_buyer_once(stack: LocalStack) -> None:
     stack.sandbox.state("checkout").add_fault(Fault("server_error", count=-1, method="POST"))
     order_id = await confirmed_checkout(stack)
-    dm = await assert_exactly_one_dm(stack, stack.emulator.world.buyer_id, order_id, settle=3)
+    dm = await assert_exactly_one_dm(stack, stack.emulator.world.buyer_id, order_id)
     assert "checked by staff" in embed_text(dm)
     (row,) = db_rows(stack, "SELECT status FROM orders WHERE id = ?", (order_id,))
     assert row["status"] == "needs_review"
@@ -275,7 +283,7 @@ async def test_a_completion_dm_stored_then_502_on_every_try_arrives_once(
     # Discord stores the DM, then answers 502 to each of discord.py's five tries.
     stack.emulator.inject_store_then_fail("POST", dm_path(stack), 502, count=5)
     order_id = await link(stack, "digital_shop", remote, world.buyer_id)
-    dm = await assert_exactly_one_dm(stack, world.buyer_id, order_id, settle=3)
+    dm = await assert_exactly_one_dm(stack, world.buyer_id, order_id)
     assert SECRET in dm["content"]
     # discord.py's five tries take about 16 s, then our retry waits 10 s and finds the DM
     # in the history: the row is `sent` about half a minute after the link.
@@ -301,7 +309,15 @@ async def test_a_failed_write_after_the_send_sends_no_second_dm(stack: LocalStac
         deliveryData=SECRET, timeline=[{"after": 0, "status": "COMPLETED"}]
     )
     order_id = await link(stack, "digital_shop", remote, world.buyer_id)
-    await assert_exactly_one_dm(stack, world.buyer_id, order_id, settle=4)
+    await stack.emulator.wait_for_dm(
+        world.buyer_id, timeout=30, predicate=lambda m: order_id in embed_text(m)
+    )
+    # The bot sent it and then failed to record that: the row stays `sending`, which no
+    # send picks up again (only reconciliation, which looks in the history first).
+    await wait_for_log(stack, "went out but recording it failed")
+    (row,) = db_rows(stack, "SELECT state FROM notifications WHERE order_id = ?", (order_id,))
+    assert row["state"] == "sending"
+    assert len(dms_about(stack, world.buyer_id, order_id)) == 1
     with sqlite3.connect(stack.database_path) as raw:
         raw.execute("DROP TRIGGER refuse_sent")
     await wait_for_row(

@@ -7,12 +7,18 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
 
 from bot.presenters import notice_marker_line
 from demo.stack import LocalStack
 from sandbox.common import Fault
-from tests.e2e.helpers import button, db_rows, embed_text, requests_to, wait_for_row
+from tests.e2e.helpers import (
+    assert_exactly_one_dm,
+    button,
+    db_rows,
+    embed_text,
+    requests_to,
+    wait_for_row,
+)
 
 SECRET_DD = "login: alice@example.com / pass: SECRET-DD-7731"
 SECRET_ITEM = "SECRET-ITEM-KEY-5521"
@@ -47,17 +53,6 @@ def statuses(stack: LocalStack, order_id: str) -> list[tuple[str | None, str | N
             (order_id,),
         )
     ]
-
-
-async def assert_exactly_one_dm(
-    stack: LocalStack, user_id: int, marker: str, settle: float = 2.5
-) -> dict[str, Any]:
-    emu = stack.emulator
-    dm = await emu.wait_for_dm(user_id, timeout=30, predicate=lambda m: marker in embed_text(m))
-    await asyncio.sleep(settle)  # a duplicate would arrive within a few poll/notify ticks
-    matching = [m for m in emu.dms(user_id) if marker in embed_text(m)]
-    assert len(matching) == 1, matching
-    return dm
 
 
 def assert_nowhere_public(stack: LocalStack, *secrets: str) -> None:
@@ -149,7 +144,7 @@ async def test_namefi_succeeded_and_failed_dms(stack: LocalStack) -> None:
     ok_id = await link(stack, "namefi", ok_remote, world.buyer_id)
     bad_id = await link(stack, "namefi", bad_remote, world.buyer2_id)
     ok_dm = await assert_exactly_one_dm(stack, world.buyer_id, ok_id)
-    bad_dm = await assert_exactly_one_dm(stack, world.buyer2_id, bad_id, settle=0)
+    bad_dm = await assert_exactly_one_dm(stack, world.buyer2_id, bad_id)
     assert "is complete" in embed_text(ok_dm)
     assert "failed" in embed_text(bad_dm) and "Questions?" in embed_text(bad_dm)
 
@@ -195,7 +190,7 @@ async def test_long_delivery_goes_as_a_txt_attachment(stack: LocalStack) -> None
         timeline=[{"after": 0, "status": "COMPLETED", "deliveryData": long_delivery}]
     )
     order_id = await link(stack, "digital_shop", remote, buyer)
-    dm = await assert_exactly_one_dm(stack, buyer, order_id, settle=0.5)
+    dm = await assert_exactly_one_dm(stack, buyer, order_id)
     (attachment,) = dm["attachments"]
     assert attachment["filename"] == f"{order_id}-delivery.txt"
     assert emu.attachment_bytes(attachment).decode() == long_delivery
@@ -277,7 +272,7 @@ async def test_kill_9_loses_nothing_and_repeats_nothing(stack: LocalStack, tmp_p
     await asyncio.sleep(4)
     await stack.start_bot()
     for buyer, order_id in orders.items():
-        await assert_exactly_one_dm(stack, buyer, order_id, settle=0)
+        await assert_exactly_one_dm(stack, buyer, order_id)
     await assert_exactly_one_dm(stack, world.buyer_id, late_id)
     for order_id in [*orders.values(), late_id]:
         (row,) = db_rows(stack, "SELECT status FROM orders WHERE id = ?", (order_id,))

@@ -13,9 +13,15 @@ import pytest
 
 from core.crash_points import CRASH_EXIT, ENV
 from demo.stack import LocalStack
-from tests.e2e.helpers import button, db_rows, embed_text, requests_to, wait_for_row
+from tests.e2e.helpers import (
+    assert_exactly_one_dm,
+    button,
+    db_rows,
+    embed_text,
+    requests_to,
+    wait_for_row,
+)
 from tests.e2e.test_buyer_outcomes import open_buy_form, submit_buy_form
-from tests.e2e.test_completion import assert_exactly_one_dm
 from tests.e2e.test_ordering import boost_confirmation
 
 PLACEMENT_POINTS = ("confirm.claimed", "create.sent", "create.answered")

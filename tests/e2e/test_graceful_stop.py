@@ -8,9 +8,9 @@ import time
 
 from demo.stack import LocalStack
 from sandbox.common import Fault
-from tests.e2e.helpers import db_rows, embed_text, wait_for_row
+from tests.e2e.helpers import assert_exactly_one_dm, db_rows, embed_text, wait_for_row
 from tests.e2e.test_buyer_outcomes import dm_path
-from tests.e2e.test_completion import assert_exactly_one_dm, link
+from tests.e2e.test_completion import link
 
 SECRET = "pass: GRACEFUL-SECRET-3391"
 

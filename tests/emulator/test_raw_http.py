@@ -324,6 +324,7 @@ async def test_login_with_custom_token(discord_urls: Any) -> None:
             await client.close()
 
 
+@pytest.mark.subprocess
 def test_cli_prints_one_json_line() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with subprocess.Popen(

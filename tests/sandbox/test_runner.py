@@ -51,6 +51,7 @@ async def read_line(stream: asyncio.StreamReader) -> str:
     return (await asyncio.wait_for(stream.readline(), timeout=10)).decode()
 
 
+@pytest.mark.subprocess
 async def test_module_prints_urls_and_serves(tmp_path: Path, http: httpx.AsyncClient) -> None:
     stderr_path = tmp_path / "stderr.log"
     with stderr_path.open("wb") as stderr:
@@ -101,6 +102,7 @@ async def test_module_prints_urls_and_serves(tmp_path: Path, http: httpx.AsyncCl
     assert "pw:1" not in log
 
 
+@pytest.mark.subprocess
 async def test_module_only_serves_one_app_at_root(http: httpx.AsyncClient) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
