@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections.abc import Callable
 from typing import Any
 
 from demo.stack import LocalStack
@@ -48,27 +49,41 @@ def requests_to(stack: LocalStack, provider: str, method: str = "POST") -> list[
     return [r for r in stack.sandbox.state(provider).requests if r.method == method]
 
 
+async def _poll(check: Callable[[], Any], within: float, failure: Callable[[], str]) -> Any:
+    """The bot is another process: re-read its state (file, log) until `check` gives a
+    truthy value, or fail with `failure()` after `within` seconds."""
+    deadline = time.monotonic() + within
+    while not (found := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(failure())
+        await asyncio.sleep(0.05)
+    return found
+
+
 async def wait_for_row(
     stack: LocalStack, sql: str, params: tuple[Any, ...], predicate: Any, within: float = 10.0
 ) -> sqlite3.Row:
     """The bot writes its bookkeeping just after the Discord call we observed; wait for it."""
-    deadline = time.monotonic() + within
-    while True:
+
+    def matching() -> sqlite3.Row | None:
         rows = db_rows(stack, sql, params)
-        if rows and predicate(rows[0]):
-            return rows[0]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"row never matched: {[dict(r) for r in rows]}")
-        await asyncio.sleep(0.05)
+        return rows[0] if rows and predicate(rows[0]) else None
+
+    row: sqlite3.Row = await _poll(
+        matching,
+        within,
+        lambda: f"row never matched: {[dict(r) for r in db_rows(stack, sql, params)]}",
+    )
+    return row
 
 
 async def wait_for_log(stack: LocalStack, text: str, within: float = 30.0) -> None:
     """Wait until the bot's log says `text` (it got that far)."""
-    deadline = time.monotonic() + within
-    while text not in stack.bot_log():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the bot never logged {text!r}:\n{stack.bot_log()[-2000:]}")
-        await asyncio.sleep(0.05)
+    await _poll(
+        lambda: text in stack.bot_log(),
+        within,
+        lambda: f"the bot never logged {text!r}:\n{stack.bot_log()[-2000:]}",
+    )
 
 
 async def nothing_owed(stack: LocalStack, order_id: str, within: float = 60.0) -> None:
