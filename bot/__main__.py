@@ -14,7 +14,9 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.catalog import load_catalog
 from bot.config import (
@@ -30,6 +32,9 @@ from core.crypto import DeliveryCipher
 from storage import lock as database_lock
 from storage.key_rotation import RotationReport
 from storage.lock import DatabaseInUse
+
+if TYPE_CHECKING:
+    from bot.app import OrderBot
 
 log = logging.getLogger("bot")
 
@@ -263,12 +268,20 @@ def cmd_run(redactor: SecretRedactingFilter) -> int:
     logging.getLogger().setLevel(settings.log_level)
     try:
         with database_lock.exclusive(settings.database_path):
-            return asyncio.run(_run_bot(settings))
+            return asyncio.run(serve(settings))
     except DatabaseInUse as exc:
         return _in_use(exc)
 
 
-async def _run_bot(settings: Settings) -> int:
+async def serve(
+    settings: Settings,
+    *,
+    handle_signals: bool = True,
+    on_created: Callable[[OrderBot], None] | None = None,
+) -> int:
+    """Run the bot until it stops; the exit status. The test stack runs this in its own
+    event loop (no signal handlers there: the loop and the process are the test's) and
+    stops the bot through ``on_created``'s handle, the way SIGTERM does."""
     import aiohttp
     import discord
 
@@ -285,9 +298,12 @@ async def _run_bot(settings: Settings) -> int:
     assert settings.discord_token is not None
     # SIGTERM (systemd, docker stop) and Ctrl-C stop the bot gracefully (OrderBot.close):
     # no new work, in-flight sends and DMs finish, then everything is closed. Exit 0.
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, lambda: bot.spawn_close())
+    if handle_signals:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, lambda: bot.spawn_close())
+    if on_created is not None:
+        on_created(bot)
     async with bot:
         try:
             await bot.start(settings.discord_token.get_secret_value())

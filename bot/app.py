@@ -24,6 +24,7 @@ from bot.services.order_queries import OrderQueries
 from bot.services.ordering import OrderingService, ShopPolicy
 from bot.services.poller import Poller, PollerSettings
 from bot.services.provider_status import ProviderReport, provider_reports
+from bot.services.schedule import PollSchedule
 from bot.services.shop import ShopService
 from bot.services.staff_log import StaffLog
 from bot.services.staff_orders import StaffOrders
@@ -42,18 +43,6 @@ log = logging.getLogger(__name__)
 
 # Loaded in this order by setup_hook. One feature per cog file.
 COGS: tuple[str, ...] = ("cogs.ordering", "cogs.orders", "cogs.wallet", "cogs.admin")
-
-STAFF_LOG_INTERVAL = 2.0
-RESUBMIT_INTERVAL = 5.0
-# On SIGTERM, in-flight work (a provider send, a DM, a poll batch) gets this long to
-# finish before the process disconnects; whatever is cut off is recovered at the next
-# start, never lost or doubled.
-SHUTDOWN_GRACE = 10.0
-# DMs left `sending` are looked for in Discord's history this often (a cheap SELECT when
-# there are none).
-RECONCILE_INTERVAL = 10.0
-PRUNE_INTERVAL = 300.0
-STUCK_CHECK_INTERVAL = 30.0
 
 
 class OrderBot(commands.Bot):
@@ -183,7 +172,7 @@ class OrderBot(commands.Bot):
             self.cipher,
             self.catalog,
             self.providers,
-            resubmit_delays=self.settings.resubmit_delays,
+            timings=self.settings.timings,
             policy=ShopPolicy(
                 default_payment=self.settings.payment_mode,
                 top_up_instructions=self.settings.top_up_instructions,
@@ -200,7 +189,9 @@ class OrderBot(commands.Bot):
         self._shop = ShopService(self.db)
         self._stats = StatsService(self.db)
         self.watchdog = StuckOrderWatch(self.db, self.settings.stuck_order_minutes)
-        self.staff_log = StaffLog(self.db, self, self.settings.staff_channel_id)
+        self.staff_log = StaffLog(
+            self.db, self, self.settings.staff_channel_id, timings=self.settings.timings
+        )
         settings = self.settings
         self.poller = Poller(
             self.db,
@@ -214,6 +205,7 @@ class OrderBot(commands.Bot):
                 breaker_cooldown=settings.breaker_cooldown_seconds,
                 lease_seconds=settings.poll_lease_seconds,
             ),
+            schedule=PollSchedule.from_timings(settings.timings),
         )
         # A provider that asked us to hold off, or whose circuit was open, stays so.
         await self.poller.restore()
@@ -222,7 +214,7 @@ class OrderBot(commands.Bot):
             self.cipher,
             self,
             settings.notice_channel_id,
-            stale_after=settings.dm_reconcile_after_seconds,
+            timings=settings.timings,
         )
         # Nothing is in flight in a process that just started: leases of a killed
         # predecessor are void, so its orders are polled again right away.
@@ -282,6 +274,7 @@ class OrderBot(commands.Bot):
             log.exception("startup submission recovery failed; the scheduled run will retry")
 
     def _schedule_jobs(self) -> None:
+        timings = self.settings.timings
         common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
         assert self.staff_log is not None and self.poller is not None and self.notifier is not None
         # One polling job per provider: a job can't overlap itself, so with one job for all
@@ -290,28 +283,28 @@ class OrderBot(commands.Bot):
             self.scheduler.add_job(
                 self._guarded(functools.partial(self.poller.poll_provider, name), f"poll {name}"),
                 "interval",
-                seconds=self.settings.poll_interval_seconds,
+                seconds=timings.poll_interval,
                 id=f"poll:{name}",
                 **common,
             )
         self.scheduler.add_job(
             self._guarded(self.notifier.send_due, "notify"),
             "interval",
-            seconds=self.settings.notify_interval_seconds,
+            seconds=timings.notify_interval,
             id="notify",
             **common,
         )
         self.scheduler.add_job(
             self._guarded(self.notifier.reconciler.reconcile_stale, "DM reconciliation"),
             "interval",
-            seconds=RECONCILE_INTERVAL,
+            seconds=timings.dm_reconcile_interval,
             id="dm-reconciliation",
             **common,
         )
         self.scheduler.add_job(
             self._guarded(self.staff_log.post_pending, "staff log"),
             "interval",
-            seconds=STAFF_LOG_INTERVAL,
+            seconds=timings.staff_log_interval,
             id="staff-log",
             **common,
         )
@@ -320,7 +313,7 @@ class OrderBot(commands.Bot):
                 lambda: self.ordering.recovery.recover_submitting(at_startup=False), "resubmit"
             ),
             "interval",
-            seconds=RESUBMIT_INTERVAL,
+            seconds=timings.resubmit_interval,
             id="resubmit",
             **common,
         )
@@ -328,14 +321,17 @@ class OrderBot(commands.Bot):
             self._guarded(self.watchdog.alert_stuck_orders, "stuck orders"),
             "interval",
             # Often enough for short thresholds, never more than every 30 s.
-            seconds=max(1.0, min(STUCK_CHECK_INTERVAL, self.settings.stuck_order_minutes * 15)),
+            seconds=min(
+                timings.stuck_check_interval,
+                max(1.0, self.settings.stuck_order_minutes * 15),
+            ),
             id="stuck-orders",
             **common,
         )
         self.scheduler.add_job(
             self._guarded(self._prune, "pruning"),
             "interval",
-            seconds=PRUNE_INTERVAL,
+            seconds=timings.prune_interval,
             id="pruning",
             **common,
         )
@@ -421,7 +417,7 @@ class OrderBot(commands.Bot):
 
     async def _close_once(self) -> None:
         """Take no new work (the scheduler pauses), let what is in flight finish within
-        SHUTDOWN_GRACE (job runs, provider sends, DMs), then disconnect and close the
+        the shutdown grace (job runs, provider sends, DMs), then disconnect and close the
         providers and the database."""
         if not self._closing:
             self._closing = True
@@ -429,7 +425,7 @@ class OrderBot(commands.Bot):
             # progress, and those are what the grace is for.
             if self.scheduler.running:
                 self.scheduler.pause()
-            await self._drain(SHUTDOWN_GRACE)
+            await self._drain(self.settings.timings.shutdown_grace)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         for task in list(self._tasks):

@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.domain import AmountError, PaymentMode, parse_amount
+from core.timings import Timings, parse_timing_overrides
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,9 @@ class Settings(StorageSettings):
     # When the checkout API (idempotent: the same request can't order twice) didn't
     # answer, the same request is sent again after these waits; then staff get it.
     resubmit_delays_seconds: str = "5,15,45,120,300"
+    # Internal waits (core.timings.Timings), "name=seconds,…": for tests and experts.
+    # Not in .env.example: a shop has no reason to change them.
+    timing_overrides: str = Field(default="", validation_alias="TIMINGS")
 
     # --- Behaviour ---------------------------------------------------------------------
     order_cooldown_seconds: float = Field(default=10.0, ge=0)
@@ -165,6 +169,12 @@ class Settings(StorageSettings):
             raise ValueError("must be seconds separated by commas, e.g. 5,15,45,120,300") from None
         if not delays or any(not 0 < d <= 3600 for d in delays) or len(delays) > 20:
             raise ValueError("must be 1 to 20 waits, each over 0 and at most 3600 seconds")
+        return value
+
+    @field_validator("timing_overrides")
+    @classmethod
+    def _timing_overrides(cls, value: str) -> str:
+        parse_timing_overrides(value)
         return value
 
     @field_validator("default_phone_region")
@@ -218,6 +228,18 @@ class Settings(StorageSettings):
         return tuple(
             float(part) for part in self.resubmit_delays_seconds.split(",") if part.strip()
         )
+
+    @property
+    def timings(self) -> Timings:
+        """Every wait the bot makes: the owner's settings, then TIMINGS, then defaults."""
+        return Timings(
+            poll_interval=self.poll_interval_seconds,
+            notify_interval=self.notify_interval_seconds,
+            resubmit_delays=self.resubmit_delays,
+            dm_reconcile_after=self.dm_reconcile_after_seconds,
+            breaker_cooldown=self.breaker_cooldown_seconds,
+            poll_lease=self.poll_lease_seconds,
+        ).replace(**parse_timing_overrides(self.timing_overrides))
 
     @field_validator("delivery_encryption_key")
     @classmethod

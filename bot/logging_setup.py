@@ -48,7 +48,7 @@ class SecretRedactingFilter(logging.Filter):
         return True
 
 
-_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
 def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> SecretRedactingFilter:
@@ -56,7 +56,7 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> Secre
     secrets learned later (e.g. once settings load) can be added."""
     redactor = SecretRedactingFilter(secrets)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
     handler.addFilter(redactor)
     root = logging.getLogger()
     for old in list(root.handlers):

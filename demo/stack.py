@@ -1,6 +1,12 @@
 """Everything the bot needs, on 127.0.0.1, with no network and no accounts:
-the four sandbox providers, the Discord emulator, and the real bot as a subprocess
-configured only through its settings (environment variables)."""
+the four sandbox providers, the Discord emulator, and the real bot configured only
+through its settings (environment variables).
+
+The bot runs as a subprocess (`python -m bot run`: the demo, and the tests where the
+process is the point: kill -9, SIGTERM, the lock) or, with ``in_process=True``, as the
+same `OrderBot` started by the same `serve` in the caller's event loop, which is what the
+journey tests use: no interpreter to start, and a failing assertion can look at the
+bot's objects. Either way it reads the same settings from the same variables."""
 
 # The stack API takes ``timeout=`` like asyncio.wait_for.
 # ruff: noqa: ASYNC109
@@ -9,18 +15,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import re
 import signal
 import sys
+import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import discord.http
 from cryptography.fernet import Fernet
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
+from bot.__main__ import serve
+from bot.app import OrderBot
+from bot.config import Settings
+from bot.logging_setup import LOG_FORMAT, SecretRedactingFilter, hold_back_libraries
 from emulator.server import Emulator
 from sandbox.runner import SandboxCluster
+from storage import lock as database_lock
+from storage.lock import DatabaseInUse
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,7 +67,28 @@ BOT_SETTING_PREFIXES = (
     "DAILY_",
     "RESUBMIT_",
     "DM_",
+    "TIMINGS",
 )
+
+# The test stack's waits (core.timings): a journey takes a second, not a minute, and the
+# bot does exactly what it does with the defaults, only sooner. The owner-tuned ones are
+# set through their own variables (`fast_timings_env`).
+FAST_TIMINGS = (
+    "staff_log_interval=0.1,resubmit_interval=0.2,dm_reconcile_interval=0.2,"
+    "stuck_check_interval=0.5,first_poll_delay=0.1,poll_after_change=0.2,"
+    "poll_processing_cap=0.5,poll_pending_cap=1,poll_failure_base=0.2,poll_min_delay=0.05,"
+    "dm_retry_base=0.2,staff_channel_retry=0.5,staff_digest_interval=2,shutdown_grace=5"
+)
+
+
+def fast_timings_env() -> dict[str, str]:
+    return {
+        "TIMINGS": FAST_TIMINGS,
+        "POLL_INTERVAL_SECONDS": "0.1",
+        "NOTIFY_INTERVAL_SECONDS": "0.1",
+        "RESUBMIT_DELAYS_SECONDS": "0.5,1,2",
+        "BREAKER_COOLDOWN_SECONDS": "3",
+    }
 
 
 class BotProcessError(RuntimeError):
@@ -66,12 +103,20 @@ class LocalStack:
         env: Mapping[str, str] | None = None,
         emulator: Emulator | None = None,
         sandbox: SandboxCluster | None = None,
+        in_process: bool = False,
+        fast: bool = False,
     ) -> None:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.emulator = emulator or Emulator(port=0)
         self.sandbox = sandbox or SandboxCluster(port=0)
-        self.extra_env = dict(env or {})
+        # fast: the short test timings (FAST_TIMINGS) under whatever `env` says.
+        self.extra_env = {**(fast_timings_env() if fast else {}), **(env or {})}
+        if fast and env and "TIMINGS" in env:
+            # Merged, the caller's last: TIMINGS names each wait once, the last one wins.
+            self.extra_env["TIMINGS"] = f"{FAST_TIMINGS},{env['TIMINGS']}"
+        self.in_process = in_process
+        self._served: InProcessBot | None = None
         self.fernet_key = Fernet.generate_key().decode()
         self.database_path = workdir / "data" / "orderbot.sqlite3"
         self.log_path = workdir / "bot.log"
@@ -142,9 +187,31 @@ class LocalStack:
         return env
 
     async def start_bot(self, timeout: float = 30.0) -> None:
-        """Start `python -m bot run` and wait until it is on the gateway."""
+        """Start the bot (`python -m bot run`, or in this loop) and wait until it is on
+        the gateway."""
         if self.process is not None and self.process.returncode is None:
             raise BotProcessError("the bot is already running")
+        if self.in_process:
+            if self._served is not None and not self._served.done():
+                raise BotProcessError("the bot is already running")
+            self.starts += 1
+            sessions_before = len(self.emulator.gateway.sessions)
+            self._served = InProcessBot(self.bot_env(), self.log_path, self.workdir)
+            self._served.start()
+            deadline = asyncio.get_running_loop().time() + timeout
+            while len(self.emulator.gateway.sessions) <= sessions_before:
+                if self._served.done():
+                    raise BotProcessError(
+                        f"the bot stopped with status {await self._served.wait()}:\n"
+                        f"{self.bot_log()[-4000:]}"
+                    )
+                if asyncio.get_running_loop().time() > deadline:
+                    raise BotProcessError(
+                        f"the bot did not connect in {timeout}s:\n{self.bot_log()[-4000:]}"
+                    )
+                await asyncio.sleep(0.02)
+            await self.emulator.wait_for_bot(timeout=timeout)
+            return
         self._log_file = self.log_path.open("ab")
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -173,6 +240,13 @@ class LocalStack:
 
     async def stop_bot(self, *, kill: bool = False, timeout: float = 15.0) -> int | None:
         """SIGTERM (a clean shutdown) or SIGKILL (a crash). Returns the exit status."""
+        if self._served is not None:
+            if kill:
+                raise BotProcessError(
+                    "kill -9 needs the bot in a process of its own: @pytest.mark.stack(process=True)"
+                )
+            served, self._served = self._served, None
+            return await served.stop(timeout)
         process, self.process = self.process, None
         if process is None:
             return None
@@ -244,3 +318,112 @@ class LocalStack:
             return self.log_path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return ""
+
+
+class _FastRetries(types.ModuleType):
+    """discord.http's view of asyncio while a bot runs in the test's loop: its retry
+    backoff after a 5xx (1, 3, 5, 7 s, integers from `1 + tries * 2`) is a hundredth as
+    long; every other wait (a rate limit's Retry-After, a bucket reset) is unchanged.
+    The requests, their number and their order are discord.py's own."""
+
+    def __init__(self) -> None:
+        super().__init__("asyncio")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+    @staticmethod
+    async def sleep(delay: float, result: Any = None) -> Any:
+        if type(delay) is int and delay in (1, 3, 5, 7, 9):
+            delay = delay / 100
+        return await asyncio.sleep(delay, result)
+
+
+class _OnlyGiven(Settings):
+    """Settings from exactly the variables given: not the test runner's environment,
+    not a .env in the working directory (what the subprocess gets with its own env)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def settings_from(env: Mapping[str, str]) -> Settings:
+    values: dict[str, Any] = {}
+    for name, field in Settings.model_fields.items():
+        key = field.validation_alias if isinstance(field.validation_alias, str) else name
+        if key.upper() in env:
+            values[key] = env[key.upper()]
+    return _OnlyGiven(**values)
+
+
+class InProcessBot:
+    """`serve` (what `python -m bot run` runs) as a task in the current event loop, its
+    log written to ``log_path`` through the same redacting filter, and the database lock
+    held as the process would hold it."""
+
+    def __init__(self, env: Mapping[str, str], log_path: Path, workdir: Path) -> None:
+        self.settings = settings_from(env)
+        self.log_path = log_path
+        self.workdir = workdir
+        self.bot: OrderBot | None = None
+        self._task: asyncio.Task[int] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._serve(), name="in-process bot")
+
+    def done(self) -> bool:
+        return self._task is not None and self._task.done()
+
+    async def wait(self) -> int:
+        assert self._task is not None
+        return await self._task
+
+    async def stop(self, timeout: float = 15.0) -> int:
+        """What SIGTERM does: the graceful stop, then the exit status."""
+        if self.bot is not None and not self.done():
+            self.bot.spawn_close()
+        assert self._task is not None
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        except TimeoutError:
+            # A stop that hangs is a failure to report, not a loop to leave running.
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+            raise BotProcessError(f"the bot did not stop within {timeout}s") from None
+
+    def _created(self, bot: OrderBot) -> None:
+        self.bot = bot
+
+    async def _serve(self) -> int:
+        settings = self.settings
+        redactor = SecretRedactingFilter(settings.secret_values())
+        handler = logging.FileHandler(self.log_path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler.addFilter(redactor)
+        handler.setLevel(settings.log_level)
+        root = logging.getLogger()
+        level = root.level
+        root.addHandler(handler)
+        root.setLevel(min(level, logging.getLevelName(settings.log_level)))
+        hold_back_libraries()
+        fast, discord.http.asyncio = discord.http.asyncio, _FastRetries()
+        try:
+            with database_lock.exclusive(settings.database_path):
+                return await serve(settings, handle_signals=False, on_created=self._created)
+        except DatabaseInUse as exc:
+            logging.getLogger("bot").error("%s", exc)
+            return 2
+        finally:
+            discord.http.asyncio = fast
+            root.removeHandler(handler)
+            root.setLevel(level)
+            handler.close()

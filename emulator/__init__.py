@@ -9,11 +9,13 @@
 See docs/emulator.md.
 """
 
+from .base import StoredFile
 from .contract import ContractChecker, ContractViolation
+from .faults import Fault
 from .interactions import DrivenInteraction, OptionError
 from .redirect import redirect_discord_py
-from .rest import RequestRecord, Upload
-from .server import DEFAULT_TOKEN, Emulator, Fault, StoredFile
+from .rest_base import RequestRecord, Upload
+from .server import DEFAULT_TOKEN, Emulator
 from .world import World
 
 __all__ = [

@@ -5,8 +5,9 @@ class and ``create_app(state)``. :class:`sandbox.runner.SandboxCluster` serves a
 aiohttp server; ``python -m sandbox`` runs them from the command line. See ``docs/sandbox.md``.
 """
 
-from sandbox.common import Fault, ProviderState, RecordedRequest, SandboxOrder
+from sandbox.faults import Fault
 from sandbox.runner import PROVIDER_NAMES, SandboxCluster
+from sandbox.state import ProviderState, RecordedRequest, SandboxOrder
 
 __all__ = [
     "PROVIDER_NAMES",

@@ -17,16 +17,9 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.common import (
-    ProviderState,
-    SandboxOrder,
-    Timeline,
-    build_app,
-    is_int,
-    json_response,
-    keys_equal,
-    read_json,
-)
+from sandbox.common import build_app
+from sandbox.state import ProviderState, SandboxOrder, Timeline
+from sandbox.util import is_int, json_response, keys_equal, read_json
 
 DEFAULT_KEY = "sandbox-boost-key"
 STATUSES = ("PENDING", "PROCESSING", "COMPLETED", "FAILED")

@@ -17,15 +17,9 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.common import (
-    ProviderState,
-    Timeline,
-    build_app,
-    is_int,
-    json_response,
-    keys_equal,
-    read_json,
-)
+from sandbox.common import build_app
+from sandbox.state import ProviderState, Timeline
+from sandbox.util import is_int, json_response, keys_equal, read_json
 
 DEFAULT_KEY = "sandbox-checkout-key"
 ORDER_TYPES = ("physical_goods", "digital_goods")

@@ -23,15 +23,9 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.common import (
-    ProviderState,
-    SandboxOrder,
-    Timeline,
-    build_app,
-    is_number,
-    json_response,
-    keys_equal,
-)
+from sandbox.common import build_app
+from sandbox.state import ProviderState, SandboxOrder, Timeline
+from sandbox.util import is_number, json_response, keys_equal
 
 DEFAULT_KEY = "sandbox-digital-key"
 STATUSES = ("PENDING", "PROCESSING", "COMPLETED", "REFUNDED")

@@ -20,15 +20,9 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.common import (
-    ProviderState,
-    SandboxOrder,
-    Timeline,
-    build_app,
-    is_int,
-    json_response,
-    keys_equal,
-)
+from sandbox.common import build_app
+from sandbox.state import ProviderState, SandboxOrder, Timeline
+from sandbox.util import is_int, json_response, keys_equal
 
 DEFAULT_TOKEN = "sandbox-namefi-token"  # noqa: S105 -- the public demo token, not a secret
 STATUSES = ("CREATED", "PROCESSING", "SUCCEEDED", "FAILED", "PARTIALLY_COMPLETED")

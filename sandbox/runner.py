@@ -13,7 +13,7 @@ from sandbox import boost as boost_api
 from sandbox import checkout as checkout_api
 from sandbox import digital_shop as digital_shop_api
 from sandbox import namefi as namefi_api
-from sandbox.common import ProviderState
+from sandbox.state import ProviderState
 
 log = logging.getLogger(__name__)
 

@@ -4,36 +4,35 @@ and a complete, valid settings environment for subprocess runs of the bot."""
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from bot.providers.base import ProviderAdapter
-from bot.providers.registry import ProviderRegistry, build_adapter
+from bot.providers.registry import ProviderRegistry
 from core.crypto import DeliveryCipher
 from demo.stack import BOT_SETTING_PREFIXES
 from sandbox.runner import SandboxCluster
 from storage.database import Database, open_database
+from tests.support import (
+    PROVIDERS,
+    REPO_ROOT,
+    TEST_BOOST_KEY,
+    TEST_CHECKOUT_KEY,
+    TEST_DIGITAL_KEY,
+    TEST_DISCORD_TOKEN,
+    TEST_NAMEFI_TOKEN,
+    FakeClock,
+    make_adapter,
+)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 E2E = REPO_ROOT / "tests" / "e2e"
 # Whole modules whose every test starts a process (the CLI, an install in a clean venv).
 SUBPROCESS_MODULES = frozenset(
     {REPO_ROOT / "tests" / "bot" / "test_cli.py", REPO_ROOT / "tests" / "bot" / "test_install.py"}
 )
-PYTHON = sys.executable
-
-# Known secret values: tests assert none of them ever appears in output.
-TEST_DISCORD_TOKEN = "MTIz.test-discord-token-VALUE-91f3"
-TEST_BOOST_KEY = "boost-key-SECRET-7c1d"
-TEST_CHECKOUT_KEY = "checkout-key-SECRET-44aa"
-TEST_NAMEFI_TOKEN = "namefi-token-SECRET-e0b2"
-TEST_DIGITAL_KEY = "digital-key-SECRET-19fe"
 
 
 @pytest.fixture
@@ -86,19 +85,6 @@ def bot_env(tmp_path: Path, fernet_key: str) -> dict[str, str]:
 
 # --- sandbox providers ---------------------------------------------------------------
 
-PROVIDERS = ("boost", "checkout", "namefi", "digital_shop")
-
-
-@dataclass
-class FakeClock:
-    now: float = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
 
 @pytest.fixture
 def clock() -> FakeClock:
@@ -109,16 +95,6 @@ def clock() -> FakeClock:
 async def cluster(clock: FakeClock) -> AsyncIterator[SandboxCluster]:
     async with SandboxCluster(port=0, clock=clock, hang_seconds=3.0) as running:
         yield running
-
-
-def make_adapter(cluster: SandboxCluster, name: str, *, timeout: float = 1.0) -> ProviderAdapter:
-    return build_adapter(
-        name,
-        cluster.base_url(name),
-        SecretStr(cluster.api_key(name)),
-        timeout=timeout,
-        max_connections=8,
-    )
 
 
 @pytest.fixture
@@ -134,13 +110,15 @@ async def adapters(cluster: SandboxCluster) -> AsyncIterator[ProviderRegistry]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every end-to-end test runs the bot as a process through the emulator: `e2e` and
-    `subprocess`. Other tests that start a process carry `subprocess` themselves or are
-    listed above. `pytest -m "not subprocess"` (make test-quick) is the fast inner loop."""
+    """Every end-to-end test drives the bot through the emulator: `e2e`. Those that start
+    the bot as a process of their own (`@pytest.mark.stack(process=True)`) and other tests
+    that start a process carry `subprocess`, themselves or through the list above.
+    `pytest -m "not subprocess"` (make test-quick) is the fast inner loop."""
     for item in items:
         path = item.path.resolve()
         if E2E in path.parents:
             item.add_marker(pytest.mark.e2e)
-            item.add_marker(pytest.mark.subprocess)
+            if any(m.kwargs.get("process") for m in item.iter_markers("stack")):
+                item.add_marker(pytest.mark.subprocess)
         elif path in SUBPROCESS_MODULES:
             item.add_marker(pytest.mark.subprocess)

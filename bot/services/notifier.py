@@ -34,12 +34,13 @@ import aiohttp
 import discord
 
 from bot.presenters import delivery_payload, fallback_notice, notification_embed
-from bot.services.dm_reconciliation import SENDING_STALE_AFTER, DmHistory, Reconciler
+from bot.services.dm_reconciliation import DmHistory, Reconciler
 from core import alerts
 from core.crash_points import crash_point
 from core.crypto import DecryptionError, DeliveryCipher
 from core.domain import OrderStatus
 from core.kinds import EventKind, NotificationKind
+from core.timings import Timings
 from storage import notifications as outbox
 from storage import orders as repo
 from storage import staff_alerts, wallet
@@ -48,9 +49,9 @@ from storage.notifications import NotificationState
 
 log = logging.getLogger(__name__)
 
+DEFAULT_TIMINGS = Timings()
+
 DM_CLOSED = 50007
-RETRY_BASE = 5.0
-RETRY_CAP = 600.0
 ALERT_AFTER_ATTEMPTS = 5
 
 
@@ -82,19 +83,24 @@ class Notifier:
         notice_channel_id: int,
         *,
         clock: Callable[[], float] = time.time,
-        stale_after: float = SENDING_STALE_AFTER,
+        timings: Timings = DEFAULT_TIMINGS,
     ) -> None:
         self.db = db
         self.cipher = cipher
         self.client = client
         self.clock = clock
+        self.timings = timings
         # Rows this process is sending right now: reconciliation leaves them alone.
         self._in_flight: set[int] = set()
         self.history = DmHistory(client, notice_channel_id)
         # Settles rows left `sending`; at startup (`reconcile_interrupted`) and on the
         # schedule (`reconcile_stale`).
         self.reconciler = Reconciler(
-            db, self.history, self._in_flight, clock=lambda: self.clock(), stale_after=stale_after
+            db,
+            self.history,
+            self._in_flight,
+            clock=lambda: self.clock(),
+            stale_after=timings.dm_reconcile_after,
         )
 
     async def send_due(self, limit: int = 50) -> int:
@@ -284,7 +290,7 @@ class Notifier:
 
     async def _retry(self, note: outbox.Notification, reason: str, *, unsure: bool = False) -> None:
         attempts = note.attempts + 1
-        delay = min(RETRY_BASE * 2 ** (attempts - 1), RETRY_CAP)
+        delay = min(self.timings.dm_retry_base * 2 ** (attempts - 1), self.timings.dm_retry_cap)
         if not await outbox.set_notification_state(
             self.db,
             note.id,

@@ -34,12 +34,13 @@ from bot.providers.models import PreparedCreate, ProviderOrder
 from bot.providers.registry import ProviderRegistry
 from bot.services.outcomes import ConfirmOutcome, ConfirmResult
 from bot.services.recovery import Recovery
-from bot.services.submission import RESUBMIT_DELAYS, Submitter, create_request
+from bot.services.submission import Submitter, create_request
 from core import alerts
 from core.crash_points import crash_point
 from core.crypto import DecryptionError, DeliveryCipher
 from core.domain import Money, OrderKind, OrderSource, OrderStatus, PaymentMode, new_order_id
 from core.kinds import EventKind
+from core.timings import Timings
 from storage import orders as repo
 from storage import payments, provider_health, shop_state, staff_alerts, wallet
 from storage.database import Database
@@ -74,7 +75,6 @@ class PaymentPreview:
 
 __all__ = [
     "CONFIRMATION_TTL",
-    "RESUBMIT_DELAYS",
     "ConfirmOutcome",
     "ConfirmResult",
     "OrderingService",
@@ -92,7 +92,7 @@ class OrderingService:
         providers: ProviderRegistry,
         *,
         clock: Callable[[], float] = time.time,
-        resubmit_delays: tuple[float, ...] = RESUBMIT_DELAYS,
+        timings: Timings | None = None,
         policy: ShopPolicy | None = None,
     ) -> None:
         self.policy = policy or ShopPolicy()
@@ -109,7 +109,7 @@ class OrderingService:
             catalog,
             providers,
             clock=lambda: self.clock(),
-            resubmit_delays=resubmit_delays,
+            timings=timings or Timings(),
         )
         # Orders left `submitting`: due re-sends and crash leftovers.
         self.recovery = Recovery(self.submitter)

@@ -25,7 +25,6 @@ from storage.database import Database
 
 log = logging.getLogger(__name__)
 
-FIRST_POLL_DELAY = 2.0  # poll soon after submission: buyers want news fast
 WAITING_FOR_STAFF = "Your order is waiting for staff."
 
 
@@ -62,7 +61,16 @@ def review_message(note: BuyerNote, order_id: str) -> str:
 
 
 class Outcomes:
-    def __init__(self, db: Database, cipher: DeliveryCipher, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        cipher: DeliveryCipher,
+        clock: Callable[[], float],
+        *,
+        first_poll_delay: float,
+    ) -> None:
+        # Poll soon after submission: buyers want news fast.
+        self.first_poll_delay = first_poll_delay
         self.db = db
         self.cipher = cipher
         self.clock = clock
@@ -125,7 +133,7 @@ class Outcomes:
             status = OrderStatus.SUBMITTED
         if status is OrderStatus.COMPLETED and answer.delivery_missing:
             status = OrderStatus.PROCESSING  # done, but the goods are still to come
-        next_poll = self.clock() + FIRST_POLL_DELAY if adapter.capabilities.can_poll else None
+        next_poll = self.clock() + self.first_poll_delay if adapter.capabilities.can_poll else None
         price = f"{answer.price} {answer.currency}".strip() if answer.price else None
         if status.is_terminal:
             owed: NotificationKind | None = NotificationKind.FINAL

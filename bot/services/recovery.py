@@ -17,10 +17,6 @@ from storage import provider_health
 
 log = logging.getLogger(__name__)
 
-# An order still `submitting` this long after its send began, and not in flight in this
-# process, was abandoned by an unexpected error: it is recovered (re-sent or to staff).
-STUCK_SUBMITTING_AFTER = 120.0
-
 
 class Recovery:
     def __init__(self, submitter: Submitter) -> None:
@@ -51,7 +47,9 @@ class Recovery:
             else:
                 # The send in progress should have ended long before this: if it hasn't,
                 # an error broke off its recording.
-                when = order.updated_at + STUCK_SUBMITTING_AFTER
+                # An order still `submitting` this long after its send began, and not
+                # in flight here, was abandoned: it is recovered (re-sent or to staff).
+                when = order.updated_at + submitter.timings.stuck_submitting_after
             if when <= now:
                 due.setdefault(order.provider, []).append(order)
         results = await asyncio.gather(

@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 
 from core.domain import OrderStatus
+from core.timings import Timings
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,10 +26,23 @@ class PollSchedule:
     failure_base: float = 5.0
     failure_cap: float = 300.0
     jitter: float = 0.1  # ± fraction
+    min_delay: float = 0.5
+
+    @classmethod
+    def from_timings(cls, timings: Timings) -> PollSchedule:
+        return cls(
+            first_delay=timings.first_poll_delay,
+            after_change=timings.poll_after_change,
+            pending_cap=timings.poll_pending_cap,
+            processing_cap=timings.poll_processing_cap,
+            failure_base=timings.poll_failure_base,
+            failure_cap=timings.poll_failure_cap,
+            min_delay=timings.poll_min_delay,
+        )
 
     def _jittered(self, delay: float, rng: random.Random | None) -> float:
         r = (rng or random).uniform(-self.jitter, self.jitter)
-        return max(0.5, delay * (1 + r))
+        return max(self.min_delay, delay * (1 + r))
 
     def cap_for(self, status: OrderStatus) -> float:
         return self.processing_cap if status is OrderStatus.PROCESSING else self.pending_cap

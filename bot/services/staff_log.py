@@ -8,7 +8,7 @@ storage.staff_alerts), so a crash or a Discord outage delays them but never lose
 - **One bad alert doesn't block the rest**: a failed post is retried with backoff, the
   queue moves on, and after MAX_ATTEMPTS the alert is given up with an error in the log.
 - **No storms**: per group (kind and provider) the first few alerts in a window are posted
-  as they are; the rest become one digest with counts, at most one per DIGEST_INTERVAL.
+  as they are; the rest become one digest with counts, at most one per digest interval (core.timings).
 """
 
 from __future__ import annotations
@@ -20,25 +20,22 @@ from itertools import groupby
 
 import discord
 
+from core.timings import Timings
 from storage import staff_alerts
 from storage.database import Database
 from storage.staff_alerts import StaffAlert
 
 log = logging.getLogger(__name__)
 
+DEFAULT_TIMINGS = Timings()
+
 CLAIM_LEASE = 60.0
 # Posting is about one message a second per channel: a claim this size is posted well
 # within its lease, so a second process never finds it expired mid-run.
 CLAIM_BATCH = 20
 MAX_ATTEMPTS = 8  # for failures caused by the alert itself (Discord refused its body)
-CHANNEL_RETRY = 10.0  # the channel itself failed: everything waits this long
 INDIVIDUAL_PER_WINDOW = 3  # alerts of one group posted on their own per window
 WINDOW = 3600.0
-# The first digest of a group can follow a minute after its first alerts; each further
-# digest in the window waits twice as long (1, 2, 4, 8, … min, at most 30): a long
-# outage stays a handful of messages per hour, not one a minute.
-DIGEST_INTERVAL = 60.0
-DIGEST_INTERVAL_MAX = 1800.0
 DIGEST_IDS_SHOWN = 10
 DISCORD_LIMIT = 2000
 
@@ -114,11 +111,13 @@ class StaffLog:
         channel_id: int,
         *,
         clock: Callable[[], float] = time.time,
+        timings: Timings = DEFAULT_TIMINGS,
     ) -> None:
         self.db = db
         self.client = client
         self.channel_id = channel_id
         self.clock = clock
+        self.timings = timings
         # Buttons for an alert that is acted on from its own message (an approval); set
         # by the bot once the cogs that answer them are loaded.
         self.view_for: Callable[[StaffAlert], discord.ui.View | None] | None = None
@@ -146,14 +145,16 @@ class StaffLog:
             # Discord or the channel is down, or we lost access: nothing here is the
             # alerts' fault, so none of them uses up an attempt. They all wait and retry.
             log.warning(
-                "staff channel %s unavailable (%s): %d alert(s) wait %.0fs",
+                "staff channel %s unavailable (%s): %d alert(s) wait %gs",
                 self.channel_id,
                 exc,
                 len(claimed) - len(done),
-                CHANNEL_RETRY,
+                self.timings.staff_channel_retry,
             )
             await staff_alerts.release_alerts(
-                self.db, [a.id for a in claimed if a.id not in done], not_before=now + CHANNEL_RETRY
+                self.db,
+                [a.id for a in claimed if a.id not in done],
+                not_before=now + self.timings.staff_channel_retry,
             )
             return 0
         return posted
@@ -195,7 +196,10 @@ class StaffLog:
         last = await staff_alerts.last_digest_at(self.db, key)
         if last is not None:
             recent = await staff_alerts.digests_posted_since(self.db, key, now - WINDOW)
-            wait = min(DIGEST_INTERVAL * 2 ** max(recent - 1, 0), DIGEST_INTERVAL_MAX)
+            wait = min(
+                self.timings.staff_digest_interval * 2 ** max(recent - 1, 0),
+                self.timings.staff_digest_interval_max,
+            )
             if now - last < wait:
                 # A digest went out recently: these wait and join the next one.
                 await staff_alerts.release_alerts(
@@ -205,7 +209,7 @@ class StaffLog:
         head = rest[0]
         if not await self._post(channel, digest_message(key, rest), head):
             await staff_alerts.release_alerts(
-                self.db, [a.id for a in rest[1:]], not_before=now + CHANNEL_RETRY
+                self.db, [a.id for a in rest[1:]], not_before=now + self.timings.staff_channel_retry
             )
             return 0
         await staff_alerts.mark_alerts_posted(self.db, [a.id for a in rest], digest_id=head.id)

@@ -41,13 +41,14 @@ from core import alerts
 from core.crash_points import crash_point
 from core.crypto import DeliveryCipher
 from core.kinds import EventKind
+from core.timings import Timings
 from storage import orders as repo
 from storage import provider_health, staff_alerts
 from storage.database import Database
 
 log = logging.getLogger(__name__)
 
-RESUBMIT_DELAYS = (5.0, 15.0, 45.0, 120.0, 300.0)  # idempotent re-sends, then staff
+DEFAULT_TIMINGS = Timings()
 
 
 def create_request(
@@ -76,16 +77,20 @@ class Submitter:
         providers: ProviderRegistry,
         *,
         clock: Callable[[], float] = time.time,
-        resubmit_delays: tuple[float, ...] = RESUBMIT_DELAYS,
+        timings: Timings = DEFAULT_TIMINGS,
     ) -> None:
         self.db = db
         self.cipher = cipher
         self.catalog = catalog
         self.providers = providers
         self.clock = clock
-        self.resubmit_delays = resubmit_delays
+        self.timings = timings
+        # Idempotent re-sends after these waits, then staff.
+        self.resubmit_delays = timings.resubmit_delays
         # Recording outcomes; it reads this submitter's clock, so setting `clock` moves both.
-        self.outcomes = Outcomes(db, cipher, lambda: self.clock())
+        self.outcomes = Outcomes(
+            db, cipher, lambda: self.clock(), first_poll_delay=timings.first_poll_delay
+        )
         # Orders being sent right now by this process: a re-send job or the startup
         # recovery must not send the same order concurrently.
         self._in_flight: set[str] = set()

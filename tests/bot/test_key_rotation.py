@@ -15,8 +15,8 @@ from storage import lock as database_lock
 from storage import orders as repo
 from storage.database import open_database
 from storage.key_rotation import rotate_key
-from tests.bot.test_cli import run_bot
-from tests.storage.test_orders import _new_order
+from tests.bot.helpers import run_bot
+from tests.storage.factories import new_order
 
 CONTACT = {"phone_number": "+919876543210", "name": "Asha"}
 
@@ -26,7 +26,7 @@ async def seed(path: Path, cipher: DeliveryCipher, count: int) -> list[str]:
     try:
         ids = []
         for _ in range(count):
-            order = await repo.insert_order(db, _new_order(contact=CONTACT), cipher)
+            order = await repo.insert_order(db, new_order(contact=CONTACT), cipher)
             await repo.transition_order(
                 db,
                 order.id,

@@ -24,10 +24,10 @@ from sandbox.runner import SandboxCluster
 from storage import audit, staff_alerts
 from storage import orders as repo
 from storage.database import Database
-from tests.conftest import REPO_ROOT
+from tests.bot.helpers import BUYER, boost_draft, posts
 from tests.payments import FREE_POLICY
+from tests.support import REPO_ROOT
 
-BUYER = 111
 OTHER = 222
 STAFF = 999
 PHONE = {"phone_number": "+919876543210", "name": "Asha"}
@@ -39,23 +39,6 @@ async def service(
 ) -> AsyncIterator[OrderingService]:
     catalog = load_catalog(REPO_ROOT / "catalog.toml")
     yield OrderingService(db, cipher, catalog, adapters, policy=FREE_POLICY)
-
-
-async def boost_draft(
-    service: OrderingService, key: str = "i-1", amount: int = 4
-) -> repo.OrderRecord:
-    return await service.create_draft(
-        product=service.boost_product(),
-        quantity=amount,
-        user_id=BUYER,
-        guild_id=1,
-        interaction_key=key,
-        details={"invite_code": "shopdemo"},
-    )
-
-
-def posts(cluster: SandboxCluster, name: str) -> list[object]:
-    return [r for r in cluster.state(name).requests if r.method == "POST"]
 
 
 async def test_boost_confirm_submits_once_and_logs_to_staff(
@@ -157,7 +140,7 @@ async def test_paused_shop_refuses_drafts_and_confirms(
 async def test_boost_timeout_becomes_needs_review_never_resent(
     db: Database, cipher: DeliveryCipher, cluster: SandboxCluster
 ) -> None:
-    from tests.conftest import make_adapter
+    from tests.support import make_adapter
 
     slow = ProviderRegistry({"boost": make_adapter(cluster, "boost", timeout=0.3)})
     try:

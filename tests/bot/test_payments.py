@@ -33,7 +33,7 @@ from storage import notifications as outbox
 from storage import orders as repo
 from storage import payments, provider_health, wallet
 from storage.database import Database, open_database
-from tests.conftest import REPO_ROOT
+from tests.support import REPO_ROOT
 
 BUYER = 111
 STAFF = 999

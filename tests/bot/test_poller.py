@@ -14,9 +14,9 @@ from sandbox.common import Fault
 from sandbox.runner import SandboxCluster
 from storage import notifications as outbox
 from storage import orders as repo
-from storage import staff_alerts
+from storage import provider_health, staff_alerts
 from storage.database import Database
-from tests.conftest import FakeClock
+from tests.support import FakeClock
 
 
 async def track(
@@ -255,6 +255,44 @@ async def test_an_endless_retry_after_holds_ten_minutes_at_most_and_is_reported(
     clock.advance(2)
     await poller.poll_due_orders()
     assert gets(cluster, "digital_shop") == first + 3  # all three polled again
+
+
+async def test_a_retry_after_lets_nothing_through_until_the_clock_passes_it(
+    db: Database,
+    cipher: DeliveryCipher,
+    adapters: ProviderRegistry,
+    cluster: SandboxCluster,
+    clock: FakeClock,
+) -> None:
+    # More orders than workers, and every poll answered 429 while the fault lasts: when
+    # the first 429 comes back, two polls at most are out, and nothing is sent after it.
+    state = cluster.state("namefi")
+    for _ in range(8):
+        await track(db, cipher, "namefi", state.create_order(), clock.now)
+    state.add_fault(Fault("rate_limit", retry_after=60, count=-1))
+    poller = Poller(
+        db,
+        cipher,
+        adapters,
+        settings=PollerSettings(concurrency=2, rate_per_second=1000),
+        clock=clock,
+    )
+    held_until = clock.now + 60
+    await poller.poll_due_orders()
+    in_flight = gets(cluster, "namefi")
+    assert 1 <= in_flight <= 2, in_flight  # the other orders of the batch were not sent
+    # Recorded: /admin providers shows it, and a restarted bot honours it.
+    assert (await provider_health.load_all(db))["namefi"].hold_until == held_until
+    state.clear_faults()
+    # An order linked during the hold is due at once: it waits as well.
+    await track(db, cipher, "namefi", state.create_order(), clock.now)
+    for now in (clock.now, held_until - 30, held_until - 0.001):
+        clock.now = now
+        await poller.poll_due_orders()
+        assert gets(cluster, "namefi") == in_flight, f"sent {held_until - now:g}s before the end"
+    clock.now = held_until
+    await poller.poll_due_orders()
+    assert gets(cluster, "namefi") == in_flight + 9  # every order of that provider, at once
 
 
 async def test_a_slow_batch_keeps_its_orders_until_it_is_done(

@@ -21,9 +21,9 @@ from sandbox.runner import SandboxCluster
 from storage import notifications as outbox
 from storage import orders as repo
 from storage.database import Database
-from tests.bot.test_ordering_service import BUYER, boost_draft, posts
-from tests.conftest import REPO_ROOT
+from tests.bot.helpers import BUYER, boost_draft, posts
 from tests.payments import FREE_POLICY
+from tests.support import REPO_ROOT
 
 STAFF_A = 901
 STAFF_B = 902

@@ -24,14 +24,15 @@ from bot.providers.registry import ProviderRegistry
 from bot.services.ordering import ConfirmResult, OrderingService
 from core.crypto import DeliveryCipher
 from core.domain import OrderStatus
+from core.timings import Timings
 from sandbox.common import Fault, FaultKind
 from sandbox.runner import SandboxCluster
 from storage import notifications as outbox
 from storage import orders as repo
 from storage import staff_alerts
 from storage.database import Database
-from tests.conftest import REPO_ROOT, make_adapter
 from tests.payments import FREE_POLICY
+from tests.support import REPO_ROOT, make_adapter
 
 BUYER = 111
 PHONE = {"phone_number": "+919876543210", "name": "Asha"}
@@ -422,7 +423,7 @@ async def test_resends_stay_bounded_when_no_outcome_can_be_recorded(
         load_catalog(REPO_ROOT / "catalog.toml"),
         adapters,
         clock=lambda: now[0],
-        resubmit_delays=(1.0, 1.0),
+        timings=Timings(resubmit_delays=(1.0, 1.0)),
         policy=FREE_POLICY,
     )
     draft = await checkout_draft(service)

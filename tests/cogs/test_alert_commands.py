@@ -12,7 +12,7 @@ from pathlib import Path
 from discord import app_commands
 
 from cogs.admin import admin_commands
-from tests.conftest import REPO_ROOT
+from tests.support import REPO_ROOT
 
 admin_group = admin_commands()  # /admin with every command attached, as setup adds it
 

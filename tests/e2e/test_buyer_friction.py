@@ -51,7 +51,9 @@ async def answer_of(driven: Any) -> dict[str, Any]:
 
 
 async def test_a_typo_costs_no_cooldown(tmp_path: Path) -> None:
-    async with LocalStack(tmp_path / "s", env={"ORDER_COOLDOWN_SECONDS": "120"}) as stack:
+    async with LocalStack(
+        tmp_path / "s", env={"ORDER_COOLDOWN_SECONDS": "120"}, in_process=True, fast=True
+    ) as stack:
         emu = stack.emulator
         buyer = emu.world.buyer_id
         # A quantity within what Discord allows (the range spans the products) but over
@@ -161,7 +163,7 @@ async def test_two_boost_products_keep_their_own_limits(tmp_path: Path) -> None:
     catalog = tmp_path / "catalog.toml"
     catalog.write_text(TWO_BOOSTS, encoding="utf-8")
     env = {"CATALOG_PATH": str(catalog), "ORDER_COOLDOWN_SECONDS": "120"}
-    async with LocalStack(tmp_path / "s", env=env) as stack:
+    async with LocalStack(tmp_path / "s", env=env, in_process=True, fast=True) as stack:
         emu = stack.emulator
         buyer = emu.world.buyer_id
         (boost,) = [c for c in emu.commands(emu.world.guild_id) if c["name"] == "boost"]

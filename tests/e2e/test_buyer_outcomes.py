@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,56 +23,24 @@ from tests.e2e.helpers import (
     wait_for_log,
     wait_for_row,
 )
-from tests.e2e.test_completion import link
-from tests.e2e.test_ordering import boost_confirmation, press
+from tests.e2e.journeys import (
+    boost_confirmation,
+    dm_path,
+    link,
+    open_buy_form,
+    press,
+    submit_buy_form,
+)
 
 SECRET = "login: sam@example.com / pass: DM-ONCE-SECRET-8812"
 BUYER_FACING_FAILURES = ("something went wrong", "only the buyer who started")
 
 
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[LocalStack]:
-    # Short re-send waits and a short reconciliation age, so background outcomes happen
-    # within a test; the logic is the same as with the defaults.
-    running = LocalStack(
-        tmp_path / "stack",
-        env={"RESUBMIT_DELAYS_SECONDS": "0.5,0.5", "DM_RECONCILE_AFTER_SECONDS": "1"},
-    )
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
-        running.emulator.assert_no_contract_violations()
-
-
-def dm_path(stack: LocalStack) -> str:
-    world = stack.emulator.world
-    guild_channels = "|".join(
-        str(c) for c in (world.staff_channel_id, world.notice_channel_id, world.general_channel_id)
-    )
-    return rf"^/channels/(?!(?:{guild_channels})/)\d+/messages$"
-
-
-async def open_buy_form(stack: LocalStack, user_id: int, product: str, quantity: int) -> Any:
-    driven = await stack.emulator.send_slash_command(
-        user_id, "buy", {"product": product, "quantity": quantity}
-    )
-    first = await driven.wait_for_response()
-    assert first["type"] == 9, first
-    return driven
-
-
-async def submit_buy_form(stack: LocalStack, user_id: int, form: Any) -> dict[str, Any]:
-    submitted = await stack.emulator.submit_modal(
-        user_id,
-        form.modal["custom_id"],
-        {"contact:phone": "+91 98765 43210", "contact:name": "", "contact:email": ""},
-        source_interaction=form,
-    )
-    await submitted.wait_for_response()
-    followup: dict[str, Any] = await submitted.wait_for_followup(timeout=10)
-    return followup
+# Short re-send waits and a short reconciliation age, so background outcomes happen
+# within a test; the logic is the same as with the defaults.
+pytestmark = pytest.mark.stack(
+    env={"RESUBMIT_DELAYS_SECONDS": "0.5,0.5", "DM_RECONCILE_AFTER_SECONDS": "1"}
+)
 
 
 async def confirmed_checkout(stack: LocalStack) -> str:
@@ -249,6 +215,7 @@ async def test_giving_up_reaches_the_buyer_once(stack: LocalStack) -> None:
     assert len(requests_to(stack, "checkout")) == 3 * 3
 
 
+@pytest.mark.stack(process=True)  # kill -9
 async def test_a_boost_caught_by_a_crash_reaches_the_buyer_once(stack: LocalStack) -> None:
     emu = stack.emulator
     buyer = emu.world.buyer_id
@@ -285,8 +252,8 @@ async def test_a_completion_dm_stored_then_502_on_every_try_arrives_once(
     order_id = await link(stack, "digital_shop", remote, world.buyer_id)
     dm = await assert_exactly_one_dm(stack, world.buyer_id, order_id)
     assert SECRET in dm["content"]
-    # discord.py's five tries take about 16 s, then our retry waits 10 s and finds the DM
-    # in the history: the row is `sent` about half a minute after the link.
+    # discord.py's five tries (its own backoff, shortened by the test stack), then our
+    # retry finds the DM in the history: the row is `sent`, and no second DM went out.
     await wait_for_row(
         stack,
         "SELECT state FROM notifications WHERE order_id = ?",
@@ -333,6 +300,7 @@ async def test_a_failed_write_after_the_send_sends_no_second_dm(stack: LocalStac
 # --- 1. recovery is independent, and it retries ------------------------------------------
 
 
+@pytest.mark.stack(process=True)  # kill -9
 async def test_a_dropped_connection_in_startup_reconciliation_stops_nothing(
     stack: LocalStack,
 ) -> None:

@@ -6,42 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from bot.presenters import notice_marker_line
 from demo.stack import LocalStack
 from sandbox.common import Fault
 from tests.e2e.helpers import (
     assert_exactly_one_dm,
-    button,
     db_rows,
     embed_text,
     requests_to,
     wait_for_row,
 )
+from tests.e2e.journeys import link, place_boost
 
 SECRET_DD = "login: alice@example.com / pass: SECRET-DD-7731"
 SECRET_ITEM = "SECRET-ITEM-KEY-5521"
-
-
-async def place_boost(stack: LocalStack, user_id: int, amount: int = 3) -> str:
-    emu = stack.emulator
-    driven = await emu.send_slash_command(
-        user_id, "boost", {"invite": "shopdemo", "amount": amount}
-    )
-    await driven.wait_for_response()
-    confirmation = await driven.wait_for_followup(timeout=10)
-    pressed = await emu.press_button(user_id, confirmation, button(confirmation, "order:confirm:"))
-    await pressed.wait_for_original(lambda m: "placed" in embed_text(m), timeout=15)
-    rows = db_rows(
-        stack, "SELECT id FROM orders WHERE user_id = ? ORDER BY created_at DESC", (user_id,)
-    )
-    return str(rows[0]["id"])
-
-
-async def link(stack: LocalStack, provider: str, remote_id: str, member_id: int) -> str:
-    """Staff type /admin order link in the staff channel."""
-    return await stack.staff_link_order(provider, remote_id, member_id)
 
 
 def statuses(stack: LocalStack, order_id: str) -> list[tuple[str | None, str | None]]:
@@ -197,6 +180,23 @@ async def test_long_delivery_goes_as_a_txt_attachment(stack: LocalStack) -> None
     assert "SECRET-LONG" not in dm["content"]
 
 
+# Long enough that a bot ignoring it would ask again within it many times over (the stack
+# retries a failed poll after 0.2 s and asks about a pending order at least every second),
+# short enough to wait out.
+RETRY_AFTER = 3.0
+
+
+async def wait_until(
+    check: Callable[[], object], within: float, failure: Callable[[], str]
+) -> None:
+    """Re-read state until `check` holds; `within` only bounds how long a failure takes."""
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(failure())
+        await asyncio.sleep(0.05)
+
+
 async def test_rate_limit_holds_every_order_of_that_provider(stack: LocalStack) -> None:
     state = stack.sandbox.state("namefi")
     buyer = stack.emulator.world.buyer_id
@@ -204,53 +204,86 @@ async def test_rate_limit_holds_every_order_of_that_provider(stack: LocalStack) 
     for remote in remotes:
         await link(stack, "namefi", remote, buyer)
     state.clear_requests()
-    state.add_fault(Fault("rate_limit", retry_after=4))
-    await asyncio.sleep(7)
-    gets = [r for r in state.requests if r.method == "GET"]
-    assert gets, "the bot never polled"
-    first_429_at = gets[0].at
-    # Requests already in flight next to the one that got the 429 (same batch, same
-    # instant) were sent before the bot could know; after the answer, nothing is sent.
-    in_flight = [r for r in gets[1:] if r.at < first_429_at + 0.3]
-    assert len(in_flight) <= 2
-    held = [r for r in gets[1:] if first_429_at + 0.3 <= r.at < first_429_at + 4]
-    assert held == [], f"{len(held)} request(s) during Retry-After"
-    assert any(r.at >= first_429_at + 4 for r in gets[1:]), "polling never resumed"
-
-
-async def test_provider_500s_open_the_circuit_and_others_keep_polling(stack: LocalStack) -> None:
-    world = stack.emulator.world
-    broken = stack.sandbox.state("namefi")
-    for _ in range(3):  # linking asks Namefi once, so it is linked while Namefi is up
-        remote = broken.create_order(timeline=[{"after": 0, "status": "CREATED"}])
-        await link(stack, "namefi", remote, world.buyer_id)
-    broken.add_fault(Fault("server_error", count=-1))
-    healthy_remote = stack.sandbox.state("digital_shop").create_order(
-        timeline=[
-            {"after": 0, "status": "PENDING"},
-            {"after": 6, "status": "COMPLETED", "deliveryData": "x"},
-        ]
+    state.add_fault(Fault("rate_limit", retry_after=RETRY_AFTER))
+    # The next poll is answered 429 and the bot holds all of Namefi (/admin providers shows it).
+    await wait_for_row(
+        stack,
+        "SELECT hold_until FROM provider_health WHERE provider = ?",
+        ("namefi",),
+        lambda r: r["hold_until"] > 0,
+        within=30,
     )
-    healthy_id = await link(stack, "digital_shop", healthy_remote, world.buyer2_id)
-    started = time.monotonic()
-    # Namefi's orders come due and fail; after 5 failures in a row its circuit opens, and
-    # staff are told once.
-    await stack.emulator.wait_for_channel_message(
-        world.staff_channel_id,
-        timeout=60,
-        predicate=lambda m: "namefi keeps failing" in m["content"],
+    first = state.requests[0]  # the request that took the fault
+    assert first.method == "GET"
+    (limited,) = [r for r in remotes if r in first.path]
+    # The bot starts the hold once that request's answer is back, so anything it sends after
+    # the hold arrives at first.at + RETRY_AFTER or later by the sandbox's clock: a bound
+    # that load can only make later, never break.
+    ends = first.at + RETRY_AFTER
+
+    def asked(remote: str) -> list[float]:
+        return [r.at for r in state.requests[1:] if r.method == "GET" and remote in r.path]
+
+    # Polling resumes after the hold, for every order of that provider...
+    await wait_until(
+        lambda: all(any(at >= ends for at in asked(r)) for r in remotes),
+        RETRY_AFTER + 30,
+        lambda: f"polling never resumed after the Retry-After: {[asked(r) for r in remotes]}",
     )
-    assert "circuit OPEN" in stack.bot_log()
-    namefi_gets = [r for r in broken.requests if r.method == "GET"]
-    await asyncio.sleep(3)
-    later = [r for r in broken.requests if r.method == "GET"]
-    assert len(later) == len(namefi_gets), "the open circuit still let requests through"
-    await stack.emulator.wait_for_dm(
-        world.buyer2_id, timeout=30, predicate=lambda m: healthy_id in embed_text(m)
-    )
-    assert time.monotonic() - started < 25  # the healthy provider was polled on time
+    # ...and during it nothing was sent but what was already on its way beside the 429: its
+    # batch, which asks each other order once at most, and never the limited order again.
+    during = {r: sum(1 for at in asked(r) if at < ends) for r in remotes}
+    assert during[limited] == 0, f"the limited order was asked again during Retry-After: {during}"
+    assert all(n <= 1 for n in during.values()), f"request(s) sent during Retry-After: {during}"
 
 
+async def test_provider_500s_open_the_circuit_and_others_keep_polling(tmp_path: Path) -> None:
+    # An hour's cooldown: once open, Namefi's circuit stays open to the end of the test, so
+    # everything the other provider's order goes through here, it goes through beside it.
+    env = {"BREAKER_COOLDOWN_SECONDS": "3600"}
+    async with LocalStack(tmp_path / "s", env=env, in_process=True, fast=True) as stack:
+        world = stack.emulator.world
+        broken = stack.sandbox.state("namefi")
+        for _ in range(3):  # linking asks Namefi once, so it is linked while Namefi is up
+            remote = broken.create_order(timeline=[{"after": 0, "status": "CREATED"}])
+            await link(stack, "namefi", remote, world.buyer_id)
+        broken.add_fault(Fault("server_error", count=-1))
+        # Namefi's orders come due and fail; after 5 failures in a row its circuit opens,
+        # and staff are told once.
+        await stack.emulator.wait_for_channel_message(
+            world.staff_channel_id,
+            timeout=60,
+            predicate=lambda m: "namefi keeps failing" in m["content"],
+        )
+        assert "circuit OPEN" in stack.bot_log()
+        health = "SELECT circuit, open_until FROM provider_health WHERE provider = 'namefi'"
+        opened = await wait_for_row(stack, health, (), lambda r: r["circuit"] == "open")
+        asked = len(requests_to(stack, "namefi", "GET"))
+        # The digital shop's order, linked now, is polled while pending, then completes and
+        # its buyer gets the DM: all while Namefi's circuit is open.
+        shop = stack.sandbox.state("digital_shop")
+        healthy_remote = shop.create_order(timeline=[{"after": 0, "status": "PENDING"}])
+        healthy_id = await link(stack, "digital_shop", healthy_remote, world.buyer2_id)
+        await wait_for_row(
+            stack,
+            "SELECT poll_count FROM orders WHERE id = ?",
+            (healthy_id,),
+            lambda r: r["poll_count"] >= 1,
+            within=30,
+        )
+        shop.orders[healthy_remote].timeline = shop.validate_timeline(
+            [{"after": 0, "status": "COMPLETED", "deliveryData": "x"}]
+        )
+        await assert_exactly_one_dm(stack, world.buyer2_id, healthy_id)
+        # Namefi's circuit is still the one that opened (no probe, no reopening), and not one
+        # request went through it meanwhile.
+        (still,) = db_rows(stack, health)
+        assert (still["circuit"], still["open_until"]) == ("open", opened["open_until"])
+        assert len(requests_to(stack, "namefi", "GET")) == asked
+    stack.emulator.assert_no_contract_violations()
+
+
+@pytest.mark.stack(process=True)  # kill -9
 async def test_kill_9_loses_nothing_and_repeats_nothing(stack: LocalStack, tmp_path: Path) -> None:
     emu = stack.emulator
     world = emu.world

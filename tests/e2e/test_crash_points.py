@@ -6,8 +6,6 @@ re-send safe: the order is placed)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -21,21 +19,13 @@ from tests.e2e.helpers import (
     requests_to,
     wait_for_row,
 )
-from tests.e2e.test_buyer_outcomes import open_buy_form, submit_buy_form
-from tests.e2e.test_ordering import boost_confirmation
+from tests.e2e.journeys import boost_confirmation, open_buy_form, submit_buy_form
 
 PLACEMENT_POINTS = ("confirm.claimed", "create.sent", "create.answered")
 
 
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[LocalStack]:
-    running = LocalStack(tmp_path / "stack")
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
-        running.emulator.assert_no_contract_violations()
+# Crash points end the process (os._exit): the bot runs as one of its own.
+pytestmark = pytest.mark.stack(process=True)
 
 
 async def crash_at(stack: LocalStack, point: str) -> None:

@@ -1,18 +1,30 @@
-"""`make demo` is product code: it must walk every journey and exit 0."""
+"""`make demo` is product code: it must walk every journey and exit 0.
+
+One run is the real thing, `python -m demo` in a process of its own with the shipped
+catalog (with DEMO_FAST=1: the bot's short test timings; the transcript reads the same).
+What the journeys do with another catalog, and the catalog's own error, are the same
+`main` run in this process (the bot in the test's event loop, the short timings)."""
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from demo.__main__ import main
 from demo.stack import REPO_ROOT
 
 
+@pytest.mark.subprocess
 def test_demo_walks_every_journey(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "demo", "--workdir", str(tmp_path)],
         cwd=REPO_ROOT,
+        env={**os.environ, "DEMO_FAST": "1"},
         capture_output=True,
         text=True,
         timeout=240,
@@ -55,26 +67,26 @@ currency = "INR"
 """
 
 
-def run_demo(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "demo", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+def run_demo(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """`python -m demo ARGS`, with the bot in this process: (exit status, stdout, stderr)."""
+    status = main(args, in_process=True, fast=True)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
 
 
-def test_demo_walks_a_catalog_of_your_own(tmp_path: Path) -> None:
+def test_demo_walks_a_catalog_of_your_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     catalog = tmp_path / "mine.toml"
     catalog.write_text(OWN_CATALOG, encoding="utf-8")
-    result = run_demo(["--catalog", str(catalog)], tmp_path)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "Nitro Pack (3 months)" in result.stdout and "VPN, one year" in result.stdout
-    assert "Server Boost" not in result.stdout and "streaming-1m" not in result.stdout
+    status, out, err = run_demo(["--catalog", str(catalog)], capsys)
+    assert status == 0, out[-3000:] + err[-3000:]
+    assert "Nitro Pack (3 months)" in out and "VPN, one year" in out
+    assert "Server Boost" not in out and "streaming-1m" not in out
     # Without --workdir, a run that worked leaves nothing behind.
-    assert "removed at the end" in result.stdout
+    assert "removed at the end" in out
+    workdir = re.search(r"log are in (\S+) \(removed at the end", out)
+    assert workdir is not None and not Path(workdir.group(1)).exists()
 
 
 DIGITAL_ONLY = """\
@@ -97,23 +109,29 @@ currency = "INR"
 """
 
 
-def test_a_catalog_without_boosts_and_with_approval_walks_what_it_sells(tmp_path: Path) -> None:
+def test_a_catalog_without_boosts_and_with_approval_walks_what_it_sells(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """No boosts (those journeys are skipped, and say so), a digital product staff must
     approve (the demo approves it), and one paid from store credit (the top-up uses it)."""
     catalog = tmp_path / "digital.toml"
     catalog.write_text(DIGITAL_ONLY, encoding="utf-8")
-    result = run_demo(["--catalog", str(catalog), "--workdir", str(tmp_path / "w")], tmp_path)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "skipped: this catalog sells no boosts" in result.stdout
-    assert "/buy product:ebook" in result.stdout  # the top-up uses the wallet-paid one
-    assert "presses [Approve]" in result.stdout and "VPN, one year" in result.stdout
-    assert "did not ask for contact details" not in result.stdout + result.stderr
+    status, out, err = run_demo(
+        ["--catalog", str(catalog), "--workdir", str(tmp_path / "w")], capsys
+    )
+    assert status == 0, out[-3000:] + err[-3000:]
+    assert "skipped: this catalog sells no boosts" in out
+    assert "/buy product:ebook" in out  # the top-up uses the wallet-paid one
+    assert "presses [Approve]" in out and "VPN, one year" in out
+    assert "did not ask for contact details" not in out + err
 
 
-def test_an_invalid_catalog_gets_its_own_error_not_a_traceback(tmp_path: Path) -> None:
+def test_an_invalid_catalog_gets_its_own_error_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     catalog = tmp_path / "bad.toml"
     catalog.write_text(OWN_CATALOG.replace("unit_price = 1200", "unit_price = -3"), "utf-8")
-    result = run_demo(["--catalog", str(catalog)], tmp_path)
-    assert result.returncode == 2
-    assert "product 'nitro-pack': unit_price must be a whole number" in result.stderr
-    assert "Traceback" not in result.stderr and "BotProcessError" not in result.stderr
+    status, _, err = run_demo(["--catalog", str(catalog)], capsys)
+    assert status == 2
+    assert "product 'nitro-pack': unit_price must be a whole number" in err
+    assert "Traceback" not in err and "BotProcessError" not in err

@@ -6,13 +6,18 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from demo.stack import LocalStack
 from sandbox.common import Fault
 from tests.e2e.helpers import assert_exactly_one_dm, db_rows, embed_text, wait_for_row
-from tests.e2e.test_buyer_outcomes import dm_path
-from tests.e2e.test_completion import link
+from tests.e2e.journeys import dm_path, link
 
 SECRET = "pass: GRACEFUL-SECRET-3391"
+
+
+# SIGTERM to a real process: its handler, its exit status.
+pytestmark = pytest.mark.stack(process=True)
 
 
 async def test_sigterm_during_a_poll_lets_it_finish_and_exits_0(stack: LocalStack) -> None:

@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import sys
 
+import pytest
+
 from demo.stack import REPO_ROOT, LocalStack
 from tests.e2e.helpers import db_rows, embed_text, requests_to
-from tests.e2e.test_completion import place_boost
+from tests.e2e.journeys import place_boost
 
 
 async def run_cli(stack: LocalStack, *args: str) -> tuple[int, str]:
@@ -26,6 +28,10 @@ async def run_cli(stack: LocalStack, *args: str) -> tuple[int, str]:
     out, _ = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode is not None
     return process.returncode, out.decode()
+
+
+# The lock is the process's: a second process, and kill -9.
+pytestmark = pytest.mark.stack(process=True)
 
 
 async def test_a_second_bot_on_the_same_database_is_refused(stack: LocalStack) -> None:

@@ -11,26 +11,7 @@ import pytest
 from demo.stack import LocalStack
 from sandbox.common import Fault
 from tests.e2e.helpers import EPHEMERAL, button, db_rows, embed_text, requests_to
-
-
-async def boost_confirmation(
-    stack: LocalStack, invite: str = "https://discord.gg/shopdemo", amount: int = 4
-) -> tuple[Any, dict[str, Any]]:
-    emu = stack.emulator
-    driven = await emu.send_slash_command(
-        emu.world.buyer_id, "boost", {"invite": invite, "amount": amount}
-    )
-    first = await driven.wait_for_response()
-    assert first["type"] == 5  # deferred, within Discord's 3 s
-    assert first["data"]["flags"] & EPHEMERAL
-    followup = await driven.wait_for_followup(timeout=10)
-    return driven, followup
-
-
-async def press(stack: LocalStack, user_id: int, message: dict[str, Any], custom_id: str) -> Any:
-    pressed = await stack.emulator.press_button(user_id, message, custom_id)
-    await pressed.wait_for_response()
-    return pressed
+from tests.e2e.journeys import boost_confirmation, buy_confirmation, press
 
 
 async def test_boost_happy_path(stack: LocalStack) -> None:
@@ -98,24 +79,6 @@ async def test_cancel_orders_nothing(stack: LocalStack) -> None:
     assert "Nothing was ordered" in embed_text(done)
     assert db_rows(stack, "SELECT id FROM orders") == []
     assert requests_to(stack, "boost") == []
-
-
-async def buy_confirmation(stack: LocalStack, phone: str = "+91 98765 43210") -> dict[str, Any]:
-    emu = stack.emulator
-    buyer = emu.world.buyer_id
-    driven = await emu.send_slash_command(buyer, "buy", {"product": "streaming-1m", "quantity": 2})
-    first = await driven.wait_for_response()
-    assert first["type"] == 9  # the contact modal
-    submitted = await emu.submit_modal(
-        buyer,
-        first["data"]["custom_id"],
-        {"contact:phone": phone, "contact:name": "Asha", "contact:email": ""},
-        source_interaction=driven,
-    )
-    ack = await submitted.wait_for_response()
-    if ack["type"] == 4:  # validation error answered directly
-        return ack["data"]
-    return await submitted.wait_for_followup(timeout=10)
 
 
 async def test_buy_happy_path_sends_our_id_contact_and_amounts(stack: LocalStack) -> None:
@@ -238,7 +201,12 @@ async def test_orders_and_order_show_only_the_callers_orders(stack: LocalStack) 
 
 async def test_per_user_cooldown_and_paused_shop(tmp_path: Any) -> None:
 
-    async with LocalStack(tmp_path / "cooldown", env={"ORDER_COOLDOWN_SECONDS": "120"}) as stack:
+    async with LocalStack(
+        tmp_path / "cooldown",
+        env={"ORDER_COOLDOWN_SECONDS": "120"},
+        in_process=True,
+        fast=True,
+    ) as stack:
         emu = stack.emulator
         buyer = emu.world.buyer_id
         await boost_confirmation(stack)

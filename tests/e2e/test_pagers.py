@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from demo.stack import LocalStack
 from tests.e2e.helpers import button, button_ids, embed_text
-from tests.e2e.test_ordering import press
+from tests.e2e.journeys import press
 
 
 async def test_buyer_and_staff_lists_turn_their_pages(stack: LocalStack) -> None:

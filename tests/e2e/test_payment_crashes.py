@@ -9,29 +9,20 @@ then restarted. After the restart the ledger must still explain everything:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from core.crash_points import CRASH_EXIT, ENV
 from demo.stack import LocalStack
 from tests.e2e.helpers import button, db_rows, embed_text, requests_to, wait_for_row
-from tests.e2e.test_payments import boost_draft
+from tests.e2e.journeys import boost_draft
 
 LIVE = ("submitting", "submitted", "processing", "needs_review", "completed")
 ENDED_WITHOUT_GOODS = ("failed", "refunded", "cancelled")
 
 
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[LocalStack]:
-    running = LocalStack(tmp_path / "stack", env={"PAYMENT_MODE": "wallet"})
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
-        running.emulator.assert_no_contract_violations()
+# Crash points end the process (os._exit): the bot runs as one of its own.
+pytestmark = pytest.mark.stack(process=True, env={"PAYMENT_MODE": "wallet"})
 
 
 async def restart_armed(stack: LocalStack, point: str | None) -> None:

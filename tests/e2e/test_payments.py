@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,37 +19,15 @@ import pytest
 
 from demo.stack import LocalStack
 from tests.e2e.helpers import button, db_rows, embed_text, requests_to, wait_for_row
+from tests.e2e.journeys import boost_draft
 
 PENDING_FOREVER = [{"after": 0, "status": "PENDING"}]
-
-
-@pytest.fixture
-async def wallet_stack(tmp_path: Path) -> AsyncIterator[LocalStack]:
-    running = LocalStack(
-        tmp_path / "stack",
-        env={
-            "PAYMENT_MODE": "wallet",
-            "TOP_UP_INSTRUCTIONS": "Pay by UPI to shop@upi, then open a ticket.",
-        },
-    )
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
-        running.emulator.assert_no_contract_violations()
-
-
-async def boost_draft(stack: LocalStack, user_id: int, amount: int = 3) -> dict[str, Any]:
-    """/boost as `user_id`; returns the bot's first private answer (a confirmation or a
-    refusal)."""
-    driven = await stack.emulator.send_slash_command(
-        user_id, "boost", {"invite": "shopdemo", "amount": amount}
-    )
-    first = await driven.wait_for_response()
-    if first["type"] == 4:  # refused before any I/O (the role, a cooldown)
-        return dict(first["data"])
-    return await driven.wait_for_followup(timeout=10)
+WALLET = pytest.mark.stack(
+    env={
+        "PAYMENT_MODE": "wallet",
+        "TOP_UP_INSTRUCTIONS": "Pay by UPI to shop@upi, then open a ticket.",
+    }
+)
 
 
 async def confirm(stack: LocalStack, user_id: int, confirmation: dict[str, Any]) -> str:
@@ -100,10 +77,10 @@ def order_id_of(text: str) -> str:
     return match.group(0)
 
 
+@WALLET
 async def test_wallet_journey_credit_debit_complete_refund_and_wallet(
-    wallet_stack: LocalStack,
+    stack: LocalStack,
 ) -> None:
-    stack = wallet_stack
     emu = stack.emulator
     buyer = emu.world.buyer_id
     boost = stack.sandbox.state("boost")
@@ -198,8 +175,8 @@ async def test_wallet_journey_credit_debit_complete_refund_and_wallet(
     assert sum(amount for _, amount, _ in ledger(stack, buyer)) == balance(stack, buyer)
 
 
-async def test_staff_refund_of_a_partly_delivered_order(wallet_stack: LocalStack) -> None:
-    stack = wallet_stack
+@WALLET
+async def test_staff_refund_of_a_partly_delivered_order(stack: LocalStack) -> None:
     emu = stack.emulator
     buyer = emu.world.buyer2_id
     stack.sandbox.state("boost").set_default_timeline(PENDING_FOREVER)
@@ -235,7 +212,9 @@ async def test_staff_refund_of_a_partly_delivered_order(wallet_stack: LocalStack
 
 
 async def test_approval_mode_approve_after_a_restart_and_reject(tmp_path: Path) -> None:
-    async with LocalStack(tmp_path / "stack", env={"PAYMENT_MODE": "approval"}) as stack:
+    async with LocalStack(
+        tmp_path / "stack", env={"PAYMENT_MODE": "approval"}, in_process=True, fast=True
+    ) as stack:
         emu = stack.emulator
         buyer = emu.world.buyer_id
         stack.sandbox.state("boost").set_default_timeline(PENDING_FOREVER)
@@ -319,6 +298,8 @@ async def test_role_open_order_and_daily_limits(tmp_path: Path) -> None:
     async with LocalStack(
         tmp_path / "stack",
         env={"MAX_OPEN_ORDERS": "1", "DAILY_SPEND_LIMITS": "USD 20", "PAYMENT_MODE": "free"},
+        in_process=True,
+        fast=True,
     ) as plain:
         emu = plain.emulator
         buyer = emu.world.buyer_id

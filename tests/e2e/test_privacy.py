@@ -6,7 +6,6 @@ plaintext column of the database."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +14,7 @@ import pytest
 from demo.stack import LocalStack
 from sandbox.common import Fault
 from tests.e2e.helpers import button, embed_text
-from tests.e2e.test_admin import submit_modal
-from tests.e2e.test_buyer_outcomes import open_buy_form
-from tests.e2e.test_completion import link
-from tests.e2e.test_ordering import press
+from tests.e2e.journeys import link, open_buy_form, press, submit_modal
 
 PHONE = "+919812345678"
 NAME = "Zanzibar Quuxley"
@@ -28,15 +24,8 @@ PROVIDER_CREDENTIAL = "login: PROVIDER-SECRET-7242"
 PRIVATE = (PHONE, "9812345678", NAME, EMAIL, TYPED_CREDENTIAL, PROVIDER_CREDENTIAL)
 
 
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[LocalStack]:
-    running = LocalStack(tmp_path / "stack", env={"LOG_LEVEL": "DEBUG"})
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
-        running.emulator.assert_no_contract_violations()
+# The DEBUG log of a real process, every library's included, is what is scanned.
+pytestmark = pytest.mark.stack(process=True, env={"LOG_LEVEL": "DEBUG"})
 
 
 def plaintext_columns(database: Path) -> str:

@@ -5,48 +5,85 @@ again" when it may hold the order."""
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 from demo.stack import LocalStack
-from sandbox.common import Fault
+from sandbox.common import Fault, ProviderState
 from tests.e2e.helpers import button, db_rows, embed_text, requests_to
-from tests.e2e.test_ordering import boost_confirmation, press
+from tests.e2e.journeys import boost_confirmation, press
 
-WINDOW = 10.0
-
-
-async def namefi_polls(stack: LocalStack, count: int) -> int:
-    """Link ``count`` fresh Namefi orders and count the GETs they get in WINDOW seconds."""
-    namefi = stack.sandbox.state("namefi")
-    remotes = [
-        namefi.create_order(timeline=[{"after": 0, "status": "CREATED"}]) for _ in range(count)
-    ]
-    for remote in remotes:
-        await stack.staff_link_order("namefi", remote, stack.emulator.world.buyer_id)
-    await asyncio.sleep(WINDOW)
-    return sum(
-        1
-        for r in namefi.requests
-        if r.method == "GET" and any(remote in r.path for remote in remotes)
-    )
+# Longer than any run of this test: the bot waits this long for a reply
+# (PROVIDER_TIMEOUT_SECONDS) and the sandbox holds a hanging one as long, so a poll that
+# hangs is in flight from then until the test lets it go, however loaded the machine is.
+FOREVER = 3600.0
+# Polls of each Namefi order counted beside the hanging one. A run of a provider's poll job
+# asks about an order once, so two polls of an order are two runs of Namefi's job.
+POLLS_EACH = 2
 
 
-async def test_a_hanging_provider_does_not_slow_the_others(stack: LocalStack) -> None:
-    baseline = await namefi_polls(stack, 3)
+def gets_of(state: ProviderState, remote: str) -> int:
+    return sum(1 for r in state.requests if r.method == "GET" and remote in r.path)
 
-    # The digital shop stops answering: every GET is held by the sandbox for 30 s, so each
-    # of its batches lasts as long as the bot's deadline and retries allow.
-    shop = stack.sandbox.state("digital_shop")
-    for _ in range(3):
-        remote = shop.create_order(timeline=[{"after": 0, "status": "PENDING"}])
-        await stack.staff_link_order("digital_shop", remote, stack.emulator.world.buyer2_id)
-    shop.add_fault(Fault("hang", method="GET", count=-1))
-    await asyncio.sleep(1)  # its next batch is now in flight, and hanging
-    during = await namefi_polls(stack, 3)
 
-    ratio = during / baseline
-    print(f"namefi GETs in {WINDOW:g}s: {baseline} alone, {during} beside a hanging provider")
-    assert baseline >= 6, baseline  # the schedule polls new orders every few seconds
-    assert ratio >= 0.75, (baseline, during)
+async def wait_until(
+    check: Callable[[], object], within: float, failure: Callable[[], str]
+) -> None:
+    """Re-read state until `check` holds; `within` only bounds how long a failure takes."""
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(failure())
+        await asyncio.sleep(0.05)
+
+
+async def test_a_hanging_provider_does_not_slow_the_others(tmp_path: Path) -> None:
+    env = {"PROVIDER_TIMEOUT_SECONDS": str(FOREVER)}
+    async with LocalStack(tmp_path / "s", env=env, in_process=True, fast=True) as stack:
+        world = stack.emulator.world
+        shop = stack.sandbox.state("digital_shop")
+        shop.hang_seconds = FOREVER
+        stuck = shop.create_order(timeline=[{"after": 0, "status": "PENDING"}])
+        stuck_id = await stack.staff_link_order("digital_shop", stuck, world.buyer2_id)
+        # The digital shop stops answering: its next poll arrives and hangs.
+        shop.add_fault(Fault("hang", method="GET", count=-1))
+        asked = gets_of(shop, stuck)
+        await wait_until(
+            lambda: gets_of(shop, stuck) > asked, 30, lambda: "the digital shop was never polled"
+        )
+        (before,) = db_rows(stack, "SELECT poll_count FROM orders WHERE id = ?", (stuck_id,))
+        try:
+            # Orders of another provider, linked while that poll hangs, are polled again and
+            # again. With one poll job for all providers, the job's run waits for the
+            # hanging poll and none of them is polled at all.
+            namefi = stack.sandbox.state("namefi")
+            linked: dict[str, int] = {}
+            for _ in range(3):
+                remote = namefi.create_order(timeline=[{"after": 0, "status": "CREATED"}])
+                await stack.staff_link_order("namefi", remote, world.buyer_id)
+                linked[remote] = gets_of(namefi, remote)  # the link's own look
+            await wait_until(
+                lambda: all(gets_of(namefi, r) >= n + POLLS_EACH for r, n in linked.items()),
+                60,
+                lambda: (
+                    f"polls of each Namefi order beside a hanging provider (wanted {POLLS_EACH}):"
+                    f" {[gets_of(namefi, r) - n for r, n in linked.items()]}"
+                ),
+            )
+            # All that while, the shop's poll hung: asked once and never again (the bot
+            # neither gave up nor retried), its order still leased to that run.
+            assert gets_of(shop, stuck) == asked + 1
+            (after,) = db_rows(
+                stack, "SELECT poll_count, poll_lease_until FROM orders WHERE id = ?", (stuck_id,)
+            )
+            assert after["poll_lease_until"] is not None
+            assert after["poll_count"] == before["poll_count"]
+        finally:
+            # Closing the sandbox lets the hanging reply go, so the bot stops at once
+            # instead of waiting out its grace for that poll.
+            await stack.sandbox.stop()
+    stack.emulator.assert_no_contract_violations()
 
 
 async def test_an_unreadable_create_reply_tells_the_buyer_to_wait_and_staff_to_look(

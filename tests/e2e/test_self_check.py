@@ -22,6 +22,10 @@ from tests.e2e.helpers import embed_text
 INVITE = "https://discord.com/oauth2/authorize?client_id="
 
 
+# `python -m bot run` and `check-config --online`: their output and exit status.
+pytestmark = pytest.mark.subprocess
+
+
 @pytest.fixture
 async def parts(tmp_path: Path) -> AsyncIterator[LocalStack]:
     """The emulator and the sandboxes, without the bot: each test starts it its way."""

@@ -10,7 +10,7 @@ import pytest
 
 from emulator import Emulator, OptionError
 
-from .conftest import MiniBot
+from .minibot import MiniBot
 
 EPHEMERAL = 64
 LOADING = 128

@@ -12,7 +12,7 @@ import pytest
 
 from emulator import Emulator
 
-from .conftest import TOKEN, MiniBot
+from .minibot import TOKEN, MiniBot
 
 AUTH = {"Authorization": f"Bot {TOKEN}"}
 ROLE, USER, CHANNEL = 1, 2, 3

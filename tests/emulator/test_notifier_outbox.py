@@ -20,13 +20,14 @@ from bot.presenters import notice_marker_line
 from bot.services.notifier import Notifier
 from core.crypto import DeliveryCipher
 from core.domain import Delivery, Money, OrderKind, OrderSource, OrderStatus, new_order_id
+from core.timings import Timings
 from emulator import Emulator
 from storage import notifications as outbox
 from storage import orders as repo
 from storage import staff_alerts
 from storage.database import Database
 from storage.notifications import NotificationState
-from tests.emulator.conftest import MiniBot
+from tests.emulator.minibot import MiniBot
 
 SECRET = "login: pat@example.com / pass: OUTBOX-SECRET-4410"
 
@@ -83,7 +84,13 @@ async def state_of(db: Database, order_id: str) -> NotificationState:
 
 @pytest.fixture
 def notifier(db: Database, cipher: DeliveryCipher, emu: Emulator, bot: MiniBot) -> Notifier:
-    return Notifier(db, cipher, bot, emu.world.notice_channel_id, stale_after=0.5)
+    return Notifier(
+        db,
+        cipher,
+        bot,
+        emu.world.notice_channel_id,
+        timings=Timings(dm_reconcile_after=0.5),
+    )
 
 
 def dm_path(emu: Emulator) -> str:

@@ -21,7 +21,7 @@ import pytest
 from emulator import Emulator
 from emulator.contract import ContractChecker
 
-from .conftest import TOKEN, MiniBot
+from .minibot import TOKEN, MiniBot
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTH = {"Authorization": f"Bot {TOKEN}"}

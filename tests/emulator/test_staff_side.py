@@ -11,7 +11,7 @@ import pytest
 from emulator import Emulator, OptionError
 from emulator.world import MANAGE_MESSAGES, VIEW_CHANNEL, Overwrite
 
-from .conftest import ApprovalView, MiniBot, start_bot
+from .minibot import ApprovalView, MiniBot, start_bot
 
 EPHEMERAL = 64
 MESSAGE_COMPONENT, MODAL_SUBMIT = 3, 5

@@ -30,7 +30,7 @@ from bot.providers.registry import ProviderRegistry
 from core.domain import Money, OrderStatus, new_order_id
 from sandbox.common import Fault
 from sandbox.runner import SandboxCluster
-from tests.conftest import FakeClock, make_adapter
+from tests.support import FakeClock, make_adapter
 
 BOOST_TIMELINE = [
     {"after": 0, "status": "PENDING"},

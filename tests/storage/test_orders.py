@@ -16,35 +16,17 @@ from core.domain import (
     OrderKind,
     OrderSource,
     OrderStatus,
-    new_order_id,
 )
 from core.kinds import Alert, AlertKind
 from storage import notifications as outbox
 from storage import orders as repo
 from storage import staff_alerts
 from storage.database import Database
-
-
-def _new_order(user_id: int = 42, /, **overrides: object) -> repo.NewOrder:
-    fields: dict[str, object] = {
-        "id": new_order_id(),
-        "user_id": user_id,
-        "guild_id": 7,
-        "product_key": "server-boost",
-        "product_name": "Server Boost",
-        "provider": "boost",
-        "kind": OrderKind.BOOST,
-        "quantity": 4,
-        "unit_price": Money(350, "USD"),
-        "idempotency_key": f"confirm:{new_order_id()}",
-        "details": {"invite_code": "shopdemo"},
-    }
-    fields.update(overrides)
-    return repo.NewOrder(**fields)  # type: ignore[arg-type]
+from tests.storage.factories import new_order
 
 
 async def test_order_round_trip(db: Database, cipher: DeliveryCipher) -> None:
-    new = _new_order(contact={"phone_number": "+919876543210", "name": "Asha"})
+    new = new_order(contact={"phone_number": "+919876543210", "name": "Asha"})
     stored = await repo.insert_order(db, new, cipher)
     assert stored.id == new.id
     assert stored.status is OrderStatus.SUBMITTING
@@ -61,9 +43,9 @@ async def test_order_round_trip(db: Database, cipher: DeliveryCipher) -> None:
 
 
 async def test_idempotency_key_is_unique(db: Database, cipher: DeliveryCipher) -> None:
-    first = _new_order()
+    first = new_order()
     await repo.insert_order(db, first, cipher)
-    replay = _new_order(idempotency_key=first.idempotency_key)  # new id, same key
+    replay = new_order(idempotency_key=first.idempotency_key)  # new id, same key
     with pytest.raises(repo.DuplicateOrder) as info:
         await repo.insert_order(db, replay, cipher)
     assert info.value.existing_id == first.id
@@ -76,7 +58,7 @@ async def test_concurrent_inserts_with_same_key_create_one_row(
 ) -> None:
     key = "confirm:interaction-123"
     results = await asyncio.gather(
-        *(repo.insert_order(db, _new_order(idempotency_key=key), cipher) for _ in range(5)),
+        *(repo.insert_order(db, new_order(idempotency_key=key), cipher) for _ in range(5)),
         return_exceptions=True,
     )
     created = [r for r in results if isinstance(r, repo.OrderRecord)]
@@ -96,16 +78,16 @@ async def test_linked_order_unique_per_provider_remote_id(
         "idempotency_key": None,
         "status": OrderStatus.SUBMITTED,
     }
-    first = await repo.insert_order(db, _new_order(42, **kwargs), cipher)
+    first = await repo.insert_order(db, new_order(42, **kwargs), cipher)
     with pytest.raises(repo.DuplicateOrder) as info:
-        await repo.insert_order(db, _new_order(99, **kwargs), cipher)
+        await repo.insert_order(db, new_order(99, **kwargs), cipher)
     assert info.value.existing_id == first.id
 
 
 async def test_transition_writes_row_event_and_notification_together(
     db: Database, cipher: DeliveryCipher
 ) -> None:
-    order = await repo.insert_order(db, _new_order(), cipher)
+    order = await repo.insert_order(db, new_order(), cipher)
     submitted = await repo.transition_order(
         db,
         order.id,
@@ -156,7 +138,7 @@ async def test_transition_writes_row_event_and_notification_together(
 
 
 async def test_illegal_transition_writes_nothing(db: Database, cipher: DeliveryCipher) -> None:
-    order = await repo.insert_order(db, _new_order(), cipher)
+    order = await repo.insert_order(db, new_order(), cipher)
     with pytest.raises(IllegalTransition):
         await repo.transition_order(
             db,
@@ -170,7 +152,7 @@ async def test_illegal_transition_writes_nothing(db: Database, cipher: DeliveryC
 
 
 async def test_outbox_owes_each_notification_once(db: Database, cipher: DeliveryCipher) -> None:
-    order = await repo.insert_order(db, _new_order(), cipher)
+    order = await repo.insert_order(db, new_order(), cipher)
     assert await outbox.owe_notification(db, order.id, "final", user_id=42) is True
     assert await outbox.owe_notification(db, order.id, "final", user_id=42) is False
     assert await outbox.owe_notification(db, order.id, "needs_review", user_id=42) is True
@@ -187,7 +169,7 @@ async def test_outbox_owes_each_notification_once(db: Database, cipher: Delivery
 
 
 async def test_outbox_claim_is_compare_and_set(db: Database, cipher: DeliveryCipher) -> None:
-    order = await repo.insert_order(db, _new_order(), cipher)
+    order = await repo.insert_order(db, new_order(), cipher)
     await outbox.owe_notification(db, order.id, "final", user_id=42)
     due = await outbox.due_notifications(db, now=10**10)
     assert [n.order_id for n in due] == [order.id]
@@ -208,8 +190,8 @@ async def test_outbox_claim_is_compare_and_set(db: Database, cipher: DeliveryCip
 async def test_user_listing_is_private_and_newest_first(
     db: Database, cipher: DeliveryCipher
 ) -> None:
-    mine = [await repo.insert_order(db, _new_order(1), cipher) for _ in range(3)]
-    theirs = await repo.insert_order(db, _new_order(2), cipher)
+    mine = [await repo.insert_order(db, new_order(1), cipher) for _ in range(3)]
+    theirs = await repo.insert_order(db, new_order(2), cipher)
     listed = await repo.list_orders_for_user(db, 1, limit=10)
     assert [o.id for o in listed] == [o.id for o in reversed(mine)]
     assert await repo.count_orders_for_user(db, 1) == 3
@@ -222,7 +204,7 @@ async def test_user_listing_is_private_and_newest_first(
 
 
 async def test_staff_alerts_are_deduplicated(db: Database, cipher: DeliveryCipher) -> None:
-    order = await repo.insert_order(db, _new_order(), cipher)
+    order = await repo.insert_order(db, new_order(), cipher)
     key = f"unknown_status:{order.id}:WEIRD"
     alert = Alert(AlertKind.UNKNOWN_STATUS, "m", key, order_id=order.id)
     assert await staff_alerts.raise_alert(db, alert)
@@ -236,9 +218,7 @@ async def test_staff_alerts_are_deduplicated(db: Database, cipher: DeliveryCiphe
 async def test_delivery_plaintext_never_reaches_the_database_file(
     db: Database, cipher: DeliveryCipher
 ) -> None:
-    order = await repo.insert_order(
-        db, _new_order(contact={"phone_number": "+15550001111"}), cipher
-    )
+    order = await repo.insert_order(db, new_order(contact={"phone_number": "+15550001111"}), cipher)
     await repo.transition_order(
         db, order.id, repo.StatusChange(OrderStatus.SUBMITTED, actor="provider"), cipher
     )

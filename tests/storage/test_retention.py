@@ -11,7 +11,7 @@ from storage import audit, retention, staff_alerts
 from storage import notifications as outbox
 from storage import orders as repo
 from storage.database import Database
-from tests.storage.test_orders import _new_order
+from tests.storage.factories import new_order
 
 DAY = 86_400.0
 
@@ -20,9 +20,9 @@ async def test_pruning_removes_what_expired_and_nothing_else(
     db: Database, cipher: DeliveryCipher
 ) -> None:
     now = time.time()
-    old_draft = await repo.insert_order(db, _new_order(status=OrderStatus.DRAFT), cipher)
-    fresh_draft = await repo.insert_order(db, _new_order(status=OrderStatus.DRAFT), cipher)
-    ancient_order = await repo.insert_order(db, _new_order(), cipher)
+    old_draft = await repo.insert_order(db, new_order(status=OrderStatus.DRAFT), cipher)
+    fresh_draft = await repo.insert_order(db, new_order(status=OrderStatus.DRAFT), cipher)
+    ancient_order = await repo.insert_order(db, new_order(), cipher)
     await repo.transition_order(
         db,
         ancient_order.id,

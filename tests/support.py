@@ -1,0 +1,50 @@
+"""Constants and helpers shared by test modules across packages: the repository root, the
+known secret values of the test environment, a fake clock and a sandbox adapter factory.
+
+Test modules import these from here, never from a conftest (tests/test_test_modules.py);
+tests/conftest.py builds its fixtures on them."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from bot.providers.base import ProviderAdapter
+from bot.providers.registry import build_adapter
+from sandbox.runner import SandboxCluster
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+# Known secret values: tests assert none of them ever appears in output.
+TEST_DISCORD_TOKEN = "MTIz.test-discord-token-VALUE-91f3"
+TEST_BOOST_KEY = "boost-key-SECRET-7c1d"
+TEST_CHECKOUT_KEY = "checkout-key-SECRET-44aa"
+TEST_NAMEFI_TOKEN = "namefi-token-SECRET-e0b2"
+TEST_DIGITAL_KEY = "digital-key-SECRET-19fe"
+
+PROVIDERS = ("boost", "checkout", "namefi", "digital_shop")
+
+
+@dataclass
+class FakeClock:
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def make_adapter(cluster: SandboxCluster, name: str, *, timeout: float = 1.0) -> ProviderAdapter:
+    return build_adapter(
+        name,
+        cluster.base_url(name),
+        SecretStr(cluster.api_key(name)),
+        timeout=timeout,
+        max_connections=8,
+    )
