@@ -60,6 +60,42 @@ async def _poll(check: Callable[[], Any], within: float, failure: Callable[[], s
     return found
 
 
+async def wait_until(
+    check: Callable[[], object], within: float, failure: Callable[[], str]
+) -> None:
+    """Re-read state (the sandbox's request log, an interaction's answers) until `check`
+    holds; `within` only bounds how long a failure takes."""
+    await _poll(check, within, failure)
+
+
+def polls_of(stack: LocalStack, provider: str, remote_id: str) -> int:
+    """How many times the bot has asked `provider` about one of its orders (GETs of it, as
+    the sandbox logged them on arrival)."""
+    return sum(
+        1
+        for r in stack.sandbox.state(provider).requests
+        if r.method == "GET" and r.path.endswith(f"/{remote_id}")
+    )
+
+
+async def polled_again(
+    stack: LocalStack, provider: str, remote_id: str, times: int = 2, within: float = 30.0
+) -> None:
+    """Wait until the bot has asked `provider` about `remote_id` `times` more times from
+    now. A run of a provider's poll job asks about an order once (more only when it
+    retries a failed request), so this proves the job has run again since: with
+    `times=2`, at least one run started after this call."""
+    seen = polls_of(stack, provider, remote_id)
+    await wait_until(
+        lambda: polls_of(stack, provider, remote_id) >= seen + times,
+        within,
+        lambda: (
+            f"{provider} was asked about {remote_id} {polls_of(stack, provider, remote_id) - seen}"
+            f" more time(s), not {times}"
+        ),
+    )
+
+
 async def wait_for_row(
     stack: LocalStack, sql: str, params: tuple[Any, ...], predicate: Any, within: float = 10.0
 ) -> sqlite3.Row:
@@ -98,6 +134,23 @@ async def nothing_owed(stack: LocalStack, order_id: str, within: float = 60.0) -
         lambda r: r["owed"] == 0,
         within=within,
     )
+
+
+async def order_ended(stack: LocalStack, order_id: str, status: str, within: float = 30.0) -> None:
+    """Wait until the order has ended in `status`, out of the poll job's reach (no poll
+    scheduled, none in flight: a run claims only open orders with a next poll), and its
+    DM is sent. The move that ended it settled its payment and owed that DM in one
+    transaction, once (a compare-and-set), so nothing more happens to it by itself."""
+    await wait_for_row(
+        stack,
+        "SELECT status, next_poll_at, poll_lease_until FROM orders WHERE id = ?",
+        (order_id,),
+        lambda r: (
+            r["status"] == status and r["next_poll_at"] is None and r["poll_lease_until"] is None
+        ),
+        within=within,
+    )
+    await nothing_owed(stack, order_id)
 
 
 async def assert_exactly_one_dm(stack: LocalStack, user_id: int, order_id: str) -> dict[str, Any]:

@@ -5,7 +5,6 @@ staff-channel line; every refusal is checked to change nothing."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from demo.stack import LocalStack
@@ -15,6 +14,8 @@ from tests.e2e.helpers import (
     button,
     db_rows,
     embed_text,
+    nothing_owed,
+    polled_again,
     requests_to,
     wait_for_row,
 )
@@ -96,6 +97,8 @@ async def test_admin_is_refused_to_non_staff_and_outside_the_staff_channel(
         lambda r: r["status"] == "processing",
     )
     before = snapshot(stack)
+    lines_before = len(emu.channel_messages(world.staff_channel_id))
+    dms_before = [m for m in emu.dms(world.buyer_id) if order_id in embed_text(m)]
     attempt = {"order_id": order_id, "status": "cancelled", "note": "let me have it"}
 
     # A buyer: Discord hides /admin (default_permissions), so the bot never hears of it.
@@ -138,8 +141,21 @@ async def test_admin_is_refused_to_non_staff_and_outside_the_staff_channel(
     assert "staff channel" in elsewhere["content"]
     assert f"<#{world.staff_channel_id}>" in elsewhere["content"]
 
-    await asyncio.sleep(2.5)  # a staff line or a DM would have been posted by now
+    # The refusals ran no command (its check failed first, and the refusal is the last
+    # thing the bot does with it). The poll job has been round again since, nothing is owed
+    # to the buyer and no staff line waits: with the same rows as before, nothing can be
+    # posted, and nothing was.
+    await polled_again(stack, "digital_shop", remote)
+    await nothing_owed(stack, order_id)
+    await wait_for_row(
+        stack,
+        "SELECT COUNT(*) AS n FROM staff_alerts WHERE posted_at IS NULL AND failed_at IS NULL",
+        (),
+        lambda r: r["n"] == 0,
+    )
     assert snapshot(stack) == before
+    assert len(emu.channel_messages(world.staff_channel_id)) == lines_before
+    assert [m for m in emu.dms(world.buyer_id) if order_id in embed_text(m)] == dms_before
     log = stack.bot_log()
     assert f"refused /admin order set-status for user {world.buyer_id}" in log
     assert f"refused /admin order set-status for user {world.staff_id}" in log

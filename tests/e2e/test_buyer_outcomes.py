@@ -22,6 +22,7 @@ from tests.e2e.helpers import (
     requests_to,
     wait_for_log,
     wait_for_row,
+    wait_until,
 )
 from tests.e2e.journeys import (
     boost_confirmation,
@@ -55,6 +56,19 @@ async def confirmed_checkout(stack: LocalStack) -> str:
     assert "keep trying" in text and "try again" not in text, text
     (row,) = db_rows(stack, "SELECT id FROM orders WHERE status != 'draft'")
     return str(row["id"])
+
+
+def answers(stack: LocalStack, pressed: Any) -> int:
+    """How many answers the bot gave a button press: followups, and edits of the message
+    the button was on (PATCH @original with the press's own token)."""
+    edits = [
+        r
+        for r in stack.emulator.requests
+        if r.method == "PATCH"
+        and r.path.endswith(f"/{pressed.token}/messages/@original")
+        and r.status == 200
+    ]
+    return len(pressed.followups) + len(edits)
 
 
 def dms_about(stack: LocalStack, user_id: int, order_id: str) -> list[dict[str, Any]]:
@@ -129,7 +143,13 @@ async def test_confirm_and_cancel_pressed_at_once_each_get_a_clear_answer(
         emu.press_button(buyer, confirmation, button(confirmation, "order:confirm:")),
         emu.press_button(buyer, confirmation, button(confirmation, "order:cancel:")),
     )
-    await asyncio.sleep(3)
+    # Each press ends with one answer, the last thing its handler does: an edit of the
+    # message it was pressed on, or a followup. Once both are in, neither does any more.
+    await wait_until(
+        lambda: answers(stack, confirm) and answers(stack, cancel),
+        30,
+        lambda: f"not both answered: {confirm.summary()} {cancel.summary()}",
+    )
     said = []
     for pressed in (confirm, cancel):
         said += [m.get("content") or "" for m in pressed.followups]
@@ -227,7 +247,13 @@ async def test_a_boost_caught_by_a_crash_reaches_the_buyer_once(stack: LocalStac
     await wait_for_row(
         stack, "SELECT status FROM orders", (), lambda r: r["status"] == "submitting"
     )
-    await asyncio.sleep(0.5)  # the POST is at the provider, hanging
+    # The POST is at the provider, hanging: logged on arrival, its order created (a hang
+    # answers late, after the work is done).
+    await wait_until(
+        lambda: requests_to(stack, "boost") and boost.orders,
+        30,
+        lambda: f"the POST never reached boost: {requests_to(stack, 'boost')}",
+    )
     assert await stack.stop_bot(kill=True) == -9
     await stack.start_bot()
     (row,) = db_rows(stack, "SELECT id FROM orders")
@@ -327,7 +353,12 @@ async def test_a_dropped_connection_in_startup_reconciliation_stops_nothing(
         (),
         lambda r: r["n"] == 1,
     )
-    await asyncio.sleep(0.5)
+    # The POST is at the provider, hanging: logged on arrival, its order stored.
+    await wait_until(
+        lambda: requests_to(stack, "checkout") and checkout.orders,
+        30,
+        lambda: f"the POST never reached checkout: {requests_to(stack, 'checkout')}",
+    )
     assert await stack.stop_bot(kill=True) == -9
     (leftover,) = db_rows(stack, "SELECT id FROM orders WHERE status = 'submitting'")
     checkout.clear_faults()

@@ -237,50 +237,48 @@ async def test_rate_limit_holds_every_order_of_that_provider(stack: LocalStack) 
     assert all(n <= 1 for n in during.values()), f"request(s) sent during Retry-After: {during}"
 
 
-async def test_provider_500s_open_the_circuit_and_others_keep_polling(tmp_path: Path) -> None:
+@pytest.mark.stack(env={"BREAKER_COOLDOWN_SECONDS": "3600"})
+async def test_provider_500s_open_the_circuit_and_others_keep_polling(stack: LocalStack) -> None:
     # An hour's cooldown: once open, Namefi's circuit stays open to the end of the test, so
     # everything the other provider's order goes through here, it goes through beside it.
-    env = {"BREAKER_COOLDOWN_SECONDS": "3600"}
-    async with LocalStack(tmp_path / "s", env=env, in_process=True, fast=True) as stack:
-        world = stack.emulator.world
-        broken = stack.sandbox.state("namefi")
-        for _ in range(3):  # linking asks Namefi once, so it is linked while Namefi is up
-            remote = broken.create_order(timeline=[{"after": 0, "status": "CREATED"}])
-            await link(stack, "namefi", remote, world.buyer_id)
-        broken.add_fault(Fault("server_error", count=-1))
-        # Namefi's orders come due and fail; after 5 failures in a row its circuit opens,
-        # and staff are told once.
-        await stack.emulator.wait_for_channel_message(
-            world.staff_channel_id,
-            timeout=60,
-            predicate=lambda m: "namefi keeps failing" in m["content"],
-        )
-        assert "circuit OPEN" in stack.bot_log()
-        health = "SELECT circuit, open_until FROM provider_health WHERE provider = 'namefi'"
-        opened = await wait_for_row(stack, health, (), lambda r: r["circuit"] == "open")
-        asked = len(requests_to(stack, "namefi", "GET"))
-        # The digital shop's order, linked now, is polled while pending, then completes and
-        # its buyer gets the DM: all while Namefi's circuit is open.
-        shop = stack.sandbox.state("digital_shop")
-        healthy_remote = shop.create_order(timeline=[{"after": 0, "status": "PENDING"}])
-        healthy_id = await link(stack, "digital_shop", healthy_remote, world.buyer2_id)
-        await wait_for_row(
-            stack,
-            "SELECT poll_count FROM orders WHERE id = ?",
-            (healthy_id,),
-            lambda r: r["poll_count"] >= 1,
-            within=30,
-        )
-        shop.orders[healthy_remote].timeline = shop.validate_timeline(
-            [{"after": 0, "status": "COMPLETED", "deliveryData": "x"}]
-        )
-        await assert_exactly_one_dm(stack, world.buyer2_id, healthy_id)
-        # Namefi's circuit is still the one that opened (no probe, no reopening), and not one
-        # request went through it meanwhile.
-        (still,) = db_rows(stack, health)
-        assert (still["circuit"], still["open_until"]) == ("open", opened["open_until"])
-        assert len(requests_to(stack, "namefi", "GET")) == asked
-    stack.emulator.assert_no_contract_violations()
+    world = stack.emulator.world
+    broken = stack.sandbox.state("namefi")
+    for _ in range(3):  # linking asks Namefi once, so it is linked while Namefi is up
+        remote = broken.create_order(timeline=[{"after": 0, "status": "CREATED"}])
+        await link(stack, "namefi", remote, world.buyer_id)
+    broken.add_fault(Fault("server_error", count=-1))
+    # Namefi's orders come due and fail; after 5 failures in a row its circuit opens,
+    # and staff are told once.
+    await stack.emulator.wait_for_channel_message(
+        world.staff_channel_id,
+        timeout=60,
+        predicate=lambda m: "namefi keeps failing" in m["content"],
+    )
+    assert "circuit OPEN" in stack.bot_log()
+    health = "SELECT circuit, open_until FROM provider_health WHERE provider = 'namefi'"
+    opened = await wait_for_row(stack, health, (), lambda r: r["circuit"] == "open")
+    asked = len(requests_to(stack, "namefi", "GET"))
+    # The digital shop's order, linked now, is polled while pending, then completes and
+    # its buyer gets the DM: all while Namefi's circuit is open.
+    shop = stack.sandbox.state("digital_shop")
+    healthy_remote = shop.create_order(timeline=[{"after": 0, "status": "PENDING"}])
+    healthy_id = await link(stack, "digital_shop", healthy_remote, world.buyer2_id)
+    await wait_for_row(
+        stack,
+        "SELECT poll_count FROM orders WHERE id = ?",
+        (healthy_id,),
+        lambda r: r["poll_count"] >= 1,
+        within=30,
+    )
+    shop.orders[healthy_remote].timeline = shop.validate_timeline(
+        [{"after": 0, "status": "COMPLETED", "deliveryData": "x"}]
+    )
+    await assert_exactly_one_dm(stack, world.buyer2_id, healthy_id)
+    # Namefi's circuit is still the one that opened (no probe, no reopening), and not one
+    # request went through it meanwhile.
+    (still,) = db_rows(stack, health)
+    assert (still["circuit"], still["open_until"]) == ("open", opened["open_until"])
+    assert len(requests_to(stack, "namefi", "GET")) == asked
 
 
 @pytest.mark.stack(process=True)  # kill -9

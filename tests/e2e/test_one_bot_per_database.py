@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from demo.stack import REPO_ROOT, LocalStack
-from tests.e2e.helpers import db_rows, embed_text, requests_to
-from tests.e2e.journeys import place_boost
+from tests.e2e.helpers import db_rows, embed_text, polled_again, requests_to, wait_for_row
+from tests.e2e.journeys import place_boost, staff_line
 
 
 async def run_cli(stack: LocalStack, *args: str) -> tuple[int, str]:
@@ -48,7 +48,19 @@ async def test_a_second_bot_on_the_same_database_is_refused(stack: LocalStack) -
     # The first bot goes on as if nothing happened: one order, one request, one alert.
     order_id = await place_boost(stack, emu.world.buyer_id)
     assert len(requests_to(stack, "boost")) == 1
-    await asyncio.sleep(2)
+    # Its staff line has gone out and none about it waits (each is posted once), and the
+    # bot has polled the order since: it keeps working, and nothing more is on its way.
+    await staff_line(stack, f"New order `{order_id}`")
+    await wait_for_row(
+        stack,
+        "SELECT COUNT(*) AS n FROM staff_alerts"
+        " WHERE order_id = ? AND posted_at IS NULL AND failed_at IS NULL",
+        (order_id,),
+        lambda r: r["n"] == 0,
+    )
+    (placed,) = db_rows(stack, "SELECT remote_id FROM orders WHERE id = ?", (order_id,))
+    await polled_again(stack, "boost", placed["remote_id"])
+    assert len(requests_to(stack, "boost")) == 1
     alerts = [
         m
         for m in emu.channel_messages(emu.world.staff_channel_id)

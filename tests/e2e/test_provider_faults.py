@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from pathlib import Path
+
+import pytest
 
 from demo.stack import LocalStack
 from sandbox.common import Fault, ProviderState
@@ -38,52 +39,50 @@ async def wait_until(
         await asyncio.sleep(0.05)
 
 
-async def test_a_hanging_provider_does_not_slow_the_others(tmp_path: Path) -> None:
-    env = {"PROVIDER_TIMEOUT_SECONDS": str(FOREVER)}
-    async with LocalStack(tmp_path / "s", env=env, in_process=True, fast=True) as stack:
-        world = stack.emulator.world
-        shop = stack.sandbox.state("digital_shop")
-        shop.hang_seconds = FOREVER
-        stuck = shop.create_order(timeline=[{"after": 0, "status": "PENDING"}])
-        stuck_id = await stack.staff_link_order("digital_shop", stuck, world.buyer2_id)
-        # The digital shop stops answering: its next poll arrives and hangs.
-        shop.add_fault(Fault("hang", method="GET", count=-1))
-        asked = gets_of(shop, stuck)
+@pytest.mark.stack(env={"PROVIDER_TIMEOUT_SECONDS": str(FOREVER)})
+async def test_a_hanging_provider_does_not_slow_the_others(stack: LocalStack) -> None:
+    world = stack.emulator.world
+    shop = stack.sandbox.state("digital_shop")
+    shop.hang_seconds = FOREVER
+    stuck = shop.create_order(timeline=[{"after": 0, "status": "PENDING"}])
+    stuck_id = await stack.staff_link_order("digital_shop", stuck, world.buyer2_id)
+    # The digital shop stops answering: its next poll arrives and hangs.
+    shop.add_fault(Fault("hang", method="GET", count=-1))
+    asked = gets_of(shop, stuck)
+    await wait_until(
+        lambda: gets_of(shop, stuck) > asked, 30, lambda: "the digital shop was never polled"
+    )
+    (before,) = db_rows(stack, "SELECT poll_count FROM orders WHERE id = ?", (stuck_id,))
+    try:
+        # Orders of another provider, linked while that poll hangs, are polled again and
+        # again. With one poll job for all providers, the job's run waits for the
+        # hanging poll and none of them is polled at all.
+        namefi = stack.sandbox.state("namefi")
+        linked: dict[str, int] = {}
+        for _ in range(3):
+            remote = namefi.create_order(timeline=[{"after": 0, "status": "CREATED"}])
+            await stack.staff_link_order("namefi", remote, world.buyer_id)
+            linked[remote] = gets_of(namefi, remote)  # the link's own look
         await wait_until(
-            lambda: gets_of(shop, stuck) > asked, 30, lambda: "the digital shop was never polled"
+            lambda: all(gets_of(namefi, r) >= n + POLLS_EACH for r, n in linked.items()),
+            60,
+            lambda: (
+                f"polls of each Namefi order beside a hanging provider (wanted {POLLS_EACH}):"
+                f" {[gets_of(namefi, r) - n for r, n in linked.items()]}"
+            ),
         )
-        (before,) = db_rows(stack, "SELECT poll_count FROM orders WHERE id = ?", (stuck_id,))
-        try:
-            # Orders of another provider, linked while that poll hangs, are polled again and
-            # again. With one poll job for all providers, the job's run waits for the
-            # hanging poll and none of them is polled at all.
-            namefi = stack.sandbox.state("namefi")
-            linked: dict[str, int] = {}
-            for _ in range(3):
-                remote = namefi.create_order(timeline=[{"after": 0, "status": "CREATED"}])
-                await stack.staff_link_order("namefi", remote, world.buyer_id)
-                linked[remote] = gets_of(namefi, remote)  # the link's own look
-            await wait_until(
-                lambda: all(gets_of(namefi, r) >= n + POLLS_EACH for r, n in linked.items()),
-                60,
-                lambda: (
-                    f"polls of each Namefi order beside a hanging provider (wanted {POLLS_EACH}):"
-                    f" {[gets_of(namefi, r) - n for r, n in linked.items()]}"
-                ),
-            )
-            # All that while, the shop's poll hung: asked once and never again (the bot
-            # neither gave up nor retried), its order still leased to that run.
-            assert gets_of(shop, stuck) == asked + 1
-            (after,) = db_rows(
-                stack, "SELECT poll_count, poll_lease_until FROM orders WHERE id = ?", (stuck_id,)
-            )
-            assert after["poll_lease_until"] is not None
-            assert after["poll_count"] == before["poll_count"]
-        finally:
-            # Closing the sandbox lets the hanging reply go, so the bot stops at once
-            # instead of waiting out its grace for that poll.
-            await stack.sandbox.stop()
-    stack.emulator.assert_no_contract_violations()
+        # All that while, the shop's poll hung: asked once and never again (the bot
+        # neither gave up nor retried), its order still leased to that run.
+        assert gets_of(shop, stuck) == asked + 1
+        (after,) = db_rows(
+            stack, "SELECT poll_count, poll_lease_until FROM orders WHERE id = ?", (stuck_id,)
+        )
+        assert after["poll_lease_until"] is not None
+        assert after["poll_count"] == before["poll_count"]
+    finally:
+        # Closing the sandbox lets the hanging reply go, so the bot stops at once
+        # instead of waiting out its grace for that poll.
+        await stack.sandbox.stop()
 
 
 async def test_an_unreadable_create_reply_tells_the_buyer_to_wait_and_staff_to_look(
