@@ -125,7 +125,7 @@ async def test_providers_show_circuit_error_and_hold_and_the_same_after_a_restar
     def asked() -> tuple[int, int]:
         return len(namefi.requests), len(shop.requests)
 
-    held = asked()
+    asked_before = asked()
     restarted_at = boost.clock()
     await stack.stop_bot()
     await stack.start_bot()
@@ -141,7 +141,7 @@ async def test_providers_show_circuit_error_and_hold_and_the_same_after_a_restar
         lambda: "the restarted bot never checked boost",
     )
     await polled_again(stack, "boost", control["remote_id"])
-    assert asked() == held
+    assert asked() == asked_before
 
 
 def _stable(text: str) -> list[str]:

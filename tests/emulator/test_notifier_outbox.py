@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -82,14 +83,42 @@ async def state_of(db: Database, order_id: str) -> NotificationState:
     return note.state
 
 
+# How long a row may stay `sending` before the scheduled reconciliation settles it.
+STALE_AFTER = 0.5
+
+
+class Clock:
+    """The notifier's clock: the real time, moved on by the test. The outbox stamps its
+    claims with the real time, so moving this clock on makes every claim made so far
+    older, as waiting would, without the wait."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.ahead
+
+    def past_stale_after(self) -> None:
+        """Every row claimed until now is older than `STALE_AFTER`."""
+        self.ahead += STALE_AFTER + 0.1
+
+
 @pytest.fixture
-def notifier(db: Database, cipher: DeliveryCipher, emu: Emulator, bot: MiniBot) -> Notifier:
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def notifier(
+    db: Database, cipher: DeliveryCipher, emu: Emulator, bot: MiniBot, clock: Clock
+) -> Notifier:
     return Notifier(
         db,
         cipher,
         bot,
         emu.world.notice_channel_id,
-        timings=Timings(dm_reconcile_after=0.5),
+        clock=clock,
+        timings=Timings(dm_reconcile_after=STALE_AFTER),
     )
 
 
@@ -122,7 +151,12 @@ async def test_discord_storing_the_dm_then_dropping_the_connection_yields_one_dm
 
 
 async def test_a_failed_write_after_the_send_never_sends_it_again(
-    db: Database, cipher: DeliveryCipher, emu: Emulator, notifier: Notifier, tmp_path: Path
+    db: Database,
+    cipher: DeliveryCipher,
+    emu: Emulator,
+    notifier: Notifier,
+    clock: Clock,
+    tmp_path: Path,
 ) -> None:
     buyer = emu.world.buyer_id
     order_id = await completed_order(db, cipher, buyer)
@@ -139,7 +173,7 @@ async def test_a_failed_write_after_the_send_never_sends_it_again(
         await notifier.send_due()  # nothing to send: the row isn't pending
     with sqlite3.connect(tmp_path / "orders.sqlite3") as raw:
         raw.execute("DROP TRIGGER refuse_sent")
-    await asyncio.sleep(0.6)  # older than stale_after
+    clock.past_stale_after()
     assert await notifier.reconciler.reconcile_stale() == 1
     assert await state_of(db, order_id) is NotificationState.SENT
     assert len(dms_about(emu, buyer, order_id)) == 1
@@ -159,7 +193,7 @@ async def interrupted(db: Database, notifier: Notifier, order_id: str) -> outbox
 
 
 async def test_an_unreadable_history_is_retried_by_the_scheduled_reconciliation(
-    db: Database, cipher: DeliveryCipher, emu: Emulator, notifier: Notifier
+    db: Database, cipher: DeliveryCipher, emu: Emulator, notifier: Notifier, clock: Clock
 ) -> None:
     buyer = emu.world.buyer_id
     order_id = await completed_order(db, cipher, buyer)
@@ -168,7 +202,7 @@ async def test_an_unreadable_history_is_retried_by_the_scheduled_reconciliation(
     await outbox.set_notification_state(  # ... and the write after it is lost
         db, note.id, NotificationState.SENDING, expect=NotificationState.SENT
     )
-    await asyncio.sleep(0.6)  # older than stale_after
+    clock.past_stale_after()
     emu.inject_error("GET", r"^/channels/\d+/messages$", 403, code=50001, count=1)
     assert await notifier.reconciler.reconcile_stale() == 0  # the history read failed
     assert await state_of(db, order_id) is NotificationState.SENDING
@@ -178,7 +212,7 @@ async def test_an_unreadable_history_is_retried_by_the_scheduled_reconciliation(
 
 
 async def test_only_the_bots_own_messages_count_as_already_sent(
-    db: Database, cipher: DeliveryCipher, emu: Emulator, notifier: Notifier
+    db: Database, cipher: DeliveryCipher, emu: Emulator, notifier: Notifier, clock: Clock
 ) -> None:
     buyer = emu.world.buyer_id
     emu.set_dms_closed(buyer)
@@ -191,7 +225,7 @@ async def test_only_the_bots_own_messages_count_as_already_sent(
         {"content": f"hey\n{notice_marker_line(order_id, 'final')}"},
         author_id=emu.world.buyer2_id,
     )
-    await asyncio.sleep(0.6)
+    clock.past_stale_after()
     assert await notifier.reconciler.reconcile_stale() == 1
     assert await state_of(db, order_id) is NotificationState.PENDING  # not "found"
     await notifier.send_due()
@@ -208,7 +242,7 @@ async def test_only_the_bots_own_messages_count_as_already_sent(
 
 
 async def test_a_marker_is_matched_exactly_not_as_a_prefix(
-    db: Database, cipher: DeliveryCipher, emu: Emulator, notifier: Notifier
+    db: Database, cipher: DeliveryCipher, emu: Emulator, notifier: Notifier, clock: Clock
 ) -> None:
     # DMs closed; the notice for "final-2" is in the channel, the one for "final" isn't.
     buyer = emu.world.buyer_id
@@ -219,7 +253,7 @@ async def test_a_marker_is_matched_exactly_not_as_a_prefix(
     )
     note = await interrupted(db, notifier, order_id)
     await outbox.mark_notice_tried(db, note.id)
-    await asyncio.sleep(0.6)
+    clock.past_stale_after()
     await notifier.reconciler.reconcile_stale()
     assert await state_of(db, order_id) is NotificationState.PENDING  # "final" wasn't found
 
@@ -265,12 +299,12 @@ async def test_a_delivery_that_cant_be_decrypted_still_tells_the_buyer_and_staff
 
 
 async def test_two_reconcilers_and_a_sender_never_undo_each_others_claims(
-    db: Database, cipher: DeliveryCipher, emu: Emulator, notifier: Notifier
+    db: Database, cipher: DeliveryCipher, emu: Emulator, notifier: Notifier, clock: Clock
 ) -> None:
     buyer = emu.world.buyer_id
     order_id = await completed_order(db, cipher, buyer)
     stale = await interrupted(db, notifier, order_id)  # never sent, left sending
-    await asyncio.sleep(0.6)
+    clock.past_stale_after()
     # The startup run and a scheduled run start together; the sender runs between.
     emu.nonce_window = 0  # only the outbox itself may prevent a second DM here
     results = await asyncio.gather(
