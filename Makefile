@@ -33,8 +33,14 @@ format: venv
 # The whole suite on every Python pyproject claims (3.11, 3.12, 3.13), side by side, each in
 # its own .venvs/3.X. A Python you don't have is skipped with a line saying so; CI
 # (REQUIRE_ALL_PYTHONS=1) fails instead. `make test-quick` runs only .venv's Python.
-test: lint
-	$(PYTHON) .ci/pythons.py $(PYTEST_ARGS)
+# The lint runs beside the suites, not before them: mypy keeps one core busy for about a
+# minute while the other would wait. Both must pass; the lint's output comes last.
+test: venv
+	@$(MAKE) --no-print-directory lint > $(VENV)/lint.log 2>&1 & lint=$$!; \
+	$(PYTHON) .ci/pythons.py $(PYTEST_ARGS); suites=$$?; \
+	wait $$lint; linted=$$?; \
+	echo "===== lint (ruff, mypy, lint-imports): exit $$linted ====="; cat $(VENV)/lint.log; \
+	test $$suites -eq 0 -a $$linted -eq 0
 
 # The edit-run loop: one Python, without the tests that start processes (-m subprocess).
 test-quick: lint
