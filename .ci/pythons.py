@@ -163,6 +163,11 @@ def run_suite(version: str, venv: Path, pytest_args: list[str]) -> tuple[str, in
                 "pytest",
                 "-p",
                 "no:cacheprovider",
+                # Two workers per Python (pytest-xdist): a test waiting on a socket or
+                # a bot process leaves the CPU to the other. PYTEST_WORKERS=0 runs
+                # the suite in one process.
+                "-n",
+                os.environ.get("PYTEST_WORKERS", "2"),
                 "--durations=25",
                 f"--junitxml={venv / 'junit.xml'}",
                 *pytest_args,

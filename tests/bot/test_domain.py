@@ -31,7 +31,8 @@ def test_table_covers_every_status() -> None:
 
 @pytest.mark.parametrize(
     ("old", "new"),
-    [(o, n) for o, targets in ALLOWED_TRANSITIONS.items() for n in targets],
+    # Sorted: the targets are sets, and every pytest-xdist worker must collect the same list.
+    [(o, n) for o, targets in ALLOWED_TRANSITIONS.items() for n in sorted(targets)],
     ids=lambda s: s.value,
 )
 def test_every_allowed_transition_passes(old: OrderStatus, new: OrderStatus) -> None:
