@@ -397,6 +397,14 @@ class OrderBot(commands.Bot):
         await shop_state.set_value(self.db, key, digest)
         log.info("synced %d slash command(s) to guild %s", len(synced), self.settings.guild_id)
 
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        # discord.py's close() lets go of the event loop (MISSING) while the gateway may
+        # still hand over a last event: its handler would be a coroutine created and never
+        # run. A closed bot takes no events, so it is dropped here.
+        if self.loop is discord.utils.MISSING:
+            return
+        super().dispatch(event_name, *args, **kwargs)
+
     async def on_ready(self) -> None:
         log.info("ready as %s (%s)", self.user, self.user.id if self.user else "?")
 
