@@ -84,7 +84,7 @@ OWNER_TUNED: dict[str, str] = {
 def parse_timing_overrides(text: str) -> dict[str, float]:
     """``"name=seconds,name=seconds"`` → {name: seconds}; ValueError with one readable
     line naming what is wrong."""
-    known = set(Timings.names())
+    known = set(Timings.names()) - set(OWNER_TUNED)
     found: dict[str, float] = {}
     for part in text.split(","):
         if not part.strip():

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import discord.gateway
 import discord.http
 from cryptography.fernet import Fernet
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
@@ -68,6 +69,8 @@ BOT_SETTING_PREFIXES = (
     "RESUBMIT_",
     "DM_",
     "TIMINGS",
+    "BREAKER_",
+    "DEFAULT_PHONE_",
 )
 
 # The test stack's waits (core.timings): a journey takes a second, not a minute, and the
@@ -148,9 +151,14 @@ class LocalStack:
         )
 
     async def stop(self) -> None:
-        await self.stop_bot()
-        await self.emulator.stop()
-        await self.sandbox.stop()
+        # The emulator and the sandboxes stop even when the bot's stop fails.
+        try:
+            await self.stop_bot()
+        finally:
+            try:
+                await self.emulator.stop()
+            finally:
+                await self.sandbox.stop()
 
     def bot_env(self) -> dict[str, str]:
         world = self.emulator.world
@@ -320,6 +328,10 @@ class LocalStack:
             return ""
 
 
+# Loggers of the other parts that run in the test's process, kept out of the bot's log.
+NOT_THE_BOT = ("emulator", "sandbox", "demo", "tests")
+
+
 class _FastRetries(types.ModuleType):
     """discord.http's view of asyncio while a bot runs in the test's loop: its retry
     backoff after a 5xx (1, 3, 5, 7 s, integers from `1 + tries * 2`) is a hundredth as
@@ -359,7 +371,8 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     values: dict[str, Any] = {}
     for name, field in Settings.model_fields.items():
         key = field.validation_alias if isinstance(field.validation_alias, str) else name
-        if key.upper() in env:
+        # `KEY=` means unset, as it does for the process (env_ignore_empty).
+        if env.get(key.upper(), "") != "":
             values[key] = env[key.upper()]
     return _OnlyGiven(**values)
 
@@ -394,10 +407,14 @@ class InProcessBot:
         try:
             return await asyncio.wait_for(asyncio.shield(self._task), timeout)
         except TimeoutError:
-            # A stop that hangs is a failure to report, not a loop to leave running.
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
+            # A stop that hangs is a failure to report, not a loop to leave running: the
+            # serve task and the bot's own close are both cancelled, and waited for a
+            # bounded time.
+            closing = getattr(self.bot, "_close_task", None)
+            for task in (closing, self._task):
+                if task is not None:
+                    task.cancel()
+            await asyncio.wait({self._task}, timeout=5)
             raise BotProcessError(f"the bot did not stop within {timeout}s") from None
 
     def _created(self, bot: OrderBot) -> None:
@@ -410,12 +427,16 @@ class InProcessBot:
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         handler.addFilter(redactor)
         handler.setLevel(settings.log_level)
+        # The bot's log only: the emulator, the sandboxes and the test share this process.
+        handler.addFilter(lambda record: not record.name.startswith(NOT_THE_BOT))
         root = logging.getLogger()
         level = root.level
         root.addHandler(handler)
         root.setLevel(min(level, logging.getLevelName(settings.log_level)))
         hold_back_libraries()
         fast, discord.http.asyncio = discord.http.asyncio, _FastRetries()
+        # `serve` points discord.py at the emulator process-wide; put back afterwards.
+        endpoints = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
         try:
             with database_lock.exclusive(settings.database_path):
                 return await serve(settings, handle_signals=False, on_created=self._created)
@@ -424,6 +445,7 @@ class InProcessBot:
             return 2
         finally:
             discord.http.asyncio = fast
+            discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = endpoints
             root.removeHandler(handler)
             root.setLevel(level)
             handler.close()

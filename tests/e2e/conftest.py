@@ -43,8 +43,8 @@ async def stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         in_process=not options.get("process", False),
         fast=bool(options.get("fast", True)),
     )
-    await running.start()
     try:
+        await running.start()
         yield running
     finally:
         await running.stop()
