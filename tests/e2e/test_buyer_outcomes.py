@@ -293,7 +293,9 @@ async def test_a_completion_dm_stored_then_502_on_every_try_arrives_once(
 async def test_a_failed_write_after_the_send_sends_no_second_dm(stack: LocalStack) -> None:
     world = stack.emulator.world
     # SQLite refuses to record a DM as sent (a full disk, say) until the trigger goes.
-    with sqlite3.connect(stack.database_path) as raw:
+    # The trigger waits its turn behind the running bot's writes (up to a minute on a
+    # loaded machine; sqlite3's default is 5 s).
+    with sqlite3.connect(stack.database_path, timeout=60) as raw:
         raw.execute(
             "CREATE TRIGGER refuse_sent BEFORE UPDATE OF state ON notifications"
             " WHEN NEW.state = 'sent' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
@@ -311,7 +313,7 @@ async def test_a_failed_write_after_the_send_sends_no_second_dm(stack: LocalStac
     (row,) = db_rows(stack, "SELECT state FROM notifications WHERE order_id = ?", (order_id,))
     assert row["state"] == "sending"
     assert len(dms_about(stack, world.buyer_id, order_id)) == 1
-    with sqlite3.connect(stack.database_path) as raw:
+    with sqlite3.connect(stack.database_path, timeout=60) as raw:
         raw.execute("DROP TRIGGER refuse_sent")
     await wait_for_row(
         stack,
