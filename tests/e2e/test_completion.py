@@ -5,8 +5,6 @@ provider trouble or a killed bot process."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from tests.e2e.helpers import (
     embed_text,
     requests_to,
     wait_for_row,
+    wait_until,
 )
 from tests.e2e.journeys import link, place_boost
 
@@ -184,17 +183,6 @@ async def test_long_delivery_goes_as_a_txt_attachment(stack: LocalStack) -> None
 # retries a failed poll after 0.2 s and asks about a pending order at least every second),
 # short enough to wait out.
 RETRY_AFTER = 3.0
-
-
-async def wait_until(
-    check: Callable[[], object], within: float, failure: Callable[[], str]
-) -> None:
-    """Re-read state until `check` holds; `within` only bounds how long a failure takes."""
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(failure())
-        await asyncio.sleep(0.05)
 
 
 async def test_rate_limit_holds_every_order_of_that_provider(stack: LocalStack) -> None:

@@ -4,15 +4,11 @@ again" when it may hold the order."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
-
 import pytest
 
 from demo.stack import LocalStack
 from sandbox.common import Fault, ProviderState
-from tests.e2e.helpers import button, db_rows, embed_text, requests_to
+from tests.e2e.helpers import button, db_rows, embed_text, requests_to, wait_until
 from tests.e2e.journeys import boost_confirmation, press
 
 # Longer than any run of this test: the bot waits this long for a reply
@@ -26,17 +22,6 @@ POLLS_EACH = 2
 
 def gets_of(state: ProviderState, remote: str) -> int:
     return sum(1 for r in state.requests if r.method == "GET" and remote in r.path)
-
-
-async def wait_until(
-    check: Callable[[], object], within: float, failure: Callable[[], str]
-) -> None:
-    """Re-read state until `check` holds; `within` only bounds how long a failure takes."""
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(failure())
-        await asyncio.sleep(0.05)
 
 
 @pytest.mark.stack(env={"PROVIDER_TIMEOUT_SECONDS": str(FOREVER)})
