@@ -1,5 +1,5 @@
-"""Entry point: `orderbot [run|init|check-config|migrate|gen-key|rotate-key]`, also
-`python -m bot …` from a clone.
+"""Entry point: `orderbot [run|init|check-config|migrate|gen-key|rotate-key|backup|restore]`,
+also `python -m bot …` from a clone.
 
 Exit status 0 on success, 2 when settings or the catalog are unusable (one readable
 message listing every problem, never a traceback or a secret), 1 on a runtime failure.
@@ -27,11 +27,12 @@ from bot.config import (
     load_settings,
     load_storage_settings,
 )
-from bot.logging_setup import SecretRedactingFilter, configure_logging
+from bot.logging_setup import SecretRedactingFilter, add_log_file, configure_logging
 from core.crypto import DeliveryCipher
 from storage import lock as database_lock
+from storage.database import DatabaseUnusable
 from storage.key_rotation import RotationReport
-from storage.lock import DatabaseInUse
+from storage.lock import DatabaseLockError
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -127,6 +128,26 @@ def build_parser() -> argparse.ArgumentParser:
         "rotate-key",
         help="re-encrypt every stored secret with the first DELIVERY_ENCRYPTION_KEY key",
     )
+    backup = sub.add_parser(
+        "backup",
+        help="copy the database, safely beside a running bot, and check the copy",
+    )
+    backup.add_argument(
+        "dest",
+        type=Path,
+        help="a new file, or a folder (the copy is then named orderbot-<UTC time>.sqlite3)",
+    )
+    backup.add_argument(
+        "--keep",
+        type=int,
+        metavar="N",
+        help="with a folder: then delete all but the newest N backups in it",
+    )
+    restore = sub.add_parser(
+        "restore",
+        help="replace the database with a checked backup (the bot must be stopped)",
+    )
+    restore.add_argument("source", type=Path, help="the backup file to restore")
     return parser
 
 
@@ -192,7 +213,14 @@ async def _migrate(path: str) -> list[int]:
         await db.close()
 
 
-def _in_use(exc: DatabaseInUse) -> int:
+async def _open_and_close(path: Path) -> None:
+    from storage.database import open_database
+
+    db = await open_database(path)
+    await db.close()
+
+
+def _in_use(exc: DatabaseLockError | DatabaseUnusable) -> int:
     print(str(exc), file=sys.stderr)
     return EXIT_CONFIG
 
@@ -206,7 +234,7 @@ def cmd_migrate() -> int:
     try:
         with database_lock.exclusive(settings.database_path):
             applied = asyncio.run(_migrate(str(settings.database_path)))
-    except DatabaseInUse as exc:
+    except (DatabaseLockError, DatabaseUnusable) as exc:
         return _in_use(exc)
     if applied:
         print(f"Applied migrations {applied} to {settings.database_path}")
@@ -236,7 +264,7 @@ def cmd_rotate_key(redactor: SecretRedactingFilter) -> int:
     try:
         with database_lock.exclusive(settings.database_path):
             report = asyncio.run(_rotate(str(settings.database_path), cipher))
-    except DatabaseInUse as exc:
+    except (DatabaseLockError, DatabaseUnusable) as exc:
         return _in_use(exc)
     resumed = f" (resumed after row {report.resumed_after})" if report.resumed_after else ""
     print(f"Re-encrypted the secrets of {report.rows} order(s) with the first key{resumed}.")
@@ -266,10 +294,20 @@ def cmd_run(redactor: SecretRedactingFilter) -> int:
         return EXIT_CONFIG
     redactor.add_secrets(settings.secret_values())
     logging.getLogger().setLevel(settings.log_level)
+    if settings.log_file is not None:
+        try:
+            add_log_file(settings.log_file, redactor)
+        except OSError as exc:
+            print(
+                f"LOG_FILE={settings.log_file} can't be written ({exc.strerror}): fix the "
+                "path or its folder's permissions, or unset LOG_FILE to log to stderr only.",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
     try:
         with database_lock.exclusive(settings.database_path):
             return asyncio.run(serve(settings))
-    except DatabaseInUse as exc:
+    except (DatabaseLockError, DatabaseUnusable) as exc:
         return _in_use(exc)
 
 
@@ -295,6 +333,14 @@ async def serve(
         bot = OrderBot(settings)
     except ConfigError as exc:
         return _config_failure(exc)
+    # The database is opened (and migrated) here, before logging in to Discord: a file
+    # that isn't a database, or one from a newer orderbot, is a settings problem to
+    # report at once, not after a connection to Discord (which may itself fail first).
+    try:
+        await _open_and_close(settings.database_path)
+    except DatabaseUnusable as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
     assert settings.discord_token is not None
     # SIGTERM (systemd, docker stop) and Ctrl-C stop the bot gracefully (OrderBot.close):
     # no new work, in-flight sends and DMs finish, then everything is closed. Exit 0.
@@ -313,6 +359,9 @@ async def serve(
                 "at https://discord.com/developers/applications (Reset Token if you lost it).",
                 file=sys.stderr,
             )
+            return EXIT_CONFIG
+        except DatabaseUnusable as exc:
+            print(str(exc), file=sys.stderr)
             return EXIT_CONFIG
         except SelfCheckFailed as failed:
             for line in failed.problems:
@@ -337,8 +386,23 @@ async def serve(
     return EXIT_OK
 
 
+IS_POSIX = os.name == "posix"
+POSIX_ONLY = (
+    "orderbot runs on Linux (tested in CI) and other POSIX systems such as macOS. "
+    "On Windows, run it under WSL: https://learn.microsoft.com/windows/wsl/"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not IS_POSIX:
+        # flock(2), signals and file modes are POSIX; --help above works everywhere.
+        print(POSIX_ONLY, file=sys.stderr)
+        return EXIT_CONFIG
+    # Everything the bot writes (database, backups, logs, lock) is its owner's only: the
+    # database holds wallets and contacts. The modes are also set explicitly where it
+    # matters; this covers the files SQLite and logging create on their own.
+    os.umask(0o077)
     # `kill -USR1 <pid>` prints every thread's stack to stderr: how to see where a bot
     # that won't stop is waiting, without stopping it.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
@@ -355,6 +419,14 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_migrate()
         if args.command == "rotate-key":
             return cmd_rotate_key(redactor)
+        if args.command == "backup":
+            from bot.backup_commands import cmd_backup
+
+            return cmd_backup(args.dest, keep=args.keep)
+        if args.command == "restore":
+            from bot.backup_commands import cmd_restore
+
+            return cmd_restore(args.source)
         return cmd_run(redactor)
     except KeyboardInterrupt:
         return EXIT_OK

@@ -8,6 +8,7 @@ it without reading a traceback.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -16,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bot.config import ConfigError
+from bot.config import ConfigError, decode_utf8
 from core.domain import Money, OrderKind, PaymentMode, known_currency
 
 # Providers that can place orders of each kind. Tracking-only providers (namefi,
@@ -256,15 +257,51 @@ def _ambiguous_names(products: list[Product]) -> list[str]:
     return problems
 
 
-def load_catalog(path: Path, enabled_providers: Iterable[str] | None = None) -> Catalog:
-    """Read and validate the catalog. With `enabled_providers`, refuse products whose
-    provider has no base URL configured (they could never be fulfilled)."""
-    source = f"catalog {path}"
+def read_catalog_text(path: Path, setting: str = "CATALOG_PATH") -> str:
+    """The catalog file's text, or ConfigError with one line saying what is wrong with
+    the file (a folder, missing, unreadable, not UTF-8) and what to do. `setting` is how
+    the user named the file: the CATALOG_PATH setting, or the demo's --catalog option."""
+    # CATALOG_PATH=/x for a setting, --catalog /x for a command-line option.
+    named = f"{setting} {path}" if setting.startswith("-") else f"{setting}={path}"
+    source = "catalog"  # each line names the file
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
+        if path.is_dir():
+            raise ConfigError(source, [f"{named} is a folder: point it at your catalog.toml file"])
+        if path.exists() and not path.is_file():
+            raise ConfigError(
+                source,
+                [f"{named} is not a regular file: point it at your catalog.toml file"],
+            )
+        raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(source, ["file not found (set CATALOG_PATH)"]) from None
+        if path.is_symlink():
+            problem = (
+                f"{named} is a symbolic link to {os.readlink(path)}, which doesn't exist: "
+                "point it at your catalog.toml file"
+            )
+        else:
+            problem = f"{named}: no such file: point {setting} at your catalog.toml file"
+        raise ConfigError(source, [problem]) from None
+    except PermissionError:
+        raise ConfigError(
+            source,
+            [f"{named} can't be read (permission denied): let the bot's user read it"],
+        ) from None
+    except OSError as exc:
+        raise ConfigError(source, [f"{named} can't be read ({exc.strerror or exc})"]) from None
+    return decode_utf8(raw, source, named)
+
+
+def load_catalog(
+    path: Path, enabled_providers: Iterable[str] | None = None, *, setting: str = "CATALOG_PATH"
+) -> Catalog:
+    """Read and validate the catalog. With `enabled_providers`, refuse products whose
+    provider has no base URL configured (they could never be fulfilled). `setting` names
+    where the path came from, for the messages (read_catalog_text)."""
+    source = f"catalog {path}"
+    text = read_catalog_text(path, setting)
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
     catalog = parse_catalog(data, source)

@@ -8,9 +8,10 @@ with one readable line per problem, naming the variable and never echoing its va
 from __future__ import annotations
 
 import logging
+import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from cryptography.fernet import Fernet
 from pydantic import (
@@ -66,6 +67,18 @@ class StorageSettings(BaseSettings):
 
     database_path: Path = Path("data/orderbot.sqlite3")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("database_path")
+    @classmethod
+    def _database_path(cls, value: Path) -> Path:
+        problem = database_path_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    # Logs always go to stderr (journald keeps them under systemd). LOG_FILE also writes
+    # them to a file, rotated at 10 MiB with 5 old files kept, for hosts without journald.
+    log_file: Path | None = None
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -363,12 +376,95 @@ def _secret_suffix(provider: str) -> str:
     return "TOKEN" if provider == "namefi" else "KEY"
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Build settings or raise ConfigError listing every problem (values never shown)."""
+def database_path_problem(path: Path) -> str | None:
+    """What makes DATABASE_PATH unusable that shows without opening anything: it is a
+    folder, or a part of its folder is a file. (A file that isn't a database is found when
+    it is opened, by storage.database.)"""
     try:
-        return Settings(**overrides)
+        if path.is_dir():
+            return (
+                f"DATABASE_PATH={path} is a folder: point it at a file in it, such as "
+                f"{path / 'orderbot.sqlite3'}"
+            )
+        for folder in path.parents:
+            if folder.exists():
+                if folder.is_dir():
+                    return None
+                return (
+                    f"DATABASE_PATH={path} is inside {folder}, which is a file, not a folder: "
+                    "point it at a file inside a folder (or move that file away)"
+                )
+    except OSError:
+        return None  # e.g. a folder on the way can't be looked into: opening it will say
+    return None
+
+
+S = TypeVar("S", bound=StorageSettings)
+
+
+def _build(cls: type[S], overrides: dict[str, Any]) -> S:
+    """`cls(**overrides)` or ConfigError: one line per invalid setting, or one line saying
+    why the .env file can't be read."""
+    try:
+        return cls(**overrides)
     except ValidationError as exc:
         raise ConfigError("settings", describe_validation_error(exc, env_style=True)) from None
+    except (UnicodeDecodeError, OSError) as exc:
+        problem = env_file_problem(cls, overrides, exc)
+        if problem is None:
+            raise
+        raise ConfigError("settings", [problem]) from None
+
+
+def _env_files(cls: type[StorageSettings], overrides: dict[str, Any]) -> list[Path]:
+    files = overrides.get("_env_file", cls.model_config.get("env_file"))
+    if files is None:
+        return []
+    if isinstance(files, str | os.PathLike):
+        files = [files]
+    return [Path(f) for f in files]
+
+
+def env_file_problem(
+    cls: type[StorageSettings], overrides: dict[str, Any], exc: BaseException
+) -> str | None:
+    """The line to show when reading the .env file failed with `exc`; None when `exc`
+    didn't come from a .env file."""
+    for path in _env_files(cls, overrides):
+        if isinstance(exc, OSError):
+            if exc.filename is None or Path(exc.filename) != path:
+                continue
+            if isinstance(exc, PermissionError):
+                return f"{path} can't be read (permission denied): let the bot's user read it"
+            return f"{path} can't be read ({exc.strerror or exc})"
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            continue
+        try:
+            decode_utf8(raw, "settings", str(path))
+        except ConfigError as bad:
+            return bad.problems[0]
+    return None
+
+
+def decode_utf8(raw: bytes, source: str, named: str) -> str:
+    """A settings or catalog file's bytes as text: UTF-8, with or without a leading
+    byte-order mark; else a ConfigError whose line says `named` is not UTF-8, and where."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(source, [f"{named} is UTF-16 text: save it as UTF-8"])
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            source, [f"{named} is not UTF-8 text (line {line}): save it as UTF-8"]
+        ) from None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings or raise ConfigError listing every problem (values never shown)."""
+    return _build(Settings, overrides)
 
 
 class _TokenProbe(StorageSettings):
@@ -380,7 +476,7 @@ def discord_token_configured() -> bool:
     on a fresh clone explains the demo instead of listing unrelated settings."""
     try:
         token = _TokenProbe().discord_token
-    except ValidationError:
+    except (ValidationError, UnicodeDecodeError, OSError):
         return True  # something else is wrong; let the full validation report it
     return token is not None and bool(token.get_secret_value().strip())
 
@@ -412,17 +508,11 @@ class KeySettings(StorageSettings):
 
 
 def load_key_settings(**overrides: Any) -> KeySettings:
-    try:
-        return KeySettings(**overrides)
-    except ValidationError as exc:
-        raise ConfigError("settings", describe_validation_error(exc, env_style=True)) from None
+    return _build(KeySettings, overrides)
 
 
 def load_storage_settings(**overrides: Any) -> StorageSettings:
-    try:
-        return StorageSettings(**overrides)
-    except ValidationError as exc:
-        raise ConfigError("settings", describe_validation_error(exc, env_style=True)) from None
+    return _build(StorageSettings, overrides)
 
 
 def describe_validation_error(exc: ValidationError, *, env_style: bool) -> list[str]:
@@ -435,7 +525,9 @@ def describe_validation_error(exc: ValidationError, *, env_style: bool) -> list[
                 problems.append(msg)
                 continue
             name = loc[0].upper()
-            if err["type"] == "missing":
+            if msg.startswith(f"{name}="):
+                problems.append(msg)  # the validator's line names the setting and its value
+            elif err["type"] == "missing":
                 hint = f"; {GEN_KEY_HINT}" if name == "DELIVERY_ENCRYPTION_KEY" else ""
                 problems.append(f"{name} is missing{hint}")
             else:

@@ -9,8 +9,11 @@ data is wrapped so its repr never shows it.
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import os
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 
 REDACTED = "[redacted]"
 
@@ -65,6 +68,26 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> Secre
     root.setLevel(level)
     hold_back_libraries()
     return redactor
+
+
+LOG_FILE_MAX_BYTES = 10 * 1024 * 1024
+LOG_FILE_BACKUPS = 5
+
+
+def add_log_file(path: Path, redactor: SecretRedactingFilter) -> logging.Handler:
+    """Also log to `path`, rotated at LOG_FILE_MAX_BYTES with LOG_FILE_BACKUPS old files,
+    through the same redaction as stderr. The file is created owner-only and never
+    through a symlink (raises OSError for a path that can't be written)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    os.close(fd)
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=LOG_FILE_MAX_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(redactor)
+    logging.getLogger().addHandler(handler)
+    return handler
 
 
 # Libraries whose DEBUG output carries personal data or secrets, held at these levels

@@ -99,10 +99,21 @@ def main(
     args = parser.parse_args(argv)
     try:
         # The catalog's own words for its problems, before anything starts.
-        catalog = load_catalog(args.catalog)
+        catalog = load_catalog(args.catalog, setting="--catalog")
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return 2
+    if args.workdir is not None:
+        try:
+            args.workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = "it is a file" if args.workdir.exists() else exc.strerror or str(exc)
+            print(
+                f"--workdir {args.workdir} can't be used as a folder ({reason}): "
+                "give a folder, or a path where one can be made",
+                file=sys.stderr,
+            )
+            return 2
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="orderbot-demo-"))
     if fast is None:
         fast = os.environ.get("DEMO_FAST") == "1"

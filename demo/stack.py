@@ -56,6 +56,7 @@ BOT_SETTING_PREFIXES = (
     "NAMEFI_",
     "DIGITAL_SHOP_",
     "LOG_LEVEL",
+    "LOG_FILE",
     "ORDER_",
     "PROVIDER_",
     "POLL_",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import sqlite3
 import time
@@ -26,6 +27,18 @@ log = logging.getLogger(__name__)
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 BUSY_TIMEOUT_MS = 5000
+# The database holds wallets, contacts and (encrypted) deliveries: readable by the bot's
+# user only. SQLite gives its -wal and -shm files the database file's permissions.
+FILE_MODE = 0o600
+
+
+class DatabaseUnusable(Exception):
+    """DATABASE_PATH can't be used as the bot's database: the message says why and what
+    to do, in one line."""
+
+
+class SchemaTooNew(DatabaseUnusable):
+    """The database was written by a newer orderbot than this one."""
 
 
 @dataclass(frozen=True)
@@ -81,17 +94,31 @@ class Database:
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:
+        """Open (creating it owner-only if new) and configure the database, or raise
+        DatabaseUnusable. A failure closes the connection it opened: aiosqlite's thread
+        would otherwise keep a failed process alive, doing nothing, until it is killed."""
         path = Path(path)
         if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(str(path), isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        await conn.execute("PRAGMA journal_mode = WAL")
-        # NORMAL in WAL mode survives a killed process (the WAL is in the OS cache);
-        # only a power cut could lose the last commits, never corrupt the file.
-        await conn.execute("PRAGMA synchronous = NORMAL")
-        await conn.execute("PRAGMA foreign_keys = ON")
+            prepare_database_file(path)
+        try:
+            conn = await aiosqlite.connect(str(path), isolation_level=None)
+        except sqlite3.Error as exc:
+            raise DatabaseUnusable(_unusable(path, exc)) from None
+        try:
+            conn.row_factory = aiosqlite.Row
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode survives a killed process (the WAL is in the OS cache);
+            # only a power cut could lose the last commits, never corrupt the file.
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            # Reading the schema is what finds a file that isn't a database at all.
+            await conn.execute("SELECT COUNT(*) FROM sqlite_master")
+        except BaseException as exc:
+            await conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise DatabaseUnusable(_unusable(path, exc)) from None
+            raise
         return cls(conn, path)
 
     async def close(self) -> None:
@@ -164,6 +191,15 @@ class Database:
             )
             async with conn.execute("SELECT version FROM schema_migrations") as cur:
                 applied = {int(r[0]) for r in await cur.fetchall()}
+            newest = max((m.version for m in migrations), default=0)
+            if applied and max(applied) > newest:
+                # Written by a newer orderbot (a downgrade, or a newer shop's backup):
+                # this code doesn't know what those migrations changed.
+                raise SchemaTooNew(
+                    f"{self.path} has schema version {max(applied)}, newer than this "
+                    f"orderbot knows ({newest}): install the orderbot version that wrote it "
+                    "(or newer)."
+                )
             pending = [m for m in migrations if m.version not in applied]
             for migration in pending:
                 log.info("applying migration %04d_%s", migration.version, migration.name)
@@ -174,6 +210,48 @@ class Database:
                     (migration.version, migration.name, time.time()),
                 )
         return [m.version for m in pending]
+
+
+def prepare_database_file(path: Path) -> None:
+    """Make the folder and an empty owner-only file if there is none, and take group and
+    other access away from a database created before the bot did so. Raises
+    DatabaseUnusable for a path that can't be a database file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if path.is_dir():
+            raise DatabaseUnusable(
+                f"DATABASE_PATH={path} is a folder: point it at a file in it, such as "
+                f"{path / 'orderbot.sqlite3'}"
+            )
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+        except FileExistsError:
+            pass
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            try:
+                info = file.stat()
+            except FileNotFoundError:
+                continue
+            if info.st_mode & 0o077 and info.st_uid == os.geteuid():
+                os.chmod(file, FILE_MODE)
+    except OSError as exc:
+        raise DatabaseUnusable(_unusable(path, exc)) from None
+
+
+def _unusable(path: Path, exc: BaseException) -> str:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    if isinstance(exc, sqlite3.DatabaseError) and "not a database" in reason:
+        return (
+            f"DATABASE_PATH={path} is not a SQLite database (or it is damaged): point it at "
+            "the bot's database, restore a backup (`orderbot restore BACKUP`), or move the "
+            "file away to start an empty shop."
+        )
+    if isinstance(exc, NotADirectoryError | FileExistsError):
+        return (
+            f"DATABASE_PATH={path}: a part of its folder is a file, not a folder. Point it "
+            "at a file inside a folder."
+        )
+    return f"DATABASE_PATH={path} can't be opened as the database ({reason})."
 
 
 async def open_database(path: Path | str, *, migrate: bool = True) -> Database:

@@ -31,7 +31,13 @@ from tests.support import (
 E2E = REPO_ROOT / "tests" / "e2e"
 # Whole modules whose every test starts a process (the CLI, an install in a clean venv).
 SUBPROCESS_MODULES = frozenset(
-    {REPO_ROOT / "tests" / "bot" / "test_cli.py", REPO_ROOT / "tests" / "bot" / "test_install.py"}
+    {
+        REPO_ROOT / "tests" / "bot" / "test_cli.py",
+        REPO_ROOT / "tests" / "bot" / "test_install.py",
+        REPO_ROOT / "tests" / "bot" / "test_startup_failures.py",
+        REPO_ROOT / "tests" / "bot" / "test_backup.py",
+        REPO_ROOT / "tests" / "storage" / "test_lock.py",
+    }
 )
 
 

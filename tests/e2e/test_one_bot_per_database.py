@@ -5,7 +5,9 @@ keeps working as if nothing happened."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -76,3 +78,53 @@ async def test_the_lock_goes_with_the_process_even_after_kill_9(stack: LocalStac
     status, said = await run_cli(stack, "migrate")
     assert status == 0, said
     await stack.start_bot()  # and a new bot starts on the same file
+
+
+async def run_cli_on(stack: LocalStack, database: Path, *args: str) -> tuple[int, str]:
+    """`python -m bot ARGS` with DATABASE_PATH set to `database`."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=REPO_ROOT,
+        env={**stack.bot_env(), "DATABASE_PATH": str(database)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode()
+
+
+def other_paths_to(database: str, folder: Path) -> tuple[Path, Path, Path]:
+    """The database's real path, a symlink to it, and a path through a symlinked folder."""
+    real = Path(database).resolve()
+    link = folder / "shop-link.sqlite3"
+    link.symlink_to(real)
+    (folder / "data-link").symlink_to(real.parent)
+    return real, link, folder / "data-link" / real.name
+
+
+async def test_another_path_to_the_same_database_is_refused_with_the_same_line(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    emu = stack.emulator
+    real, link, through_folder = other_paths_to(stack.bot_env()["DATABASE_PATH"], tmp_path)
+    sessions = len(emu.gateway.sessions)
+    status, by_real_path = await run_cli_on(stack, real, "run")
+    assert status == 2, by_real_path
+    for other in (link, through_folder):
+        status, said = await run_cli_on(stack, other, "run")
+        assert status == 2, said
+        assert said == by_real_path  # the same "in use" line, naming the real file
+        for command in ("migrate", "rotate-key"):
+            status, said = await run_cli_on(stack, other, command)
+            assert status == 2 and "in use by process" in said, said
+    assert len(emu.gateway.sessions) == sessions  # no second bot ever went online
+    assert "shop-link.sqlite3.lock" not in os.listdir(tmp_path)  # the lock is by the file
+    # The first bot goes on: an order placed now is sent once and stays its own.
+    order_id = await place_boost(stack, emu.world.buyer_id)
+    (row,) = db_rows(stack, "SELECT status, remote_id FROM orders WHERE id = ?", (order_id,))
+    assert row["status"] == "submitted" and row["remote_id"]
+    assert len(requests_to(stack, "boost")) == 1

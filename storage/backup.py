@@ -1,0 +1,213 @@
+"""Copies of the database that hold, and the checks that prove they do.
+
+`cp` of a live database is not a backup: in WAL mode the newest commits sit in the
+`-wal` file beside it, and a copy of the main file alone can even lack every table.
+SQLite's online backup API reads the database the way a connection does, WAL included,
+as one consistent snapshot, while the bot goes on writing (WAL readers don't block
+writers).
+
+Synchronous `sqlite3` on purpose: these run from the command line, one at a time, on
+files no event loop shares.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.crypto import DecryptionError, DeliveryCipher
+from storage.database import FILE_MODE, bundled_migrations
+from storage.key_rotation import COLUMNS as SECRET_COLUMNS
+
+BACKUP_PREFIX = "orderbot-"
+BACKUP_SUFFIX = ".sqlite3"
+MISMATCHES_SHOWN = 5
+
+
+class BackupError(Exception):
+    """A copy can't be made or can't be trusted: the message says why, in one line."""
+
+
+@dataclass
+class CopyReport:
+    """What a check of a copy found. `problems` empty = the copy can be trusted."""
+
+    schema_version: int = 0
+    orders: int = 0
+    wallets: int = 0
+    ledger_rows: int = 0
+    problems: list[str] = field(default_factory=list)
+    # Orders whose secrets no configured key decrypts (only when a cipher was given).
+    unreadable_orders: list[str] = field(default_factory=list)
+    secrets_checked: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"schema {self.schema_version}, {self.orders} order(s), {self.wallets} wallet(s), "
+            f"{self.ledger_rows} ledger row(s)"
+        )
+
+
+def newest_schema_version() -> int:
+    return max((m.version for m in bundled_migrations()), default=0)
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection that never creates the file it is given."""
+    if not path.is_file():
+        raise BackupError(f"{path} is not a file")
+    uri = path.resolve().as_uri() + "?mode=ro"
+    return sqlite3.connect(uri, uri=True)
+
+
+@contextlib.contextmanager
+def _closing(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def copy_database(source: Path, dest: Path) -> None:
+    """Copy `source` (a live WAL database is fine) to `dest`, a new owner-only file that
+    must not exist, as one self-contained file (rollback-journal mode, no -wal). Raises
+    BackupError."""
+    try:
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
+    except FileExistsError:
+        raise BackupError(f"{dest} exists: the bot never overwrites a file") from None
+    except OSError as exc:
+        raise BackupError(f"can't write {dest} ({exc.strerror})") from None
+    os.close(fd)
+    try:
+        with (
+            _closing(_connect_read_only(source)) as src,
+            _closing(sqlite3.connect(dest)) as dst,
+        ):
+            # Waits for a writer's lock rather than failing at once beside a busy bot.
+            src.execute("PRAGMA busy_timeout = 30000")
+            src.backup(dst)  # all pages in one step: one consistent snapshot
+            dst.execute("PRAGMA journal_mode = DELETE")
+        with open(dest, "rb") as written:
+            os.fsync(written.fileno())
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            dest.unlink()
+        if isinstance(exc, sqlite3.Error):
+            raise BackupError(f"can't copy {source} ({exc})") from None
+        raise
+
+
+def check_copy(path: Path, cipher: DeliveryCipher | None = None) -> CopyReport:
+    """Integrity, the schema version, ledger sums equal to wallet balances and, with a
+    cipher, that every stored secret decrypts. Never changes the file."""
+    report = CopyReport()
+    try:
+        with _closing(_connect_read_only(path)) as conn:
+            conn.row_factory = sqlite3.Row
+            _check(conn, report, cipher)
+    except sqlite3.DatabaseError as exc:
+        report.problems.append(f"it is not a readable SQLite database ({exc})")
+    return report
+
+
+def _check(conn: sqlite3.Connection, report: CopyReport, cipher: DeliveryCipher | None) -> None:
+    integrity = [row[0] for row in conn.execute("PRAGMA integrity_check(20)")]
+    if integrity != ["ok"]:
+        report.problems.append("integrity check failed: " + "; ".join(integrity[:3]))
+        return
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "schema_migrations" not in tables:
+        report.problems.append("it has no orderbot schema (is it the bot's database?)")
+        return
+    (version,) = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
+    report.schema_version = int(version)
+    newest = newest_schema_version()
+    if report.schema_version > newest:
+        report.problems.append(
+            f"its schema version {report.schema_version} is newer than this orderbot knows "
+            f"({newest}): install the orderbot version that wrote it (or newer)"
+        )
+        return
+    if "orders" in tables:
+        report.orders = conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
+    if {"ledger", "wallets"} <= tables:
+        _check_ledger(conn, report)
+    if cipher is not None and "orders" in tables:
+        _check_secrets(conn, report, cipher)
+
+
+def _check_ledger(conn: sqlite3.Connection, report: CopyReport) -> None:
+    report.wallets = conn.execute("SELECT COUNT(*) FROM wallets").fetchone()[0]
+    report.ledger_rows = conn.execute("SELECT COUNT(*) FROM ledger").fetchone()[0]
+    # Every wallet's balance is the sum of its ledger rows, and every ledger row belongs
+    # to a wallet: compared both ways, so a wallet with no rows and rows with no wallet
+    # are caught alike.
+    mismatches = conn.execute(
+        """
+        WITH sums AS (
+            SELECT user_id, currency, SUM(amount_minor) AS total
+            FROM ledger GROUP BY user_id, currency
+        )
+        SELECT w.user_id, w.currency, w.balance_minor AS balance, COALESCE(s.total, 0) AS total
+        FROM wallets w LEFT JOIN sums s USING (user_id, currency)
+        WHERE w.balance_minor != COALESCE(s.total, 0)
+        UNION ALL
+        SELECT s.user_id, s.currency, 0, s.total
+        FROM sums s LEFT JOIN wallets w USING (user_id, currency)
+        WHERE w.user_id IS NULL AND s.total != 0
+        """
+    ).fetchall()
+    if mismatches:
+        shown = ", ".join(
+            f"user {m['user_id']} {m['currency']}: balance {m['balance']} != ledger {m['total']}"
+            for m in mismatches[:MISMATCHES_SHOWN]
+        )
+        report.problems.append(
+            f"{len(mismatches)} wallet(s) don't match their ledger ({shown}, in minor units)"
+        )
+
+
+def _check_secrets(conn: sqlite3.Connection, report: CopyReport, cipher: DeliveryCipher) -> None:
+    columns = [
+        row["name"] for row in conn.execute("PRAGMA table_info(orders)")
+    ]  # an older schema may lack some
+    present = [c for c in SECRET_COLUMNS if c in columns]
+    if not present:
+        return
+    query = f"SELECT id, {', '.join(present)} FROM orders"  # noqa: S608 - fixed column names
+    for row in conn.execute(query):
+        for column in present:
+            token = row[column]
+            if token is None:
+                continue
+            report.secrets_checked += 1
+            try:
+                cipher.decrypt_text(bytes(token))
+            except DecryptionError:
+                report.unreadable_orders.append(str(row["id"]))
+                break
+
+
+def timestamped_name(now: float | None = None) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(time.time() if now is None else now))
+    return f"{BACKUP_PREFIX}{stamp}{BACKUP_SUFFIX}"
+
+
+def prune_backups(folder: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` timestamped backups in `folder` (only files this
+    module names: nothing else there is touched). Returns what was deleted."""
+    ours = sorted(
+        p
+        for p in folder.glob(f"{BACKUP_PREFIX}*{BACKUP_SUFFIX}")
+        if p.is_file() and not p.is_symlink()
+    )
+    doomed = ours[: max(len(ours) - keep, 0)]
+    for path in doomed:
+        path.unlink()
+    return doomed

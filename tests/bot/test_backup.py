@@ -1,0 +1,317 @@
+"""`orderbot backup` and `orderbot restore`, run as the owner runs them (a real process,
+real SQLite files): a backup beside a live writer holds the rows still in its WAL, a
+copy is checked before it is trusted, and a restore replaces nothing it can't vouch for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sqlite3
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+
+from core.crypto import DeliveryCipher
+from core.domain import Money
+from demo.stack import BOT_SETTING_PREFIXES
+from storage import lock as database_lock
+from storage import orders as repo
+from storage import wallet
+from storage.backup import newest_schema_version
+from storage.database import Database, bundled_migrations, open_database
+from storage.wallet import EntryKind, Movement
+from tests.bot.helpers import run_bot
+from tests.storage.factories import new_order
+from tests.support import REPO_ROOT
+
+CREDITS = 40
+CONTACT = {"phone_number": "+919876543210", "name": "Asha"}
+
+
+def env_for(database: Path, key: str) -> dict[str, str]:
+    """Only what backup and restore need, isolated from any developer .env (the process
+    runs in the test's own folder)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(BOT_SETTING_PREFIXES)}
+    env.update(
+        {
+            "PYTHONPATH": str(REPO_ROOT),
+            "DATABASE_PATH": str(database),
+            "DELIVERY_ENCRYPTION_KEY": key,
+        }
+    )
+    return env
+
+
+def rows(path: Path, sql: str) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        return list(conn.execute(sql))
+    finally:
+        conn.close()
+
+
+def unbalanced_wallets(path: Path) -> list[sqlite3.Row]:
+    return rows(
+        path,
+        "SELECT w.user_id, w.balance_minor, SUM(l.amount_minor) AS total FROM wallets w"
+        " JOIN ledger l USING (user_id, currency) GROUP BY w.user_id, w.currency"
+        " HAVING w.balance_minor != total",
+    )
+
+
+async def credit(db: Database, user_id: int, minor: int, key: str) -> None:
+    movement = Movement(user_id, Money(minor, "INR"), EntryKind.CREDIT, "staff:1", key)
+    assert await wallet.post(db, movement)
+
+
+async def seed_shop(path: Path, cipher: DeliveryCipher, *, credits: int = 3) -> None:
+    db = await open_database(path)
+    try:
+        for n in range(credits):
+            await credit(db, 500 + n % 3, 100 * (n + 1), f"seed-{n}")
+        await repo.insert_order(db, new_order(contact=CONTACT), cipher)
+    finally:
+        await db.close()
+
+
+def seed(path: Path, cipher: DeliveryCipher, *, credits: int = 3) -> None:
+    asyncio.run(seed_shop(path, cipher, credits=credits))
+
+
+async def read_order(path: Path, order_id: str) -> repo.OrderRecord | None:
+    db = await open_database(path)
+    try:
+        return await repo.get_order(db, order_id)
+    finally:
+        await db.close()
+
+
+async def migrate_to(path: Path, count: int) -> None:
+    db = await open_database(path, migrate=False)
+    try:
+        await db.migrate(bundled_migrations()[:count])
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+def key() -> str:
+    return Fernet.generate_key().decode()
+
+
+@pytest.fixture
+def cipher(key: str) -> DeliveryCipher:
+    return DeliveryCipher(SecretStr(key))
+
+
+@pytest.fixture
+async def live_writer(tmp_path: Path, cipher: DeliveryCipher) -> AsyncIterator[Database]:
+    """A bot-like writer whose commits stay in the WAL: automatic checkpoints are off,
+    so the main file holds none of them while it stays open."""
+    path = tmp_path / "live" / "shop.sqlite3"
+    await seed_shop(path, cipher, credits=0)
+    db = await open_database(path)
+    await db.conn.execute("PRAGMA wal_autocheckpoint = 0")
+    for n in range(CREDITS):
+        await credit(db, 700 + n % 4, 250, f"live-{n}")
+    yield db
+    await db.close()
+
+
+def test_a_backup_beside_a_live_writer_holds_the_rows_in_its_wal_and_restores_balanced(
+    live_writer: Database, tmp_path: Path, key: str
+) -> None:
+    source = live_writer.path
+    # The fault is real: the main file alone (what `cp` of it gives) lacks the writer's
+    # rows, and the WAL beside it holds them.
+    plain = tmp_path / "cp-of-main-file.sqlite3"
+    shutil.copyfile(source, plain)
+    assert rows(plain, "SELECT COUNT(*) AS n FROM ledger")[0]["n"] == 0
+    assert Path(f"{source}-wal").stat().st_size > 0
+
+    dest = tmp_path / "backups" / "nightly.sqlite3"
+    dest.parent.mkdir()
+    done = run_bot(["backup", str(dest)], env_for(source, key), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "integrity ok, ledger balanced" in done.stdout
+    assert "Keep DELIVERY_ENCRYPTION_KEY with this backup" in done.stdout
+    assert DeliveryCipher(SecretStr(key)).primary_fingerprint in done.stdout
+    assert key not in done.stdout + done.stderr
+    # The copy is one self-contained owner-only file, with every row the writer committed.
+    assert rows(dest, "SELECT COUNT(*) AS n FROM ledger")[0]["n"] == CREDITS
+    assert not Path(f"{dest}-wal").exists()
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o600
+    # The writer never noticed: it goes on writing, and its database is unchanged.
+    assert rows(source, "SELECT COUNT(*) AS n FROM ledger")[0]["n"] == CREDITS
+
+    target = tmp_path / "new-host" / "shop.sqlite3"
+    done = run_bot(["restore", str(dest)], env_for(target, key), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert rows(target, "SELECT COUNT(*) AS n FROM ledger")[0]["n"] == CREDITS
+    assert rows(target, "SELECT SUM(balance_minor) AS s FROM wallets")[0]["s"] == CREDITS * 250
+    assert unbalanced_wallets(target) == []
+    assert rows(target, "PRAGMA integrity_check")[0][0] == "ok"
+
+
+def test_a_restore_replaces_a_live_database_and_its_stale_wal(
+    live_writer: Database, tmp_path: Path, key: str, cipher: DeliveryCipher
+) -> None:
+    backup_source = tmp_path / "other" / "shop.sqlite3"
+    seed(backup_source, cipher, credits=3)
+    backup = tmp_path / "backup.sqlite3"
+    assert run_bot(["backup", str(backup)], env_for(backup_source, key), tmp_path).returncode == 0
+
+    # The target as a crash leaves it: a main file and a -wal full of commits (copied
+    # while the writer is open, as after kill -9).
+    target = tmp_path / "crashed" / "shop.sqlite3"
+    target.parent.mkdir()
+    shutil.copyfile(live_writer.path, target)
+    shutil.copyfile(f"{live_writer.path}-wal", f"{target}-wal")
+    assert rows(target, "SELECT COUNT(*) AS n FROM ledger")[0]["n"] == CREDITS
+
+    done = run_bot(["restore", str(backup)], env_for(target, key), tmp_path)
+    assert done.returncode == 0, done.stderr
+    # The backup's rows, none of the replaced database's WAL replayed onto them.
+    assert rows(target, "PRAGMA integrity_check")[0][0] == "ok"
+    assert rows(target, "SELECT COUNT(*) AS n FROM ledger")[0]["n"] == 3
+    assert unbalanced_wallets(target) == []
+    # The replaced database is kept whole, its WAL's commits included.
+    (kept,) = target.parent.glob("shop.sqlite3.before-restore-*")
+    assert str(kept) in done.stdout
+    assert rows(kept, "SELECT COUNT(*) AS n FROM ledger")[0]["n"] == CREDITS
+    # And the restored database serves: the bot's own code opens it and reads a secret.
+    (row,) = rows(target, "SELECT id FROM orders")
+    order = asyncio.run(read_order(target, row["id"]))
+    assert order is not None and order.contact(cipher) == CONTACT
+
+
+def test_a_restore_refuses_beside_a_running_bot_and_changes_nothing(
+    tmp_path: Path, key: str, cipher: DeliveryCipher
+) -> None:
+    target = tmp_path / "shop.sqlite3"
+    seed(target, cipher)
+    backup = tmp_path / "b.sqlite3"
+    assert run_bot(["backup", str(backup)], env_for(target, key), tmp_path).returncode == 0
+    before = target.read_bytes()
+    with database_lock.exclusive(target):  # a bot is running on it
+        done = run_bot(["restore", str(backup)], env_for(target, key), tmp_path)
+    assert done.returncode == 2
+    assert "is in use by process" in done.stderr and "Traceback" not in done.stderr
+    assert target.read_bytes() == before
+    assert list(tmp_path.glob("shop.sqlite3.*restor*")) == []
+
+
+def test_a_restore_refuses_a_backup_the_key_cant_read_until_the_key_is_added(
+    tmp_path: Path, key: str, cipher: DeliveryCipher
+) -> None:
+    source = tmp_path / "old.sqlite3"
+    seed(source, cipher)
+    target = tmp_path / "shop.sqlite3"
+    other_key = Fernet.generate_key().decode()
+    done = run_bot(["restore", str(source)], env_for(target, other_key), tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "doesn't decrypt 1 order(s)" in done.stderr
+    assert "DELIVERY_ENCRYPTION_KEY=new,old" in done.stderr
+    assert not target.exists()  # nothing was put in place
+    assert len(done.stderr.strip().splitlines()) == 1
+    # With the old key kept after the new one, it restores.
+    done = run_bot(["restore", str(source)], env_for(target, f"{other_key},{key}"), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert rows(target, "SELECT COUNT(*) AS n FROM orders")[0]["n"] == 1
+
+
+def test_a_restore_refuses_a_newer_schema_and_migrates_an_older_one(
+    tmp_path: Path, key: str
+) -> None:
+    older = tmp_path / "older.sqlite3"
+    asyncio.run(migrate_to(older, 5))  # before the wallet ledger existed
+    target = tmp_path / "shop.sqlite3"
+    done = run_bot(["restore", str(older)], env_for(target, key), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"migrated to schema {newest_schema_version()}" in done.stdout
+    versions = rows(target, "SELECT MAX(version) AS v FROM schema_migrations")
+    assert versions[0]["v"] == newest_schema_version()
+
+    newer = tmp_path / "newer.sqlite3"
+    shutil.copyfile(target, newer)
+    conn = sqlite3.connect(newer)
+    conn.execute("INSERT INTO schema_migrations VALUES (999, 'from_the_future', 0)")
+    conn.commit()
+    conn.close()
+    before = target.read_bytes()
+    done = run_bot(["restore", str(newer)], env_for(target, key), tmp_path)
+    assert done.returncode == 2
+    assert "schema version 999 is newer than this orderbot knows" in done.stderr
+    assert target.read_bytes() == before
+
+
+def test_a_copy_whose_ledger_doesnt_add_up_is_not_called_a_backup(
+    tmp_path: Path, key: str, cipher: DeliveryCipher
+) -> None:
+    source = tmp_path / "shop.sqlite3"
+    seed(source, cipher)
+    conn = sqlite3.connect(source)
+    conn.execute("UPDATE wallets SET balance_minor = balance_minor + 1 WHERE user_id = 501")
+    conn.commit()
+    conn.close()
+    dest = tmp_path / "b.sqlite3"
+    done = run_bot(["backup", str(dest)], env_for(source, key), tmp_path)
+    assert done.returncode == 1
+    assert "NOT usable" in done.stderr and "user 501 INR: balance 201 != ledger 200" in done.stderr
+    assert not dest.exists() and Path(f"{dest}.failed").exists()
+    # And restore refuses the same copy.
+    done = run_bot(["restore", f"{dest}.failed"], env_for(tmp_path / "t.sqlite3", key), tmp_path)
+    assert done.returncode == 2 and "don't match their ledger" in done.stderr
+
+
+def test_backups_into_a_folder_are_named_by_time_and_pruned(
+    tmp_path: Path, key: str, cipher: DeliveryCipher
+) -> None:
+    source = tmp_path / "shop.sqlite3"
+    seed(source, cipher)
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    old = [folder / f"orderbot-2020010{n}-000000.sqlite3" for n in range(1, 4)]
+    for path in old:
+        shutil.copyfile(source, path)
+    unrelated = folder / "notes.txt"
+    unrelated.write_text("mine")
+    done = run_bot(["backup", str(folder), "--keep", "2"], env_for(source, key), tmp_path)
+    assert done.returncode == 0, done.stderr
+    kept = sorted(p.name for p in folder.glob("orderbot-*.sqlite3"))
+    assert len(kept) == 2 and kept[0] == old[2].name
+    assert unrelated.read_text() == "mine"
+    assert rows(folder / kept[1], "SELECT COUNT(*) AS n FROM ledger")[0]["n"] == 3
+
+
+@pytest.mark.parametrize(
+    "case", ["missing", "not-a-database", "dest-exists", "dest-folder-missing"]
+)
+def test_a_backup_that_cant_be_made_says_so_in_one_line(
+    tmp_path: Path, key: str, case: str
+) -> None:
+    source = tmp_path / "shop.sqlite3"
+    dest = tmp_path / "b.sqlite3"
+    if case == "not-a-database":
+        source.write_bytes(os.urandom(4096))
+    elif case in ("dest-exists", "dest-folder-missing"):
+        conn = sqlite3.connect(source)
+        conn.execute("CREATE TABLE t (x)")
+        conn.close()
+        if case == "dest-exists":
+            dest.write_text("precious")
+        else:
+            dest = tmp_path / "nowhere" / "b.sqlite3"
+    done = run_bot(["backup", str(dest)], env_for(source, key), tmp_path)
+    assert done.returncode in (1, 2)
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    if case == "dest-exists":
+        assert dest.read_text() == "precious"
