@@ -8,6 +8,7 @@ data is wrapped so its repr never shows it.
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
 import os
@@ -74,14 +75,23 @@ LOG_FILE_MAX_BYTES = 10 * 1024 * 1024
 LOG_FILE_BACKUPS = 5
 
 
+class OwnerOnlyRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Every file it opens, the first and each one after a rotation, is created 0600
+    whatever the umask, and never through a symlink."""
+
+    def _open(self) -> io.TextIOWrapper:
+        fd = os.open(
+            self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600
+        )
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 def add_log_file(path: Path, redactor: SecretRedactingFilter) -> logging.Handler:
     """Also log to `path`, rotated at LOG_FILE_MAX_BYTES with LOG_FILE_BACKUPS old files,
-    through the same redaction as stderr. The file is created owner-only and never
-    through a symlink (raises OSError for a path that can't be written)."""
+    through the same redaction as stderr (raises OSError for a path that can't be
+    written)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
-    os.close(fd)
-    handler = logging.handlers.RotatingFileHandler(
+    handler = OwnerOnlyRotatingFileHandler(
         path, maxBytes=LOG_FILE_MAX_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
     )
     handler.setFormatter(logging.Formatter(LOG_FORMAT))

@@ -5,6 +5,10 @@ Discord's rate-limit headers and ``Retry-After`` (``inject_rate_limit``), or the
 and then the answer lost: a 5xx, a delay, or a dropped connection (``inject_store_then_fail``).
 :class:`FaultInjection` owns the queue; the REST middleware (``rest.py``) takes a matching
 fault for every request and applies it.
+
+Every ``inject_*`` method takes ``count``: how many matching requests the fault answers, or
+``FOREVER`` (-1) for every one until ``clear_faults``. Any other count below 1 is refused, since
+such a fault could never fire and a test relying on it would pass without testing anything.
 """
 
 from __future__ import annotations
@@ -14,10 +18,23 @@ import re
 import time
 from typing import Any
 
+#: ``count=FOREVER``: the fault answers every matching request until ``clear_faults``.
+FOREVER = -1
+
+
+def _checked_count(count: int) -> int:
+    if isinstance(count, bool) or not isinstance(count, int) or (count < 1 and count != FOREVER):
+        raise ValueError(
+            f"count must be a positive integer, or {FOREVER} for forever; got {count!r}"
+        )
+    return count
+
 
 @dataclasses.dataclass
 class Fault:
-    """An injected failure: the next ``remaining`` matching requests get this answer."""
+    """An injected failure: the next ``remaining`` matching requests get this answer
+    (every one when ``remaining`` is ``FOREVER``). ``hits`` counts the requests it answered:
+    a test asserts it to prove the fault it set up actually happened."""
 
     method: str
     pattern: re.Pattern[str]
@@ -35,7 +52,7 @@ class Fault:
 
     def matches(self, method: str, path: str) -> bool:
         return (
-            self.remaining > 0
+            (self.remaining > 0 or self.remaining == FOREVER)
             and self.method in ("*", method)
             and self.pattern.search(path) is not None
         )
@@ -57,7 +74,9 @@ class FaultInjection:
         count: int = 1,
         global_: bool = False,
     ) -> Fault:
-        """Answer the next ``count`` matching requests with 429 (path is relative to /api/v10)."""
+        """Answer the next ``count`` matching requests (``FOREVER``: all of them) with 429
+        (path is relative to /api/v10)."""
+        count = _checked_count(count)
         reset = time.time() + retry_after
         headers = {
             "Retry-After": str(max(1, round(retry_after + 0.499))),
@@ -90,7 +109,9 @@ class FaultInjection:
         message: str | None = None,
         count: int = 1,
     ) -> Fault:
-        """Answer the next ``count`` matching requests with ``status`` and ``{code, message}``."""
+        """Answer the next ``count`` matching requests (``FOREVER``: all of them) with
+        ``status`` and ``{code, message}``."""
+        count = _checked_count(count)
         body = {"code": code, "message": message or f"{status}: Emulated failure"}
         fault = Fault(method.upper(), re.compile(path_regex), status, body, {}, count)
         self.faults.append(fault)
@@ -106,12 +127,13 @@ class FaultInjection:
         drop: bool = False,
         delay: float = 0.0,
     ) -> Fault:
-        """The next ``count`` matching requests succeed on Discord's side (a message is stored,
+        """The next ``count`` matching requests (``FOREVER``: all of them) succeed on Discord's side (a message is stored,
         visible and dispatched) but the bot gets ``status`` back, or with ``drop=True`` a reset
         connection and no answer at all, after ``delay`` seconds.
 
         This is the fault behind duplicate DMs: discord.py re-sends on 500, 502, 504 and 524.
         """
+        count = _checked_count(count)
         body = {"message": f"{status}: Emulated failure after the request was processed", "code": 0}
         fault = Fault(
             method.upper(),
@@ -133,7 +155,9 @@ class FaultInjection:
     def take_fault(self, method: str, path: str) -> Fault | None:
         for fault in self.faults:
             if fault.matches(method, path):
-                fault.remaining -= 1
+                # A forever fault keeps its -1: counting it down would make it -2, then dead.
+                if fault.remaining != FOREVER:
+                    fault.remaining -= 1
                 fault.hits += 1
                 return fault
         return None

@@ -5,6 +5,11 @@ storage.staff_alerts), so a crash or a Discord outage delays them but never lose
 
 - **Claimed before posting**: a lease on each alert, so an overlapping run or a second
   process never posts it twice.
+- **Posted under a nonce of its own**: every message carries a nonce derived from the
+  alerts it reports, with `enforce_nonce`. When Discord stored a message but the answer
+  was lost (a 5xx, a dropped connection, a timeout), the next try sends the same nonce and
+  Discord answers with the message it already has: one approval with one pair of buttons,
+  not two (within Discord's nonce window, a few minutes; a retry comes far sooner).
 - **One bad alert doesn't block the rest**: a failed post is retried with backoff, the
   queue moves on, and after MAX_ATTEMPTS the alert is given up with an error in the log.
 - **No storms**: per group (kind and provider) the first few alerts in a window are posted
@@ -13,11 +18,13 @@ storage.staff_alerts), so a crash or a Discord outage delays them but never lose
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import groupby
 
+import aiohttp
 import discord
 
 from core.timings import Timings
@@ -41,7 +48,20 @@ DISCORD_LIMIT = 2000
 
 
 class ChannelDown(Exception):
-    """The staff channel itself failed (5xx, 429, 403, 404): not this alert's fault."""
+    """The staff channel itself failed (5xx, 429, 403, 404, or the connection: reset,
+    timed out, refused): not this alert's fault."""
+
+
+# Failures of the connection to Discord rather than answers from it. After one of these
+# the message may have been stored or not; either way it is the channel's outage, not the
+# alert's, and the retry's nonce makes Discord answer with the message if it has it.
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (aiohttp.ClientError, TimeoutError, OSError)
+# Everything that says the channel can't be posted to right now (see post_pending).
+CHANNEL_FAILURES: tuple[type[Exception], ...] = (
+    ChannelDown,
+    discord.HTTPException,
+    *TRANSPORT_ERRORS,
+)
 
 
 # What a digest says per kind, and the command that acts on it. Every command named here
@@ -141,13 +161,14 @@ class StaffLog:
         try:
             channel = await self._channel()
             posted = await self._post_claimed(channel, claimed, now, done)
-        except (ChannelDown, discord.HTTPException) as exc:
-            # Discord or the channel is down, or we lost access: nothing here is the
-            # alerts' fault, so none of them uses up an attempt. They all wait and retry.
+        except CHANNEL_FAILURES as exc:
+            # Discord or the channel is down, the connection failed, or we lost access:
+            # nothing here is the alerts' fault, so none of them uses up an attempt. They
+            # all wait and retry (under the same nonces: what was stored isn't posted again).
             log.warning(
                 "staff channel %s unavailable (%s): %d alert(s) wait %gs",
                 self.channel_id,
-                exc,
+                _describe(exc),
                 len(claimed) - len(done),
                 self.timings.staff_channel_retry,
             )
@@ -181,7 +202,7 @@ class StaffLog:
         # Alerts on their own first, in the order they were raised; digests after them.
         for alert in sorted(singles, key=lambda a: a.id):
             view = self.view_for(alert) if self.view_for is not None else None
-            if await self._post(channel, alert.message, alert, view=view):
+            if await self._post(channel, alert.message, alert, alert_nonce([alert]), view=view):
                 await staff_alerts.mark_alerts_posted(self.db, [alert.id])
                 posted += 1
             done.add(alert.id)
@@ -207,7 +228,7 @@ class StaffLog:
                 )
                 return 0
         head = rest[0]
-        if not await self._post(channel, digest_message(key, rest), head):
+        if not await self._post(channel, digest_message(key, rest), head, alert_nonce(rest)):
             await staff_alerts.release_alerts(
                 self.db, [a.id for a in rest[1:]], not_before=now + self.timings.staff_channel_retry
             )
@@ -221,23 +242,34 @@ class StaffLog:
         channel: discord.abc.Messageable,
         text: str,
         alert: StaffAlert,
+        nonce: str,
         *,
         view: discord.ui.View | None = None,
     ) -> bool:
         """True when posted; False when Discord refused this alert (retried later, and given
-        up after MAX_ATTEMPTS). A channel-wide failure raises ChannelDown instead."""
+        up after MAX_ATTEMPTS). A channel-wide failure, the connection's included, raises
+        ChannelDown instead.
+
+        discord.py sends a given nonce with `enforce_nonce`, so Discord answers a repeat of
+        ``nonce`` with the message it stored the first time instead of posting another."""
         try:
             if view is not None:
                 await channel.send(
                     text[:DISCORD_LIMIT],
                     allowed_mentions=discord.AllowedMentions.none(),
                     view=view,
+                    nonce=nonce,
                 )
             else:
                 await channel.send(
-                    text[:DISCORD_LIMIT], allowed_mentions=discord.AllowedMentions.none()
+                    text[:DISCORD_LIMIT],
+                    allowed_mentions=discord.AllowedMentions.none(),
+                    nonce=nonce,
                 )
             return True
+        except TRANSPORT_ERRORS as exc:
+            # Discord may have stored it: the retry, under the same nonce, finds out.
+            raise ChannelDown(_describe(exc)) from exc
         except discord.HTTPException as exc:
             if exc.status >= 500 or exc.status in (403, 404, 429):
                 raise ChannelDown(f"{exc.status} {exc.text[:80]}") from exc
@@ -267,6 +299,27 @@ class StaffLog:
 
 def _group(alert: StaffAlert) -> str:
     return alert.group_key or ""
+
+
+def _describe(exc: BaseException) -> str:
+    # A dropped connection's message can be empty or vague; its type says what happened.
+    if isinstance(exc, (ChannelDown, discord.HTTPException)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def alert_nonce(alerts: Sequence[StaffAlert]) -> str:
+    """The nonce of the message reporting ``alerts`` (one alert, or a digest's alerts):
+    the same on every try at that message, so Discord keeps only the first one it stored.
+
+    Discord checks a nonce against all of the bot's recent messages, in every channel, so
+    it is derived from what each alert is (its row, dedupe key and creation time), not its
+    row number alone, which a new database would hand out again. A digest's nonce covers
+    every alert in it: one that gained alerts between tries is a new message (the new ones
+    must be reported), while the same digest tried again is the message Discord has. At
+    most 25 characters, as Discord requires."""
+    key = "|".join(f"{a.id}:{a.dedupe_key}:{a.created_at!r}" for a in alerts)
+    return "alert-" + hashlib.sha256(key.encode()).hexdigest()[:19]
 
 
 def digest_message(key: str, alerts: list[StaffAlert]) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,6 +80,24 @@ ALL = ("run", "check-config", "migrate")
 # A file that isn't SQLite is only found by opening it: check-config doesn't.
 OPENS_DB = ("run", "migrate")
 
+
+def _symlink_to_victim(tmp: Path) -> Path:
+    """A log path that is a symlink to someone else's file: refused, never appended to."""
+    (tmp / "victim").write_text("keep\n")
+    (tmp / "orderbot.log").symlink_to(tmp / "victim")
+    return tmp / "orderbot.log"
+
+
+def _newer_schema(tmp: Path) -> Env:
+    path = tmp / "bot.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name, applied_at)")
+    conn.execute("INSERT INTO schema_migrations VALUES (999, 'from_the_future', 0)")
+    conn.commit()
+    conn.close()
+    return {"DATABASE_PATH": str(path)}
+
+
 CASES: dict[str, Case] = {
     "catalog-is-a-folder": Case(
         lambda tmp: {"CATALOG_PATH": str(_folder(tmp, "catalog.d"))}, BOT, "CATALOG_PATH"
@@ -116,6 +135,13 @@ CASES: dict[str, Case] = {
         OPENS_DB,
         "DATABASE_PATH",
     ),
+    "log-file-is-a-folder": Case(
+        lambda tmp: {"LOG_FILE": str(_folder(tmp, "orderbot.log"))}, ("run",), "LOG_FILE"
+    ),
+    "log-file-is-a-symlink": Case(
+        lambda tmp: {"LOG_FILE": str(_symlink_to_victim(tmp))}, ("run",), "LOG_FILE"
+    ),
+    "schema-from-a-newer-orderbot": Case(_newer_schema, OPENS_DB, "newer than this orderbot"),
     "dotenv-not-utf8": Case(_latin1_dotenv, ALL, ".env"),
     "dotenv-unreadable": Case(_unreadable_dotenv, ALL, ".env", needs_non_root=True),
     # The demo takes CATALOG_PATH as --catalog and DEMO_WORKDIR as --workdir (run_command).

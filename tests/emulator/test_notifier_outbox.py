@@ -13,6 +13,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+import discord
 import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
@@ -23,6 +24,7 @@ from core.crypto import DeliveryCipher
 from core.domain import Delivery, Money, OrderKind, OrderSource, OrderStatus, new_order_id
 from core.timings import Timings
 from emulator import Emulator
+from emulator.faults import FOREVER
 from storage import notifications as outbox
 from storage import orders as repo
 from storage import staff_alerts
@@ -272,7 +274,7 @@ async def test_an_unsure_dm_not_in_the_history_is_sent_in_the_same_run(
 
 
 async def test_an_unreadable_notices_channel_doesnt_block_a_dm(
-    db: Database, cipher: DeliveryCipher, emu: Emulator, notifier: Notifier
+    db: Database, cipher: DeliveryCipher, emu: Emulator, bot: MiniBot, notifier: Notifier
 ) -> None:
     buyer = emu.world.buyer_id
     order_id = await completed_order(db, cipher, buyer)
@@ -280,9 +282,25 @@ async def test_an_unreadable_notices_channel_doesnt_block_a_dm(
     assert note is not None
     await outbox.set_notification_state(db, note.id, NotificationState.PENDING, unsure=True)
     notices = emu.world.notice_channel_id
-    emu.inject_error("GET", rf"^/channels/{notices}/messages$", 403, code=50001, count=-1)
+    fault = emu.inject_error(
+        "GET", rf"^/channels/{notices}/messages$", 403, code=50001, count=FOREVER
+    )
+    # The notices channel really is unreadable (a fault that never fires would let this
+    # test pass whatever the notifier reads)...
+    channel = await bot.fetch_channel(notices)
+    assert isinstance(channel, discord.TextChannel)
+    with pytest.raises(discord.Forbidden):
+        [m async for m in channel.history(limit=1)]
+    assert fault.hits == 1
+    # ...and the unsure DM still goes: no notice was tried, so only the DM history is read
+    # (reading the notices channel here would fail and hold the DM back).
     assert await notifier.send_due() == 1  # never a fallback: only the DM history counts
     assert len(dms_about(emu, buyer, order_id)) == 1
+    assert fault.hits == 1
+    # Still armed afterwards: a forever fault is not used up by the reads it answers.
+    with pytest.raises(discord.Forbidden):
+        [m async for m in channel.history(limit=1)]
+    assert fault.hits == 2
 
 
 async def test_a_delivery_that_cant_be_decrypted_still_tells_the_buyer_and_staff(
