@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -128,3 +129,30 @@ async def test_another_path_to_the_same_database_is_refused_with_the_same_line(
     (row,) = db_rows(stack, "SELECT status, remote_id FROM orders WHERE id = ?", (order_id,))
     assert row["status"] == "submitted" and row["remote_id"]
     assert len(requests_to(stack, "boost")) == 1
+
+
+def copy_rows(path: Path, sql: str) -> list[sqlite3.Row]:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        conn.row_factory = sqlite3.Row
+        return list(conn.execute(sql))
+
+
+async def test_a_backup_beside_the_running_bot_holds_what_it_just_wrote(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    emu = stack.emulator
+    await stack.credit(emu.world.buyer_id, "$20", note="before the backup")
+    order_id = await place_boost(stack, emu.world.buyer_id)
+    live = db_rows(stack, "SELECT COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS s FROM ledger")
+    dest = tmp_path / "while-running.sqlite3"
+    status, said = await run_cli_on(stack, stack.database_path, "backup", str(dest))
+    assert status == 0, said
+    assert "integrity ok, ledger balanced" in said
+    (order,) = copy_rows(dest, f"SELECT status, remote_id FROM orders WHERE id = '{order_id}'")  # noqa: S608
+    assert order["status"] == "submitted" and order["remote_id"]
+    (ledger,) = copy_rows(
+        dest, "SELECT COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS s FROM ledger"
+    )
+    assert (ledger["n"], ledger["s"]) == (live[0]["n"], live[0]["s"]) and ledger["n"] > 0
+    # The bot never noticed: still one bot, still serving.
+    await polled_again(stack, "boost", order["remote_id"])
