@@ -393,6 +393,28 @@ POSIX_ONLY = (
 )
 
 
+def dispatch(args: argparse.Namespace, redactor: SecretRedactingFilter) -> int:
+    if args.command == "gen-key":
+        return cmd_gen_key()
+    if args.command == "init":
+        return cmd_init(Path.cwd())
+    if args.command == "check-config":
+        return cmd_check_config(redactor, online=args.online)
+    if args.command == "migrate":
+        return cmd_migrate()
+    if args.command == "rotate-key":
+        return cmd_rotate_key(redactor)
+    if args.command == "backup":
+        from bot.backup_commands import cmd_backup
+
+        return cmd_backup(args.dest, keep=args.keep)
+    if args.command == "restore":
+        from bot.backup_commands import cmd_restore
+
+        return cmd_restore(args.source)
+    return cmd_run(redactor)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not IS_POSIX:
@@ -409,27 +431,17 @@ def main(argv: list[str] | None = None) -> int:
     # Configured once, here. Secrets are added to the redactor as soon as they are known.
     redactor = configure_logging("INFO")
     try:
-        if args.command == "gen-key":
-            return cmd_gen_key()
-        if args.command == "init":
-            return cmd_init(Path.cwd())
-        if args.command == "check-config":
-            return cmd_check_config(redactor, online=args.online)
-        if args.command == "migrate":
-            return cmd_migrate()
-        if args.command == "rotate-key":
-            return cmd_rotate_key(redactor)
-        if args.command == "backup":
-            from bot.backup_commands import cmd_backup
-
-            return cmd_backup(args.dest, keep=args.keep)
-        if args.command == "restore":
-            from bot.backup_commands import cmd_restore
-
-            return cmd_restore(args.source)
-        return cmd_run(redactor)
+        status = dispatch(args, redactor)
+        # Flushed here, where a reader that went away is handled, not at exit.
+        sys.stdout.flush()
+        return status
     except KeyboardInterrupt:
         return EXIT_OK
+    except BrokenPipeError:
+        # `orderbot backup … | head -1`: the reader went away. Nothing more can be said
+        # on stdout, and Python's own flush at exit must not say it with a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_RUNTIME
     except Exception:
         # Last resort: a readable line; the traceback goes through the redacting handler.
         log.exception("unexpected error")

@@ -27,7 +27,7 @@ from storage.backup import (
     check_copy,
     copy_database,
     prune_backups,
-    timestamped_name,
+    timestamped_path,
 )
 from storage.database import DatabaseUnusable, open_database
 from storage.lock import DatabaseLockError
@@ -63,15 +63,19 @@ def cmd_backup(dest: Path, *, keep: int | None = None) -> int:
         settings = load_storage_settings()
     except ConfigError as exc:
         return _fail(exc.render())
+    if keep is not None and keep < 1:
+        return _fail("--keep must be 1 or more: it is how many backups to keep.")
     source = settings.database_path
     if not source.is_file():
         return _fail(f"DATABASE_PATH={source} doesn't exist: there is nothing to back up yet.")
     folder = dest if dest.is_dir() else None
     if folder is not None:
-        target = folder / timestamped_name()
+        target = timestamped_path(folder)
     else:
         if keep is not None:
             return _fail("--keep needs DEST to be a folder (backups are named by time in it).")
+        if dest.exists() or dest.is_symlink():
+            return _fail(f"{dest} exists: the bot never overwrites a file. Pick a new name.")
         if not dest.parent.is_dir():
             return _fail(f"{dest.parent} is not a folder: create it first, or pick another DEST.")
         target = dest
@@ -163,7 +167,10 @@ def _restore_locked(source: Path, target: Path, cipher: DeliveryCipher) -> int:
             applied = asyncio.run(_migrate(staged))
         except DatabaseUnusable as exc:
             return _fail(f"{source} can't be restored, nothing was changed: {exc}")
+        _give_to_the_bots_user(staged, target)
         kept = _set_aside(target)
+        if kept is not None:
+            _give_to_the_bots_user(kept, target)
         # A -wal left beside the target belongs to the database being replaced: SQLite
         # would replay its frames onto the restored file. It was copied into the kept
         # file above; it goes before the restored file takes the name.
@@ -191,6 +198,16 @@ async def _migrate(path: Path) -> list[int]:
         return applied
     finally:
         await db.close()
+
+
+def _give_to_the_bots_user(path: Path, target: Path) -> None:
+    """Run as root (`sudo orderbot restore`, forgetting `runuser -u orderbot`), the new
+    file would be root's and the bot couldn't open it: it gets the owner of the database
+    it replaces, or of the folder it goes in."""
+    if os.geteuid() != 0:
+        return
+    owner = (target if target.exists() else target.parent).stat()
+    os.chown(path, owner.st_uid, owner.st_gid)
 
 
 def _set_aside(target: Path) -> Path | None:

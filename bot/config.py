@@ -316,8 +316,11 @@ class Settings(StorageSettings):
     def masked_summary(self) -> dict[str, str]:
         """What `check-config` prints: every setting, secrets masked."""
         out: dict[str, str] = {}
-        for name in type(self).model_fields:
+        for name, field_info in type(self).model_fields.items():
             value = getattr(self, name)
+            # A field read from another variable is printed under that variable's name.
+            alias = field_info.validation_alias
+            name = alias.lower() if isinstance(alias, str) else name
             if isinstance(value, SecretStr):
                 out[name] = "set (hidden)"
             elif value is None:

@@ -55,12 +55,47 @@ class SecretRedactingFilter(logging.Filter):
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
+# Under systemd, journald reads a "<N>" prefix on each stderr line as its priority (so
+# `journalctl -p warning` finds the bot's warnings) and stamps the time itself.
+JOURNAL_FORMAT = "%(name)s: %(message)s"
+JOURNAL_PRIORITY = {
+    logging.DEBUG: 7,
+    logging.INFO: 6,
+    logging.WARNING: 4,
+    logging.ERROR: 3,
+    logging.CRITICAL: 2,
+}
+
+
+class JournalFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__(JOURNAL_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        priority = JOURNAL_PRIORITY.get(record.levelno, 6)
+        # Every line of a traceback gets the prefix, or journald files it as info.
+        return "\n".join(f"<{priority}>{line}" for line in super().format(record).splitlines())
+
+
+def stderr_is_the_journal() -> bool:
+    """systemd sets JOURNAL_STREAM to the device:inode of the stream it connected to
+    stderr; anything else (a terminal, a pipe, a child process) is not the journal."""
+    expected = os.environ.get("JOURNAL_STREAM", "")
+    try:
+        info = os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return expected == f"{info.st_dev}:{info.st_ino}"
+
+
 def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> SecretRedactingFilter:
     """Install one stderr handler on the root logger. Returns the redaction filter so
     secrets learned later (e.g. once settings load) can be added."""
     redactor = SecretRedactingFilter(secrets)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(
+        JournalFormatter() if stderr_is_the_journal() else logging.Formatter(LOG_FORMAT)
+    )
     handler.addFilter(redactor)
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -53,6 +53,9 @@ class Timings:
     dm_retry_base: float = 5.0  # first wait after a failed DM, doubled per failure
     dm_retry_cap: float = 600.0
     dm_reconcile_after: float = 60.0  # a DM `sending` this long was interrupted
+    # An interrupted DM whose history still can't be read this long after its claim:
+    # staff are told (once).
+    dm_history_alert_after: float = 900.0
 
     # --- the staff channel (bot.services.staff_log) --------------------------------------
     staff_channel_retry: float = 10.0  # the channel itself failed: everything waits

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -24,8 +25,9 @@ from core.crypto import DecryptionError, DeliveryCipher
 from storage.database import FILE_MODE, bundled_migrations
 from storage.key_rotation import COLUMNS as SECRET_COLUMNS
 
-BACKUP_PREFIX = "orderbot-"
-BACKUP_SUFFIX = ".sqlite3"
+# orderbot-YYYYmmdd-HHMMSS.sqlite3, with -N when a second one is taken within a second:
+# only files named exactly so are ever pruned.
+BACKUP_NAME = re.compile(r"orderbot-(\d{8}-\d{6})(?:-(\d+))?\.sqlite3")
 MISMATCHES_SHOWN = 5
 
 
@@ -194,18 +196,35 @@ def _check_secrets(conn: sqlite3.Connection, report: CopyReport, cipher: Deliver
                 break
 
 
-def timestamped_name(now: float | None = None) -> str:
+def timestamped_path(folder: Path, now: float | None = None) -> Path:
+    """A new name in `folder` for a backup taken now (the timer and a manual backup may
+    run in the same second: the second gets -1)."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(time.time() if now is None else now))
-    return f"{BACKUP_PREFIX}{stamp}{BACKUP_SUFFIX}"
+    path = folder / f"orderbot-{stamp}.sqlite3"
+    n = 0
+    while path.exists() or path.is_symlink():
+        n += 1
+        path = folder / f"orderbot-{stamp}-{n}.sqlite3"
+    return path
+
+
+def _backup_order(path: Path) -> tuple[str, int]:
+    match = BACKUP_NAME.fullmatch(path.name)
+    assert match is not None
+    return match[1], int(match[2] or 0)
 
 
 def prune_backups(folder: Path, keep: int) -> list[Path]:
-    """Delete all but the newest `keep` timestamped backups in `folder` (only files this
-    module names: nothing else there is touched). Returns what was deleted."""
+    """Delete all but the newest `keep` timestamped backups in `folder`. Only files named
+    exactly as `timestamped_path` names them are counted or deleted: nothing else there
+    is touched. Returns what was deleted."""
     ours = sorted(
-        p
-        for p in folder.glob(f"{BACKUP_PREFIX}*{BACKUP_SUFFIX}")
-        if p.is_file() and not p.is_symlink()
+        (
+            p
+            for p in folder.iterdir()
+            if BACKUP_NAME.fullmatch(p.name) and p.is_file() and not p.is_symlink()
+        ),
+        key=_backup_order,
     )
     doomed = ours[: max(len(ours) - keep, 0)]
     for path in doomed:

@@ -100,6 +100,10 @@ class Database:
         path = Path(path)
         if str(path) != ":memory:":
             prepare_database_file(path)
+            # Tried first without aiosqlite: a connect that fails inside aiosqlite leaves
+            # its thread to report the failure to an event loop that asyncio.run() may
+            # already have closed (a traceback on a clean exit 2).
+            _probe(path)
         try:
             conn = await aiosqlite.connect(str(path), isolation_level=None)
         except sqlite3.Error as exc:
@@ -238,6 +242,17 @@ def prepare_database_file(path: Path) -> None:
         raise DatabaseUnusable(_unusable(path, exc)) from None
 
 
+def _probe(path: Path) -> None:
+    try:
+        probe = sqlite3.connect(path)
+        try:
+            probe.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        finally:
+            probe.close()
+    except sqlite3.Error as exc:
+        raise DatabaseUnusable(_unusable(path, exc)) from None
+
+
 def _unusable(path: Path, exc: BaseException) -> str:
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     if isinstance(exc, sqlite3.DatabaseError) and "not a database" in reason:
@@ -251,7 +266,31 @@ def _unusable(path: Path, exc: BaseException) -> str:
             f"DATABASE_PATH={path}: a part of its folder is a file, not a folder. Point it "
             "at a file inside a folder."
         )
+    owner = _foreign_owner(path)
+    if owner is not None:
+        return (
+            f"DATABASE_PATH={path} can't be opened ({reason}): it belongs to {owner}, not to "
+            f"the user the bot runs as. `chown` it (and its folder) to the bot's user."
+        )
     return f"DATABASE_PATH={path} can't be opened as the database ({reason})."
+
+
+def _foreign_owner(path: Path) -> str | None:
+    """Who owns the database file (or its folder), if not us: the usual reason it can't
+    be opened is a restore or a migrate run as root."""
+    for candidate in (path, path.parent):
+        try:
+            uid = candidate.stat().st_uid
+        except OSError:
+            continue
+        if uid != os.geteuid():
+            try:
+                import pwd
+
+                return f"user {pwd.getpwuid(uid).pw_name}"
+            except (ImportError, KeyError):
+                return f"uid {uid}"
+    return None
 
 
 async def open_database(path: Path | str, *, migrate: bool = True) -> Database:

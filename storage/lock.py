@@ -39,10 +39,10 @@ class DatabaseInUse(DatabaseLockError):
     def __init__(self, database: Path, holder: str | None) -> None:
         who = f"process {holder}" if holder else "another process"
         super().__init__(
-            f"{database} is in use by {who} (another `python -m bot run`, or a `migrate` / "
-            "`rotate-key` / `restore` in progress). Only one bot may use a database at a "
-            "time: stop the other one first. (Its lock is released when it exits, even if "
-            "it is killed.)"
+            f"{database} is in use by {who} (another `orderbot run` or the orderbot service, "
+            "or a `migrate` / `rotate-key` / `restore` in progress). Only one bot may use a "
+            "database at a time: stop the other one first. (Its lock is released when it "
+            "exits, even if it is killed.)"
         )
         self.database = database
         self.holder = holder
@@ -79,7 +79,14 @@ def exclusive(database: Path) -> Iterator[None]:
         ) from None
     real = real_database_path(database)
     path = lock_path_for(database)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise UnsafeLockFile(
+            f"DATABASE_PATH={database}: its folder {path.parent} can't be created "
+            f"({exc.strerror}). Set DATABASE_PATH to a file in a folder the bot's user may "
+            "write (an absolute path: a relative one is taken from the current folder)."
+        ) from None
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:

@@ -37,6 +37,7 @@ SUBPROCESS_MODULES = frozenset(
         REPO_ROOT / "tests" / "bot" / "test_startup_failures.py",
         REPO_ROOT / "tests" / "bot" / "test_backup.py",
         REPO_ROOT / "tests" / "storage" / "test_lock.py",
+        REPO_ROOT / "tests" / "bot" / "test_service_logging.py",
     }
 )
 

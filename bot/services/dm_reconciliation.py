@@ -34,7 +34,8 @@ HISTORY_LIMIT = 50
 # A row still `sending` after this long was interrupted (no send takes a minute: each
 # of discord.py's requests is bounded); the scheduled reconciliation settles it.
 SENDING_STALE_AFTER = 60.0
-# Staff hear about a row whose history has been unreadable this long.
+# Staff hear about a row whose history has been unreadable this long (the default of
+# `Timings.dm_history_alert_after`).
 STUCK_SENDING_ALERT = 15 * 60.0
 
 
@@ -89,6 +90,7 @@ class Reconciler:
         *,
         clock: Callable[[], float],
         stale_after: float = SENDING_STALE_AFTER,
+        alert_after: float = STUCK_SENDING_ALERT,
     ) -> None:
         self.db = db
         self.history = history
@@ -98,6 +100,7 @@ class Reconciler:
         self.started_at = clock()
         self._reconciling = asyncio.Lock()
         self.stale_after = stale_after
+        self.alert_after = alert_after
 
     async def reconcile_stale(self) -> int:
         """The scheduled run: rows interrupted more than `stale_after` seconds ago, or
@@ -138,7 +141,7 @@ class Reconciler:
             note.id,
             type(exc).__name__,
         )
-        if note.claimed_at is not None and now - note.claimed_at > STUCK_SENDING_ALERT:
+        if note.claimed_at is not None and now - note.claimed_at > self.alert_after:
             await staff_alerts.raise_alert(
                 self.db,
                 alerts.dm_unverifiable(note.order_id, note.kind, note.id, type(exc).__name__),

@@ -101,6 +101,7 @@ class Notifier:
             self._in_flight,
             clock=lambda: self.clock(),
             stale_after=timings.dm_reconcile_after,
+            alert_after=timings.dm_history_alert_after,
         )
 
     async def send_due(self, limit: int = 50) -> int:
@@ -289,7 +290,9 @@ class Notifier:
         return True
 
     async def _retry(self, note: outbox.Notification, reason: str, *, unsure: bool = False) -> None:
-        attempts = note.attempts + 1
+        # `note` is the row as claimed, and the claim counted this attempt: the first
+        # failure is attempt 1 (waits dm_retry_base), the fifth alerts staff.
+        attempts = note.attempts
         delay = min(self.timings.dm_retry_base * 2 ** (attempts - 1), self.timings.dm_retry_cap)
         if not await outbox.set_notification_state(
             self.db,

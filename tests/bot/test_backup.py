@@ -23,7 +23,7 @@ from demo.stack import BOT_SETTING_PREFIXES
 from storage import lock as database_lock
 from storage import orders as repo
 from storage import wallet
-from storage.backup import newest_schema_version
+from storage.backup import newest_schema_version, prune_backups, timestamped_path
 from storage.database import Database, bundled_migrations, open_database
 from storage.wallet import EntryKind, Movement
 from tests.bot.helpers import run_bot
@@ -281,14 +281,50 @@ def test_backups_into_a_folder_are_named_by_time_and_pruned(
     old = [folder / f"orderbot-2020010{n}-000000.sqlite3" for n in range(1, 4)]
     for path in old:
         shutil.copyfile(source, path)
-    unrelated = folder / "notes.txt"
-    unrelated.write_text("mine")
+    # The owner's own files, even with names like ours, are neither counted nor deleted.
+    unrelated = [
+        folder / n for n in ("notes.txt", "orderbot-2025-keepme.sqlite3", "orderbot-manual.sqlite3")
+    ]
+    for path in unrelated:
+        path.write_text("mine")
     done = run_bot(["backup", str(folder), "--keep", "2"], env_for(source, key), tmp_path)
     assert done.returncode == 0, done.stderr
-    kept = sorted(p.name for p in folder.glob("orderbot-*.sqlite3"))
+    kept = sorted(p.name for p in folder.glob("orderbot-2*-*.sqlite3") if p not in unrelated)
     assert len(kept) == 2 and kept[0] == old[2].name
-    assert unrelated.read_text() == "mine"
+    assert all(path.read_text() == "mine" for path in unrelated)
     assert rows(folder / kept[1], "SELECT COUNT(*) AS n FROM ledger")[0]["n"] == 3
+    # A second backup within the same second gets its own name, and --keep counts it.
+    done = run_bot(["backup", str(folder), "--keep", "2"], env_for(source, key), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert len([p for p in folder.glob("orderbot-2*.sqlite3") if p not in unrelated]) == 2
+
+
+def test_same_second_backups_get_their_own_names_in_order(tmp_path: Path) -> None:
+    first = timestamped_path(tmp_path, now=0)
+    first.write_text("")
+    second = timestamped_path(tmp_path, now=0)
+    assert (first.name, second.name) == (
+        "orderbot-19700101-000000.sqlite3",
+        "orderbot-19700101-000000-1.sqlite3",
+    )
+    second.write_text("")
+    timestamped_path(tmp_path, now=1).write_text("")
+    assert prune_backups(tmp_path, 1) == [first, second]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can hand a file to another user")
+def test_a_restore_run_as_root_leaves_the_database_to_the_bots_user(
+    tmp_path: Path, key: str, cipher: DeliveryCipher
+) -> None:
+    source = tmp_path / "backup.sqlite3"
+    seed(source, cipher)
+    home = tmp_path / "var-lib-orderbot"
+    home.mkdir()
+    os.chown(home, 65534, 65534)  # the bot's user owns its folder
+    done = run_bot(["restore", str(source)], env_for(home / "shop.sqlite3", key), tmp_path)
+    assert done.returncode == 0, done.stderr
+    info = (home / "shop.sqlite3").stat()
+    assert (info.st_uid, info.st_gid) == (65534, 65534)
 
 
 @pytest.mark.parametrize(

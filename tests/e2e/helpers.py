@@ -20,6 +20,19 @@ def db_rows(stack: LocalStack, sql: str, params: tuple[Any, ...] = ()) -> list[s
         return list(conn.execute(sql, params))
 
 
+async def write_outside(stack: LocalStack, sql: str) -> None:
+    """A change to the bot's database from outside, in a thread: it waits its turn behind
+    the bot's own writes (up to a minute on a loaded machine) without holding up the event
+    loop. Run in the loop, a blocked connect would stall an in-process bot in the middle
+    of its own transaction, and both would wait out the timeout."""
+
+    def run() -> None:
+        with sqlite3.connect(stack.database_path, timeout=60) as raw:
+            raw.execute(sql)
+
+    await asyncio.to_thread(run)
+
+
 def button_ids(message: dict[str, Any]) -> list[str]:
     ids: list[str] = []
     for row in message.get("components") or []:

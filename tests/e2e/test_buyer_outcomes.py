@@ -6,7 +6,6 @@ bot's own SQLite file."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from typing import Any
 
 import pytest
@@ -23,6 +22,7 @@ from tests.e2e.helpers import (
     wait_for_log,
     wait_for_row,
     wait_until,
+    write_outside,
 )
 from tests.e2e.journeys import (
     boost_confirmation,
@@ -295,11 +295,11 @@ async def test_a_failed_write_after_the_send_sends_no_second_dm(stack: LocalStac
     # SQLite refuses to record a DM as sent (a full disk, say) until the trigger goes.
     # The trigger waits its turn behind the running bot's writes (up to a minute on a
     # loaded machine; sqlite3's default is 5 s).
-    with sqlite3.connect(stack.database_path, timeout=60) as raw:
-        raw.execute(
-            "CREATE TRIGGER refuse_sent BEFORE UPDATE OF state ON notifications"
-            " WHEN NEW.state = 'sent' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
-        )
+    await write_outside(
+        stack,
+        "CREATE TRIGGER refuse_sent BEFORE UPDATE OF state ON notifications"
+        " WHEN NEW.state = 'sent' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END",
+    )
     remote = stack.sandbox.state("digital_shop").create_order(
         deliveryData=SECRET, timeline=[{"after": 0, "status": "COMPLETED"}]
     )
@@ -313,8 +313,7 @@ async def test_a_failed_write_after_the_send_sends_no_second_dm(stack: LocalStac
     (row,) = db_rows(stack, "SELECT state FROM notifications WHERE order_id = ?", (order_id,))
     assert row["state"] == "sending"
     assert len(dms_about(stack, world.buyer_id, order_id)) == 1
-    with sqlite3.connect(stack.database_path, timeout=60) as raw:
-        raw.execute("DROP TRIGGER refuse_sent")
+    await write_outside(stack, "DROP TRIGGER refuse_sent")
     await wait_for_row(
         stack,
         "SELECT state FROM notifications WHERE order_id = ?",

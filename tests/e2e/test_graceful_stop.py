@@ -1,5 +1,5 @@
-"""Issue 14, part 3: SIGTERM stops the bot gracefully. In-flight work (a poll, a DM)
-finishes, the process exits 0, and after a restart nothing is lost or doubled."""
+"""Issue 14, part 3: SIGTERM stops the bot gracefully. In-flight work (a poll, a DM, a
+provider send) finishes, the process exits 0, and after a restart nothing is lost or doubled."""
 
 from __future__ import annotations
 
@@ -12,12 +12,15 @@ from demo.stack import LocalStack
 from sandbox.common import Fault
 from tests.e2e.helpers import (
     assert_exactly_one_dm,
+    button,
     db_rows,
     embed_text,
     nothing_owed,
+    requests_to,
     wait_for_row,
+    wait_until,
 )
-from tests.e2e.journeys import dm_path, link
+from tests.e2e.journeys import dm_path, link, open_buy_form, submit_buy_form
 
 SECRET = "pass: GRACEFUL-SECRET-3391"
 
@@ -85,3 +88,62 @@ async def test_sigterm_during_a_dm_lets_it_finish_and_sends_it_once(stack: Local
         (order_id,),
         lambda r: r["state"] == "sent",
     )
+
+
+@pytest.mark.stack(env={"PAYMENT_MODE": "wallet"})
+async def test_sigterm_during_a_provider_send_lets_it_finish_and_sends_it_once(
+    stack: LocalStack,
+) -> None:
+    emu = stack.emulator
+    buyer = emu.world.buyer_id
+    await stack.credit(buyer, "₹500")
+    checkout = stack.sandbox.state("checkout")
+    # The checkout API creates the order, then holds its answer for 2 s.
+    checkout.hang_seconds = 2
+    hang = checkout.add_fault(Fault("hang", method="POST", count=1))
+    form = await open_buy_form(stack, buyer, "streaming-1m", 1)
+    confirmation = await submit_buy_form(stack, buyer, form)
+    pressed = await emu.press_button(buyer, confirmation, button(confirmation, "order:confirm:"))
+    # The create reached the provider, which has the order and is holding its answer.
+    await wait_until(
+        lambda: checkout.orders and hang not in checkout.faults,
+        15,
+        lambda: f"the create never reached checkout: {requests_to(stack, 'checkout')}",
+    )
+    (order,) = db_rows(stack, "SELECT id, status FROM orders")
+    order_id = order["id"]
+    assert order["status"] == "submitting"  # the send is in flight
+
+    started = time.monotonic()
+    assert await stack.stop_bot() == 0
+    took = time.monotonic() - started
+    assert 1.0 <= took < 12, took  # it waited for the provider's answer, within the grace
+    assert "in-flight work finished" in stack.bot_log()
+    assert "closed the providers and the database" in stack.bot_log()
+    # The answer was read and recorded before the process ended: placed, under the
+    # provider's id, paid once.
+    (row,) = db_rows(stack, "SELECT status, remote_id FROM orders WHERE id = ?", (order_id,))
+    assert row["status"] == "submitted", dict(row)
+    assert list(checkout.orders) == [row["remote_id"]], (dict(row), list(checkout.orders))
+    assert len(requests_to(stack, "checkout")) == 1
+    debits = db_rows(stack, "SELECT kind, amount_minor FROM ledger WHERE order_id = ?", (order_id,))
+    assert [(d["kind"], d["amount_minor"]) for d in debits] == [("order_debit", -19900)]
+    # The buyer watching their Confirm saw it placed.
+    assert "placed" in embed_text(pressed.original_message or {}), pressed.original_message
+
+    await stack.start_bot()
+    # The restarted bot has been through its start-up (its recovery of orders left
+    # `submitting` runs then) and places the buyer's next order: the first one's create
+    # is still the only one, and it was paid once.
+    form = await open_buy_form(stack, buyer, "streaming-1m", 1)
+    confirmation = await submit_buy_form(stack, buyer, form)
+    pressed = await emu.press_button(buyer, confirmation, button(confirmation, "order:confirm:"))
+    await pressed.wait_for_original(lambda m: "placed" in embed_text(m), timeout=15)
+    creates = [r.json["id"] for r in requests_to(stack, "checkout")]
+    assert creates.count(order_id) == 1 and len(creates) == 2, creates
+    assert sorted(checkout.orders) == sorted(creates)
+    (again,) = db_rows(stack, "SELECT status FROM orders WHERE id = ?", (order_id,))
+    assert again["status"] == "submitted"
+    assert len(db_rows(stack, "SELECT id FROM ledger WHERE order_id = ?", (order_id,))) == 1
+    (wallet,) = db_rows(stack, "SELECT balance_minor FROM wallets WHERE user_id = ?", (buyer,))
+    assert wallet["balance_minor"] == 50000 - 2 * 19900
