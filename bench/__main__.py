@@ -12,6 +12,7 @@ BENCHMARKS = (
     "poll_schedule",
     "bot_memory",
     "chart_library",
+    "backup",
 )
 
 

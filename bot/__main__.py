@@ -30,7 +30,7 @@ from bot.config import (
 from bot.logging_setup import SecretRedactingFilter, add_log_file, configure_logging
 from core.crypto import DeliveryCipher
 from storage import lock as database_lock
-from storage.database import DatabaseUnusable
+from storage.database import DatabaseBusy, DatabaseUnusable
 from storage.key_rotation import RotationReport
 from storage.lock import DatabaseLockError
 
@@ -134,7 +134,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backup.add_argument(
         "dest",
-        type=Path,
         help="a new file, or a folder (the copy is then named orderbot-<UTC time>.sqlite3)",
     )
     backup.add_argument(
@@ -221,8 +220,10 @@ async def _open_and_close(path: Path) -> None:
 
 
 def _in_use(exc: DatabaseLockError | DatabaseUnusable) -> int:
+    """One line, and exit 2: a restart can't fix it. Except a database another process
+    holds locked (exit 1): that ends, and a service manager should try again."""
     print(str(exc), file=sys.stderr)
-    return EXIT_CONFIG
+    return EXIT_RUNTIME if isinstance(exc, DatabaseBusy) else EXIT_CONFIG
 
 
 def cmd_migrate() -> int:
@@ -339,8 +340,7 @@ async def serve(
     try:
         await _open_and_close(settings.database_path)
     except DatabaseUnusable as exc:
-        print(str(exc), file=sys.stderr)
-        return EXIT_CONFIG
+        return _in_use(exc)
     assert settings.discord_token is not None
     # SIGTERM (systemd, docker stop) and Ctrl-C stop the bot gracefully (OrderBot.close):
     # no new work, in-flight sends and DMs finish, then everything is closed. Exit 0.
@@ -361,8 +361,7 @@ async def serve(
             )
             return EXIT_CONFIG
         except DatabaseUnusable as exc:
-            print(str(exc), file=sys.stderr)
-            return EXIT_CONFIG
+            return _in_use(exc)
         except SelfCheckFailed as failed:
             for line in failed.problems:
                 print(f"PROBLEM: {line}", file=sys.stderr)

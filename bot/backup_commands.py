@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -27,10 +28,13 @@ from storage.backup import (
     check_copy,
     copy_database,
     prune_backups,
+    remove_stale_temporaries,
+    sidecars,
     timestamped_path,
+    unique_name,
 )
 from storage.database import DatabaseUnusable, open_database
-from storage.lock import DatabaseLockError
+from storage.lock import DatabaseLockError, lock_path_for, real_database_path
 
 EXIT_OK = 0
 EXIT_RUNTIME = 1
@@ -58,7 +62,8 @@ def _optional_cipher() -> DeliveryCipher | None:
         return None
 
 
-def cmd_backup(dest: Path, *, keep: int | None = None) -> int:
+def cmd_backup(given: str, *, keep: int | None = None) -> int:
+    dest = Path(given)
     try:
         settings = load_storage_settings()
     except ConfigError as exc:
@@ -69,7 +74,10 @@ def cmd_backup(dest: Path, *, keep: int | None = None) -> int:
     if not source.is_file():
         return _fail(f"DATABASE_PATH={source} doesn't exist: there is nothing to back up yet.")
     folder = dest if dest.is_dir() else None
+    if folder is None and given.endswith(("/", os.sep)):
+        return _fail(f"{given} is not a folder: create it first (the backup timer needs it too).")
     if folder is not None:
+        remove_stale_temporaries(folder)
         target = timestamped_path(folder)
     else:
         if keep is not None:
@@ -81,15 +89,23 @@ def cmd_backup(dest: Path, *, keep: int | None = None) -> int:
         target = dest
     cipher = _optional_cipher()
     try:
-        copy_database(source, target)
+        target = copy_database(
+            source, target, next_name=None if folder is None else lambda _: timestamped_path(folder)
+        )
     except BackupError as exc:
-        return _fail(f"backup failed: {exc}", EXIT_RUNTIME)
+        return _fail(f"backup failed, no backup was made: {exc}", EXIT_RUNTIME)
     report = check_copy(target, cipher)
     if report.problems:
         # A copy that can't be trusted is not left where it would be taken for a backup.
-        bad = target.with_name(target.name + ".failed")
+        bad = unique_name(target.with_name(target.name + ".failed"))
         with contextlib.suppress(OSError):
-            os.replace(target, bad)
+            os.rename(target, bad)
+        if folder is not None:
+            # While the live ledger is off every scheduled run fails: the newest failed
+            # copy is kept for inspection, not one a day until the disk is full.
+            for older in folder.glob("orderbot-*.sqlite3.failed*"):
+                if older != bad and older.is_file() and not older.is_symlink():
+                    older.unlink()
         return _fail(
             f"backup of {source} is NOT usable: {'; '.join(report.problems)}. "
             f"The copy is kept as {bad} for inspection; the database was not changed.",
@@ -97,7 +113,7 @@ def cmd_backup(dest: Path, *, keep: int | None = None) -> int:
         )
     print(f"Backed up {source} to {target} ({report.summary()}; integrity ok, ledger balanced).")
     if folder is not None and keep is not None:
-        for old in prune_backups(folder, keep):
+        for old in prune_backups(folder, keep, newest=target):
             print(f"removed the old backup {old} (keeping the newest {keep})")
     if cipher is None:
         print(
@@ -130,7 +146,9 @@ def cmd_restore(source: Path) -> int:
     except ConfigError as exc:
         return _fail(exc.render())
     cipher = DeliveryCipher(settings.delivery_encryption_key)
-    target = settings.database_path
+    # The file itself, not a symlink to it: replacing the link would leave the database
+    # it points to (and anything else that uses that path) untouched.
+    target = real_database_path(settings.database_path)
     if not source.is_file():
         return _fail(f"{source} is not a file: give the path of a backup to restore.")
     if target.exists() and os.path.samefile(source, target):
@@ -144,7 +162,8 @@ def cmd_restore(source: Path) -> int:
 
 def _restore_locked(source: Path, target: Path, cipher: DeliveryCipher) -> int:
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    staged = target.with_name(f"{target.name}.restoring-{os.getpid()}")
+    remove_stale_temporaries(target.parent)  # a killed restore's or backup's leftovers
+    staged = target.with_name(f".{target.name}.restoring-{os.getpid()}")
     _remove_database_files(staged)
     try:
         copy_database(source, staged)
@@ -172,9 +191,10 @@ def _restore_locked(source: Path, target: Path, cipher: DeliveryCipher) -> int:
         if kept is not None:
             _give_to_the_bots_user(kept, target)
         # A -wal left beside the target belongs to the database being replaced: SQLite
-        # would replay its frames onto the restored file. It was copied into the kept
-        # file above; it goes before the restored file takes the name.
-        for stale in _sidecars(target):
+        # would replay its frames onto the restored file. Folded into the file first (so
+        # a restore killed right here loses nothing), then removed with any stale one.
+        _checkpoint(target)
+        for stale in sidecars(target):
             stale.unlink(missing_ok=True)
         os.replace(staged, target)
     finally:
@@ -207,7 +227,9 @@ def _give_to_the_bots_user(path: Path, target: Path) -> None:
     if os.geteuid() != 0:
         return
     owner = (target if target.exists() else target.parent).stat()
-    os.chown(path, owner.st_uid, owner.st_gid)
+    for file in (path, lock_path_for(target)):
+        with contextlib.suppress(FileNotFoundError):
+            os.chown(file, owner.st_uid, owner.st_gid)
 
 
 def _set_aside(target: Path) -> Path | None:
@@ -217,20 +239,29 @@ def _set_aside(target: Path) -> Path | None:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     kept = target.with_name(f"{target.name}.before-restore-{stamp}")
     try:
-        copy_database(target, kept)
+        return copy_database(target, kept, next_name=unique_name)
     except BackupError:
-        # Unreadable (often why it is being restored): kept as it is, files and all.
-        for file, moved in zip(_sidecars(target), _sidecars(kept), strict=True):
+        # Unreadable (often why it is being restored) or no room for a copy: kept as it
+        # is, files and all, under a name nothing else has.
+        kept = unique_name(kept)
+        for file, moved in zip(sidecars(target), sidecars(kept), strict=True):
             if file.exists():
-                os.replace(file, moved)
-        os.replace(target, kept)
-    return kept
+                os.rename(file, moved)
+        os.rename(target, kept)
+        return kept
 
 
-def _sidecars(path: Path) -> list[Path]:
-    return [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
+def _checkpoint(path: Path) -> None:
+    if not path.exists():
+        return
+    with contextlib.suppress(sqlite3.Error):
+        conn = sqlite3.connect(path)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
 
 
 def _remove_database_files(path: Path) -> None:
-    for file in (path, *_sidecars(path)):
+    for file in (path, *sidecars(path)):
         file.unlink(missing_ok=True)

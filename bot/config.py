@@ -71,6 +71,9 @@ class StorageSettings(BaseSettings):
     @field_validator("database_path")
     @classmethod
     def _database_path(cls, value: Path) -> Path:
+        # `~/shop.sqlite3` in .env means the home folder, as in a shell (and the lock,
+        # named from the resolved path, must agree with the file that is opened).
+        value = value.expanduser()
         problem = database_path_problem(value)
         if problem is not None:
             raise ValueError(problem)
@@ -79,6 +82,11 @@ class StorageSettings(BaseSettings):
     # Logs always go to stderr (journald keeps them under systemd). LOG_FILE also writes
     # them to a file, rotated at 10 MiB with 5 old files kept, for hosts without journald.
     log_file: Path | None = None
+
+    @field_validator("log_file")
+    @classmethod
+    def _expand_log_file(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -12,9 +12,11 @@ import io
 import logging
 import logging.handlers
 import os
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TextIO
 
 REDACTED = "[redacted]"
 
@@ -88,14 +90,49 @@ def stderr_is_the_journal() -> bool:
     return expected == f"{info.st_dev}:{info.st_ino}"
 
 
+class JournalStderr(io.TextIOBase):
+    """stderr under journald. The CLI's own lines (its one-line errors, PROBLEM: and
+    WARNING: lines) are printed, not logged: they get priority 3 (err), or 4 for a
+    warning, so `journalctl -p warning` shows a failed backup too. Lines that already
+    carry a priority (the log's) pass as they are."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self._stream = stream
+        self._at_line_start = True
+
+    def write(self, text: str) -> int:
+        out: list[str] = []
+        for piece in text.splitlines(keepends=True):
+            if self._at_line_start and not _HAS_PRIORITY.match(piece):
+                piece = ("<4>" if piece.startswith("WARNING") else "<3>") + piece
+            out.append(piece)
+            self._at_line_start = piece.endswith("\n")
+        self._stream.write("".join(out))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def writable(self) -> bool:
+        return True
+
+
+_HAS_PRIORITY = re.compile(r"<[0-7]>")
+
+
 def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> SecretRedactingFilter:
     """Install one stderr handler on the root logger. Returns the redaction filter so
     secrets learned later (e.g. once settings load) can be added."""
     redactor = SecretRedactingFilter(secrets)
+    journal = stderr_is_the_journal()
+    if journal and not isinstance(sys.stderr, JournalStderr):
+        sys.stderr = JournalStderr(sys.stderr)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JournalFormatter() if stderr_is_the_journal() else logging.Formatter(LOG_FORMAT)
-    )
+    handler.setFormatter(JournalFormatter() if journal else logging.Formatter(LOG_FORMAT))
     handler.addFilter(redactor)
     root = logging.getLogger()
     for old in list(root.handlers):

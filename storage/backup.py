@@ -17,7 +17,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +29,10 @@ from storage.key_rotation import COLUMNS as SECRET_COLUMNS
 # only files named exactly so are ever pruned.
 BACKUP_NAME = re.compile(r"orderbot-(\d{8}-\d{6})(?:-(\d+))?\.sqlite3")
 MISMATCHES_SHOWN = 5
+# How long a copy waits for another process's write lock before it gives up.
+LOCK_WAIT = 60.0
+SQLITE_BUSY = 5
+SQLITE_LOCKED = 6
 
 
 class BackupError(Exception):
@@ -75,34 +79,140 @@ def _closing(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-def copy_database(source: Path, dest: Path) -> None:
-    """Copy `source` (a live WAL database is fine) to `dest`, a new owner-only file that
-    must not exist, as one self-contained file (rollback-journal mode, no -wal). Raises
-    BackupError."""
+def copy_database(
+    source: Path, dest: Path, *, next_name: Callable[[Path], Path] | None = None
+) -> Path:
+    """Copy `source` (a live WAL database is fine) to `dest`, a new owner-only file, as one
+    self-contained file (rollback-journal mode, no -wal). Returns where it went.
+
+    The copy is written under a hidden temporary name beside `dest` and only then given
+    its name, with link(2), which never replaces a file: a copy cut short (a full disk,
+    SIGTERM, kill -9) never carries a backup's name. When `dest` is taken meanwhile (two
+    backups in the same second), `next_name` picks another; without it, BackupError.
+    """
+    partial = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
+    _remove_with_sidecars(partial)
     try:
-        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
-    except FileExistsError:
-        raise BackupError(f"{dest} exists: the bot never overwrites a file") from None
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
+    except OSError as exc:
+        raise BackupError(f"can't write in {dest.parent} ({exc.strerror})") from None
+    os.close(fd)
+    try:
+        _copy_pages(source, partial)
+        while True:
+            try:
+                _publish(partial, dest)
+                break
+            except FileExistsError:
+                if next_name is None:
+                    raise BackupError(f"{dest} exists: the bot never overwrites a file") from None
+                dest = next_name(dest)
     except OSError as exc:
         raise BackupError(f"can't write {dest} ({exc.strerror})") from None
-    os.close(fd)
+    finally:
+        _remove_with_sidecars(partial)
+    return dest
+
+
+def _copy_pages(source: Path, partial: Path) -> None:
+    deadline = time.monotonic() + LOCK_WAIT
+
+    def give_up_when_locked_too_long(status: int, remaining: int, total: int) -> None:
+        # Python's backup() retries a locked source for ever; a rollback-mode database
+        # held by another writer would hang the backup (and its timer unit) with it.
+        if status in (SQLITE_BUSY, SQLITE_LOCKED) and time.monotonic() > deadline:
+            raise BackupError(
+                f"{source} stayed locked by another process for {LOCK_WAIT:.0f} s: "
+                "try again when it is done"
+            )
+
     try:
         with (
             _closing(_connect_read_only(source)) as src,
-            _closing(sqlite3.connect(dest)) as dst,
+            _closing(sqlite3.connect(partial)) as dst,
         ):
-            # Waits for a writer's lock rather than failing at once beside a busy bot.
-            src.execute("PRAGMA busy_timeout = 30000")
-            src.backup(dst)  # all pages in one step: one consistent snapshot
+            src.execute(f"PRAGMA busy_timeout = {int(LOCK_WAIT * 1000)}")
+            # All pages in one step: one consistent snapshot, WAL included.
+            src.backup(dst, progress=give_up_when_locked_too_long)
             dst.execute("PRAGMA journal_mode = DELETE")
-        with open(dest, "rb") as written:
-            os.fsync(written.fileno())
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            dest.unlink()
-        if isinstance(exc, sqlite3.Error):
-            raise BackupError(f"can't copy {source} ({exc})") from None
+    except sqlite3.Error as exc:
+        raise BackupError(f"can't copy {source} ({exc})") from None
+    with open(partial, "rb") as written:
+        os.fsync(written.fileno())
+
+
+def _publish(partial: Path, dest: Path) -> None:
+    """Give the finished copy its name, never replacing a file (FileExistsError)."""
+    try:
+        os.link(partial, dest)
+    except FileExistsError:
         raise
+    except OSError:
+        # A file system without hard links: check, then rename (a race here is only
+        # possible against another backup started in the same instant).
+        if dest.exists() or dest.is_symlink():
+            raise FileExistsError(dest) from None
+        os.rename(partial, dest)
+    _fsync_folder(dest.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+SIDECARS = ("-journal", "-wal", "-shm")
+_TEMPORARY = re.compile(r"\..+\.(?:partial|restoring)-(\d+)")
+
+
+def sidecars(path: Path) -> list[Path]:
+    return [path.with_name(path.name + suffix) for suffix in SIDECARS]
+
+
+def _remove_with_sidecars(path: Path) -> None:
+    for file in (path, *sidecars(path)):
+        with contextlib.suppress(FileNotFoundError):
+            file.unlink()
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the hidden partial copies a killed backup or restore left in `folder` (their
+    process is gone); a running one's are left alone. Returns what was deleted."""
+    removed: list[Path] = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for path in entries:
+        match = _TEMPORARY.fullmatch(path.name)
+        if match is None or _alive(int(match[1])):
+            continue
+        _remove_with_sidecars(path)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def unique_name(path: Path) -> Path:
+    """`path`, or `path-1`, `path-2` … : the first that doesn't exist."""
+    candidate, n = path, 0
+    while candidate.exists() or candidate.is_symlink():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
 
 
 def check_copy(path: Path, cipher: DeliveryCipher | None = None) -> CopyReport:
@@ -160,14 +270,16 @@ def _check_ledger(conn: sqlite3.Connection, report: CopyReport) -> None:
         FROM wallets w LEFT JOIN sums s USING (user_id, currency)
         WHERE w.balance_minor != COALESCE(s.total, 0)
         UNION ALL
-        SELECT s.user_id, s.currency, 0, s.total
+        SELECT s.user_id, s.currency, NULL, s.total
         FROM sums s LEFT JOIN wallets w USING (user_id, currency)
-        WHERE w.user_id IS NULL AND s.total != 0
+        WHERE w.user_id IS NULL
         """
     ).fetchall()
     if mismatches:
         shown = ", ".join(
-            f"user {m['user_id']} {m['currency']}: balance {m['balance']} != ledger {m['total']}"
+            f"user {m['user_id']} {m['currency']}: "
+            + ("no wallet" if m["balance"] is None else f"balance {m['balance']}")
+            + f" != ledger {m['total']}"
             for m in mismatches[:MISMATCHES_SHOWN]
         )
         report.problems.append(
@@ -214,19 +326,21 @@ def _backup_order(path: Path) -> tuple[str, int]:
     return match[1], int(match[2] or 0)
 
 
-def prune_backups(folder: Path, keep: int) -> list[Path]:
+def prune_backups(folder: Path, keep: int, *, newest: Path | None = None) -> list[Path]:
     """Delete all but the newest `keep` timestamped backups in `folder`. Only files named
     exactly as `timestamped_path` names them are counted or deleted: nothing else there
-    is touched. Returns what was deleted."""
+    is touched. `newest`, the backup just taken, is always kept, even when a name from a
+    clock that once ran ahead sorts after it. Returns what was deleted."""
     ours = sorted(
         (
             p
             for p in folder.iterdir()
-            if BACKUP_NAME.fullmatch(p.name) and p.is_file() and not p.is_symlink()
+            if BACKUP_NAME.fullmatch(p.name) and p.is_file() and not p.is_symlink() and p != newest
         ),
         key=_backup_order,
     )
-    doomed = ours[: max(len(ours) - keep, 0)]
+    room = keep - 1 if newest is not None else keep
+    doomed = ours[: max(len(ours) - room, 0)]
     for path in doomed:
         path.unlink()
     return doomed

@@ -37,6 +37,12 @@ class DatabaseUnusable(Exception):
     to do, in one line."""
 
 
+class DatabaseBusy(DatabaseUnusable):
+    """Another process (not a bot: that is the lock's business) kept the database locked
+    past the busy timeout, e.g. a `sqlite3` shell in the middle of a transaction. Worth
+    trying again later, unlike the other reasons."""
+
+
 class SchemaTooNew(DatabaseUnusable):
     """The database was written by a newer orderbot than this one."""
 
@@ -116,8 +122,6 @@ class Database:
             # only a power cut could lose the last commits, never corrupt the file.
             await conn.execute("PRAGMA synchronous = NORMAL")
             await conn.execute("PRAGMA foreign_keys = ON")
-            # Reading the schema is what finds a file that isn't a database at all.
-            await conn.execute("SELECT COUNT(*) FROM sqlite_master")
         except BaseException as exc:
             await conn.close()
             if isinstance(exc, sqlite3.Error):
@@ -186,6 +190,14 @@ class Database:
         """Apply every pending migration in ONE transaction. Returns the versions applied;
         an up-to-date database returns [] and changes nothing."""
         migrations = bundled_migrations() if migrations is None else migrations
+        try:
+            return await self._migrate(migrations)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc):
+                raise _unusable_error(self.path, exc) from None
+            raise
+
+    async def _migrate(self, migrations: list[Migration]) -> list[int]:
         async with self.transaction() as conn:
             await conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -243,14 +255,24 @@ def prepare_database_file(path: Path) -> None:
 
 
 def _probe(path: Path) -> None:
+    """Reading the schema is what finds a file that isn't a database at all."""
     try:
-        probe = sqlite3.connect(path)
+        probe = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
             probe.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
         finally:
             probe.close()
     except sqlite3.Error as exc:
-        raise DatabaseUnusable(_unusable(path, exc)) from None
+        raise _unusable_error(path, exc) from None
+
+
+def _unusable_error(path: Path, exc: sqlite3.Error) -> DatabaseUnusable:
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return DatabaseBusy(
+            f"DATABASE_PATH={path} is locked by another process (a `sqlite3` shell in the "
+            "middle of a transaction?): finish or close it, then start again."
+        )
+    return DatabaseUnusable(_unusable(path, exc))
 
 
 def _unusable(path: Path, exc: BaseException) -> str:

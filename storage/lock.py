@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,6 +55,19 @@ class UnsafeLockFile(DatabaseLockError):
 
 class UnsupportedSystem(DatabaseLockError):
     """No flock(2) here: not a POSIX system."""
+
+
+def _why(path: Path, exc: OSError) -> str:
+    try:
+        owner = path.stat().st_uid
+    except OSError:
+        owner = os.geteuid()
+    if isinstance(exc, PermissionError) and owner != os.geteuid():
+        return (
+            f"it belongs to uid {owner}, not to the user the bot runs as (a command run as "
+            "root?). `chown` it and the database to the bot's user."
+        )
+    return f"{exc.strerror}. Check that its folder is writable by the user the bot runs as."
 
 
 def real_database_path(database: Path) -> Path:
@@ -87,27 +101,32 @@ def exclusive(database: Path) -> Iterator[None]:
             f"({exc.strerror}). Set DATABASE_PATH to a file in a folder the bot's user may "
             "write (an absolute path: a relative one is taken from the current folder)."
         ) from None
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, flags, 0o600)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise UnsafeLockFile(
                 f"{path} is a symlink: the bot never writes through one. Remove it "
                 f"(`rm {path}`) and start again."
             ) from None
-        raise UnsafeLockFile(
-            f"can't open the lock file {path} ({exc.strerror}): check that the folder is "
-            "writable by the user the bot runs as."
-        ) from None
+        raise UnsafeLockFile(f"can't open the lock file {path}: {_why(path, exc)}") from None
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnsafeLockFile(
+                f"{path} is not a regular file (a FIFO, a device…): remove it "
+                f"(`rm {path}`) and start again."
+            )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or None
             raise DatabaseInUse(real, holder) from None
-        # Who holds it, for the message the next one prints.
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        # Who holds it, for the message the next one prints: a nicety, so a full disk
+        # here doesn't stop the bot (the lock is what matters, and it is held).
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock

@@ -10,6 +10,7 @@ import os
 import shutil
 import sqlite3
 import stat
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,13 +18,23 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
+import storage.backup
+from bot.backup_commands import _set_aside
 from core.crypto import DeliveryCipher
 from core.domain import Money
 from demo.stack import BOT_SETTING_PREFIXES
 from storage import lock as database_lock
 from storage import orders as repo
 from storage import wallet
-from storage.backup import newest_schema_version, prune_backups, timestamped_path
+from storage.backup import (
+    BackupError,
+    check_copy,
+    copy_database,
+    newest_schema_version,
+    prune_backups,
+    remove_stale_temporaries,
+    timestamped_path,
+)
 from storage.database import Database, bundled_migrations, open_database
 from storage.wallet import EntryKind, Movement
 from tests.bot.helpers import run_bot
@@ -293,10 +304,14 @@ def test_backups_into_a_folder_are_named_by_time_and_pruned(
     assert len(kept) == 2 and kept[0] == old[2].name
     assert all(path.read_text() == "mine" for path in unrelated)
     assert rows(folder / kept[1], "SELECT COUNT(*) AS n FROM ledger")[0]["n"] == 3
-    # A second backup within the same second gets its own name, and --keep counts it.
-    done = run_bot(["backup", str(folder), "--keep", "2"], env_for(source, key), tmp_path)
+    # A name from a clock that once ran ahead sorts after the new backup: --keep still
+    # never deletes the backup it has just taken.
+    ahead = folder / "orderbot-20990101-000000.sqlite3"
+    shutil.copyfile(source, ahead)
+    done = run_bot(["backup", str(folder), "--keep", "1"], env_for(source, key), tmp_path)
     assert done.returncode == 0, done.stderr
-    assert len([p for p in folder.glob("orderbot-2*.sqlite3") if p not in unrelated]) == 2
+    (left,) = [p for p in folder.glob("orderbot-2*.sqlite3") if p not in unrelated]
+    assert left != ahead and f"to {left}" in done.stdout
 
 
 def test_same_second_backups_get_their_own_names_in_order(tmp_path: Path) -> None:
@@ -323,31 +338,176 @@ def test_a_restore_run_as_root_leaves_the_database_to_the_bots_user(
     os.chown(home, 65534, 65534)  # the bot's user owns its folder
     done = run_bot(["restore", str(source)], env_for(home / "shop.sqlite3", key), tmp_path)
     assert done.returncode == 0, done.stderr
-    info = (home / "shop.sqlite3").stat()
-    assert (info.st_uid, info.st_gid) == (65534, 65534)
+    for name in ("shop.sqlite3", "shop.sqlite3.lock"):  # or the bot can't take its lock
+        info = (home / name).stat()
+        assert (info.st_uid, info.st_gid) == (65534, 65534), name
 
 
 @pytest.mark.parametrize(
-    "case", ["missing", "not-a-database", "dest-exists", "dest-folder-missing"]
+    ("case", "status"),
+    [
+        ("missing", 2),
+        ("not-a-database", 1),
+        ("dest-exists", 2),
+        ("dest-folder-missing", 2),
+        ("dest-folder-with-slash-missing", 2),
+    ],
 )
 def test_a_backup_that_cant_be_made_says_so_in_one_line(
-    tmp_path: Path, key: str, case: str
+    tmp_path: Path, key: str, case: str, status: int
 ) -> None:
     source = tmp_path / "shop.sqlite3"
     dest = tmp_path / "b.sqlite3"
     if case == "not-a-database":
         source.write_bytes(os.urandom(4096))
-    elif case in ("dest-exists", "dest-folder-missing"):
+    elif case.startswith("dest"):
         conn = sqlite3.connect(source)
         conn.execute("CREATE TABLE t (x)")
         conn.close()
-        if case == "dest-exists":
-            dest.write_text("precious")
-        else:
-            dest = tmp_path / "nowhere" / "b.sqlite3"
-    done = run_bot(["backup", str(dest)], env_for(source, key), tmp_path)
-    assert done.returncode in (1, 2)
+    given = str(dest)
+    if case == "dest-exists":
+        dest.write_text("precious")
+    elif case == "dest-folder-missing":
+        given = str(tmp_path / "nowhere" / "b.sqlite3")
+    elif case == "dest-folder-with-slash-missing":
+        given = str(tmp_path / "backups") + "/"  # meant a folder: never a file named so
+    done = run_bot(["backup", given], env_for(source, key), tmp_path)
+    assert done.returncode == status, done.stderr
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     if case == "dest-exists":
         assert dest.read_text() == "precious"
+    # Nothing half-made is left behind, under any name.
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != source.name) == (
+        ["b.sqlite3"] if case == "dest-exists" else []
+    )
+
+
+def test_a_copy_cut_short_leaves_nothing_named_like_a_backup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rollback-mode database held by another writer: the copy gives up after
+    LOCK_WAIT (Python's backup() alone would retry for ever) and leaves no file."""
+    source = tmp_path / "shop.sqlite3"
+    holder = sqlite3.connect(source, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("INSERT INTO t VALUES (1)")
+    monkeypatch.setattr(storage.backup, "LOCK_WAIT", 0.3)
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    try:
+        with pytest.raises(BackupError, match="stayed locked by another process"):
+            copy_database(source, folder / "b.sqlite3")
+    finally:
+        holder.close()
+    assert list(folder.iterdir()) == []
+
+
+def test_a_killed_backups_partial_copy_is_removed_by_the_next_one(tmp_path: Path) -> None:
+    dead_pid = _ended_pid()
+    stale = tmp_path / f".orderbot-20261205-010000.sqlite3.partial-{dead_pid}"
+    live = tmp_path / f".orderbot-20261205-010001.sqlite3.partial-{os.getpid()}"
+    for path in (stale, Path(f"{stale}-journal"), live):
+        path.write_bytes(b"half")
+    mine = tmp_path / "orderbot-notes.txt.partial-1"  # not hidden: not ours
+    mine.write_text("mine")
+    assert remove_stale_temporaries(tmp_path) == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, mine.name])
+
+
+def _ended_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_two_copies_given_the_same_name_both_land(tmp_path: Path, cipher: DeliveryCipher) -> None:
+    source = tmp_path / "shop.sqlite3"
+    seed(source, cipher)
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    name = folder / "orderbot-20261205-010000.sqlite3"
+    first = copy_database(source, name, next_name=lambda _: timestamped_path(folder, now=0))
+    second = copy_database(source, name, next_name=lambda _: timestamped_path(folder, now=0))
+    assert first == name and second == folder / "orderbot-19700101-000000.sqlite3"
+    for path in (first, second):
+        assert check_copy(path, cipher).problems == []
+    assert sorted(p.name for p in folder.iterdir()) == sorted([first.name, second.name])
+
+
+def test_restores_within_one_second_keep_every_database_they_replace(
+    tmp_path: Path, cipher: DeliveryCipher
+) -> None:
+    target = tmp_path / "shop.sqlite3"
+    seed(target, cipher, credits=1)
+    first = _set_aside(target)
+    conn = sqlite3.connect(target)
+    conn.execute("UPDATE wallets SET balance_minor = 7")
+    conn.commit()
+    conn.close()
+    second = _set_aside(target)
+    assert first is not None and second is not None and first != second
+    assert rows(first, "SELECT balance_minor AS b FROM wallets")[0]["b"] == 100
+    assert rows(second, "SELECT balance_minor AS b FROM wallets")[0]["b"] == 7
+
+
+def test_a_restore_through_a_symlinked_database_path_replaces_the_real_file(
+    tmp_path: Path, key: str, cipher: DeliveryCipher
+) -> None:
+    real = tmp_path / "real" / "shop.sqlite3"
+    seed(real, cipher, credits=1)
+    backup = tmp_path / "backup.sqlite3"
+    other = tmp_path / "other.sqlite3"
+    seed(other, cipher, credits=3)
+    assert run_bot(["backup", str(backup)], env_for(other, key), tmp_path).returncode == 0
+    link = tmp_path / "link" / "shop.sqlite3"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    done = run_bot(["restore", str(backup)], env_for(link, key), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and link.resolve() == real
+    assert rows(real, "SELECT COUNT(*) AS n FROM ledger")[0]["n"] == 3
+    assert list(link.parent.iterdir()) == [link]  # the kept copy is beside the real file
+    assert len(list(real.parent.glob("shop.sqlite3.before-restore-*"))) == 1
+
+
+def test_ledger_rows_without_a_wallet_are_caught_even_when_they_cancel_out(
+    tmp_path: Path, cipher: DeliveryCipher
+) -> None:
+    path = tmp_path / "shop.sqlite3"
+    seed(path, cipher, credits=1)
+    conn = sqlite3.connect(path)
+    for n, amount in enumerate((300, -300)):
+        conn.execute(
+            "INSERT INTO ledger (user_id, currency, amount_minor, kind, actor, created_at,"
+            " idempotency_key) VALUES (999, 'INR', ?, 'adjustment', 'x', 0, ?)",
+            (amount, f"orphan-{n}"),
+        )
+    conn.commit()
+    conn.close()
+    (problem,) = check_copy(path, cipher).problems
+    assert "user 999 INR: no wallet != ledger 0" in problem
+
+
+def test_a_failed_copy_never_replaces_a_file_and_only_the_newest_is_kept(
+    tmp_path: Path, key: str, cipher: DeliveryCipher
+) -> None:
+    source = tmp_path / "shop.sqlite3"
+    seed(source, cipher)
+    conn = sqlite3.connect(source)
+    conn.execute("UPDATE wallets SET balance_minor = balance_minor + 1 WHERE user_id = 501")
+    conn.commit()
+    conn.close()
+    dest = tmp_path / "x.sqlite3"
+    Path(f"{dest}.failed").write_text("the owner's notes")
+    done = run_bot(["backup", str(dest)], env_for(source, key), tmp_path)
+    assert done.returncode == 1
+    assert Path(f"{dest}.failed").read_text() == "the owner's notes"
+    assert f"{dest}.failed-1" in done.stderr and Path(f"{dest}.failed-1").exists()
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    for _ in range(2):
+        assert run_bot(["backup", str(folder)], env_for(source, key), tmp_path).returncode == 1
+    assert len(list(folder.glob("orderbot-*.sqlite3.failed*"))) == 1
+    assert list(folder.glob("orderbot-*.sqlite3")) == []

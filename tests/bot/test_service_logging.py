@@ -82,3 +82,27 @@ def test_a_reader_that_goes_away_ends_the_command_without_a_traceback(tmp_path: 
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr
     assert (tmp_path / "b.sqlite3").exists()  # the backup itself was made
+
+
+def test_under_journald_the_clis_own_error_lines_carry_a_priority(tmp_path: Path) -> None:
+    out = tmp_path / "stderr.txt"
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"},
+        "DATABASE_PATH": str(tmp_path / "missing.sqlite3"),
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    with open(out, "wb") as stderr:
+        info = os.fstat(stderr.fileno())
+        env["JOURNAL_STREAM"] = f"{info.st_dev}:{info.st_ino}"
+        done = subprocess.run(
+            [PYTHON, "-m", "bot", "backup", str(tmp_path / "b.sqlite3")],
+            cwd=tmp_path,
+            env=env,
+            stderr=stderr,
+            stdout=subprocess.DEVNULL,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 2
+    (line,) = out.read_text(encoding="utf-8").splitlines()
+    assert line.startswith("<3>DATABASE_PATH=") and "doesn't exist" in line

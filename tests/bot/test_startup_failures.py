@@ -205,3 +205,30 @@ def test_start_up_failure_is_exit_2_and_a_short_message(
     assert "Traceback" not in stderr, stderr
     assert 0 < len(lines) <= MAX_STDERR_LINES, stderr
     assert case.names in stderr, stderr
+
+
+@pytest.mark.parametrize("command", ["migrate", "run"])
+def test_a_database_another_process_keeps_locked_is_exit_1_to_retry(
+    bot_env: Env, tmp_path: Path, command: str
+) -> None:
+    """A `sqlite3` shell left in a write transaction: not a settings problem (exit 1, so a
+    service manager tries again), one line, after the busy timeout rather than at once."""
+    path = tmp_path / "bot.sqlite3"
+    assert run_bot(["migrate"], {**bot_env, "DATABASE_PATH": str(path)}, tmp_path).returncode == 0
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("DELETE FROM shop_state")
+    env = {
+        **bot_env,
+        "DATABASE_PATH": str(path),
+        "DISCORD_API_BASE_URL": f"http://127.0.0.1:{closed_port()}",
+    }
+    try:
+        result = run_command(command, env, tmp_path)
+    finally:
+        holder.close()
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert lines[-1].startswith(f"DATABASE_PATH={path} is locked by another process")
+    assert len(lines) <= MAX_STDERR_LINES, result.stderr

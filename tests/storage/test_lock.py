@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import load_storage_settings
 from storage import lock as database_lock
 from storage.lock import DatabaseInUse, UnsafeLockFile
 from tests.support import PYTHON, REPO_ROOT
@@ -95,3 +96,20 @@ def test_help_works_and_the_cli_says_what_to_do_on_a_system_without_fcntl() -> N
         "except lock.UnsupportedSystem as e:\n    print(e); sys.exit(3)\n"
     )
     assert locked.returncode == 3 and "WSL" in locked.stdout
+
+
+def test_a_lock_file_that_is_not_a_regular_file_is_refused_in_one_line(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "shop.sqlite3.lock")
+    with pytest.raises(UnsafeLockFile, match="not a regular file"):
+        with database_lock.exclusive(tmp_path / "shop.sqlite3"):
+            pass
+
+
+def test_a_home_relative_database_path_locks_the_file_that_is_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    settings = load_storage_settings(database_path="~/shop.sqlite3")
+    assert settings.database_path == tmp_path / "shop.sqlite3"
+    assert database_lock.lock_path_for(settings.database_path) == tmp_path / "shop.sqlite3.lock"
