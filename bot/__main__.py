@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import faulthandler
 import logging
 import os
@@ -27,7 +28,12 @@ from bot.config import (
     load_settings,
     load_storage_settings,
 )
-from bot.logging_setup import SecretRedactingFilter, add_log_file, configure_logging
+from bot.logging_setup import (
+    SecretRedactingFilter,
+    add_log_file,
+    configure_logging,
+    record_in_log_files,
+)
 from core.crypto import DeliveryCipher
 from storage import lock as database_lock
 from storage.database import DatabaseBusy, DatabaseUnusable
@@ -151,8 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config_failure(exc: ConfigError) -> int:
-    print(exc.render(), file=sys.stderr)
+    say(exc.render())
     return EXIT_CONFIG
+
+
+def say(message: str) -> None:
+    """A failure for the person at the terminal (stderr), and for LOG_FILE if it is set."""
+    print(message, file=sys.stderr)
+    record_in_log_files(message)
 
 
 def cmd_gen_key() -> int:
@@ -219,10 +231,19 @@ async def _open_and_close(path: Path) -> None:
     await db.close()
 
 
+def _clear_leftovers(database: Path) -> None:
+    """A restore killed midway leaves a full hidden copy of a database (secrets and all)
+    beside it; under the lock nothing is using it any more."""
+    from storage.backup import remove_stale_temporaries
+
+    for path in remove_stale_temporaries(database_lock.real_database_path(database).parent):
+        log.info("removed %s, left by a restore or backup that was stopped midway", path)
+
+
 def _in_use(exc: DatabaseLockError | DatabaseUnusable) -> int:
     """One line, and exit 2: a restart can't fix it. Except a database another process
     holds locked (exit 1): that ends, and a service manager should try again."""
-    print(str(exc), file=sys.stderr)
+    say(str(exc))
     return EXIT_RUNTIME if isinstance(exc, DatabaseBusy) else EXIT_CONFIG
 
 
@@ -234,6 +255,7 @@ def cmd_migrate() -> int:
     # Migrations change the schema under a running bot's feet: refused while one runs.
     try:
         with database_lock.exclusive(settings.database_path):
+            _clear_leftovers(settings.database_path)
             applied = asyncio.run(_migrate(str(settings.database_path)))
     except (DatabaseLockError, DatabaseUnusable) as exc:
         return _in_use(exc)
@@ -307,6 +329,7 @@ def cmd_run(redactor: SecretRedactingFilter) -> int:
             return EXIT_CONFIG
     try:
         with database_lock.exclusive(settings.database_path):
+            _clear_leftovers(settings.database_path)
             return asyncio.run(serve(settings))
     except (DatabaseLockError, DatabaseUnusable) as exc:
         return _in_use(exc)
@@ -354,21 +377,19 @@ async def serve(
         try:
             await bot.start(settings.discord_token.get_secret_value())
         except discord.LoginFailure:
-            print(
+            say(
                 "Discord refused DISCORD_TOKEN: copy it again from your application's Bot tab "
-                "at https://discord.com/developers/applications (Reset Token if you lost it).",
-                file=sys.stderr,
+                "at https://discord.com/developers/applications (Reset Token if you lost it)."
             )
             return EXIT_CONFIG
         except DatabaseUnusable as exc:
             return _in_use(exc)
         except SelfCheckFailed as failed:
             for line in failed.problems:
-                print(f"PROBLEM: {line}", file=sys.stderr)
-            print(
+                say(f"PROBLEM: {line}")
+            say(
                 f"The bot stopped: fix the {len(failed.problems)} problem(s) above "
-                f"(`{prog_name()} check-config --online` checks again without starting).",
-                file=sys.stderr,
+                f"(`{prog_name()} check-config --online` checks again without starting)."
             )
             return EXIT_CONFIG
         except (aiohttp.ClientConnectorError, OSError) as exc:
@@ -439,7 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # `orderbot backup … | head -1`: the reader went away. Nothing more can be said
         # on stdout, and Python's own flush at exit must not say it with a traceback.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_RUNTIME
     except Exception:
         # Last resort: a readable line; the traceback goes through the redacting handler.

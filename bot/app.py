@@ -8,6 +8,7 @@ import functools
 import hashlib
 import json
 import logging
+import sqlite3
 import time
 from typing import Any
 
@@ -366,6 +367,18 @@ class OrderBot(commands.Bot):
                 self._running_jobs.add(task)
             try:
                 await job()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc):
+                    log.exception("%s job failed; it will run again", label)
+                    return
+                # Another process (a `sqlite3` shell, a bulk import) held the database
+                # past the busy timeout: nothing is wrong with the bot, and the job's
+                # next run picks up where this one stopped.
+                log.warning(
+                    "%s job waited too long for the database (locked by another process, "
+                    "a `sqlite3` shell?); it will run again",
+                    label,
+                )
             except Exception:
                 log.exception("%s job failed; it will run again", label)
             finally:

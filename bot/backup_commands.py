@@ -27,7 +27,10 @@ from storage.backup import (
     CopyReport,
     check_copy,
     copy_database,
+    partial_copy,
     prune_backups,
+    prune_failed_copies,
+    publish,
     remove_stale_temporaries,
     sidecars,
     timestamped_path,
@@ -88,24 +91,25 @@ def cmd_backup(given: str, *, keep: int | None = None) -> int:
             return _fail(f"{dest.parent} is not a folder: create it first, or pick another DEST.")
         target = dest
     cipher = _optional_cipher()
+    next_name = None if folder is None else (lambda _: timestamped_path(folder))
     try:
-        target = copy_database(
-            source, target, next_name=None if folder is None else lambda _: timestamped_path(folder)
-        )
+        # Checked before it gets its name: a copy that can't be trusted, or a backup
+        # killed while it is checked, is never left where it would be taken for one.
+        with partial_copy(source, target) as partial:
+            report = check_copy(partial, cipher)
+            if report.problems:
+                bad = publish(
+                    partial, target.with_name(target.name + ".failed"), next_name=unique_name
+                )
+            else:
+                target = publish(partial, target, next_name=next_name)
     except BackupError as exc:
         return _fail(f"backup failed, no backup was made: {exc}", EXIT_RUNTIME)
-    report = check_copy(target, cipher)
     if report.problems:
-        # A copy that can't be trusted is not left where it would be taken for a backup.
-        bad = unique_name(target.with_name(target.name + ".failed"))
-        with contextlib.suppress(OSError):
-            os.rename(target, bad)
         if folder is not None:
             # While the live ledger is off every scheduled run fails: the newest failed
             # copy is kept for inspection, not one a day until the disk is full.
-            for older in folder.glob("orderbot-*.sqlite3.failed*"):
-                if older != bad and older.is_file() and not older.is_symlink():
-                    older.unlink()
+            prune_failed_copies(folder, newest=bad)
         return _fail(
             f"backup of {source} is NOT usable: {'; '.join(report.problems)}. "
             f"The copy is kept as {bad} for inspection; the database was not changed.",
@@ -155,7 +159,12 @@ def cmd_restore(source: Path) -> int:
         return _fail(f"{source} is the database itself: give the path of a backup.")
     try:
         with database_lock.exclusive(target):
-            return _restore_locked(source, target, cipher)
+            try:
+                return _restore_locked(source, target, cipher)
+            finally:
+                # Run as root, the lock file it created is root's even when the restore
+                # was refused: the bot's user must still be able to take it.
+                _give_to_the_bots_user(lock_path_for(target), target)
     except DatabaseLockError as exc:
         return _fail(str(exc))
 
@@ -227,9 +236,8 @@ def _give_to_the_bots_user(path: Path, target: Path) -> None:
     if os.geteuid() != 0:
         return
     owner = (target if target.exists() else target.parent).stat()
-    for file in (path, lock_path_for(target)):
-        with contextlib.suppress(FileNotFoundError):
-            os.chown(file, owner.st_uid, owner.st_gid)
+    with contextlib.suppress(FileNotFoundError):
+        os.chown(path, owner.st_uid, owner.st_gid)
 
 
 def _set_aside(target: Path) -> Path | None:

@@ -169,7 +169,20 @@ def add_log_file(path: Path, redactor: SecretRedactingFilter) -> logging.Handler
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     handler.addFilter(redactor)
     logging.getLogger().addHandler(handler)
+    _log_files.append(handler)
     return handler
+
+
+_log_files: list[logging.Handler] = []
+_cli = logging.getLogger("bot.cli")
+
+
+def record_in_log_files(message: str, level: int = logging.ERROR) -> None:
+    """The CLI prints its one-line failures on stderr (no timestamp, no logger name: they
+    are for a person). A LOG_FILE gets them too, or it wouldn't say why the bot stopped."""
+    record = _cli.makeRecord(_cli.name, level, "(cli)", 0, message, (), None)
+    for handler in _log_files:
+        handler.handle(record)
 
 
 # Libraries whose DEBUG output carries personal data or secrets, held at these levels

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -83,13 +84,18 @@ def copy_database(
     source: Path, dest: Path, *, next_name: Callable[[Path], Path] | None = None
 ) -> Path:
     """Copy `source` (a live WAL database is fine) to `dest`, a new owner-only file, as one
-    self-contained file (rollback-journal mode, no -wal). Returns where it went.
+    self-contained file (rollback-journal mode, no -wal). Returns where it went (see
+    `publish` for `next_name`). Raises BackupError."""
+    with partial_copy(source, dest) as partial:
+        return publish(partial, dest, next_name=next_name)
 
-    The copy is written under a hidden temporary name beside `dest` and only then given
-    its name, with link(2), which never replaces a file: a copy cut short (a full disk,
-    SIGTERM, kill -9) never carries a backup's name. When `dest` is taken meanwhile (two
-    backups in the same second), `next_name` picks another; without it, BackupError.
-    """
+
+@contextlib.contextmanager
+def partial_copy(source: Path, dest: Path) -> Iterator[Path]:
+    """A finished, fsynced copy of `source` under a hidden temporary name beside `dest`
+    (`.NAME.partial-PID`), removed on the way out unless `publish` gave it a name. A copy
+    cut short (a full disk, SIGTERM, kill -9) or not yet checked never carries a
+    backup's name; `remove_stale_temporaries` clears what a killed process left."""
     partial = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     _remove_with_sidecars(partial)
     try:
@@ -99,19 +105,26 @@ def copy_database(
     os.close(fd)
     try:
         _copy_pages(source, partial)
+        yield partial
+    finally:
+        _remove_with_sidecars(partial)
+
+
+def publish(partial: Path, dest: Path, *, next_name: Callable[[Path], Path] | None = None) -> Path:
+    """Give a finished copy the name `dest` with link(2), which never replaces a file.
+    When `dest` is taken (two backups in the same second), `next_name` picks another;
+    without it, BackupError. Returns the name it got."""
+    try:
         while True:
             try:
-                _publish(partial, dest)
-                break
+                _link(partial, dest)
+                return dest
             except FileExistsError:
                 if next_name is None:
                     raise BackupError(f"{dest} exists: the bot never overwrites a file") from None
                 dest = next_name(dest)
     except OSError as exc:
         raise BackupError(f"can't write {dest} ({exc.strerror})") from None
-    finally:
-        _remove_with_sidecars(partial)
-    return dest
 
 
 def _copy_pages(source: Path, partial: Path) -> None:
@@ -141,8 +154,8 @@ def _copy_pages(source: Path, partial: Path) -> None:
         os.fsync(written.fileno())
 
 
-def _publish(partial: Path, dest: Path) -> None:
-    """Give the finished copy its name, never replacing a file (FileExistsError)."""
+def _link(partial: Path, dest: Path) -> None:
+    """A second name for the finished copy, never replacing a file (FileExistsError)."""
     try:
         os.link(partial, dest)
     except FileExistsError:
@@ -152,7 +165,7 @@ def _publish(partial: Path, dest: Path) -> None:
         # possible against another backup started in the same instant).
         if dest.exists() or dest.is_symlink():
             raise FileExistsError(dest) from None
-        os.rename(partial, dest)
+        shutil.copyfile(partial, dest)
     _fsync_folder(dest.parent)
 
 
@@ -166,7 +179,7 @@ def _fsync_folder(folder: Path) -> None:
 
 
 SIDECARS = ("-journal", "-wal", "-shm")
-_TEMPORARY = re.compile(r"\..+\.(?:partial|restoring)-(\d+)")
+_TEMPORARY = re.compile(r"\..+\.(?:partial|restoring)-(\d+)(?:-journal|-wal|-shm)?")
 
 
 def sidecars(path: Path) -> list[Path]:
@@ -174,7 +187,8 @@ def sidecars(path: Path) -> list[Path]:
 
 
 def _remove_with_sidecars(path: Path) -> None:
-    for file in (path, *sidecars(path)):
+    # Sidecars first: a process killed in between leaves the main file, which names them.
+    for file in (*sidecars(path), path):
         with contextlib.suppress(FileNotFoundError):
             file.unlink()
 
@@ -191,8 +205,9 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
         match = _TEMPORARY.fullmatch(path.name)
         if match is None or _alive(int(match[1])):
             continue
-        _remove_with_sidecars(path)
-        removed.append(path)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
     return removed
 
 
@@ -340,7 +355,21 @@ def prune_backups(folder: Path, keep: int, *, newest: Path | None = None) -> lis
         key=_backup_order,
     )
     room = keep - 1 if newest is not None else keep
-    doomed = ours[: max(len(ours) - room, 0)]
-    for path in doomed:
-        path.unlink()
-    return doomed
+    removed: list[Path] = []
+    for path in ours[: max(len(ours) - room, 0)]:
+        # Another backup pruning the same folder at the same time may have got there first.
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+FAILED_NAME = re.compile(BACKUP_NAME.pattern + r"\.failed(?:-\d+)?")
+
+
+def prune_failed_copies(folder: Path, *, newest: Path) -> None:
+    """Keep only the newest failed copy (`newest`) of those `backup` named in `folder`."""
+    for path in folder.iterdir():
+        if FAILED_NAME.fullmatch(path.name) and path != newest and not path.is_symlink():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()

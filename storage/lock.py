@@ -64,10 +64,19 @@ def _why(path: Path, exc: OSError) -> str:
         owner = os.geteuid()
     if isinstance(exc, PermissionError) and owner != os.geteuid():
         return (
-            f"it belongs to uid {owner}, not to the user the bot runs as (a command run as "
-            "root?). `chown` it and the database to the bot's user."
+            f"it belongs to {_user(owner)}, not to the user the bot runs as (a command run "
+            "as root?). `chown` it and the database to the bot's user."
         )
     return f"{exc.strerror}. Check that its folder is writable by the user the bot runs as."
+
+
+def _user(uid: int) -> str:
+    try:
+        import pwd
+
+        return f"user {pwd.getpwuid(uid).pw_name}"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
 
 
 def real_database_path(database: Path) -> Path:

@@ -19,6 +19,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 import storage.backup
+from bot import backup_commands
 from bot.backup_commands import _set_aside
 from core.crypto import DeliveryCipher
 from core.domain import Money
@@ -341,6 +342,14 @@ def test_a_restore_run_as_root_leaves_the_database_to_the_bots_user(
     for name in ("shop.sqlite3", "shop.sqlite3.lock"):  # or the bot can't take its lock
         info = (home / name).stat()
         assert (info.st_uid, info.st_gid) == (65534, 65534), name
+    # A refused restore on a fresh folder leaves the bot able to take its lock too.
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    os.chown(fresh, 65534, 65534)
+    wrong_key = Fernet.generate_key().decode()
+    done = run_bot(["restore", str(source)], env_for(fresh / "shop.sqlite3", wrong_key), tmp_path)
+    assert done.returncode == 2 and "nothing was changed" in done.stderr
+    assert (fresh / "shop.sqlite3.lock").stat().st_uid == 65534
 
 
 @pytest.mark.parametrize(
@@ -412,8 +421,47 @@ def test_a_killed_backups_partial_copy_is_removed_by_the_next_one(tmp_path: Path
         path.write_bytes(b"half")
     mine = tmp_path / "orderbot-notes.txt.partial-1"  # not hidden: not ours
     mine.write_text("mine")
-    assert remove_stale_temporaries(tmp_path) == [stale]
+    orphan = tmp_path / f".shop.sqlite3.restoring-{dead_pid}-journal"  # its main file gone
+    orphan.write_bytes(b"half")
+    removed = remove_stale_temporaries(tmp_path)
+    assert sorted(removed) == sorted([stale, Path(f"{stale}-journal"), orphan])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, mine.name])
+
+
+def test_a_killed_restores_hidden_copy_is_removed_when_the_bot_next_starts(
+    tmp_path: Path, key: str, cipher: DeliveryCipher
+) -> None:
+    target = tmp_path / "shop.sqlite3"
+    seed(target, cipher)
+    left = tmp_path / f".shop.sqlite3.restoring-{_ended_pid()}"
+    shutil.copyfile(target, left)  # a full copy, contacts and all
+    done = run_bot(["migrate"], env_for(target, key), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert not left.exists() and f"removed {left}" in done.stderr
+
+
+def test_a_backup_stopped_while_it_checks_the_copy_leaves_no_backup(
+    tmp_path: Path, key: str, cipher: DeliveryCipher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM's default is to end the process; SystemExit unwinds the same way."""
+    source = tmp_path / "shop.sqlite3"
+    seed(source, cipher)
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    monkeypatch.setenv("DATABASE_PATH", str(source))
+    monkeypatch.setenv("DELIVERY_ENCRYPTION_KEY", key)
+    monkeypatch.chdir(tmp_path)
+    checked: list[Path] = []
+
+    def stopped(path: Path, cipher: DeliveryCipher | None = None) -> None:
+        checked.append(path)
+        raise SystemExit(143)
+
+    monkeypatch.setattr(backup_commands, "check_copy", stopped)
+    with pytest.raises(SystemExit):
+        backup_commands.cmd_backup(str(folder))
+    assert checked and checked[0].name.startswith(".orderbot-")  # it was checking, unnamed
+    assert list(folder.iterdir()) == []
 
 
 def _ended_pid() -> int:
@@ -507,7 +555,35 @@ def test_a_failed_copy_never_replaces_a_file_and_only_the_newest_is_kept(
     assert f"{dest}.failed-1" in done.stderr and Path(f"{dest}.failed-1").exists()
     folder = tmp_path / "backups"
     folder.mkdir()
+    mine = folder / "orderbot-manual.sqlite3.failed"
+    mine.write_text("the owner's")
     for _ in range(2):
         assert run_bot(["backup", str(folder)], env_for(source, key), tmp_path).returncode == 1
-    assert len(list(folder.glob("orderbot-*.sqlite3.failed*"))) == 1
+    assert len(list(folder.glob("orderbot-2*.sqlite3.failed*"))) == 1
     assert list(folder.glob("orderbot-*.sqlite3")) == []
+    assert mine.read_text() == "the owner's"
+
+
+def test_a_refused_start_is_in_the_log_file_too(
+    tmp_path: Path, key: str, cipher: DeliveryCipher
+) -> None:
+    target = tmp_path / "shop.sqlite3"
+    seed(target, cipher)
+    log_file = tmp_path / "logs" / "orderbot.log"
+    env = {
+        **env_for(target, key),
+        "LOG_FILE": str(log_file),
+        "DISCORD_TOKEN": "x" * 60,
+        "GUILD_ID": "1100000000000000001",
+        "STAFF_ROLE_ID": "1100000000000000002",
+        "STAFF_CHANNEL_ID": "1100000000000000003",
+        "NOTICE_CHANNEL_ID": "1100000000000000004",
+        "CATALOG_PATH": str(REPO_ROOT / "catalog.toml"),
+        "DISCORD_API_BASE_URL": "http://127.0.0.1:9",
+    }
+    with database_lock.exclusive(target):  # another bot runs on it
+        done = run_bot(["run"], env, tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "is in use by process" in done.stderr
+    logged = log_file.read_text(encoding="utf-8")
+    assert "ERROR   bot.cli: " in logged and "is in use by process" in logged
