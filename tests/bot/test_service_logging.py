@@ -4,10 +4,17 @@ that goes away (`orderbot backup … | head -1`) ends the command without a trac
 
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
+
+from bot.app import OrderBot
+from storage.database import open_database
 from tests.support import PYTHON, REPO_ROOT
 
 LOGS = (
@@ -106,3 +113,33 @@ def test_under_journald_the_clis_own_error_lines_carry_a_priority(tmp_path: Path
     assert done.returncode == 2
     (line,) = out.read_text(encoding="utf-8").splitlines()
     assert line.startswith("<3>DATABASE_PATH=") and "doesn't exist" in line
+
+
+async def test_a_job_blocked_by_another_processs_lock_logs_one_warning_not_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A real lock: a second connection (a `sqlite3` shell) holds a write transaction
+    past the bot's busy timeout while a scheduled job writes."""
+    db = await open_database(tmp_path / "shop.sqlite3")
+    await db.conn.execute("PRAGMA busy_timeout = 100")  # the bot's 5 s, shortened
+    holder = sqlite3.connect(tmp_path / "shop.sqlite3", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    ran: list[str] = []
+
+    async def job() -> None:
+        ran.append("started")
+        async with db.transaction() as conn:
+            await conn.execute("DELETE FROM shop_state")
+
+    host = SimpleNamespace(is_closed=lambda: False, _closing=False, _running_jobs=set())
+    guarded = OrderBot._guarded(host, job, "poll boost")  # type: ignore[arg-type]
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.app"):
+            await guarded()
+    finally:
+        holder.close()
+        await db.close()
+    assert ran == ["started"]
+    (record,) = [r for r in caplog.records if r.name == "bot.app"]
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert "poll boost job waited too long for the database" in record.getMessage()
