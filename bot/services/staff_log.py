@@ -141,6 +141,7 @@ class StaffLog:
         # Buttons for an alert that is acted on from its own message (an approval); set
         # by the bot once the cogs that answer them are loaded.
         self.view_for: Callable[[StaffAlert], discord.ui.View | None] | None = None
+        self._channel_down_until = 0.0
 
     async def _channel(self) -> discord.abc.Messageable:
         channel = self.client.get_channel(self.channel_id)
@@ -152,6 +153,10 @@ class StaffLog:
     async def post_pending(self) -> int:
         """Post what is due. Returns how many messages were posted."""
         now = self.clock()
+        if now < self._channel_down_until:
+            # The channel failed a moment ago: an alert raised since waits behind the
+            # ones that failed, so staff read them in the order they happened.
+            return 0
         claimed = await staff_alerts.claim_due_alerts(
             self.db, now=now, lease=CLAIM_LEASE, limit=CLAIM_BATCH
         )
@@ -172,10 +177,11 @@ class StaffLog:
                 len(claimed) - len(done),
                 self.timings.staff_channel_retry,
             )
+            self._channel_down_until = now + self.timings.staff_channel_retry
             await staff_alerts.release_alerts(
                 self.db,
                 [a.id for a in claimed if a.id not in done],
-                not_before=now + self.timings.staff_channel_retry,
+                not_before=self._channel_down_until,
             )
             return 0
         return posted

@@ -366,8 +366,13 @@ async def test_a_channel_outage_delays_alerts_and_loses_none(stack: LocalStack) 
     world = emu.world
     channel = rf"^/channels/{world.staff_channel_id}/messages$"
     # The channel refuses everything for a while (say staff are fixing its permissions).
-    emu.inject_error("POST", channel, 403, code=50013, message="Missing Permissions", count=1)
+    refused = emu.inject_error(
+        "POST", channel, 403, code=50013, message="Missing Permissions", count=1
+    )
     await stack.admin("shop pause", {"reason": "outage"})
+    # The resume comes after the channel has failed: it must wait behind the pause, not
+    # overtake it while the pause waits for the channel to come back.
+    await wait_until(lambda: refused.hits == 1, 30, lambda: "the channel never refused the pause")
     await stack.admin("shop resume")
     paused = await staff_line(stack, "paused the shop", timeout=30)
     resumed = await staff_line(stack, "resumed the shop", timeout=30)
