@@ -172,10 +172,34 @@ def cmd_gen_key() -> int:
     return EXIT_OK
 
 
+def _settings_failure(exc: ConfigError) -> int:
+    """The settings' problems, and the catalog's beside them when it can be found: an
+    owner fixes both in one pass instead of meeting the catalog's after the settings'."""
+    say(exc.render())
+    from bot.setting_names import catalog_path_anyway
+
+    try:
+        load_catalog(catalog_path_anyway())
+    except ConfigError as catalog_problems:
+        say(catalog_problems.render())
+    return EXIT_CONFIG
+
+
+def _warn_unknown_names() -> None:
+    from bot.setting_names import unknown_setting_warnings
+
+    for line in unknown_setting_warnings():
+        say(f"WARNING: {line}")
+
+
 def cmd_check_config(redactor: SecretRedactingFilter, *, online: bool = False) -> int:
+    _warn_unknown_names()
     try:
         settings = load_settings()
-        redactor.add_secrets(settings.secret_values())
+    except ConfigError as exc:
+        return _settings_failure(exc)
+    redactor.add_secrets(settings.secret_values())
+    try:
         catalog = load_catalog(settings.catalog_path, settings.enabled_providers())
     except ConfigError as exc:
         return _config_failure(exc)
@@ -311,7 +335,7 @@ def cmd_run(redactor: SecretRedactingFilter) -> int:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        return _config_failure(exc)
+        return _settings_failure(exc)
     if settings.discord_token is None:
         print(NO_TOKEN_HELP.format(prog=prog_name()), file=sys.stderr)
         return EXIT_CONFIG

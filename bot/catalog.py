@@ -194,11 +194,33 @@ def _field_problem(err: Mapping[str, Any]) -> str:
     return FIELD_HINTS.get(loc[0], f"{field}: {err['msg']}") if loc else str(err["msg"])
 
 
+TOP_LEVEL = ("products",)
+
+
+def _unknown_top_level(data: dict[str, Any]) -> list[str]:
+    """A `[[product]]` (singular) or `[shop]` table would otherwise vanish in silence,
+    and the catalog would load without it."""
+    problems = []
+    for name, value in data.items():
+        if name in TOP_LEVEL:
+            continue
+        close = difflib.get_close_matches(name, TOP_LEVEL, n=1, cutoff=0.6)
+        hint = (
+            " (did you mean [[products]]?)"
+            if close
+            else " (a catalog has [[products]] tables only)"
+        )
+        what = "table" if isinstance(value, dict | list) else "setting"
+        problems.append(f"{name}: not a catalog {what}, so it would be ignored{hint}")
+    return problems
+
+
 def parse_catalog(data: dict[str, Any], source: str = "catalog") -> Catalog:
+    unknown = _unknown_top_level(data)
     raw_products = data.get("products")
     if not isinstance(raw_products, list) or not raw_products:
-        raise ConfigError(source, ["there must be at least one [[products]] table"])
-    problems: list[str] = []
+        raise ConfigError(source, [*unknown, "there must be at least one [[products]] table"])
+    problems: list[str] = list(unknown)
     products: list[Product] = []
     seen: dict[str, int] = {}
     for index, raw in enumerate(raw_products):

@@ -38,6 +38,7 @@ SUBPROCESS_MODULES = frozenset(
         REPO_ROOT / "tests" / "bot" / "test_backup.py",
         REPO_ROOT / "tests" / "storage" / "test_lock.py",
         REPO_ROOT / "tests" / "bot" / "test_service_logging.py",
+        REPO_ROOT / "tests" / "bot" / "test_config_mistakes.py",
     }
 )
 
