@@ -93,6 +93,11 @@ def cmd_init(folder: Path) -> int:
                 f"\nDELIVERY_ENCRYPTION_KEY={DeliveryCipher.generate_key()}\n",
                 1,
             )
+            # The template doubles as a clone's .env.example; this copy *is* the .env, and
+            # its reader runs the installed command.
+            text = text.replace(
+                "# Copy to .env and fill in.", "# Written by `orderbot init`: fill it in.", 1
+            ).replace("`python -m bot ", f"`{prog_name()} ")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
         try:
             fd = os.open(path, flags, 0o600 if target == ".env" else 0o644)

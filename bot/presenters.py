@@ -8,6 +8,7 @@ import io
 from datetime import UTC, datetime
 
 import discord
+from discord.utils import TimestampStyle
 
 from core.domain import Delivery, Money, OrderSource, OrderStatus, PaymentMode
 from storage.orders import OrderEvent, OrderRecord
@@ -65,8 +66,9 @@ def price_text(order: OrderRecord) -> str:
     return order.total.format()
 
 
-def ts(epoch: float, style: str = "f") -> str:
-    return f"<t:{int(epoch)}:{style}>"
+def ts(epoch: float, style: TimestampStyle = "f") -> str:
+    """A Discord timestamp: each reader sees it in their own time zone and language."""
+    return discord.utils.format_dt(datetime.fromtimestamp(epoch, tz=UTC), style)
 
 
 def order_line(order: OrderRecord) -> str:

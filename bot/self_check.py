@@ -103,6 +103,43 @@ def channel_permissions(guild: Any, roles: Any, member: Any, channel: Any) -> in
     return perms
 
 
+def _staff_channel_leaks(settings: Settings, guild: Any, roles: Any, channel: Any) -> list[str]:
+    """The staff channel must be private: a member with no roles (@everyone), or one with
+    only the buyer role, must not see it. At most one line: a channel every member reads is
+    read by the buyers too."""
+    guild_id = int(guild["id"])
+    where = f"STAFF_CHANNEL_ID={settings.staff_channel_id} (#{channel.get('name')})"
+    role_by_id = {int(r["id"]): r for r in roles}
+    readers: list[tuple[str, int | None]] = [("every member", None)]
+    buyer_role_id = settings.buyer_role_id
+    # A buyer role that is @everyone or the staff role gives buyers nothing more to read.
+    if (
+        buyer_role_id not in (None, guild_id, settings.staff_role_id)
+        and buyer_role_id in role_by_id
+    ):
+        buyer_role = f"@{role_by_id[buyer_role_id].get('name')}"
+        readers.append(
+            (f"every buyer (BUYER_ROLE_ID={buyer_role_id}, {buyer_role})", buyer_role_id)
+        )
+    for who, role_id in readers:
+        anyone = {"user": {"id": "0"}, "roles": [] if role_id is None else [str(role_id)]}
+        if not channel_permissions(guild, roles, anyone, channel) & VIEW_CHANNEL:
+            continue
+        role = role_by_id.get(guild_id if role_id is None else role_id, {})
+        role_name = "@everyone" if role_id is None else f"@{role.get('name')}"
+        if int(role.get("permissions", 0)) & ADMINISTRATOR:
+            return [
+                f"{where} can be read by {who} ({role_name} has Administrator): Server Settings "
+                f"→ Roles → {role_name} → turn off Administrator."
+            ]
+        return [
+            f"{where} can be read by {who} ({role_name} has View Channel): edit the channel → "
+            f"Permissions → {role_name} → deny View Channel (allow it for the staff role and the "
+            "bot's role), or set STAFF_CHANNEL_ID to a private channel."
+        ]
+    return []
+
+
 async def discord_problems(
     http: discord.http.HTTPClient, settings: Settings, *, application_id: int, bot_id: int
 ) -> list[str]:
@@ -149,8 +186,23 @@ async def _discord_problems(
                 f"{setting}={role_id} is not a role in {name}: Server Settings → Roles, "
                 "right-click the role → Copy Role ID (turn on Developer Mode first)."
             )
+    if settings.staff_role_id == guild_id:
+        problems.append(
+            f"STAFF_ROLE_ID={guild_id} is @everyone, so every member would be staff: create a "
+            "Staff role (Server Settings → Roles), give it to your staff only, and set "
+            "STAFF_ROLE_ID to its id."
+        )
     channels = {int(c["id"]): c for c in await http.get_all_guild_channels(guild_id)}
     member = await http.get_member(guild_id, bot_id)
+    if settings.notice_channel_id == settings.staff_channel_id:
+        shared = channels.get(settings.notice_channel_id)
+        channel_name = shared.get("name") if shared is not None else settings.notice_channel_id
+        problems.append(
+            f"NOTICE_CHANNEL_ID={settings.notice_channel_id} is also STAFF_CHANNEL_ID "
+            f"(#{channel_name}): "
+            "order notices and staff work would share one channel. Set NOTICE_CHANNEL_ID to a "
+            "separate channel for order notices."
+        )
     for field, (needed, words) in NEEDED.items():
         setting = field.upper()
         channel_id = getattr(settings, field)
@@ -173,6 +225,8 @@ async def _discord_problems(
                 "Permissions → add the bot's role with View Channel, Send Messages and Read "
                 "Message History."
             )
+        if field == "staff_channel_id":
+            problems.extend(_staff_channel_leaks(settings, guild, roles, channel))
     try:
         await http.get_guild_commands(application_id, guild_id)
     except discord.Forbidden:

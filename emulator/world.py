@@ -253,6 +253,13 @@ class World:
         self.members[uid] = MemberRecord(uid, list(roles), iso())
         return uid
 
+    def add_role(self, name: str, permissions: int = 0) -> int:
+        """A new role, above the others (as Server Settings → Roles → Create Role)."""
+        rid = self._ids.next()
+        position = max((r.position for r in self.roles.values()), default=0) + 1
+        self.roles[rid] = RoleRecord(rid, name, permissions, position)
+        return rid
+
     def dm_channel_for(self, user_id: int) -> ChannelRecord:
         if user_id not in self.users:
             raise KeyError(user_id)

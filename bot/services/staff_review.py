@@ -16,6 +16,7 @@ import logging
 import time
 
 from bot.errors import InvalidInput, clip
+from bot.presenters import ts
 from bot.services.ordering import ConfirmOutcome, OrderingService
 from bot.services.staff_orders import StaffOrderError, find_order
 from core import alerts
@@ -353,7 +354,7 @@ class StaffReview:
         until = await provider_health.hold_until(self.db, order.provider)
         if until > time.time():
             raise StaffOrderError(
-                f"{order.provider} asked us to wait until <t:{int(until) + 1}:T> "
-                f"(<t:{int(until) + 1}:R>). Nothing was sent; order `{order.id}` stays "
+                f"{order.provider} asked us to wait until {ts(until + 1, 'T')} "
+                f"({ts(until + 1, 'R')}). Nothing was sent; order `{order.id}` stays "
                 f"**{order.status.label}**. Try again then."
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import discord
 
 from bot.contact import mask_email_keep_domain, mask_phone_keep_format
+from bot.presenters import ts
 from bot.services.order_queries import OrderRecord
 from bot.services.ordering import CONFIRMATION_TTL, ConfirmResult, PaymentPreview
 from core.domain import Money, PaymentMode
@@ -53,7 +54,7 @@ def confirmation_embed(
     expires = int(order.created_at + CONFIRMATION_TTL)
     embed = discord.Embed(
         title="Confirm your order",
-        description=f"Press **Confirm** to place it, or **Cancel**. This expires <t:{expires}:R>.",
+        description=f"Press **Confirm** to place it, or **Cancel**. This expires {ts(expires, 'R')}.",
         colour=discord.Colour.blurple(),
     )
     embed.add_field(name="Product", value=order.product_name, inline=True)

@@ -77,6 +77,10 @@ def test_a_wheel_installed_in_a_clean_venv_inits_and_checks_an_empty_folder(
     assert first.returncode == 0, first.stderr
     assert (folder / "catalog.toml").exists() and (folder / ".env").exists()
     assert oct((folder / ".env").stat().st_mode & 0o777) == "0o600"
+    written = (folder / ".env").read_text()
+    # It is the .env, read by someone who runs the installed command.
+    assert written.startswith("# Written by `orderbot init`: fill it in.")
+    assert "python -m bot" not in written and "`orderbot gen-key`" in written
     (folder / "catalog.toml").write_text("# mine\n" + (folder / "catalog.toml").read_text())
     again = run([orderbot, "init"], folder, env)
     assert again.stdout.count("exists: left as it is") == 2

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from demo.stack import REPO_ROOT, LocalStack
-from emulator.world import SEND_MESSAGES, VIEW_CHANNEL, Overwrite
+from emulator.world import ADMINISTRATOR, SEND_MESSAGES, VIEW_CHANNEL, Overwrite
 from tests.e2e.helpers import embed_text
 
 INVITE = "https://discord.com/oauth2/authorize?client_id="
@@ -184,3 +184,86 @@ async def test_a_refused_token_is_one_line_and_exit_2(parts: LocalStack) -> None
     assert "Discord refused DISCORD_TOKEN: copy it again from your application's Bot tab" in output
     assert "Traceback" not in output and "not-the-token" not in output
     assert not parts.emulator.gateway.sessions
+
+
+# Issue 25: setups that leak the staff channel or hand out staff power are problems too.
+STAFF_CHANNEL_FIX = (
+    "edit the channel → Permissions → {role} → deny View Channel (allow it for the staff role "
+    "and the bot's role), or set STAFF_CHANNEL_ID to a private channel."
+)
+
+
+@pytest.mark.parametrize(
+    "mistake",
+    [
+        "swapped_channels",
+        "public_staff_channel",
+        "everyone_is_administrator",
+        "notices_are_staff",
+        "staff_is_everyone",
+    ],
+)
+async def test_a_setup_that_leaks_or_hands_out_staff_power_is_a_problem(
+    parts: LocalStack, mistake: str
+) -> None:
+    world = parts.emulator.world
+    staff_id, notice_id = world.staff_channel_id, world.notice_channel_id
+    env: dict[str, str] = {}
+    if mistake == "swapped_channels":
+        env = {"STAFF_CHANNEL_ID": str(notice_id), "NOTICE_CHANNEL_ID": str(staff_id)}
+        expected = (
+            f"STAFF_CHANNEL_ID={notice_id} (#order-notices) can be read by every member "
+            "(@everyone has View Channel): " + STAFF_CHANNEL_FIX.format(role="@everyone")
+        )
+    elif mistake == "public_staff_channel":
+        staff = world.channels[staff_id]
+        staff.overwrites = [o for o in staff.overwrites if o.id != world.everyone_role_id]
+        expected = (
+            f"STAFF_CHANNEL_ID={staff_id} (#staff) can be read by every member "
+            "(@everyone has View Channel): " + STAFF_CHANNEL_FIX.format(role="@everyone")
+        )
+    elif mistake == "everyone_is_administrator":
+        world.roles[world.everyone_role_id].permissions |= ADMINISTRATOR
+        expected = (
+            f"STAFF_CHANNEL_ID={staff_id} (#staff) can be read by every member (@everyone has "
+            "Administrator): Server Settings → Roles → @everyone → turn off Administrator."
+        )
+    elif mistake == "notices_are_staff":
+        env = {"NOTICE_CHANNEL_ID": str(staff_id)}
+        expected = (
+            f"NOTICE_CHANNEL_ID={staff_id} is also STAFF_CHANNEL_ID (#staff): order notices and "
+            "staff work would share one channel. Set NOTICE_CHANNEL_ID to a separate channel "
+            "for order notices."
+        )
+    else:
+        env = {"STAFF_ROLE_ID": str(world.guild_id)}
+        expected = (
+            f"STAFF_ROLE_ID={world.guild_id} is @everyone, so every member would be staff: "
+            "create a Staff role (Server Settings → Roles), give it to your staff only, and set "
+            "STAFF_ROLE_ID to its id."
+        )
+    status, output = await run_bot(parts, ["check-config", "--online"], env)
+    assert status == 2, output
+    assert problem_lines(output) == [f"PROBLEM: {expected}"], output
+    assert "Traceback" not in output
+
+
+async def test_a_staff_channel_the_buyer_role_reads_is_a_problem(parts: LocalStack) -> None:
+    world = parts.emulator.world
+    buyers = world.add_role("Buyers")
+    staff = world.channels[world.staff_channel_id]
+    staff.overwrites.append(Overwrite(buyers, 0, allow=VIEW_CHANNEL))
+    env = {"BUYER_ROLE_ID": str(buyers)}
+    status, output = await run_bot(parts, ["check-config", "--online"], env)
+    assert status == 2, output
+    assert problem_lines(output) == [
+        f"PROBLEM: STAFF_CHANNEL_ID={world.staff_channel_id} (#staff) can be read by every "
+        f"buyer (BUYER_ROLE_ID={buyers}, @Buyers) (@Buyers has View Channel): "
+        + STAFF_CHANNEL_FIX.format(role="@Buyers")
+    ], output
+
+    # The buyer role set, and the staff channel private: OK.
+    staff.overwrites = [o for o in staff.overwrites if o.id != buyers]
+    status, output = await run_bot(parts, ["check-config", "--online"], env)
+    assert status == 0, output
+    assert "OK: Discord is set up as the settings say" in output
