@@ -229,6 +229,11 @@ def cmd_check_config(redactor: SecretRedactingFilter, *, online: bool = False) -
         return EXIT_OK
     from bot.self_check import check_online
 
+    # Its own lines only: discord.py's intent and voice warnings and our INFO lines (where
+    # REST goes, "logging in") would read like problems among the PROBLEM lines. A real
+    # failure (ERROR) still shows.
+    logging.getLogger().setLevel(logging.ERROR)
+    logging.getLogger("discord").setLevel(logging.ERROR)
     problems, warnings = asyncio.run(check_online(settings))
     for line in problems:
         print(f"PROBLEM: {line}", file=sys.stderr)

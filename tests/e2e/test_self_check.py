@@ -7,6 +7,7 @@ starts; `check-config --online` reports every problem at once."""
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -58,6 +59,14 @@ async def run_bot(
 
 def problem_lines(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("PROBLEM: ")]
+
+
+def assert_only_its_own_lines(output: str) -> None:
+    """check-config prints its own lines only: no library's log lines (discord.py's
+    intent and voice warnings) and no timestamped INFO lines among the PROBLEM lines."""
+    logged = [line for line in output.splitlines() if re.match(r"\d{4}-\d\d-\d\d ", line)]
+    assert logged == [], output
+    assert "PyNaCl" not in output and "intent" not in output.lower(), output
 
 
 def closed_port() -> int:
@@ -155,6 +164,7 @@ async def test_check_config_online_reports_every_problem_at_once(parts: LocalSta
         assert any(expected in p for p in problems), (expected, output)
     assert "WARNING: boost: doesn't answer" in output
     assert "Traceback" not in output
+    assert_only_its_own_lines(output)
 
     # Set up right: OK, exit 0, and nothing went online.
     notices.overwrites = [o for o in notices.overwrites if o.id != world.bot_role_id]
@@ -163,6 +173,7 @@ async def test_check_config_online_reports_every_problem_at_once(parts: LocalSta
     assert status == 0, output
     assert "OK: Discord is set up as the settings say" in output
     assert not parts.emulator.gateway.sessions
+    assert_only_its_own_lines(output)
 
 
 async def test_discord_failing_during_the_check_is_one_line_not_a_traceback(
