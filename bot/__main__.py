@@ -54,7 +54,7 @@ NO_TOKEN_HELP = """\
 No DISCORD_TOKEN is set, so there is no Discord bot to connect as.
 
   Try it offline first:   make demo            (from a clone)
-                          python -m demo       (installed with pip)
+                          {prog} demo       (installed with pip)
       (starts the sandbox providers, a local Discord emulator and this bot,
        then walks a buyer and a staff member through the shop)
 
@@ -158,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace the database with a checked backup (the bot must be stopped)",
     )
     restore.add_argument("source", type=Path, help="the backup file to restore")
+    demo = sub.add_parser(
+        "demo",
+        help="try the shop offline: sandbox providers, a local Discord and this bot "
+        "(`demo --help` for its options)",
+        add_help=False,
+    )
+    demo.add_argument("demo_args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -448,6 +455,11 @@ POSIX_ONLY = (
 
 
 def dispatch(args: argparse.Namespace, redactor: SecretRedactingFilter) -> int:
+    if args.command == "demo":
+        # The demo runs the bot as an owner would, from above it: handed over as its own
+        # program rather than imported from down here.
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "demo", *args.demo_args])  # noqa: S606 - our interpreter, no shell
     if args.command == "gen-key":
         return cmd_gen_key()
     if args.command == "init":

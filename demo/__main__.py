@@ -18,6 +18,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
+from importlib.resources import files
 from pathlib import Path
 
 from bot.catalog import Catalog, load_catalog
@@ -26,7 +27,17 @@ from demo.journeys import set_the_scene, stack_env, walk
 from demo.stack import LocalStack
 from demo.transcript import Transcript
 
-SHIPPED_CATALOG = Path(__file__).resolve().parents[1] / "catalog.toml"
+
+def shipped_catalog() -> Path:
+    """The example catalog: a clone's ./catalog.toml, or the copy an installed package
+    carries for `orderbot init` (the same file: tests/bot/test_install.py)."""
+    in_clone = Path(__file__).resolve().parents[1] / "catalog.toml"
+    if in_clone.is_file():
+        return in_clone
+    return Path(str(files("bot").joinpath("templates", "catalog.toml")))
+
+
+SHIPPED_CATALOG = shipped_catalog()
 
 
 async def run(

@@ -33,11 +33,18 @@ SPEC_URI = "urn:discord:openapi"
 _METHODS = ("get", "put", "post", "patch", "delete")
 
 
+# A copy of Discord's spec (MIT, its LICENSE beside it) ships with the package, so an
+# installed `orderbot demo` checks its answers too; tests/emulator/test_contract.py keeps
+# it identical to the project's reference copy in ../shared.
+PACKAGED_SPEC = Path(__file__).resolve().parent / "spec" / "openapi.json"
+
+
 def default_spec_path() -> Path:
     env = os.environ.get(SPEC_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[1].parent / "shared/discord/openapi.json"
+    beside = Path(__file__).resolve().parents[1].parent / "shared/discord/openapi.json"
+    return beside if beside.is_file() else PACKAGED_SPEC
 
 
 @dataclasses.dataclass(frozen=True)

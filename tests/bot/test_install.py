@@ -111,4 +111,13 @@ def test_a_wheel_installed_in_a_clean_venv_inits_and_checks_an_empty_folder(
     # The no-token help fits an installed bot: no make, no cp .env.example.
     no_token = run([orderbot, "run"], folder, env)
     assert no_token.returncode == 2
-    assert "orderbot init" in no_token.stderr and "python -m demo" in no_token.stderr
+    assert "orderbot init" in no_token.stderr and "orderbot demo" in no_token.stderr
+
+    # And the demo it advertises works from the installed copy, with no arguments: its
+    # catalog and Discord's OpenAPI spec come with the package (no clone, no ../shared).
+    empty = tmp_path / "demo-here"
+    empty.mkdir()
+    demo = run([orderbot, "demo"], empty, {**env, "DEMO_FAST": "1"})
+    assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
+    assert "All journeys worked" in demo.stdout
+    assert "site-packages/bot/templates/catalog.toml" in demo.stdout

@@ -19,7 +19,8 @@ import discord.http
 import pytest
 
 from emulator import Emulator
-from emulator.contract import ContractChecker
+from emulator.contract import PACKAGED_SPEC, ContractChecker
+from tests.support import REPO_ROOT
 
 from .minibot import TOKEN, MiniBot
 
@@ -371,3 +372,12 @@ def test_redirect_sets_both_urls(discord_urls: Any) -> None:
         gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
         assert str(gateway) == "ws://127.0.0.1:5000/gateway"
         assert str(gateway.with_query(v=10)) == "ws://127.0.0.1:5000/gateway?v=10"
+
+
+def test_the_packaged_openapi_spec_is_the_projects_reference_copy() -> None:
+    """An installed emulator checks its answers against the copy it carries: it must be
+    the reference spec beside the project, byte for byte, with its license."""
+    reference = REPO_ROOT.parent / "shared" / "discord"
+    assert (reference / "openapi.json").is_file(), "../shared/discord is the reference"
+    assert PACKAGED_SPEC.read_bytes() == (reference / "openapi.json").read_bytes()
+    assert (PACKAGED_SPEC.parent / "LICENSE").read_bytes() == (reference / "LICENSE").read_bytes()
