@@ -180,7 +180,7 @@ def child(mode: str) -> dict[str, Any]:
         import PIL.ImageDraw
         import PIL.ImageFont
 
-        from bot.services.stats import render_chart as render
+        from bot.services.stats_chart import render_chart as render
 
         result["library_version"] = PIL.Image.__version__
     else:

@@ -64,7 +64,10 @@ async def run(
     try:
         await stack.start_bot()
         kept = (
-            "kept" if keep else "removed at the end unless something fails (--workdir DIR keeps it)"
+            "kept"
+            if keep
+            else "removed at the end unless something fails, all but the stats chart "
+            "(--workdir DIR keeps them)"
         )
         out.say(
             f"Bot online (pid {stack.process.pid if stack.process else os.getpid()}); its "
@@ -87,9 +90,21 @@ async def run(
         if failed or keep:
             print(f"The database and the bot's log are kept in {workdir}", file=sys.stderr)
         else:
-            shutil.rmtree(workdir, ignore_errors=True)
+            remove_all_but_the_chart(workdir)
     out.say(f"\nAll journeys worked in {out.elapsed():.1f}s. Demo finished.")
     return 0
+
+
+def remove_all_but_the_chart(workdir: Path) -> None:
+    """The database and the log go; the /admin stats chart stays, for the owner to open
+    (the transcript said where it is)."""
+    for entry in workdir.iterdir():
+        if entry.suffix == ".png":
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def main(

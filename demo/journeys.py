@@ -477,7 +477,14 @@ async def run_the_shop(shop: Shop) -> None:
     if not files or not files[0].endswith(".png"):
         raise JourneyFailed("/admin stats attached no chart")
     png = shop.emu.attachment_bytes(answer["attachments"][0])
-    shop.out.note(f"the chart is {files[0]} ({len(png):,} bytes of PNG)")
+    if not png.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise JourneyFailed("/admin stats attached a chart that is no PNG")
+    saved = shop.stack.workdir / files[0]
+    saved.write_bytes(png)
+    shop.out.note(
+        f"the chart is saved at {saved} ({len(png):,} bytes of PNG): open it; it stays "
+        "after the demo"
+    )
 
 
 Journey = Callable[[Shop], Awaitable[None]]

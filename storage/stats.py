@@ -20,16 +20,19 @@ async def orders_per_day(db: Database, *, since: float) -> list[tuple[str, str, 
     return [(row["day"], row["status"], row["n"]) for row in rows]
 
 
-async def revenue(db: Database, *, since: float, statuses: Sequence[OrderStatus]) -> dict[str, int]:
-    """Currency -> minor units of the orders placed here since then in those statuses."""
+async def revenue_per_day(
+    db: Database, *, since: float, statuses: Sequence[OrderStatus]
+) -> list[tuple[str, str, int]]:
+    """(UTC day, currency, minor units) of the orders placed here since then in those
+    statuses, by the day each was created (the period's revenue is their sum)."""
     placeholders = ", ".join("?" for _ in statuses)
     rows = await db.fetch_all(
-        "SELECT currency, SUM(total_minor) AS total FROM orders WHERE created_at >= ?"  # noqa: S608 - only placeholders are interpolated
-        f" AND source = 'placed' AND status IN ({placeholders}) GROUP BY currency"
-        " ORDER BY currency",
+        "SELECT date(created_at, 'unixepoch') AS day, currency, SUM(total_minor) AS total"  # noqa: S608 - only placeholders are interpolated
+        f" FROM orders WHERE created_at >= ? AND source = 'placed' AND status IN ({placeholders})"
+        " GROUP BY day, currency ORDER BY day, currency",
         (since, *(s.value for s in statuses)),
     )
-    return {row["currency"]: int(row["total"]) for row in rows}
+    return [(row["day"], row["currency"], int(row["total"])) for row in rows]
 
 
 async def completion_times(db: Database, *, since: float) -> dict[str, list[float]]:

@@ -1,4 +1,4 @@
-"""The figures behind /admin stats, and its chart.
+"""The figures behind /admin stats (the chart that draws them: bot.services.stats_chart).
 
 The chart is drawn with Pillow, imported only when a chart is drawn: the bot's start and
 memory don't pay for it (docs/benchmarks.md has the measured cost, and why not matplotlib).
@@ -8,7 +8,6 @@ It is drawn in a worker thread so the event loop keeps serving while it renders.
 from __future__ import annotations
 
 import asyncio
-import io
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -18,18 +17,41 @@ from core.domain import OrderStatus
 from storage import stats
 from storage.database import Database
 
-# Stacking order and colours of the chart (and the legend), bottom to top.
-CHART_STATUSES: tuple[tuple[OrderStatus, tuple[int, int, int]], ...] = (
-    (OrderStatus.COMPLETED, (46, 160, 67)),
-    (OrderStatus.PARTIALLY_COMPLETED, (154, 205, 50)),
-    (OrderStatus.SUBMITTED, (52, 120, 246)),
-    (OrderStatus.PROCESSING, (86, 180, 233)),
-    (OrderStatus.SUBMITTING, (160, 160, 200)),
-    (OrderStatus.AWAITING_APPROVAL, (200, 140, 220)),
-    (OrderStatus.NEEDS_REVIEW, (240, 170, 30)),
-    (OrderStatus.FAILED, (220, 50, 47)),
-    (OrderStatus.REFUNDED, (150, 150, 150)),
-    (OrderStatus.CANCELLED, (90, 90, 90)),
+
+# The outcomes the chart shows, bottom to top, in the words a buyer would use: the states
+# an order passes through on its way (submitting, submitted, processing) are one
+# "in progress". Only the outcomes that occurred get a legend entry.
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    name: str
+    colour: tuple[int, int, int]
+    statuses: frozenset[OrderStatus]
+
+
+OUTCOMES: tuple[Outcome, ...] = (
+    Outcome("completed", (46, 160, 67), frozenset({OrderStatus.COMPLETED})),
+    Outcome("partly completed", (154, 205, 50), frozenset({OrderStatus.PARTIALLY_COMPLETED})),
+    Outcome(
+        "in progress",
+        (52, 120, 246),
+        frozenset({OrderStatus.SUBMITTING, OrderStatus.SUBMITTED, OrderStatus.PROCESSING}),
+    ),
+    Outcome("waiting for approval", (200, 140, 220), frozenset({OrderStatus.AWAITING_APPROVAL})),
+    Outcome("being checked by staff", (240, 170, 30), frozenset({OrderStatus.NEEDS_REVIEW})),
+    Outcome("failed", (220, 50, 47), frozenset({OrderStatus.FAILED})),
+    Outcome("refunded", (150, 150, 150), frozenset({OrderStatus.REFUNDED})),
+    Outcome("cancelled", (90, 90, 90), frozenset({OrderStatus.CANCELLED})),
+)
+OUTCOME_OF: dict[str, Outcome] = {
+    status.value: outcome for outcome in OUTCOMES for status in outcome.statuses
+}
+IN_PROGRESS = OUTCOMES[2]
+# Each status with its outcome's colour, bottom to top (bench/chart_library.py draws the
+# same chart with matplotlib from this).
+CHART_STATUSES: tuple[tuple[OrderStatus, tuple[int, int, int]], ...] = tuple(
+    (status, outcome.colour)
+    for outcome in OUTCOMES
+    for status in sorted(outcome.statuses, key=list(OrderStatus).index)
 )
 REVENUE_STATUSES = (OrderStatus.COMPLETED, OrderStatus.PARTIALLY_COMPLETED)
 
@@ -56,6 +78,8 @@ class StatsFigures:
     totals: dict[str, int] = field(default_factory=dict)
     # currency -> ledger kind -> minor units moved in the period (debits as spent: > 0)
     wallet: dict[str, dict[str, int]] = field(default_factory=dict)
+    # day -> currency -> minor units: `revenue` by the day the orders were created
+    revenue_per_day: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def fallback_rate(self) -> float | None:
@@ -90,7 +114,14 @@ class StatsService:
         for day, status, n in await stats.orders_per_day(self.db, since=since):
             per_day.setdefault(day, {})[status] = n
             totals[status] = totals.get(status, 0) + n
-        revenue = await stats.revenue(self.db, since=since, statuses=REVENUE_STATUSES)
+        revenue: dict[str, int] = {}
+        revenue_per_day: dict[str, dict[str, int]] = {}
+        for day, currency, minor in await stats.revenue_per_day(
+            self.db, since=since, statuses=REVENUE_STATUSES
+        ):
+            revenue_per_day.setdefault(day, {})[currency] = minor
+            revenue[currency] = revenue.get(currency, 0) + minor
+        revenue = dict(sorted(revenue.items()))
         durations = await stats.completion_times(self.db, since=since)
         completion = {
             provider: Timing(statistics.median(values), _p90(values), len(values))
@@ -109,65 +140,10 @@ class StatsService:
             dm_fallbacks=dm_fallbacks,
             totals=totals,
             wallet=wallet,
+            revenue_per_day=revenue_per_day,
         )
 
     async def chart(self, figures: StatsFigures) -> bytes:
+        from bot.services.stats_chart import render_chart
+
         return await asyncio.to_thread(render_chart, figures)
-
-
-def render_chart(figures: StatsFigures) -> bytes:
-    """Orders per day, stacked by status, as a PNG."""
-    from PIL import Image, ImageDraw, ImageFont  # lazy: see the module docstring
-
-    days = list(figures.per_day)
-    width, height = 900, 420
-    left, right, top, bottom = 56, 190, 40, 60
-    plot_w, plot_h = width - left - right, height - top - bottom
-    image = Image.new("RGB", (width, height), (255, 255, 255))
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default()
-    highest = max((sum(c.values()) for c in figures.per_day.values()), default=0)
-    scale_max = max(highest, 1)
-    step = max(1, -(-scale_max // 5))
-    scale_max = step * -(-scale_max // step)
-
-    draw.text(
-        (left, 12),
-        f"Orders per day by status, {figures.first_day} to {figures.last_day} (UTC)",
-        fill=(0, 0, 0),
-        font=font,
-    )
-    for tick in range(0, scale_max + 1, step):
-        y = top + plot_h - plot_h * tick / scale_max
-        draw.line((left, y, left + plot_w, y), fill=(230, 230, 230))
-        draw.text((left - 8, y), str(tick), fill=(60, 60, 60), font=font, anchor="rm")
-    draw.line((left, top, left, top + plot_h), fill=(0, 0, 0))
-    draw.line((left, top + plot_h, left + plot_w, top + plot_h), fill=(0, 0, 0))
-
-    slot = plot_w / max(len(days), 1)
-    bar = max(slot * 0.7, 1.0)
-    label_every = max(1, round(len(days) / 10))
-    for i, day in enumerate(days):
-        x0 = left + i * slot + (slot - bar) / 2
-        y = top + plot_h
-        counts = figures.per_day[day]
-        for status, colour in CHART_STATUSES:
-            n = counts.get(status.value, 0)
-            if not n:
-                continue
-            h = plot_h * n / scale_max
-            draw.rectangle((x0, y - h, x0 + bar, y), fill=colour)
-            y -= h
-        if i % label_every == 0:
-            draw.text(
-                (x0 + bar / 2, top + plot_h + 6), day[5:], fill=(60, 60, 60), font=font, anchor="ma"
-            )
-    legend_x, legend_y = left + plot_w + 20, top
-    for status, colour in CHART_STATUSES:
-        total = figures.totals.get(status.value, 0)
-        draw.rectangle((legend_x, legend_y, legend_x + 12, legend_y + 12), fill=colour)
-        draw.text((legend_x + 18, legend_y), f"{status.label} ({total})", fill=(0, 0, 0), font=font)
-        legend_y += 20
-    out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True)
-    return out.getvalue()

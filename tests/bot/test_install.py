@@ -5,6 +5,7 @@ the README's "Install without a clone" says: `orderbot init`, fill in .env,
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -121,3 +122,7 @@ def test_a_wheel_installed_in_a_clean_venv_inits_and_checks_an_empty_folder(
     assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
     assert "All journeys worked" in demo.stdout
     assert "site-packages/bot/templates/catalog.toml" in demo.stdout
+    # Without --workdir the database and log go, and the chart stays for the owner to open.
+    (chart,) = re.findall(r"the chart is saved at (\S+\.png)", demo.stdout)
+    assert Path(chart).read_bytes().startswith(b"\x89PNG")
+    assert [p.suffix for p in Path(chart).parent.iterdir()] == [".png"]

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 from PIL import Image
 
-from bot.services.stats import StatsService, render_chart
+from bot.services.stats import StatsService
+from bot.services.stats_chart import chart_plan, render_chart
 from core.crypto import DeliveryCipher
 from core.domain import Money, OrderKind, OrderSource, OrderStatus
 from storage import notifications as outbox
@@ -117,9 +118,14 @@ async def test_figures_match_the_seeded_orders(db: Database, cipher: DeliveryCip
     assert "refunded" not in str(figures.completion)  # only completed orders are timed
     assert (figures.dms, figures.dm_fallbacks, figures.fallback_rate) == (5, 1, 0.2)
 
+    assert figures.revenue_per_day == {
+        "2026-11-28": {"USD": 1050},
+        "2026-11-29": {"INR": 19900, "USD": 700},
+    }
     png = Image.open(io.BytesIO(render_chart(figures)))
     png.load()
-    assert png.format == "PNG" and png.size == (900, 420)
+    # 1000 wide; the orders panel, then one revenue panel per currency (INR, USD).
+    assert png.format == "PNG" and png.size[0] == 1000 and 500 < png.size[1] < 800
     # The completed colour is drawn, and the empty scale still renders for an empty shop.
     assert (46, 160, 67) in {c for _, c in png.convert("RGB").getcolors(maxcolors=100000) or []}
     empty = await StatsService(db).collect(1, now=NOW + 30 * DAY)
@@ -158,3 +164,93 @@ async def test_store_credit_figures_per_currency(db: Database) -> None:
     assert "USD: top-ups $70.00 USD, spent $17.50 USD, refunded $7.00 USD" in shown
     assert "INR: top-ups ₹1,000.00 INR" in shown
     assert (await StatsService(db).collect(1, now=NOW + 30 * DAY)).wallet == {}
+
+
+async def test_chart_plan_shows_what_an_owner_asks(db: Database, cipher: DeliveryCipher) -> None:
+    """What the chart draws, from the figures: revenue per currency per day, only the
+    outcomes that occurred (in a buyer's words), a date under every day with orders."""
+    seeds = [
+        (OrderStatus.COMPLETED, 6, Money(1050, "USD")),
+        (OrderStatus.COMPLETED, 6, Money(19900, "INR")),
+        (OrderStatus.PARTIALLY_COMPLETED, 4, Money(700, "USD")),
+        (OrderStatus.SUBMITTING, 4, Money(700, "USD")),
+        (OrderStatus.PROCESSING, 1, Money(700, "USD")),
+        (OrderStatus.FAILED, 1, Money(700, "USD")),
+        (OrderStatus.COMPLETED, 0, Money(49900, "INR")),
+        (OrderStatus.CANCELLED, 0, Money(700, "USD")),
+        (OrderStatus.COMPLETED, 25, Money(2500, "USD")),  # only on the 30-day view
+    ]
+    for n, (status, days_ago, total) in enumerate(seeds):
+        await seed(db, cipher, n, provider="boost", status=status, days_ago=days_ago, total=total)
+
+    plan = chart_plan(await StatsService(db).collect(7, now=NOW))
+
+    assert plan.days[0] == "2026-11-24" and plan.days[-1] == "2026-11-30"
+    assert [(e.name, e.orders) for e in plan.legend] == [
+        ("completed", 3),
+        ("partly completed", 1),
+        ("in progress", 2),  # submitting and processing: nobody says "submitting"
+        ("failed", 1),
+        ("cancelled", 1),
+    ]
+    assert "(0)" not in str([(e.name, e.orders) for e in plan.legend])
+    by_day = dict(zip(plan.days, plan.bars, strict=True))
+    assert [(e.name, n) for e, n in by_day["2026-11-26"]] == [
+        ("partly completed", 1),
+        ("in progress", 1),
+    ]
+    assert [p.currency for p in plan.revenue] == ["INR", "USD"]
+    inr, usd = plan.revenue
+    assert dict(zip(plan.days, inr.per_day, strict=True)) == {
+        "2026-11-24": 19900,
+        "2026-11-25": 0,
+        "2026-11-26": 0,
+        "2026-11-27": 0,
+        "2026-11-28": 0,
+        "2026-11-29": 0,
+        "2026-11-30": 49900,
+    }
+    assert usd.per_day == (1050, 0, 700, 0, 0, 0, 0)  # partly completed counts; failed not
+    assert (inr.amounts[0], inr.total) == ("₹199.00 INR", "₹698.00 INR")
+    assert (usd.amounts[2], usd.total) == ("$7.00 USD", "$17.50 USD")
+    assert usd.ticks[0] == (0, "$0.00 USD") and usd.ticks[-1][0] >= 1050
+    # A week: every day labelled, with its weekday.
+    assert plan.date_labels["2026-11-24"] == "Tue\n24 Nov"
+    assert set(plan.date_labels) == set(plan.days)
+
+    month = chart_plan(await StatsService(db).collect(30, now=NOW))
+    with_orders = {d for d, n in zip(month.days, month.orders_per_day, strict=True) if n}
+    assert with_orders == {
+        "2026-11-05",
+        "2026-11-24",
+        "2026-11-26",
+        "2026-11-29",
+        "2026-11-30",
+    }
+    # Every day with orders is labelled (and the first and last for bearings), not others.
+    assert set(month.date_labels) == with_orders | {"2026-11-01"}
+    assert month.date_labels["2026-11-01"] == "1\nNov"  # the month once, then day numbers
+    assert month.date_labels["2026-11-24"] == "24"
+    assert (month.legend[0].name, month.legend[0].orders) == ("completed", 4)
+    assert month.revenue[1].total == "$42.50 USD"
+
+
+async def test_chart_is_a_png_of_sensible_size(db: Database, cipher: DeliveryCipher) -> None:
+    for n, days_ago in enumerate((0, 1, 1, 3, 9, 20)):
+        await seed(
+            db,
+            cipher,
+            n,
+            provider="boost",
+            status=OrderStatus.COMPLETED,
+            days_ago=days_ago,
+            total=Money(1050 * (n + 1), "USD" if n % 2 else "INR"),
+        )
+    for days in (7, 30):
+        data = render_chart(await StatsService(db).collect(days, now=NOW))
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and 5_000 < len(data) < 500_000
+        png = Image.open(io.BytesIO(data))
+        png.load()
+        assert png.size[0] == 1000 and 500 < png.size[1] < 800
+        colours = {c for _, c in png.convert("RGB").getcolors(maxcolors=100000) or []}
+        assert (46, 160, 67) in colours and (0, 128, 128) in colours  # orders, revenue

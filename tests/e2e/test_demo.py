@@ -42,8 +42,11 @@ def test_demo_walks_every_journey(tmp_path: Path) -> None:
         assert markup not in result.stdout, markup
     assert "@Buyer One" in result.stdout and "expires in 9 minutes" in result.stdout
     assert "(small print) ref " in result.stdout and "Placed • 20" in result.stdout
-    # --workdir keeps the database and the log.
+    # --workdir keeps the database and the log, and the stats chart is there to open.
     assert (tmp_path / "bot.log").exists() and "kept in" in result.stderr
+    (chart,) = re.findall(r"the chart is saved at (\S+\.png)", result.stdout)
+    assert Path(chart).parent == tmp_path
+    assert Path(chart).read_bytes().startswith(b"\x89PNG")
 
 
 OWN_CATALOG = """\
@@ -83,10 +86,12 @@ def test_demo_walks_a_catalog_of_your_own(
     assert status == 0, out[-3000:] + err[-3000:]
     assert "Nitro Pack (3 months)" in out and "VPN, one year" in out
     assert "Server Boost" not in out and "streaming-1m" not in out
-    # Without --workdir, a run that worked leaves nothing behind.
+    # Without --workdir, a run that worked leaves only the chart behind.
     assert "removed at the end" in out
     workdir = re.search(r"log are in (\S+) \(removed at the end", out)
-    assert workdir is not None and not Path(workdir.group(1)).exists()
+    assert workdir is not None
+    # The database and the log went; only the chart the transcript points at is left.
+    assert [p.suffix for p in Path(workdir.group(1)).iterdir()] == [".png"]
 
 
 DIGITAL_ONLY = """\
