@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bot.config import ConfigError, decode_utf8
+from bot.config import ConfigError
+from bot.config_problems import decode_utf8
 from core.domain import Money, OrderKind, PaymentMode, known_currency
 
 # Providers that can place orders of each kind. Tracking-only providers (namefi,

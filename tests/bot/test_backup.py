@@ -97,6 +97,15 @@ def seed(path: Path, cipher: DeliveryCipher, *, credits: int = 3) -> None:
     asyncio.run(seed_shop(path, cipher, credits=credits))
 
 
+def seed_unbalanced(path: Path, cipher: DeliveryCipher) -> None:
+    """A shop whose wallet 501 holds one minor unit more than its ledger says."""
+    seed(path, cipher)
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE wallets SET balance_minor = balance_minor + 1 WHERE user_id = 501")
+    conn.commit()
+    conn.close()
+
+
 async def read_order(path: Path, order_id: str) -> repo.OrderRecord | None:
     db = await open_database(path)
     try:
@@ -268,11 +277,7 @@ def test_a_copy_whose_ledger_doesnt_add_up_is_not_called_a_backup(
     tmp_path: Path, key: str, cipher: DeliveryCipher
 ) -> None:
     source = tmp_path / "shop.sqlite3"
-    seed(source, cipher)
-    conn = sqlite3.connect(source)
-    conn.execute("UPDATE wallets SET balance_minor = balance_minor + 1 WHERE user_id = 501")
-    conn.commit()
-    conn.close()
+    seed_unbalanced(source, cipher)
     dest = tmp_path / "b.sqlite3"
     done = run_bot(["backup", str(dest)], env_for(source, key), tmp_path)
     assert done.returncode == 1
@@ -542,11 +547,7 @@ def test_a_failed_copy_never_replaces_a_file_and_only_the_newest_is_kept(
     tmp_path: Path, key: str, cipher: DeliveryCipher
 ) -> None:
     source = tmp_path / "shop.sqlite3"
-    seed(source, cipher)
-    conn = sqlite3.connect(source)
-    conn.execute("UPDATE wallets SET balance_minor = balance_minor + 1 WHERE user_id = 501")
-    conn.commit()
-    conn.close()
+    seed_unbalanced(source, cipher)
     dest = tmp_path / "x.sqlite3"
     Path(f"{dest}.failed").write_text("the owner's notes")
     done = run_bot(["backup", str(dest)], env_for(source, key), tmp_path)

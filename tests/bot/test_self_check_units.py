@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.__main__ import cmd_init
+from bot.init_command import cmd_init
 from bot.self_check import READ_MESSAGE_HISTORY, SEND_MESSAGES, VIEW_CHANNEL, channel_permissions
 
 GUILD = {"id": "1", "owner_id": "99"}
@@ -39,7 +39,7 @@ def test_init_never_writes_through_a_symlink(tmp_path: Path) -> None:
     folder.mkdir()
     outside.mkdir()
     (folder / ".env").symlink_to(outside / "stolen.env")  # dangling: exists() is False
-    assert cmd_init(folder) == 0
+    assert cmd_init(folder, "orderbot") == 0
     assert not (outside / "stolen.env").exists()
     assert (folder / "catalog.toml").exists()
 
@@ -57,7 +57,7 @@ def test_init_creates_the_env_owner_only_before_the_key_is_in_it(
     monkeypatch.setattr(os, "fdopen", spy)
     old = os.umask(0o022)
     try:
-        cmd_init(tmp_path)
+        cmd_init(tmp_path, "orderbot")
     finally:
         os.umask(old)
     env_text = (tmp_path / ".env").read_text()

@@ -20,6 +20,13 @@ def db_rows(stack: LocalStack, sql: str, params: tuple[Any, ...] = ()) -> list[s
         return list(conn.execute(sql, params))
 
 
+# SQLite refuses to record a DM as sent (a full disk, say) until the trigger is dropped.
+REFUSE_SENT_TRIGGER = (
+    "CREATE TRIGGER refuse_sent BEFORE UPDATE OF state ON notifications"
+    " WHEN NEW.state = 'sent' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+)
+
+
 async def write_outside(stack: LocalStack, sql: str) -> None:
     """A change to the bot's database from outside, in a thread: it waits its turn behind
     the bot's own writes (up to a minute on a loaded machine) without holding up the event

@@ -14,6 +14,7 @@ from demo.stack import LocalStack
 from emulator.interactions import OptionError
 from sandbox.common import Fault
 from tests.e2e.helpers import (
+    REFUSE_SENT_TRIGGER,
     assert_exactly_one_dm,
     button,
     db_rows,
@@ -295,11 +296,7 @@ async def test_a_failed_write_after_the_send_sends_no_second_dm(stack: LocalStac
     # SQLite refuses to record a DM as sent (a full disk, say) until the trigger goes.
     # The trigger waits its turn behind the running bot's writes (up to a minute on a
     # loaded machine; sqlite3's default is 5 s).
-    await write_outside(
-        stack,
-        "CREATE TRIGGER refuse_sent BEFORE UPDATE OF state ON notifications"
-        " WHEN NEW.state = 'sent' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END",
-    )
+    await write_outside(stack, REFUSE_SENT_TRIGGER)
     remote = stack.sandbox.state("digital_shop").create_order(
         deliveryData=SECRET, timeline=[{"after": 0, "status": "COMPLETED"}]
     )

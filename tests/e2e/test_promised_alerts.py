@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 
 from demo.stack import LocalStack
+from emulator.faults import FOREVER
 from tests.e2e.helpers import (
+    REFUSE_SENT_TRIGGER,
     assert_exactly_one_dm,
     db_rows,
     embed_text,
@@ -158,14 +160,10 @@ async def test_staff_hear_of_an_unreadable_history_after_the_window_and_once(
     world = emu.world
     path = buyer_dm_messages(stack)
     # Discord can't list the buyer's DM channel (503 on every read of its history).
-    history = emu.inject_error("GET", path, 503, count=1_000_000)
+    history = emu.inject_error("GET", path, 503, count=FOREVER)
     # The DM goes out, but SQLite refuses to record it as sent: the row stays `sending`,
     # an interrupted DM that only reconciliation settles, from the history.
-    await write_outside(
-        stack,
-        "CREATE TRIGGER refuse_sent BEFORE UPDATE OF state ON notifications"
-        " WHEN NEW.state = 'sent' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END",
-    )
+    await write_outside(stack, REFUSE_SENT_TRIGGER)
     remote = stack.sandbox.state("digital_shop").create_order(
         deliveryData=SECRET, timeline=[{"after": 0, "status": "COMPLETED"}]
     )
