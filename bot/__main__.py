@@ -199,17 +199,24 @@ def cmd_check_config(redactor: SecretRedactingFilter, *, online: bool = False) -
     # failure (ERROR) still shows.
     logging.getLogger().setLevel(logging.ERROR)
     logging.getLogger("discord").setLevel(logging.ERROR)
-    problems, warnings = asyncio.run(check_online(settings))
-    for line in problems:
+    found = asyncio.run(check_online(settings))
+    for line in found.notes:
+        print(line)
+    for line in found.problems:
         print(f"PROBLEM: {line}", file=sys.stderr)
-    for line in warnings:
+    for line in found.warnings:
         print(f"WARNING: {line}", file=sys.stderr)
-    if problems:
+    if found.problems:
         print(
-            f"{len(problems)} problem(s): `run` would stop until they are fixed.", file=sys.stderr
+            f"{len(found.problems)} problem(s): fix them before going live (`run` stops on a "
+            "Discord problem, and keeps a refused provider's products closed).",
+            file=sys.stderr,
         )
         return EXIT_CONFIG
-    print("OK: Discord is set up as the settings say" + (", with warnings" if warnings else ""))
+    print(
+        "OK: Discord is set up as the settings say, and no provider refused its key"
+        + (", with warnings" if found.warnings else "")
+    )
     return EXIT_OK
 
 

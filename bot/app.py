@@ -19,11 +19,12 @@ from discord.ext import commands
 from bot.catalog import Catalog, load_catalog
 from bot.config import Settings
 from bot.providers.registry import ProviderRegistry, build_providers
-from bot.self_check import SelfCheckFailed, check_providers, discord_problems
+from bot.self_check import SelfCheckFailed, discord_problems
 from bot.services.notifier import Notifier
 from bot.services.order_queries import OrderQueries
 from bot.services.ordering import OrderingService, ShopPolicy
 from bot.services.poller import Poller, PollerSettings
+from bot.services.provider_keys import check_keys
 from bot.services.provider_status import ProviderReport, provider_reports
 from bot.services.schedule import PollSchedule
 from bot.services.shop import ShopService
@@ -207,6 +208,7 @@ class OrderBot(commands.Bot):
                 lease_seconds=settings.poll_lease_seconds,
             ),
             schedule=PollSchedule.from_timings(settings.timings),
+            keys=self.ordering.keys,
         )
         # A provider that asked us to hold off, or whose circuit was open, stays so.
         await self.poller.restore()
@@ -236,25 +238,28 @@ class OrderBot(commands.Bot):
         self.spawn(self._check_providers(), "startup-provider-check")
 
     async def _check_providers(self) -> None:
-        """A provider that doesn't answer is a warning, not a reason to stay closed: the
-        log says so and `/admin providers` shows it. Providers holding us off (a
-        Retry-After still running) or whose circuit is open are not asked: the restarted
-        bot honours both, and the probe would be a request they asked us not to make."""
+        """Each provider's key, asked once at start-up (bot/services/provider_keys.py). A
+        refused key is a warning here, not a reason to stay closed: the log says so,
+        `/admin providers` shows it, and that provider's products are closed to buyers
+        until it works. A provider that doesn't answer is a warning too. Providers
+        holding us off (a Retry-After still running) or whose circuit is open are not
+        asked: the restarted bot honours both."""
         try:
             now = time.time()
             rows = await provider_health.load_all(self.db)
-            held = {
-                name: max(row.hold_until, row.open_until)
+            held = frozenset(
+                name
                 for name, row in rows.items()
                 if row.hold_until > now or (row.circuit != "closed" and row.open_until > now)
-            }
-            for check in await check_providers(self.providers, skip=held):
-                if check.problem is None:
-                    continue
-                log.warning("start-up check: %s", check.line)
-                await provider_health.record_check_failure(
-                    self.db, check.provider, f"start-up check: {check.problem}"
-                )
+            )
+            for check in await check_keys(self.providers, skip=held):
+                await self.ordering.keys.record(check)
+                if check.refused or check.inconclusive:
+                    log.warning("start-up check: %s", check.line)
+                if check.inconclusive and check.provider not in held:
+                    await provider_health.record_check_failure(
+                        self.db, check.provider, f"start-up check: {check.check.detail}"
+                    )
         except Exception:
             log.exception("the start-up provider check failed; polling goes on regardless")
 
@@ -327,6 +332,13 @@ class OrderBot(commands.Bot):
                 max(1.0, self.settings.stuck_order_minutes * 15),
             ),
             id="stuck-orders",
+            **common,
+        )
+        self.scheduler.add_job(
+            self._guarded(lambda: self.ordering.keys.check_refused_again(), "key checks"),
+            "interval",
+            seconds=timings.key_recheck_interval,
+            id="key-checks",
             **common,
         )
         self.scheduler.add_job(

@@ -57,5 +57,17 @@ class ProviderBusy(UserFacingError):
         )
 
 
+class ProviderClosed(UserFacingError):
+    """The provider refused the shop's API key: its products can't be ordered until the
+    key works, so nothing is charged for an order that can't be placed."""
+
+    def __init__(self, product_name: str) -> None:
+        super().__init__(
+            f"**{product_name}** can't be ordered right now: the shop's supplier isn't "
+            "accepting its orders. Nothing was ordered or charged, and staff have been told. "
+            "Please try again later."
+        )
+
+
 class NotEnoughCredit(UserFacingError):
     """A wallet-paid order the buyer's balance can't cover: nothing was written or sent."""

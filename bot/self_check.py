@@ -1,17 +1,18 @@
 """The start-up self-check: is the bot set up in Discord the way the settings say, and do
-the providers answer? Run by `run` (before the gateway connects) and on demand by
-`check-config --online`.
+the providers accept our keys? Run by `run` (before the gateway connects) and on demand
+by `check-config --online`.
 
 Every problem is one line that says what to do; nothing here raises to the user. A
 Discord problem stops `run` (exit 2): a bot that can't see its guild, post in its staff
-channel or sync its commands would only fail later, one log line every few seconds. A
-provider that doesn't answer is a warning: the shop opens, the poller retries, and
-`/admin providers` shows the failure.
+channel or sync its commands would only fail later, one log line every few seconds.
+A provider that refuses its key is a problem for `check-config --online`; at `run` it is
+a warning, and its products stay closed to buyers until the key works
+(bot/services/provider_keys.py). A provider that doesn't answer is a warning: the shop
+opens, the poller retries, and `/admin providers` shows the failure.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,10 +20,9 @@ from urllib.parse import urlencode
 
 import aiohttp
 import discord
-import httpx
 
 from bot.config import Settings
-from bot.providers.registry import ProviderRegistry
+from bot.services.provider_keys import check_keys
 
 ADMINISTRATOR = 1 << 3
 VIEW_CHANNEL = 1 << 10
@@ -43,7 +43,6 @@ NEEDED = {
     ),
 }
 TEXT_CHANNEL_TYPES = (0, 5)  # text, announcement
-PROVIDER_PROBE_TIMEOUT = 5.0
 
 
 class SelfCheckFailed(Exception):
@@ -238,45 +237,17 @@ async def _discord_problems(
 
 
 @dataclass(frozen=True, slots=True)
-class ProviderCheck:
-    provider: str
-    problem: str | None  # None: it answered
+class OnlineFindings:
+    """What `check-config --online` found: problems (exit 2), warnings, and one line per
+    provider saying what was checked."""
 
-    @property
-    def line(self) -> str:
-        if self.problem is None:
-            return f"{self.provider}: answers"
-        return f"{self.provider}: {self.problem}"
+    problems: list[str]
+    warnings: list[str]
+    notes: list[str]
 
 
-async def check_providers(
-    providers: ProviderRegistry, *, skip: dict[str, float] | None = None
-) -> list[ProviderCheck]:
-    """Does each configured provider answer at all (any HTTP reply counts)? Providers in
-    `skip` (name -> until) asked us to hold off and are not asked. Concurrently: one
-    provider that hangs doesn't slow the others."""
-    skip = skip or {}
-
-    async def probe(name: str) -> ProviderCheck:
-        if name in skip:
-            return ProviderCheck(name, None)
-        adapter = providers.get(name)
-        assert adapter is not None
-        try:
-            await adapter.probe(within=PROVIDER_PROBE_TIMEOUT)
-        except (httpx.HTTPError, OSError, TimeoutError) as exc:
-            return ProviderCheck(
-                name,
-                f"doesn't answer at {adapter.base_url} ({type(exc).__name__}). Orders for it wait "
-                f"and are retried; check {name.upper()}_API_BASE_URL and that the service is up.",
-            )
-        return ProviderCheck(name, None)
-
-    return list(await asyncio.gather(*(probe(n) for n in providers.names())))
-
-
-async def check_online(settings: Settings) -> tuple[list[str], list[str]]:
-    """`check-config --online`: (Discord problems, provider warnings), every one found."""
+async def check_online(settings: Settings) -> OnlineFindings:
+    """`check-config --online`: every problem found, in Discord and with providers' keys."""
     from bot.discord_endpoint import redirect_discord
     from bot.providers.registry import build_providers
 
@@ -306,8 +277,10 @@ async def check_online(settings: Settings) -> tuple[list[str], list[str]]:
             await client.close()
     providers = build_providers(settings)
     try:
-        checks = await check_providers(providers)
+        checks = await check_keys(providers)
     finally:
         await providers.aclose()
-    warnings = [c.line for c in checks if c.problem is not None]
-    return problems, warnings
+    problems.extend(c.line for c in checks if c.refused)
+    warnings = [c.line for c in checks if c.inconclusive]
+    notes = [c.line for c in checks if not c.refused and not c.inconclusive]
+    return OnlineFindings(problems, warnings, notes)

@@ -180,6 +180,25 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _key_line(report: ProviderReport) -> str:
+    """What the provider last said about our key, and what that means for buyers."""
+    health = report.health
+    state = health.key_state if health else "unchecked"
+    when = f" {ts(health.key_checked_at, 'R')}" if health and health.key_checked_at else ""
+    if state == "refused":
+        assert health is not None
+        closed = " Its products are closed to buyers until it works." if report.can_create else ""
+        return (
+            f"🔑 **credentials refused**{when} ({(health.key_detail or '')[:80]}).{closed} "
+            f"Fix {report.key_setting} and restart; it is asked again every few minutes."
+        )
+    if state == "accepted":
+        return f"🔑 key accepted{when}"
+    if not report.key_checkable:
+        return "🔑 key not checked yet (its API has no read endpoint): the first order checks it"
+    return "🔑 key not checked yet"
+
+
 def providers_embed(reports: list[ProviderReport]) -> discord.Embed:
     embed = discord.Embed(title="Providers", colour=discord.Colour.blurple())
     for report in reports:
@@ -196,6 +215,7 @@ def providers_embed(reports: list[ProviderReport]) -> discord.Embed:
             f"requests, last hour: {report.requests_last_hour}"
             + (f" ({report.failures_last_hour} failed)" if report.failures_last_hour else ""),
         ]
+        lines.append(_key_line(report))
         if report.hold_seconds > 0:
             assert health is not None
             why = "circuit open" if report.circuit_open else "Retry-After"

@@ -28,6 +28,9 @@ class Timings:
     dm_reconcile_interval: float = 10.0  # DMs left `sending`: a cheap SELECT when none
     stuck_check_interval: float = 30.0  # open orders past STUCK_ORDER_MINUTES
     prune_interval: float = 300.0  # expired rows
+    # A provider that refused our key is asked again this often (its products reopen
+    # as soon as it accepts the key).
+    key_recheck_interval: float = 300.0
     # On SIGTERM, in-flight work (a provider send, a DM, a poll batch) gets this long to
     # finish before the process disconnects; whatever is cut off is recovered at the next
     # start, never lost or doubled.

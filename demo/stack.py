@@ -81,7 +81,8 @@ FAST_TIMINGS = (
     "staff_log_interval=0.1,resubmit_interval=0.2,dm_reconcile_interval=0.2,"
     "stuck_check_interval=0.5,first_poll_delay=0.1,poll_after_change=0.2,"
     "poll_processing_cap=0.5,poll_pending_cap=1,poll_failure_base=0.2,poll_min_delay=0.05,"
-    "dm_retry_base=0.2,staff_channel_retry=0.5,staff_digest_interval=2,shutdown_grace=5"
+    "dm_retry_base=0.2,staff_channel_retry=0.5,staff_digest_interval=2,shutdown_grace=5,"
+    "key_recheck_interval=0.5"
 )
 
 

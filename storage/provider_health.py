@@ -25,6 +25,9 @@ class HealthRow:
     last_error_kind: str | None = None
     last_error: str | None = None
     updated_at: float = 0.0
+    key_state: str = "unchecked"  # unchecked, accepted, refused (bot.providers.models.KeyState)
+    key_checked_at: float | None = None
+    key_detail: str | None = None
 
 
 async def save(db: Database, row: HealthRow, *, requests: int = 0, failures: int = 0) -> None:
@@ -115,6 +118,41 @@ async def record_check_failure(db: Database, provider: str, message: str) -> Non
         )
 
 
+async def set_key_state(
+    db: Database, provider: str, state: str, detail: str | None, *, now: float
+) -> str | None:
+    """Record what the provider said about our key. Returns the state before when this
+    changed it (so the caller tells staff once per change), else None. Checked and
+    written in one transaction: two requests answering at once change it once."""
+    async with db.transaction() as conn:
+        cur = await conn.execute(
+            "SELECT key_state FROM provider_health WHERE provider = ?", (provider,)
+        )
+        row = await cur.fetchone()
+        before = str(row[0]) if row else "unchecked"
+        await conn.execute(
+            "INSERT INTO provider_health (provider, key_state, key_checked_at, key_detail,"
+            " updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider) DO UPDATE SET"
+            " key_state = excluded.key_state, key_checked_at = excluded.key_checked_at,"
+            " key_detail = excluded.key_detail, updated_at = excluded.updated_at",
+            (provider, state, now, (detail or "")[:200] or None, now),
+        )
+    return before if before != state else None
+
+
+async def key_state(db: Database, provider: str) -> str:
+    """The provider's last word on our key: unchecked, accepted or refused."""
+    row = await db.fetch_one(
+        "SELECT key_state FROM provider_health WHERE provider = ?", (provider,)
+    )
+    return str(row[0]) if row else "unchecked"
+
+
+async def refused_keys(db: Database) -> set[str]:
+    rows = await db.fetch_all("SELECT provider FROM provider_health WHERE key_state = 'refused'")
+    return {str(r[0]) for r in rows}
+
+
 async def load_all(db: Database) -> dict[str, HealthRow]:
     rows = await db.fetch_all("SELECT * FROM provider_health")
     return {
@@ -130,6 +168,9 @@ async def load_all(db: Database) -> dict[str, HealthRow]:
             last_error_kind=r["last_error_kind"],
             last_error=r["last_error"],
             updated_at=r["updated_at"],
+            key_state=r["key_state"],
+            key_checked_at=r["key_checked_at"],
+            key_detail=r["key_detail"],
         )
         for r in rows
     }

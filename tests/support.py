@@ -6,6 +6,7 @@ tests/conftest.py builds its fixtures on them."""
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,26 @@ TEST_NAMEFI_TOKEN = "namefi-token-SECRET-e0b2"
 TEST_DIGITAL_KEY = "digital-key-SECRET-19fe"
 
 PROVIDERS = ("boost", "checkout", "namefi", "digital_shop")
+
+# Each provider's endpoints as its contract in ../shared/provider-apis documents them, and
+# nothing else (the digital shop's path is DIGITAL_SHOP_ORDER_PATH's default).
+DOCUMENTED_ENDPOINTS = {
+    "boost": [("POST", r"/order"), ("GET", r"/order/[^/]+")],
+    "digital_shop": [("GET", r"/api/v1/orders/[A-Za-z0-9]{12}")],
+    "namefi": [("GET", r"/v-next/orders/[0-9a-f-]{36}")],
+    "checkout": [("POST", r"/orders")],
+}
+
+
+def only_documented_requests(cluster: SandboxCluster, name: str) -> list[tuple[str, str]]:
+    """Every request the provider's sandbox received, each asserted to be one its
+    contract documents."""
+    sent = [(r.method, r.path) for r in cluster.state(name).requests]
+    for method, path in sent:
+        assert any(method == m and re.fullmatch(p, path) for m, p in DOCUMENTED_ENDPOINTS[name]), (
+            f"{name}: {method} {path} is not in its contract"
+        )
+    return sent
 
 
 @dataclass

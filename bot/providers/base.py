@@ -10,9 +10,24 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar
 
-from bot.providers.errors import InvalidRemoteId, ProviderCapabilityError, ProviderProtocolError
+from bot.providers.errors import (
+    InvalidRemoteId,
+    ProviderAuthError,
+    ProviderCapabilityError,
+    ProviderError,
+    ProviderProtocolError,
+    ProviderRateLimited,
+    ProviderRejected,
+)
 from bot.providers.http import ProviderHttp
-from bot.providers.models import Capabilities, CreateRequest, PreparedCreate, ProviderOrder
+from bot.providers.models import (
+    Capabilities,
+    CreateRequest,
+    KeyCheck,
+    KeyState,
+    PreparedCreate,
+    ProviderOrder,
+)
 
 
 class ProviderAdapter(ProviderHttp):
@@ -20,6 +35,8 @@ class ProviderAdapter(ProviderHttp):
     operations they support; the rest of the bot asks `capabilities`, never the name."""
 
     capabilities: Capabilities
+    # The setting that holds its key, for messages that say what to fix.
+    key_setting: ClassVar[str]
     # Its create needs the buyer's contact details (the /buy contact form asks for them).
     needs_contact: ClassVar[bool] = False
 
@@ -33,13 +50,41 @@ class ProviderAdapter(ProviderHttp):
     def base_url(self) -> str:
         return str(self._client.base_url).rstrip("/")
 
-    async def probe(self, *, within: float) -> None:
-        """Does the provider answer at all? One GET of its base URL: any HTTP reply (a
-        404 included) means it is up; raises httpx.HTTPError / TimeoutError when not.
-        Only the start-up self-check calls it; the reply is not read beyond its head."""
-        async with asyncio.timeout(within):
-            async with self._client.stream("GET", "/", timeout=within) as reply:
-                del reply
+    # --- the key check ---------------------------------------------------------------
+
+    def key_check_path(self) -> str | None:
+        """The documented read endpoint, for an order id that can't exist: the answer
+        tells an accepted key (404) from a refused one (401/403), and changes nothing.
+        None when the API has no such endpoint (nothing else is ever sent to check)."""
+        return None
+
+    async def check_key(self, *, within: float) -> KeyCheck:
+        """Is our key accepted? One GET of key_check_path, no retries, within `within`
+        seconds. Never raises for anything the provider does."""
+        path = self.key_check_path()
+        if path is None:
+            return KeyCheck(
+                None,
+                "its API has no endpoint that reads without changing anything, so the key is "
+                "checked by the first order (a refused key closes its products then)",
+                uncheckable=True,
+            )
+        try:
+            async with asyncio.timeout(within):
+                await self._request("GET", path, idempotent=True, attempts=1)
+        except ProviderAuthError as exc:
+            return KeyCheck(KeyState.REFUSED, exc.message)
+        except ProviderRejected as exc:
+            # Past authentication: it looked for the order and has none (404), or read
+            # the id and refused it (400). Either way it took our key.
+            return KeyCheck(KeyState.ACCEPTED, f"key accepted ({exc.message.split(':')[0]})")
+        except ProviderRateLimited as exc:
+            return KeyCheck(None, f"asked us to wait ({exc.message}); the key wasn't checked")
+        except TimeoutError:
+            return KeyCheck(None, f"no answer within {within:g}s")
+        except ProviderError as exc:
+            return KeyCheck(None, exc.message)
+        return KeyCheck(KeyState.ACCEPTED, "key accepted")
 
     # --- operations --------------------------------------------------------------------
 

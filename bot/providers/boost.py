@@ -10,7 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.providers.base import ProviderAdapter
 from bot.providers.errors import ProviderProtocolError, ProviderRejected, SubmissionAmbiguous
-from bot.providers.models import Capabilities, CreateRequest, PreparedCreate, ProviderOrder
+from bot.providers.models import (
+    NIL_UUID,
+    Capabilities,
+    CreateRequest,
+    PreparedCreate,
+    ProviderOrder,
+)
 from core.domain import OrderStatus
 
 # The provider links its status enum from a page we don't have; these are the values
@@ -68,6 +74,7 @@ class BoostCreateBody(BaseModel):
 
 class BoostClient(ProviderAdapter):
     name = "boost"
+    key_setting = "BOOST_API_KEY"
     capabilities = Capabilities(
         can_create=True, can_poll=True, idempotent_create=False, can_link=False
     )
@@ -87,6 +94,10 @@ class BoostClient(ProviderAdapter):
 
     def _error_message(self, body: Any) -> str | None:
         return self._known(body.get("message") or body.get("error"))
+
+    def key_check_path(self) -> str:
+        # The nil UUID: shaped like the ids it hands out, and never one of them.
+        return f"/order/{NIL_UUID}"
 
     def check_remote_id(self, remote_id: str) -> str | None:
         # The docs show a UUID; anything path-safe and short is accepted.

@@ -57,6 +57,7 @@ class CheckoutOrder(BaseModel):
 
 class CheckoutClient(ProviderAdapter):
     name = "checkout"
+    key_setting = "CHECKOUT_API_KEY"
     capabilities = Capabilities(
         can_create=True, can_poll=False, idempotent_create=True, can_link=False
     )

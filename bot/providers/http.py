@@ -102,6 +102,9 @@ class ProviderHttp(ABC):
     retry_backoff = 0.2
     # The whole of one call; set from PROVIDER_TIMEOUT_SECONDS by build_adapter.
     deadline = DEFAULT_DEADLINE
+    # Statuses that mean "our key is refused". Namefi's 403 means "not your order"
+    # (its contract: the user must own the order), so it says (401,).
+    auth_statuses: tuple[int, ...] = (401, 403)
 
     def __init__(self, client: httpx.AsyncClient, secret: SecretStr) -> None:
         self._client = client
@@ -137,13 +140,15 @@ class ProviderHttp(ABC):
         json_body: Any = None,
         idempotent: bool,
         ok_statuses: tuple[int, ...] = (200,),
+        attempts: int | None = None,
     ) -> Any:
         """Send one call and return its decoded JSON body, or raise the taxonomy.
 
-        Idempotent calls are retried on unavailability with backoff. A non-idempotent
-        call that may have reached the provider raises SubmissionAmbiguous.
+        Idempotent calls are retried on unavailability with backoff (`attempts` in all,
+        max_attempts by default). A non-idempotent call that may have reached the
+        provider raises SubmissionAmbiguous.
         """
-        attempts = self.max_attempts if idempotent else 1
+        attempts = (attempts or self.max_attempts) if idempotent else 1
         # Whether an earlier try of this call may have reached the provider (a timeout or
         # a 5xx, not a refused connection). A refusal to a later try then doesn't mean
         # "nothing happened": the caller must know (see ProviderError.earlier_send).
@@ -299,7 +304,7 @@ class ProviderHttp(ABC):
                 retry_after,
                 asked=asked if asked > MAX_RETRY_AFTER else None,
             )
-        if status in (401, 403):
+        if status in self.auth_statuses:
             raise ProviderAuthError(self.name, f"{detail} (check the API key)")
         if status >= 500 or status == 408:
             if not idempotent:

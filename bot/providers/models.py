@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from core.domain import Delivery, Money, OrderStatus
 
 MAX_PROVIDER_MESSAGE = 200
 MAX_RAW_STATUS = 64
+# The id the key check asks for where ids are UUIDs: well formed, and never an order's.
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
 # Keys whose values are secrets in some provider's payload; scrubbed from the raw
 # payload we keep for the timeline.
 SECRET_PAYLOAD_KEYS = frozenset(
@@ -29,6 +32,26 @@ class Capabilities:
     idempotent_create: bool
     # Staff may link an existing order of this provider to a member (tracking).
     can_link: bool
+
+
+class KeyState(StrEnum):
+    """What a provider said about our API key, as /admin providers and check-config show it."""
+
+    UNCHECKED = "unchecked"  # nothing has told us yet (or its API can't be asked)
+    ACCEPTED = "accepted"  # an authenticated request got past authentication
+    REFUSED = "refused"  # 401/403: buyers can't order its products until it works
+
+
+@dataclass(frozen=True, slots=True)
+class KeyCheck:
+    """One check of a provider's key. `state` is None when the check was inconclusive (it
+    didn't answer, asked us to wait, or answered garbage): `detail` says which, and
+    nothing is concluded about the key."""
+
+    state: KeyState | None
+    detail: str
+    # The check can never be made: the API has no endpoint that changes nothing.
+    uncheckable: bool = False
 
 
 @dataclass(frozen=True, slots=True)

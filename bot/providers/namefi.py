@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.providers.base import ProviderAdapter
 from bot.providers.http import identifier
-from bot.providers.models import Capabilities, ProviderOrder
+from bot.providers.models import NIL_UUID, Capabilities, ProviderOrder
 from core.domain import OrderStatus
 
 STATUS_MAP: dict[str, OrderStatus] = {
@@ -61,13 +61,20 @@ class NamefiOrderResponse(BaseModel):
 class NamefiClient(ProviderAdapter):
     name = "namefi"
     ids_ignore_case = True  # UUIDs
+    key_setting = "NAMEFI_API_TOKEN"
     capabilities = Capabilities(
         can_create=False, can_poll=True, idempotent_create=False, can_link=True
     )
+    # Its 403 is about one order ("User must own the order"), not about our token.
+    auth_statuses = (401,)
 
     def _error_message(self, body: Any) -> str | None:
         # Its error codes are identifiers (NOT_FOUND); its messages are free text.
         return identifier(body.get("code"))
+
+    def key_check_path(self) -> str:
+        # The nil UUID: a valid id that is never an order's.
+        return f"/v-next/orders/{NIL_UUID}"
 
     def check_remote_id(self, remote_id: str) -> str | None:
         if UUID_RE.fullmatch(remote_id.strip()):

@@ -24,6 +24,7 @@ from bot.errors import (
     NotAllowed,
     NotEnoughCredit,
     ProviderBusy,
+    ProviderClosed,
     ShopPaused,
     UserFacingError,
     clip,
@@ -111,6 +112,8 @@ class OrderingService:
             clock=lambda: self.clock(),
             timings=timings or Timings(),
         )
+        # What each provider last said about our key; a refused key closes its products.
+        self.keys = self.submitter.keys
         # Orders left `submitting`: due re-sends and crash leftovers.
         self.recovery = Recovery(self.submitter)
 
@@ -119,11 +122,18 @@ class OrderingService:
     async def is_paused(self) -> bool:
         return await shop_state.get_value(self.db, PAUSED_KEY) == "1"
 
-    async def ensure_open(self) -> None:
-        """Buyers can't start or confirm orders while staff have paused the shop. (Staff
-        actions and re-sends of orders confirmed before the pause go on.)"""
+    async def ensure_open(self, product: Product | None = None) -> None:
+        """Buyers can't start or confirm orders while staff have paused the shop, nor order
+        a product whose provider refused our key. (Staff actions and re-sends of orders
+        confirmed before go on.)"""
         if await self.is_paused():
             raise ShopPaused(await shop_state.get_value(self.db, PAUSED_REASON_KEY))
+        if product is not None and await self.keys.is_refused(product.provider):
+            raise ProviderClosed(product.name)
+
+    async def closed_providers(self) -> set[str]:
+        """Providers whose products buyers can't order now (their key was refused)."""
+        return await provider_health.refused_keys(self.db)
 
     # --- validation -------------------------------------------------------------------------
 
@@ -231,7 +241,7 @@ class OrderingService:
     ) -> repo.OrderRecord:
         """Record a validated, unconfirmed order. A redelivered interaction (same key)
         returns the existing draft instead of creating a second one."""
-        await self.ensure_open()
+        await self.ensure_open(product)
         self.check_quantity(product, quantity)
         self.adapter_for(product)
         await self.check_can_buy(user_id, product, quantity)
@@ -290,6 +300,8 @@ class OrderingService:
                 "This confirmation expired. Nothing was ordered; run the command again.",
             )
         await self.ensure_open()
+        if await self.keys.is_refused(order.provider):
+            raise ProviderClosed(order.product_name)
         # A provider that answered 429 (to a poll or to another buyer's order) is not sent
         # anything until its Retry-After is over; the draft stays, so Confirm works later.
         held = await provider_health.hold_until(self.db, order.provider) - self.clock()

@@ -28,6 +28,7 @@ from bot.providers.errors import (
 from bot.providers.registry import ProviderRegistry
 from bot.services.poll_answers import PollAnswers
 from bot.services.provider_gate import CircuitState, PollerSettings, ProviderGate, ProviderHealth
+from bot.services.provider_keys import ProviderKeys
 from bot.services.schedule import PollSchedule
 from core import alerts
 from core.crypto import DeliveryCipher
@@ -62,9 +63,12 @@ class Poller:
         settings: PollerSettings | None = None,
         schedule: PollSchedule | None = None,
         clock: Callable[[], float] = time.time,
+        keys: ProviderKeys | None = None,
     ) -> None:
         self.db = db
         self.cipher = cipher
+        # Told what each poll says about our key (a refusal closes the provider's products).
+        self.keys = keys
         self.settings = settings or PollerSettings()
         self.schedule = schedule or PollSchedule()
         self.clock = clock
@@ -169,6 +173,7 @@ class Poller:
                         )
                     )
 
+        answered = gate.health.polls - gate.health.failures
         try:
             workers = min(self.settings.concurrency, len(orders))
             await asyncio.gather(*(worker() for _ in range(workers)))
@@ -177,6 +182,9 @@ class Poller:
             # Unchanged polls are written together: one transaction per batch.
             await repo.record_polls(self.db, bookkeeping)
             await self._persist(gate)
+        if self.keys is not None and gate.health.polls - gate.health.failures > answered:
+            # An answered poll got past authentication: a key refused earlier works now.
+            await self.keys.accepted(name, "a poll was answered")
         return made
 
     async def _poll_one(
@@ -246,10 +254,8 @@ class Poller:
         gate.count_failure()
         if isinstance(exc, ProviderProtocolError):
             await staff_alerts.raise_alert(self.db, alerts.provider_fault(order, exc.message))
-        if isinstance(exc, ProviderAuthError):
-            await staff_alerts.raise_alert(
-                self.db, alerts.provider_auth(name, exc.message, now=now)
-            )
+        if isinstance(exc, ProviderAuthError) and self.keys is not None:
+            await self.keys.refused(name, exc.message)
         gate.trip_if_failing(now, self.settings)
         failures = order.poll_failures + 1
         next_at = max(now + self.schedule.next_after_failure(failures), gate.health.open_until)

@@ -19,6 +19,10 @@ class ProviderReport:
     name: str
     configured: bool
     can_poll: bool
+    can_create: bool
+    key_setting: str
+    # The key can be checked without placing an order (a documented read endpoint).
+    key_checkable: bool
     health: HealthRow | None
     open_orders: int
     requests_last_hour: int
@@ -62,6 +66,9 @@ async def provider_reports(db: Database, providers: ProviderRegistry) -> list[Pr
                 name=name,
                 configured=adapter is not None,
                 can_poll=adapter is not None and adapter.capabilities.can_poll,
+                can_create=ADAPTERS[name].capabilities.can_create,
+                key_setting=ADAPTERS[name].key_setting,
+                key_checkable=adapter is not None and adapter.key_check_path() is not None,
                 health=health.get(name),
                 open_orders=open_orders.get(name, 0),
                 requests_last_hour=made,

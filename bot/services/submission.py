@@ -37,6 +37,7 @@ from bot.services.outcomes import (
     Outcomes,
     review_message,
 )
+from bot.services.provider_keys import ProviderKeys
 from core import alerts
 from core.crash_points import crash_point
 from core.crypto import DeliveryCipher
@@ -91,6 +92,8 @@ class Submitter:
         self.outcomes = Outcomes(
             db, cipher, lambda: self.clock(), first_poll_delay=timings.first_poll_delay
         )
+        # What each provider last said about our key (closes its products when refused).
+        self.keys = ProviderKeys(db, providers, catalog, clock=lambda: self.clock())
         # Orders being sent right now by this process: a re-send job or the startup
         # recovery must not send the same order concurrently.
         self._in_flight: set[str] = set()
@@ -116,6 +119,13 @@ class Submitter:
                 error_kind=exc.kind if exc is not None else None,
                 error=exc.message if exc is not None else None,
             )
+            # What the answer says about our key: a refusal closes the provider's
+            # products; an answer past authentication (a success, a 4xx about the order)
+            # reopens them.
+            if isinstance(exc, ProviderAuthError):
+                await self.keys.refused(provider, exc.message)
+            elif exc is None or isinstance(exc, ProviderRejected):
+                await self.keys.accepted(provider)
         except Exception:
             log.exception("recording a %s submission for /admin providers failed", provider)
 
@@ -259,13 +269,6 @@ class Submitter:
             await self._record_submission(order.provider, exc)
             if isinstance(exc, ProviderRateLimited):
                 await self._hold(exc)
-            if isinstance(exc, ProviderAuthError):
-                await staff_alerts.raise_alert(
-                    self.db,
-                    alerts.provider_auth(
-                        order.provider, exc.message, now=self.clock(), placing=order.id
-                    ),
-                )
             raise
         crash_point("create.answered")
         await self._record_submission(order.provider, None)

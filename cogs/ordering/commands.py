@@ -83,7 +83,7 @@ class Ordering(commands.Cog):
         code = normalize_invite(invite)
         chosen = service.boost_product(product)
         service.check_quantity(chosen, amount)
-        await service.ensure_open()
+        await service.ensure_open(chosen)
         await service.check_can_buy(interaction.user.id, chosen, amount)
         try:
             resolved = await self.bot.fetch_invite(code, with_counts=False, with_expiration=False)
@@ -122,7 +122,7 @@ class Ordering(commands.Cog):
         if service.needs_contact(chosen):
             # A modal must be the first response, so it can't follow a defer. The only
             # I/O before it is local SQLite reads: the shop switch, the balance, limits.
-            await service.ensure_open()
+            await service.ensure_open(chosen)
             await service.check_can_buy(interaction.user.id, chosen, quantity)
             await interaction.response.send_modal(
                 ContactModal(chosen, quantity, interaction.id, self.cooldowns)
@@ -147,7 +147,18 @@ class Ordering(commands.Cog):
     async def buy_product_autocomplete(
         self, interaction: discord.Interaction[OrderBot], current: str
     ) -> list[app_commands.Choice[str]]:
+        closed = await self.bot.ordering.closed_providers()
         return [
-            app_commands.Choice(name=f"{p.name} — {p.price_for(1).format()}"[:100], value=p.key)
+            app_commands.Choice(
+                name=(
+                    f"{p.name} — "
+                    + (
+                        "not available right now"
+                        if p.provider in closed
+                        else p.price_for(1).format()
+                    )
+                )[:100],
+                value=p.key,
+            )
             for p in self.bot.catalog.search(current, OrderKind.DIGITAL)
         ]

@@ -34,9 +34,10 @@ from core.alerts.orders import (
     new_order,
     order_failed,
     poll_rejected,
-    provider_auth,
     provider_fault,
     provider_hold,
+    provider_key_accepted,
+    provider_key_refused,
     unknown_status,
 )
 from core.alerts.staff import (
@@ -97,9 +98,10 @@ __all__ = [
     "order_status_set",
     "partial_refund",
     "poll_rejected",
-    "provider_auth",
     "provider_fault",
     "provider_hold",
+    "provider_key_accepted",
+    "provider_key_refused",
     "shop_paused",
     "shop_resumed",
     "staff_key",

@@ -137,21 +137,35 @@ def provider_hold(hold: RetryAfter, *, until: float, held: Literal["sending", "p
     )
 
 
-def provider_auth(provider: str, error: str, *, now: float, placing: str | None = None) -> Alert:
-    """A provider refused our credentials, while placing order `placing` or polling.
-    At most once an hour per provider, whichever noticed."""
-    if placing is not None:
-        message = (
-            f"🔑 {provider} rejected our credentials while placing "
-            f"order `{placing}` ({error}). Fix {provider.upper()}_API_* "
-            "in the settings and restart; `/admin providers` shows its health."
-        )
-    else:
-        message = (
-            f"🔑 {provider} rejected our credentials ({error}). "
-            f"Fix {provider.upper()}_API_* in the settings and restart."
-        )
-    return Alert(AlertKind.PROVIDER_AUTH, message, f"provider_auth:{provider}:{int(now // 3600)}")
+def provider_key_refused(
+    provider: str, error: str, *, setting: str, products: list[str], now: float
+) -> Alert:
+    """A provider refused our key (a check, a poll or an order said 401/403). Raised when
+    the key's state changes, so once per refusal, not once per request."""
+    closed = (
+        f" Its products ({', '.join(products)}) are closed to buyers until it works."
+        if products
+        else ""
+    )
+    return Alert(
+        AlertKind.PROVIDER_AUTH,
+        f"🔑 {provider} refused our API key ({error}).{closed} Fix {setting} in the "
+        "settings and restart; the bot also asks again every few minutes, and "
+        "`/admin providers` shows what it last said.",
+        f"provider_key:{provider}:refused:{int(now * 1000)}",
+        group_key=f"provider_key:{provider}",
+    )
+
+
+def provider_key_accepted(provider: str, *, products: list[str], now: float) -> Alert:
+    """A provider accepts our key again after refusing it: its products are open."""
+    opened = f" Its products ({', '.join(products)}) are open to buyers again." if products else ""
+    return Alert(
+        AlertKind.PROVIDER_AUTH,
+        f"🔑 {provider} accepts our API key again.{opened}",
+        f"provider_key:{provider}:accepted:{int(now * 1000)}",
+        group_key=f"provider_key:{provider}",
+    )
 
 
 def poll_rejected(order: OrderFacts, error: str, status_code: int | None) -> Alert:

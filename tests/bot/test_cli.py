@@ -135,7 +135,7 @@ def test_bad_catalog_exits_2_naming_product_and_field(
 def test_migrate_creates_and_then_is_a_no_op(bot_env: dict[str, str], tmp_path: Path) -> None:
     first = run_bot(["migrate"], bot_env, tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "Applied migrations [1, 2, 3, 4, 5, 6, 7, 8]" in first.stdout
+    assert "Applied migrations [1, 2, 3, 4, 5, 6, 7, 8, 9]" in first.stdout
     assert Path(bot_env["DATABASE_PATH"]).exists()
     second = run_bot(["migrate"], bot_env, tmp_path)
     assert second.returncode == 0

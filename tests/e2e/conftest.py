@@ -50,3 +50,15 @@ async def stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         await running.stop()
         # Every REST body the bot sent was checked against Discord's OpenAPI spec.
         running.emulator.assert_no_contract_violations()
+
+
+@pytest.fixture
+async def parts(tmp_path: Path) -> AsyncIterator[LocalStack]:
+    """The emulator and the sandboxes, without the bot: each test starts it its way."""
+    stack = LocalStack(tmp_path / "stack")
+    await stack.sandbox.start()
+    await stack.emulator.start()
+    try:
+        yield stack
+    finally:
+        await stack.stop()

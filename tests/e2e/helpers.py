@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import socket
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +14,52 @@ from typing import Any
 from demo.stack import LocalStack
 
 EPHEMERAL = 64
+
+
+async def run_bot(
+    stack: LocalStack, args: list[str], env: dict[str, str], within: float = 40
+) -> tuple[int, str]:
+    """`python -m bot ARGS` beside the stack's emulator and sandboxes: (status, output)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=stack.workdir,
+        env={**stack.bot_env(), **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), within)
+    assert process.returncode is not None
+    return process.returncode, out.decode()
+
+
+def problem_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("PROBLEM: ")]
+
+
+def assert_only_its_own_lines(output: str) -> None:
+    """check-config prints its own lines only: no library's log lines (discord.py's
+    intent and voice warnings) and no timestamped INFO lines among the PROBLEM lines."""
+    logged = [line for line in output.splitlines() if re.match(r"\d{4}-\d\d-\d\d ", line)]
+    assert logged == [], output
+    assert "PyNaCl" not in output and "intent" not in output.lower(), output
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def embed_field(message: dict[str, Any], name: str) -> str:
+    """The value of the embed field called `name` (fails when there is none)."""
+    for embed in message.get("embeds") or []:
+        for f in embed.get("fields") or []:
+            if f["name"] == name:
+                return str(f["value"])
+    raise AssertionError(f"no field {name!r} in {embed_text(message)}")
 
 
 def db_rows(stack: LocalStack, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:

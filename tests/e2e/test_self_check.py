@@ -7,72 +7,25 @@ starts; `check-config --online` reports every problem at once."""
 from __future__ import annotations
 
 import asyncio
-import re
-import socket
-import sys
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from demo.stack import REPO_ROOT, LocalStack
 from emulator.world import ADMINISTRATOR, SEND_MESSAGES, VIEW_CHANNEL, Overwrite
-from tests.e2e.helpers import embed_text
+from tests.e2e.helpers import (
+    assert_only_its_own_lines,
+    closed_port,
+    embed_text,
+    problem_lines,
+    run_bot,
+)
 
 INVITE = "https://discord.com/oauth2/authorize?client_id="
 
 
 # `python -m bot run` and `check-config --online`: their output and exit status.
 pytestmark = pytest.mark.subprocess
-
-
-@pytest.fixture
-async def parts(tmp_path: Path) -> AsyncIterator[LocalStack]:
-    """The emulator and the sandboxes, without the bot: each test starts it its way."""
-    stack = LocalStack(tmp_path / "stack")
-    await stack.sandbox.start()
-    await stack.emulator.start()
-    try:
-        yield stack
-    finally:
-        await stack.stop()
-
-
-async def run_bot(
-    stack: LocalStack, args: list[str], env: dict[str, str], within: float = 40
-) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        cwd=stack.workdir,
-        env={**stack.bot_env(), **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), within)
-    assert process.returncode is not None
-    return process.returncode, out.decode()
-
-
-def problem_lines(output: str) -> list[str]:
-    return [line for line in output.splitlines() if line.startswith("PROBLEM: ")]
-
-
-def assert_only_its_own_lines(output: str) -> None:
-    """check-config prints its own lines only: no library's log lines (discord.py's
-    intent and voice warnings) and no timestamped INFO lines among the PROBLEM lines."""
-    logged = [line for line in output.splitlines() if re.match(r"\d{4}-\d\d-\d\d ", line)]
-    assert logged == [], output
-    assert "PyNaCl" not in output and "intent" not in output.lower(), output
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.parametrize(
@@ -124,7 +77,7 @@ async def test_a_provider_that_is_down_is_a_warning_and_the_bot_starts(
             break
         await asyncio.sleep(0.1)
     warning = next(line for line in log.splitlines() if "start-up check: namefi" in line)
-    assert f"doesn't answer at http://127.0.0.1:{port}" in warning
+    assert f"namefi at http://127.0.0.1:{port}: cannot connect" in warning
     assert "Traceback" not in log
     _, answer = await parts.admin("providers")
     namefi = next(
@@ -162,7 +115,7 @@ async def test_check_config_online_reports_every_problem_at_once(parts: LocalSta
         "The bot can't see it, send messages and read its history in #order-notices",
     ):
         assert any(expected in p for p in problems), (expected, output)
-    assert "WARNING: boost: doesn't answer" in output
+    assert "WARNING: boost at http://127.0.0.1:" in output and "cannot connect" in output
     assert "Traceback" not in output
     assert_only_its_own_lines(output)
 

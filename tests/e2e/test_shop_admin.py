@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from bot.providers.models import NIL_UUID
 from demo.stack import LocalStack
 from sandbox.common import Fault
 from tests.e2e.helpers import (
     EPHEMERAL,
     button,
     db_rows,
+    embed_field,
     embed_text,
     polled_again,
     requests_to,
@@ -24,14 +26,6 @@ from tests.e2e.helpers import (
     wait_until,
 )
 from tests.e2e.journeys import place_boost, placed_buy, press, staff_line
-
-
-def field(message: dict[str, Any], name: str) -> str:
-    for embed in message.get("embeds") or []:
-        for f in embed.get("fields") or []:
-            if f["name"] == name:
-                return str(f["value"])
-    raise AssertionError(f"no field {name!r} in {embed_text(message)}")
 
 
 async def boost_confirmation(stack: LocalStack, user_id: int) -> dict[str, Any]:
@@ -115,10 +109,10 @@ async def test_providers_show_circuit_error_and_hold_and_the_same_after_a_restar
     await staff_line(stack, "digital_shop asked us to wait 120s", timeout=30)
 
     _, before = await stack.admin("providers")
-    namefi_text = field(before, "namefi")
+    namefi_text = embed_field(before, "namefi")
     assert "open" in namefi_text and "unavailable" in namefi_text and "held for" in namefi_text
     assert "open orders: **3**" in namefi_text
-    shop_text = field(before, "digital_shop")
+    shop_text = embed_field(before, "digital_shop")
     assert "Retry-After" in shop_text and "rate_limited" in shop_text
     assert "not configured" not in embed_text(before)
 
@@ -131,12 +125,12 @@ async def test_providers_show_circuit_error_and_hold_and_the_same_after_a_restar
     await stack.start_bot()
     _, after = await stack.admin("providers")
     for name in ("namefi", "digital_shop"):
-        assert _stable(field(after, name)) == _stable(field(before, name))
+        assert _stable(embed_field(after, name)) == _stable(embed_field(before, name))
     # The restarted bot honours the holds it inherited: its start-up check has asked boost
-    # whether it answers (and each provider at once), and boost's poll job has been round
+    # about our key (and each provider at once), and boost's poll job has been round
     # twice since; neither held provider was asked anything, from the restart on.
     await wait_until(
-        lambda: any(r.path == "/" and r.at > restarted_at for r in boost.requests),
+        lambda: any(r.path == f"/order/{NIL_UUID}" and r.at > restarted_at for r in boost.requests),
         30,
         lambda: "the restarted bot never checked boost",
     )
@@ -196,13 +190,15 @@ async def test_stats_chart_is_a_png_and_its_numbers_match_the_database(stack: Lo
     )
     statuses = [r["status"] for r in rows]
     assert statuses == ["cancelled", "completed", "completed"]
-    assert field(answer, "Orders (3)") == "completed 2 · cancelled 1"
+    assert embed_field(answer, "Orders (3)") == "completed 2 · cancelled 1"
     revenue = sum(r["total_minor"] for r in rows if r["status"] == "completed")
-    assert field(answer, "Revenue (completed orders sold here)") == f"${revenue / 100:.2f} USD"
-    assert "boost: median" in field(answer, "Time to complete")
-    assert "(2 orders)" in field(answer, "Time to complete")
+    assert (
+        embed_field(answer, "Revenue (completed orders sold here)") == f"${revenue / 100:.2f} USD"
+    )
+    assert "boost: median" in embed_field(answer, "Time to complete")
+    assert "(2 orders)" in embed_field(answer, "Time to complete")
     dms = db_rows(stack, "SELECT state FROM notifications")
-    assert field(answer, "DMs").startswith(f"{sum(r['state'] == 'sent' for r in dms)} sent")
+    assert embed_field(answer, "DMs").startswith(f"{sum(r['state'] == 'sent' for r in dms)} sent")
     assert driven.id
 
 
@@ -250,12 +246,14 @@ async def test_every_alert_kind_reaches_the_staff_channel(stack: LocalStack) -> 
     creds = namefi.create_order(timeline=[{"after": 0, "status": "CREATED"}])
     await stack.staff_link_order("namefi", creds, world.buyer_id)
     namefi.add_fault(Fault("auth", count=-1))
-    await staff_line(stack, "rejected our credentials")
+    refused = await staff_line(stack, "namefi refused our API key")
+    assert "NAMEFI_API_TOKEN" in refused["content"]
     # Keeps failing: the circuit opens; the provider recovers: it closes.
     opened = await staff_line(stack, "namefi keeps failing", timeout=40)
     assert "/admin providers" in opened["content"]
     namefi.clear_faults()
     await staff_line(stack, "namefi answers again", timeout=40)
+    await staff_line(stack, "namefi accepts our API key again", timeout=40)
 
     # A Retry-After longer than a minute.
     shop.add_fault(Fault("rate_limit", retry_after=90))
