@@ -19,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from bot.config import ConfigError
 from bot.config_problems import decode_utf8
+from bot.providers.registry import ADAPTERS
 from core.domain import Money, OrderKind, PaymentMode, known_currency
+from core.money import similar_currencies
 
 # Providers that can place orders of each kind. Tracking-only providers (namefi,
 # digital_shop) never appear in the catalog: their orders are linked by staff.
@@ -143,11 +145,18 @@ def cross_field_problems(raw: Mapping[str, Any]) -> list[str]:
         problems.append(f"a {kind} product must use provider {fits}, not {provider}")
     currency = raw.get("currency")
     if isinstance(currency, str) and re.fullmatch(r"[A-Z]{3}", currency):
+        takes = ADAPTERS[provider].currencies if provider in ADAPTERS else None
         if not known_currency(currency):
-            problems.append(f"currency {currency} is not one this bot can price")
-        elif provider == "checkout" and currency != "INR":
+            close = similar_currencies(currency)
+            hint = f" (did you mean {' or '.join(close)}?)" if close else ""
             problems.append(
-                "checkout products must be priced in INR (the checkout API takes INR only)"
+                f"currency {currency} is not an ISO 4217 currency in use{hint}: use a "
+                "three-letter code such as USD, EUR, INR, BHD or JPY"
+            )
+        elif takes is not None and currency not in takes:
+            problems.append(
+                f"{provider} products must be priced in {' or '.join(takes)} (the {provider} "
+                f"API takes {' and '.join(takes)} only), not {currency}"
             )
     options = raw.get("options")
     if provider == "checkout" and isinstance(options, Mapping):

@@ -6,13 +6,20 @@ Nothing here does I/O. Storage, providers and cogs all speak these types.
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from pydantic import SecretStr
+
+# Money lives in core/money.py (every ISO 4217 currency through Babel); it is named here
+# too, since the whole code base speaks of `core.domain.Money`.
+from core.money import AmountError as AmountError
+from core.money import Money as Money
+from core.money import currency_digits as currency_digits
+from core.money import known_currency as known_currency
+from core.money import parse_amount as parse_amount
 
 
 class OrderKind(StrEnum):
@@ -150,107 +157,6 @@ def can_transition(old: OrderStatus, new: OrderStatus) -> bool:
 def check_transition(old: OrderStatus, new: OrderStatus) -> None:
     if not can_transition(old, new):
         raise IllegalTransition(old, new)
-
-
-# --- Money ---------------------------------------------------------------------------
-
-# Minor-unit exponents and symbols of the currencies we format. Unknown currencies are
-# refused by the catalog rather than guessed.
-_CURRENCIES: dict[str, tuple[int, str]] = {
-    "USD": (2, "$"),
-    "EUR": (2, "€"),
-    "GBP": (2, "£"),
-    "INR": (2, "₹"),
-    "BDT": (2, "৳"),
-    "JPY": (0, "¥"),
-}
-
-
-def known_currency(code: str) -> bool:
-    return code in _CURRENCIES
-
-
-@dataclass(frozen=True, slots=True)
-class Money:
-    """An amount in integer minor units plus an ISO 4217 code. Never a float."""
-
-    minor: int
-    currency: str
-
-    def __post_init__(self) -> None:
-        if isinstance(self.minor, bool) or not isinstance(self.minor, int):
-            raise TypeError("Money.minor must be an int (minor units)")
-
-    def __mul__(self, quantity: int) -> Money:
-        return Money(self.minor * quantity, self.currency)
-
-    def format(self) -> str:
-        exponent, symbol = _CURRENCIES.get(self.currency, (2, ""))
-        sign = "-" if self.minor < 0 else ""
-        whole, frac = divmod(abs(self.minor), 10**exponent) if exponent else (abs(self.minor), 0)
-        text = f"{whole:,}" + (f".{frac:0{exponent}d}" if exponent else "")
-        return f"{sign}{symbol}{text} {self.currency}"
-
-    def __str__(self) -> str:
-        return self.format()
-
-
-_AMOUNT = re.compile(r"^(?P<whole>\d{1,12})(?:\.(?P<frac>\d{1,4}))?$")
-
-
-class AmountError(ValueError):
-    """An amount staff typed that can't be read exactly; the message says why."""
-
-
-def parse_amount(text: str, currency: str | None = None) -> Money:
-    """An amount as people write it (`12.50`, `₹199`, `199 INR`, `$3`), exactly in minor
-    units: never through a float. A currency symbol or code in the text must agree with
-    `currency` when both are given. Refused as ambiguous: thousands separators (`1,250`
-    is 1250 in one country and 1.25 in another), more decimals than the currency has,
-    signs, exponents, zero."""
-    raw = " ".join(text.split())
-    code = currency.upper() if currency else None
-    body, seen = raw, set[str]()
-    stripped = True
-    while stripped and len(seen) < 3:  # a symbol, a code, or both (`$3.00 USD`)
-        stripped = False
-        for iso, (_, symbol) in _CURRENCIES.items():
-            for marker in (iso, symbol):
-                if body.upper().startswith(marker.upper()):
-                    body, stripped = body[len(marker) :].strip(), True
-                elif body.upper().endswith(marker.upper()):
-                    body, stripped = body[: -len(marker)].strip(), True
-                if stripped:
-                    seen.add(iso)
-                    break
-            if stripped:
-                break
-    if len(seen) > 1:
-        raise AmountError(f"`{raw[:20]}` names more than one currency.")
-    found = next(iter(seen), None)
-    if found and code and found != code:
-        raise AmountError(f"`{raw[:20]}` is in {found}, not {code}.")
-    code = code or found
-    if code is None:
-        raise AmountError("Say which currency, e.g. `12.50 USD`.")
-    if code not in _CURRENCIES:
-        raise AmountError(f"`{code[:10]}` isn't a currency this shop uses.")
-    if "," in body or "_" in body or " " in body:
-        raise AmountError(
-            f"Write `{raw[:20]}` without thousands separators, e.g. `1250.00`: a comma is "
-            "a decimal point in some countries."
-        )
-    match = _AMOUNT.match(body)
-    if match is None:
-        raise AmountError(f"`{raw[:20]}` isn't an amount like `12.50`.")
-    exponent = _CURRENCIES[code][0]
-    frac = match["frac"] or ""
-    if len(frac) > exponent:
-        raise AmountError(f"{code} has {exponent} decimal place(s); `{raw[:20]}` has {len(frac)}.")
-    minor = int(match["whole"]) * 10**exponent + int(frac.ljust(exponent, "0") or "0")
-    if minor == 0:
-        raise AmountError("The amount must be more than zero.")
-    return Money(minor, code)
 
 
 # --- Delivery (credentials) ------------------------------------------------------------

@@ -106,6 +106,7 @@ class Shop:
         # The journeys walk whatever the catalog sells: its first boost and first
         # digital product (either may be missing: those journeys say so and are skipped).
         boosts = catalog.enabled(OrderKind.BOOST)
+        self.boosts = boosts
         self.boost_product: Product | None = boosts[0] if boosts else None
         self.several_boosts = len(boosts) > 1
         digital = catalog.enabled(OrderKind.DIGITAL)
@@ -267,6 +268,33 @@ async def boost(shop: Shop) -> None:
     await shop.staff_line(order_id)
     shop.out.note("the provider moves it PENDING → PROCESSING → COMPLETED; the bot polls…")
     await shop.dm(buyer, order_id)
+    await other_currencies(shop)
+
+
+async def other_currencies(shop: Shop) -> None:
+    """A shop that sells boosts in more than one currency: each is priced in its own, with
+    its own decimals (BHD three, JPY none). The buyer looks, then cancels."""
+    first = shop.boost_product
+    assert first is not None
+    buyer = shop.emu.world.buyer_id
+    shown: set[str] = {first.currency}
+    for product in shop.boosts[1:]:
+        if product.currency in shown:
+            continue
+        shown.add(product.currency)
+        quantity = quantity_for(product)
+        options = {"invite": "shopdemo", "amount": quantity, "product": product.key}
+        driven = await shop.slash(buyer, "boost", options)
+        confirmation = await driven.wait_for_followup(timeout=15)
+        shop.out.bot("buyer, only they see it", confirmation)
+        price = product.price_for(quantity).format()
+        if price not in text_of(confirmation):
+            raise JourneyFailed(f"{product.name} was not priced as {price}")
+        shop.out.user("buyer", "presses [Cancel]")
+        pressed = await shop.emu.press_button(
+            buyer, confirmation, custom_id(confirmation, "order:cancel:")
+        )
+        await pressed.wait_for_original(lambda m: "cancelled" in text_of(m), timeout=15)
 
 
 async def buy(shop: Shop) -> None:

@@ -37,6 +37,8 @@ class ProviderAdapter(ProviderHttp):
     capabilities: Capabilities
     # The setting that holds its key, for messages that say what to fix.
     key_setting: ClassVar[str]
+    # The only currencies its create accepts (None: it doesn't price orders itself).
+    currencies: ClassVar[tuple[str, ...] | None] = None
     # Its create needs the buyer's contact details (the /buy contact form asks for them).
     needs_contact: ClassVar[bool] = False
 

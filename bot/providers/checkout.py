@@ -62,6 +62,7 @@ class CheckoutClient(ProviderAdapter):
         can_create=True, can_poll=False, idempotent_create=True, can_link=False
     )
     needs_contact = True  # the contract requires contact.phone_number
+    currencies = ("INR",)  # the contract's only currency
 
     KNOWN_MESSAGES = {
         "parameter error": "the parameters were refused",

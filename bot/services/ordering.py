@@ -39,7 +39,15 @@ from bot.services.submission import Submitter, create_request
 from core import alerts
 from core.crash_points import crash_point
 from core.crypto import DecryptionError, DeliveryCipher
-from core.domain import Money, OrderKind, OrderSource, OrderStatus, PaymentMode, new_order_id
+from core.domain import (
+    Money,
+    OrderKind,
+    OrderSource,
+    OrderStatus,
+    PaymentMode,
+    known_currency,
+    new_order_id,
+)
 from core.kinds import EventKind
 from core.timings import Timings
 from storage import orders as repo
@@ -489,4 +497,5 @@ async def refunded_total(db: Database, order: repo.OrderRecord) -> Money | None:
 
 def _zero_price(current: ProviderOrder) -> Money:
     # We didn't sell a linked order, so it carries no price of ours.
-    return Money(0, current.currency if current.currency in ("USD", "BDT", "INR") else "USD")
+    known = current.currency is not None and known_currency(current.currency)
+    return Money(0, current.currency if known and current.currency else "USD")

@@ -110,7 +110,12 @@ def test_provider_url_without_key_is_refused(bot_env: dict[str, str], tmp_path: 
         (
             '[[products]]\nkey = "cheap"\nname = "C"\nprovider = "checkout"\nkind = "digital"\n'
             'unit_price = 100\ncurrency = "USD"\n',
-            "checkout products must be priced in INR",
+            "checkout products must be priced in INR (the checkout API takes INR only), not USD",
+        ),
+        (
+            '[[products]]\nkey = "gulf"\nname = "G"\nprovider = "boost"\nkind = "boost"\n'
+            'unit_price = 1250\ncurrency = "BDH"\n',
+            "currency BDH is not an ISO 4217 currency in use (did you mean BHD or BDT?)",
         ),
         (
             '[[products]]\nkey = "typo"\nname = "T"\nprovider = "boost"\nkind = "boost"\n'
@@ -130,6 +135,35 @@ def test_bad_catalog_exits_2_naming_product_and_field(
     assert result.returncode == 2
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
+
+
+TWO_CURRENCIES = """\
+[[products]]
+key = "boost-bhd"
+name = "Server Boost (Manama)"
+provider = "boost"
+kind = "boost"
+unit_price = 1250
+currency = "BHD"
+
+[[products]]
+key = "boost-jpy"
+name = "Server Boost (Tokyo)"
+provider = "boost"
+kind = "boost"
+unit_price = 480
+currency = "JPY"
+"""
+
+
+def test_a_catalog_in_bhd_and_jpy_passes_with_each_priced_in_its_decimals(
+    bot_env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "catalog.toml"
+    path.write_text(TWO_CURRENCIES, encoding="utf-8")
+    result = run_bot(["check-config"], {**bot_env, "CATALOG_PATH": str(path)}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1.250 BHD" in result.stdout and "¥480 JPY" in result.stdout, result.stdout
 
 
 def test_migrate_creates_and_then_is_a_no_op(bot_env: dict[str, str], tmp_path: Path) -> None:

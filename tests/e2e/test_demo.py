@@ -94,6 +94,45 @@ def test_demo_walks_a_catalog_of_your_own(
     assert [p.suffix for p in Path(workdir.group(1)).iterdir()] == [".png"]
 
 
+GULF_AND_TOKYO = """\
+[[products]]
+key = "boost-bhd"
+name = "Server Boost (Manama)"
+provider = "boost"
+kind = "boost"
+unit_price = 1250
+currency = "BHD"
+min_quantity = 2
+max_quantity = 30
+
+[[products]]
+key = "boost-jpy"
+name = "Server Boost (Tokyo)"
+provider = "boost"
+kind = "boost"
+unit_price = 480
+currency = "JPY"
+min_quantity = 2
+max_quantity = 30
+"""
+
+
+def test_a_shop_in_bhd_and_jpy_prices_each_in_its_own_decimals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = tmp_path / "gulf.toml"
+    catalog.write_text(GULF_AND_TOKYO, encoding="utf-8")
+    status, out, err = run_demo(["--catalog", str(catalog)], capsys)
+    assert status == 0, out[-3000:] + err[-3000:]
+    # Three decimals for the dinar, none for the yen: in the confirmation, the wallet
+    # and the stats, exactly what the minor units say.
+    assert "Price: 3 × 1.250 BHD = **3.750 BHD**" in out
+    assert "Price: 2 × ¥480 JPY = **¥960 JPY**" in out
+    assert "balance now 15.000 BHD" in out and "¥6,000 JPY" in out
+    assert "Revenue (completed orders sold here): " in out
+    assert not re.search(r"\d\.\d{2} BHD|¥\d+\.\d", out), "a BHD or JPY amount lost its decimals"
+
+
 DIGITAL_ONLY = """\
 [[products]]
 key = "vpn-year"
