@@ -170,7 +170,11 @@ def cmd_check_config(redactor: SecretRedactingFilter, *, online: bool = False) -
         return _settings_failure(exc)
     redactor.add_secrets(settings.secret_values())
     try:
-        catalog = load_catalog(settings.catalog_path, settings.enabled_providers())
+        catalog = load_catalog(
+            settings.catalog_path,
+            settings.enabled_providers(),
+            limit_currencies=settings.spend_limits,
+        )
     except ConfigError as exc:
         return _config_failure(exc)
     print("Settings:")

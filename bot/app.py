@@ -67,7 +67,11 @@ class OrderBot(commands.Bot):
         )
         self.settings = settings
         self.cipher = DeliveryCipher(settings.delivery_encryption_key)
-        self.catalog: Catalog = load_catalog(settings.catalog_path, settings.enabled_providers())
+        self.catalog: Catalog = load_catalog(
+            settings.catalog_path,
+            settings.enabled_providers(),
+            limit_currencies=settings.spend_limits,
+        )
         self._db: Database | None = None
         self._providers: ProviderRegistry | None = None
         self._ordering: OrderingService | None = None
@@ -252,8 +256,9 @@ class OrderBot(commands.Bot):
                 for name, row in rows.items()
                 if row.hold_until > now or (row.circuit != "closed" and row.open_until > now)
             )
+            asked_at = time.time()
             for check in await check_keys(self.providers, skip=held):
-                await self.ordering.keys.record(check)
+                await self.ordering.keys.record(check, asked_at=asked_at)
                 if check.refused or check.inconclusive:
                     log.warning("start-up check: %s", check.line)
                 if check.inconclusive and check.provider not in held:

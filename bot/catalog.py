@@ -145,7 +145,8 @@ def cross_field_problems(raw: Mapping[str, Any]) -> list[str]:
         problems.append(f"a {kind} product must use provider {fits}, not {provider}")
     currency = raw.get("currency")
     if isinstance(currency, str) and re.fullmatch(r"[A-Z]{3}", currency):
-        takes = ADAPTERS[provider].currencies if provider in ADAPTERS else None
+        adapter = ADAPTERS.get(provider) if isinstance(provider, str) else None
+        takes = adapter.currencies if adapter is not None else None
         if not known_currency(currency):
             close = similar_currencies(currency)
             hint = f" (did you mean {' or '.join(close)}?)" if close else ""
@@ -325,11 +326,17 @@ def read_catalog_text(path: Path, setting: str = "CATALOG_PATH") -> str:
 
 
 def load_catalog(
-    path: Path, enabled_providers: Iterable[str] | None = None, *, setting: str = "CATALOG_PATH"
+    path: Path,
+    enabled_providers: Iterable[str] | None = None,
+    *,
+    setting: str = "CATALOG_PATH",
+    limit_currencies: Iterable[str] = (),
 ) -> Catalog:
     """Read and validate the catalog. With `enabled_providers`, refuse products whose
-    provider has no base URL configured (they could never be fulfilled). `setting` names
-    where the path came from, for the messages (read_catalog_text)."""
+    provider has no base URL configured (they could never be fulfilled). A currency in
+    `limit_currencies` (DAILY_SPEND_LIMITS) that no product is priced in is refused too:
+    that limit would never apply (`$100` reads as USD in a shop that sells in CAD).
+    `setting` names where the path came from, for the messages (read_catalog_text)."""
     source = f"catalog {path}"
     text = read_catalog_text(path, setting)
     try:
@@ -344,6 +351,14 @@ def load_catalog(
             f"(set {p.provider.upper()}_API_BASE_URL)"
             for p in catalog.all()
             if p.enabled and p.provider not in enabled
+        ]
+        priced = sorted({p.currency for p in catalog.all()})
+        problems += [
+            f"DAILY_SPEND_LIMITS sets a limit in {code}, but no product is priced in {code}, "
+            f"so it would never apply: write the code of a currency you sell, e.g. "
+            f"`{priced[0] if priced else 'USD'} 100`"
+            for code in sorted(set(limit_currencies))
+            if code not in priced
         ]
         if problems:
             raise ConfigError(source, problems)

@@ -188,9 +188,14 @@ def _key_line(report: ProviderReport) -> str:
     if state == "refused":
         assert health is not None
         closed = " Its products are closed to buyers until it works." if report.can_create else ""
+        again = (
+            "it is asked again every few minutes"
+            if report.key_checkable
+            else "its API can't be asked without an order, so its products stay closed until the restart"
+        )
         return (
             f"🔑 **credentials refused**{when} ({(health.key_detail or '')[:80]}).{closed} "
-            f"Fix {report.key_setting} and restart; it is asked again every few minutes."
+            f"Fix {report.key_setting} and restart; {again}."
         )
     if state == "accepted":
         return f"🔑 key accepted{when}"

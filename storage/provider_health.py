@@ -119,23 +119,29 @@ async def record_check_failure(db: Database, provider: str, message: str) -> Non
 
 
 async def set_key_state(
-    db: Database, provider: str, state: str, detail: str | None, *, now: float
+    db: Database, provider: str, state: str, detail: str | None, *, asked_at: float
 ) -> str | None:
-    """Record what the provider said about our key. Returns the state before when this
-    changed it (so the caller tells staff once per change), else None. Checked and
-    written in one transaction: two requests answering at once change it once."""
+    """Record what the provider said about our key, in answer to a request sent at
+    `asked_at`. Returns the state before when this changed it (so the caller tells staff
+    once per change), else None. Checked and written in one transaction: two requests
+    answering at once change it once, and an answer to a request sent before the one
+    already recorded changes nothing (a slow success must not reopen products that a
+    newer refusal closed)."""
     async with db.transaction() as conn:
         cur = await conn.execute(
-            "SELECT key_state FROM provider_health WHERE provider = ?", (provider,)
+            "SELECT key_state, key_checked_at FROM provider_health WHERE provider = ?",
+            (provider,),
         )
         row = await cur.fetchone()
         before = str(row[0]) if row else "unchecked"
+        if row is not None and row[1] is not None and asked_at < float(row[1]):
+            return None
         await conn.execute(
             "INSERT INTO provider_health (provider, key_state, key_checked_at, key_detail,"
             " updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider) DO UPDATE SET"
             " key_state = excluded.key_state, key_checked_at = excluded.key_checked_at,"
             " key_detail = excluded.key_detail, updated_at = excluded.updated_at",
-            (provider, state, now, (detail or "")[:200] or None, now),
+            (provider, state, asked_at, (detail or "")[:200] or None, time.time()),
         )
     return before if before != state else None
 

@@ -77,9 +77,18 @@ class ProviderAdapter(ProviderHttp):
         except ProviderAuthError as exc:
             return KeyCheck(KeyState.REFUSED, exc.message)
         except ProviderRejected as exc:
+            status = exc.message.split(":")[0]
+            if not exc.from_api:
+                # An HTML 404 from whatever answers at a wrong base URL says nothing
+                # about the key.
+                return KeyCheck(
+                    None,
+                    f"answered {status} in a shape its API doesn't use (is the base URL "
+                    "the API's?)",
+                )
             # Past authentication: it looked for the order and has none (404), or read
             # the id and refused it (400). Either way it took our key.
-            return KeyCheck(KeyState.ACCEPTED, f"key accepted ({exc.message.split(':')[0]})")
+            return KeyCheck(KeyState.ACCEPTED, f"key accepted ({status})")
         except ProviderRateLimited as exc:
             return KeyCheck(None, f"asked us to wait ({exc.message}); the key wasn't checked")
         except TimeoutError:

@@ -92,6 +92,10 @@ class BoostClient(ProviderAdapter):
         "the provider refused the order": "the provider refused the order",
     }
 
+    def _is_error_body(self, body: dict[str, Any]) -> bool:
+        # Its envelope: {"status": true, "data": …} on success, so false on an error.
+        return body.get("status") is False
+
     def _error_message(self, body: Any) -> str | None:
         return self._known(body.get("message") or body.get("error"))
 

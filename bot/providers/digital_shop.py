@@ -76,6 +76,10 @@ class DigitalShopClient(ProviderAdapter):
         "internal server error": "internal server error",
     }
 
+    def _is_error_body(self, body: dict[str, Any]) -> bool:
+        # Its envelope: "status" is always "success" or "error".
+        return body.get("status") == "error"
+
     def _error_message(self, body: Any) -> str | None:
         return self._known(body.get("message"))
 

@@ -55,11 +55,20 @@ class ProviderRejected(ProviderError):
     kind = "rejected"
 
     def __init__(
-        self, provider: str, message: str, *, status_code: int | None, user_message: str
+        self,
+        provider: str,
+        message: str,
+        *,
+        status_code: int | None,
+        user_message: str,
+        from_api: bool = True,
     ) -> None:
         super().__init__(provider, message)
         self.status_code = status_code
         self.user_message = user_message
+        #: The body is the provider's own error shape, not a web server's page: the
+        #: refusal came from its API (what the key check needs to know).
+        self.from_api = from_api
 
 
 class ProviderAuthError(ProviderError):

@@ -117,6 +117,12 @@ class ProviderHttp(ABC):
         buyer's input (a phone number, an email) into logs, the timeline and staff
         alerts. None when nothing in the body is safe to show."""
 
+    def _is_error_body(self, body: dict[str, Any]) -> bool:
+        """Whether a JSON error body has this API's own shape (so a 404 came from the
+        API, not from a web server in front of the wrong URL). Adapters whose contract
+        shows its error envelope say so more strictly."""
+        return True
+
     # Messages this provider is known to send (lower case) -> how we say them.
     KNOWN_MESSAGES: dict[str, str] = {}
 
@@ -317,6 +323,7 @@ class ProviderHttp(ABC):
                 detail,
                 status_code=status,
                 user_message=self._safe_text(provider_text) if provider_text else "",
+                from_api=isinstance(body, dict) and self._is_error_body(body),
             )
         raise ProviderProtocolError(self.name, f"unexpected HTTP {status}")
 

@@ -68,6 +68,10 @@ class NamefiClient(ProviderAdapter):
     # Its 403 is about one order ("User must own the order"), not about our token.
     auth_statuses = (401,)
 
+    def _is_error_body(self, body: dict[str, Any]) -> bool:
+        # Its documented errors: {"code": "NOT_FOUND", "status": 404, …}.
+        return identifier(body.get("code")) is not None and isinstance(body.get("status"), int)
+
     def _error_message(self, body: Any) -> str | None:
         # Its error codes are identifiers (NOT_FOUND); its messages are free text.
         return identifier(body.get("code"))

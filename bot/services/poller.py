@@ -174,6 +174,7 @@ class Poller:
                     )
 
         answered = gate.health.polls - gate.health.failures
+        gate.refused_in_batch = False
         try:
             workers = min(self.settings.concurrency, len(orders))
             await asyncio.gather(*(worker() for _ in range(workers)))
@@ -182,9 +183,11 @@ class Poller:
             # Unchanged polls are written together: one transaction per batch.
             await repo.record_polls(self.db, bookkeeping)
             await self._persist(gate)
-        if self.keys is not None and gate.health.polls - gate.health.failures > answered:
-            # An answered poll got past authentication: a key refused earlier works now.
-            await self.keys.accepted(name, "a poll was answered")
+        answered_now = gate.health.polls - gate.health.failures > answered
+        if self.keys is not None and answered_now and not gate.refused_in_batch:
+            # An answered poll got past authentication: a key refused before this batch
+            # works now. (A batch that also saw a 401 proves nothing either way.)
+            await self.keys.accepted(name, "a poll was answered", asked_at=now)
         return made
 
     async def _poll_one(
@@ -255,7 +258,8 @@ class Poller:
         if isinstance(exc, ProviderProtocolError):
             await staff_alerts.raise_alert(self.db, alerts.provider_fault(order, exc.message))
         if isinstance(exc, ProviderAuthError) and self.keys is not None:
-            await self.keys.refused(name, exc.message)
+            gate.refused_in_batch = True
+            await self.keys.refused(name, exc.message, asked_at=now)
         gate.trip_if_failing(now, self.settings)
         failures = order.poll_failures + 1
         next_at = max(now + self.schedule.next_after_failure(failures), gate.health.open_until)

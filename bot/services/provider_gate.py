@@ -70,6 +70,8 @@ class ProviderGate:
     limiter: AsyncLimiter
     health: ProviderHealth
     probe_in_flight: bool = False
+    # A poll of the batch running now was refused (401): its successes don't reopen.
+    refused_in_batch: bool = False
     requests: int = 0  # made since the last persist
     failures: int = 0
     saved: tuple[object, ...] = ()  # the state last written, and when

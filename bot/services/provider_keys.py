@@ -118,11 +118,15 @@ class ProviderKeys:
     async def is_refused(self, provider: str) -> bool:
         return await provider_health.key_state(self.db, provider) == KeyState.REFUSED
 
-    async def refused(self, provider: str, detail: str) -> None:
-        """A 401/403: the provider's products close, and staff hear of it once."""
-        now = self.clock()
+    def _checkable(self, provider: str) -> bool:
+        adapter = self.providers.get(provider)
+        return adapter is not None and adapter.key_check_path() is not None
+
+    async def refused(self, provider: str, detail: str, *, asked_at: float) -> None:
+        """A 401/403 to a request sent at `asked_at`: the provider's products close, and
+        staff hear of it once."""
         before = await provider_health.set_key_state(
-            self.db, provider, KeyState.REFUSED, detail, now=now
+            self.db, provider, KeyState.REFUSED, detail, asked_at=asked_at
         )
         if before is None:
             return
@@ -134,39 +138,59 @@ class ProviderKeys:
                 detail,
                 setting=self._setting(provider),
                 products=self._products(provider),
-                now=now,
+                checked_again=self._checkable(provider),
+                now=self.clock(),
             ),
         )
 
-    async def accepted(self, provider: str, detail: str = "key accepted") -> None:
-        """A request got past authentication. Cheap when nothing changes (one read), so
-        the poller and the submitter call it after every success."""
+    async def accepted(
+        self, provider: str, detail: str = "key accepted", *, asked_at: float
+    ) -> None:
+        """A request sent at `asked_at` got past authentication. Cheap when nothing
+        changes (one read), so the poller and the submitter call it after every success."""
         if await provider_health.key_state(self.db, provider) == KeyState.ACCEPTED:
             return
-        now = self.clock()
         before = await provider_health.set_key_state(
-            self.db, provider, KeyState.ACCEPTED, detail, now=now
+            self.db, provider, KeyState.ACCEPTED, detail, asked_at=asked_at
         )
         if before == KeyState.REFUSED:
             log.warning("%s accepts our API key again; its products are open", provider)
             await staff_alerts.raise_alert(
                 self.db,
-                alerts.provider_key_accepted(provider, products=self._products(provider), now=now),
+                alerts.provider_key_accepted(
+                    provider, products=self._products(provider), now=self.clock()
+                ),
             )
 
-    async def record(self, result: ProviderCheck) -> None:
-        """What a check found. An inconclusive check changes nothing; an API that can't
-        be checked starts unchecked again (the key may have been changed since it was
-        refused: the next order tells)."""
+    async def record(self, result: ProviderCheck, *, asked_at: float) -> None:
+        """What a check sent at `asked_at` found. An inconclusive check changes nothing.
+        An API that can't be checked starts unchecked again at start-up: its key may have
+        been fixed since it was refused, and only an order can tell (staff are told that
+        its products are open again)."""
         state = result.check.state
         if state is KeyState.REFUSED:
-            await self.refused(result.provider, result.check.detail)
+            await self.refused(result.provider, result.check.detail, asked_at=asked_at)
         elif state is KeyState.ACCEPTED:
-            await self.accepted(result.provider, result.check.detail)
+            await self.accepted(result.provider, result.check.detail, asked_at=asked_at)
         elif result.check.uncheckable:
-            await provider_health.set_key_state(
-                self.db, result.provider, KeyState.UNCHECKED, None, now=self.clock()
+            before = await provider_health.set_key_state(
+                self.db, result.provider, KeyState.UNCHECKED, None, asked_at=asked_at
             )
+            if before == KeyState.REFUSED:
+                log.warning(
+                    "%s refused our key before the restart; its products are open again and "
+                    "the next order checks the key",
+                    result.provider,
+                )
+                await staff_alerts.raise_alert(
+                    self.db,
+                    alerts.provider_key_unchecked(
+                        result.provider,
+                        setting=self._setting(result.provider),
+                        products=self._products(result.provider),
+                        now=self.clock(),
+                    ),
+                )
 
     async def check_refused_again(self) -> int:
         """The scheduled job: ask each provider whose key was refused again (where its API
@@ -178,7 +202,7 @@ class ProviderKeys:
             name
             for name in refused
             if (adapter := self.providers.get(name)) is not None
-            and adapter.key_check_path() is not None
+            and self._checkable(name)
             # It asked us to wait, or its circuit is open: its own probe decides first.
             and holds[name].hold_until <= now
             and not (holds[name].circuit != "closed" and holds[name].open_until > now)
@@ -188,10 +212,14 @@ class ProviderKeys:
             adapter = self.providers.get(name)
             assert adapter is not None
             try:
+                asked_at = self.clock()
                 check = await adapter.check_key(within=KEY_CHECK_TIMEOUT)
                 if check.state is KeyState.ACCEPTED:
                     reopened += 1
-                await self.record(ProviderCheck(name, check, adapter.key_setting, adapter.base_url))
+                await self.record(
+                    ProviderCheck(name, check, adapter.key_setting, adapter.base_url),
+                    asked_at=asked_at,
+                )
             except Exception:
                 log.exception("checking %s's key again failed", name)
         return reopened

@@ -109,7 +109,9 @@ class Submitter:
         except Exception:
             log.exception("recording %s's Retry-After hold failed", provider)
 
-    async def _record_submission(self, provider: str, exc: ProviderError | None) -> None:
+    async def _record_submission(
+        self, provider: str, exc: ProviderError | None, sent_at: float
+    ) -> None:
         # Bookkeeping for /admin providers, between a provider's answer and recording it:
         # it must never be the reason an answer is lost, so any failure here is only logged.
         try:
@@ -123,9 +125,9 @@ class Submitter:
             # products; an answer past authentication (a success, a 4xx about the order)
             # reopens them.
             if isinstance(exc, ProviderAuthError):
-                await self.keys.refused(provider, exc.message)
+                await self.keys.refused(provider, exc.message, asked_at=sent_at)
             elif exc is None or isinstance(exc, ProviderRejected):
-                await self.keys.accepted(provider)
+                await self.keys.accepted(provider, "an order was answered", asked_at=sent_at)
         except Exception:
             log.exception("recording a %s submission for /admin providers failed", provider)
 
@@ -263,15 +265,16 @@ class Submitter:
     ) -> ProviderOrder:
         """One send of the frozen request, with what /admin providers and staff must hear
         of a provider error (raised on, for classify to judge)."""
+        sent_at = self.clock()
         try:
             answer = await adapter.send_create(prepared)
         except ProviderError as exc:
-            await self._record_submission(order.provider, exc)
+            await self._record_submission(order.provider, exc, sent_at)
             if isinstance(exc, ProviderRateLimited):
                 await self._hold(exc)
             raise
         crash_point("create.answered")
-        await self._record_submission(order.provider, None)
+        await self._record_submission(order.provider, None, sent_at)
         return answer
 
     async def _act_on(self, order: repo.OrderRecord, verdict: Verdict) -> ConfirmOutcome:

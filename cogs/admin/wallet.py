@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, clip
 from bot.presenters import signed
 from bot.services.wallet import WalletChange
 from cogs.admin.access import Additions, StaffGroup, admin_group, order_group, staff_refusal
@@ -53,9 +53,25 @@ def read_amount(
         known = shop_currencies(interaction)
         currency = fallback or (known[0] if len(known) == 1 else None)
     try:
-        return parse_amount(amount, currency or None)
+        money = parse_amount(amount, currency or None)
     except AmountError as exc:
         raise InvalidInput(f"{exc} Nothing was changed.") from None
+    sold = shop_currencies(interaction)
+    if (
+        not currency
+        and sold
+        and money.currency not in sold
+        and money.currency not in amount.upper()
+    ):
+        # A bare symbol read as a currency the shop doesn't sell: `$100` is USD in
+        # English, but a shop that sells in CAD meant its own dollars.
+        figures = "".join(c for c in amount if c.isdigit() or c == ".") or "10"
+        raise InvalidInput(
+            f"`{clip(amount, 20)}` reads as {money.currency}, and this shop prices in "
+            f"{', '.join(sold)}. Write the currency's code, e.g. `{figures} {sold[0]}`. "
+            "Nothing was changed."
+        )
+    return money
 
 
 async def currency_autocomplete(

@@ -38,6 +38,7 @@ from core.alerts.orders import (
     provider_hold,
     provider_key_accepted,
     provider_key_refused,
+    provider_key_unchecked,
     unknown_status,
 )
 from core.alerts.staff import (
@@ -102,6 +103,7 @@ __all__ = [
     "provider_hold",
     "provider_key_accepted",
     "provider_key_refused",
+    "provider_key_unchecked",
     "shop_paused",
     "shop_resumed",
     "staff_key",

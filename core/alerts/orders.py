@@ -138,7 +138,13 @@ def provider_hold(hold: RetryAfter, *, until: float, held: Literal["sending", "p
 
 
 def provider_key_refused(
-    provider: str, error: str, *, setting: str, products: list[str], now: float
+    provider: str,
+    error: str,
+    *,
+    setting: str,
+    products: list[str],
+    checked_again: bool,
+    now: float,
 ) -> Alert:
     """A provider refused our key (a check, a poll or an order said 401/403). Raised when
     the key's state changes, so once per refusal, not once per request."""
@@ -147,12 +153,33 @@ def provider_key_refused(
         if products
         else ""
     )
+    again = (
+        "the bot also asks again every few minutes"
+        if checked_again
+        else "its API can't be asked without placing an order, so its products stay "
+        "closed until the restart"
+    )
     return Alert(
         AlertKind.PROVIDER_AUTH,
         f"🔑 {provider} refused our API key ({error}).{closed} Fix {setting} in the "
-        "settings and restart; the bot also asks again every few minutes, and "
-        "`/admin providers` shows what it last said.",
+        f"settings and restart; {again}. `/admin providers` shows what it last said.",
         f"provider_key:{provider}:refused:{int(now * 1000)}",
+        group_key=f"provider_key:{provider}",
+    )
+
+
+def provider_key_unchecked(
+    provider: str, *, setting: str, products: list[str], now: float
+) -> Alert:
+    """A provider whose key was refused before a restart, and whose API can't be asked
+    without an order: its products are open again, and the next order tells."""
+    opened = f" Its products ({', '.join(products)}) are open to buyers again." if products else ""
+    return Alert(
+        AlertKind.PROVIDER_AUTH,
+        f"🔑 {provider} refused our API key before this restart.{opened} Its API can't be "
+        f"asked without placing an order, so the next order checks {setting} (a refusal "
+        "closes its products again, and that buyer gets their money back).",
+        f"provider_key:{provider}:unchecked:{int(now * 1000)}",
         group_key=f"provider_key:{provider}",
     )
 

@@ -4,5 +4,5 @@
 -- placed) until a check, a poll or an order shows the key works again.
 ALTER TABLE provider_health ADD COLUMN key_state TEXT NOT NULL DEFAULT 'unchecked'
     CHECK (key_state IN ('unchecked', 'accepted', 'refused'));
-ALTER TABLE provider_health ADD COLUMN key_checked_at REAL;
+ALTER TABLE provider_health ADD COLUMN key_checked_at REAL;  -- when the deciding request was sent
 ALTER TABLE provider_health ADD COLUMN key_detail TEXT;     -- our summary (status code)

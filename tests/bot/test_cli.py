@@ -166,6 +166,20 @@ def test_a_catalog_in_bhd_and_jpy_passes_with_each_priced_in_its_decimals(
     assert "1.250 BHD" in result.stdout and "¥480 JPY" in result.stdout, result.stdout
 
 
+def test_a_spend_limit_in_a_currency_nothing_is_priced_in_is_refused(
+    bot_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`¥5000` reads as JPY; a shop selling in USD and INR would have no limit at all."""
+    env = {**bot_env, "DAILY_SPEND_LIMITS": "¥5000, USD 100"}
+    result = run_bot(["check-config"], env, tmp_path)
+    assert result.returncode == 2, result.stdout
+    assert "DAILY_SPEND_LIMITS sets a limit in JPY, but no product is priced in JPY" in (
+        result.stderr
+    )
+    assert "limit in USD" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_migrate_creates_and_then_is_a_no_op(bot_env: dict[str, str], tmp_path: Path) -> None:
     first = run_bot(["migrate"], bot_env, tmp_path)
     assert first.returncode == 0, first.stderr

@@ -162,6 +162,14 @@ async def test_wallet_journey_credit_debit_complete_refund_and_wallet(
         "wallet debit", {"member": buyer, "amount": "$5", "note": "chargeback"}
     )
     assert "Debited" in (answer.get("content") or "")
+    # A bare symbol of a currency the shop doesn't sell is not guessed at: `¥` is yen in
+    # English, and this shop prices in INR and USD.
+    _, refused = await stack.admin(
+        "wallet credit", {"member": buyer, "amount": "¥500", "note": "wrong symbol"}
+    )
+    said = refused.get("content") or ""
+    assert "reads as JPY, and this shop prices in INR, USD" in said, said
+    assert "`500 INR`" in said and "Nothing was changed" in said
     shown = await confirm(stack, buyer, confirmation)
     assert "$4.50 USD" in shown and "$7.00 USD" in shown and "nothing was ordered" in shown, shown
     assert len(requests_to(stack, "boost")) == before

@@ -5,6 +5,7 @@ can't be asked, and every way the answer can be inconclusive."""
 from __future__ import annotations
 
 import pytest
+from aiohttp import web
 from pydantic import SecretStr
 
 from bot.providers.base import ProviderAdapter
@@ -123,3 +124,30 @@ async def test_namefis_403_is_about_the_order_not_our_token(cluster: SandboxClus
             await adapter.get_order(theirs)
     finally:
         await adapter.aclose()
+
+
+@pytest.mark.parametrize("name", CHECKABLE)
+async def test_a_web_page_404_at_a_wrong_base_url_says_nothing_about_the_key(name: str) -> None:
+    """A wrong base URL often lands on a web server that answers any path with an HTML
+    404: that must not read as "key accepted"."""
+
+    async def not_found(request: web.Request) -> web.Response:
+        return web.Response(status=404, text="<html>Not Found</html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", not_found)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    adapter = build_adapter(
+        name, f"http://127.0.0.1:{port}", SecretStr("wrong"), timeout=1.0, max_connections=2
+    )
+    try:
+        check = await adapter.check_key(within=2)
+    finally:
+        await adapter.aclose()
+        await runner.cleanup()
+    assert check.state is None and not check.uncheckable, check
+    assert "shape its API doesn't use" in check.detail
