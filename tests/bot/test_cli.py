@@ -113,6 +113,11 @@ def test_provider_url_without_key_is_refused(bot_env: dict[str, str], tmp_path: 
             "checkout products must be priced in INR (the checkout API takes INR only), not USD",
         ),
         (
+            '[[products]]\nkey = "listy"\nname = "L"\nprovider = ["checkout"]\nkind = "digital"\n'
+            'unit_price = 100\ncurrency = "USD"\n',
+            "product 'listy': provider",
+        ),
+        (
             '[[products]]\nkey = "gulf"\nname = "G"\nprovider = "boost"\nkind = "boost"\n'
             'unit_price = 1250\ncurrency = "BDH"\n',
             "currency BDH is not an ISO 4217 currency in use (did you mean BHD or BDT?)",
