@@ -230,7 +230,14 @@ def render_chart(figures: StatsFigures) -> bytes:
             y -= bh
         count = str(plan.orders_per_day[i])
         if stack and measure.textlength(count, font=small) <= slot:
-            draw.text((x_of(i) + bar / 2, y - 2), count, fill=dark, font=small, anchor="md")
+            if y - 16 < y0 and i == 0:
+                # The first day is the busiest: above its bar, the count would run into
+                # "Orders (N)", so it goes inside, in white.
+                draw.text(
+                    (x_of(i) + bar / 2, y + 3), count, fill=(255, 255, 255), font=small, anchor="ma"
+                )
+            else:
+                draw.text((x_of(i) + bar / 2, y - 2), count, fill=dark, font=small, anchor="md")
     date_row(y0 + h)
     lx, ly = left + plot_w + 30, y0
     if plan.legend:
@@ -273,7 +280,14 @@ def render_chart(figures: StatsFigures) -> bytes:
                 text = money(panel.amounts[i])
                 half = measure.textlength(text, font=small) / 2
                 centre = min(max(x_of(i) + bar / 2, left + half + 2), left + plot_w - half)
-                draw.text((centre, top_y - 2), text, fill=dark, font=small, anchor="md")
+                if top_y - 16 < y:
+                    # The best day reaches the top of its scale: its amount above the bar
+                    # would run into the panel's heading, so it goes inside, in white.
+                    draw.text(
+                        (centre, top_y + 3), text, fill=(255, 255, 255), font=small, anchor="ma"
+                    )
+                else:
+                    draw.text((centre, top_y - 2), text, fill=dark, font=small, anchor="md")
         date_row(y + revenue_h)
         y += revenue_h + label_h
 
