@@ -13,6 +13,7 @@ BENCHMARKS = (
     "bot_memory",
     "chart_library",
     "backup",
+    "money",
 )
 
 
