@@ -27,7 +27,7 @@ from tests.e2e.helpers import (
     run_bot,
     wait_for_log,
 )
-from tests.e2e.journeys import place_boost, press, staff_line
+from tests.e2e.journeys import buy_confirmation, place_boost, press, staff_line
 from tests.support import PROVIDERS, only_documented_requests
 
 WRONG = "sk-live-WRONG-5b0e"
@@ -114,3 +114,29 @@ async def test_a_key_revoked_while_running_closes_products_at_the_first_refusal(
     assert len(requests_to(stack, "boost")) == 1  # the one refused create
     (row,) = db_rows(stack, "SELECT status FROM orders")
     assert row["status"] == "failed"
+
+
+async def test_a_refused_checkout_key_closes_buy_and_autocomplete_says_so(
+    stack: LocalStack,
+) -> None:
+    world = stack.emulator.world
+    checkout = stack.sandbox.state("checkout")
+    shown = await buy_confirmation(stack)
+    checkout.api_key = "rotated-on-the-providers-side"
+    pressed = await press(stack, world.buyer_id, shown, button(shown, "order:confirm:"))
+    await pressed.wait_for_original(lambda m: "failed" in embed_text(m).lower(), timeout=15)
+    alert = await staff_line(stack, "checkout refused our API key")
+    # Its API can't be asked again without an order: no promise of a re-check.
+    assert "until the restart" in alert["content"]
+
+    choices = await stack.emulator.send_autocomplete(
+        world.buyer2_id, "buy", {"product": "Stre"}, "product"
+    )
+    assert [c["name"] for c in choices] == ["Streaming account, 1 month — not available right now"]
+    driven = await stack.emulator.send_slash_command(
+        world.buyer2_id, "buy", {"product": "streaming-1m", "quantity": 1}
+    )
+    refused = await driven.wait_for_response()
+    assert refused["type"] == 4  # no contact form for an order that can't be placed
+    assert "can't be ordered right now" in refused["data"]["content"]
+    assert len(requests_to(stack, "checkout")) == 1  # the one refused create
