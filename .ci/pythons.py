@@ -27,6 +27,9 @@ import time
 import tomllib
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from postgres import PostgresServer, PostgresUnavailable, ensure_installed
+
 ROOT = Path(__file__).resolve().parents[1]
 VENVS = ROOT / ".venvs"
 
@@ -145,12 +148,16 @@ def build_venv(version: str, interpreter: str, uv: str | None = None) -> Path:
     return venv
 
 
-def run_suite(version: str, venv: Path, pytest_args: list[str]) -> tuple[str, int, float, Path]:
+def run_suite(
+    version: str, venv: Path, pytest_args: list[str], postgres: str = ""
+) -> tuple[str, int, float, Path]:
     log_path = venv / "pytest.log"
     # Bytecode is cached: the suite starts `python -m bot` about sixty times per Python, and
     # with PYTHONDONTWRITEBYTECODE (set on some machines, CI's included) each start compiled
     # discord.py, aiohttp and pydantic from source again: 2.4 s of CPU instead of 1.0.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    if postgres:
+        env["ORDERBOT_TEST_POSTGRES"] = postgres
     started = time.monotonic()
     with log_path.open("w") as log:
         proc = subprocess.run(
@@ -181,6 +188,23 @@ def run_suite(version: str, venv: Path, pytest_args: list[str]) -> tuple[str, in
     return version, proc.returncode, time.monotonic() - started, log_path
 
 
+def start_postgres(required: bool) -> PostgresServer | None:
+    """The tests' PostgreSQL server, or None with a line saying why (CI: an error)."""
+    if required:
+        ensure_installed()
+    try:
+        return PostgresServer.start()
+    except (PostgresUnavailable, subprocess.CalledProcessError, OSError) as exc:
+        detail = exc.stderr if isinstance(exc, subprocess.CalledProcessError) else exc
+        if required:
+            print(
+                f"ERROR: PostgreSQL could not be started for the tests: {detail}", file=sys.stderr
+            )
+        else:
+            print(f"PostgreSQL half left out: {detail}", flush=True)
+        return None
+
+
 def main() -> int:
     pytest_args = sys.argv[1:]
     required = os.environ.get("REQUIRE_ALL_PYTHONS", "").lower() in ("1", "true", "yes")
@@ -206,15 +230,32 @@ def main() -> int:
 
     uv = uv_binary() if os.environ.get("ORDERBOT_NO_UV") != "1" else None
     venvs = {v: build_venv(v, interp, uv) for v, interp in found.items()}
+    # One PostgreSQL server for the run; one Python (the oldest) runs the [postgres] half,
+    # in a database of its own, and the others deselect it.
+    server = start_postgres(required)
+    if server is None and required:
+        return 2
+    postgres_for = {v: "elsewhere" for v in venvs}
+    if server is not None:
+        first = min(venvs, key=lambda v: tuple(int(p) for p in v.split(".")))
+        postgres_for[first] = server.create_database(f"orderbot_test_{first.replace('.', '_')}")
+        print(f"PostgreSQL {server.bin.parent.name}: the [postgres] half runs on Python {first}")
     print(f"running the suite on Python {', '.join(venvs)} in parallel", flush=True)
     results = []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(venvs)) as pool:
-        futures = [pool.submit(run_suite, v, venv, pytest_args) for v, venv in venvs.items()]
-        for future in concurrent.futures.as_completed(futures):
-            version, code, seconds, log_path = future.result()
-            results.append((version, code, seconds))
-            print(f"\n===== Python {version}: exit {code} in {seconds:.0f}s =====", flush=True)
-            print(log_path.read_text(), flush=True)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(venvs)) as pool:
+            futures = [
+                pool.submit(run_suite, v, venv, pytest_args, postgres_for[v] if server else "")
+                for v, venv in venvs.items()
+            ]
+            for future in concurrent.futures.as_completed(futures):
+                version, code, seconds, log_path = future.result()
+                results.append((version, code, seconds))
+                print(f"\n===== Python {version}: exit {code} in {seconds:.0f}s =====", flush=True)
+                print(log_path.read_text(), flush=True)
+    finally:
+        if server is not None:
+            server.stop()
 
     print("\nsummary:")
     for version, code, seconds in sorted(results):

@@ -71,12 +71,20 @@ async def post_in(conn: aiosqlite.Connection, movement: Movement, *, now: float)
     await conn.execute("SAVEPOINT wallet_post")
     try:
         posted = await _post(conn, movement, now)
-    except BaseException:
+    except BaseException as exc:
         await conn.execute("ROLLBACK TO wallet_post")
         await conn.execute("RELEASE wallet_post")
+        if isinstance(exc, _Overdraft):
+            # Read after the rollback: PostgreSQL runs nothing more in a failed savepoint.
+            balance = await balance_in(conn, movement.user_id, amount.currency)
+            raise InsufficientBalance(balance, Money(-amount.minor, amount.currency)) from None
         raise
     await conn.execute("RELEASE wallet_post")
     return posted
+
+
+class _Overdraft(Exception):
+    """The balance's CHECK refused a movement (post_in turns it into InsufficientBalance)."""
 
 
 async def _post(conn: aiosqlite.Connection, movement: Movement, now: float) -> bool:
@@ -114,8 +122,7 @@ async def _post(conn: aiosqlite.Connection, movement: Movement, now: float) -> b
             )
     except sqlite3.IntegrityError:
         # The CHECK (balance >= 0) refused it; post_in rolls the ledger row back.
-        balance = await balance_in(conn, movement.user_id, amount.currency)
-        raise InsufficientBalance(balance, Money(-amount.minor, amount.currency)) from None
+        raise _Overdraft from None
     return True
 
 

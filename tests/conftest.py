@@ -17,6 +17,7 @@ from demo.stack import BOT_SETTING_PREFIXES
 from sandbox.runner import SandboxCluster
 from storage.database import Database, open_database
 from tests.support import (
+    POSTGRES_ENV,
     PROVIDERS,
     REPO_ROOT,
     TEST_BOOST_KEY,
@@ -26,6 +27,7 @@ from tests.support import (
     TEST_NAMEFI_TOKEN,
     FakeClock,
     make_adapter,
+    postgres_dsn,
 )
 
 E2E = REPO_ROOT / "tests" / "e2e"
@@ -117,7 +119,32 @@ async def adapters(cluster: SandboxCluster) -> AsyncIterator[ProviderRegistry]:
         await registry.aclose()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+# The PostgreSQL half (tests marked `postgres`, e.g. `test_x[postgres]`): `make test`
+# starts one server and gives one Python its DSN here; the other Pythons get "elsewhere"
+# and deselect that half (never skip it). Without either (a developer with no PostgreSQL,
+# or `make test-quick`) it is deselected with a line saying so; in CI that is an error.
+def _deselect_postgres(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if postgres_dsn() is not None:
+        return
+    chosen = [i for i in items if i.get_closest_marker("postgres") is None]
+    dropped = [i for i in items if i.get_closest_marker("postgres") is not None]
+    if not dropped:
+        return
+    if os.environ.get(POSTGRES_ENV, "") != "elsewhere":
+        if os.environ.get("CI"):
+            raise pytest.UsageError(
+                f"{len(dropped)} PostgreSQL test(s) but no server: CI runs them through "
+                "`make test`, which starts one"
+            )
+        print(
+            f"\nPostgreSQL half left out ({len(dropped)} tests): no server here; `make test` "
+            "starts one (it needs PostgreSQL's server binaries)."
+        )
+    config.hook.pytest_deselected(items=dropped)
+    items[:] = chosen
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every end-to-end test drives the bot through the emulator: `e2e`. Those that start
     the bot as a process of their own (`@pytest.mark.stack(process=True)`) and other tests
     that start a process carry `subprocess`, themselves or through the list above.
@@ -130,3 +157,4 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(pytest.mark.subprocess)
         elif path in SUBPROCESS_MODULES:
             item.add_marker(pytest.mark.subprocess)
+    _deselect_postgres(config, items)

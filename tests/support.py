@@ -6,6 +6,7 @@ tests/conftest.py builds its fixtures on them."""
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -28,6 +29,16 @@ TEST_NAMEFI_TOKEN = "namefi-token-SECRET-e0b2"
 TEST_DIGITAL_KEY = "digital-key-SECRET-19fe"
 
 PROVIDERS = ("boost", "checkout", "namefi", "digital_shop")
+
+# The tests' PostgreSQL database (`make test` sets it for one Python; "elsewhere" for the
+# others): tests/conftest.py deselects the [postgres] half without it.
+POSTGRES_ENV = "ORDERBOT_TEST_POSTGRES"
+
+
+def postgres_dsn() -> str | None:
+    value = os.environ.get(POSTGRES_ENV, "")
+    return value if value.startswith("postgresql://") else None
+
 
 # Each provider's endpoints as its contract in ../shared/provider-apis documents them, and
 # nothing else (the digital shop's path is DIGITAL_SHOP_ORDER_PATH's default).

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -86,7 +87,18 @@ async def test_failed_migration_rolls_back_everything(tmp_path: Path) -> None:
         await db.close()
 
 
-async def test_connection_pragmas(db: Database) -> None:
+@pytest.fixture
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
+    """These are about SQLite itself (its pragmas, its COMMIT): one engine only."""
+    database = await open_database(tmp_path / "orders.sqlite3")
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+async def test_connection_pragmas(sqlite_db: Database) -> None:
+    db = sqlite_db
     assert (await db.fetch_one("PRAGMA journal_mode"))[0] == "wal"  # type: ignore[index]
     assert (await db.fetch_one("PRAGMA foreign_keys"))[0] == 1  # type: ignore[index]
     assert (await db.fetch_one("PRAGMA busy_timeout"))[0] >= 1000  # type: ignore[index]
@@ -99,7 +111,8 @@ def test_split_statements_handles_semicolons_in_strings_and_comments() -> None:
     assert statements[1].startswith("INSERT")
 
 
-async def test_a_failed_commit_ends_the_transaction(db: Database) -> None:
+async def test_a_failed_commit_ends_the_transaction(sqlite_db: Database) -> None:
+    db = sqlite_db
     # A deferred foreign key is checked at COMMIT: a real COMMIT that fails and, in
     # SQLite, leaves the transaction open. The next write must still work.
     async with db.transaction() as conn:
