@@ -234,10 +234,25 @@ async def _migrate(path: str) -> list[int]:
         await db.close()
 
 
-async def _open_and_close(path: Path) -> None:
-    from storage.database import open_database
+async def _migrate_postgres(url: str) -> list[int]:
+    """On PostgreSQL the one-gateway lock plays the file lock's part: refused while a bot
+    runs against the database."""
+    from storage.postgres import gateway_lock, open_postgres
 
-    db = await open_database(path)
+    async with gateway_lock(url, what="migrate"):
+        db = await open_postgres(url, migrate=False)
+        try:
+            return await db.migrate()
+        finally:
+            await db.close()
+
+
+async def _open_and_close(settings: Settings) -> None:
+    from storage.database import open_database
+    from storage.postgres import open_postgres
+
+    url = settings.postgres_url()
+    db = await (open_postgres(url) if url else open_database(settings.database_path))
     await db.close()
 
 
@@ -262,6 +277,16 @@ def cmd_migrate() -> int:
         settings = load_storage_settings()
     except ConfigError as exc:
         return _config_failure(exc)
+    postgres = settings.postgres_url()
+    if postgres is not None:
+        try:
+            applied = asyncio.run(_migrate_postgres(postgres))
+        except DatabaseUnusable as exc:
+            return _in_use(exc)
+        print(
+            f"Applied migrations {applied} to PostgreSQL" if applied else "PostgreSQL is up to date"
+        )
+        return EXIT_OK
     # Migrations change the schema under a running bot's feet: refused while one runs.
     try:
         with database_lock.exclusive(settings.database_path):
@@ -293,6 +318,11 @@ def cmd_rotate_key(redactor: SecretRedactingFilter) -> int:
     except ConfigError as exc:
         return _config_failure(exc)
     redactor.add_secrets([settings.delivery_encryption_key.get_secret_value()])
+    from bot.backup_commands import on_postgres_refused
+
+    refused = on_postgres_refused(settings, "rotate-key")
+    if refused is not None:
+        return refused
     cipher = DeliveryCipher(settings.delivery_encryption_key)
     try:
         with database_lock.exclusive(settings.database_path):
@@ -337,12 +367,23 @@ def cmd_run(redactor: SecretRedactingFilter) -> int:
                 file=sys.stderr,
             )
             return EXIT_CONFIG
+    postgres = settings.postgres_url()
     try:
+        if postgres is not None:
+            return asyncio.run(_serve_holding_gateway(postgres, settings))
         with database_lock.exclusive(settings.database_path):
             _clear_leftovers(settings.database_path)
             return asyncio.run(serve(settings))
     except (DatabaseLockError, DatabaseUnusable) as exc:
         return _in_use(exc)
+
+
+async def _serve_holding_gateway(url: str, settings: Settings) -> int:
+    """On PostgreSQL, `run` holds the one-gateway advisory lock for its whole life."""
+    from storage.postgres import gateway_lock
+
+    async with gateway_lock(url, what="run"):
+        return await serve(settings)
 
 
 async def serve(
@@ -371,7 +412,7 @@ async def serve(
     # that isn't a database, or one from a newer orderbot, is a settings problem to
     # report at once, not after a connection to Discord (which may itself fail first).
     try:
-        await _open_and_close(settings.database_path)
+        await _open_and_close(settings)
     except DatabaseUnusable as exc:
         return _in_use(exc)
     assert settings.discord_token is not None

@@ -40,6 +40,7 @@ from storage import orders as repo
 from storage import provider_health, retention, shop_state
 from storage.database import Database, open_database
 from storage.payments import BuyerLimits
+from storage.postgres import open_postgres
 
 log = logging.getLogger(__name__)
 
@@ -170,8 +171,13 @@ class OrderBot(commands.Bot):
         )
         if problems:
             raise SelfCheckFailed(problems)
-        self._db = await open_database(self.settings.database_path)
-        log.info("database ready at %s", self.settings.database_path)
+        postgres = self.settings.postgres_url()
+        if postgres is not None:
+            self._db = await open_postgres(postgres)
+            log.info("database ready on PostgreSQL")
+        else:
+            self._db = await open_database(self.settings.database_path)
+            log.info("database ready at %s", self.settings.database_path)
         self._providers = build_providers(self.settings)
         self._ordering = OrderingService(
             self.db,

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from bot.config import ConfigError, load_key_settings, load_storage_settings
+from bot.config import ConfigError, StorageSettings, load_key_settings, load_storage_settings
 from core.crypto import DeliveryCipher
 from storage import lock as database_lock
 from storage.backup import (
@@ -65,12 +65,29 @@ def _optional_cipher() -> DeliveryCipher | None:
         return None
 
 
+def on_postgres_refused(settings: StorageSettings, command: str) -> int | None:
+    """`backup`, `restore` and `rotate-key` work on the SQLite file; on PostgreSQL they
+    refuse with one line (backup and restore: PostgreSQL's own tools, as
+    docs/operations.md shows)."""
+    if settings.postgres_url() is None:
+        return None
+    recipe = (
+        ': use pg_dump and pg_restore, as docs/operations.md ("PostgreSQL") shows'
+        if command in ("backup", "restore")
+        else " (not on PostgreSQL yet)"
+    )
+    return _fail(f"`orderbot {command}` works on a SQLite file only{recipe}.")
+
+
 def cmd_backup(given: str, *, keep: int | None = None) -> int:
     dest = Path(given)
     try:
         settings = load_storage_settings()
     except ConfigError as exc:
         return _fail(exc.render())
+    refused = on_postgres_refused(settings, "backup")
+    if refused is not None:
+        return refused
     if keep is not None and keep < 1:
         return _fail("--keep must be 1 or more: it is how many backups to keep.")
     source = settings.database_path
@@ -149,6 +166,9 @@ def cmd_restore(source: Path) -> int:
         settings = load_key_settings()
     except ConfigError as exc:
         return _fail(exc.render())
+    refused = on_postgres_refused(settings, "restore")
+    if refused is not None:
+        return refused
     cipher = DeliveryCipher(settings.delivery_encryption_key)
     # The file itself, not a symlink to it: replacing the link would leave the database
     # it points to (and anything else that uses that path) untouched.

@@ -29,6 +29,19 @@ class ConfigError(Exception):
         return "\n".join(lines)
 
 
+def database_url_problem(url: str) -> str | None:
+    """DATABASE_URL: `sqlite:///path` or `postgresql://…`, said in one line (never
+    echoing the URL, which may hold a password)."""
+    if url.startswith("sqlite:///"):
+        return database_path_problem(Path(url.removeprefix("sqlite:///")).expanduser())
+    if url.startswith(("postgresql://", "postgres://")):
+        return None
+    return (
+        "must start with sqlite:/// (a file, e.g. sqlite:///data/shop.sqlite3) or "
+        "postgresql:// (e.g. postgresql://orderbot:PASSWORD@localhost/orderbot)"
+    )
+
+
 def database_path_problem(path: Path) -> str | None:
     """What makes DATABASE_PATH unusable that shows without opening anything: it is a
     folder, or a part of its folder is a file. (A file that isn't a database is found when

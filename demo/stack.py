@@ -175,7 +175,11 @@ class LocalStack:
                 "STAFF_ROLE_ID": str(world.staff_role_id),
                 "STAFF_CHANNEL_ID": str(world.staff_channel_id),
                 "NOTICE_CHANNEL_ID": str(world.notice_channel_id),
-                "DATABASE_PATH": str(self.database_path),
+                **(
+                    {}
+                    if "DATABASE_URL" in self.extra_env
+                    else {"DATABASE_PATH": str(self.database_path)}
+                ),
                 "DELIVERY_ENCRYPTION_KEY": self.fernet_key,
                 "CATALOG_PATH": str(REPO_ROOT / "catalog.toml"),
                 "ORDER_COOLDOWN_SECONDS": "0",
@@ -440,6 +444,12 @@ class InProcessBot:
         # `serve` points discord.py at the emulator process-wide; put back afterwards.
         endpoints = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
         try:
+            postgres = settings.postgres_url()
+            if postgres is not None:
+                from storage.postgres import gateway_lock
+
+                async with gateway_lock(postgres, what="run"):
+                    return await serve(settings, handle_signals=False, on_created=self._created)
             with database_lock.exclusive(settings.database_path):
                 return await serve(settings, handle_signals=False, on_created=self._created)
         except DatabaseInUse as exc:

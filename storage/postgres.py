@@ -33,13 +33,21 @@ import aiosqlite
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from storage.database import Database, Migration, SchemaTooNew, _only_comments, bundled_migrations
+from storage.database import (
+    Database,
+    DatabaseUnusable,
+    Migration,
+    SchemaTooNew,
+    _only_comments,
+    bundled_migrations,
+)
 
 # A pooled connection (what the pool hands out) or a plain one.
 Connection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
 
-# The one advisory lock every write transaction takes (an arbitrary 64-bit constant).
-WRITE_LOCK = 0x6F72646572626F74  # "orderbot"
+# The advisory lock every write transaction takes, with the shop's schema (one database
+# may hold several shops, each in its own schema, as the tests do).
+WRITE_LOCK = 0x6F726462  # "ordb"
 POOL_SIZE = 10
 
 
@@ -258,7 +266,9 @@ class PostgresDatabase(Database):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", WRITE_LOCK
+            )
             yield cast(aiosqlite.Connection, PgConnection(conn))
 
     @asynccontextmanager
@@ -288,7 +298,9 @@ class PostgresDatabase(Database):
     async def migrate(self, migrations: list[Migration] | None = None) -> list[int]:
         migrations = bundled_migrations() if migrations is None else migrations
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", WRITE_LOCK
+            )
             await conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 " version BIGINT PRIMARY KEY,"
@@ -328,3 +340,37 @@ async def open_postgres(
             await db.close()
             raise
     return db
+
+
+class GatewayLockHeld(DatabaseUnusable):
+    """Another `run` holds this PostgreSQL database (two gateways would both answer)."""
+
+
+# The session-level advisory lock `run` holds for its whole life (with the schema).
+GATEWAY_LOCK = 0x67617465  # "gate"
+
+
+@asynccontextmanager
+async def gateway_lock(url: str, *, what: str) -> AsyncIterator[None]:
+    """Hold the one-gateway lock on a connection of its own for as long as the block
+    runs; refuse at once (GatewayLockHeld, exit 1) when another process holds it. `what`
+    names the command for the message. The lock ends with the connection, so a killed
+    process never leaves it behind."""
+    try:
+        conn = await asyncpg.connect(url)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise DatabaseUnusable(
+            f"PostgreSQL at DATABASE_URL can't be reached ({type(exc).__name__}): check that "
+            "the server runs and the URL's host, database and user."
+        ) from None
+    try:
+        if not await conn.fetchval(
+            "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))", GATEWAY_LOCK
+        ):
+            raise GatewayLockHeld(
+                f"{what} refused: another orderbot run is using this PostgreSQL database. "
+                "Stop it first (one bot per database: two would both answer every command)."
+            )
+        yield
+    finally:
+        await conn.close()

@@ -42,11 +42,11 @@ async def save(db: Database, row: HealthRow, *, requests: int = 0, failures: int
             " consecutive_failures = excluded.consecutive_failures,"
             " open_until = excluded.open_until, opened_times = excluded.opened_times,"
             # A hold only ends by expiring: a create's 429 may have set a later one.
-            " hold_until = MAX(hold_until, excluded.hold_until),"
-            " last_success_at = COALESCE(excluded.last_success_at, last_success_at),"
-            " last_error_at = COALESCE(excluded.last_error_at, last_error_at),"
-            " last_error_kind = COALESCE(excluded.last_error_kind, last_error_kind),"
-            " last_error = COALESCE(excluded.last_error, last_error),"
+            " hold_until = MAX(provider_health.hold_until, excluded.hold_until),"
+            " last_success_at = COALESCE(excluded.last_success_at, provider_health.last_success_at),"
+            " last_error_at = COALESCE(excluded.last_error_at, provider_health.last_error_at),"
+            " last_error_kind = COALESCE(excluded.last_error_kind, provider_health.last_error_kind),"
+            " last_error = COALESCE(excluded.last_error, provider_health.last_error),"
             " updated_at = excluded.updated_at",
             (
                 row.provider,
@@ -66,7 +66,8 @@ async def save(db: Database, row: HealthRow, *, requests: int = 0, failures: int
             await conn.execute(
                 "INSERT INTO provider_requests (provider, minute, requests, failures)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (provider, minute) DO UPDATE SET"
-                " requests = requests + excluded.requests, failures = failures + excluded.failures",
+                " requests = provider_requests.requests + excluded.requests,"
+                " failures = provider_requests.failures + excluded.failures",
                 (row.provider, int(now // 60), requests, failures),
             )
 
@@ -82,17 +83,18 @@ async def record_submission(
         await conn.execute(
             "INSERT INTO provider_requests (provider, minute, requests, failures)"
             " VALUES (?, ?, 1, ?) ON CONFLICT (provider, minute) DO UPDATE SET"
-            " requests = requests + 1, failures = failures + excluded.failures",
+            " requests = provider_requests.requests + 1,"
+            " failures = provider_requests.failures + excluded.failures",
             (provider, int(now // 60), int(failed)),
         )
         await conn.execute(
             "INSERT INTO provider_health (provider, updated_at, last_success_at, last_error_at,"
             " last_error_kind, last_error) VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (provider) DO UPDATE SET updated_at = excluded.updated_at,"
-            " last_success_at = COALESCE(excluded.last_success_at, last_success_at),"
-            " last_error_at = COALESCE(excluded.last_error_at, last_error_at),"
-            " last_error_kind = COALESCE(excluded.last_error_kind, last_error_kind),"
-            " last_error = COALESCE(excluded.last_error, last_error)",
+            " last_success_at = COALESCE(excluded.last_success_at, provider_health.last_success_at),"
+            " last_error_at = COALESCE(excluded.last_error_at, provider_health.last_error_at),"
+            " last_error_kind = COALESCE(excluded.last_error_kind, provider_health.last_error_kind),"
+            " last_error = COALESCE(excluded.last_error, provider_health.last_error)",
             (
                 provider,
                 now,
@@ -214,6 +216,7 @@ async def set_hold(db: Database, provider: str, until: float) -> None:
         await conn.execute(
             "INSERT INTO provider_health (provider, hold_until, updated_at) VALUES (?, ?, ?)"
             " ON CONFLICT (provider) DO UPDATE SET"
-            " hold_until = MAX(hold_until, excluded.hold_until), updated_at = excluded.updated_at",
+            " hold_until = MAX(provider_health.hold_until, excluded.hold_until),"
+            " updated_at = excluded.updated_at",
             (provider, until, time.time()),
         )

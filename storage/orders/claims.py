@@ -65,7 +65,7 @@ async def record_polls(db: Database, entries: list[PollBookkeeping]) -> None:
         )
         await conn.executemany(
             "UPDATE orders SET last_polled_at = ?, poll_count = poll_count + 1,"
-            " unchanged_polls = unchanged_polls + ?, poll_failures = CASE WHEN ? THEN 0"
+            " unchanged_polls = unchanged_polls + ?, poll_failures = CASE WHEN ? = 1 THEN 0"
             " ELSE poll_failures + 1 END, next_poll_at = ?, poll_lease_until = NULL,"
             " raw_status = COALESCE(?, raw_status) WHERE id = ?",
             [

@@ -14,12 +14,16 @@ marked `subprocess` (tests/conftest.py), so `make test-quick` leaves it out.
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from demo.stack import LocalStack
+from tests.support import postgres_dsn
 
 
 def stack_options(node: pytest.Item) -> dict[str, object]:
@@ -34,12 +38,51 @@ def stack_options(node: pytest.Item) -> dict[str, object]:
     return options
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test (or module) marked `both_engines` runs its `stack` on SQLite and on
+    PostgreSQL: `test_x[sqlite]`, `test_x[postgres]`."""
+    if "engine" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_engines"):
+        metafunc.parametrize(
+            "engine",
+            ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+            indirect=True,
+        )
+
+
 @pytest.fixture
-async def stack(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[LocalStack]:
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sqlite"))
+
+
+SCHEMAS = itertools.count()
+
+
+async def postgres_schema_url() -> str:
+    """An empty schema of this test's own in the tests' PostgreSQL database, as a
+    DATABASE_URL (asyncpg passes `search_path` on as a server setting)."""
+    dsn = postgres_dsn()
+    assert dsn is not None  # deselected otherwise (tests/conftest.py)
+    schema = f"e2e_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}_{next(SCHEMAS)}"
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+    finally:
+        await conn.close()
+    return f"{dsn}&search_path={schema}"
+
+
+@pytest.fixture
+async def stack(
+    request: pytest.FixtureRequest, tmp_path: Path, engine: str
+) -> AsyncIterator[LocalStack]:
     options = stack_options(request.node)
+    env: dict[str, str] = dict(options["env"])  # type: ignore[call-overload]
+    if engine == "postgres":
+        env["DATABASE_URL"] = await postgres_schema_url()
     running = LocalStack(
         tmp_path / "stack",
-        env=options["env"],  # type: ignore[arg-type]
+        env=env,
         in_process=not options.get("process", False),
         fast=bool(options.get("fast", True)),
     )

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import re
 import socket
 import sqlite3
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
+
+import asyncpg
 
 from demo.stack import LocalStack
+from storage.postgres import translate
 
 EPHEMERAL = 64
 
@@ -63,10 +67,57 @@ def embed_field(message: dict[str, Any], name: str) -> str:
 
 
 def db_rows(stack: LocalStack, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-    """Read the bot's real database file (WAL readers don't block the bot)."""
+    """Read the bot's real database: the SQLite file (WAL readers don't block the bot),
+    or its PostgreSQL schema, through a connection of the test's own."""
+    url = stack.extra_env.get("DATABASE_URL")
+    if url is not None:
+        return cast(list[sqlite3.Row], postgres_rows(url, sql, params))
     with sqlite3.connect(f"file:{stack.database_path}?mode=ro", uri=True) as conn:
         conn.row_factory = sqlite3.Row
         return list(conn.execute(sql, params))
+
+
+def database_bytes(stack: LocalStack) -> bytes:
+    """Everything the bot's database holds, as bytes to search for plaintext: the SQLite
+    file and its write-ahead log, or every value of every table of its PostgreSQL schema
+    (bytea also as hex, as `psql` or a dump would show it)."""
+    url = stack.extra_env.get("DATABASE_URL")
+    if url is None:
+        files = [
+            stack.database_path,
+            stack.database_path.with_name(stack.database_path.name + "-wal"),
+        ]
+        return b"".join(p.read_bytes() for p in files if p.exists())
+    found = b""
+    tables = postgres_rows(
+        url,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()",
+        (),
+    )
+    for table in tables:
+        for row in postgres_rows(url, f'SELECT * FROM "{table[0]}"', ()):  # noqa: S608
+            for value in row:
+                if isinstance(value, bytes):
+                    found += value + value.hex().encode()
+                else:
+                    found += str(value).encode()
+    assert found, "the database holds nothing"
+    return found
+
+
+def postgres_rows(url: str, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """A query on PostgreSQL from synchronous test code: in a thread with its own loop,
+    so it never runs inside the test's loop (where an in-process bot may be waiting)."""
+
+    async def fetch() -> list[Any]:
+        conn = await asyncpg.connect(url)
+        try:
+            return list(await conn.fetch(translate(sql), *params))
+        finally:
+            await conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, fetch()).result()
 
 
 # SQLite refuses to record a DM as sent (a full disk, say) until the trigger is dropped.

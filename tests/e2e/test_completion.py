@@ -14,6 +14,7 @@ from demo.stack import LocalStack
 from sandbox.common import Fault
 from tests.e2e.helpers import (
     assert_exactly_one_dm,
+    database_bytes,
     db_rows,
     embed_text,
     requests_to,
@@ -21,6 +22,9 @@ from tests.e2e.helpers import (
     wait_until,
 )
 from tests.e2e.journeys import link, place_boost
+
+# On both engines (issue 26).
+pytestmark = pytest.mark.both_engines
 
 SECRET_DD = "login: alice@example.com / pass: SECRET-DD-7731"
 SECRET_ITEM = "SECRET-ITEM-KEY-5521"
@@ -97,7 +101,7 @@ async def test_digital_shop_delivery_data_reaches_only_the_owner(stack: LocalSta
     dm = await assert_exactly_one_dm(stack, buyer, order_id)
     assert SECRET_DD in dm["content"]
     assert_nowhere_public(stack, SECRET_DD, "SECRET-DD")
-    assert b"SECRET-DD" not in stack.database_path.read_bytes()
+    assert b"SECRET-DD" not in database_bytes(stack)
 
 
 async def test_digital_shop_items_delivery(stack: LocalStack) -> None:

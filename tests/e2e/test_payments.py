@@ -36,6 +36,9 @@ WALLET = pytest.mark.stack(
     }
 )
 
+# The wallet journeys run on both engines (issue 26).
+pytestmark = pytest.mark.both_engines
+
 
 async def confirm(stack: LocalStack, user_id: int, confirmation: dict[str, Any]) -> str:
     """Press Confirm; returns what the buyer then sees (the edited message or a note)."""
