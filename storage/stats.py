@@ -53,8 +53,9 @@ async def completion_times(db: Database, *, since: float) -> dict[str, list[floa
 async def dm_counts(db: Database, *, since: float) -> tuple[int, int]:
     """(DMs owed since then that went out, of which as a notice: DMs closed)."""
     row = await db.fetch_one(
-        "SELECT SUM(state IN ('sent', 'fallback')) AS out,"
-        " SUM(state = 'fallback') AS fallback FROM notifications WHERE created_at >= ?",
+        "SELECT SUM(CASE WHEN state IN ('sent', 'fallback') THEN 1 ELSE 0 END) AS out,"
+        " SUM(CASE WHEN state = 'fallback' THEN 1 ELSE 0 END) AS fallback"
+        " FROM notifications WHERE created_at >= ?",
         (since,),
     )
     if not row:

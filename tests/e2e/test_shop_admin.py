@@ -27,6 +27,9 @@ from tests.e2e.helpers import (
 )
 from tests.e2e.journeys import place_boost, placed_buy, press, staff_line
 
+# On both engines (issue 26).
+pytestmark = pytest.mark.both_engines
+
 
 async def boost_confirmation(stack: LocalStack, user_id: int) -> dict[str, Any]:
     driven = await stack.emulator.send_slash_command(
