@@ -1,0 +1,90 @@
+"""Issue 26: DATABASE_URL chooses the engine; what the CLI does with each, as a process."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from storage.postgres import GATEWAY_LOCK
+from tests.bot.helpers import run_bot
+from tests.support import postgres_dsn
+
+pytestmark = pytest.mark.subprocess
+
+
+def test_a_url_that_is_neither_engine_is_one_line_that_never_echoes_it(
+    bot_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**bot_env, "DATABASE_URL": "mysql://shop:hunter2-SECRET@db/shop"}
+    env.pop("DATABASE_PATH")
+    result = run_bot(["check-config"], env, tmp_path)
+    assert result.returncode == 2
+    assert "must start with sqlite:/// (a file" in result.stderr
+    assert "hunter2-SECRET" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_both_settings_say_which_to_remove(bot_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**bot_env, "DATABASE_URL": f"sqlite:///{tmp_path / 'other.sqlite3'}"}
+    result = run_bot(["check-config"], env, tmp_path)
+    assert result.returncode == 2
+    assert "DATABASE_URL and DATABASE_PATH are both set: remove DATABASE_PATH" in result.stderr
+
+
+def test_a_sqlite_url_is_the_same_as_database_path(bot_env: dict[str, str], tmp_path: Path) -> None:
+    target = tmp_path / "shop" / "via-url.sqlite3"
+    env = {**bot_env, "DATABASE_URL": f"sqlite:///{target}"}
+    env.pop("DATABASE_PATH")
+    result = run_bot(["migrate"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert target.is_file() and str(target) in result.stdout
+
+
+@pytest.mark.postgres
+def test_on_postgres_migrate_works_backup_names_the_recipe_and_a_running_bot_blocks_migrate(
+    bot_env: dict[str, str], tmp_path: Path
+) -> None:
+    dsn = postgres_dsn()
+    assert dsn is not None
+    schema = f"cli_{tmp_path.name[-20:].replace('-', '_')}"
+
+    async def fresh_schema() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            await conn.execute(f'CREATE SCHEMA "{schema}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(fresh_schema())
+    url = f"{dsn}&search_path={schema}"
+    env = {**bot_env, "DATABASE_URL": url}
+    env.pop("DATABASE_PATH")
+    first = run_bot(["migrate"], env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "Applied migrations [1, 2, 3, 4, 5, 6, 7, 8, 9] to PostgreSQL" in first.stdout
+    assert "up to date" in run_bot(["migrate"], env, tmp_path).stdout
+
+    backup = run_bot(["backup", str(tmp_path / "b")], env, tmp_path)
+    assert backup.returncode == 2
+    assert "pg_dump and pg_restore" in backup.stderr and "docs/operations.md" in backup.stderr
+
+    async def migrate_beside_a_running_bot() -> str:
+        # What `run` holds for its whole life: the gateway lock of this shop's schema.
+        holder = await asyncpg.connect(url)
+        try:
+            assert await holder.fetchval(
+                "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))", GATEWAY_LOCK
+            )
+            result = await asyncio.to_thread(run_bot, ["migrate"], env, tmp_path)
+            assert result.returncode == 2
+            return result.stderr
+        finally:
+            await holder.close()
+
+    said = asyncio.run(migrate_beside_a_running_bot())
+    assert "migrate refused: another orderbot run is using this PostgreSQL database" in said
+    assert "Traceback" not in said
