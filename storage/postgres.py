@@ -27,6 +27,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any, TypeAlias, cast
 
 import aiosqlite
@@ -247,10 +248,12 @@ class PgConnection:
 class PostgresDatabase(Database):
     """`Database` on PostgreSQL. The same methods; a pool instead of one connection."""
 
-    def __init__(self, pool: asyncpg.Pool, url: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, url: str, schema: str | None = None) -> None:
         self.pool = pool
         self.url = url
-        self.path = url  # type: ignore[assignment]  # what messages name the database by
+        self.schema = schema
+        # What messages name the database by: never the URL, which may hold a password.
+        self.path = Path("PostgreSQL")
 
     @classmethod
     async def connect(cls, url: str, *, schema: str | None = None) -> PostgresDatabase:
@@ -258,7 +261,7 @@ class PostgresDatabase(Database):
         pool = await asyncpg.create_pool(
             url, min_size=1, max_size=POOL_SIZE, server_settings=settings
         )
-        return cls(pool, url)
+        return cls(pool, url, schema)
 
     async def close(self) -> None:
         await self.pool.close()

@@ -40,6 +40,18 @@ def postgres_dsn() -> str | None:
     return value if value.startswith("postgresql://") else None
 
 
+async def empty_schema(dsn: str, schema: str) -> None:
+    """`schema` in the tests' PostgreSQL database, empty (dropped first if it exists)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+    finally:
+        await conn.close()
+
+
 # Each provider's endpoints as its contract in ../shared/provider-apis documents them, and
 # nothing else (the digital shop's path is DIGITAL_SHOP_ORDER_PATH's default).
 DOCUMENTED_ENDPOINTS = {

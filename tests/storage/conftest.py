@@ -10,12 +10,11 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from storage.database import Database, open_database
-from storage.postgres import open_postgres
-from tests.support import postgres_dsn
+from storage.postgres import PostgresDatabase, open_postgres
+from tests.support import empty_schema, postgres_dsn
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -23,16 +22,25 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
     if request.param == "sqlite":
         database: Database = await open_database(tmp_path / "orders.sqlite3")
     else:
-        dsn = postgres_dsn()
-        assert dsn is not None  # deselected otherwise (tests/conftest.py)
-        schema = f"test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            await conn.execute(f'CREATE SCHEMA "{schema}"')
-        finally:
-            await conn.close()
-        database = await open_postgres(dsn, schema=schema)
+        database = await fresh_postgres()
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+async def fresh_postgres() -> PostgresDatabase:
+    dsn = postgres_dsn()
+    assert dsn is not None  # deselected otherwise (tests/conftest.py)
+    schema = f"test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    await empty_schema(dsn, schema)
+    return await open_postgres(dsn, schema=schema)
+
+
+@pytest.fixture
+async def postgres_db() -> AsyncIterator[PostgresDatabase]:
+    """For tests about PostgreSQL alone (mark them `postgres`)."""
+    database = await fresh_postgres()
     try:
         yield database
     finally:

@@ -5,8 +5,10 @@ ledger (issue 15)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,9 @@ from hypothesis import strategies as st
 from core.domain import Money
 from storage import wallet
 from storage.database import Database, open_database
+from storage.postgres import PostgresDatabase, open_postgres
 from storage.wallet import EntryKind, InsufficientBalance, Movement
+from tests.support import empty_schema, postgres_dsn
 
 BUYER = 7
 
@@ -101,40 +105,86 @@ OPERATIONS = st.lists(
 )
 
 
+@pytest.mark.postgres
+async def test_fifty_debits_through_two_pools_against_ten_orders_worth(
+    postgres_db: PostgresDatabase,
+) -> None:
+    """Two processes' worth of connections on one PostgreSQL shop: two pools, 50 debits
+    at once, a balance for 10. Exactly 10 are paid; nothing is overdrawn or doubled."""
+    db = postgres_db
+    other = await PostgresDatabase.connect(db.url, schema=db.schema)
+    try:
+        await wallet.post(db, move(1000, EntryKind.CREDIT, "c"))
+
+        async def debit(i: int) -> bool:
+            through = db if i % 2 else other
+            try:
+                return await wallet.post(through, move(-100, EntryKind.ORDER_DEBIT, f"ORD-{i}"))
+            except InsufficientBalance:
+                return False
+
+        results = await asyncio.gather(*(debit(i) for i in range(50)))
+        # The same debits again (a redelivered Confirm): their idempotency keys hold.
+        again = await asyncio.gather(*(debit(i) for i in range(50)))
+    finally:
+        await other.close()
+    assert sum(results) == 10 and sum(again) == 0
+    assert await wallet.balance(db, BUYER, "USD") == Money(0, "USD")
+    assert await wallet.ledger_sum(db, BUYER, "USD") == Money(0, "USD")
+    debits = await db.fetch_all("SELECT COUNT(*) FROM ledger WHERE kind = 'order_debit'")
+    assert debits[0][0] == 10
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(operations=OPERATIONS)
 def test_the_balance_is_always_the_ledger_sum_and_never_negative(
     operations: list[tuple[str, int]],
 ) -> None:
-    async def run() -> None:
-        with tempfile.TemporaryDirectory() as tmp:
-            db = await open_database(Path(tmp) / "w.sqlite3")
-            try:
-                paid: list[tuple[str, int]] = []
-                refunded: set[str] = set()
-                for step, (op, value) in enumerate(operations):
-                    try:
-                        if op == "credit":
-                            await wallet.post(db, move(value, EntryKind.CREDIT, f"c{step}"))
-                        elif op == "order":
-                            key = f"ORD-{step}"
-                            if await wallet.post(db, move(-value, EntryKind.ORDER_DEBIT, key)):
-                                paid.append((key, value))
-                        elif op == "refund" and paid:
-                            key, amount = paid[value % len(paid)]
-                            posted = await wallet.post(
-                                db, move(amount, EntryKind.REFUND, f"{key}:refund")
-                            )
-                            assert posted == (key not in refunded)  # once per order
-                            refunded.add(key)
-                        elif op == "adjust":
-                            await wallet.post(db, move(value, EntryKind.ADJUSTMENT, f"a{step}"))
-                    except InsufficientBalance:
-                        pass
-                    balance = await wallet.balance(db, BUYER, "USD")
-                    assert balance.minor >= 0
-                    assert balance == await wallet.ledger_sum(db, BUYER, "USD")
-            finally:
-                await db.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(ledger_property(operations, lambda: open_database(Path(tmp) / "w.sqlite3")))
 
-    asyncio.run(run())
+
+@pytest.mark.postgres
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(operations=OPERATIONS)
+def test_the_ledger_property_holds_on_postgres(operations: list[tuple[str, int]]) -> None:
+    asyncio.run(ledger_property(operations, fresh_postgres_shop))
+
+
+async def fresh_postgres_shop() -> Database:
+    dsn = postgres_dsn()
+    assert dsn is not None
+    schema = f"prop_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    await empty_schema(dsn, schema)
+    return await open_postgres(dsn, schema=schema)
+
+
+async def ledger_property(
+    operations: list[tuple[str, int]], open_db: Callable[[], Awaitable[Database]]
+) -> None:
+    db = await open_db()
+    try:
+        paid: list[tuple[str, int]] = []
+        refunded: set[str] = set()
+        for step, (op, value) in enumerate(operations):
+            try:
+                if op == "credit":
+                    await wallet.post(db, move(value, EntryKind.CREDIT, f"c{step}"))
+                elif op == "order":
+                    key = f"ORD-{step}"
+                    if await wallet.post(db, move(-value, EntryKind.ORDER_DEBIT, key)):
+                        paid.append((key, value))
+                elif op == "refund" and paid:
+                    key, amount = paid[value % len(paid)]
+                    posted = await wallet.post(db, move(amount, EntryKind.REFUND, f"{key}:refund"))
+                    assert posted == (key not in refunded)  # once per order
+                    refunded.add(key)
+                elif op == "adjust":
+                    await wallet.post(db, move(value, EntryKind.ADJUSTMENT, f"a{step}"))
+            except InsufficientBalance:
+                pass
+            balance = await wallet.balance(db, BUYER, "USD")
+            assert balance.minor >= 0
+            assert balance == await wallet.ledger_sum(db, BUYER, "USD")
+    finally:
+        await db.close()
