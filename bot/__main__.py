@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also check the token, guild, roles, channels, permissions and providers",
     )
     sub.add_parser("migrate", help="bring the database schema up to date")
+    move = sub.add_parser(
+        "migrate-data", help="move the shop from its SQLite file to PostgreSQL (checked)"
+    )
+    move.add_argument("--from", dest="source", help="sqlite:///FILE (default: DATABASE_PATH)")
+    move.add_argument("--to", dest="target", help="postgresql://… (default: DATABASE_URL)")
     sub.add_parser("gen-key", help="print a new DELIVERY_ENCRYPTION_KEY")
     sub.add_parser(
         "rotate-key",
@@ -482,6 +487,10 @@ def dispatch(args: argparse.Namespace, redactor: SecretRedactingFilter) -> int:
         return cmd_migrate()
     if args.command == "rotate-key":
         return cmd_rotate_key(redactor)
+    if args.command == "migrate-data":
+        from bot.migrate_data_command import cmd_migrate_data
+
+        return cmd_migrate_data(args.source, args.target)
     if args.command == "backup":
         from bot.backup_commands import cmd_backup
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from storage import lock as database_lock
 from storage.postgres import GATEWAY_LOCK
 from tests.bot.helpers import run_bot
-from tests.support import postgres_dsn
+from tests.support import empty_schema, postgres_dsn
 
 pytestmark = pytest.mark.subprocess
 
@@ -88,3 +89,47 @@ def test_on_postgres_migrate_works_backup_names_the_recipe_and_a_running_bot_blo
     said = asyncio.run(migrate_beside_a_running_bot())
     assert "migrate refused: another orderbot run is using this PostgreSQL database" in said
     assert "Traceback" not in said
+
+
+@pytest.mark.postgres
+def test_migrate_data_moves_a_shop_once_and_refuses_beside_a_running_bot(
+    bot_env: dict[str, str], tmp_path: Path
+) -> None:
+    dsn = postgres_dsn()
+    assert dsn is not None
+    schema = f"move_{tmp_path.name[-20:].replace('-', '_')}"
+    asyncio.run(empty_schema(dsn, schema))
+    url = f"{dsn}&search_path={schema}"
+    shop = Path(bot_env["DATABASE_PATH"])
+    made = run_bot(["migrate"], bot_env, tmp_path)
+    assert made.returncode == 0, made.stderr
+    args = ["migrate-data", "--from", f"sqlite:///{shop}", "--to", url]
+
+    first = run_bot(args, bot_env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "OK: every table's rows and every member's ledger and balance match" in first.stdout
+    again = run_bot(args, bot_env, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "orders                     0 copied now" in again.stdout
+
+    # Beside a running bot on either end: refused, one line.
+    with database_lock.exclusive(shop):
+        refused = run_bot(args, bot_env, tmp_path)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().count("\n") == 0, refused.stderr
+
+    async def beside_a_running_bot_on_postgres() -> str:
+        holder = await asyncpg.connect(url)
+        try:
+            assert await holder.fetchval(
+                "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))", GATEWAY_LOCK
+            )
+            result = await asyncio.to_thread(run_bot, args, bot_env, tmp_path)
+            assert result.returncode == 2
+            return result.stderr
+        finally:
+            await holder.close()
+
+    said = asyncio.run(beside_a_running_bot_on_postgres())
+    assert "migrate-data refused: another orderbot run is using this PostgreSQL database" in said
+    assert dsn not in said  # never the URL (it may hold a password)
