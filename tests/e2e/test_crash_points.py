@@ -29,8 +29,9 @@ PLACEMENT_POINTS = [
 ]
 
 
-# Crash points end the process (os._exit): the bot runs as one of its own.
-pytestmark = pytest.mark.stack(process=True)
+# Crash points end the process (os._exit): the bot runs as one of its own. On both
+# engines (issue 26).
+pytestmark = [pytest.mark.stack(process=True), pytest.mark.both_engines]
 
 
 async def until_dead(stack: LocalStack) -> None:
