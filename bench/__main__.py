@@ -14,6 +14,7 @@ BENCHMARKS = (
     "chart_library",
     "backup",
     "money",
+    "migrate_data",
 )
 
 

@@ -93,6 +93,10 @@ def _only_comments(sql: str) -> bool:
 
 
 class Database:
+    # Whether other processes may use the database at the same time (PostgreSQL). On
+    # SQLite the file lock (storage/lock.py) proves this process is the only one.
+    shared = False
+
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path

@@ -248,6 +248,8 @@ class PgConnection:
 class PostgresDatabase(Database):
     """`Database` on PostgreSQL. The same methods; a pool instead of one connection."""
 
+    shared = True
+
     def __init__(self, pool: asyncpg.Pool, url: str, schema: str | None = None) -> None:
         self.pool = pool
         self.url = url

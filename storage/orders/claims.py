@@ -34,7 +34,12 @@ async def claim_due_orders(
 
 
 async def release_all_leases(db: Database) -> int:
-    """At startup nothing is in flight: leases left by a killed process are void."""
+    """At startup on SQLite nothing is in flight (the file lock proves this is the only
+    process): leases left by a killed process are void. On a shared database (PostgreSQL)
+    another process may hold a live lease, so none is voided: a dead process's leases end
+    by expiring, and claims take only expired ones."""
+    if db.shared:
+        return 0
     async with db.transaction() as conn:
         cur = await conn.execute(
             "UPDATE orders SET poll_lease_until = NULL WHERE poll_lease_until IS NOT NULL"

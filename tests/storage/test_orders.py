@@ -287,3 +287,30 @@ async def test_alert_claims_are_exclusive_until_the_lease_ends(tmp_path: Any) ->
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_start_never_voids_a_live_poll_lease_another_process_may_hold(
+    db: Database, cipher: DeliveryCipher
+) -> None:
+    """On SQLite the file lock proves the starting bot is alone: every lease is a dead
+    process's, and is voided. On PostgreSQL another process may be polling: a live lease
+    stays, and the order is claimed again only once it has expired."""
+    order = await repo.insert_order(
+        db, new_order(status=OrderStatus.SUBMITTED, remote_id="r-1", next_poll_at=0.0), cipher
+    )
+    (claimed,) = await repo.claim_due_orders(
+        db, provider=order.provider, now=100.0, lease_until=200.0, limit=10
+    )
+    assert claimed.id == order.id
+    released = await repo.release_all_leases(db)
+    again = await repo.claim_due_orders(
+        db, provider=order.provider, now=150.0, lease_until=300.0, limit=10
+    )
+    if db.shared:
+        assert released == 0 and again == []  # the live lease held
+        (late,) = await repo.claim_due_orders(
+            db, provider=order.provider, now=201.0, lease_until=300.0, limit=10
+        )
+        assert late.id == order.id  # claimed once it expired
+    else:
+        assert released == 1 and [o.id for o in again] == [order.id]
