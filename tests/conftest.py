@@ -16,6 +16,7 @@ from core.crypto import DeliveryCipher
 from demo.stack import BOT_SETTING_PREFIXES
 from sandbox.runner import SandboxCluster
 from storage.database import Database, open_database
+from storage.postgres import PostgresDatabase
 from tests.support import (
     POSTGRES_ENV,
     PROVIDERS,
@@ -26,6 +27,7 @@ from tests.support import (
     TEST_DISCORD_TOKEN,
     TEST_NAMEFI_TOKEN,
     FakeClock,
+    fresh_postgres,
     make_adapter,
     postgres_dsn,
 )
@@ -158,3 +160,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         elif path in SUBPROCESS_MODULES:
             item.add_marker(pytest.mark.subprocess)
     _deselect_postgres(config, items)
+
+
+@pytest.fixture
+async def postgres_db() -> AsyncIterator[PostgresDatabase]:
+    """For tests about PostgreSQL alone (mark them `postgres`)."""
+    database = await fresh_postgres()
+    try:
+        yield database
+    finally:
+        await database.close()

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from bot.providers.base import ProviderAdapter
 from bot.providers.registry import build_adapter
 from sandbox.runner import SandboxCluster
+from storage.postgres import PostgresDatabase
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -92,3 +93,15 @@ def make_adapter(cluster: SandboxCluster, name: str, *, timeout: float = 1.0) ->
         timeout=timeout,
         max_connections=8,
     )
+
+
+async def fresh_postgres(name: str = "test") -> PostgresDatabase:
+    """A migrated, empty shop in the tests' PostgreSQL database: a schema of this worker's
+    own (pytest-xdist), emptied first."""
+    from storage.postgres import open_postgres
+
+    dsn = postgres_dsn()
+    assert dsn is not None  # deselected otherwise (tests/conftest.py)
+    schema = f"{name}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    await empty_schema(dsn, schema)
+    return await open_postgres(dsn, schema=schema)

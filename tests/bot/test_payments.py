@@ -33,6 +33,7 @@ from storage import notifications as outbox
 from storage import orders as repo
 from storage import payments, provider_health, wallet
 from storage.database import Database, open_database
+from storage.postgres import PostgresDatabase
 from tests.support import REPO_ROOT
 
 BUYER = 111
@@ -137,6 +138,40 @@ async def test_fifty_confirms_at_once_with_a_balance_for_ten(
     assert posts(cluster) == 10
     assert (await wallet.balance(db, BUYER, "USD")).minor == 0
     assert await wallet.ledger_sum(db, BUYER, "USD") == Money(0, "USD")
+
+
+@pytest.mark.postgres
+async def test_fifty_confirms_through_two_pools_on_postgres_with_a_balance_for_ten(
+    postgres_db: PostgresDatabase,
+    cipher: DeliveryCipher,
+    adapters: ProviderRegistry,
+    cluster: SandboxCluster,
+) -> None:
+    """The Confirm claim and its debit on PostgreSQL, from two pools (what two processes
+    would use): 50 presses at once, a balance for 10. Ten orders reach the provider, each
+    paid once; forty are refused with nothing written or sent."""
+    other = await PostgresDatabase.connect(postgres_db.url, schema=postgres_db.schema)
+    try:
+        services = [service_with(db, cipher, adapters, ShopPolicy()) for db in (postgres_db, other)]
+        await credit(postgres_db, 10 * PRICE, "c1")
+        drafts = [await draft(services[0], f"d{i}") for i in range(50)]
+        results = await asyncio.gather(
+            *(services[i % 2].confirm(d.id, BUYER) for i, d in enumerate(drafts)),
+            return_exceptions=True,
+        )
+    finally:
+        await other.close()
+    submitted = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, NotEnoughCredit)]
+    assert len(submitted) == 10 and len(refused) == 40, results
+    assert all(r.result is ConfirmResult.SUBMITTED for r in submitted)
+    rows = await postgres_db.fetch_all(
+        "SELECT COUNT(*) AS n FROM ledger WHERE user_id = ? AND kind = 'order_debit'", (BUYER,)
+    )
+    assert rows[0]["n"] == 10
+    assert posts(cluster) == 10
+    assert (await wallet.balance(postgres_db, BUYER, "USD")).minor == 0
+    assert await wallet.ledger_sum(postgres_db, BUYER, "USD") == Money(0, "USD")
 
 
 async def test_a_failed_order_is_refunded_once_and_a_retry_pays_again(

@@ -6,15 +6,13 @@ migrated from nothing, so tests never see each other's rows."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from storage.database import Database, open_database
-from storage.postgres import PostgresDatabase, open_postgres
-from tests.support import empty_schema, postgres_dsn
+from tests.support import fresh_postgres
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -23,24 +21,6 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
         database: Database = await open_database(tmp_path / "orders.sqlite3")
     else:
         database = await fresh_postgres()
-    try:
-        yield database
-    finally:
-        await database.close()
-
-
-async def fresh_postgres() -> PostgresDatabase:
-    dsn = postgres_dsn()
-    assert dsn is not None  # deselected otherwise (tests/conftest.py)
-    schema = f"test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    await empty_schema(dsn, schema)
-    return await open_postgres(dsn, schema=schema)
-
-
-@pytest.fixture
-async def postgres_db() -> AsyncIterator[PostgresDatabase]:
-    """For tests about PostgreSQL alone (mark them `postgres`)."""
-    database = await fresh_postgres()
     try:
         yield database
     finally:
