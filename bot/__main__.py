@@ -1,4 +1,4 @@
-"""Entry point: `orderbot [run|init|check-config|migrate|gen-key|rotate-key|backup|restore]`,
+"""Entry point: `orderbot [run|init|check-config|migrate|migrate-data|gen-key|rotate-key|backup|restore|demo]`,
 also `python -m bot …` from a clone.
 
 Exit status 0 on success, 2 when settings or the catalog are unusable (one readable
@@ -20,24 +20,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.catalog import load_catalog
+from bot.cli_output import (
+    EXIT_CONFIG,
+    EXIT_OK,
+    EXIT_RUNTIME,
+    clear_leftovers,
+    config_failure,
+    in_use,
+    say,
+)
 from bot.config import (
     ConfigError,
     Settings,
     discord_token_configured,
-    load_key_settings,
     load_settings,
-    load_storage_settings,
 )
 from bot.logging_setup import (
     SecretRedactingFilter,
     add_log_file,
     configure_logging,
-    record_in_log_files,
 )
 from core.crypto import DeliveryCipher
 from storage import lock as database_lock
-from storage.database import DatabaseBusy, DatabaseUnusable
-from storage.key_rotation import RotationReport
+from storage.database import DatabaseUnusable
 from storage.lock import DatabaseLockError
 
 if TYPE_CHECKING:
@@ -45,9 +50,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bot")
 
-EXIT_OK = 0
-EXIT_RUNTIME = 1
-EXIT_CONFIG = 2
 
 # Not a password; the word "TOKEN" trips the hard-coded-secret lint.
 NO_TOKEN_HELP = """\
@@ -131,17 +133,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config_failure(exc: ConfigError) -> int:
-    say(exc.render())
-    return EXIT_CONFIG
-
-
-def say(message: str) -> None:
-    """A failure for the person at the terminal (stderr), and for LOG_FILE if it is set."""
-    print(message, file=sys.stderr)
-    record_in_log_files(message)
-
-
 def cmd_gen_key() -> int:
     print(DeliveryCipher.generate_key())
     return EXIT_OK
@@ -181,7 +172,7 @@ def cmd_check_config(redactor: SecretRedactingFilter, *, online: bool = False) -
             limit_currencies=settings.spend_limits,
         )
     except ConfigError as exc:
-        return _config_failure(exc)
+        return config_failure(exc)
     print("Settings:")
     for name, value in settings.masked_summary().items():
         print(f"  {name.upper():32} {value}")
@@ -229,29 +220,6 @@ def cmd_check_config(redactor: SecretRedactingFilter, *, online: bool = False) -
     return EXIT_OK
 
 
-async def _migrate(path: str) -> list[int]:
-    from storage.database import open_database
-
-    db = await open_database(path, migrate=False)
-    try:
-        return await db.migrate()
-    finally:
-        await db.close()
-
-
-async def _migrate_postgres(url: str) -> list[int]:
-    """On PostgreSQL the one-gateway lock plays the file lock's part: refused while a bot
-    runs against the database."""
-    from storage.postgres import gateway_lock, open_postgres
-
-    async with gateway_lock(url, what="migrate"):
-        db = await open_postgres(url, migrate=False)
-        try:
-            return await db.migrate()
-        finally:
-            await db.close()
-
-
 async def _open_and_close(settings: Settings) -> None:
     from storage.database import open_database
     from storage.postgres import open_postgres
@@ -259,94 +227,6 @@ async def _open_and_close(settings: Settings) -> None:
     url = settings.postgres_url()
     db = await (open_postgres(url) if url else open_database(settings.database_path))
     await db.close()
-
-
-def _clear_leftovers(database: Path) -> None:
-    """A restore killed midway leaves a full hidden copy of a database (secrets and all)
-    beside it; under the lock nothing is using it any more."""
-    from storage.backup import remove_stale_temporaries
-
-    for path in remove_stale_temporaries(database_lock.real_database_path(database).parent):
-        log.info("removed %s, left by a restore or backup that was stopped midway", path)
-
-
-def _in_use(exc: DatabaseLockError | DatabaseUnusable) -> int:
-    """One line, and exit 2: a restart can't fix it. Except a database another process
-    holds locked (exit 1): that ends, and a service manager should try again."""
-    say(str(exc))
-    return EXIT_RUNTIME if isinstance(exc, DatabaseBusy) else EXIT_CONFIG
-
-
-def cmd_migrate() -> int:
-    try:
-        settings = load_storage_settings()
-    except ConfigError as exc:
-        return _config_failure(exc)
-    postgres = settings.postgres_url()
-    if postgres is not None:
-        try:
-            applied = asyncio.run(_migrate_postgres(postgres))
-        except DatabaseUnusable as exc:
-            return _in_use(exc)
-        print(
-            f"Applied migrations {applied} to PostgreSQL" if applied else "PostgreSQL is up to date"
-        )
-        return EXIT_OK
-    # Migrations change the schema under a running bot's feet: refused while one runs.
-    try:
-        with database_lock.exclusive(settings.database_path):
-            _clear_leftovers(settings.database_path)
-            applied = asyncio.run(_migrate(str(settings.database_path)))
-    except (DatabaseLockError, DatabaseUnusable) as exc:
-        return _in_use(exc)
-    if applied:
-        print(f"Applied migrations {applied} to {settings.database_path}")
-    else:
-        print(f"{settings.database_path} is up to date")
-    return EXIT_OK
-
-
-async def _rotate(path: str, cipher: DeliveryCipher) -> RotationReport:
-    from storage.database import open_database
-    from storage.key_rotation import rotate_key
-
-    db = await open_database(path)
-    try:
-        return await rotate_key(db, cipher, after_batch=lambda at: print(f"  ... up to row {at}"))
-    finally:
-        await db.close()
-
-
-def cmd_rotate_key(redactor: SecretRedactingFilter) -> int:
-    try:
-        settings = load_key_settings()
-    except ConfigError as exc:
-        return _config_failure(exc)
-    redactor.add_secrets([settings.delivery_encryption_key.get_secret_value()])
-    from bot.backup_commands import on_postgres_refused
-
-    refused = on_postgres_refused(settings, "rotate-key")
-    if refused is not None:
-        return refused
-    cipher = DeliveryCipher(settings.delivery_encryption_key)
-    try:
-        with database_lock.exclusive(settings.database_path):
-            report = asyncio.run(_rotate(str(settings.database_path), cipher))
-    except (DatabaseLockError, DatabaseUnusable) as exc:
-        return _in_use(exc)
-    resumed = f" (resumed after row {report.resumed_after})" if report.resumed_after else ""
-    print(f"Re-encrypted the secrets of {report.rows} order(s) with the first key{resumed}.")
-    if report.unreadable:
-        shown = ", ".join(report.unreadable[:20])
-        print(
-            f"{len(report.unreadable)} order(s) can't be decrypted with any configured key "
-            f"and were left as they are: {shown}. Keep the key they need, or accept losing "
-            "their contact or delivery.",
-            file=sys.stderr,
-        )
-        return EXIT_RUNTIME
-    print("Every stored secret now uses the first key: the others can be removed.")
-    return EXIT_OK
 
 
 def cmd_run(redactor: SecretRedactingFilter) -> int:
@@ -377,10 +257,10 @@ def cmd_run(redactor: SecretRedactingFilter) -> int:
         if postgres is not None:
             return asyncio.run(_serve_holding_gateway(postgres, settings))
         with database_lock.exclusive(settings.database_path):
-            _clear_leftovers(settings.database_path)
+            clear_leftovers(settings.database_path)
             return asyncio.run(serve(settings))
     except (DatabaseLockError, DatabaseUnusable) as exc:
-        return _in_use(exc)
+        return in_use(exc)
 
 
 async def _serve_holding_gateway(url: str, settings: Settings) -> int:
@@ -412,14 +292,14 @@ async def serve(
     try:
         bot = OrderBot(settings)
     except ConfigError as exc:
-        return _config_failure(exc)
+        return config_failure(exc)
     # The database is opened (and migrated) here, before logging in to Discord: a file
     # that isn't a database, or one from a newer orderbot, is a settings problem to
     # report at once, not after a connection to Discord (which may itself fail first).
     try:
         await _open_and_close(settings)
     except DatabaseUnusable as exc:
-        return _in_use(exc)
+        return in_use(exc)
     assert settings.discord_token is not None
     # SIGTERM (systemd, docker stop) and Ctrl-C stop the bot gracefully (OrderBot.close):
     # no new work, in-flight sends and DMs finish, then everything is closed. Exit 0.
@@ -439,7 +319,7 @@ async def serve(
             )
             return EXIT_CONFIG
         except DatabaseUnusable as exc:
-            return _in_use(exc)
+            return in_use(exc)
         except SelfCheckFailed as failed:
             for line in failed.problems:
                 say(f"PROBLEM: {line}")
@@ -484,8 +364,12 @@ def dispatch(args: argparse.Namespace, redactor: SecretRedactingFilter) -> int:
     if args.command == "check-config":
         return cmd_check_config(redactor, online=args.online)
     if args.command == "migrate":
+        from bot.database_commands import cmd_migrate
+
         return cmd_migrate()
     if args.command == "rotate-key":
+        from bot.database_commands import cmd_rotate_key
+
         return cmd_rotate_key(redactor)
     if args.command == "migrate-data":
         from bot.migrate_data_command import cmd_migrate_data

@@ -1,0 +1,111 @@
+"""`orderbot migrate` and `orderbot rotate-key`: the schema and the encryption of the
+stored secrets, each refused beside a running bot."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from bot.cli_output import EXIT_OK, EXIT_RUNTIME, clear_leftovers, config_failure, in_use
+from bot.config import ConfigError, load_key_settings, load_storage_settings
+from bot.logging_setup import SecretRedactingFilter
+from core.crypto import DeliveryCipher
+from storage import lock as database_lock
+from storage.database import DatabaseUnusable
+from storage.key_rotation import RotationReport
+from storage.lock import DatabaseLockError
+
+
+async def _migrate(path: str) -> list[int]:
+    from storage.database import open_database
+
+    db = await open_database(path, migrate=False)
+    try:
+        return await db.migrate()
+    finally:
+        await db.close()
+
+
+async def _migrate_postgres(url: str) -> list[int]:
+    """On PostgreSQL the one-gateway lock plays the file lock's part: refused while a bot
+    runs against the database."""
+    from storage.postgres import gateway_lock, open_postgres
+
+    async with gateway_lock(url, what="migrate"):
+        db = await open_postgres(url, migrate=False)
+        try:
+            return await db.migrate()
+        finally:
+            await db.close()
+
+
+def cmd_migrate() -> int:
+    try:
+        settings = load_storage_settings()
+    except ConfigError as exc:
+        return config_failure(exc)
+    postgres = settings.postgres_url()
+    if postgres is not None:
+        try:
+            applied = asyncio.run(_migrate_postgres(postgres))
+        except DatabaseUnusable as exc:
+            return in_use(exc)
+        print(
+            f"Applied migrations {applied} to PostgreSQL" if applied else "PostgreSQL is up to date"
+        )
+        return EXIT_OK
+    # Migrations change the schema under a running bot's feet: refused while one runs.
+    try:
+        with database_lock.exclusive(settings.database_path):
+            clear_leftovers(settings.database_path)
+            applied = asyncio.run(_migrate(str(settings.database_path)))
+    except (DatabaseLockError, DatabaseUnusable) as exc:
+        return in_use(exc)
+    if applied:
+        print(f"Applied migrations {applied} to {settings.database_path}")
+    else:
+        print(f"{settings.database_path} is up to date")
+    return EXIT_OK
+
+
+async def _rotate(path: str, cipher: DeliveryCipher) -> RotationReport:
+    from storage.database import open_database
+    from storage.key_rotation import rotate_key
+
+    db = await open_database(path)
+    try:
+        return await rotate_key(db, cipher, after_batch=lambda at: print(f"  ... up to row {at}"))
+    finally:
+        await db.close()
+
+
+def cmd_rotate_key(redactor: SecretRedactingFilter) -> int:
+    try:
+        settings = load_key_settings()
+    except ConfigError as exc:
+        return config_failure(exc)
+    redactor.add_secrets([settings.delivery_encryption_key.get_secret_value()])
+    from bot.backup_commands import on_postgres_refused
+
+    refused = on_postgres_refused(settings, "rotate-key")
+    if refused is not None:
+        return refused
+    cipher = DeliveryCipher(settings.delivery_encryption_key)
+    try:
+        with database_lock.exclusive(settings.database_path):
+            report = asyncio.run(_rotate(str(settings.database_path), cipher))
+    except (DatabaseLockError, DatabaseUnusable) as exc:
+        return in_use(exc)
+    resumed = f" (resumed after row {report.resumed_after})" if report.resumed_after else ""
+    print(f"Re-encrypted the secrets of {report.rows} order(s) with the first key{resumed}.")
+    if report.unreadable:
+        shown = ", ".join(report.unreadable[:20])
+        print(
+            f"{len(report.unreadable)} order(s) can't be decrypted with any configured key "
+            f"and were left as they are: {shown}. Keep the key they need, or accept losing "
+            "their contact or delivery.",
+            file=sys.stderr,
+        )
+        return EXIT_RUNTIME
+    print("Every stored secret now uses the first key: the others can be removed.")
+    return EXIT_OK
