@@ -7,8 +7,11 @@ import subprocess
 from pathlib import Path
 
 from bot.services.ordering import OrderingService
+from core.crypto import DeliveryCipher
+from core.domain import Money, OrderKind, OrderSource, OrderStatus, new_order_id
 from sandbox.runner import SandboxCluster
 from storage import orders as repo
+from storage.database import Database
 from tests.support import PYTHON
 
 BUYER = 111
@@ -43,3 +46,29 @@ def run_bot(
         timeout=timeout,
         check=False,
     )
+
+
+async def track(
+    db: Database, cipher: DeliveryCipher, provider: str, remote: str, now: float
+) -> str:
+    """A staff-linked order being tracked at `provider`, due for polling at `now`."""
+    order = await repo.insert_order(
+        db,
+        repo.NewOrder(
+            id=new_order_id(),
+            user_id=7,
+            guild_id=1,
+            product_key=f"linked:{provider}",
+            product_name="Tracked",
+            provider=provider,
+            kind=OrderKind.DIGITAL,
+            quantity=1,
+            unit_price=Money(0, "USD"),
+            status=OrderStatus.SUBMITTED,
+            source=OrderSource.LINKED,
+            remote_id=remote,
+            next_poll_at=now,
+        ),
+        cipher,
+    )
+    return order.id

@@ -9,39 +9,15 @@ import pytest
 from bot.providers.registry import ProviderRegistry
 from bot.services.poller import CircuitState, Poller, PollerSettings
 from core.crypto import DeliveryCipher
-from core.domain import Money, OrderKind, OrderSource, OrderStatus, new_order_id
+from core.domain import OrderStatus
 from sandbox.common import Fault
 from sandbox.runner import SandboxCluster
 from storage import notifications as outbox
 from storage import orders as repo
 from storage import provider_health, staff_alerts
 from storage.database import Database
+from tests.bot.helpers import track
 from tests.support import FakeClock
-
-
-async def track(
-    db: Database, cipher: DeliveryCipher, provider: str, remote: str, now: float
-) -> str:
-    order = await repo.insert_order(
-        db,
-        repo.NewOrder(
-            id=new_order_id(),
-            user_id=7,
-            guild_id=1,
-            product_key=f"linked:{provider}",
-            product_name="Tracked",
-            provider=provider,
-            kind=OrderKind.DIGITAL,
-            quantity=1,
-            unit_price=Money(0, "USD"),
-            status=OrderStatus.SUBMITTED,
-            source=OrderSource.LINKED,
-            remote_id=remote,
-            next_poll_at=now,
-        ),
-        cipher,
-    )
-    return order.id
 
 
 def gets(cluster: SandboxCluster, name: str) -> int:

@@ -17,12 +17,13 @@ from bot.config import Settings
 from bot.providers.registry import ProviderRegistry, build_adapter
 from bot.services.poller import CircuitState, Poller, PollerSettings
 from core.crypto import DeliveryCipher
-from core.domain import Money, OrderKind, OrderSource, OrderStatus, new_order_id
+from core.domain import OrderStatus
 from sandbox.common import Fault
 from sandbox.runner import SandboxCluster
 from storage import notifications as outbox
 from storage import orders as repo
 from storage.database import Database
+from tests.bot.helpers import track
 from tests.support import PROVIDERS, REPO_ROOT, FakeClock
 
 # The shop's reply never comes while the test runs: the sandbox holds it, and the bot would
@@ -31,31 +32,6 @@ FOREVER = 3600.0
 # Far more than any wait between two polls of a pending order (poll_pending_cap plus
 # jitter): one step of the fake clock makes every open order due once.
 INTERVAL = 200.0
-
-
-async def track(
-    db: Database, cipher: DeliveryCipher, provider: str, remote: str, now: float
-) -> str:
-    order = await repo.insert_order(
-        db,
-        repo.NewOrder(
-            id=new_order_id(),
-            user_id=7,
-            guild_id=1,
-            product_key=f"linked:{provider}",
-            product_name="Tracked",
-            provider=provider,
-            kind=OrderKind.DIGITAL,
-            quantity=1,
-            unit_price=Money(0, "USD"),
-            status=OrderStatus.SUBMITTED,
-            source=OrderSource.LINKED,
-            remote_id=remote,
-            next_poll_at=now,
-        ),
-        cipher,
-    )
-    return order.id
 
 
 def gets(cluster: SandboxCluster, name: str) -> int:

@@ -10,12 +10,12 @@ from bot.providers.registry import ProviderRegistry
 from bot.services.poller import Poller, PollerSettings
 from bot.services.provider_keys import ProviderCheck, ProviderKeys
 from core.crypto import DeliveryCipher
-from core.domain import Money, OrderKind, OrderSource, OrderStatus, new_order_id
 from sandbox.common import Fault
 from sandbox.runner import SandboxCluster
 from storage import orders as repo
 from storage import provider_health, staff_alerts
 from storage.database import Database
+from tests.bot.helpers import track
 from tests.support import REPO_ROOT, FakeClock
 
 
@@ -27,28 +27,6 @@ async def key_alerts(db: Database) -> list[str]:
     return [a.message for a in await staff_alerts.unposted_alerts(db) if "API key" in a.message]
 
 
-async def linked(db: Database, cipher: DeliveryCipher, provider: str, remote: str) -> None:
-    await repo.insert_order(
-        db,
-        repo.NewOrder(
-            id=new_order_id(),
-            user_id=7,
-            guild_id=1,
-            product_key=f"linked:{provider}",
-            product_name="Tracked",
-            provider=provider,
-            kind=OrderKind.DIGITAL,
-            quantity=1,
-            unit_price=Money(0, "USD"),
-            status=OrderStatus.SUBMITTED,
-            source=OrderSource.LINKED,
-            remote_id=remote,
-            next_poll_at=0,
-        ),
-        cipher,
-    )
-
-
 async def test_a_batch_with_one_refusal_closes_and_its_successes_dont_reopen(
     db: Database,
     cipher: DeliveryCipher,
@@ -58,7 +36,7 @@ async def test_a_batch_with_one_refusal_closes_and_its_successes_dont_reopen(
 ) -> None:
     shop = cluster.state("digital_shop")
     for _ in range(4):
-        await linked(db, cipher, "digital_shop", shop.create_order())
+        await track(db, cipher, "digital_shop", shop.create_order(), 0)
     keys = keys_for(db, adapters, clock)
     poller = Poller(
         db,
