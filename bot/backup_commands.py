@@ -66,17 +66,14 @@ def _optional_cipher() -> DeliveryCipher | None:
 
 
 def on_postgres_refused(settings: StorageSettings, command: str) -> int | None:
-    """`backup`, `restore` and `rotate-key` work on the SQLite file; on PostgreSQL they
-    refuse with one line (backup and restore: PostgreSQL's own tools, as
-    docs/operations.md shows)."""
+    """`backup` and `restore` work on the SQLite file; on PostgreSQL they refuse with one
+    line that names PostgreSQL's own tools, as docs/operations.md shows."""
     if settings.postgres_url() is None:
         return None
-    recipe = (
-        ': use pg_dump and pg_restore, as docs/operations.md ("PostgreSQL") shows'
-        if command in ("backup", "restore")
-        else " (not on PostgreSQL yet)"
+    return _fail(
+        f"`orderbot {command}` works on a SQLite file only: use pg_dump and pg_restore, "
+        'as docs/operations.md ("PostgreSQL") shows.'
     )
-    return _fail(f"`orderbot {command}` works on a SQLite file only{recipe}.")
 
 
 def cmd_backup(given: str, *, keep: int | None = None) -> int:

@@ -68,15 +68,33 @@ def cmd_migrate() -> int:
     return EXIT_OK
 
 
+def _progress(order_id: str) -> None:
+    print(f"  ... up to order {order_id}")
+
+
 async def _rotate(path: str, cipher: DeliveryCipher) -> RotationReport:
     from storage.database import open_database
     from storage.key_rotation import rotate_key
 
     db = await open_database(path)
     try:
-        return await rotate_key(db, cipher, after_batch=lambda at: print(f"  ... up to row {at}"))
+        return await rotate_key(db, cipher, after_batch=_progress)
     finally:
         await db.close()
+
+
+async def _rotate_postgres(url: str, cipher: DeliveryCipher) -> RotationReport:
+    """Refused while a bot runs against the database (the one-gateway lock), as on
+    SQLite: a running bot could write a row the rotation has just passed."""
+    from storage.key_rotation import rotate_key
+    from storage.postgres import gateway_lock, open_postgres
+
+    async with gateway_lock(url, what="rotate-key"):
+        db = await open_postgres(url)
+        try:
+            return await rotate_key(db, cipher, after_batch=_progress)
+        finally:
+            await db.close()
 
 
 def cmd_rotate_key(redactor: SecretRedactingFilter) -> int:
@@ -85,18 +103,17 @@ def cmd_rotate_key(redactor: SecretRedactingFilter) -> int:
     except ConfigError as exc:
         return config_failure(exc)
     redactor.add_secrets([settings.delivery_encryption_key.get_secret_value()])
-    from bot.backup_commands import on_postgres_refused
-
-    refused = on_postgres_refused(settings, "rotate-key")
-    if refused is not None:
-        return refused
     cipher = DeliveryCipher(settings.delivery_encryption_key)
+    postgres = settings.postgres_url()
     try:
-        with database_lock.exclusive(settings.database_path):
-            report = asyncio.run(_rotate(str(settings.database_path), cipher))
+        if postgres is not None:
+            report = asyncio.run(_rotate_postgres(postgres, cipher))
+        else:
+            with database_lock.exclusive(settings.database_path):
+                report = asyncio.run(_rotate(str(settings.database_path), cipher))
     except (DatabaseLockError, DatabaseUnusable) as exc:
         return in_use(exc)
-    resumed = f" (resumed after row {report.resumed_after})" if report.resumed_after else ""
+    resumed = f" (resumed after order {report.resumed_after})" if report.resumed_after else ""
     print(f"Re-encrypted the secrets of {report.rows} order(s) with the first key{resumed}.")
     if report.unreadable:
         shown = ", ".join(report.unreadable[:20])

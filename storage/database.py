@@ -15,7 +15,7 @@ import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -96,6 +96,10 @@ class Database:
     # Whether other processes may use the database at the same time (PostgreSQL). On
     # SQLite the file lock (storage/lock.py) proves this process is the only one.
     shared = False
+    # Appended to the row selection of a lease claim. SQLite has one writer, so a claim
+    # sees every other claim committed; PostgreSQL locks the rows it takes and skips the
+    # ones another process is taking right now, instead of waiting for them.
+    skip_locked = ""
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self.conn = conn
@@ -135,6 +139,13 @@ class Database:
 
     async def close(self) -> None:
         await self.conn.close()
+
+    def claiming(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+        """The transaction a lease claim runs in (`UPDATE … WHERE id IN (SELECT … LIMIT ?`
+        + `skip_locked` + `) RETURNING *`). On SQLite, any write transaction. On
+        PostgreSQL it skips the shop-wide write lock: the claim's row locks are enough,
+        so claims by many processes run side by side and never wait for each other."""
+        return self.transaction()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:

@@ -7,6 +7,7 @@ so a crash can never lose one. UNIQUE(order_id, kind) means it can't be owed twi
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -125,6 +126,27 @@ async def due_notifications(db: Database, *, now: float, limit: int = 50) -> lis
         (now, limit),
     )
     return [_notification(r) for r in rows]
+
+
+async def claim_due_notification(
+    db: Database, *, now: float, skip: Collection[int] = ()
+) -> Notification | None:
+    """Claim the next owed DM (pending and due) for sending: it moves to `sending` with
+    this claim's time, and the attempt is counted. One row per claim, taken just before
+    it is sent, so a claim's age is the age of its send. Processes sharing a PostgreSQL
+    database skip the row another is claiming (`Database.claiming`); `skip` leaves out
+    rows this process is busy with. None when nothing is due."""
+    not_in = f" AND id NOT IN ({', '.join('?' * len(skip))})" if skip else ""
+    async with db.claiming() as conn:
+        cur = await conn.execute(
+            "UPDATE notifications SET state = 'sending', claimed_at = ?,"  # noqa: S608 - a fixed clause and placeholders
+            " attempts = attempts + 1 WHERE id IN ("
+            " SELECT id FROM notifications WHERE state = 'pending' AND next_attempt_at <= ?"
+            f"{not_in} ORDER BY next_attempt_at, id LIMIT 1{db.skip_locked}) RETURNING *",
+            (time.time(), now, *skip),
+        )
+        row = await cur.fetchone()
+    return _notification(row) if row else None
 
 
 async def list_sending(db: Database, *, claimed_before: float) -> list[Notification]:

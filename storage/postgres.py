@@ -15,8 +15,11 @@ makes a pooled asyncpg connection speak that API, and translates what differs:
 
 Writes serialize exactly as they do on SQLite: every write transaction first takes one
 transaction-level advisory lock, so the read-then-write transactions storage is built
-from (the Confirm claim and its debit, compare-and-sets, lease claims) see what SQLite's
-single writer guarantees, across every process using the database. Reads take no lock.
+from (the Confirm claim and its debit, compare-and-sets) see what SQLite's single writer
+guarantees, across every process using the database. Reads take no lock. Lease claims
+(due polls, owed DMs, staff alerts) take no shop-wide lock either: they lock the rows they
+take with `FOR UPDATE SKIP LOCKED` (`Database.claiming`), so many processes claim side by
+side, each getting different rows.
 """
 
 from __future__ import annotations
@@ -249,6 +252,7 @@ class PostgresDatabase(Database):
     """`Database` on PostgreSQL. The same methods; a pool instead of one connection."""
 
     shared = True
+    skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, pool: asyncpg.Pool, url: str, schema: str | None = None) -> None:
         self.pool = pool
@@ -274,6 +278,15 @@ class PostgresDatabase(Database):
             await conn.execute(
                 "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", WRITE_LOCK
             )
+            yield cast(aiosqlite.Connection, PgConnection(conn))
+
+    @asynccontextmanager
+    async def claiming(self) -> AsyncIterator[aiosqlite.Connection]:
+        # No write lock: `FOR UPDATE SKIP LOCKED` locks exactly the rows claimed, and a
+        # row another transaction holds (a claim, or a write under the lock) is skipped.
+        # Under READ COMMITTED a row changed since the statement began is re-checked
+        # against the WHERE once locked, so an expired-lease test is never stale.
+        async with self.pool.acquire() as conn, conn.transaction():
             yield cast(aiosqlite.Connection, PgConnection(conn))
 
     @asynccontextmanager

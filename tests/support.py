@@ -12,11 +12,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
 from bot.providers.base import ProviderAdapter
 from bot.providers.registry import build_adapter
 from sandbox.runner import SandboxCluster
+from storage.database import Database
 from storage.postgres import PostgresDatabase
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -93,6 +95,20 @@ def make_adapter(cluster: SandboxCluster, name: str, *, timeout: float = 1.0) ->
         timeout=timeout,
         max_connections=8,
     )
+
+
+# Parameters of a test that runs on both engines: `test_x[sqlite]`, `test_x[postgres]`.
+ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+async def engine_database(engine: str, path: Path, *, name: str = "test") -> Database:
+    """An empty, migrated shop on `engine`: the SQLite file `path`, or a PostgreSQL schema
+    of this worker's own called after `name`."""
+    if engine == "sqlite":
+        from storage.database import open_database
+
+        return await open_database(path)
+    return await fresh_postgres(name)
 
 
 async def fresh_postgres(name: str = "test") -> PostgresDatabase:

@@ -111,14 +111,22 @@ class Reconciler:
         """Settle rows left in `sending` (see the module docstring): at startup
         (`stale_after=None`) the rows claimed before this process started; on the
         schedule, also this process's rows claimed more than `stale_after` seconds ago
-        that aren't being sent. Runs never overlap (a lock), every move is a
+        that aren't being sent. On a shared database (PostgreSQL) only rows claimed more
+        than `stale_after` ago, at startup too: a younger claim may be another
+        process's live send. Runs never overlap (a lock), every move is a
         compare-and-set on the claim that was read, and a history that can't be read
         leaves the row for the next run; staff are told once it has waited too long."""
         async with self._reconciling:
             now = self.clock()
-            cutoff = (
-                self.started_at if stale_after is None else max(now - stale_after, self.started_at)
-            )
+            if self.db.shared:
+                # Other processes send DMs from this database: a claim younger than
+                # `stale_after` may be one of their live sends, at startup too. Only an
+                # expired claim is taken (DM_RECONCILE_AFTER_SECONDS is the DM lease).
+                cutoff = now - self.stale_after
+            elif stale_after is None:
+                cutoff = self.started_at
+            else:
+                cutoff = max(now - stale_after, self.started_at)
             settled = 0
             for note in await outbox.list_sending(self.db, claimed_before=cutoff):
                 if note.id in self._in_flight:

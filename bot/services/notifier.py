@@ -105,10 +105,23 @@ class Notifier:
         )
 
     async def send_due(self, limit: int = 50) -> int:
+        """Send up to `limit` owed DMs, claiming each just before it is sent (so another
+        process's sender, or reconciliation, sees a claim only as old as its send)."""
         sent = 0
-        for note in await outbox.due_notifications(self.db, now=self.clock(), limit=limit):
+        tried: set[int] = set()  # each row once per run, even one due again at once
+        for _ in range(limit):
+            note = await outbox.claim_due_notification(
+                self.db, now=self.clock(), skip=tried | self._in_flight
+            )
+            if note is None:
+                break
+            tried.add(note.id)
+            # In flight from the claim to the end of the send: this process's
+            # reconciliation never takes our own claim for an interrupted one.
+            self._in_flight.add(note.id)
             try:
-                if await self._deliver(note):
+                crash_point("dm.claimed")
+                if await self._send_claimed(note):
                     sent += 1
             except Exception:
                 # One bad notification must not stop the others. It may have been sent
@@ -119,31 +132,9 @@ class Notifier:
                 current = await outbox.get_notification(self.db, note.order_id, note.kind)
                 if current is not None:
                     await self._retry(current, "unexpected error", unsure=True)
+            finally:
+                self._in_flight.discard(note.id)
         return sent
-
-    async def _deliver(self, note: outbox.Notification) -> bool:
-        # Marked in flight before the claim commits: reconciliation never sees our claim
-        # as an interrupted one.
-        if note.id in self._in_flight:
-            return False
-        self._in_flight.add(note.id)
-        try:
-            claimed = await outbox.set_notification_state(
-                self.db,
-                note.id,
-                NotificationState.SENDING,
-                expect=NotificationState.PENDING,
-                count_attempt=True,
-            )
-            if not claimed:
-                return False  # another run has it
-            current = await outbox.get_notification(self.db, note.order_id, note.kind)
-            if current is None:
-                return False
-            crash_point("dm.claimed")
-            return await self._send_claimed(current)
-        finally:
-            self._in_flight.discard(note.id)
 
     async def _send_claimed(self, note: outbox.Notification) -> bool:
         if note.unsure:

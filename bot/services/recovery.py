@@ -30,7 +30,9 @@ class Recovery:
         needs_review (never re-sent blindly). A re-send already scheduled keeps its time,
         and a provider's Retry-After hold is honoured, at startup too. While running,
         due re-sends are made, and an order left `submitting` by an unexpected error is
-        recovered the same way once it is clearly not in flight.
+        recovered the same way once it is clearly not in flight. On a shared database
+        (PostgreSQL) start-up is no different from the running path: another process
+        may be sending the order, so only one abandoned that long is taken.
         """
         submitter = self.submitter
         now = submitter.clock()
@@ -42,7 +44,10 @@ class Recovery:
             idempotent = adapter is not None and adapter.capabilities.idempotent_create
             if order.next_poll_at is not None and idempotent:
                 when = order.next_poll_at  # a scheduled re-send
-            elif at_startup:
+            elif at_startup and not submitter.db.shared:
+                # On SQLite the file lock proves no other process is sending it. On a
+                # shared database another process may be, so start-up waits for the
+                # same sign of abandonment as the running path below.
                 when = now
             else:
                 # The send in progress should have ended long before this: if it hasn't,

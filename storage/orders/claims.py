@@ -19,14 +19,15 @@ async def claim_due_orders(
 ) -> list[OrderRecord]:
     """Lease up to `limit` due orders of one provider. A leased row is invisible to other
     claims until the lease ends or the poll is recorded, so overlapping runs (or a slow
-    one) never poll the same order twice."""
-    async with db.transaction() as conn:
+    one) never poll the same order twice. Processes sharing a PostgreSQL database claim
+    side by side: each skips the rows another is claiming (`Database.claiming`)."""
+    async with db.claiming() as conn:
         async with conn.execute(
-            "UPDATE orders SET poll_lease_until = ? WHERE id IN ("
+            "UPDATE orders SET poll_lease_until = ? WHERE id IN ("  # noqa: S608 - a fixed clause only
             " SELECT id FROM orders WHERE next_poll_at IS NOT NULL AND next_poll_at <= ?"
             " AND provider = ? AND status IN (?, ?) AND remote_id IS NOT NULL"
             " AND (poll_lease_until IS NULL OR poll_lease_until < ?)"
-            " ORDER BY next_poll_at LIMIT ?) RETURNING *",
+            f" ORDER BY next_poll_at LIMIT ?{db.skip_locked}) RETURNING *",
             (lease_until, now, provider, *POLLABLE_STATUSES, now, limit),
         ) as cur:
             rows = await cur.fetchall()

@@ -254,6 +254,34 @@ async def test_crash_recovery_boost_goes_to_review(
     assert [a.kind for a in await staff_alerts.unposted_alerts(db)] == ["needs_review"]
 
 
+@pytest.mark.postgres
+async def test_a_starting_process_leaves_an_order_another_process_is_sending(
+    postgres_db: Database,
+    cipher: DeliveryCipher,
+    adapters: ProviderRegistry,
+    cluster: SandboxCluster,
+) -> None:
+    """PostgreSQL: another process may be sending an order right now, so a starting
+    process takes a `submitting` order only once it is clearly abandoned (as the running
+    path does), never at once as it may on SQLite."""
+    catalog = load_catalog(REPO_ROOT / "catalog.toml")
+    service = OrderingService(postgres_db, cipher, catalog, adapters, policy=FREE_POLICY)
+    draft = await boost_draft(service)
+    await repo.transition_order(
+        postgres_db, draft.id, repo.StatusChange(OrderStatus.SUBMITTING, actor="system"), cipher
+    )
+    assert await service.recovery.recover_submitting(at_startup=True) == 0
+    stored = await repo.get_order(postgres_db, draft.id)
+    assert stored is not None and stored.status is OrderStatus.SUBMITTING
+    # The process sending it died: once it is `stuck_submitting_after` old, it is taken.
+    later = stored.updated_at + service.submitter.timings.stuck_submitting_after + 1
+    service.clock = lambda: later
+    assert await service.recovery.recover_submitting(at_startup=True) == 1
+    stored = await repo.get_order(postgres_db, draft.id)
+    assert stored is not None and stored.status is OrderStatus.NEEDS_REVIEW
+    assert posts(cluster, "boost") == []  # never re-sent blindly
+
+
 async def test_checkout_unavailable_keeps_retrying_with_same_id(
     service: OrderingService, cluster: SandboxCluster, db: Database
 ) -> None:

@@ -23,7 +23,7 @@ import asyncpg
 import pytest
 
 from demo.stack import LocalStack
-from tests.support import postgres_dsn
+from tests.support import ENGINES, postgres_dsn
 
 
 def stack_options(node: pytest.Item) -> dict[str, object]:
@@ -44,7 +44,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "engine" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_engines"):
         metafunc.parametrize(
             "engine",
-            ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+            ENGINES,
             indirect=True,
         )
 

@@ -356,3 +356,37 @@ async def test_late_steps_of_a_send_cant_overwrite_sent(
     await notifier._give_up(note, "late 400")
     assert await state_of(db, order_id) is NotificationState.SENT
     assert [a.kind for a in await staff_alerts.unposted_alerts(db)] == []
+
+
+@pytest.mark.postgres
+async def test_a_starting_process_leaves_another_process_live_dm_claim_alone(
+    postgres_db: Database, cipher: DeliveryCipher, emu: Emulator, bot: MiniBot, clock: Clock
+) -> None:
+    """PostgreSQL: other processes send DMs from the same shop. A process that starts
+    while one of them is mid-send must not take that claim for a crash leftover (the DM
+    would go twice); once the claim has expired (its sender died), it is settled."""
+    db = postgres_db
+    buyer = emu.world.buyer_id
+    order_id = await completed_order(db, cipher, buyer)
+    live = await outbox.claim_due_notification(db, now=clock())  # the other sender's claim
+    assert live is not None and live.order_id == order_id
+    emu.nonce_window = 0  # only the outbox may prevent a second DM here
+    starting = Notifier(
+        db,
+        cipher,
+        bot,
+        emu.world.notice_channel_id,
+        clock=clock,
+        timings=Timings(dm_reconcile_after=STALE_AFTER),
+    )
+    assert await starting.reconciler.reconcile_interrupted() == 0
+    assert await starting.reconciler.reconcile_stale() == 0
+    assert await starting.send_due() == 0
+    still = await outbox.get_notification(db, order_id, "final")
+    assert still is not None and still.state is NotificationState.SENDING
+    assert still.claimed_at == live.claimed_at
+    assert dms_about(emu, buyer, order_id) == []
+    clock.past_stale_after()  # the other sender never finished: its claim expired
+    assert await starting.reconciler.reconcile_stale() == 1
+    assert await starting.send_due() == 1
+    assert len(dms_about(emu, buyer, order_id)) == 1

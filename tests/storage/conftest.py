@@ -11,16 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from storage.database import Database, open_database
-from tests.support import fresh_postgres
+from storage.database import Database
+from tests.support import ENGINES, engine_database
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=ENGINES)
 async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        database: Database = await open_database(tmp_path / "orders.sqlite3")
-    else:
-        database = await fresh_postgres()
+    database = await engine_database(request.param, tmp_path / "orders.sqlite3")
     try:
         yield database
     finally:
