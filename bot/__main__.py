@@ -41,6 +41,7 @@ from bot.logging_setup import (
     configure_logging,
 )
 from core.crypto import DeliveryCipher
+from core.kinds import ProcessRole
 from storage import lock as database_lock
 from storage.database import DatabaseUnusable
 from storage.lock import DatabaseLockError
@@ -81,7 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog=prog_name(), description="A Discord bot for ordering: boosts and digital goods."
     )
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="connect to Discord and serve the shop (default)")
+    run = sub.add_parser("run", help="connect to Discord and serve the shop (default)")
+    run.add_argument(
+        "--no-workers",
+        action="store_true",
+        help="serve the gateway and interactions only; `worker` processes do the "
+        "background work (PostgreSQL)",
+    )
+    sub.add_parser(
+        "worker",
+        help="run the background work (polls, DMs, staff alerts, recovery) beside a "
+        "`run --no-workers`; any number may run (PostgreSQL)",
+    )
     sub.add_parser(
         "init", help="write an example catalog.toml and a .env template here (never overwrites)"
     )
@@ -229,7 +241,10 @@ async def _open_and_close(settings: Settings) -> None:
     await db.close()
 
 
-def cmd_run(redactor: SecretRedactingFilter) -> int:
+ROLE_COMMANDS = {ProcessRole.GATEWAY: "run --no-workers", ProcessRole.WORKER: "worker"}
+
+
+def cmd_run(redactor: SecretRedactingFilter, role: ProcessRole = ProcessRole.ALL) -> int:
     if not discord_token_configured():
         print(NO_TOKEN_HELP.format(prog=prog_name()), file=sys.stderr)
         return EXIT_CONFIG
@@ -253,9 +268,19 @@ def cmd_run(redactor: SecretRedactingFilter) -> int:
             )
             return EXIT_CONFIG
     postgres = settings.postgres_url()
+    if postgres is None and role is not ProcessRole.ALL:
+        say(
+            f"`{prog_name()} {ROLE_COMMANDS[role]}` needs PostgreSQL (DATABASE_URL="
+            f"postgresql://…): on SQLite one process does all the work, so use "
+            f"`{prog_name()} run` (docs/scaling.md says when to move)."
+        )
+        return EXIT_CONFIG
     try:
+        if postgres is not None and role is ProcessRole.WORKER:
+            # Workers share the database with one gateway and each other: no lock.
+            return asyncio.run(serve(settings, role=role))
         if postgres is not None:
-            return asyncio.run(_serve_holding_gateway(postgres, settings))
+            return asyncio.run(_serve_holding_gateway(postgres, settings, role))
         with database_lock.exclusive(settings.database_path):
             clear_leftovers(settings.database_path)
             return asyncio.run(serve(settings))
@@ -263,17 +288,19 @@ def cmd_run(redactor: SecretRedactingFilter) -> int:
         return in_use(exc)
 
 
-async def _serve_holding_gateway(url: str, settings: Settings) -> int:
-    """On PostgreSQL, `run` holds the one-gateway advisory lock for its whole life."""
+async def _serve_holding_gateway(url: str, settings: Settings, role: ProcessRole) -> int:
+    """On PostgreSQL, `run` (with or without workers) holds the one-gateway advisory lock
+    for its whole life: two gateways would both answer every interaction."""
     from storage.postgres import gateway_lock
 
     async with gateway_lock(url, what="run"):
-        return await serve(settings)
+        return await serve(settings, role=role)
 
 
 async def serve(
     settings: Settings,
     *,
+    role: ProcessRole = ProcessRole.ALL,
     handle_signals: bool = True,
     on_created: Callable[[OrderBot], None] | None = None,
 ) -> int:
@@ -290,7 +317,7 @@ async def serve(
     if settings.discord_api_base_url is not None:
         redirect_discord(str(settings.discord_api_base_url), settings.gateway_url())
     try:
-        bot = OrderBot(settings)
+        bot = OrderBot(settings, role=role)
     except ConfigError as exc:
         return config_failure(exc)
     # The database is opened (and migrated) here, before logging in to Discord: a file
@@ -311,7 +338,14 @@ async def serve(
         on_created(bot)
     async with bot:
         try:
-            await bot.start(settings.discord_token.get_secret_value())
+            token = settings.discord_token.get_secret_value()
+            if role.has_gateway:
+                await bot.start(token)
+            else:
+                # A worker only talks REST (DMs, channel posts, histories): logged in,
+                # set up, and working until it is stopped.
+                await bot.login(token)
+                await bot.closed.wait()
         except discord.LoginFailure:
             say(
                 "Discord refused DISCORD_TOKEN: copy it again from your application's Bot tab "
@@ -383,7 +417,10 @@ def dispatch(args: argparse.Namespace, redactor: SecretRedactingFilter) -> int:
         from bot.backup_commands import cmd_restore
 
         return cmd_restore(args.source)
-    return cmd_run(redactor)
+    if args.command == "worker":
+        return cmd_run(redactor, ProcessRole.WORKER)
+    no_workers = getattr(args, "no_workers", False)
+    return cmd_run(redactor, ProcessRole.GATEWAY if no_workers else ProcessRole.ALL)
 
 
 def main(argv: list[str] | None = None) -> int:

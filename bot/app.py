@@ -4,26 +4,26 @@ injects them into services and cogs, and `close` releases them in reverse order.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import json
 import logging
-import sqlite3
 import time
 from typing import Any
 
+import asyncpg
 import discord
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from discord.ext import commands
 
 from bot.catalog import Catalog, load_catalog
 from bot.config import Settings
+from bot.jobs import JobSchedule
 from bot.providers.registry import ProviderRegistry, build_providers
 from bot.self_check import SelfCheckFailed, discord_problems
 from bot.services.notifier import Notifier
 from bot.services.order_queries import OrderQueries
 from bot.services.ordering import OrderingService, ShopPolicy
 from bot.services.poller import Poller, PollerSettings
+from bot.services.process_health import ProcessHealth
 from bot.services.provider_keys import check_keys
 from bot.services.provider_status import ProviderReport, provider_reports
 from bot.services.schedule import PollSchedule
@@ -36,20 +36,27 @@ from bot.services.wallet import WalletService
 from bot.services.watchdog import StuckOrderWatch
 from bot.tree import OrderTree
 from core.crypto import DeliveryCipher
+from core.kinds import ProcessRole
 from storage import orders as repo
-from storage import provider_health, retention, shop_state
+from storage import provider_health, shop_state
 from storage.database import Database, open_database
 from storage.payments import BuyerLimits
-from storage.postgres import open_postgres
+from storage.postgres import PostgresDatabase, open_postgres
+from storage.wakeups import WakeListener
 
 log = logging.getLogger(__name__)
 
 # Loaded in this order by setup_hook. One feature per cog file.
 COGS: tuple[str, ...] = ("cogs.ordering", "cogs.orders", "cogs.wallet", "cogs.admin")
+# A worker answers no interactions: it only needs what shapes the messages it posts (the
+# buttons on staff alerts, which the gateway answers).
+WORKER_COGS: tuple[str, ...] = ("cogs.worker",)
 
 
 class OrderBot(commands.Bot):
-    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+    def __init__(
+        self, settings: Settings, *, role: ProcessRole = ProcessRole.ALL, **kwargs: Any
+    ) -> None:
         # No privileged intents: interactions carry the member and roles we need,
         # and DMs are opened over REST.
         intents = discord.Intents.none()
@@ -85,11 +92,15 @@ class OrderBot(commands.Bot):
         self.staff_log: StaffLog | None = None
         self.poller: Poller | None = None
         self.notifier: Notifier | None = None
-        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self.role = role
+        self.process_health: ProcessHealth | None = None
+        self.wakeups: WakeListener | None = None
+        self.jobs = JobSchedule(self)
         # Strong references to background tasks we start, so they aren't garbage-collected.
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._running_jobs: set[asyncio.Task[Any]] = set()
-        self._closing = False
+        self.closing = False
+        # Set once the stop is complete: a worker (no gateway to wait on) waits for it.
+        self.closed = asyncio.Event()
         self._close_task: asyncio.Task[None] | None = None
 
     # --- resources --------------------------------------------------------------------------
@@ -229,23 +240,41 @@ class OrderBot(commands.Bot):
             settings.notice_channel_id,
             timings=settings.timings,
         )
-        # Nothing is in flight in a process that just started: leases of a killed
-        # predecessor are void, so its orders are polled again right away.
-        released = await repo.release_all_leases(self.db)
-        if released:
-            log.info("released %d poll lease(s) left by the previous run", released)
-        for extension in COGS:
+        self.process_health = ProcessHealth(
+            self.db,
+            self.role,
+            clock=time.time,
+            stall_after=settings.timings.process_stall_after,
+        )
+        await self.process_health.register()
+        if self.role.runs_jobs:
+            # On SQLite nothing is in flight in a process that just started: leases of a
+            # killed predecessor are void, so its orders are polled again right away. (On
+            # PostgreSQL another process may hold them: they expire instead.)
+            released = await repo.release_all_leases(self.db)
+            if released:
+                log.info("released %d poll lease(s) left by the previous run", released)
+        for extension in COGS if self.role.has_gateway else WORKER_COGS:
             await self.load_extension(extension)
-        await self.sync_commands_if_changed()
-        self._schedule_jobs()
-        self.scheduler.start()
-        # Crash leftovers are resolved in the background so a slow provider can't delay
-        # the bot coming online. Two independent tasks: Discord failing to show a DM
-        # history must not keep an order from being re-sent, nor the reverse. Both also
-        # run on the schedule, so whatever fails here is tried again.
-        self.spawn(self._recover_notifications(), "startup-dm-reconciliation")
-        self.spawn(self._recover_submissions(), "startup-submission-recovery")
-        self.spawn(self._check_providers(), "startup-provider-check")
+        if self.role.has_gateway:
+            await self.sync_commands_if_changed()
+        if self.role.runs_jobs and isinstance(self.db, PostgresDatabase):
+            # DMs owed and alerts raised wake their jobs at once (storage/wakeups.py).
+            self.wakeups = WakeListener(self.db, self.jobs.wake)
+            try:
+                await self.wakeups.keep_listening()
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("not listening for wake-ups yet (%s); jobs run on their intervals", exc)
+        self.jobs.schedule()
+        self.jobs.scheduler.start()
+        if self.role.runs_jobs:
+            # Crash leftovers are resolved in the background so a slow provider can't
+            # delay the bot coming online. Two independent tasks: Discord failing to show
+            # a DM history must not keep an order from being re-sent, nor the reverse.
+            # Both also run on the schedule, so whatever fails here is tried again.
+            self.spawn(self._recover_notifications(), "startup-dm-reconciliation")
+            self.spawn(self._recover_submissions(), "startup-submission-recovery")
+            self.spawn(self._check_providers(), "startup-provider-check")
 
     async def _check_providers(self) -> None:
         """Each provider's key, asked once at start-up (bot/services/provider_keys.py). A
@@ -290,81 +319,11 @@ class OrderBot(commands.Bot):
         except Exception:
             log.exception("startup submission recovery failed; the scheduled run will retry")
 
-    def _schedule_jobs(self) -> None:
-        timings = self.settings.timings
-        common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
-        assert self.staff_log is not None and self.poller is not None and self.notifier is not None
-        # One polling job per provider: a job can't overlap itself, so with one job for all
-        # of them a hanging provider held every other provider's polls too.
-        for name in self.poller.gates:
-            self.scheduler.add_job(
-                self._guarded(functools.partial(self.poller.poll_provider, name), f"poll {name}"),
-                "interval",
-                seconds=timings.poll_interval,
-                id=f"poll:{name}",
-                **common,
-            )
-        self.scheduler.add_job(
-            self._guarded(self.notifier.send_due, "notify"),
-            "interval",
-            seconds=timings.notify_interval,
-            id="notify",
-            **common,
-        )
-        self.scheduler.add_job(
-            self._guarded(self.notifier.reconciler.reconcile_stale, "DM reconciliation"),
-            "interval",
-            seconds=timings.dm_reconcile_interval,
-            id="dm-reconciliation",
-            **common,
-        )
-        self.scheduler.add_job(
-            self._guarded(self.staff_log.post_pending, "staff log"),
-            "interval",
-            seconds=timings.staff_log_interval,
-            id="staff-log",
-            **common,
-        )
-        self.scheduler.add_job(
-            self._guarded(
-                lambda: self.ordering.recovery.recover_submitting(at_startup=False), "resubmit"
-            ),
-            "interval",
-            seconds=timings.resubmit_interval,
-            id="resubmit",
-            **common,
-        )
-        self.scheduler.add_job(
-            self._guarded(self.watchdog.alert_stuck_orders, "stuck orders"),
-            "interval",
-            # Often enough for short thresholds, never more than every 30 s.
-            seconds=min(
-                timings.stuck_check_interval,
-                max(1.0, self.settings.stuck_order_minutes * 15),
-            ),
-            id="stuck-orders",
-            **common,
-        )
-        self.scheduler.add_job(
-            self._guarded(lambda: self.ordering.keys.check_refused_again(), "key checks"),
-            "interval",
-            seconds=timings.key_recheck_interval,
-            id="key-checks",
-            **common,
-        )
-        self.scheduler.add_job(
-            self._guarded(self._prune, "pruning"),
-            "interval",
-            seconds=timings.prune_interval,
-            id="pruning",
-            **common,
-        )
-
     def _in_flight(self) -> int:
         """Work that must not be cut: job runs, provider sends, DMs being sent."""
         sending = len(self._ordering.submitter._in_flight) if self._ordering else 0
         notifying = len(self.notifier._in_flight) if self.notifier else 0
-        return len(self._running_jobs) + sending + notifying
+        return len(self.jobs.running) + sending + notifying
 
     async def _drain(self, grace: float) -> None:
         deadline = time.monotonic() + grace
@@ -378,43 +337,6 @@ class OrderBot(commands.Bot):
             log.warning("stopping with %d piece(s) of work still in flight", left)
         else:
             log.info("in-flight work finished; stopping")
-
-    def _guarded(self, job: Any, label: str) -> Any:
-        """A job that logs its own failures: one bad run must not kill the schedule."""
-
-        async def run() -> None:
-            if self.is_closed() or self._closing:
-                return
-            task = asyncio.current_task()
-            if task is not None:
-                self._running_jobs.add(task)
-            try:
-                await job()
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc):
-                    log.exception("%s job failed; it will run again", label)
-                    return
-                # Another process (a `sqlite3` shell, a bulk import) held the database
-                # past the busy timeout: nothing is wrong with the bot, and the job's
-                # next run picks up where this one stopped.
-                log.warning(
-                    "%s job waited too long for the database (locked by another process, "
-                    "a `sqlite3` shell?); it will run again",
-                    label,
-                )
-            except Exception:
-                log.exception("%s job failed; it will run again", label)
-            finally:
-                if task is not None:
-                    self._running_jobs.discard(task)
-
-        run.__name__ = f"job_{label.replace(' ', '_')}"
-        return run
-
-    async def _prune(self) -> None:
-        pruned = await retention.prune_expired(self.db, now=time.time())
-        if any(pruned.values()):
-            log.info("pruned expired rows: %s", ", ".join(f"{k} {v}" for k, v in pruned.items()))
 
     async def sync_commands_if_changed(self) -> None:
         """Sync to the shop's guild only, and only when our commands differ from what
@@ -463,15 +385,15 @@ class OrderBot(commands.Bot):
         """Take no new work (the scheduler pauses), let what is in flight finish within
         the shutdown grace (job runs, provider sends, DMs), then disconnect and close the
         providers and the database."""
-        if not self._closing:
-            self._closing = True
+        if not self.closing:
+            self.closing = True
             # Paused, not shut down yet: APScheduler's shutdown cancels the job runs in
             # progress, and those are what the grace is for.
-            if self.scheduler.running:
-                self.scheduler.pause()
+            if self.jobs.scheduler.running:
+                self.jobs.scheduler.pause()
             await self._drain(self.settings.timings.shutdown_grace)
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        if self.jobs.scheduler.running:
+            self.jobs.scheduler.shutdown(wait=False)
         for task in list(self._tasks):
             task.cancel()
         try:
@@ -481,7 +403,26 @@ class OrderBot(commands.Bot):
             if self._providers is not None:
                 await self._providers.aclose()
                 self._providers = None
+            if self.wakeups is not None:
+                await self.wakeups.close()
             if self._db is not None:
+                await self._say_goodbye()
                 await self._db.close()
                 self._db = None
             log.info("closed the providers and the database")
+            self.closed.set()
+
+    async def _say_goodbye(self) -> None:
+        """The last writes of a clean stop, once no request can still be in flight: the
+        leases of a poll run that was cut off go back (another process polls those orders
+        now, not after the lease), and the process is marked stopped, not dead."""
+        try:
+            if self.poller is not None and self.poller.leased:
+                leased, self.poller.leased = self.poller.leased, {}
+                await repo.release_leases(self.db, leased)
+                log.info("gave back %d poll lease(s)", len(leased))
+            if self.process_health is not None:
+                await self.process_health.stop()
+        except Exception:
+            # Nothing is lost: the leases expire and the watch reports the silence.
+            log.exception("could not record the stop in the database")

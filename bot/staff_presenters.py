@@ -17,6 +17,7 @@ from bot.services.staff_orders import OrderDossier, Revealed
 from bot.services.stats import StatsFigures
 from core.domain import Delivery, Money, OrderStatus
 from storage.orders import OrderEvent, OrderRecord
+from storage.processes import ProcessRecord
 
 MASK = "•"
 
@@ -290,4 +291,37 @@ def stats_embed(figures: StatsFigures) -> discord.Embed:
     busiest = max(figures.per_day.items(), key=lambda kv: sum(kv[1].values()), default=None)
     if busiest and sum(busiest[1].values()):
         embed.set_footer(text=f"Busiest day: {busiest[0]} ({sum(busiest[1].values())} orders)")
+    return embed
+
+
+def workers_embed(records: list[ProcessRecord], *, now: float, stall_after: float) -> discord.Embed:
+    """`/admin workers`: the shop's processes, alive first, with each job's last good run."""
+    embed = discord.Embed(title="Processes", colour=discord.Colour.blurple())
+    alive = [r for r in records if r.alive(now, stall_after)]
+    embed.description = (
+        f"**{len(alive)}** alive: "
+        + (", ".join(sorted({r.role.value for r in alive})) or "none")
+        + ". `all` is `run`; `gateway` is `run --no-workers`; `worker` does the background work."
+    )
+    for record in sorted(records, key=lambda r: (not r.alive(now, stall_after), -r.started_at))[
+        :20
+    ]:
+        if record.alive(now, stall_after):
+            state = f"🟢 alive · beat {_duration(now - record.heartbeat_at)} ago"
+        elif record.stopped_at is not None:
+            state = f"⚪ stopped cleanly {ts(record.stopped_at, 'R')}"
+        else:
+            state = (
+                f"🔴 silent for {_duration(now - record.heartbeat_at)} and never stopped "
+                "cleanly (killed, hung, or its machine is gone)"
+            )
+        lines = [state, f"started {ts(record.started_at, 'R')}"]
+        if record.jobs:
+            jobs = sorted(record.jobs.items())
+            lines.append(
+                "last good runs: "
+                + ", ".join(f"{job} {_duration(max(0.0, now - at))} ago" for job, at in jobs)
+            )
+        embed.add_field(name=record.name, value="\n".join(lines)[:1024], inline=False)
+    embed.set_footer(text="From the database: every process records a heartbeat every few seconds.")
     return embed

@@ -81,6 +81,24 @@ class AlertKind(StrEnum):
     PARTIAL_REFUND = "partial_refund"
     PAYMENT = "payment"
     STAFF_ACTION = "staff_action"
+    # the shop's own processes
+    PROCESS_STALLED = "process_stalled"
+
+
+class ProcessRole(StrEnum):
+    """What a process of the shop runs (issue 27; `processes.role`)."""
+
+    ALL = "all"  # `run`: the gateway and every background job
+    GATEWAY = "gateway"  # `run --no-workers`: the gateway and interactions only
+    WORKER = "worker"  # `worker`: the background jobs, over Discord's REST API only
+
+    @property
+    def runs_jobs(self) -> bool:
+        return self is not ProcessRole.GATEWAY
+
+    @property
+    def has_gateway(self) -> bool:
+        return self is not ProcessRole.WORKER
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,10 @@ class Timings:
     # finish before the process disconnects; whatever is cut off is recovered at the next
     # start, never lost or doubled.
     shutdown_grace: float = 10.0
+    # Every process records a heartbeat this often (bot.services.process_health); one
+    # silent for `process_stall_after` without a clean stop is reported to staff once.
+    heartbeat_interval: float = 5.0
+    process_stall_after: float = 60.0
 
     # --- polling one order (bot.services.schedule) ---------------------------------------
     first_poll_delay: float = 2.0  # after submission: buyers want news fast

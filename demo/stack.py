@@ -34,6 +34,7 @@ from bot.__main__ import serve
 from bot.app import OrderBot
 from bot.config import Settings
 from bot.logging_setup import LOG_FORMAT, SecretRedactingFilter, hold_back_libraries
+from demo.workers import WorkerProcesses
 from emulator.server import Emulator
 from sandbox.runner import SandboxCluster
 from storage import lock as database_lock
@@ -110,6 +111,7 @@ class LocalStack:
         sandbox: SandboxCluster | None = None,
         in_process: bool = False,
         fast: bool = False,
+        command: tuple[str, ...] = ("run",),
     ) -> None:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -128,6 +130,9 @@ class LocalStack:
         self.process: asyncio.subprocess.Process | None = None
         self._log_file: Any = None
         self.starts = 0
+        # How the bot is started (`run`, or `run --no-workers` beside `workers`).
+        self.command = command
+        self.workers = WorkerProcesses(workdir, self.bot_env)
 
     async def __aenter__(self) -> LocalStack:
         await self.start()
@@ -155,7 +160,10 @@ class LocalStack:
     async def stop(self) -> None:
         # The emulator and the sandboxes stop even when the bot's stop fails.
         try:
-            await self.stop_bot()
+            try:
+                await self.workers.stop_all()
+            finally:
+                await self.stop_bot()
         finally:
             try:
                 await self.emulator.stop()
@@ -231,7 +239,7 @@ class LocalStack:
             sys.executable,
             "-m",
             "bot",
-            "run",
+            *self.command,
             cwd=self.workdir,
             env=self.bot_env(),
             stdout=self._log_file,

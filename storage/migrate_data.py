@@ -36,9 +36,10 @@ TABLES: tuple[str, ...] = (
 )
 # Tables whose `id` is generated (AUTOINCREMENT / identity): its sequence is moved on.
 IDENTITY_TABLES = ("order_events", "notifications", "staff_alerts", "audit_log", "ledger")
-# What SQLite keeps for itself, and the migrations' own bookkeeping (the target is
-# migrated by its own `migrate`).
-NOT_SHOP_DATA = ("sqlite_sequence", "schema_migrations")
+# What SQLite keeps for itself, the migrations' own bookkeeping (the target is migrated
+# by its own `migrate`), and the registry of running processes (runtime state: the
+# processes on PostgreSQL register themselves when they start).
+NOT_SHOP_DATA = ("sqlite_sequence", "schema_migrations", "processes", "process_jobs")
 BATCH = 2000
 
 

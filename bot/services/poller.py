@@ -72,6 +72,9 @@ class Poller:
         self.settings = settings or PollerSettings()
         self.schedule = schedule or PollSchedule()
         self.clock = clock
+        # Orders claimed by a run in progress, with the lease it set: given back at a
+        # graceful stop (`release_leases`) if the run was cut off.
+        self.leased: dict[str, float] = {}
         # What an answer changes; it reads this poller's clock, so setting `clock` moves both.
         self.answers = PollAnswers(db, cipher, self.schedule, lambda: self.clock())
         self.gates: dict[str, ProviderGate] = {
@@ -141,15 +144,13 @@ class Poller:
         limit = gate.admission(now, self.settings.batch_size)
         if limit == 0:
             return 0
+        lease_until = now + self.lease_for(gate, limit)
         orders = await repo.claim_due_orders(
-            self.db,
-            provider=gate.adapter.name,
-            now=now,
-            lease_until=now + self.lease_for(gate, limit),
-            limit=limit,
+            self.db, provider=gate.adapter.name, now=now, lease_until=lease_until, limit=limit
         )
         if not orders:
             return 0
+        self.leased.update((order.id, lease_until) for order in orders)
         probing = gate.health.circuit is CircuitState.HALF_OPEN
         gate.probe_in_flight = probing
         bookkeeping: list[repo.PollBookkeeping] = []
@@ -182,6 +183,8 @@ class Poller:
             gate.probe_in_flight = False
             # Unchanged polls are written together: one transaction per batch.
             await repo.record_polls(self.db, bookkeeping)
+            for order in orders:
+                self.leased.pop(order.id, None)
             await self._persist(gate)
         answered_now = gate.health.polls - gate.health.failures > answered
         if self.keys is not None and answered_now and not gate.refused_in_batch:

@@ -120,6 +120,10 @@ DIGEST_TEXT: dict[str, tuple[str, str]] = {
         "long Retry-After holds",
         "`/admin providers` shows the current hold.",
     ),
+    "process_stalled": (
+        "of the shop's processes went silent",
+        "`/admin workers` shows who is alive; restart the silent ones.",
+    ),
 }
 
 

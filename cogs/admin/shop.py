@@ -1,4 +1,5 @@
-"""/admin shop pause|resume, /admin providers, /admin stats: staff run the whole shop.
+"""/admin shop pause|resume, /admin providers, /admin workers, /admin stats: staff run
+the whole shop.
 
 Thin: the switches are in bot.services.shop, provider health in storage.provider_health,
 the figures and the chart in bot.services.stats.
@@ -7,12 +8,13 @@ the figures and the chart in bot.services.stats.
 from __future__ import annotations
 
 import io
+import time
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 
-from bot.staff_presenters import providers_embed, stats_embed
+from bot.staff_presenters import providers_embed, stats_embed, workers_embed
 from cogs.admin.access import Additions, admin_group, shop_group
 from cogs.admin.ui import log_read
 
@@ -56,6 +58,21 @@ async def providers(interaction: discord.Interaction[OrderBot]) -> None:
     await interaction.followup.send(embed=providers_embed(report), ephemeral=True)
 
 
+@app_commands.command(
+    name="workers", description="The shop's processes: who is alive, and their jobs' last runs"
+)
+async def workers(interaction: discord.Interaction[OrderBot]) -> None:
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    bot = interaction.client
+    assert bot.process_health is not None
+    records = await bot.process_health.report()
+    log_read(interaction, "viewed the processes")
+    embed = workers_embed(
+        records, now=time.time(), stall_after=bot.settings.timings.process_stall_after
+    )
+    await interaction.followup.send(embed=embed, ephemeral=True)
+
+
 @app_commands.command(name="stats", description="Orders, revenue and timings, with a chart")
 @app_commands.describe(days="How many days back (default 14)")
 async def stats(
@@ -79,5 +96,6 @@ COMMANDS: Additions = (
     (shop_group, pause_shop),
     (shop_group, resume_shop),
     (admin_group, providers),
+    (admin_group, workers),
     (admin_group, stats),
 )

@@ -222,3 +222,19 @@ def partial_refund(order_id: str, user_id: int, paid: Money, old: OrderStatus, n
         f"partial_refund:{order_id}:{old.value}:{now}",
         order_id=order_id,
     )
+
+
+def process_stalled(name: str, process_id: str, last_beat: float, now: float) -> Alert:
+    """A process of the shop stopped beating without a clean stop (`name`: its role, host
+    and pid). One alert per silence: a process that beats again and falls silent again
+    is reported again."""
+    silent_for = now - last_beat
+    return Alert(
+        AlertKind.PROCESS_STALLED,
+        f"🪦 `{name}` has not been heard from for {silent_for:.0f} s and did not stop "
+        "cleanly: it was killed, hangs, or lost its machine. What it had claimed is taken "
+        "over by the others once its claims expire; restart it (systemd does) and "
+        "`/admin workers` shows who is alive.",
+        f"process_stalled:{process_id}:{last_beat!r}",
+        group_key="process_stalled",
+    )

@@ -21,6 +21,7 @@ from storage.orders.claims import (
     postpone_provider_polls,
     record_polls,
     release_all_leases,
+    release_leases,
 )
 from storage.orders.queries import (
     OPEN_STATUSES,
@@ -114,6 +115,7 @@ __all__ = [
     "record_polls",
     "record_provider_answer",
     "release_all_leases",
+    "release_leases",
     "search_orders",
     "search_orders_for_user",
     "set_next_poll",

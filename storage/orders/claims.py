@@ -3,6 +3,7 @@ and the bookkeeping of polls that changed no status."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.domain import OrderStatus
@@ -46,6 +47,19 @@ async def release_all_leases(db: Database) -> int:
             "UPDATE orders SET poll_lease_until = NULL WHERE poll_lease_until IS NOT NULL"
         )
         return cur.rowcount
+
+
+async def release_leases(db: Database, leases: Mapping[str, float]) -> None:
+    """A stopping process gives back the leases it still holds (order id -> the lease it
+    set; orders claimed but not polled before the stop), so another process polls them
+    at once instead of after the lease. A lease that is no longer ours is left alone."""
+    if not leases:
+        return
+    async with db.transaction() as conn:
+        await conn.executemany(
+            "UPDATE orders SET poll_lease_until = NULL WHERE id = ? AND poll_lease_until = ?",
+            list(leases.items()),
+        )
 
 
 @dataclass(frozen=True, slots=True)

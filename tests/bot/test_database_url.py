@@ -44,6 +44,20 @@ def test_a_sqlite_url_is_the_same_as_database_path(bot_env: dict[str, str], tmp_
     assert target.is_file() and str(target) in result.stdout
 
 
+@pytest.mark.parametrize(
+    "args", [["worker"], ["run", "--no-workers"]], ids=["worker", "no-workers"]
+)
+def test_workers_and_a_gateway_alone_are_refused_on_sqlite_with_one_line(
+    bot_env: dict[str, str], tmp_path: Path, args: list[str]
+) -> None:
+    result = run_bot(args, bot_env, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert f"bot {' '.join(args)}` needs PostgreSQL" in result.stderr
+    assert "bot run` (docs/scaling.md" in result.stderr
+    assert not Path(bot_env["DATABASE_PATH"]).exists()  # nothing was opened or created
+
+
 @pytest.mark.postgres
 def test_on_postgres_migrate_works_backup_names_the_recipe_and_a_running_bot_blocks_migrate(
     bot_env: dict[str, str], tmp_path: Path
@@ -66,7 +80,7 @@ def test_on_postgres_migrate_works_backup_names_the_recipe_and_a_running_bot_blo
     env.pop("DATABASE_PATH")
     first = run_bot(["migrate"], env, tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "Applied migrations [1, 2, 3, 4, 5, 6, 7, 8, 9] to PostgreSQL" in first.stdout
+    assert "Applied migrations [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] to PostgreSQL" in first.stdout
     assert "up to date" in run_bot(["migrate"], env, tmp_path).stdout
 
     backup = run_bot(["backup", str(tmp_path / "b")], env, tmp_path)

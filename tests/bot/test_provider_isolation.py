@@ -49,7 +49,7 @@ async def wait_until(check: Callable[[], Awaitable[bool]], failure: Callable[[],
 
 
 def scheduled_bot(cluster: SandboxCluster, fernet_key: str, poller: Poller) -> OrderBot:
-    """The bot's own schedule (`_schedule_jobs`) around `poller`, with only its poll jobs
+    """The bot's own schedule (`bot.jobs.schedule`) around `poller`, with only its poll jobs
     kept: no Discord, no other job."""
     urls = {name: cluster.base_url(name) for name in PROVIDERS}
     keys = {name: SecretStr(cluster.api_key(name)) for name in PROVIDERS}
@@ -85,8 +85,8 @@ def scheduled_bot(cluster: SandboxCluster, fernet_key: str, poller: Poller) -> O
         reconciler=SimpleNamespace(reconcile_stale=idle),
     )
     bot.notifier = bot.staff_log = bot.watchdog = unused
-    bot._schedule_jobs()
-    for job in bot.scheduler.get_jobs():
+    bot.jobs.schedule()
+    for job in bot.jobs.scheduler.get_jobs():
         if not job.id.startswith("poll"):
             job.remove()
     return bot
@@ -144,7 +144,7 @@ async def test_a_hanging_provider_holds_only_its_own_poll_job(
         )
 
     bot = scheduled_bot(cluster, fernet_key, poller)
-    bot.scheduler.start()
+    bot.jobs.scheduler.start()
     try:
         # The first runs: the shop's poll hangs, Namefi's three orders are polled.
         await wait_until(
@@ -172,8 +172,8 @@ async def test_a_hanging_provider_holds_only_its_own_poll_job(
             == []
         )
     finally:
-        bot.scheduler.shutdown(wait=False)
-        hanging = list(bot._running_jobs)
+        bot.jobs.scheduler.shutdown(wait=False)
+        hanging = list(bot.jobs.running)
         for task in hanging:
             task.cancel()
         await asyncio.gather(*hanging, return_exceptions=True)

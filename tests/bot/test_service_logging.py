@@ -9,11 +9,10 @@ import os
 import sqlite3
 import subprocess
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-from bot.app import OrderBot
+from bot.jobs import guarded
 from storage.database import open_database
 from tests.support import PYTHON, REPO_ROOT
 
@@ -131,15 +130,14 @@ async def test_a_job_blocked_by_another_processs_lock_logs_one_warning_not_a_tra
         async with db.transaction() as conn:
             await conn.execute("DELETE FROM shop_state")
 
-    host = SimpleNamespace(is_closed=lambda: False, _closing=False, _running_jobs=set())
-    guarded = OrderBot._guarded(host, job, "poll boost")  # type: ignore[arg-type]
+    run = guarded(job, "poll boost", stopping=lambda: False, running=set())
     try:
-        with caplog.at_level(logging.WARNING, logger="bot.app"):
-            await guarded()
+        with caplog.at_level(logging.WARNING, logger="bot.jobs"):
+            await run()
     finally:
         holder.close()
         await db.close()
     assert ran == ["started"]
-    (record,) = [r for r in caplog.records if r.name == "bot.app"]
+    (record,) = [r for r in caplog.records if r.name == "bot.jobs"]
     assert record.levelno == logging.WARNING and record.exc_info is None
     assert "poll boost job waited too long for the database" in record.getMessage()

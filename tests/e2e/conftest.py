@@ -84,6 +84,7 @@ async def stack(
         tmp_path / "stack",
         env=env,
         in_process=not options.get("process", False),
+        command=tuple(options.get("command", ("run",))),  # type: ignore[arg-type]
         fast=bool(options.get("fast", True)),
     )
     try:

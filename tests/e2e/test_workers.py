@@ -1,0 +1,114 @@
+"""Issue 27: one gateway (`run --no-workers`) and worker processes (`worker`) on one
+PostgreSQL, each a real process, through the emulator and the sandboxes.
+
+The gateway answers interactions and places orders; the workers poll, DM, post staff
+alerts and recover. Every process records itself in the registry, and a worker killed
+with kill -9 is reported to staff by the others.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from demo.stack import LocalStack
+from tests.e2e.helpers import (
+    assert_exactly_one_dm,
+    button,
+    db_rows,
+    embed_text,
+    requests_to,
+    run_bot,
+    wait_for_row,
+)
+from tests.e2e.journeys import boost_draft, place_boost, press, staff_line
+
+GATEWAY = ("run", "--no-workers")
+FAST_WATCH = "heartbeat_interval=0.2,process_stall_after=2"
+
+pytestmark = [
+    pytest.mark.stack(process=True, command=GATEWAY, env={"TIMINGS": FAST_WATCH}),
+    pytest.mark.parametrize(
+        "engine", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+    ),
+]
+
+
+def alive_roles(stack: LocalStack) -> list[str]:
+    rows = db_rows(stack, "SELECT role FROM processes WHERE stopped_at IS NULL ORDER BY role")
+    return [r["role"] for r in rows]
+
+
+async def test_workers_do_the_background_work_of_orders_the_gateway_places(
+    stack: LocalStack,
+) -> None:
+    emu = stack.emulator
+    buyer = emu.world.buyer_id
+    stack.sandbox.state("boost").set_default_timeline(
+        [{"after": 0, "status": "PENDING"}, {"after": 1, "status": "COMPLETED"}]
+    )
+    order_id = await place_boost(stack, buyer)  # the gateway places it: one POST
+    assert len(requests_to(stack, "boost")) == 1
+    assert alive_roles(stack) == ["gateway"]
+    first, second = await stack.workers.start(), await stack.workers.start()
+    assert alive_roles(stack) == ["gateway", "worker", "worker"]
+    # A worker polls it to the end and DMs the buyer, once.
+    dm = await assert_exactly_one_dm(stack, buyer, order_id)
+    assert "completed" in embed_text(dm).lower(), embed_text(dm)
+    assert len(requests_to(stack, "boost")) == 1  # never placed twice
+    sent_by = [w for w in (first, second) if f"DM for order {order_id}" in w.log()]
+    assert len(sent_by) == 1, "exactly one worker sent the DM"
+    assert f"DM for order {order_id}" not in stack.bot_log()  # not the gateway
+    assert all("listening for wake-ups" in w.log() for w in (first, second))
+    # A clean stop is recorded as one, and the gateway is still the only gateway.
+    assert await stack.workers.stop(first) == 0
+    await wait_for_row(
+        stack,
+        "SELECT COUNT(*) AS n FROM processes WHERE role = 'worker' AND stopped_at IS NOT NULL",
+        (),
+        lambda r: r["n"] == 1,
+    )
+    status, said = await run_bot(stack, list(GATEWAY), {})
+    assert status == 2 and "Traceback" not in said
+    assert "another orderbot run is using this PostgreSQL database" in said
+
+
+@pytest.mark.stack(env={"TIMINGS": FAST_WATCH, "PAYMENT_MODE": "approval"})
+async def test_the_gateway_answers_the_buttons_of_an_alert_a_worker_posted(
+    stack: LocalStack,
+) -> None:
+    emu = stack.emulator
+    buyer = emu.world.buyer_id
+    await stack.workers.start()
+    confirmation = await boost_draft(stack, buyer)
+    await press(stack, buyer, confirmation, button(confirmation, "order:confirm:"))
+    (row,) = db_rows(stack, "SELECT id FROM orders")
+    order_id = str(row["id"])
+    approval = await emu.wait_for_channel_message(
+        emu.world.staff_channel_id,
+        timeout=15,
+        predicate=lambda m: order_id in (m.get("content") or "") and bool(m.get("components")),
+    )
+    pressed = await emu.press_button(
+        emu.world.staff_id, approval, button(approval, "approval:approve:")
+    )
+    await pressed.wait_for_response()
+    note = embed_text(await pressed.wait_for_followup(timeout=15))
+    assert "Approved" in note, note
+    await wait_for_row(
+        stack,
+        "SELECT status FROM orders WHERE id = ?",
+        (order_id,),
+        lambda r: r["status"] in ("submitted", "processing", "completed"),
+    )
+    assert len(requests_to(stack, "boost")) == 1
+
+
+async def test_a_worker_killed_with_kill_9_is_reported_by_the_others(stack: LocalStack) -> None:
+    doomed = await stack.workers.start()
+    await stack.workers.start()
+    assert await stack.workers.stop(doomed, kill=True) == -9
+    alert = await staff_line(stack, "has not been heard from", timeout=30)
+    assert f":{doomed.process.pid}`" in alert["content"]
+    _, answer = await stack.admin("workers")
+    shown = embed_text(answer)
+    assert "🔴" in shown and "🟢" in shown, shown
