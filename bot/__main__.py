@@ -276,11 +276,8 @@ def cmd_run(redactor: SecretRedactingFilter, role: ProcessRole = ProcessRole.ALL
         )
         return EXIT_CONFIG
     try:
-        if postgres is not None and role is ProcessRole.WORKER:
-            # Workers share the database with one gateway and each other: no lock.
-            return asyncio.run(serve(settings, role=role))
         if postgres is not None:
-            return asyncio.run(_serve_holding_gateway(postgres, settings, role))
+            return asyncio.run(_serve_holding(postgres, settings, role))
         with database_lock.exclusive(settings.database_path):
             clear_leftovers(settings.database_path)
             return asyncio.run(serve(settings))
@@ -288,12 +285,14 @@ def cmd_run(redactor: SecretRedactingFilter, role: ProcessRole = ProcessRole.ALL
         return in_use(exc)
 
 
-async def _serve_holding_gateway(url: str, settings: Settings, role: ProcessRole) -> int:
-    """On PostgreSQL, `run` (with or without workers) holds the one-gateway advisory lock
-    for its whole life: two gateways would both answer every interaction."""
-    from storage.postgres import gateway_lock
+async def _serve_holding(url: str, settings: Settings, role: ProcessRole) -> int:
+    """On PostgreSQL a serving process holds the shop for its whole life: `run` (with or
+    without workers) as the one gateway (two would both answer every interaction), a
+    worker beside it; maintenance (`migrate`, …) is refused while any of them runs."""
+    from storage.postgres import Holder, hold_database
 
-    async with gateway_lock(url, what="run"):
+    holder = Holder.WORKER if role is ProcessRole.WORKER else Holder.GATEWAY
+    async with hold_database(url, what=ROLE_COMMANDS.get(role, "run"), holder=holder):
         return await serve(settings, role=role)
 
 

@@ -267,6 +267,7 @@ class OrderBot(commands.Bot):
                 log.warning("not listening for wake-ups yet (%s); jobs run on their intervals", exc)
         self.jobs.schedule()
         self.jobs.scheduler.start()
+        log.info("%s process ready: its jobs are running", self.role.value)
         if self.role.runs_jobs:
             # Crash leftovers are resolved in the background so a slow provider can't
             # delay the bot coming online. Two independent tasks: Discord failing to show

@@ -29,9 +29,9 @@ async def _migrate(path: str) -> list[int]:
 async def _migrate_postgres(url: str) -> list[int]:
     """On PostgreSQL the one-gateway lock plays the file lock's part: refused while a bot
     runs against the database."""
-    from storage.postgres import gateway_lock, open_postgres
+    from storage.postgres import hold_database, open_postgres
 
-    async with gateway_lock(url, what="migrate"):
+    async with hold_database(url, what="migrate"):
         db = await open_postgres(url, migrate=False)
         try:
             return await db.migrate()
@@ -87,9 +87,9 @@ async def _rotate_postgres(url: str, cipher: DeliveryCipher) -> RotationReport:
     """Refused while a bot runs against the database (the one-gateway lock), as on
     SQLite: a running bot could write a row the rotation has just passed."""
     from storage.key_rotation import rotate_key
-    from storage.postgres import gateway_lock, open_postgres
+    from storage.postgres import hold_database, open_postgres
 
-    async with gateway_lock(url, what="rotate-key"):
+    async with hold_database(url, what="rotate-key"):
         db = await open_postgres(url)
         try:
             return await rotate_key(db, cipher, after_batch=_progress)

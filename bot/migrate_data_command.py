@@ -60,9 +60,9 @@ def cmd_migrate_data(source: str | None, target: str | None) -> int:
 
 async def _move(path: Path, url: str) -> int:
     from storage.migrate_data import copy_shop
-    from storage.postgres import gateway_lock, open_postgres
+    from storage.postgres import hold_database, open_postgres
 
-    async with gateway_lock(url, what="migrate-data"):
+    async with hold_database(url, what="migrate-data"):
         source = await open_database(path)
         try:
             target = await open_postgres(url)

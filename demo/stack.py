@@ -454,9 +454,9 @@ class InProcessBot:
         try:
             postgres = settings.postgres_url()
             if postgres is not None:
-                from storage.postgres import gateway_lock
+                from storage.postgres import Holder, hold_database
 
-                async with gateway_lock(postgres, what="run"):
+                async with hold_database(postgres, what="run", holder=Holder.GATEWAY):
                     return await serve(settings, handle_signals=False, on_created=self._created)
             with database_lock.exclusive(settings.database_path):
                 return await serve(settings, handle_signals=False, on_created=self._created)

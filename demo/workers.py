@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-READY = "registered as worker process"
+READY = "worker process ready"
 
 
 class WorkerFailed(RuntimeError):

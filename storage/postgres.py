@@ -29,6 +29,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeAlias, cast
@@ -39,6 +40,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from storage.database import (
     Database,
+    DatabaseBusy,
     DatabaseUnusable,
     Migration,
     SchemaTooNew,
@@ -361,19 +363,42 @@ async def open_postgres(
 
 
 class GatewayLockHeld(DatabaseUnusable):
-    """Another `run` holds this PostgreSQL database (two gateways would both answer)."""
+    """Another process holds this PostgreSQL shop in a way that excludes this one: a
+    second gateway, maintenance beside running processes, or the reverse."""
 
 
-# The session-level advisory lock `run` holds for its whole life (with the schema).
+class MaintenanceRunning(GatewayLockHeld, DatabaseBusy):
+    """`migrate` (or another maintenance command) holds the shop: a serving process
+    waits for it to finish. Exit 1, so a service manager starts it again later."""
+
+
+# Session-level advisory locks, each with the shop's schema. GATEWAY: held exclusively
+# by `run` (with or without workers) for its whole life. PROCESSES: held shared by every
+# serving process (`run`, `run --no-workers`, `worker`) and exclusively by maintenance
+# (`migrate`, `migrate-data`, `rotate-key`), so maintenance never runs under a worker.
 GATEWAY_LOCK = 0x67617465  # "gate"
+PROCESSES_LOCK = 0x70726F63  # "proc"
+
+
+class Holder(StrEnum):
+    GATEWAY = "gateway"  # run, run --no-workers
+    WORKER = "worker"  # worker
+    MAINTENANCE = "maintenance"  # migrate, migrate-data, rotate-key
+
+
+async def _try_lock(conn: Connection, key: int, *, shared: bool = False) -> bool:
+    function = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
+    return bool(await conn.fetchval(f"SELECT {function}($1, hashtext(current_schema()))", key))
 
 
 @asynccontextmanager
-async def gateway_lock(url: str, *, what: str) -> AsyncIterator[None]:
-    """Hold the one-gateway lock on a connection of its own for as long as the block
-    runs; refuse at once (GatewayLockHeld, exit 1) when another process holds it. `what`
-    names the command for the message. The lock ends with the connection, so a killed
-    process never leaves it behind."""
+async def hold_database(
+    url: str, *, what: str, holder: Holder = Holder.MAINTENANCE
+) -> AsyncIterator[None]:
+    """Hold the shop for as long as the block runs, on a connection of its own, as
+    `holder`; refuse at once (GatewayLockHeld) when that conflicts with another process.
+    `what` names the command for the message. The locks end with the connection, so a
+    killed process never leaves one behind."""
     try:
         conn = await asyncpg.connect(url)
     except (OSError, asyncpg.PostgresError) as exc:
@@ -382,12 +407,21 @@ async def gateway_lock(url: str, *, what: str) -> AsyncIterator[None]:
             "the server runs and the URL's host, database and user."
         ) from None
     try:
-        if not await conn.fetchval(
-            "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))", GATEWAY_LOCK
-        ):
+        if holder is not Holder.WORKER and not await _try_lock(conn, GATEWAY_LOCK):
             raise GatewayLockHeld(
                 f"{what} refused: another orderbot run is using this PostgreSQL database. "
                 "Stop it first (one bot per database: two would both answer every command)."
+            )
+        if holder is Holder.MAINTENANCE:
+            if not await _try_lock(conn, PROCESSES_LOCK):
+                raise GatewayLockHeld(
+                    f"{what} refused: orderbot workers are using this PostgreSQL database. "
+                    "Stop them first (systemctl stop 'orderbot-worker@*')."
+                )
+        elif not await _try_lock(conn, PROCESSES_LOCK, shared=True):
+            raise MaintenanceRunning(
+                f"{what} refused: `migrate` (or `migrate-data`, `rotate-key`) is working on "
+                "this PostgreSQL database; start again once it has finished."
             )
         yield
     finally:

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from storage import lock as database_lock
-from storage.postgres import GATEWAY_LOCK
+from storage.postgres import GATEWAY_LOCK, PROCESSES_LOCK
 from tests.bot.helpers import run_bot
 from tests.support import empty_schema, postgres_dsn
 
@@ -103,6 +103,33 @@ def test_on_postgres_migrate_works_backup_names_the_recipe_and_a_running_bot_blo
     said = asyncio.run(migrate_beside_a_running_bot())
     assert "migrate refused: another orderbot run is using this PostgreSQL database" in said
     assert "Traceback" not in said
+
+    async def beside_a_worker_then_during_maintenance() -> tuple[str, str]:
+        # What a worker holds for its whole life: the processes lock, shared.
+        holder = await asyncpg.connect(url)
+        try:
+            assert await holder.fetchval(
+                "SELECT pg_try_advisory_lock_shared($1, hashtext(current_schema()))",
+                PROCESSES_LOCK,
+            )
+            migrate = await asyncio.to_thread(run_bot, ["migrate"], env, tmp_path)
+            await holder.execute("SELECT pg_advisory_unlock_all()")
+            # What maintenance holds: the same lock, exclusively. A worker can't start.
+            assert await holder.fetchval(
+                "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))", PROCESSES_LOCK
+            )
+            worker = await asyncio.to_thread(run_bot, ["worker"], env, tmp_path)
+        finally:
+            await holder.close()
+        # Refused beside a worker: stop it first (2). A worker during maintenance: try
+        # again later (1, so systemd restarts it once the migration is done).
+        assert migrate.returncode == 2 and worker.returncode == 1
+        return migrate.stderr, worker.stderr
+
+    migrate_said, worker_said = asyncio.run(beside_a_worker_then_during_maintenance())
+    assert "migrate refused: orderbot workers are using this PostgreSQL database" in migrate_said
+    assert "worker refused: `migrate` (or `migrate-data`, `rotate-key`) is working" in worker_said
+    assert "Traceback" not in migrate_said + worker_said
 
 
 @pytest.mark.postgres

@@ -34,7 +34,13 @@ def test_the_shipped_units_pass_systemd_analyze_verify_without_a_warning(tmp_pat
     here = Path(sys.executable).parent / "orderbot"
     assert here.exists(), f"{here} is missing: the project is not installed in this venv"
     names = sorted(p.name for p in UNITS.iterdir())
-    assert names == ["orderbot-backup.service", "orderbot-backup.timer", "orderbot.service"]
+    assert names == [
+        "orderbot-backup.service",
+        "orderbot-backup.timer",
+        "orderbot-gateway.service",
+        "orderbot-worker@.service",
+        "orderbot.service",
+    ]
     for name in names:
         text = (UNITS / name).read_text(encoding="utf-8")
         (tmp_path / name).write_text(text.replace(INSTALLED, str(here)), encoding="utf-8")
@@ -59,6 +65,21 @@ def test_the_bot_unit_restarts_crashes_but_not_bad_settings() -> None:
     assert service["UMask"] == "0077"
     assert service["User"] == "orderbot" and service["WorkingDirectory"] == "/etc/orderbot"
     assert service["StateDirectory"] == "orderbot"
+
+
+def test_the_gateway_and_worker_units_run_the_split_and_restart_like_the_bot() -> None:
+    """docs/scaling.md: one orderbot-gateway.service and any number of
+    orderbot-worker@N.service instead of orderbot.service, with the same restart policy."""
+    bot = read_unit("orderbot.service")["Service"]
+    for name, command in (
+        ("orderbot-gateway.service", "run --no-workers"),
+        ("orderbot-worker@.service", "worker"),
+    ):
+        service = read_unit(name)["Service"]
+        assert service["ExecStart"] == f"{INSTALLED} {command}"
+        for key in ("Restart", "RestartPreventExitStatus", "UMask", "User", "WorkingDirectory"):
+            assert service[key] == bot[key], (name, key)
+    assert "%i" in read_unit("orderbot-worker@.service")["Unit"]["Description"]
 
 
 def test_the_backup_timer_runs_the_backup_command_the_docs_describe() -> None:
