@@ -26,6 +26,11 @@ from bot.services.poller import Poller, PollerSettings
 from bot.services.process_health import ProcessHealth
 from bot.services.provider_keys import check_keys
 from bot.services.provider_status import ProviderReport, provider_reports
+from bot.services.rate_limits import (
+    SharedRateLimit,
+    limit_discord_requests,
+    share_provider_rates,
+)
 from bot.services.schedule import PollSchedule
 from bot.services.shop import ShopService
 from bot.services.staff_log import StaffLog
@@ -189,7 +194,18 @@ class OrderBot(commands.Bot):
         else:
             self._db = await open_database(self.settings.database_path)
             log.info("database ready at %s", self.settings.database_path)
+        if self.db.shared:
+            # Every process's REST requests to Discord share one rate (all of them count
+            # against the bot's one global limit).
+            limit_discord_requests(
+                self.http,
+                SharedRateLimit(self.db, "discord", self.settings.discord_rate_per_second),
+            )
         self._providers = build_providers(self.settings)
+        if self.db.shared:
+            share_provider_rates(
+                self.db, self.providers.all(), self.settings.provider_rate_per_second
+            )
         self._ordering = OrderingService(
             self.db,
             self.cipher,

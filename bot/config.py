@@ -169,7 +169,11 @@ class Settings(StorageSettings):
     # slowest possible batch (the poller raises it to that), so no order is polled twice.
     poll_lease_seconds: PositiveSeconds = 120.0
     provider_concurrency: int = Field(default=8, ge=1, le=256)
+    # Requests per second to each provider: all processes together on PostgreSQL.
     provider_rate_per_second: float = Field(default=20.0, gt=0)
+    # The bot's REST requests to Discord per second, all processes together on
+    # PostgreSQL (interaction responses aside). Discord's global limit is 50.
+    discord_rate_per_second: float = Field(default=40.0, gt=0, le=50)
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_cooldown_seconds: PositiveSeconds = 30.0
     notify_interval_seconds: PositiveSeconds = 1.0

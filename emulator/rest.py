@@ -91,6 +91,7 @@ class RestApi(WorldRoutes, CommandRoutes, InteractionRoutes, MessageRoutes):
 
     async def _handle(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         emu = self.emu
+        arrived = time.time()
         method = request.method
         path = request.path[len(API_PREFIX) :]
         body = Body()
@@ -118,7 +119,7 @@ class RestApi(WorldRoutes, CommandRoutes, InteractionRoutes, MessageRoutes):
             response = exc.response()
         self._ratelimit_headers(response, method, path)
         status = 0 if fault is not None and fault.drop else response.status
-        emu.requests.append(RequestRecord(method, path, status, request.query_string))
+        emu.requests.append(RequestRecord(method, path, status, request.query_string, arrived))
         return response
 
     async def _fail_after_store(

@@ -37,6 +37,7 @@ class RequestRecord:
     path: str
     status: int
     query: str = ""
+    at: float = 0.0  # when the request arrived (UNIX time): rate checks count these
 
 
 @dataclasses.dataclass(frozen=True)

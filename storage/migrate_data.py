@@ -37,9 +37,15 @@ TABLES: tuple[str, ...] = (
 # Tables whose `id` is generated (AUTOINCREMENT / identity): its sequence is moved on.
 IDENTITY_TABLES = ("order_events", "notifications", "staff_alerts", "audit_log", "ledger")
 # What SQLite keeps for itself, the migrations' own bookkeeping (the target is migrated
-# by its own `migrate`), and the registry of running processes (runtime state: the
-# processes on PostgreSQL register themselves when they start).
-NOT_SHOP_DATA = ("sqlite_sequence", "schema_migrations", "processes", "process_jobs")
+# by its own `migrate`), and runtime state: the registry of running processes (they
+# register themselves when they start) and the shared request-rate slots.
+NOT_SHOP_DATA = (
+    "sqlite_sequence",
+    "schema_migrations",
+    "processes",
+    "process_jobs",
+    "rate_limits",
+)
 BATCH = 2000
 
 

@@ -20,6 +20,7 @@ import time
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 import httpx
@@ -109,6 +110,10 @@ class ProviderHttp(ABC):
     def __init__(self, client: httpx.AsyncClient, secret: SecretStr) -> None:
         self._client = client
         self._secret = secret
+        # Paces every request this adapter sends (each try of each call), when several
+        # processes share the provider's rate (bot.services.rate_limits). Waiting for a
+        # slot doesn't count against the call's deadline.
+        self.rate_limit: AbstractAsyncContextManager[None] | None = None
 
     @abstractmethod
     def _error_message(self, body: Any) -> str | None:
@@ -193,6 +198,9 @@ class ProviderHttp(ABC):
         ok_statuses: tuple[int, ...],
     ) -> Any:
         sent = False
+        if self.rate_limit is not None:
+            async with self.rate_limit:
+                pass  # a slot is ours: send now
         try:
             async with asyncio.timeout(self.deadline):
                 try:

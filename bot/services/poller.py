@@ -29,6 +29,7 @@ from bot.providers.registry import ProviderRegistry
 from bot.services.poll_answers import PollAnswers
 from bot.services.provider_gate import CircuitState, PollerSettings, ProviderGate, ProviderHealth
 from bot.services.provider_keys import ProviderKeys
+from bot.services.rate_limits import Unpaced
 from bot.services.schedule import PollSchedule
 from core import alerts
 from core.crypto import DeliveryCipher
@@ -78,7 +79,14 @@ class Poller:
         # What an answer changes; it reads this poller's clock, so setting `clock` moves both.
         self.answers = PollAnswers(db, cipher, self.schedule, lambda: self.clock())
         self.gates: dict[str, ProviderGate] = {
-            adapter.name: ProviderGate.open_for(adapter, self.settings)
+            adapter.name: ProviderGate.open_for(
+                adapter,
+                self.settings,
+                # On PostgreSQL the adapter paces every request against the provider's
+                # rate shared by all processes (share_provider_rates, bot/app.py); on
+                # SQLite, where this is the only process, the gate paces the polls.
+                limiter=Unpaced() if db.shared else None,
+            )
             for adapter in providers.all()
             if adapter.capabilities.can_poll
         }

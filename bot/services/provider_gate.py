@@ -19,6 +19,7 @@ from aiolimiter import AsyncLimiter
 
 from bot.providers.base import ProviderAdapter
 from bot.providers.errors import ProviderError
+from bot.services.rate_limits import RateLimit
 from core import alerts
 from core.kinds import Alert
 from storage import provider_health
@@ -67,7 +68,7 @@ class PollerSettings:
 class ProviderGate:
     adapter: ProviderAdapter
     semaphore: asyncio.Semaphore
-    limiter: AsyncLimiter
+    limiter: RateLimit
     health: ProviderHealth
     probe_in_flight: bool = False
     # A poll of the batch running now was refused (401): its successes don't reopen.
@@ -80,11 +81,13 @@ class ProviderGate:
     alerts: list[Alert] = field(default_factory=list)
 
     @classmethod
-    def open_for(cls, adapter: ProviderAdapter, settings: PollerSettings) -> ProviderGate:
+    def open_for(
+        cls, adapter: ProviderAdapter, settings: PollerSettings, *, limiter: RateLimit | None = None
+    ) -> ProviderGate:
         return cls(
             adapter=adapter,
             semaphore=asyncio.Semaphore(settings.concurrency),
-            limiter=_limiter(settings.rate_per_second),
+            limiter=limiter if limiter is not None else _limiter(settings.rate_per_second),
             health=ProviderHealth(adapter.name),
         )
 

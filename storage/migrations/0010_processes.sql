@@ -15,6 +15,15 @@ CREATE TABLE processes (
     stall_alerted INTEGER NOT NULL DEFAULT 0     -- staff were told it stopped beating
 );
 
+-- Request rates shared by every process (issue 27): one row per limit (a provider's
+-- polls, the bot's Discord requests), holding the limit's next free slot (GCRA's
+-- theoretical arrival time). Each request reserves the next slot in one UPDATE, so N
+-- processes together never send faster than the limit.
+CREATE TABLE rate_limits (
+    name     TEXT PRIMARY KEY,
+    next_at  REAL NOT NULL
+);
+
 CREATE TABLE process_jobs (
     process_id  TEXT NOT NULL REFERENCES processes (id) ON DELETE CASCADE,
     job         TEXT NOT NULL,

@@ -8,6 +8,8 @@ with kill -9 is reported to staff by the others.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from demo.stack import LocalStack
@@ -19,6 +21,7 @@ from tests.e2e.helpers import (
     requests_to,
     run_bot,
     wait_for_row,
+    wait_until,
 )
 from tests.e2e.journeys import boost_draft, place_boost, press, staff_line
 
@@ -113,3 +116,72 @@ async def test_a_worker_killed_with_kill_9_is_reported_by_the_others(stack: Loca
     _, answer = await stack.admin("workers")
     shown = embed_text(answer)
     assert "🔴" in shown and "🟢" in shown, shown
+
+
+def busiest_second(times: list[float]) -> int:
+    """The most requests in any one-second window [t, t + 1) of `times`."""
+    times = sorted(times)
+    most, start = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] >= 1.0:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+RATES = {"PROVIDER_RATE_PER_SECOND": "5", "DISCORD_RATE_PER_SECOND": "10"}
+
+
+DONE = {"boost": "COMPLETED", "namefi": "SUCCEEDED", "digital_shop": "COMPLETED"}
+PER_PROVIDER = 8
+
+
+@pytest.mark.stack(env={"TIMINGS": FAST_WATCH, **RATES})
+async def test_three_workers_together_keep_to_the_provider_and_discord_rates(
+    stack: LocalStack,
+) -> None:
+    """Three workers that each counted their own rate would poll each provider at 15 a
+    second and talk to Discord at 30: shared through PostgreSQL, they stay at 5 and 10
+    together. The demand is higher than both (8 pending orders per provider, due every
+    second; then 24 completions found at 3 x 5 a second, each owing a DM), so both limits
+    are reached, and held."""
+    emu = stack.emulator
+    buyer = emu.world.buyer_id
+    for provider in DONE:
+        stack.sandbox.state(provider).set_default_timeline(
+            [{"after": 0, "status": "PENDING" if provider != "namefi" else "CREATED"}]
+        )
+    for _ in range(3):
+        await stack.workers.start()
+    orders = [await place_boost(stack, buyer) for _ in range(PER_PROVIDER)]
+    for provider in ("namefi", "digital_shop"):
+        for _ in range(PER_PROVIDER):
+            remote = stack.sandbox.state(provider).create_order()
+            orders.append(await stack.staff_link_order(provider, remote, buyer))
+    boost = stack.sandbox.state("boost")
+    await wait_until(
+        lambda: len([r for r in boost.requests if r.method == "GET"]) >= 20,
+        within=30,
+        failure=lambda: f"{len(boost.requests)} requests to boost",
+    )
+    # Every provider completes every order at once.
+    started = time.time()
+    for provider, status in DONE.items():
+        step = {"after": 0, "status": status}
+        if provider == "digital_shop":
+            step["deliveryData"] = "KEY-0000"
+        for order in stack.sandbox.state(provider).orders.values():
+            order.timeline = [step]
+    for order_id in orders:
+        await assert_exactly_one_dm(stack, buyer, order_id)
+    discord = [
+        r.at
+        for r in emu.requests
+        if r.at >= started and not r.path.startswith(("/interactions/", "/webhooks/"))
+    ]
+    assert len(discord) >= 3 * PER_PROVIDER  # a DM each, and staff alerts
+    for provider in DONE:
+        polls = [r.at for r in stack.sandbox.state(provider).requests if r.method == "GET"]
+        assert busiest_second(polls) == 5, (provider, sorted(polls))
+    assert busiest_second(discord) in (9, 10), sorted(discord)  # 10 spaced 1.1/10 s apart
+    assert not [r for r in emu.requests if r.status == 429]

@@ -12,7 +12,7 @@ from core.crypto import DeliveryCipher
 from core.kinds import Alert, AlertKind, ProcessRole
 from storage import notifications as outbox
 from storage import orders as repo
-from storage import processes, staff_alerts
+from storage import processes, rate_limits, staff_alerts
 from storage.database import Database, open_database
 from storage.postgres import PostgresDatabase
 from storage.wakeups import WakeListener
@@ -115,3 +115,21 @@ async def test_a_dm_owed_or_an_alert_raised_wakes_the_listeners_of_that_shop_onl
         await listener.close()
         await stranger.close()
         await other_shop.close()
+
+
+async def test_rate_slots_reserved_by_many_processes_are_spaced_by_the_interval(
+    db: Database, second: Database
+) -> None:
+    """Forty requests at once from two processes, at 10 a second: each gets its own slot,
+    a tenth of a second after the one before, whichever process asked."""
+    slots = await asyncio.gather(
+        *(
+            rate_limits.reserve((db, second)[n % 2], "provider:boost", interval=0.1, now=1000.0)
+            for n in range(40)
+        )
+    )
+    assert sorted(round((s - 1000.0) * 10) for s in slots) == list(range(40))
+    # Later, after a quiet spell: the next request goes at once, not in the past.
+    assert await rate_limits.reserve(db, "provider:boost", interval=0.1, now=2000.0) == 2000.0
+    # Each limit is its own.
+    assert await rate_limits.reserve(second, "discord", interval=0.1, now=1000.0) == 1000.0
