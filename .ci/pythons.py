@@ -149,7 +149,7 @@ def build_venv(version: str, interpreter: str, uv: str | None = None) -> Path:
 
 
 def run_suite(
-    version: str, venv: Path, pytest_args: list[str], postgres: str = ""
+    version: str, venv: Path, pytest_args: list[str], postgres: str = "", part: str = ""
 ) -> tuple[str, int, float, Path]:
     log_path = venv / "pytest.log"
     # Bytecode is cached: the suite starts `python -m bot` about sixty times per Python, and
@@ -158,6 +158,8 @@ def run_suite(
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     if postgres:
         env["ORDERBOT_TEST_POSTGRES"] = postgres
+    if part:
+        env["ORDERBOT_TEST_POSTGRES_PART"] = part
     started = time.monotonic()
     with log_path.open("w") as log:
         proc = subprocess.run(
@@ -235,17 +237,25 @@ def main() -> int:
     server = start_postgres(required)
     if server is None and required:
         return 2
-    postgres_for = {v: "elsewhere" for v in venvs}
+    postgres_for = {v: ("elsewhere", "") for v in venvs}
     if server is not None:
-        first = min(venvs, key=lambda v: tuple(int(p) for p in v.split(".")))
-        postgres_for[first] = server.create_database(f"orderbot_test_{first.replace('.', '_')}")
-        print(f"PostgreSQL {server.bin.parent.name}: the [postgres] half runs on Python {first}")
+        # The [postgres] half goes to the two oldest Pythons, each in a database of its
+        # own: the worker-process tests on the second, the rest on the first (one Python
+        # alone runs both). Every test of the half runs once; the others deselect it.
+        oldest = sorted(venvs, key=lambda v: tuple(int(p) for p in v.split(".")))[:2]
+        parts = ["all"] if len(oldest) == 1 else ["engines", "workers"]
+        for version, part in zip(oldest, parts, strict=True):
+            dsn = server.create_database(f"orderbot_test_{version.replace('.', '_')}")
+            postgres_for[version] = (dsn, part)
+            print(f"PostgreSQL {server.bin.parent.name}: the [postgres] {part} on Python {version}")
     print(f"running the suite on Python {', '.join(venvs)} in parallel", flush=True)
     results = []
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=len(venvs)) as pool:
             futures = [
-                pool.submit(run_suite, v, venv, pytest_args, postgres_for[v] if server else "")
+                pool.submit(
+                    run_suite, v, venv, pytest_args, *(postgres_for[v] if server else ("", ""))
+                )
                 for v, venv in venvs.items()
             ]
             for future in concurrent.futures.as_completed(futures):

@@ -19,6 +19,7 @@ from storage.database import Database, open_database
 from storage.postgres import PostgresDatabase
 from tests.support import (
     POSTGRES_ENV,
+    POSTGRES_PART_ENV,
     PROVIDERS,
     REPO_ROOT,
     TEST_BOOST_KEY,
@@ -127,6 +128,7 @@ async def adapters(cluster: SandboxCluster) -> AsyncIterator[ProviderRegistry]:
 # or `make test-quick`) it is deselected with a line saying so; in CI that is an error.
 def _deselect_postgres(config: pytest.Config, items: list[pytest.Item]) -> None:
     if postgres_dsn() is not None:
+        _keep_postgres_part(config, items)
         return
     chosen = [i for i in items if i.get_closest_marker("postgres") is None]
     dropped = [i for i in items if i.get_closest_marker("postgres") is not None]
@@ -144,6 +146,26 @@ def _deselect_postgres(config: pytest.Config, items: list[pytest.Item]) -> None:
         )
     config.hook.pytest_deselected(items=dropped)
     items[:] = chosen
+
+
+# `make test` may split the [postgres] half between two Pythons, each with a database of
+# its own (.ci/pythons.py): the worker-process tests (`workers`) on one, the rest on the
+# other. POSTGRES_PART_ENV says which part this run has; unset, it has both.
+def _keep_postgres_part(config: pytest.Config, items: list[pytest.Item]) -> None:
+    part = os.environ.get(POSTGRES_PART_ENV, "all")
+    if part == "all":
+        return
+
+    def elsewhere(item: pytest.Item) -> bool:
+        if item.get_closest_marker("postgres") is None:
+            return False
+        is_workers = item.get_closest_marker("workers") is not None
+        return is_workers if part == "engines" else not is_workers
+
+    dropped = [i for i in items if elsewhere(i)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [i for i in items if not elsewhere(i)]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -36,6 +36,9 @@ PROVIDERS = ("boost", "checkout", "namefi", "digital_shop")
 # The tests' PostgreSQL database (`make test` sets it for one Python; "elsewhere" for the
 # others): tests/conftest.py deselects the [postgres] half without it.
 POSTGRES_ENV = "ORDERBOT_TEST_POSTGRES"
+# Which part of the [postgres] half this run has when `make test` splits it between two
+# Pythons: "engines" (all but the worker processes), "workers", or "all" (the default).
+POSTGRES_PART_ENV = "ORDERBOT_TEST_POSTGRES_PART"
 
 
 def postgres_dsn() -> str | None:

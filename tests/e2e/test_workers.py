@@ -29,6 +29,7 @@ GATEWAY = ("run", "--no-workers")
 FAST_WATCH = "heartbeat_interval=0.2,process_stall_after=2"
 
 pytestmark = [
+    pytest.mark.workers,
     pytest.mark.stack(process=True, command=GATEWAY, env={"TIMINGS": FAST_WATCH}),
     pytest.mark.parametrize(
         "engine", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
