@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-quick lint format run demo sandbox emulator bench clean
+.PHONY: venv test test-quick soak lint format run demo sandbox emulator bench clean
 
 # uv (from PyPI) installs the project in seconds where pip takes minutes; pip is the
 # fallback when uv can't be installed. .ci/pythons.py uses the same uv for .venvs/3.X.
@@ -46,6 +46,12 @@ test: venv
 # spread over 6 workers (pytest-xdist): they mostly wait, so 6 share 2 cores well.
 test-quick: lint
 	$(PY) -m pytest -p no:cacheprovider -m "not subprocess" -n 6 $(PYTEST_ARGS)
+
+# The soaks (`-m soak`), beside a throwaway PostgreSQL: a gateway and three workers, 300
+# orders, two workers killed with kill -9 (tests/e2e/test_worker_soak.py). Not part of
+# `make test`: about 90 s of its own.
+soak: venv
+	$(PY) .ci/postgres.py $(PY) -m pytest -p no:cacheprovider -m soak -v $(PYTEST_ARGS)
 
 # Connects to real Discord with the token in .env.
 run: venv

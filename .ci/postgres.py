@@ -195,6 +195,14 @@ class PostgresServer:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1:
+        # `python .ci/postgres.py CMD ARGS…`: run CMD beside a throwaway server, with its
+        # DSN in ORDERBOT_TEST_POSTGRES (`make soak`); its exit status is ours.
+        ensure_installed()
+        with PostgresServer.start() as running:
+            dsn = running.create_database("orderbot_soak")
+            done = subprocess.run(sys.argv[1:], env={**os.environ, "ORDERBOT_TEST_POSTGRES": dsn})
+        sys.exit(done.returncode)
     # `python .ci/postgres.py`: start one, print a DSN, wait for Enter, stop it.
     with PostgresServer.start() as running:
         print(running.create_database("orderbot_dev"), flush=True)

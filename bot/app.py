@@ -243,6 +243,7 @@ class OrderBot(commands.Bot):
                 breaker_threshold=settings.breaker_threshold,
                 breaker_cooldown=settings.breaker_cooldown_seconds,
                 lease_seconds=settings.poll_lease_seconds,
+                lease_margin=settings.timings.poll_lease_margin,
             ),
             schedule=PollSchedule.from_timings(settings.timings),
             keys=self.ordering.keys,
@@ -263,6 +264,7 @@ class OrderBot(commands.Bot):
             stall_after=settings.timings.process_stall_after,
         )
         await self.process_health.register()
+        self.poller.owner = self.notifier.owner = self.process_health.process_id
         if self.role.runs_jobs:
             # On SQLite nothing is in flight in a process that just started: leases of a
             # killed predecessor are void, so its orders are polled again right away. (On

@@ -316,6 +316,8 @@ def workers_embed(records: list[ProcessRecord], *, now: float, stall_after: floa
                 "cleanly (killed, hung, or its machine is gone)"
             )
         lines = [state, f"started {ts(record.started_at, 'R')}"]
+        if record.claims:
+            lines.append(f"holds {record.claims} claim(s): orders it polls, DMs it sends")
         if record.jobs:
             jobs = sorted(record.jobs.items())
             lines.append(

@@ -49,6 +49,9 @@ class Timings:
     poll_failure_cap: float = 300.0
     poll_min_delay: float = 0.5  # never sooner than this, whatever the jitter says
     poll_lease: float = 120.0  # how long a claimed order belongs to the run polling it
+    # Added to the slowest possible batch when the lease is raised to it: the time to
+    # record the batch. A dead process's polls are taken over after at least this long.
+    poll_lease_margin: float = 30.0
     breaker_cooldown: float = 30.0  # an open circuit waits this long before a probe
 
     # --- sending (bot.services.submission, recovery) -------------------------------------

@@ -129,7 +129,7 @@ async def due_notifications(db: Database, *, now: float, limit: int = 50) -> lis
 
 
 async def claim_due_notification(
-    db: Database, *, now: float, skip: Collection[int] = ()
+    db: Database, *, now: float, skip: Collection[int] = (), owner: str | None = None
 ) -> Notification | None:
     """Claim the next owed DM (pending and due) for sending: it moves to `sending` with
     this claim's time, and the attempt is counted. One row per claim, taken just before
@@ -139,11 +139,11 @@ async def claim_due_notification(
     not_in = f" AND id NOT IN ({', '.join('?' * len(skip))})" if skip else ""
     async with db.claiming() as conn:
         cur = await conn.execute(
-            "UPDATE notifications SET state = 'sending', claimed_at = ?,"  # noqa: S608 - a fixed clause and placeholders
+            "UPDATE notifications SET state = 'sending', claimed_at = ?, claimed_by = ?,"  # noqa: S608 - a fixed clause and placeholders
             " attempts = attempts + 1 WHERE id IN ("
             " SELECT id FROM notifications WHERE state = 'pending' AND next_attempt_at <= ?"
             f"{not_in} ORDER BY next_attempt_at, id LIMIT 1{db.skip_locked}) RETURNING *",
-            (time.time(), now, *skip),
+            (time.time(), owner, now, *skip),
         )
         row = await cur.fetchone()
     return _notification(row) if row else None

@@ -32,6 +32,7 @@ class ProcessRecord:
     heartbeat_at: float
     stopped_at: float | None
     jobs: dict[str, float] = field(default_factory=dict)  # job -> its last good run
+    claims: int = 0  # orders it has leased and DMs it is sending, now
 
     def alive(self, now: float, stale_after: float) -> bool:
         return self.stopped_at is None and now - self.heartbeat_at <= stale_after
@@ -85,15 +86,27 @@ async def stopped(db: Database, process_id: str, *, now: float) -> None:
         )
 
 
-async def list_processes(db: Database, *, since: float) -> list[ProcessRecord]:
+async def list_processes(
+    db: Database, *, since: float, now: float | None = None
+) -> list[ProcessRecord]:
     """Processes that beat after `since` or are still marked running, newest first, with
-    their jobs' last good runs."""
+    their jobs' last good runs and (given `now`) the claims they hold."""
     rows = await db.fetch_all(
         "SELECT * FROM processes WHERE heartbeat_at >= ? OR stopped_at IS NULL"
         " ORDER BY started_at DESC, id",
         (since,),
     )
     jobs: dict[str, dict[str, float]] = {}
+    claims: dict[str, int] = {}
+    if rows and now is not None:
+        for held in await db.fetch_all(
+            "SELECT lease_owner AS owner, COUNT(*) AS n FROM orders"
+            " WHERE lease_owner IS NOT NULL AND poll_lease_until > ? GROUP BY lease_owner"
+            " UNION ALL SELECT claimed_by AS owner, COUNT(*) AS n FROM notifications"
+            " WHERE claimed_by IS NOT NULL AND state = 'sending' GROUP BY claimed_by",
+            (now,),
+        ):
+            claims[held["owner"]] = claims.get(held["owner"], 0) + int(held["n"])
     if rows:
         marks = ", ".join("?" * len(rows))
         for job in await db.fetch_all(
@@ -111,6 +124,7 @@ async def list_processes(db: Database, *, since: float) -> list[ProcessRecord]:
             heartbeat_at=float(r["heartbeat_at"]),
             stopped_at=None if r["stopped_at"] is None else float(r["stopped_at"]),
             jobs=jobs.get(r["id"], {}),
+            claims=claims.get(r["id"], 0),
         )
         for r in rows
     ]

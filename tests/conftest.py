@@ -168,6 +168,16 @@ def _keep_postgres_part(config: pytest.Config, items: list[pytest.Item]) -> None
         items[:] = [i for i in items if not elsewhere(i)]
 
 
+def _deselect_soaks(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The soaks run when `-m` names them (`make soak`), never as part of `make test`."""
+    if "soak" in (config.getoption("markexpr") or ""):
+        return
+    dropped = [i for i in items if i.get_closest_marker("soak") is not None]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [i for i in items if i.get_closest_marker("soak") is None]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every end-to-end test drives the bot through the emulator: `e2e`. Those that start
     the bot as a process of their own (`@pytest.mark.stack(process=True)`) and other tests
@@ -182,6 +192,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         elif path in SUBPROCESS_MODULES:
             item.add_marker(pytest.mark.subprocess)
     _deselect_postgres(config, items)
+    _deselect_soaks(config, items)
 
 
 @pytest.fixture

@@ -89,6 +89,8 @@ class Notifier:
         self.cipher = cipher
         self.client = client
         self.clock = clock
+        # This process's id in the registry, written on its claims (bot/app.py sets it).
+        self.owner: str | None = None
         self.timings = timings
         # Rows this process is sending right now: reconciliation leaves them alone.
         self._in_flight: set[int] = set()
@@ -111,7 +113,7 @@ class Notifier:
         tried: set[int] = set()  # each row once per run, even one due again at once
         for _ in range(limit):
             note = await outbox.claim_due_notification(
-                self.db, now=self.clock(), skip=tried | self._in_flight
+                self.db, now=self.clock(), skip=tried | self._in_flight, owner=self.owner
             )
             if note is None:
                 break

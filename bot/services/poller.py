@@ -76,6 +76,8 @@ class Poller:
         # Orders claimed by a run in progress, with the lease it set: given back at a
         # graceful stop (`release_leases`) if the run was cut off.
         self.leased: dict[str, float] = {}
+        # This process's id in the registry, written on its claims (bot/app.py sets it).
+        self.owner: str | None = None
         # What an answer changes; it reads this poller's clock, so setting `clock` moves both.
         self.answers = PollAnswers(db, cipher, self.schedule, lambda: self.clock())
         self.gates: dict[str, ProviderGate] = {
@@ -142,7 +144,9 @@ class Poller:
         )
         # The request-rate limit alone spreads the batch's requests (every try counts).
         pacing = orders * adapter.max_attempts / self.settings.rate_per_second
-        return max(self.settings.lease_seconds, rounds * per_poll + pacing + 30.0)
+        return max(
+            self.settings.lease_seconds, rounds * per_poll + pacing + self.settings.lease_margin
+        )
 
     async def poll_provider(self, name: str) -> int:
         """One run for one provider. The bot schedules one job per provider, so a provider
@@ -154,7 +158,12 @@ class Poller:
             return 0
         lease_until = now + self.lease_for(gate, limit)
         orders = await repo.claim_due_orders(
-            self.db, provider=gate.adapter.name, now=now, lease_until=lease_until, limit=limit
+            self.db,
+            provider=gate.adapter.name,
+            now=now,
+            lease_until=lease_until,
+            limit=limit,
+            owner=self.owner,
         )
         if not orders:
             return 0

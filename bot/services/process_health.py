@@ -69,4 +69,5 @@ class ProcessHealth:
 
     async def report(self) -> list[ProcessRecord]:
         """Processes alive now or seen in the last hour, for `/admin workers`."""
-        return await processes.list_processes(self.db, since=self.clock() - 3600)
+        now = self.clock()
+        return await processes.list_processes(self.db, since=now - 3600, now=now)

@@ -62,6 +62,7 @@ class PollerSettings:
     breaker_cooldown: float = 30.0  # first open period; doubles while it keeps failing
     breaker_max_cooldown: float = 600.0
     lease_seconds: float = LEASE_SECONDS  # raised to the slowest batch (Poller.lease_for)
+    lease_margin: float = 30.0  # added to the slowest batch: time to record it
 
 
 @dataclass

@@ -71,7 +71,13 @@ class Recovery:
         if idempotent and await provider_health.hold_until(submitter.db, provider) > now:
             return 0  # the provider asked us to wait; the next run sends them
         handled = 0
+        # Long enough for the slowest send (its tries and waits), so the claim never
+        # ends while this process still acts on the order.
+        until = now + submitter.timings.stuck_submitting_after
         for order in orders:
+            # Other processes (workers) may have found the same order: one claims it.
+            if not await repo.claim_for_recovery(submitter.db, order.id, now=now, until=until):
+                continue
             try:
                 if idempotent:
                     await submitter.submit(order)
@@ -83,6 +89,8 @@ class Recovery:
             except Exception:
                 # One bad order must not stop the others.
                 log.exception("recovering order %s failed", order.id)
+            finally:
+                await repo.release_recovery_claim(submitter.db, order.id, until=until)
         return handled
 
 

@@ -30,3 +30,9 @@ CREATE TABLE process_jobs (
     last_ok_at  REAL NOT NULL,
     PRIMARY KEY (process_id, job)
 );
+
+-- Which process holds a claim (a process id above; NULL: none, or a process from before
+-- this migration). A claim still ends only by expiring or being recorded: the owner is
+-- for people (`/admin workers`) and for tests that must kill the process holding one.
+ALTER TABLE orders ADD COLUMN lease_owner TEXT;
+ALTER TABLE notifications ADD COLUMN claimed_by TEXT;

@@ -18,10 +18,12 @@ from storage.orders.claims import (
     POLLABLE_STATUSES,
     PollBookkeeping,
     claim_due_orders,
+    claim_for_recovery,
     postpone_provider_polls,
     record_polls,
     release_all_leases,
     release_leases,
+    release_recovery_claim,
 )
 from storage.orders.queries import (
     OPEN_STATUSES,
@@ -91,6 +93,7 @@ __all__ = [
     "add_event",
     "add_event_in",
     "claim_due_orders",
+    "claim_for_recovery",
     "count_orders_by_status",
     "count_orders_for_user",
     "count_sends_since_status",
@@ -116,6 +119,7 @@ __all__ = [
     "record_provider_answer",
     "release_all_leases",
     "release_leases",
+    "release_recovery_claim",
     "search_orders",
     "search_orders_for_user",
     "set_next_poll",

@@ -16,7 +16,13 @@ POLLABLE_STATUSES = (OrderStatus.SUBMITTED.value, OrderStatus.PROCESSING.value)
 
 
 async def claim_due_orders(
-    db: Database, *, provider: str, now: float, lease_until: float, limit: int
+    db: Database,
+    *,
+    provider: str,
+    now: float,
+    lease_until: float,
+    limit: int,
+    owner: str | None = None,
 ) -> list[OrderRecord]:
     """Lease up to `limit` due orders of one provider. A leased row is invisible to other
     claims until the lease ends or the poll is recorded, so overlapping runs (or a slow
@@ -24,12 +30,12 @@ async def claim_due_orders(
     side by side: each skips the rows another is claiming (`Database.claiming`)."""
     async with db.claiming() as conn:
         async with conn.execute(
-            "UPDATE orders SET poll_lease_until = ? WHERE id IN ("  # noqa: S608 - a fixed clause only
+            "UPDATE orders SET poll_lease_until = ?, lease_owner = ? WHERE id IN ("  # noqa: S608 - a fixed clause only
             " SELECT id FROM orders WHERE next_poll_at IS NOT NULL AND next_poll_at <= ?"
             " AND provider = ? AND status IN (?, ?) AND remote_id IS NOT NULL"
             " AND (poll_lease_until IS NULL OR poll_lease_until < ?)"
             f" ORDER BY next_poll_at LIMIT ?{db.skip_locked}) RETURNING *",
-            (lease_until, now, provider, *POLLABLE_STATUSES, now, limit),
+            (lease_until, owner, now, provider, *POLLABLE_STATUSES, now, limit),
         ) as cur:
             rows = await cur.fetchall()
     return sorted((order_from_row(r) for r in rows), key=lambda o: o.next_poll_at or 0)
@@ -47,6 +53,31 @@ async def release_all_leases(db: Database) -> int:
             "UPDATE orders SET poll_lease_until = NULL WHERE poll_lease_until IS NOT NULL"
         )
         return cur.rowcount
+
+
+async def claim_for_recovery(db: Database, order_id: str, *, now: float, until: float) -> bool:
+    """Claim an order left `submitting` for recovery (a re-send, or staff review), so that
+    of all the processes that find it, one acts. The order's lease column is its work
+    lease here: no poll uses it while the order is `submitting`. False when the order has
+    moved on, or another process holds a live claim."""
+    async with db.transaction() as conn:
+        cur = await conn.execute(
+            "UPDATE orders SET poll_lease_until = ? WHERE id = ? AND status = ?"
+            " AND (poll_lease_until IS NULL OR poll_lease_until < ?)",
+            (until, order_id, OrderStatus.SUBMITTING.value, now),
+        )
+        return cur.rowcount == 1
+
+
+async def release_recovery_claim(db: Database, order_id: str, *, until: float) -> None:
+    """Give the claim back once recovery has acted (a re-send it schedules is then due at
+    its own time, not at the claim's end). A claim another process has since taken is
+    left alone."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE orders SET poll_lease_until = NULL WHERE id = ? AND poll_lease_until = ?",
+            (order_id, until),
+        )
 
 
 async def release_leases(db: Database, leases: Mapping[str, float]) -> None:

@@ -24,6 +24,7 @@ from sandbox.runner import SandboxCluster
 from storage import audit, staff_alerts
 from storage import orders as repo
 from storage.database import Database
+from storage.postgres import PostgresDatabase
 from tests.bot.helpers import BUYER, boost_draft, posts
 from tests.payments import FREE_POLICY
 from tests.support import REPO_ROOT
@@ -280,6 +281,56 @@ async def test_a_starting_process_leaves_an_order_another_process_is_sending(
     stored = await repo.get_order(postgres_db, draft.id)
     assert stored is not None and stored.status is OrderStatus.NEEDS_REVIEW
     assert posts(cluster, "boost") == []  # never re-sent blindly
+
+
+@pytest.mark.postgres
+async def test_two_processes_recovering_at_once_act_on_an_abandoned_order_once(
+    postgres_db: PostgresDatabase,
+    cipher: DeliveryCipher,
+    adapters: ProviderRegistry,
+    cluster: SandboxCluster,
+) -> None:
+    """Workers find the same abandoned orders: each is claimed by one of them, which
+    re-sends it (checkout, idempotent) or hands it to staff (boost), once."""
+    other = await PostgresDatabase.connect(postgres_db.url, schema=postgres_db.schema)
+    try:
+        catalog = load_catalog(REPO_ROOT / "catalog.toml")
+        services = [
+            OrderingService(db, cipher, catalog, adapters, policy=FREE_POLICY)
+            for db in (postgres_db, other)
+        ]
+        abandoned = []
+        for n in range(3):
+            draft = await boost_draft(services[0], key=f"abandoned-{n}")
+            await repo.transition_order(
+                postgres_db,
+                draft.id,
+                repo.StatusChange(OrderStatus.SUBMITTING, actor="system"),
+                cipher,
+            )
+            abandoned.append(draft.id)
+        stored = await repo.get_order(postgres_db, abandoned[-1])
+        assert stored is not None
+        later = stored.updated_at + services[0].submitter.timings.stuck_submitting_after + 1
+        for service in services:
+            service.clock = lambda: later
+        handled = await asyncio.gather(
+            *(s.recovery.recover_submitting(at_startup=False) for s in services * 2)
+        )
+        assert sum(handled) == 3, handled
+        alerts = await staff_alerts.unposted_alerts(postgres_db)
+        reviewed = [str(a.order_id) for a in alerts if a.kind == "needs_review"]
+        assert sorted(reviewed) == sorted(abandoned)
+        for order_id in abandoned:
+            order = await repo.get_order(postgres_db, order_id)
+            assert order is not None and order.status is OrderStatus.NEEDS_REVIEW
+            row = await postgres_db.fetch_one(
+                "SELECT poll_lease_until FROM orders WHERE id = ?", (order_id,)
+            )
+            assert row is not None and row[0] is None  # the claim was given back
+        assert posts(cluster, "boost") == []
+    finally:
+        await other.close()
 
 
 async def test_checkout_unavailable_keeps_retrying_with_same_id(

@@ -40,3 +40,9 @@ CREATE TRIGGER wake_notify AFTER INSERT ON notifications
 FOR EACH STATEMENT EXECUTE FUNCTION orderbot_wake('notify');
 CREATE TRIGGER wake_staff_log AFTER INSERT ON staff_alerts
 FOR EACH STATEMENT EXECUTE FUNCTION orderbot_wake('staff-log');
+
+-- Which process holds a claim (a process id above; NULL: none, or a process from before
+-- this migration). A claim still ends only by expiring or being recorded: the owner is
+-- for people (`/admin workers`) and for tests that must kill the process holding one.
+ALTER TABLE orders ADD COLUMN lease_owner TEXT;
+ALTER TABLE notifications ADD COLUMN claimed_by TEXT;
