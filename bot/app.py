@@ -262,6 +262,8 @@ class OrderBot(commands.Bot):
             self.role,
             clock=time.time,
             stall_after=settings.timings.process_stall_after,
+            # A dead process's poll may still be answered for up to a call's deadline.
+            takeover_grace=settings.provider_timeout_seconds,
         )
         await self.process_health.register()
         self.poller.owner = self.notifier.owner = self.process_health.process_id

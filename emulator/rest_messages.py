@@ -53,9 +53,15 @@ class MessageRoutes(RestBase):
         messages = list(reversed(self.emu.channel_messages(cid)))  # newest first
         if "before" in request.query:
             messages = [m for m in messages if int(m["id"]) < int(request.query["before"])]
-        if "after" in request.query:
-            messages = [m for m in messages if int(m["id"]) > int(request.query["after"])]
         limit = max(1, min(100, int(request.query.get("limit", "50"))))
+        if "after" in request.query:
+            # As Discord: the `limit` messages right after the id (the oldest of those
+            # after it), still newest first. discord.py pages on from the newest of them.
+            after = int(request.query["after"])
+            oldest_first = sorted(
+                (m for m in messages if int(m["id"]) > after), key=lambda m: int(m["id"])
+            )
+            return json_response(list(reversed(oldest_first[:limit])))
         return json_response(messages[:limit])
 
     def _check_can_send(self, cid: int) -> None:

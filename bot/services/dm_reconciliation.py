@@ -15,6 +15,7 @@ import asyncio
 import enum
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import discord
@@ -30,7 +31,10 @@ from storage.notifications import NotificationState
 
 log = logging.getLogger(__name__)
 
-HISTORY_LIMIT = 50
+# Messages since a DM was owed read at most (20 pages of 100), and how far before that
+# the search starts (clock differences between this machine and Discord).
+HISTORY_SCAN_LIMIT = 2000
+CLOCK_MARGIN = 300.0
 # A row still `sending` after this long was interrupted (no send takes a minute: each
 # of discord.py's requests is bounded); the scheduled reconciliation settles it.
 SENDING_STALE_AFTER = 60.0
@@ -58,6 +62,15 @@ class DmHistory:
             channel = await self.client.fetch_channel(self.notice_channel_id)
         return channel
 
+    @staticmethod
+    def _since_owed(channel: Any, note: outbox.Notification) -> Any:
+        """The channel's messages since the DM was owed (no attempt to send it can be
+        older), oldest first, however many: a buyer whose orders complete together gets
+        many DMs, and the one looked for may be far from the newest. A margin allows for
+        our clock and Discord's to differ."""
+        since = datetime.fromtimestamp(note.created_at - CLOCK_MARGIN, tz=UTC)
+        return channel.history(limit=HISTORY_SCAN_LIMIT, after=since)
+
     async def find_marker(self, note: outbox.Notification) -> str | None:
         """Where the notification already is: "dm", "fallback" or None. Only the bot's
         own messages count (anyone can type a marker), markers match exactly
@@ -66,7 +79,7 @@ class DmHistory:
         me = self.client.user.id if self.client.user else None
         marker = notification_marker(note.order_id, note.kind)
         dm = await self.client.create_dm(discord.Object(id=note.user_id))
-        async for message in dm.history(limit=HISTORY_LIMIT):
+        async for message in self._since_owed(dm, note):
             if message.author.id != me:
                 continue
             if any(e.footer and e.footer.text == marker for e in message.embeds):
@@ -75,7 +88,7 @@ class DmHistory:
             return None
         line = notice_marker_line(note.order_id, note.kind)
         notices = await self.notice_channel()
-        async for message in notices.history(limit=HISTORY_LIMIT):
+        async for message in self._since_owed(notices, note):
             if message.author.id == me and line in (message.content or "").splitlines():
                 return "fallback"
         return None

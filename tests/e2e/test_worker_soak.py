@@ -5,7 +5,8 @@ doesn't (the soak and the benchmarks are targets of their own).
 
 Afterwards: no order was polled by two workers at once, every DM went exactly once, no
 provider has a duplicate, every wallet equals its ledger, and the dead workers' claims
-were taken over only once they had expired.
+were taken over: the poll leases once PostgreSQL showed their owner dead (before they
+expired), the DM once its lease had expired.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ async def test_three_workers_lose_nothing_and_double_nothing_when_two_are_killed
         )
     stack.sandbox.state("digital_shop").set_latency(LATENCY)
     for buyer in buyers:
-        await stack.credit(buyer, "1000")
+        await stack.credit(buyer, "1000 USD")
     for _ in range(3):
         await stack.workers.start()
     emu.nonce_window = 0  # only the outbox may keep a DM from going twice
@@ -89,8 +90,9 @@ async def test_three_workers_lose_nothing_and_double_nothing_when_two_are_killed
         for provider in ("namefi", "digital_shop")
         for buyer in buyers * (PER_PROVIDER // 2)
     ]
-    orders: list[str] = await in_chunks(boosts + links)
-    assert len(set(orders)) == 3 * PER_PROVIDER
+    await in_chunks(boosts + links)
+    placed = db_rows(stack, "SELECT provider, COUNT(*) AS n FROM orders GROUP BY provider")
+    assert {r["provider"]: r["n"] for r in placed} == dict.fromkeys(DONE, PER_PROVIDER)
 
     # kill -9 a worker in the middle of a poll: one holding leases on digital-shop orders,
     # whose answers take LATENCY each.
@@ -166,11 +168,13 @@ async def test_three_workers_lose_nothing_and_double_nothing_when_two_are_killed
         gaps = [b - a for a, b in itertools.pairwise(times)]
         assert all(gap >= LATENCY * 0.9 for gap in gaps), (remote, gaps)
 
-    # The dead worker's leases were taken over only after they expired.
+    # The dead worker's leases were taken over once PostgreSQL showed it dead (its
+    # liveness lock gone) and a call's deadline had passed: after the kill, before the
+    # leases would have expired by themselves.
     offset = time.time() - time.monotonic()
     for remote, until in leased.items():
-        after = [t + offset for t in by_order[remote] if t + offset > killed_at + LATENCY]
-        assert after and min(after) >= until - 0.05, (remote, until, after[:1])
+        after = [t + offset for t in by_order[remote] if t + offset > killed_at]
+        assert after and min(after) < until, (remote, until, after[:1])
 
     # No duplicates at any provider; every wallet equals its ledger.
     assert len(stack.sandbox.state("boost").orders) == PER_PROVIDER

@@ -36,7 +36,12 @@ SECRET = "login: pat@example.com / pass: OUTBOX-SECRET-4410"
 
 
 async def completed_order(
-    db: Database, cipher: DeliveryCipher, user_id: int, *, delivery: bool = True
+    db: Database,
+    cipher: DeliveryCipher,
+    user_id: int,
+    *,
+    delivery: bool = True,
+    remote_id: str = "ABCDEF123456",
 ) -> str:
     """An order that just completed, owing its buyer the final DM."""
     order = await repo.insert_order(
@@ -53,7 +58,7 @@ async def completed_order(
             unit_price=Money(0, "USD"),
             status=OrderStatus.SUBMITTED,
             source=OrderSource.LINKED,
-            remote_id="ABCDEF123456",
+            remote_id=remote_id,
         ),
         cipher,
     )
@@ -150,6 +155,29 @@ async def test_discord_storing_the_dm_then_dropping_the_connection_yields_one_dm
     assert len(dms_about(emu, buyer, order_id)) == 1
     assert await state_of(db, order_id) is NotificationState.SENT
     assert SECRET in dms_about(emu, buyer, order_id)[0]["content"]
+
+
+async def test_a_dm_stored_long_before_its_check_is_found_behind_many_newer_ones(
+    db: Database, cipher: DeliveryCipher, emu: Emulator, notifier: Notifier
+) -> None:
+    """A reseller's orders complete together: by the time an unsure DM is checked, 120
+    newer DMs sit above it in the buyer's channel. The check reads back to when the DM
+    was owed, not just the newest page, so it finds it and sends nothing again."""
+    buyer = emu.world.buyer_id
+    emu.nonce_window = 0  # only the outbox may keep it from going twice
+    first = await completed_order(db, cipher, buyer)
+    emu.inject_store_then_fail("POST", dm_path(emu), drop=True)
+    assert await notifier.send_due() == 0  # stored by Discord; the answer was lost
+    others = [await completed_order(db, cipher, buyer, remote_id=f"{n:012d}") for n in range(120)]
+    while await notifier.send_due(limit=50):
+        pass
+    assert all(len(dms_about(emu, buyer, o)) == 1 for o in others)
+    note = await outbox.get_notification(db, first, "final")
+    assert note is not None and note.unsure
+    await outbox.set_notification_state(db, note.id, NotificationState.PENDING, next_attempt_at=0.0)
+    await notifier.send_due()
+    assert await state_of(db, first) is NotificationState.SENT
+    assert len(dms_about(emu, buyer, first)) == 1
 
 
 async def test_a_failed_write_after_the_send_never_sends_it_again(

@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 import pytest
 
 from core.crypto import DeliveryCipher
+from core.domain import OrderStatus
 from core.kinds import Alert, AlertKind, ProcessRole
 from storage import notifications as outbox
 from storage import orders as repo
 from storage import processes, rate_limits, staff_alerts
 from storage.database import Database, open_database
+from storage.liveness import LivenessLock, void_dead_claims
 from storage.postgres import PostgresDatabase
 from storage.wakeups import WakeListener
 from tests.storage.factories import new_order
@@ -133,3 +135,39 @@ async def test_rate_slots_reserved_by_many_processes_are_spaced_by_the_interval(
     assert await rate_limits.reserve(db, "provider:boost", interval=0.1, now=2000.0) == 2000.0
     # Each limit is its own.
     assert await rate_limits.reserve(second, "discord", interval=0.1, now=1000.0) == 1000.0
+
+
+@pytest.mark.postgres
+async def test_the_claims_of_a_dead_process_are_taken_over_and_a_live_ones_never(
+    postgres_db: PostgresDatabase, cipher: DeliveryCipher
+) -> None:
+    """Proof of life is a lock PostgreSQL releases when the process's connection ends
+    (kill -9 included): a dead owner's poll leases go, a live owner's stay."""
+    db = postgres_db
+    alive = LivenessLock(db, "alive")
+    await alive.hold()
+    leases = {}
+    for owner in ("alive", "dead"):
+        await repo.insert_order(
+            db,
+            new_order(status=OrderStatus.SUBMITTED, remote_id=f"r-{owner}", next_poll_at=0.0),
+            cipher,
+        )
+        (claimed,) = await repo.claim_due_orders(
+            db, provider="boost", now=100.0, lease_until=10_000.0, limit=1, owner=owner
+        )
+        leases[owner] = claimed.id
+    try:
+        assert await void_dead_claims(db, now=200.0) == 1
+        (free,) = await repo.claim_due_orders(
+            db, provider="boost", now=200.0, lease_until=300.0, limit=10
+        )
+        assert free.id == leases["dead"]  # "alive"'s lease held
+        assert await void_dead_claims(db, now=200.0) == 0
+    finally:
+        await alive.release()
+    # The live one stops (its connection ends): now its lease goes too, but only once its
+    # last heartbeat is older than the grace (a poll it sent may still be answered).
+    await processes.register(db, ProcessRole.WORKER, now=190.0, process_id="alive")
+    assert await void_dead_claims(db, now=200.0, grace=30.0) == 0
+    assert await void_dead_claims(db, now=221.0, grace=30.0) == 1
