@@ -15,6 +15,7 @@ BENCHMARKS = (
     "backup",
     "money",
     "migrate_data",
+    "worker_polls",
 )
 
 

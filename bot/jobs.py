@@ -2,8 +2,10 @@
 never kills the schedule, woken early when PostgreSQL says there is work, and drained
 on a graceful stop.
 
-- `run` (ProcessRole.ALL) and `worker` run every job; `run --no-workers` runs only the
-  heartbeat and the watch over the other processes.
+- `run` (ProcessRole.ALL) and `worker` run every job; `run --no-workers` runs the
+  heartbeat, the watch over the other processes, and posts the staff alerts no worker
+  has posted within `process_stall_after` (so staff hear that the workers went silent
+  even when none is left to tell them).
 - Every job is `max_instances=1` and coalesced: a run never overlaps itself, and runs
   missed while one was slow become one.
 - On PostgreSQL a worker LISTENs (bot/wake.py): a DM owed or an alert raised runs its
@@ -111,7 +113,20 @@ class JobSchedule:
             health = bot.process_health
             self.add("heartbeat", health.beat, "heartbeat", timings.heartbeat_interval)
             self.add("process-watch", health.watch, "process watch", timings.heartbeat_interval)
-        if not bot.role.runs_jobs:
+        staff_log = bot.staff_log
+        assert staff_log is not None
+        if bot.role.runs_jobs:
+            self.add("staff-log", staff_log.post_pending, "staff log", timings.staff_log_interval)
+        else:
+            # The gateway posts an alert no worker has posted within process_stall_after
+            # (claimed, so each is posted once): staff hear that the workers went silent
+            # even when none is left to tell them.
+            self.add(
+                "staff-log",
+                lambda: staff_log.post_pending(waited=timings.process_stall_after),
+                "staff log (fallback)",
+                timings.staff_log_interval,
+            )
             return
         if bot.wakeups is not None:
             # A dropped LISTEN connection is made again (the intervals cover the gap).
@@ -135,7 +150,6 @@ class JobSchedule:
             "DM reconciliation",
             timings.dm_reconcile_interval,
         )
-        self.add("staff-log", bot.staff_log.post_pending, "staff log", timings.staff_log_interval)
         self.add(
             "resubmit",
             lambda: bot.ordering.recovery.recover_submitting(at_startup=False),

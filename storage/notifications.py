@@ -128,6 +128,15 @@ async def due_notifications(db: Database, *, now: float, limit: int = 50) -> lis
     return [_notification(r) for r in rows]
 
 
+async def any_due(db: Database, *, now: float) -> bool:
+    """Is a DM owed and due? A read, so an idle sender takes no write lock each run."""
+    row = await db.fetch_one(
+        "SELECT 1 FROM notifications WHERE state = 'pending' AND next_attempt_at <= ? LIMIT 1",
+        (now,),
+    )
+    return row is not None
+
+
 async def claim_due_notification(
     db: Database, *, now: float, skip: Collection[int] = (), owner: str | None = None
 ) -> Notification | None:

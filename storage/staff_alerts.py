@@ -82,17 +82,21 @@ async def unposted_alerts(db: Database, *, limit: int = 200) -> list[StaffAlert]
 
 
 async def claim_due_alerts(
-    db: Database, *, now: float, lease: float, limit: int = 200
+    db: Database, *, now: float, lease: float, limit: int = 200, raised_before: float | None = None
 ) -> list[StaffAlert]:
     """Take the alerts due for posting; nobody else gets them until the lease ends (and
-    a process claiming at the same moment skips them: `Database.claiming`)."""
+    a process claiming at the same moment skips them: `Database.claiming`). With
+    `raised_before`, only alerts raised by then."""
+    raised, since = (
+        ("", ()) if raised_before is None else (" AND created_at <= ?", (raised_before,))
+    )
     async with db.claiming() as conn:
         cur = await conn.execute(
             "UPDATE staff_alerts SET claimed_until = ? WHERE id IN ("  # noqa: S608 - a fixed clause only
             " SELECT id FROM staff_alerts WHERE posted_at IS NULL AND failed_at IS NULL"
             " AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)"
-            f" ORDER BY id LIMIT ?{db.skip_locked}) RETURNING *",
-            (now + lease, now, now, limit),
+            f"{raised} ORDER BY id LIMIT ?{db.skip_locked}) RETURNING *",
+            (now + lease, now, now, *since, limit),
         )
         rows = list(await cur.fetchall())
     return sorted((_alert(r) for r in rows), key=lambda a: a.id)

@@ -109,6 +109,8 @@ class Notifier:
     async def send_due(self, limit: int = 50) -> int:
         """Send up to `limit` owed DMs, claiming each just before it is sent (so another
         process's sender, or reconciliation, sees a claim only as old as its send)."""
+        if not await outbox.any_due(self.db, now=self.clock()):
+            return 0  # the common case: nothing owed, and no write to find that out
         sent = 0
         tried: set[int] = set()  # each row once per run, even one due again at once
         for _ in range(limit):

@@ -154,15 +154,17 @@ class StaffLog:
         assert isinstance(channel, discord.abc.Messageable)
         return channel
 
-    async def post_pending(self) -> int:
-        """Post what is due. Returns how many messages were posted."""
+    async def post_pending(self, *, waited: float = 0.0) -> int:
+        """Post what is due (with `waited`, only alerts raised at least that long ago:
+        the gateway's fallback for when no worker posts them). Returns how many
+        messages were posted."""
         now = self.clock()
         if now < self._channel_down_until:
             # The channel failed a moment ago: an alert raised since waits behind the
             # ones that failed, so staff read them in the order they happened.
             return 0
         claimed = await staff_alerts.claim_due_alerts(
-            self.db, now=now, lease=CLAIM_LEASE, limit=CLAIM_BATCH
+            self.db, now=now, lease=CLAIM_LEASE, limit=CLAIM_BATCH, raised_before=now - waited
         )
         if not claimed:
             return 0

@@ -61,9 +61,10 @@ async def in_chunks(jobs: list[Any], size: int = 10) -> list[Any]:
     return done
 
 
-def worker_of(stack: LocalStack, process_id: str) -> Worker:
+def worker_of(stack: LocalStack, process_id: str) -> Worker | None:
+    """The running worker with this registry id (None: not one of the running)."""
     (row,) = db_rows(stack, "SELECT pid FROM processes WHERE id = ?", (process_id,))
-    return next(w for w in stack.workers.running if w.process.pid == row["pid"])
+    return next((w for w in stack.workers.running if w.process.pid == row["pid"]), None)
 
 
 async def test_three_workers_lose_nothing_and_double_nothing_when_two_are_killed(
@@ -113,6 +114,7 @@ async def test_three_workers_lose_nothing_and_double_nothing_when_two_are_killed
         if r["lease_owner"] == victim_id
     }
     mid_poll = worker_of(stack, victim_id)
+    assert mid_poll is not None
     killed_at = time.time()
     assert await stack.workers.stop(mid_poll, kill=True) == -9
 
@@ -120,15 +122,18 @@ async def test_three_workers_lose_nothing_and_double_nothing_when_two_are_killed
     held = emu.inject_store_then_fail("POST", dm_path(stack), drop=True, delay=30)
     await wait_until(lambda: held.hits == 1, within=60, failure=lambda: "no DM was held")
 
-    def sending() -> list[Any]:
-        return db_rows(
+    def sending() -> list[Worker]:
+        """Live workers holding a DM claim (the dead one may have left one too)."""
+        rows = db_rows(
             stack,
-            "SELECT id, claimed_by FROM notifications WHERE state = 'sending'"
+            "SELECT DISTINCT claimed_by FROM notifications WHERE state = 'sending'"
             " AND claimed_by IS NOT NULL",
         )
+        found = (worker_of(stack, r["claimed_by"]) for r in rows)
+        return [w for w in found if w is not None]
 
-    await wait_until(sending, within=10, failure=lambda: "no DM claim in the database")
-    mid_dm = worker_of(stack, sending()[0]["claimed_by"])
+    await wait_until(sending, within=10, failure=lambda: "no live worker holds a DM claim")
+    mid_dm = sending()[0]
     assert await stack.workers.stop(mid_dm, kill=True) == -9
 
     # The last worker finishes everything: every order completed, every DM sent.

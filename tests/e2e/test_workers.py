@@ -75,6 +75,14 @@ async def test_workers_do_the_background_work_of_orders_the_gateway_places(
     status, said = await run_bot(stack, list(GATEWAY), {})
     assert status == 2 and "Traceback" not in said
     assert "another orderbot run is using this PostgreSQL database" in said
+    # The last worker killed with kill -9: the gateway itself tells staff (it posts the
+    # staff alerts too, so they arrive when every worker is down).
+    assert await stack.workers.stop(second, kill=True) == -9
+    alert = await staff_line(stack, "has not been heard from", timeout=30)
+    assert f":{second.process.pid}`" in alert["content"]
+    _, answer = await stack.admin("workers")
+    shown = embed_text(answer)
+    assert "🔴" in shown and "⚪" in shown and "🟢" in shown, shown  # dead, stopped, gateway
 
 
 @pytest.mark.stack(env={"TIMINGS": FAST_WATCH, "PAYMENT_MODE": "approval"})
@@ -106,17 +114,6 @@ async def test_the_gateway_answers_the_buttons_of_an_alert_a_worker_posted(
         lambda r: r["status"] in ("submitted", "processing", "completed"),
     )
     assert len(requests_to(stack, "boost")) == 1
-
-
-async def test_a_worker_killed_with_kill_9_is_reported_by_the_others(stack: LocalStack) -> None:
-    doomed = await stack.workers.start()
-    await stack.workers.start()
-    assert await stack.workers.stop(doomed, kill=True) == -9
-    alert = await staff_line(stack, "has not been heard from", timeout=30)
-    assert f":{doomed.process.pid}`" in alert["content"]
-    _, answer = await stack.admin("workers")
-    shown = embed_text(answer)
-    assert "🔴" in shown and "🟢" in shown, shown
 
 
 def busiest_second(times: list[float]) -> int:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from storage.database import Database
+from storage.database import Database, open_database
+from storage.postgres import PostgresDatabase
 from tests.support import ENGINES, engine_database
 
 
@@ -22,3 +23,17 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
         yield database
     finally:
         await database.close()
+
+
+@pytest.fixture
+async def second(db: Database) -> AsyncIterator[Database]:
+    """Another process's handle on the same shop: a second pool on PostgreSQL, a second
+    connection on SQLite."""
+    if isinstance(db, PostgresDatabase):
+        other: Database = await PostgresDatabase.connect(db.url, schema=db.schema)
+    else:
+        other = await open_database(db.path)
+    try:
+        yield other
+    finally:
+        await other.close()

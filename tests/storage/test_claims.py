@@ -9,7 +9,6 @@ row another transaction holds, and never waits for the shop-wide write lock.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -20,24 +19,11 @@ from core.kinds import Alert, AlertKind
 from storage import notifications as outbox
 from storage import orders as repo
 from storage import staff_alerts
-from storage.database import Database, open_database
+from storage.database import Database
 from storage.postgres import WRITE_LOCK, PostgresDatabase
 from tests.storage.factories import new_order
 
 CLAIMERS = 8
-
-
-@pytest.fixture
-async def second(db: Database) -> AsyncIterator[Database]:
-    """Another process's handle on the same shop."""
-    if isinstance(db, PostgresDatabase):
-        other: Database = await PostgresDatabase.connect(db.url, schema=db.schema)
-    else:
-        other = await open_database(db.path)
-    try:
-        yield other
-    finally:
-        await other.close()
 
 
 async def due_orders(db: Database, cipher: DeliveryCipher, count: int) -> list[str]:

@@ -4,7 +4,6 @@ LISTEN/NOTIFY on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -14,25 +13,12 @@ from core.kinds import Alert, AlertKind, ProcessRole
 from storage import notifications as outbox
 from storage import orders as repo
 from storage import processes, rate_limits, staff_alerts
-from storage.database import Database, open_database
+from storage.database import Database
 from storage.liveness import LivenessLock, void_dead_claims
 from storage.postgres import PostgresDatabase
 from storage.wakeups import WakeListener
 from tests.storage.factories import new_order
 from tests.support import fresh_postgres
-
-
-@pytest.fixture
-async def second(db: Database) -> AsyncIterator[Database]:
-    """Another process's handle on the same shop."""
-    if isinstance(db, PostgresDatabase):
-        other: Database = await PostgresDatabase.connect(db.url, schema=db.schema)
-    else:
-        other = await open_database(db.path)
-    try:
-        yield other
-    finally:
-        await other.close()
 
 
 async def test_a_process_beats_records_its_jobs_and_stops(db: Database) -> None:
