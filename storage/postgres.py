@@ -24,6 +24,7 @@ side, each getting different rows.
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 import time
@@ -128,7 +129,10 @@ def _functions(sql: str) -> str:
 _LIKE = re.compile(r"\bLIKE\b")
 
 
+@functools.lru_cache(maxsize=2048)
 def translate(sql: str) -> str:
+    # Cached: storage's statements are a few hundred constant strings, translated on
+    # every execution otherwise (bench/worker_polls.py's profile showed it).
     # SQLite's LIKE ignores ASCII case; PostgreSQL's ILIKE is that.
     return _placeholders(_LIKE.sub("ILIKE", _functions(sql)))
 
