@@ -16,6 +16,7 @@ BENCHMARKS = (
     "money",
     "migrate_data",
     "worker_polls",
+    "worker_dm_latency",
 )
 
 
