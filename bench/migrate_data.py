@@ -20,7 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
@@ -28,22 +27,13 @@ from bench.seed_shop import seed
 from core.crypto import DeliveryCipher
 from storage.database import open_database
 from storage.migrate_data import TABLES, copy_shop
-from storage.postgres import open_postgres
+from storage.postgres import empty_schema, open_postgres
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".ci"))
 from postgres import PostgresServer
 
 ORDERS = 100_000
 RESULTS = Path(__file__).with_name("results") / "migrate_data.json"
-
-
-async def empty(dsn: str, schema: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await conn.execute(f'CREATE SCHEMA "{schema}"')
-    finally:
-        await conn.close()
 
 
 async def run(dsn: str, folder: Path) -> dict[str, float]:
@@ -54,7 +44,7 @@ async def run(dsn: str, folder: Path) -> dict[str, float]:
         await seed(source, cipher, ORDERS)
         seeded = time.perf_counter() - started
 
-        await empty(dsn, "baseline")
+        await empty_schema(dsn, "baseline")
         base = await open_postgres(dsn, schema="baseline")
         started = time.perf_counter()
         async with base.pool.acquire() as conn:
@@ -70,7 +60,7 @@ async def run(dsn: str, folder: Path) -> dict[str, float]:
         baseline = time.perf_counter() - started
         await base.close()
 
-        await empty(dsn, "moved")
+        await empty_schema(dsn, "moved")
         target = await open_postgres(dsn, schema="moved")
         try:
             started = time.perf_counter()

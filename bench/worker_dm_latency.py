@@ -25,6 +25,7 @@ import asyncpg
 from bench.common import write_result
 from demo.stack import LocalStack
 from emulator.util import snowflake_time
+from storage.postgres import empty_schema
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".ci"))
 from postgres import PostgresServer
@@ -111,12 +112,7 @@ async def run_setup(
 
 
 async def fresh_schema(dsn: str, schema: str) -> str:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await conn.execute(f'CREATE SCHEMA "{schema}"')
-    finally:
-        await conn.close()
+    await empty_schema(dsn, schema)
     return f"{dsn}&search_path={schema}"
 
 

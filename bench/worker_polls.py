@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
@@ -38,7 +37,7 @@ from bot.services.rate_limits import share_provider_rates
 from bot.services.schedule import PollSchedule
 from core.crypto import DeliveryCipher
 from storage.database import Database, open_database
-from storage.postgres import open_postgres
+from storage.postgres import empty_schema, open_postgres
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".ci"))
 from postgres import PostgresServer
@@ -106,12 +105,7 @@ async def worker_main(url: str, schema: str, urls: dict[str, str], profile: str)
 
 
 async def reset_postgres(url: str, schema: str, data: list[tuple[object, ...]]) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await conn.execute(f'CREATE SCHEMA "{schema}"')
-    finally:
-        await conn.close()
+    await empty_schema(url, schema)
     db = await open_postgres(url, schema=schema)  # migrated
     try:
         async with db.transaction() as tx:

@@ -14,11 +14,9 @@ bot's objects. Either way it reads the same settings from the same variables."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import re
-import signal
 import sys
 import types
 from collections.abc import Mapping
@@ -34,7 +32,7 @@ from bot.__main__ import serve
 from bot.app import OrderBot
 from bot.config import Settings
 from bot.logging_setup import LOG_FORMAT, SecretRedactingFilter, hold_back_libraries
-from demo.workers import WorkerProcesses
+from demo.workers import WorkerProcesses, stop_process
 from emulator.server import Emulator
 from sandbox.runner import SandboxCluster
 from storage import lock as database_lock
@@ -272,14 +270,7 @@ class LocalStack:
         process, self.process = self.process, None
         if process is None:
             return None
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), timeout)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await stop_process(process, kill=kill, timeout=timeout)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None

@@ -15,6 +15,26 @@ from typing import IO
 READY = "worker process ready"
 
 
+async def stop_process(
+    process: asyncio.subprocess.Process,
+    *,
+    kill: bool,
+    timeout: float,  # noqa: ASYNC109 - a bound on the wait, as asyncio.wait_for's
+) -> int:
+    """SIGTERM (a clean stop) or SIGKILL (a crash), then wait; SIGKILL after `timeout`.
+    The exit status."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), timeout)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+    assert process.returncode is not None
+    return process.returncode
+
+
 class WorkerFailed(RuntimeError):
     pass
 
@@ -77,20 +97,11 @@ class WorkerProcesses:
         timeout: float = 15.0,  # noqa: ASYNC109 - as LocalStack.stop_bot
     ) -> int:
         """SIGTERM (a clean stop) or SIGKILL (a crash); the exit status."""
-        process = worker.process
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), timeout)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        status = await stop_process(worker.process, kill=kill, timeout=timeout)
         worker.log_file.close()
         if worker in self.running:
             self.running.remove(worker)
-        assert process.returncode is not None
-        return process.returncode
+        return status
 
     async def stop_all(self) -> None:
         for worker in list(self.running):

@@ -352,6 +352,17 @@ class PostgresDatabase(Database):
         return [m.version for m in pending]
 
 
+async def empty_schema(url: str, schema: str) -> None:
+    """`schema` in the database at `url`, empty: dropped (with everything in it) if it
+    exists, then created. For a fresh shop of its own (tests, benchmarks)."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+    finally:
+        await conn.close()
+
+
 async def open_postgres(
     url: str, *, migrate: bool = True, schema: str | None = None
 ) -> PostgresDatabase:

@@ -15,6 +15,7 @@ import secrets
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from core.kinds import ProcessRole as Role
 from storage.database import Database
@@ -41,6 +42,20 @@ class ProcessRecord:
     def name(self) -> str:
         """How staff see it: role, host and pid (the id is for the database)."""
         return f"{self.role.value} {self.host}:{self.pid}"
+
+
+def _record(row: Any, *, jobs: dict[str, float] | None = None, claims: int = 0) -> ProcessRecord:
+    return ProcessRecord(
+        id=row["id"],
+        role=Role(row["role"]),
+        host=row["host"],
+        pid=int(row["pid"]),
+        started_at=float(row["started_at"]),
+        heartbeat_at=float(row["heartbeat_at"]),
+        stopped_at=None if row["stopped_at"] is None else float(row["stopped_at"]),
+        jobs=jobs or {},
+        claims=claims,
+    )
 
 
 def new_process_id() -> str:
@@ -114,20 +129,7 @@ async def list_processes(
             [r["id"] for r in rows],
         ):
             jobs.setdefault(job["process_id"], {})[job["job"]] = float(job["last_ok_at"])
-    return [
-        ProcessRecord(
-            id=r["id"],
-            role=Role(r["role"]),
-            host=r["host"],
-            pid=int(r["pid"]),
-            started_at=float(r["started_at"]),
-            heartbeat_at=float(r["heartbeat_at"]),
-            stopped_at=None if r["stopped_at"] is None else float(r["stopped_at"]),
-            jobs=jobs.get(r["id"], {}),
-            claims=claims.get(r["id"], 0),
-        )
-        for r in rows
-    ]
+    return [_record(r, jobs=jobs.get(r["id"], {}), claims=claims.get(r["id"], 0)) for r in rows]
 
 
 async def claim_stalled(db: Database, *, now: float, stale_after: float) -> list[ProcessRecord]:
@@ -142,18 +144,7 @@ async def claim_stalled(db: Database, *, now: float, stale_after: float) -> list
             (now - stale_after,),
         )
         rows = await cur.fetchall()
-    return [
-        ProcessRecord(
-            id=r["id"],
-            role=Role(r["role"]),
-            host=r["host"],
-            pid=int(r["pid"]),
-            started_at=float(r["started_at"]),
-            heartbeat_at=float(r["heartbeat_at"]),
-            stopped_at=None,
-        )
-        for r in rows
-    ]
+    return [_record(r) for r in rows]
 
 
 async def prune(db: Database, *, now: float) -> int:

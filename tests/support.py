@@ -19,7 +19,7 @@ from bot.providers.base import ProviderAdapter
 from bot.providers.registry import build_adapter
 from sandbox.runner import SandboxCluster
 from storage.database import Database
-from storage.postgres import PostgresDatabase
+from storage.postgres import PostgresDatabase, empty_schema
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -44,18 +44,6 @@ POSTGRES_PART_ENV = "ORDERBOT_TEST_POSTGRES_PART"
 def postgres_dsn() -> str | None:
     value = os.environ.get(POSTGRES_ENV, "")
     return value if value.startswith("postgresql://") else None
-
-
-async def empty_schema(dsn: str, schema: str) -> None:
-    """`schema` in the tests' PostgreSQL database, empty (dropped first if it exists)."""
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await conn.execute(f'CREATE SCHEMA "{schema}"')
-    finally:
-        await conn.close()
 
 
 # Each provider's endpoints as its contract in ../shared/provider-apis documents them, and

@@ -39,6 +39,16 @@ class RateLimit(Protocol):
     ) -> None: ...
 
 
+async def _leave(
+    self: object,
+    exc_type: type[BaseException] | None,
+    exc: BaseException | None,
+    tb: TracebackType | None,
+) -> None:
+    """Leaving a limit releases nothing: a slot, once taken, is spent."""
+    return None
+
+
 class SharedRateLimit:
     def __init__(
         self,
@@ -64,13 +74,7 @@ class SharedRateLimit:
             self.waited += delay
             await asyncio.sleep(delay)
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
+    __aexit__ = _leave
 
 
 class Unpaced:
@@ -79,13 +83,7 @@ class Unpaced:
     async def __aenter__(self) -> None:
         return None
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
+    __aexit__ = _leave
 
 
 def share_provider_rates(db: Database, providers: Iterable[Any], rate_per_second: float) -> None:

@@ -66,15 +66,7 @@ def test_on_postgres_migrate_works_backup_names_the_recipe_and_a_running_bot_blo
     assert dsn is not None
     schema = f"cli_{tmp_path.name[-20:].replace('-', '_')}"
 
-    async def fresh_schema() -> None:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            await conn.execute(f'CREATE SCHEMA "{schema}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(fresh_schema())
+    asyncio.run(empty_schema(dsn, schema))
     url = f"{dsn}&search_path={schema}"
     env = {**bot_env, "DATABASE_URL": url}
     env.pop("DATABASE_PATH")

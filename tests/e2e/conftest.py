@@ -19,10 +19,10 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from demo.stack import LocalStack
+from storage.postgres import empty_schema
 from tests.support import ENGINES, postgres_dsn
 
 
@@ -63,12 +63,7 @@ async def postgres_schema_url() -> str:
     dsn = postgres_dsn()
     assert dsn is not None  # deselected otherwise (tests/conftest.py)
     schema = f"e2e_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}_{next(SCHEMAS)}"
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        await conn.execute(f'CREATE SCHEMA "{schema}"')
-    finally:
-        await conn.close()
+    await empty_schema(dsn, schema)
     return f"{dsn}&search_path={schema}"
 
 
