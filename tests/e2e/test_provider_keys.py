@@ -26,6 +26,7 @@ from tests.e2e.helpers import (
     requests_to,
     run_bot,
     wait_for_log,
+    wait_for_row,
 )
 from tests.e2e.journeys import buy_confirmation, place_boost, press, staff_line
 from tests.support import PROVIDERS, only_documented_requests
@@ -80,6 +81,14 @@ async def test_a_refused_key_closes_its_products_until_it_works(stack: LocalStac
     assert requests_to(stack, "boost") == []  # no POST: nothing was sent
     assert db_rows(stack, "SELECT id FROM orders") == []  # not even a draft
 
+    # The start-up check records each provider's answer in turn: the digital shop's may
+    # land just after boost's refusal was logged.
+    await wait_for_row(
+        stack,
+        "SELECT key_state FROM provider_health WHERE provider = 'digital_shop'",
+        (),
+        lambda r: r["key_state"] == "accepted",
+    )
     _, shown = await stack.admin("providers")
     text = embed_field(shown, "boost")
     assert "credentials refused" in text and "closed to buyers" in text, text
