@@ -1,0 +1,318 @@
+"""Online top-ups (migration 0011): a payment link per top-up, and the one credit it
+leads to. Raw SQL; every state change is a compare-and-set on the state read.
+
+Two paths credit a top-up, a verified webhook and the reconciliation poll, and neither
+trusts the other: `credit_in` posts the ledger row under `topup:<provider>:<payment id>`
+and moves the top-up to `paid` in one transaction, so whichever path comes second finds
+the key used and the state moved, and changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+import aiosqlite
+
+from core.domain import Money
+from storage import wallet
+from storage.database import Database
+
+ACTOR_PAYMENTS = "payments"
+
+
+class TopupState(StrEnum):
+    CREATING = "creating"  # asked the provider; its answer not stored yet
+    OPEN = "open"  # the buyer can pay
+    PAID = "paid"  # credited
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    FAILED = "failed"  # the provider refused to create the link
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (TopupState.CREATING, TopupState.OPEN)
+
+
+@dataclass(frozen=True, slots=True)
+class Topup:
+    id: str
+    user_id: int
+    guild_id: int | None
+    provider: str
+    remote_id: str | None
+    url: str | None
+    amount: Money  # asked
+    state: TopupState
+    payment_id: str | None
+    paid: Money | None  # what the provider says was paid
+    refunded_minor: int
+    created_at: float
+    updated_at: float
+    expires_at: float | None
+    next_check_at: float | None
+    checks: int
+    draft_id: str | None
+
+
+def _topup(row: aiosqlite.Row) -> Topup:
+    r = dict(zip(row.keys(), row, strict=True))
+    paid = (
+        Money(r["paid_minor"], r["paid_currency"])
+        if r["paid_minor"] is not None and r["paid_currency"]
+        else None
+    )
+    return Topup(
+        id=r["id"],
+        user_id=r["user_id"],
+        guild_id=r["guild_id"],
+        provider=r["provider"],
+        remote_id=r["remote_id"],
+        url=r["url"],
+        amount=Money(r["amount_minor"], r["currency"]),
+        state=TopupState(r["state"]),
+        payment_id=r["payment_id"],
+        paid=paid,
+        refunded_minor=r["refunded_minor"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        expires_at=r["expires_at"],
+        next_check_at=r["next_check_at"],
+        checks=r["checks"],
+        draft_id=r["draft_id"],
+    )
+
+
+def credit_key(provider: str, payment_id: str) -> str:
+    """The ledger key both paths credit under: one payment, one credit."""
+    return f"topup:{provider}:{payment_id}"
+
+
+class StaleTopup(Exception):
+    """The top-up is no longer in the state the caller read (another path moved it)."""
+
+
+async def create(
+    db: Database,
+    *,
+    topup_id: str,
+    user_id: int,
+    guild_id: int | None,
+    provider: str,
+    amount: Money,
+    draft_id: str | None = None,
+    now: float | None = None,
+) -> Topup:
+    """Record a top-up before the provider is asked, so a link created just before a
+    crash is found again (by its reference id) instead of lost."""
+    now = time.time() if now is None else now
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO topups (id, user_id, guild_id, provider, amount_minor, currency,"
+            " state, created_at, updated_at, draft_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                topup_id,
+                user_id,
+                guild_id,
+                provider,
+                amount.minor,
+                amount.currency,
+                TopupState.CREATING.value,
+                now,
+                now,
+                draft_id,
+            ),
+        )
+    found = await get(db, topup_id)
+    assert found is not None
+    return found
+
+
+async def get(db: Database, topup_id: str) -> Topup | None:
+    row = await db.fetch_one("SELECT * FROM topups WHERE id = ?", (topup_id,))
+    return _topup(row) if row is not None else None
+
+
+async def by_remote(db: Database, provider: str, remote_id: str) -> Topup | None:
+    row = await db.fetch_one(
+        "SELECT * FROM topups WHERE provider = ? AND remote_id = ?", (provider, remote_id)
+    )
+    return _topup(row) if row is not None else None
+
+
+async def opened(
+    db: Database,
+    topup_id: str,
+    *,
+    remote_id: str,
+    url: str,
+    expires_at: float | None,
+    next_check_at: float,
+    now: float | None = None,
+) -> None:
+    """The provider created the link: the top-up is payable, and reconciliation starts."""
+    now = time.time() if now is None else now
+    async with db.transaction() as conn:
+        cur = await conn.execute(
+            "UPDATE topups SET state = ?, remote_id = ?, url = ?, expires_at = ?,"
+            " next_check_at = ?, updated_at = ? WHERE id = ? AND state = ?",
+            (
+                TopupState.OPEN.value,
+                remote_id,
+                url,
+                expires_at,
+                next_check_at,
+                now,
+                topup_id,
+                TopupState.CREATING.value,
+            ),
+        )
+        if cur.rowcount != 1:
+            raise StaleTopup(topup_id)
+
+
+async def end(
+    db: Database,
+    topup_id: str,
+    state: TopupState,
+    *,
+    expect: TopupState,
+    now: float | None = None,
+) -> bool:
+    """Close an unpaid top-up (expired, cancelled, failed). False when another path
+    moved it first (a payment that landed meanwhile wins)."""
+    if state not in (TopupState.EXPIRED, TopupState.CANCELLED, TopupState.FAILED):
+        raise ValueError(f"{state} is not an unpaid ending")
+    now = time.time() if now is None else now
+    async with db.transaction() as conn:
+        cur = await conn.execute(
+            "UPDATE topups SET state = ?, next_check_at = NULL, check_lease_until = NULL,"
+            " updated_at = ? WHERE id = ? AND state = ?",
+            (state.value, now, topup_id, expect.value),
+        )
+        return cur.rowcount == 1
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """What the provider says was paid: its payment id, the amount and currency."""
+
+    payment_id: str
+    paid: Money
+
+
+class Credit(StrEnum):
+    CREDITED = "credited"
+    ALREADY = "already"  # this payment was credited before: nothing written
+    # Credited, but the top-up was paid already by another payment (a link paid twice):
+    # the money is the buyer's either way, and staff should look.
+    EXTRA_PAYMENT = "extra_payment"
+
+
+async def credit_in(
+    conn: aiosqlite.Connection, topup: Topup, payment: Payment, *, now: float
+) -> Credit:
+    """Inside an open transaction: credit what was paid, once, and mark the top-up paid.
+    A top-up that ended unpaid (expired, cancelled) still credits: the buyer's money
+    arrived."""
+    posted = await wallet.post_in(
+        conn,
+        wallet.Movement(
+            user_id=topup.user_id,
+            amount=payment.paid,
+            kind=wallet.EntryKind.CREDIT,
+            actor=ACTOR_PAYMENTS,
+            idempotency_key=credit_key(topup.provider, payment.payment_id),
+            note=f"top-up {topup.id} ({topup.provider})",
+        ),
+        now=now,
+    )
+    if not posted:
+        return Credit.ALREADY
+    cur = await conn.execute(
+        "UPDATE topups SET state = ?, payment_id = ?, paid_minor = ?, paid_currency = ?,"
+        " next_check_at = NULL, check_lease_until = NULL, updated_at = ?"
+        " WHERE id = ? AND state != ?",
+        (
+            TopupState.PAID.value,
+            payment.payment_id,
+            payment.paid.minor,
+            payment.paid.currency,
+            now,
+            topup.id,
+            TopupState.PAID.value,
+        ),
+    )
+    return Credit.CREDITED if cur.rowcount == 1 else Credit.EXTRA_PAYMENT
+
+
+async def credit(
+    db: Database, topup: Topup, payment: Payment, *, now: float | None = None
+) -> Credit:
+    now = time.time() if now is None else now
+    async with db.transaction() as conn:
+        return await credit_in(conn, topup, payment, now=now)
+
+
+async def claim_due_checks(
+    db: Database, *, now: float, lease_until: float, limit: int, owner: str | None = None
+) -> list[Topup]:
+    """Lease up to `limit` open top-ups whose reconciliation poll is due, oldest due
+    first, skipping rows another process is claiming (as the order claims do)."""
+    async with db.claiming() as conn:
+        async with conn.execute(
+            "UPDATE topups SET check_lease_until = ?, lease_owner = ? WHERE id IN ("  # noqa: S608 - a fixed clause only
+            " SELECT id FROM topups WHERE state = ? AND next_check_at IS NOT NULL"
+            " AND next_check_at <= ? AND (check_lease_until IS NULL OR check_lease_until < ?)"
+            f" ORDER BY next_check_at LIMIT ?{db.skip_locked}) RETURNING *",
+            (lease_until, owner, TopupState.OPEN.value, now, now, limit),
+        ) as cur:
+            rows = await cur.fetchall()
+    return sorted((_topup(r) for r in rows), key=lambda t: t.next_check_at or 0)
+
+
+async def checked(
+    db: Database, topup_id: str, *, next_check_at: float, now: float | None = None
+) -> None:
+    """A reconciliation poll found it still open: ask again at `next_check_at`."""
+    now = time.time() if now is None else now
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE topups SET next_check_at = ?, check_lease_until = NULL,"
+            " checks = checks + 1, updated_at = ? WHERE id = ? AND state = ?",
+            (next_check_at, now, topup_id, TopupState.OPEN.value),
+        )
+
+
+async def record_event(
+    db: Database,
+    *,
+    provider: str,
+    event_id: str,
+    kind: str,
+    topup_id: str | None,
+    body_enc: bytes,
+    now: float | None = None,
+) -> int | None:
+    """Store a verified webhook event before answering 2xx. Returns its row id, or None
+    when the provider delivered this event before (a retry, a duplicate)."""
+    now = time.time() if now is None else now
+    async with db.transaction() as conn:
+        async with conn.execute(
+            "INSERT INTO payment_events (provider, event_id, kind, topup_id, received_at,"
+            " body_enc) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (provider, event_id) DO NOTHING RETURNING id",
+            (provider, event_id, kind, topup_id, now, body_enc),
+        ) as cur:
+            row = await cur.fetchone()
+    return int(row[0]) if row is not None else None
+
+
+async def event_processed(db: Database, event_row: int, *, now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE payment_events SET processed_at = ? WHERE id = ? AND processed_at IS NULL",
+            (now, event_row),
+        )

@@ -1,0 +1,173 @@
+"""Online top-ups in storage (issue 28), on both engines: a payment credits once however
+many times and by however many paths it is reported, every state change is a
+compare-and-set, and webhook events are stored once per provider event id."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from core.domain import Money
+from storage import topups, wallet
+from storage.database import Database
+from storage.topups import Credit, Payment, TopupState
+
+BUYER = 11
+
+
+async def open_topup(db: Database, topup_id: str = "TOP-1", minor: int = 50_000) -> topups.Topup:
+    await topups.create(
+        db,
+        topup_id=topup_id,
+        user_id=BUYER,
+        guild_id=1,
+        provider="razorpay",
+        amount=Money(minor, "INR"),
+        now=1000.0,
+    )
+    await topups.opened(
+        db,
+        topup_id,
+        remote_id=f"plink_{topup_id}",
+        url=f"https://rzp.io/i/{topup_id}",
+        expires_at=5000.0,
+        next_check_at=1030.0,
+        now=1001.0,
+    )
+    found = await topups.get(db, topup_id)
+    assert found is not None and found.state is TopupState.OPEN
+    return found
+
+
+async def test_a_payment_credits_once_whatever_reports_it_again(db: Database) -> None:
+    topup = await open_topup(db)
+    payment = Payment("pay_A", Money(50_000, "INR"))
+    assert await topups.credit(db, topup, payment) is Credit.CREDITED
+    # The webhook again, then the reconciliation poll with the record it read earlier.
+    assert await topups.credit(db, topup, payment) is Credit.ALREADY
+    stale = await topups.get(db, "TOP-1")
+    assert stale is not None
+    assert await topups.credit(db, topup, payment) is Credit.ALREADY
+    assert await wallet.balance(db, BUYER, "INR") == Money(50_000, "INR")
+    entries = await wallet.entries(db, BUYER)
+    assert [e.idempotency_key for e in entries] == ["topup:razorpay:pay_A"]
+    paid = await topups.get(db, "TOP-1")
+    assert paid is not None
+    assert paid.state is TopupState.PAID
+    assert paid.paid == Money(50_000, "INR") and paid.payment_id == "pay_A"
+    assert paid.next_check_at is None  # reconciliation stops
+
+
+async def test_the_amount_paid_is_credited_not_the_amount_asked(db: Database) -> None:
+    topup = await open_topup(db, minor=50_000)
+    assert await topups.credit(db, topup, Payment("pay_B", Money(49_000, "INR"))) is (
+        Credit.CREDITED
+    )
+    assert await wallet.balance(db, BUYER, "INR") == Money(49_000, "INR")
+    paid = await topups.get(db, "TOP-1")
+    assert paid is not None and paid.amount == Money(50_000, "INR")
+    assert paid.paid == Money(49_000, "INR")
+
+
+async def test_a_second_payment_of_a_paid_link_is_credited_and_flagged(db: Database) -> None:
+    topup = await open_topup(db)
+    assert await topups.credit(db, topup, Payment("pay_1", Money(50_000, "INR"))) is (
+        Credit.CREDITED
+    )
+    assert await topups.credit(db, topup, Payment("pay_2", Money(50_000, "INR"))) is (
+        Credit.EXTRA_PAYMENT
+    )
+    assert await wallet.balance(db, BUYER, "INR") == Money(100_000, "INR")
+    assert await wallet.ledger_sum(db, BUYER, "INR") == Money(100_000, "INR")
+
+
+async def test_a_payment_that_lands_after_expiry_still_credits(db: Database) -> None:
+    topup = await open_topup(db)
+    assert await topups.end(db, "TOP-1", TopupState.EXPIRED, expect=TopupState.OPEN)
+    assert await topups.credit(db, topup, Payment("pay_C", Money(50_000, "INR"))) is (
+        Credit.CREDITED
+    )
+    paid = await topups.get(db, "TOP-1")
+    assert paid is not None and paid.state is TopupState.PAID
+
+
+async def test_ending_is_a_compare_and_set(db: Database) -> None:
+    topup = await open_topup(db)
+    await topups.credit(db, topup, Payment("pay_D", Money(50_000, "INR")))
+    # The poll read `open` before the webhook's credit landed: its expiry changes nothing.
+    assert not await topups.end(db, "TOP-1", TopupState.EXPIRED, expect=TopupState.OPEN)
+    found = await topups.get(db, "TOP-1")
+    assert found is not None and found.state is TopupState.PAID
+    with pytest.raises(ValueError):
+        await topups.end(db, "TOP-1", TopupState.PAID, expect=TopupState.OPEN)
+    with pytest.raises(topups.StaleTopup):
+        await topups.opened(
+            db, "TOP-1", remote_id="plink_x", url="https://x", expires_at=None, next_check_at=0
+        )
+
+
+async def test_webhook_and_poll_racing_on_two_connections_credit_once(
+    db: Database, second: Database
+) -> None:
+    """Fifty top-ups, each reported by a webhook on one connection and a poll on the
+    other at the same moment: fifty credits, and the ledger equals the balance."""
+    opened = [await open_topup(db, f"TOP-{n}", minor=1000 + n) for n in range(50)]
+
+    async def report(database: Database, topup: topups.Topup) -> Credit:
+        return await topups.credit(
+            database, topup, Payment(f"pay_{topup.id}", Money(topup.amount.minor, "INR"))
+        )
+
+    results = await asyncio.gather(
+        *(report(d, t) for t in opened for d in (db, second)),
+    )
+    assert results.count(Credit.CREDITED) == 50
+    assert results.count(Credit.ALREADY) == 50
+    expected = sum(1000 + n for n in range(50))
+    assert await wallet.balance(db, BUYER, "INR") == Money(expected, "INR")
+    assert await wallet.ledger_sum(db, BUYER, "INR") == Money(expected, "INR")
+
+
+async def test_due_checks_are_claimed_once_and_released_by_a_check(
+    db: Database, second: Database
+) -> None:
+    for n in range(4):
+        await open_topup(db, f"TOP-{n}")
+    first, other = await asyncio.gather(
+        topups.claim_due_checks(db, now=2000.0, lease_until=2060.0, limit=3, owner="a"),
+        topups.claim_due_checks(second, now=2000.0, lease_until=2060.0, limit=3, owner="b"),
+    )
+    assert len(first) + len(other) == 4
+    assert not {t.id for t in first} & {t.id for t in other}
+    # Leased: nothing more to claim until a check records its answer or the lease ends.
+    assert await topups.claim_due_checks(db, now=2001.0, lease_until=2061.0, limit=9) == []
+    await topups.checked(db, "TOP-0", next_check_at=2030.0, now=2002.0)
+    again = await topups.claim_due_checks(db, now=2031.0, lease_until=2091.0, limit=9)
+    assert [t.id for t in again] == ["TOP-0"]
+    assert again[0].checks == 1
+    expired_leases = await topups.claim_due_checks(db, now=2070.0, lease_until=2130.0, limit=9)
+    assert {t.id for t in expired_leases} == {"TOP-1", "TOP-2", "TOP-3"}
+
+
+async def test_webhook_events_are_stored_once_per_event_id(db: Database) -> None:
+    first = await topups.record_event(
+        db, provider="razorpay", event_id="evt_1", kind="payment_link.paid",
+        topup_id="TOP-1", body_enc=b"ciphertext", now=1.0,
+    )  # fmt: skip
+    assert first is not None
+    again = await topups.record_event(
+        db, provider="razorpay", event_id="evt_1", kind="payment_link.paid",
+        topup_id="TOP-1", body_enc=b"ciphertext", now=2.0,
+    )  # fmt: skip
+    assert again is None
+    other_provider = await topups.record_event(
+        db, provider="stripe", event_id="evt_1", kind="checkout.session.completed",
+        topup_id=None, body_enc=b"ciphertext", now=3.0,
+    )  # fmt: skip
+    assert other_provider is not None and other_provider != first
+    await topups.event_processed(db, first, now=4.0)
+    row = await db.fetch_one(
+        "SELECT processed_at, body_enc FROM payment_events WHERE id = ?", (first,)
+    )
+    assert row is not None and row[0] == 4.0 and bytes(row[1]) == b"ciphertext"
