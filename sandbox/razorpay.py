@@ -10,6 +10,7 @@ The API (basic auth, `key_id:key_secret`; JSON bodies; every error is
   with a `callback_url`, unknown fields refused.
 * ``GET /v1/payment_links/{id}`` -> the link; `payments` is null until a payment is
   captured, then a list of `{amount, created_at, method, payment_id, status}`.
+* ``GET /v1/payment_links[?reference_id=&count=]`` -> ``{"payment_links": [...]}``.
 * ``POST /v1/payment_links/{id}/cancel`` -> the cancelled link; only a `created` link.
 * Unknown ids and unknown routes answer **400**, as Razorpay does, not 404; a bad key 401.
 
@@ -80,6 +81,21 @@ def create_app(state: RazorpayState) -> web.Application:
         link_id = request.match_info["link_id"]
         link = state.link_now(link_id)
         return json_response(link) if link is not None else no_such_link(link_id)
+
+    async def list_links(request: web.Request) -> web.Response:
+        if not state.is_authorized(request):
+            return unauthorized()
+        reference = request.query.get("reference_id")
+        links = [
+            state.link_now(link_id) or {}
+            for link_id, link in state.links.items()
+            if reference is None or link["reference_id"] == reference
+        ]
+        count = request.query.get("count", "")
+        if count.isdigit():
+            links = links[: int(count)]
+        # Not Razorpay's usual collection: `{"payment_links": [...]}`, as documented.
+        return json_response({"payment_links": links})
 
     async def cancel(request: web.Request) -> web.Response:
         if not state.is_authorized(request):
@@ -181,6 +197,7 @@ def create_app(state: RazorpayState) -> web.Application:
     def routes(router: web.UrlDispatcher) -> None:
         router.add_post("/v1/payment_links", create)
         router.add_post("/v1/payment_links/", create)
+        router.add_get("/v1/payment_links", list_links)
         router.add_get("/v1/payment_links/{link_id}", fetch)
         router.add_post("/v1/payment_links/{link_id}/cancel", cancel)
         router.add_put(f"{CONTROL_PREFIX}/webhook", put_webhook)

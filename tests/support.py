@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from pydantic import SecretStr
 
 from bot.providers.base import ProviderAdapter
@@ -112,3 +113,12 @@ async def fresh_postgres(name: str = "test") -> PostgresDatabase:
     schema = f"{name}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     await empty_schema(dsn, schema)
     return await open_postgres(dsn, schema=schema)
+
+
+async def serve_app(app: web.Application) -> tuple[web.AppRunner, str]:
+    """Serve an aiohttp app on 127.0.0.1 (a free port): the runner (clean it up) and its URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    return runner, f"http://127.0.0.1:{port}"

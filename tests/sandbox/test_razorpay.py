@@ -23,6 +23,7 @@ from sandbox.razorpay import (
     create_app,
 )
 from tests.sandbox.helpers import FakeClock
+from tests.support import serve_app
 
 AUTH = "Basic " + base64.b64encode(f"{DEFAULT_KEY_ID}:{DEFAULT_KEY_SECRET}".encode()).decode()
 NOW = 1_800_000_000.0
@@ -34,15 +35,6 @@ class Receiver:
 
     url: str = ""
     received: list[dict[str, Any]] = field(default_factory=list)
-
-
-async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return runner, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
@@ -73,9 +65,9 @@ async def razorpay() -> AsyncIterator[tuple[RazorpayState, str, Receiver]]:
 
     hook_app = web.Application()
     hook_app.router.add_post("/hook", webhook)
-    hook_runner, hook_url = await serve(hook_app)
+    hook_runner, hook_url = await serve_app(hook_app)
     receiver.url = hook_url + "/hook"
-    runner, url = await serve(create_app(state))
+    runner, url = await serve_app(create_app(state))
     state.webhook_url = receiver.url
     try:
         yield state, url, receiver
