@@ -83,6 +83,9 @@ class AlertKind(StrEnum):
     STAFF_ACTION = "staff_action"
     # the shop's own processes
     PROCESS_STALLED = "process_stalled"
+    # online top-ups (issue 28)
+    TOPUP_MISMATCH = "topup_mismatch"  # paid, but not what was asked (credited as paid)
+    TOPUP_REVERSED = "topup_reversed"  # refunded or disputed at the provider after credit
 
 
 class ProcessRole(StrEnum):

@@ -15,8 +15,9 @@ from enum import StrEnum
 
 import aiosqlite
 
+from core import alerts
 from core.domain import Money
-from storage import wallet
+from storage import staff_alerts, wallet
 from storage.database import Database
 
 ACTOR_PAYMENTS = "payments"
@@ -215,7 +216,8 @@ async def credit_in(
 ) -> Credit:
     """Inside an open transaction: credit what was paid, once, and mark the top-up paid.
     A top-up that ended unpaid (expired, cancelled) still credits: the buyer's money
-    arrived."""
+    arrived. Paid otherwise than asked (an amount, a currency, a second payment) is
+    credited as paid and raises a staff alert in the same transaction."""
     posted = await wallet.post_in(
         conn,
         wallet.Movement(
@@ -244,7 +246,21 @@ async def credit_in(
             TopupState.PAID.value,
         ),
     )
-    return Credit.CREDITED if cur.rowcount == 1 else Credit.EXTRA_PAYMENT
+    result = Credit.CREDITED if cur.rowcount == 1 else Credit.EXTRA_PAYMENT
+    if result is Credit.EXTRA_PAYMENT or payment.paid != topup.amount:
+        # Credited as paid, in the same transaction as the staff alert that says so.
+        await staff_alerts.raise_alert_in(
+            conn,
+            alerts.topup_mismatch(
+                topup.id,
+                topup.user_id,
+                topup.provider,
+                topup.amount,
+                payment.paid,
+                payment.payment_id,
+            ),
+        )
+    return result
 
 
 async def credit(
@@ -316,3 +332,66 @@ async def event_processed(db: Database, event_row: int, *, now: float | None = N
             "UPDATE payment_events SET processed_at = ? WHERE id = ? AND processed_at IS NULL",
             (now, event_row),
         )
+
+
+async def by_payment(db: Database, provider: str, payment_id: str) -> Topup | None:
+    row = await db.fetch_one(
+        "SELECT * FROM topups WHERE provider = ? AND payment_id = ?", (provider, payment_id)
+    )
+    return _topup(row) if row is not None else None
+
+
+async def reverse(
+    db: Database,
+    topup: Topup,
+    *,
+    reference: str,
+    payment_id: str,
+    taken: Money,
+    what: str,
+    now: float | None = None,
+) -> Money | None:
+    """The provider took `taken` back (`what`: "refunded", "disputed") after the credit:
+    take it from the wallet as far as the balance allows, never below zero, and tell
+    staff, in one transaction and once per `reference` (the provider's refund or dispute
+    id). Returns what was taken from the wallet (None: nothing, or applied before)."""
+    now = time.time() if now is None else now
+    key = f"topup-reversal:{topup.provider}:{reference}"
+    async with db.transaction() as conn:
+        balance = await wallet.balance_in(conn, topup.user_id, taken.currency)
+        amount = min(balance.minor, taken.minor)
+        adjusted = Money(amount, taken.currency) if amount > 0 else None
+        alert = alerts.topup_reversed(
+            topup.id,
+            topup.user_id,
+            topup.provider,
+            payment_id,
+            taken,
+            what,
+            adjusted=adjusted,
+            reference=reference,
+        )
+        # The alert's dedupe key is the once-marker: a reference seen before (the same
+        # refund announced twice, as `refund.created` then `refund.processed`) changes
+        # nothing, even if the balance has grown since.
+        if not await staff_alerts.raise_alert_in(conn, alert):
+            return None
+        if adjusted is not None:
+            await wallet.post_in(
+                conn,
+                wallet.Movement(
+                    user_id=topup.user_id,
+                    amount=Money(-amount, taken.currency),
+                    kind=wallet.EntryKind.ADJUSTMENT,
+                    actor=ACTOR_PAYMENTS,
+                    idempotency_key=key,
+                    note=f"top-up {topup.id}: {what} at {topup.provider} ({reference})",
+                ),
+                now=now,
+            )
+            await conn.execute(
+                "UPDATE topups SET refunded_minor = refunded_minor + ?, updated_at = ?"
+                " WHERE id = ?",
+                (amount, now, topup.id),
+            )
+    return adjusted

@@ -124,6 +124,14 @@ DIGEST_TEXT: dict[str, tuple[str, str]] = {
         "of the shop's processes went silent",
         "`/admin workers` shows who is alive; restart the silent ones.",
     ),
+    "topup_mismatch": (
+        "top-ups were paid otherwise than asked",
+        "Each was credited what was paid; check them at the payment provider.",
+    ),
+    "topup_reversed": (
+        "top-ups were refunded or disputed at the payment provider",
+        "Check each at the provider; the wallets were reduced as far as their balance allowed.",
+    ),
 }
 
 

@@ -41,6 +41,7 @@ from core.alerts.orders import (
     provider_key_unchecked,
     unknown_status,
 )
+from core.alerts.payments import topup_mismatch, topup_reversed
 from core.alerts.staff import (
     STUCK_ORDER_KEY,
     order_approved,
@@ -110,6 +111,8 @@ __all__ = [
     "shop_resumed",
     "staff_key",
     "stuck_order",
+    "topup_mismatch",
+    "topup_reversed",
     "unknown_status",
     "wallet_adjusted",
 ]

@@ -68,6 +68,84 @@ async def test_the_amount_paid_is_credited_not_the_amount_asked(db: Database) ->
     paid = await topups.get(db, "TOP-1")
     assert paid is not None and paid.amount == Money(50_000, "INR")
     assert paid.paid == Money(49_000, "INR")
+    assert await alert_kinds(db) == ["topup_mismatch"]
+
+
+async def test_a_payment_as_asked_raises_no_alert(db: Database) -> None:
+    topup = await open_topup(db)
+    await topups.credit(db, topup, Payment("pay_ok", Money(50_000, "INR")))
+    assert await alert_kinds(db) == []
+
+
+async def alert_kinds(db: Database) -> list[str]:
+    return [str(r[0]) for r in await db.fetch_all("SELECT kind FROM staff_alerts ORDER BY id")]
+
+
+async def test_a_reversal_takes_back_once_and_never_below_zero(db: Database) -> None:
+    topup = await open_topup(db)
+    await topups.credit(db, topup, Payment("pay_R", Money(50_000, "INR")))
+    # The buyer spends 30,000 of it on an order.
+    await wallet.post(
+        db,
+        wallet.Movement(
+            BUYER, Money(-30_000, "INR"), wallet.EntryKind.ORDER_DEBIT, "test", "ORD-1"
+        ),
+    )
+    taken = await topups.reverse(
+        db,
+        topup,
+        reference="rfnd_1",
+        payment_id="pay_R",
+        taken=Money(50_000, "INR"),
+        what="refunded",
+    )
+    assert taken == Money(20_000, "INR")  # all the balance allowed
+    assert await wallet.balance(db, BUYER, "INR") == Money(0, "INR")
+    # Announced again (refund.created, then refund.processed) after a new credit: nothing.
+    await wallet.post(
+        db, wallet.Movement(BUYER, Money(5_000, "INR"), wallet.EntryKind.CREDIT, "test", "c-2")
+    )
+    again = await topups.reverse(
+        db,
+        topup,
+        reference="rfnd_1",
+        payment_id="pay_R",
+        taken=Money(50_000, "INR"),
+        what="refunded",
+    )
+    assert again is None
+    assert await wallet.balance(db, BUYER, "INR") == Money(5_000, "INR")
+    assert await wallet.ledger_sum(db, BUYER, "INR") == Money(5_000, "INR")
+    assert await alert_kinds(db) == ["topup_reversed"]
+    message = await db.fetch_one("SELECT message FROM staff_alerts")
+    assert message is not None and "all its balance allowed" in message[0]
+    found = await topups.get(db, "TOP-1")
+    assert found is not None and found.refunded_minor == 20_000
+
+
+async def test_a_reversal_of_a_spent_balance_takes_nothing_and_says_so(db: Database) -> None:
+    topup = await open_topup(db)
+    await topups.credit(db, topup, Payment("pay_S", Money(50_000, "INR")))
+    await wallet.post(
+        db,
+        wallet.Movement(
+            BUYER, Money(-50_000, "INR"), wallet.EntryKind.ORDER_DEBIT, "test", "ORD-2"
+        ),
+    )
+    assert (
+        await topups.reverse(
+            db,
+            topup,
+            reference="dp_1",
+            payment_id="pay_S",
+            taken=Money(50_000, "INR"),
+            what="disputed",
+        )
+        is None
+    )
+    assert await wallet.balance(db, BUYER, "INR") == Money(0, "INR")
+    message = await db.fetch_one("SELECT message FROM staff_alerts")
+    assert message is not None and "Nothing was taken" in message[0]
 
 
 async def test_a_second_payment_of_a_paid_link_is_credited_and_flagged(db: Database) -> None:
@@ -80,6 +158,7 @@ async def test_a_second_payment_of_a_paid_link_is_credited_and_flagged(db: Datab
     )
     assert await wallet.balance(db, BUYER, "INR") == Money(100_000, "INR")
     assert await wallet.ledger_sum(db, BUYER, "INR") == Money(100_000, "INR")
+    assert await alert_kinds(db) == ["topup_mismatch"]
 
 
 async def test_a_payment_that_lands_after_expiry_still_credits(db: Database) -> None:
@@ -152,19 +231,34 @@ async def test_due_checks_are_claimed_once_and_released_by_a_check(
 
 async def test_webhook_events_are_stored_once_per_event_id(db: Database) -> None:
     first = await topups.record_event(
-        db, provider="razorpay", event_id="evt_1", kind="payment_link.paid",
-        topup_id="TOP-1", body_enc=b"ciphertext", now=1.0,
-    )  # fmt: skip
+        db,
+        provider="razorpay",
+        event_id="evt_1",
+        kind="payment_link.paid",
+        topup_id="TOP-1",
+        body_enc=b"ciphertext",
+        now=1.0,
+    )
     assert first is not None
     again = await topups.record_event(
-        db, provider="razorpay", event_id="evt_1", kind="payment_link.paid",
-        topup_id="TOP-1", body_enc=b"ciphertext", now=2.0,
-    )  # fmt: skip
+        db,
+        provider="razorpay",
+        event_id="evt_1",
+        kind="payment_link.paid",
+        topup_id="TOP-1",
+        body_enc=b"ciphertext",
+        now=2.0,
+    )
     assert again is None
     other_provider = await topups.record_event(
-        db, provider="stripe", event_id="evt_1", kind="checkout.session.completed",
-        topup_id=None, body_enc=b"ciphertext", now=3.0,
-    )  # fmt: skip
+        db,
+        provider="stripe",
+        event_id="evt_1",
+        kind="checkout.session.completed",
+        topup_id=None,
+        body_enc=b"ciphertext",
+        now=3.0,
+    )
     assert other_provider is not None and other_provider != first
     await topups.event_processed(db, first, now=4.0)
     row = await db.fetch_one(

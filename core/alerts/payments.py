@@ -1,0 +1,54 @@
+"""Alerts about online top-ups (issue 28): money that arrived otherwise than asked, and
+money the provider took back. Pure builders, as the rest of the catalogue."""
+
+from __future__ import annotations
+
+from core.domain import Money
+from core.kinds import Alert, AlertKind
+
+
+def topup_mismatch(
+    topup_id: str, user_id: int, provider: str, asked: Money, paid: Money, payment_id: str
+) -> Alert:
+    """Credited what the provider says was paid, which is not what was asked (a partial
+    payment, another currency, a link paid twice)."""
+    return Alert(
+        AlertKind.TOPUP_MISMATCH,
+        f"💱 Top-up `{topup_id}` of <@{user_id}> asked {asked.format()} at {provider}, and "
+        f"{paid.format()} was paid (payment `{payment_id}`). The wallet was credited what "
+        "was paid. Check the payment at the provider; correct the balance with "
+        "`/admin wallet adjust` if the shop should.",
+        f"topup_mismatch:{provider}:{payment_id}",
+        group_key="topup_mismatch",
+    )
+
+
+def topup_reversed(
+    topup_id: str,
+    user_id: int,
+    provider: str,
+    payment_id: str,
+    taken: Money,
+    what: str,
+    *,
+    adjusted: Money | None,
+    reference: str,
+) -> Alert:
+    """The provider took money back after the credit (`what`: refunded, disputed).
+    `adjusted`: what was taken from the wallet (None: the balance didn't allow it)."""
+    if adjusted is not None and adjusted.minor == taken.minor:
+        done = f"The wallet was reduced by {adjusted.format()} (audited)."
+    elif adjusted is not None:
+        done = (
+            f"The wallet was reduced by {adjusted.format()}, all its balance allowed; the "
+            "rest was already spent. Decide with the buyer."
+        )
+    else:
+        done = "Nothing was taken from the wallet: its balance is spent. Decide with the buyer."
+    return Alert(
+        AlertKind.TOPUP_REVERSED,
+        f"↩️ Top-up `{topup_id}` of <@{user_id}>: {provider} {what} {taken.format()} of "
+        f"payment `{payment_id}`. {done}",
+        f"topup_reversed:{provider}:{reference}",
+        group_key="topup_reversed",
+    )
