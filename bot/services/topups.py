@@ -1,0 +1,195 @@
+"""Online top-ups (issue 28): a payment link per top-up, and the one credit it leads to.
+
+Two paths credit a top-up and neither trusts the other: a verified webhook
+(`apply_event`, from bot/payment_webhooks.py) and reconciliation by polling
+(`reconcile_due_topups`, a scheduler job, which works with no public URL at all and
+catches every webhook that never came). Both credit what the provider says was paid,
+under one ledger key per payment (storage.topups.credit_in), so the second changes
+nothing. Every state change is a compare-and-set in storage.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from bot.errors import UserFacingError
+from bot.payments.base import LinkState, PaymentClient, PaymentLink
+from bot.providers.errors import ProviderError, ProviderRejected, SubmissionAmbiguous
+from core.domain import Money
+from storage import topups
+from storage.database import Database
+from storage.topups import Credit, Payment, Topup, TopupState
+
+log = logging.getLogger(__name__)
+
+# How long a buyer has to pay a link (Razorpay wants at least 15 minutes; Stripe's
+# Checkout Sessions 30 minutes to 24 hours).
+LINK_TTL_SECONDS = 30 * 60
+# Reconciliation: the first check soon after the link is made, then less often.
+FIRST_CHECK_AFTER = 20.0
+CHECK_EVERY = 60.0
+CHECK_LEASE = 120.0
+CHECK_BATCH = 50
+
+
+class TopupRefused(UserFacingError):
+    """A top-up that can't be started, said to the buyer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What a provider's word did to a top-up."""
+
+    credits: tuple[Credit, ...] = ()
+    ended: TopupState | None = None
+
+
+def new_topup_id() -> str:
+    # Razorpay's reference_id holds at most 40 characters; this is 16.
+    return "TOP-" + secrets.token_hex(6).upper()
+
+
+class TopupService:
+    def __init__(
+        self,
+        db: Database,
+        clients: Mapping[str, PaymentClient],
+        *,
+        currencies: Mapping[str, str],
+        clock: Callable[[], float] = time.time,
+        owner: str | None = None,
+    ) -> None:
+        self.db = db
+        self.clients = clients
+        # Which provider takes which currency (INR: razorpay, the rest: stripe).
+        self.currencies = currencies
+        self.clock = clock
+        self.owner = owner
+
+    def provider_for(self, currency: str) -> PaymentClient:
+        name = self.currencies.get(currency.upper()) or self.currencies.get("*")
+        client = self.clients.get(name or "")
+        if client is None:
+            raise TopupRefused(f"Paying online in {currency.upper()} isn't set up in this shop.")
+        return client
+
+    async def start(
+        self, *, user_id: int, guild_id: int | None, amount: Money, draft_id: str | None = None
+    ) -> Topup:
+        """Record the top-up, ask the provider for a link, and return it open. The row
+        exists before the provider is asked, so a link made just before a crash or a lost
+        answer is found again by its reference (our id)."""
+        if amount.minor <= 0:
+            raise TopupRefused("A top-up must be more than zero.")
+        client = self.provider_for(amount.currency)
+        now = self.clock()
+        topup = await topups.create(
+            self.db,
+            topup_id=new_topup_id(),
+            user_id=user_id,
+            guild_id=guild_id,
+            provider=client.name,
+            amount=amount,
+            draft_id=draft_id,
+            now=now,
+        )
+        try:
+            link = await client.create_link(
+                reference=topup.id,
+                amount=amount,
+                description=f"Store credit {topup.id}",
+                expires_at=now + LINK_TTL_SECONDS,
+            )
+        except (SubmissionAmbiguous, ProviderRejected) as exc:
+            # The answer was lost, or the provider says our reference was used: it may
+            # have made the link. Look before saying anything.
+            link = await self._find_after(client, topup, exc)
+        except ProviderError as exc:
+            await topups.end(self.db, topup.id, TopupState.FAILED, expect=TopupState.CREATING)
+            log.warning("top-up %s: %s could not make a link: %s", topup.id, client.name, exc)
+            raise TopupRefused(
+                "The payment provider didn't answer; nothing was charged. Try again in a minute."
+            ) from None
+        await topups.opened(
+            self.db,
+            topup.id,
+            remote_id=link.remote_id,
+            url=link.url,
+            expires_at=link.expires_at,
+            next_check_at=now + FIRST_CHECK_AFTER,
+            now=self.clock(),
+        )
+        opened = await topups.get(self.db, topup.id)
+        assert opened is not None
+        return opened
+
+    async def _find_after(
+        self, client: PaymentClient, topup: Topup, cause: ProviderError
+    ) -> PaymentLink:
+        try:
+            found = await client.find_link(topup.id)
+        except ProviderError:
+            found = None
+        if found is None:
+            await topups.end(self.db, topup.id, TopupState.FAILED, expect=TopupState.CREATING)
+            log.warning("top-up %s: no link at %s after %s", topup.id, client.name, cause)
+            message = (
+                cause.user_message
+                if isinstance(cause, ProviderRejected) and cause.user_message
+                else "the payment provider didn't answer"
+            )
+            raise TopupRefused(f"No payment link was made ({message}); nothing was charged.")
+        return found
+
+    # -- what a provider says ----------------------------------------------------------
+
+    async def apply_link(self, topup: Topup, link: PaymentLink) -> Applied:
+        """Apply a link as the provider reads now: credit each captured payment (once),
+        or end an unpaid one. Paid beats ended: money that arrived is credited."""
+        credits = [
+            await topups.credit(self.db, topup, Payment(p.payment_id, p.paid), now=self.clock())
+            for p in link.payments
+        ]
+        ended: TopupState | None = None
+        if not link.payments and link.state in (LinkState.EXPIRED, LinkState.CANCELLED):
+            state = (
+                TopupState.EXPIRED if link.state is LinkState.EXPIRED else (TopupState.CANCELLED)
+            )
+            if await topups.end(self.db, topup.id, state, expect=TopupState.OPEN, now=self.clock()):
+                ended = state
+        elif not link.state.is_final and not link.payments:
+            await topups.checked(self.db, topup.id, next_check_at=self.clock() + CHECK_EVERY)
+        return Applied(tuple(credits), ended)
+
+    async def check(self, topup: Topup) -> Applied:
+        """Reconcile one top-up now (the job, and staff's Check now)."""
+        if topup.remote_id is None:
+            return Applied()
+        client = self.clients.get(topup.provider)
+        if client is None:
+            return Applied()
+        try:
+            link = await client.fetch_link(topup.remote_id)
+        except ProviderError as exc:
+            log.warning("top-up %s: checking at %s failed: %s", topup.id, topup.provider, exc)
+            await topups.checked(self.db, topup.id, next_check_at=self.clock() + CHECK_EVERY)
+            return Applied()
+        return await self.apply_link(topup, link)
+
+    async def reconcile_due_topups(self) -> int:
+        """The job: every open top-up whose check is due, claimed so no two processes
+        check one at once. Errors are per top-up."""
+        now = self.clock()
+        due = await topups.claim_due_checks(
+            self.db, now=now, lease_until=now + CHECK_LEASE, limit=CHECK_BATCH, owner=self.owner
+        )
+        for topup in due:
+            try:
+                await self.check(topup)
+            except Exception:
+                log.exception("reconciling top-up %s failed", topup.id)
+        return len(due)

@@ -1,0 +1,124 @@
+"""The top-up service against the Razorpay sandbox over real HTTP and a real SQLite file
+(issue 28): a link per top-up, found again after a lost answer, and reconciliation
+crediting what was paid exactly once, or ending an unpaid link with nothing credited."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from bot.payments.razorpay import build_razorpay
+from bot.services.topups import TopupRefused, TopupService
+from core.domain import Money
+from sandbox.common import Fault
+from sandbox.razorpay import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, RazorpayState, create_app
+from storage import topups, wallet
+from storage.database import Database, open_database
+from storage.topups import TopupState
+from tests.support import serve_app
+
+BUYER = 21
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def shop(tmp_path: Path) -> AsyncIterator[tuple[TopupService, RazorpayState, Clock]]:
+    clock = Clock()
+    state = RazorpayState(wall_clock=clock)
+    state.hang_seconds = 2.0
+    runner, url = await serve_app(create_app(state))
+    db: Database = await open_database(tmp_path / "shop.sqlite3")
+    client = build_razorpay(url, DEFAULT_KEY_ID, SecretStr(DEFAULT_KEY_SECRET), timeout=0.5)
+    client.retry_backoff = 0.01
+    service = TopupService(db, {"razorpay": client}, currencies={"INR": "razorpay"}, clock=clock)
+    try:
+        yield service, state, clock
+    finally:
+        await client.aclose()
+        await db.close()
+        await runner.cleanup()
+
+
+async def test_a_paid_link_is_credited_once_by_reconciliation(
+    shop: tuple[TopupService, RazorpayState, Clock],
+) -> None:
+    service, state, clock = shop
+    topup = await service.start(user_id=BUYER, guild_id=1, amount=Money(50_000, "INR"))
+    assert topup.state is TopupState.OPEN and topup.url and topup.remote_id
+    link = state.links[topup.remote_id]
+    assert link["reference_id"] == topup.id and link["amount"] == 50_000
+    # Nothing is due before the first check.
+    assert await service.reconcile_due_topups() == 0
+    state.pay(topup.remote_id, None)
+    clock.now += 30
+    assert await service.reconcile_due_topups() == 1
+    assert await wallet.balance(service.db, BUYER, "INR") == Money(50_000, "INR")
+    # Paid: never due again, and a staff "Check now" credits nothing more.
+    clock.now += 3600
+    assert await service.reconcile_due_topups() == 0
+    paid = await topups.get(service.db, topup.id)
+    assert paid is not None and paid.state is TopupState.PAID
+    await service.check(paid)
+    assert await wallet.ledger_sum(service.db, BUYER, "INR") == Money(50_000, "INR")
+    assert len(await wallet.entries(service.db, BUYER)) == 1
+
+
+async def test_an_unpaid_link_is_checked_again_and_an_expired_one_ends_with_nothing(
+    shop: tuple[TopupService, RazorpayState, Clock],
+) -> None:
+    service, _, clock = shop
+    topup = await service.start(user_id=BUYER, guild_id=1, amount=Money(10_000, "INR"))
+    assert topup.remote_id is not None
+    clock.now += 30
+    assert await service.reconcile_due_topups() == 1
+    checked = await topups.get(service.db, topup.id)
+    assert checked is not None and checked.state is TopupState.OPEN and checked.checks == 1
+    # The link's 30 minutes pass: the provider says expired.
+    clock.now += 31 * 60
+    assert await service.reconcile_due_topups() == 1
+    ended = await topups.get(service.db, topup.id)
+    assert ended is not None and ended.state is TopupState.EXPIRED
+    assert await wallet.balances(service.db, BUYER) == []
+
+
+async def test_a_lost_create_answer_finds_the_link_instead_of_making_two(
+    shop: tuple[TopupService, RazorpayState, Clock],
+) -> None:
+    service, state, _ = shop
+    state.add_fault(Fault("hang", method="POST"))
+    topup = await service.start(user_id=BUYER, guild_id=1, amount=Money(10_000, "INR"))
+    assert topup.state is TopupState.OPEN
+    assert len(state.links) == 1 and topup.remote_id in state.links
+
+
+async def test_a_provider_down_refuses_with_one_line_and_charges_nothing(
+    shop: tuple[TopupService, RazorpayState, Clock],
+) -> None:
+    service, state, _ = shop
+    state.add_fault(Fault("server_error", method="POST"))
+    with pytest.raises(TopupRefused) as refused:
+        await service.start(user_id=BUYER, guild_id=1, amount=Money(10_000, "INR"))
+    assert "nothing was charged" in refused.value.user_message
+    assert state.links == {}
+    rows = await service.db.fetch_all("SELECT state FROM topups")
+    assert [r[0] for r in rows] == ["failed"]
+
+
+async def test_a_currency_without_a_provider_is_refused(
+    shop: tuple[TopupService, RazorpayState, Clock],
+) -> None:
+    service, state, _ = shop
+    with pytest.raises(TopupRefused) as refused:
+        await service.start(user_id=BUYER, guild_id=1, amount=Money(500, "USD"))
+    assert "USD" in refused.value.user_message
+    assert state.requests == []
