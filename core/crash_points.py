@@ -16,6 +16,8 @@ Adding a point is one line where it belongs: `crash_point("area.moment")`. The p
                       transaction, not committed
 - `dm.claimed`        a DM's outbox row is claimed; the DM is not sent
 - `dm.sent`           the DM went out; that it did is not recorded
+- `topup.event_stored` a verified webhook event is stored (and will be answered 2xx);
+                      its credit is not written
 """
 
 from __future__ import annotations

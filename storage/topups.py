@@ -395,3 +395,26 @@ async def reverse(
                 (amount, now, topup.id),
             )
     return adjusted
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: int
+    provider: str
+    event_id: str
+    kind: str
+    body_enc: bytes
+
+    def headers(self) -> dict[str, str]:
+        """What the parser needs of the delivery's headers (the event id)."""
+        return {"X-Razorpay-Event-Id": self.event_id}
+
+
+async def pending_events(db: Database, *, older_than: float, limit: int = 100) -> list[StoredEvent]:
+    """Events stored before `older_than` and never applied (a crash after the 2xx)."""
+    rows = await db.fetch_all(
+        "SELECT id, provider, event_id, kind, body_enc FROM payment_events"
+        " WHERE processed_at IS NULL AND received_at < ? ORDER BY received_at LIMIT ?",
+        (older_than, limit),
+    )
+    return [StoredEvent(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]

@@ -9,6 +9,7 @@ the interface is not one provider's shape.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -47,6 +48,34 @@ class PaymentLink:
     expires_at: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class Reversal:
+    """Money the provider took back after a payment: a refund or a dispute."""
+
+    payment_id: str
+    reference: str  # the refund's or dispute's id: applied once
+    taken: Money
+    what: str  # "refunded", "disputed"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentEvent:
+    """A verified webhook event in our words. Events we don't act on have none of
+    `payments`, `ended` and `reversal`, and are stored and answered all the same."""
+
+    event_id: str
+    kind: str  # the provider's own name for it
+    reference: str | None = None  # our top-up id, when the event carries it
+    remote_id: str | None = None
+    payments: tuple[CapturedPayment, ...] = ()
+    ended: LinkState | None = None
+    reversal: Reversal | None = None
+
+
+class EventUnreadable(Exception):
+    """A verified body that isn't an event we can read (answered 400, nothing stored)."""
+
+
 class PaymentClient(ABC):
     """One payment provider's API: create a link for a top-up, read it back, cancel it,
     and check the key with a call that changes nothing."""
@@ -72,6 +101,10 @@ class PaymentClient(ABC):
     @abstractmethod
     async def check_key(self) -> None:
         """Raise ProviderAuthError when the key is refused; change nothing."""
+
+    @abstractmethod
+    def parse_event(self, body: bytes, headers: Mapping[str, str]) -> PaymentEvent:
+        """Read a webhook body whose signature was verified; EventUnreadable if not."""
 
     @abstractmethod
     async def aclose(self) -> None: ...

@@ -11,13 +11,23 @@ Contract notes (docs/payments.md): basic auth `key_id:key_secret`; amounts in su
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, SecretStr, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, SecretStr, StrictInt, StrictStr, ValidationError
 
-from bot.payments.base import CapturedPayment, LinkState, PaymentClient, PaymentLink
+from bot.payments.base import (
+    CapturedPayment,
+    EventUnreadable,
+    LinkState,
+    PaymentClient,
+    PaymentEvent,
+    PaymentLink,
+    Reversal,
+)
 from bot.providers.errors import ProviderProtocolError
 from bot.providers.http import ProviderHttp, build_client, identifier
 from core.domain import Money
@@ -54,6 +64,47 @@ class _Link(BaseModel):
 class _LinkList(BaseModel):
     model_config = ConfigDict(extra="ignore")
     payment_links: list[_Link]
+
+
+class _EventPayment(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: StrictStr
+    amount: StrictInt
+    currency: StrictStr
+    status: StrictStr
+
+
+class _EventRefund(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: StrictStr
+    amount: StrictInt
+    currency: StrictStr
+    payment_id: StrictStr
+
+
+class _LinkEntity(BaseModel):
+    entity: _Link
+
+
+class _PaymentEntity(BaseModel):
+    entity: _EventPayment
+
+
+class _RefundEntity(BaseModel):
+    entity: _EventRefund
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    payment_link: _LinkEntity | None = None
+    payment: _PaymentEntity | None = None
+    refund: _RefundEntity | None = None
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    event: StrictStr
+    payload: _Payload
 
 
 class RazorpayClient(ProviderHttp, PaymentClient):
@@ -153,6 +204,41 @@ class RazorpayClient(ProviderHttp, PaymentClient):
     async def check_key(self) -> None:
         # A list of at most one link: read-only, and refused with 401 for a bad key.
         await self._request("GET", "/v1/payment_links?count=1", idempotent=True)
+
+    def parse_event(self, body: bytes, headers: Mapping[str, str]) -> PaymentEvent:
+        """A Razorpay event: its id is the `X-Razorpay-Event-Id` header (the body has
+        none). Link events carry the link (with our reference) and, when paid, the
+        payment; refund events carry the refund and its payment."""
+        event_id = headers.get("X-Razorpay-Event-Id") or headers.get("x-razorpay-event-id")
+        if not event_id or len(event_id) > 64 or not event_id.isascii():
+            raise EventUnreadable("no X-Razorpay-Event-Id")
+        try:
+            event = _Event.model_validate_json(body)
+        except ValidationError:
+            raise EventUnreadable("not a Razorpay event") from None
+        payload = event.payload
+        link = payload.payment_link.entity if payload.payment_link else None
+        common = PaymentEvent(
+            event_id=event_id,
+            kind=event.event[:64],
+            reference=(link.reference_id or None) if link else None,
+            remote_id=link.id if link else None,
+        )
+        if event.event in ("payment_link.paid", "payment_link.partially_paid"):
+            payment = payload.payment.entity if payload.payment else None
+            if payment is None or payment.status != "captured":
+                return common
+            paid = CapturedPayment(payment.id, Money(payment.amount, payment.currency.upper()))
+            return replace(common, payments=(paid,))
+        if event.event in ("payment_link.expired", "payment_link.cancelled"):
+            ended = LinkState.EXPIRED if event.event.endswith("expired") else LinkState.CANCELLED
+            return replace(common, ended=ended)
+        if event.event in ("refund.created", "refund.processed") and payload.refund:
+            refund = payload.refund.entity
+            taken = Money(refund.amount, refund.currency.upper())
+            reversal = Reversal(refund.payment_id, refund.id, taken, "refunded")
+            return replace(common, reversal=reversal)
+        return common
 
     async def aclose(self) -> None:
         await self._client.aclose()

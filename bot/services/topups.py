@@ -17,8 +17,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bot.errors import UserFacingError
-from bot.payments.base import LinkState, PaymentClient, PaymentLink
+from bot.payments.base import LinkState, PaymentClient, PaymentEvent, PaymentLink
 from bot.providers.errors import ProviderError, ProviderRejected, SubmissionAmbiguous
+from core.crash_points import crash_point
+from core.crypto import DeliveryCipher
 from core.domain import Money
 from storage import topups
 from storage.database import Database
@@ -60,10 +62,12 @@ class TopupService:
         clients: Mapping[str, PaymentClient],
         *,
         currencies: Mapping[str, str],
+        cipher: DeliveryCipher,
         clock: Callable[[], float] = time.time,
         owner: str | None = None,
     ) -> None:
         self.db = db
+        self.cipher = cipher
         self.clients = clients
         # Which provider takes which currency (INR: razorpay, the rest: stripe).
         self.currencies = currencies
@@ -179,6 +183,84 @@ class TopupService:
             await topups.checked(self.db, topup.id, next_check_at=self.clock() + CHECK_EVERY)
             return Applied()
         return await self.apply_link(topup, link)
+
+    # -- webhooks ------------------------------------------------------------------------
+
+    async def receive_event(self, provider: str, event: PaymentEvent, body: bytes) -> bool:
+        """A verified webhook event: store it (encrypted: it names the payer) once per
+        event id, then apply it. False for an event delivered before (nothing done).
+        The endpoint answers 2xx once this has stored it; applying it is safe to repeat
+        (`apply_pending_events` finishes what a crash interrupted)."""
+        topup = await self._topup_for(provider, event)
+        row = await topups.record_event(
+            self.db,
+            provider=provider,
+            event_id=event.event_id,
+            kind=event.kind,
+            topup_id=topup.id if topup is not None else None,
+            body_enc=self.cipher.encrypt_text(body.decode("utf-8", errors="replace")),
+            now=self.clock(),
+        )
+        if row is None:
+            return False
+        crash_point("topup.event_stored")
+        await self._apply_event(topup, event)
+        await topups.event_processed(self.db, row, now=self.clock())
+        return True
+
+    async def _topup_for(self, provider: str, event: PaymentEvent) -> Topup | None:
+        if event.reference:
+            found = await topups.get(self.db, event.reference)
+            if found is not None and found.provider == provider:
+                return found
+        if event.remote_id:
+            return await topups.by_remote(self.db, provider, event.remote_id)
+        if event.reversal is not None:
+            return await topups.by_payment(self.db, provider, event.reversal.payment_id)
+        return None
+
+    async def _apply_event(self, topup: Topup | None, event: PaymentEvent) -> None:
+        if topup is None:
+            # Not one of ours (another integration on the same account): stored, ignored.
+            return
+        now = self.clock()
+        for payment in event.payments:
+            await topups.credit(self.db, topup, Payment(payment.payment_id, payment.paid), now=now)
+        if event.ended is not None and not event.payments:
+            state = (
+                TopupState.EXPIRED if event.ended is LinkState.EXPIRED else (TopupState.CANCELLED)
+            )
+            await topups.end(self.db, topup.id, state, expect=TopupState.OPEN, now=now)
+        if event.reversal is not None:
+            reversal = event.reversal
+            await topups.reverse(
+                self.db,
+                topup,
+                reference=reversal.reference,
+                payment_id=reversal.payment_id,
+                taken=reversal.taken,
+                what=reversal.what,
+                now=now,
+            )
+
+    async def apply_pending_events(self) -> int:
+        """Events stored but not applied (the process died between the 2xx and the
+        credit): apply them now. Applying twice is harmless (keys and compare-and-sets)."""
+        applied = 0
+        for pending in await topups.pending_events(self.db, older_than=self.clock() - 5):
+            client = self.clients.get(pending.provider)
+            if client is None:
+                continue
+            try:
+                body = self.cipher.decrypt_text(pending.body_enc).encode()
+                event = client.parse_event(body, pending.headers())
+                topup = await self._topup_for(pending.provider, event)
+                await self._apply_event(topup, event)
+                await topups.event_processed(self.db, pending.id, now=self.clock())
+                applied += 1
+            except Exception:
+                log.exception("applying stored %s event %s failed", pending.provider, pending.id)
+        return applied
 
     async def reconcile_due_topups(self) -> int:
         """The job: every open top-up whose check is due, claimed so no two processes

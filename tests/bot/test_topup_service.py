@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from bot.payments.base import EventUnreadable
 from bot.payments.razorpay import build_razorpay
 from bot.services.topups import TopupRefused, TopupService
+from core.crypto import DeliveryCipher
 from core.domain import Money
 from sandbox.common import Fault
 from sandbox.razorpay import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, RazorpayState, create_app
@@ -40,7 +42,13 @@ async def shop(tmp_path: Path) -> AsyncIterator[tuple[TopupService, RazorpayStat
     db: Database = await open_database(tmp_path / "shop.sqlite3")
     client = build_razorpay(url, DEFAULT_KEY_ID, SecretStr(DEFAULT_KEY_SECRET), timeout=0.5)
     client.retry_backoff = 0.01
-    service = TopupService(db, {"razorpay": client}, currencies={"INR": "razorpay"}, clock=clock)
+    service = TopupService(
+        db,
+        {"razorpay": client},
+        currencies={"INR": "razorpay"},
+        cipher=DeliveryCipher(SecretStr(DeliveryCipher.generate_key())),
+        clock=clock,
+    )
     try:
         yield service, state, clock
     finally:
@@ -122,3 +130,108 @@ async def test_a_currency_without_a_provider_is_refused(
         await service.start(user_id=BUYER, guild_id=1, amount=Money(500, "USD"))
     assert "USD" in refused.value.user_message
     assert state.requests == []
+
+
+def delivered(state: RazorpayState, event_id: str) -> tuple[bytes, dict[str, str]]:
+    """An event exactly as the sandbox signs and sends it (body and headers)."""
+    return state.events[event_id], {"X-Razorpay-Event-Id": event_id}
+
+
+async def test_a_webhook_five_times_and_the_poll_credit_once(
+    shop: tuple[TopupService, RazorpayState, Clock],
+) -> None:
+    service, state, clock = shop
+    topup = await service.start(user_id=BUYER, guild_id=1, amount=Money(50_000, "INR"))
+    assert topup.remote_id is not None
+    _, event_id = state.pay(topup.remote_id, None)
+    body, headers = delivered(state, event_id)
+    client = service.clients["razorpay"]
+    event = client.parse_event(body, headers)
+    results = [await service.receive_event("razorpay", event, body) for _ in range(5)]
+    assert results == [True, False, False, False, False]
+    clock.now += 30
+    await service.reconcile_due_topups()  # not due any more: paid
+    await service.check(topup)  # staff's Check now, with the record read before the credit
+    assert await wallet.balance(service.db, BUYER, "INR") == Money(50_000, "INR")
+    assert len(await wallet.entries(service.db, BUYER)) == 1
+    rows = await service.db.fetch_all("SELECT processed_at, body_enc FROM payment_events")
+    assert len(rows) == 1 and rows[0][0] is not None
+    assert b"payer@example.com" not in bytes(rows[0][1])  # the body is kept encrypted
+
+
+async def test_an_event_stored_but_not_applied_is_applied_after_a_restart(
+    shop: tuple[TopupService, RazorpayState, Clock],
+) -> None:
+    service, state, clock = shop
+    topup = await service.start(user_id=BUYER, guild_id=1, amount=Money(20_000, "INR"))
+    assert topup.remote_id is not None
+    _, event_id = state.pay(topup.remote_id, None)
+    body, _ = delivered(state, event_id)
+    # What the endpoint stores before its 2xx; the process dies before applying it.
+    await topups.record_event(
+        service.db,
+        provider="razorpay",
+        event_id=event_id,
+        kind="payment_link.paid",
+        topup_id=topup.id,
+        body_enc=service.cipher.encrypt_text(body.decode()),
+        now=clock.now,
+    )
+    assert await service.apply_pending_events() == 0  # too fresh: the receiver may be on it
+    clock.now += 10
+    assert await service.apply_pending_events() == 1
+    assert await service.apply_pending_events() == 0
+    assert await wallet.balance(service.db, BUYER, "INR") == Money(20_000, "INR")
+
+
+async def test_expired_event_ends_the_top_up_and_a_late_payment_still_credits(
+    shop: tuple[TopupService, RazorpayState, Clock],
+) -> None:
+    service, state, _ = shop
+    topup = await service.start(user_id=BUYER, guild_id=1, amount=Money(20_000, "INR"))
+    assert topup.remote_id is not None
+    client = service.clients["razorpay"]
+    expired_id = state.expire(topup.remote_id)
+    assert expired_id is not None
+    body, headers = delivered(state, expired_id)
+    await service.receive_event("razorpay", client.parse_event(body, headers), body)
+    ended = await topups.get(service.db, topup.id)
+    assert ended is not None and ended.state is TopupState.EXPIRED
+    assert await wallet.balances(service.db, BUYER) == []
+    # The payer was mid-checkout: the money arrives after all, and is the buyer's.
+    _, paid_id = state.pay(topup.remote_id, None)
+    body, headers = delivered(state, paid_id)
+    await service.receive_event("razorpay", client.parse_event(body, headers), body)
+    assert await wallet.balance(service.db, BUYER, "INR") == Money(20_000, "INR")
+
+
+async def test_a_refund_at_the_provider_takes_the_credit_back_once(
+    shop: tuple[TopupService, RazorpayState, Clock],
+) -> None:
+    service, state, _ = shop
+    topup = await service.start(user_id=BUYER, guild_id=1, amount=Money(20_000, "INR"))
+    assert topup.remote_id is not None
+    client = service.clients["razorpay"]
+    payment_id, paid_id = state.pay(topup.remote_id, None)
+    body, headers = delivered(state, paid_id)
+    await service.receive_event("razorpay", client.parse_event(body, headers), body)
+    refund_id = state.refund(payment_id, 5_000)
+    body, headers = delivered(state, refund_id)
+    event = client.parse_event(body, headers)
+    assert event.reversal is not None and event.reversal.taken == Money(5_000, "INR")
+    await service.receive_event("razorpay", event, body)
+    assert await wallet.balance(service.db, BUYER, "INR") == Money(15_000, "INR")
+    kinds = [r[0] for r in await service.db.fetch_all("SELECT kind FROM staff_alerts")]
+    assert kinds == ["topup_reversed"]
+
+
+def test_unreadable_events_are_refused_by_name(
+    shop: tuple[TopupService, RazorpayState, Clock],
+) -> None:
+    client = shop[0].clients["razorpay"]
+    with pytest.raises(EventUnreadable):
+        client.parse_event(b'{"event": "payment_link.paid"}', {"X-Razorpay-Event-Id": "evt_1"})
+    with pytest.raises(EventUnreadable):
+        client.parse_event(b"\xff\xfe not json", {"X-Razorpay-Event-Id": "evt_1"})
+    with pytest.raises(EventUnreadable):
+        client.parse_event(b'{"event": "x", "payload": {}}', {})
