@@ -50,6 +50,15 @@ class Applied:
     ended: TopupState | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class StoredDelivery:
+    """A webhook event stored and not yet applied."""
+
+    row: int
+    topup: Topup | None
+    event: PaymentEvent
+
+
 def new_topup_id() -> str:
     # Razorpay's reference_id holds at most 40 characters; this is 16.
     return "TOP-" + secrets.token_hex(6).upper()
@@ -187,10 +196,21 @@ class TopupService:
     # -- webhooks ------------------------------------------------------------------------
 
     async def receive_event(self, provider: str, event: PaymentEvent, body: bytes) -> bool:
-        """A verified webhook event: store it (encrypted: it names the payer) once per
-        event id, then apply it. False for an event delivered before (nothing done).
-        The endpoint answers 2xx once this has stored it; applying it is safe to repeat
-        (`apply_pending_events` finishes what a crash interrupted)."""
+        """Store a verified event, then apply it (`store_event` + `apply_stored`).
+        False for an event delivered before (nothing done)."""
+        stored = await self.store_event(provider, event, body)
+        if stored is None:
+            return False
+        await self.apply_stored(stored)
+        return True
+
+    async def store_event(
+        self, provider: str, event: PaymentEvent, body: bytes
+    ) -> StoredDelivery | None:
+        """Store a verified webhook event (encrypted: it names the payer) once per event
+        id. None for an event delivered before. Once this returns, the endpoint may
+        answer 2xx: applying is safe to repeat, and `apply_pending_events` finishes what
+        a crash interrupted."""
         topup = await self._topup_for(provider, event)
         row = await topups.record_event(
             self.db,
@@ -202,11 +222,13 @@ class TopupService:
             now=self.clock(),
         )
         if row is None:
-            return False
+            return None
         crash_point("topup.event_stored")
-        await self._apply_event(topup, event)
-        await topups.event_processed(self.db, row, now=self.clock())
-        return True
+        return StoredDelivery(row, topup, event)
+
+    async def apply_stored(self, stored: StoredDelivery) -> None:
+        await self._apply_event(stored.topup, stored.event)
+        await topups.event_processed(self.db, stored.row, now=self.clock())
 
     async def _topup_for(self, provider: str, event: PaymentEvent) -> Topup | None:
         if event.reference:

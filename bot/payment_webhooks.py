@@ -1,0 +1,113 @@
+"""The payment webhook endpoint (issue 28): a small aiohttp server, off unless the owner
+turns it on, listening where they say (behind their reverse proxy).
+
+For each delivery, in this order:
+
+1. read the raw body, at most MAX_BODY_BYTES (413 past it);
+2. verify its signature against every webhook secret, newest first: 401 with nothing
+   written when it is missing or wrong;
+3. read the event (400 when it isn't one), store it once per event id, answer 200
+   (503 when it could not be stored, so the provider delivers it again);
+4. then apply it (credit, end, reverse). Applying is safe to repeat, and an event stored
+   but not applied (a crash, an error) is finished by the `apply_pending_events` job.
+
+Bodies are never logged, at any level: they name the payer. A log line says which
+provider, which event id and what was refused, by name.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from aiohttp import web
+from pydantic import SecretStr
+
+from bot.payments.base import EventUnreadable
+from bot.payments.signatures import SignatureRefused, verify_razorpay, verify_stripe
+from bot.services.topups import TopupService
+
+log = logging.getLogger(__name__)
+
+# Razorpay's and Stripe's events are a few KiB; a body past this is not one of theirs.
+MAX_BODY_BYTES = 256 * 1024
+PATH = "/webhooks/{provider}"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSecrets:
+    """Each provider's webhook secrets, newest first (a rotation keeps the old one
+    listed until the provider's retries signed with it are over)."""
+
+    by_provider: Mapping[str, Sequence[SecretStr]]
+
+
+def _verify(
+    provider: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    secrets: Sequence[SecretStr],
+    now: float,
+) -> None:
+    if provider == "razorpay":
+        verify_razorpay(body, headers.get("X-Razorpay-Signature"), secrets)
+    elif provider == "stripe":
+        verify_stripe(body, headers.get("Stripe-Signature"), secrets, now=now)
+    else:
+        raise AssertionError(provider)
+
+
+def build_webhook_app(
+    service: TopupService,
+    secrets: WebhookSecrets,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
+    async def receive(request: web.Request) -> web.Response:
+        provider = request.match_info["provider"]
+        client = service.clients.get(provider)
+        provider_secrets = secrets.by_provider.get(provider) or ()
+        if client is None or not provider_secrets:
+            return web.json_response({"error": "unknown webhook"}, status=404)
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return web.json_response({"error": "body too large"}, status=413)
+        body = await request.content.read(MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            return web.json_response({"error": "body too large"}, status=413)
+        try:
+            _verify(provider, body, request.headers, provider_secrets, clock())
+        except SignatureRefused as exc:
+            log.warning("%s webhook refused: %s", provider, exc.problem.value)
+            return web.json_response({"error": "signature refused"}, status=401)
+        try:
+            event = client.parse_event(body, request.headers)
+        except EventUnreadable as exc:
+            log.warning("%s webhook with a verified signature but unreadable: %s", provider, exc)
+            return web.json_response({"error": "unreadable event"}, status=400)
+        try:
+            stored = await service.store_event(provider, event, body)
+        except Exception:
+            # Not stored: a 5xx makes the provider deliver it again.
+            log.exception("%s webhook event %s could not be stored", provider, event.event_id)
+            return web.json_response({"error": "try again"}, status=503)
+        if stored is None:
+            log.info("%s webhook %s %s (again)", provider, event.kind, event.event_id)
+            return web.json_response({"ok": True})
+        # Stored: answer now (Razorpay waits 5 s at most), then apply it. A crash or an
+        # error from here on is finished by apply_pending_events.
+        response = web.json_response({"ok": True})
+        await response.prepare(request)
+        await response.write_eof()
+        try:
+            await service.apply_stored(stored)
+        except Exception:
+            log.exception("%s webhook event %s: applying failed", provider, event.event_id)
+        else:
+            log.info("%s webhook %s %s applied", provider, event.kind, event.event_id)
+        return response
+
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app.router.add_post(PATH, receive)
+    return app
