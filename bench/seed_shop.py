@@ -106,4 +106,16 @@ async def seed(db: Database, cipher: DeliveryCipher, orders: int) -> None:
             "INSERT INTO audit_log (at, actor_id, action, target, detail) VALUES (?, 7, 'shop.pause', NULL, 'x')",
             (now,),
         )
+        await conn.execute(
+            "INSERT INTO topups (id, user_id, provider, remote_id, amount_minor, currency, state,"
+            " created_at, updated_at) VALUES ('TOP-SEED', 7, 'razorpay', 'plink_seed', 50000,"
+            " 'INR', 'expired', ?, ?)",
+            (now, now),
+        )
+        await conn.execute(
+            "INSERT INTO payment_events (provider, event_id, kind, topup_id, received_at,"
+            " processed_at, body_enc) VALUES ('razorpay', 'evt_seed', 'payment_link.expired',"
+            " 'TOP-SEED', ?, ?, ?)",
+            (now, now, b"ciphertext"),
+        )
     await staff_alerts.raise_alert(db, alerts.shop_paused(7, "stocktaking", 1))

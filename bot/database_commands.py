@@ -114,13 +114,16 @@ def cmd_rotate_key(redactor: SecretRedactingFilter) -> int:
     except (DatabaseLockError, DatabaseUnusable) as exc:
         return in_use(exc)
     resumed = f" (resumed after order {report.resumed_after})" if report.resumed_after else ""
-    print(f"Re-encrypted the secrets of {report.rows} order(s) with the first key{resumed}.")
+    events = f" and {report.events} stored payment event(s)" if report.events else ""
+    print(
+        f"Re-encrypted the secrets of {report.rows} order(s){events} with the first key{resumed}."
+    )
     if report.unreadable:
         shown = ", ".join(report.unreadable[:20])
         print(
-            f"{len(report.unreadable)} order(s) can't be decrypted with any configured key "
+            f"{len(report.unreadable)} row(s) can't be decrypted with any configured key "
             f"and were left as they are: {shown}. Keep the key they need, or accept losing "
-            "their contact or delivery.",
+            "their contact, delivery or payment event.",
             file=sys.stderr,
         )
         return EXIT_RUNTIME

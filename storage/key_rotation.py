@@ -27,7 +27,9 @@ PROGRESS_KEY = "key_rotation"
 class RotationReport:
     rows: int = 0  # orders whose secrets were re-encrypted in this run
     resumed_after: str = ""  # the order id a previous, interrupted run had reached
-    unreadable: list[str] = field(default_factory=list)  # order ids no key decrypts
+    # Order ids (and `payment event N`) that no key decrypts.
+    unreadable: list[str] = field(default_factory=list)
+    events: int = 0  # stored payment webhook events re-encrypted (issue 28)
 
 
 async def rotate_key(
@@ -37,18 +39,49 @@ async def rotate_key(
     batch: int = BATCH,
     after_batch: Callable[[str], None] | None = None,
 ) -> RotationReport:
-    """Re-encrypt with the first key. `after_batch(order_id)` runs after each committed
-    batch (for progress output; a test uses it to interrupt a run)."""
+    """Re-encrypt with the first key: the orders' secrets, then the stored payment
+    webhook events (they name the payer). `after_batch(position)` runs after each
+    committed batch (for progress output; a test uses it to interrupt a run)."""
     report = RotationReport()
-    saved = await shop_state.get_value(db, PROGRESS_KEY)
+    for table in TABLES:
+        await _rotate_table(db, cipher, table, report, batch=batch, after_batch=after_batch)
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    name: str
+    columns: tuple[str, ...]
+    progress_key: str
+    numeric_id: bool  # payment_events' ids are integers, orders' are text
+
+
+TABLES = (
+    _Table("orders", COLUMNS, PROGRESS_KEY, numeric_id=False),
+    _Table("payment_events", ("body_enc",), PROGRESS_KEY + ":payment_events", numeric_id=True),
+)
+
+
+async def _rotate_table(
+    db: Database,
+    cipher: DeliveryCipher,
+    table: _Table,
+    report: RotationReport,
+    *,
+    batch: int,
+    after_batch: Callable[[str], None] | None,
+) -> None:
+    saved = await shop_state.get_value(db, table.progress_key)
     fingerprint, _, last = (saved or "").partition(":")
-    # "done", or a position from another key: start from the first order.
+    # "done", or a position from another key: start from the first row.
     resuming = fingerprint == cipher.primary_fingerprint and last not in ("", "done")
-    position = last if resuming else ""
-    report.resumed_after = position
+    start = last if resuming else ""
+    if table.name == "orders":
+        report.resumed_after = start
+    position: str | int = (int(start) if start else 0) if table.numeric_id else start
     while True:
         rows = await db.fetch_all(
-            f"SELECT id, {', '.join(COLUMNS)} FROM orders WHERE id > ?"  # noqa: S608 - fixed column names
+            f"SELECT id, {', '.join(table.columns)} FROM {table.name} WHERE id > ?"  # noqa: S608 - fixed names
             " ORDER BY id LIMIT ?",
             (position, batch),
         )
@@ -57,27 +90,33 @@ async def rotate_key(
         async with db.transaction() as conn:
             for row in rows:
                 updates: dict[str, bytes] = {}
-                for column in COLUMNS:
+                for column in table.columns:
                     token = row[column]
                     if token is None:
                         continue
                     try:
                         updates[column] = cipher.rotate(bytes(token))
                     except DecryptionError:
-                        report.unreadable.append(str(row["id"]))
+                        report.unreadable.append(
+                            str(row["id"])
+                            if table.name == "orders"
+                            else f"payment event {row['id']}"
+                        )
                         break
                 if updates:
                     assignments = ", ".join(f"{c} = ?" for c in updates)
                     await conn.execute(
-                        f"UPDATE orders SET {assignments} WHERE id = ?",  # noqa: S608 - fixed column names
+                        f"UPDATE {table.name} SET {assignments} WHERE id = ?",  # noqa: S608 - fixed names
                         (*updates.values(), row["id"]),
                     )
-                    report.rows += 1
-            position = str(rows[-1]["id"])
+                    if table.name == "orders":
+                        report.rows += 1
+                    else:
+                        report.events += 1
+            position = rows[-1]["id"]
             await shop_state.set_value_in(
-                conn, PROGRESS_KEY, f"{cipher.primary_fingerprint}:{position}"
+                conn, table.progress_key, f"{cipher.primary_fingerprint}:{position}"
             )
         if after_batch is not None:
-            after_batch(position)
-    await shop_state.set_value(db, PROGRESS_KEY, f"{cipher.primary_fingerprint}:done")
-    return report
+            after_batch(str(position))
+    await shop_state.set_value(db, table.progress_key, f"{cipher.primary_fingerprint}:done")

@@ -33,9 +33,18 @@ TABLES: tuple[str, ...] = (
     "provider_requests",
     "ledger",
     "wallets",
+    "topups",
+    "payment_events",
 )
 # Tables whose `id` is generated (AUTOINCREMENT / identity): its sequence is moved on.
-IDENTITY_TABLES = ("order_events", "notifications", "staff_alerts", "audit_log", "ledger")
+IDENTITY_TABLES = (
+    "order_events",
+    "notifications",
+    "staff_alerts",
+    "audit_log",
+    "ledger",
+    "payment_events",
+)
 # What SQLite keeps for itself, the migrations' own bookkeeping (the target is migrated
 # by its own `migrate`), and runtime state: the registry of running processes (they
 # register themselves when they start) and the shared request-rate slots.

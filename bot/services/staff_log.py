@@ -126,11 +126,13 @@ DIGEST_TEXT: dict[str, tuple[str, str]] = {
     ),
     "topup_mismatch": (
         "top-ups were paid otherwise than asked",
-        "Each was credited what was paid; check them at the payment provider.",
+        "Each was credited what was paid; check them at the payment provider, and "
+        "`/admin wallet view` the buyers'.",
     ),
     "topup_reversed": (
         "top-ups were refunded or disputed at the payment provider",
-        "Check each at the provider; the wallets were reduced as far as their balance allowed.",
+        "Check each at the provider; the wallets were reduced as far as their balance "
+        "allowed (`/admin wallet view` shows them).",
     ),
 }
 

@@ -17,7 +17,7 @@ def topup_mismatch(
         f"💱 Top-up `{topup_id}` of <@{user_id}> asked {asked.format()} at {provider}, and "
         f"{paid.format()} was paid (payment `{payment_id}`). The wallet was credited what "
         "was paid. Check the payment at the provider; correct the balance with "
-        "`/admin wallet adjust` if the shop should.",
+        f"`/admin wallet debit member:<@{user_id}>` or `/admin wallet credit` if the shop should.",
         f"topup_mismatch:{provider}:{payment_id}",
         group_key="topup_mismatch",
     )
@@ -41,10 +41,13 @@ def topup_reversed(
     elif adjusted is not None:
         done = (
             f"The wallet was reduced by {adjusted.format()}, all its balance allowed; the "
-            "rest was already spent. Decide with the buyer."
+            f"rest was already spent. Decide with the buyer (`/admin wallet view member:<@{user_id}>`)."
         )
     else:
-        done = "Nothing was taken from the wallet: its balance is spent. Decide with the buyer."
+        done = (
+            "Nothing was taken from the wallet: its balance is spent. Decide with the buyer "
+            f"(`/admin wallet view member:<@{user_id}>`)."
+        )
     return Alert(
         AlertKind.TOPUP_REVERSED,
         f"↩️ Top-up `{topup_id}` of <@{user_id}>: {provider} {what} {taken.format()} of "

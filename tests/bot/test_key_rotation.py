@@ -18,6 +18,7 @@ from core.crypto import DecryptionError, DeliveryCipher
 from core.domain import Delivery, OrderStatus
 from storage import lock as database_lock
 from storage import orders as repo
+from storage import topups
 from storage.database import Database, open_database
 from storage.key_rotation import rotate_key
 from storage.postgres import GATEWAY_LOCK
@@ -81,6 +82,27 @@ async def test_rows_under_the_old_key_read_after_it_is_removed(shop: Database) -
     report = await rotate_key(shop, keys(new, old))
     assert report.rows == 5 and report.unreadable == []
     assert await readable_with(shop, keys(new), ids)
+
+
+async def test_stored_payment_events_are_rotated_too(shop: Database) -> None:
+    """Webhook bodies name the payer, so they are encrypted (issue 28): a rotation that
+    left them under the old key would lose them when it is removed."""
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    for n in range(3):
+        await topups.record_event(
+            shop,
+            provider="razorpay",
+            event_id=f"evt_{n}",
+            kind="payment_link.paid",
+            topup_id=None,
+            body_enc=keys(old).encrypt_text(f'{{"payer": "payer{n}@example.com"}}'),
+        )
+    report = await rotate_key(shop, keys(new, old), batch=2)
+    assert report.events == 3 and report.unreadable == []
+    rows = await shop.fetch_all("SELECT event_id, body_enc FROM payment_events ORDER BY id")
+    assert [keys(new).decrypt_text(bytes(r[1])) for r in rows] == [
+        f'{{"payer": "payer{n}@example.com"}}' for n in range(3)
+    ]
 
 
 async def test_an_interrupted_rotation_resumes(shop: Database) -> None:
