@@ -311,6 +311,7 @@ async def serve(
 
     from bot.app import OrderBot
     from bot.discord_endpoint import redirect_discord
+    from bot.online_topups import WebhookListenFailed
     from bot.self_check import SelfCheckFailed
 
     if settings.discord_api_base_url is not None:
@@ -360,6 +361,9 @@ async def serve(
                 f"The bot stopped: fix the {len(failed.problems)} problem(s) above "
                 f"(`{prog_name()} check-config --online` checks again without starting)."
             )
+            return EXIT_CONFIG
+        except WebhookListenFailed as exc:
+            say(f"PROBLEM: {exc}")
             return EXIT_CONFIG
         except (aiohttp.ClientConnectorError, OSError) as exc:
             log.error("the bot stopped: cannot reach Discord (%s)", exc)

@@ -17,6 +17,7 @@ from discord.ext import commands
 from bot.catalog import Catalog, load_catalog
 from bot.config import Settings
 from bot.jobs import JobSchedule
+from bot.online_topups import OnlineTopups
 from bot.providers.registry import ProviderRegistry, build_providers
 from bot.self_check import SelfCheckFailed, discord_problems
 from bot.services.notifier import Notifier
@@ -100,6 +101,8 @@ class OrderBot(commands.Bot):
         self.role = role
         self.process_health: ProcessHealth | None = None
         self.wakeups: WakeListener | None = None
+        # Online top-ups, when a payment provider is configured (bot/online_topups.py).
+        self.topups: OnlineTopups | None = None
         self.jobs = JobSchedule(self)
         # Strong references to background tasks we start, so they aren't garbage-collected.
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -267,6 +270,13 @@ class OrderBot(commands.Bot):
         )
         await self.process_health.register()
         self.poller.owner = self.notifier.owner = self.process_health.process_id
+        self.topups = await OnlineTopups.start(
+            settings,
+            self.db,
+            self.cipher,
+            owner=self.process_health.process_id,
+            serve_webhooks=self.role.has_gateway,
+        )
         if self.role.runs_jobs:
             # On SQLite nothing is in flight in a process that just started: leases of a
             # killed predecessor are void, so its orders are polled again right away. (On
@@ -424,6 +434,9 @@ class OrderBot(commands.Bot):
             if self._providers is not None:
                 await self._providers.aclose()
                 self._providers = None
+            if self.topups is not None:
+                await self.topups.aclose()
+                self.topups = None
             if self.wakeups is not None:
                 await self.wakeups.close()
             if self._db is not None:

@@ -170,6 +170,9 @@ class JobSchedule:
             timings.key_recheck_interval,
         )
         self.add("pruning", self.prune, "pruning", timings.prune_interval)
+        if bot.topups is not None:
+            for job_id, job, label in bot.topups.jobs:
+                self.add(job_id, job, label, timings.topup_check_interval)
 
     def wake(self, job_id: str) -> None:
         """Run a job now rather than at its next interval (a LISTEN/NOTIFY wake-up). A

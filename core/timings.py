@@ -39,6 +39,11 @@ class Timings:
     # silent for `process_stall_after` without a clean stop is reported to staff once.
     heartbeat_interval: float = 5.0
     process_stall_after: float = 60.0
+    # Online top-ups (bot.services.topups): the reconciliation job, a link's first check
+    # after it is made, then every `topup_check_every` while it stays open.
+    topup_check_interval: float = 5.0
+    topup_first_check: float = 20.0
+    topup_check_every: float = 60.0
 
     # --- polling one order (bot.services.schedule) ---------------------------------------
     first_poll_delay: float = 2.0  # after submission: buyers want news fast

@@ -22,6 +22,7 @@ from bot.providers.errors import ProviderError, ProviderRejected, SubmissionAmbi
 from core.crash_points import crash_point
 from core.crypto import DeliveryCipher
 from core.domain import Money
+from core.timings import Timings
 from storage import topups
 from storage.database import Database
 from storage.topups import Credit, Payment, Topup, TopupState
@@ -31,9 +32,7 @@ log = logging.getLogger(__name__)
 # How long a buyer has to pay a link (Razorpay wants at least 15 minutes; Stripe's
 # Checkout Sessions 30 minutes to 24 hours).
 LINK_TTL_SECONDS = 30 * 60
-# Reconciliation: the first check soon after the link is made, then less often.
-FIRST_CHECK_AFTER = 20.0
-CHECK_EVERY = 60.0
+# Reconciliation: a check's lease (a fetch is bounded by the provider timeout, far less).
 CHECK_LEASE = 120.0
 CHECK_BATCH = 50
 
@@ -74,9 +73,11 @@ class TopupService:
         cipher: DeliveryCipher,
         clock: Callable[[], float] = time.time,
         owner: str | None = None,
+        timings: Timings | None = None,
     ) -> None:
         self.db = db
         self.cipher = cipher
+        self.timings = timings or Timings()
         self.clients = clients
         # Which provider takes which currency (INR: razorpay, the rest: stripe).
         self.currencies = currencies
@@ -133,7 +134,7 @@ class TopupService:
             remote_id=link.remote_id,
             url=link.url,
             expires_at=link.expires_at,
-            next_check_at=now + FIRST_CHECK_AFTER,
+            next_check_at=now + self.timings.topup_first_check,
             now=self.clock(),
         )
         opened = await topups.get(self.db, topup.id)
@@ -175,7 +176,9 @@ class TopupService:
             if await topups.end(self.db, topup.id, state, expect=TopupState.OPEN, now=self.clock()):
                 ended = state
         elif not link.state.is_final and not link.payments:
-            await topups.checked(self.db, topup.id, next_check_at=self.clock() + CHECK_EVERY)
+            await topups.checked(
+                self.db, topup.id, next_check_at=self.clock() + self.timings.topup_check_every
+            )
         return Applied(tuple(credits), ended)
 
     async def check(self, topup: Topup) -> Applied:
@@ -189,7 +192,9 @@ class TopupService:
             link = await client.fetch_link(topup.remote_id)
         except ProviderError as exc:
             log.warning("top-up %s: checking at %s failed: %s", topup.id, topup.provider, exc)
-            await topups.checked(self.db, topup.id, next_check_at=self.clock() + CHECK_EVERY)
+            await topups.checked(
+                self.db, topup.id, next_check_at=self.clock() + self.timings.topup_check_every
+            )
             return Applied()
         return await self.apply_link(topup, link)
 
