@@ -54,6 +54,7 @@ BOT_SETTING_PREFIXES = (
     "CHECKOUT_",
     "NAMEFI_",
     "DIGITAL_SHOP_",
+    "RAZORPAY_",
     "LOG_LEVEL",
     "LOG_FILE",
     "ORDER_",
