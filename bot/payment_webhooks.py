@@ -73,8 +73,11 @@ def build_webhook_app(
             return web.json_response({"error": "unknown webhook"}, status=404)
         if (request.content_length or 0) > MAX_BODY_BYTES:
             return web.json_response({"error": "body too large"}, status=413)
-        body = await request.content.read(MAX_BODY_BYTES + 1)
-        if len(body) > MAX_BODY_BYTES:
+        try:
+            # The whole body, however many reads it arrives in (`content.read(n)` returns
+            # what is buffered so far); the app's client_max_size caps it.
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
             return web.json_response({"error": "body too large"}, status=413)
         try:
             _verify(provider, body, request.headers, provider_secrets, clock())

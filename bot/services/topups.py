@@ -128,15 +128,19 @@ class TopupService:
             raise TopupRefused(
                 "The payment provider didn't answer; nothing was charged. Try again in a minute."
             ) from None
-        await topups.opened(
-            self.db,
-            topup.id,
-            remote_id=link.remote_id,
-            url=link.url,
-            expires_at=link.expires_at,
-            next_check_at=now + self.timings.topup_first_check,
-            now=self.clock(),
-        )
+        try:
+            await topups.opened(
+                self.db,
+                topup.id,
+                remote_id=link.remote_id,
+                url=link.url,
+                expires_at=link.expires_at,
+                next_check_at=now + self.timings.topup_first_check,
+                now=self.clock(),
+            )
+        except topups.StaleTopup:
+            # Moved on meanwhile (a webhook that found it by reference): what it says wins.
+            log.info("top-up %s moved on before its link was stored", topup.id)
         opened = await topups.get(self.db, topup.id)
         assert opened is not None
         return opened

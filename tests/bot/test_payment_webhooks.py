@@ -134,3 +134,36 @@ async def test_an_oversized_or_unreadable_body_is_refused(shop: Shop) -> None:
         unknown = await http.post(shop.endpoint.replace("razorpay", "paypal"), content=b"{}")
         assert unknown.status_code == 404
     assert await shop.service.db.fetch_all("SELECT id FROM payment_events") == []
+
+
+async def test_a_body_arriving_in_pieces_is_read_whole(shop: Shop) -> None:
+    """A delivery split over several TCP reads (chunked, with pauses) is verified on the
+    whole body: reading only what was buffered would refuse a genuine event."""
+    topup = await shop.service.start(user_id=BUYER, guild_id=1, amount=Money(7_000, "INR"))
+    assert topup.remote_id is not None
+    _, event_id = shop.razorpay.pay(topup.remote_id, None)
+    body = shop.razorpay.events[event_id]
+    signature = shop.razorpay.signature_for(body, "good")
+    assert signature is not None
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 100):
+            yield body[start : start + 100]
+            await asyncio.sleep(0.01)  # each piece its own read at the server
+
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(
+            shop.endpoint,
+            content=pieces(),
+            headers={"X-Razorpay-Signature": signature, "X-Razorpay-Event-Id": event_id},
+        )
+
+        async def too_much() -> AsyncIterator[bytes]:
+            for _ in range(MAX_BODY_BYTES // 65_536 + 2):
+                yield b" " * 65_536
+
+        oversized = await http.post(shop.endpoint, content=too_much())
+    assert answer.status_code == 200
+    await all_applied(shop)
+    assert await wallet.balance(shop.service.db, BUYER, "INR") == Money(7_000, "INR")
+    assert oversized.status_code == 413
