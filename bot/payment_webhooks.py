@@ -104,11 +104,12 @@ def build_webhook_app(
         await response.prepare(request)
         await response.write_eof()
         try:
-            await service.apply_stored(stored)
+            applied = await service.apply_stored(stored)
         except Exception:
             log.exception("%s webhook event %s: applying failed", provider, event.event_id)
         else:
-            log.info("%s webhook %s %s applied", provider, event.kind, event.event_id)
+            outcome = "applied" if applied else "waits for its payment's credit"
+            log.info("%s webhook %s %s %s", provider, event.kind, event.event_id, outcome)
         return response
 
     app = web.Application(client_max_size=MAX_BODY_BYTES)

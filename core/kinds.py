@@ -86,6 +86,7 @@ class AlertKind(StrEnum):
     # online top-ups (issue 28)
     TOPUP_MISMATCH = "topup_mismatch"  # paid, but not what was asked (credited as paid)
     TOPUP_REVERSED = "topup_reversed"  # refunded or disputed at the provider after credit
+    TOPUP_UNRESOLVED = "topup_unresolved"  # reconciliation gave up on a top-up
 
 
 class ProcessRole(StrEnum):

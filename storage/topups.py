@@ -288,6 +288,24 @@ async def claim_due_checks(
     return sorted((_topup(r) for r in rows), key=lambda t: t.next_check_at or 0)
 
 
+async def stop_checks(db: Database, topup: Topup, *, why: str, now: float | None = None) -> bool:
+    """Reconciliation gives up on an open top-up (it can't be settled by asking): no more
+    checks, and a staff alert saying why, in one transaction. False when it moved on."""
+    now = time.time() if now is None else now
+    async with db.transaction() as conn:
+        cur = await conn.execute(
+            "UPDATE topups SET next_check_at = NULL, check_lease_until = NULL, updated_at = ?"
+            " WHERE id = ? AND state = ?",
+            (now, topup.id, TopupState.OPEN.value),
+        )
+        if cur.rowcount != 1:
+            return False
+        await staff_alerts.raise_alert_in(
+            conn, alerts.topup_unresolved(topup.id, topup.user_id, topup.provider, why)
+        )
+        return True
+
+
 async def checked(
     db: Database, topup_id: str, *, next_check_at: float, now: float | None = None
 ) -> None:
@@ -404,6 +422,7 @@ class StoredEvent:
     event_id: str
     kind: str
     body_enc: bytes
+    received_at: float
 
     def headers(self) -> dict[str, str]:
         """What the parser needs of the delivery's headers (the event id)."""
@@ -413,8 +432,8 @@ class StoredEvent:
 async def pending_events(db: Database, *, older_than: float, limit: int = 100) -> list[StoredEvent]:
     """Events stored before `older_than` and never applied (a crash after the 2xx)."""
     rows = await db.fetch_all(
-        "SELECT id, provider, event_id, kind, body_enc FROM payment_events"
+        "SELECT id, provider, event_id, kind, body_enc, received_at FROM payment_events"
         " WHERE processed_at IS NULL AND received_at < ? ORDER BY received_at LIMIT ?",
         (older_than, limit),
     )
-    return [StoredEvent(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+    return [StoredEvent(r[0], r[1], r[2], r[3], bytes(r[4]), float(r[5])) for r in rows]

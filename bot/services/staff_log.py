@@ -129,6 +129,11 @@ DIGEST_TEXT: dict[str, tuple[str, str]] = {
         "Each was credited what was paid; check them at the payment provider, and "
         "`/admin wallet view` the buyers'.",
     ),
+    "topup_unresolved": (
+        "top-ups could not be settled by checking them",
+        "Look each up at the payment provider; credit a buyer who paid with "
+        "`/admin wallet credit`.",
+    ),
     "topup_reversed": (
         "top-ups were refunded or disputed at the payment provider",
         "Check each at the provider; the wallets were reduced as far as their balance "

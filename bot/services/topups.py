@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 LINK_TTL_SECONDS = 30 * 60
 # Reconciliation: a check's lease (a fetch is bounded by the provider timeout, far less).
 CHECK_LEASE = 120.0
+# An open top-up still unsettled this long after its link's expiry is handed to staff.
+GIVE_UP_AFTER = 24 * 3600.0
+# A stored event that can't be applied yet (a refund whose payment isn't credited yet)
+# is tried again until it is this old, then given up with a log line.
+PENDING_GIVE_UP = 24 * 3600.0
 CHECK_BATCH = 50
 
 
@@ -173,17 +178,43 @@ class TopupService:
             for p in link.payments
         ]
         ended: TopupState | None = None
-        if not link.payments and link.state in (LinkState.EXPIRED, LinkState.CANCELLED):
+        if link.payments:
+            pass  # credited: the top-up is paid, and no longer checked
+        elif link.state in (LinkState.EXPIRED, LinkState.CANCELLED):
             state = (
                 TopupState.EXPIRED if link.state is LinkState.EXPIRED else (TopupState.CANCELLED)
             )
             if await topups.end(self.db, topup.id, state, expect=TopupState.OPEN, now=self.clock()):
                 ended = state
-        elif not link.state.is_final and not link.payments:
-            await topups.checked(
-                self.db, topup.id, next_check_at=self.clock() + self.timings.topup_check_every
+        elif link.state is LinkState.OPEN:
+            await self._check_again(topup, "its link is still open")
+        else:
+            # Paid (or partly) at the provider, with no captured payment to credit: it was
+            # refunded before we looked, or is in a state we can't settle. Asking again
+            # changes nothing, so staff decide.
+            await topups.stop_checks(
+                self.db,
+                topup,
+                why=f"the provider says {link.state.value} but shows no captured payment",
+                now=self.clock(),
             )
         return Applied(tuple(credits), ended)
+
+    async def _check_again(self, topup: Topup, why: str) -> None:
+        """Schedule the next check, or give up once the link is long past its expiry
+        (GIVE_UP_AFTER): a provider that keeps failing, or a link that never ends, must
+        not be asked about forever."""
+        now = self.clock()
+        ends = topup.expires_at or (topup.created_at + LINK_TTL_SECONDS)
+        if now > ends + GIVE_UP_AFTER:
+            await topups.stop_checks(
+                self.db,
+                topup,
+                why=f"{why} {(now - ends) / 3600:.0f} h after the link's expiry",
+                now=now,
+            )
+            return
+        await topups.checked(self.db, topup.id, next_check_at=now + self.timings.topup_check_every)
 
     async def check(self, topup: Topup) -> Applied:
         """Reconcile one top-up now (the job, and staff's Check now)."""
@@ -196,9 +227,7 @@ class TopupService:
             link = await client.fetch_link(topup.remote_id)
         except ProviderError as exc:
             log.warning("top-up %s: checking at %s failed: %s", topup.id, topup.provider, exc)
-            await topups.checked(
-                self.db, topup.id, next_check_at=self.clock() + self.timings.topup_check_every
-            )
+            await self._check_again(topup, f"checking it keeps failing ({exc.message[:80]})")
             return Applied()
         return await self.apply_link(topup, link)
 
@@ -235,9 +264,12 @@ class TopupService:
         crash_point("topup.event_stored")
         return StoredDelivery(row, topup, event)
 
-    async def apply_stored(self, stored: StoredDelivery) -> None:
-        await self._apply_event(stored.topup, stored.event)
+    async def apply_stored(self, stored: StoredDelivery) -> bool:
+        """Apply a stored event; False when it must wait (left for apply_pending_events)."""
+        if not await self._apply_event(stored.topup, stored.event):
+            return False
         await topups.event_processed(self.db, stored.row, now=self.clock())
+        return True
 
     async def _topup_for(self, provider: str, event: PaymentEvent) -> Topup | None:
         if event.reference:
@@ -250,10 +282,15 @@ class TopupService:
             return await topups.by_payment(self.db, provider, event.reversal.payment_id)
         return None
 
-    async def _apply_event(self, topup: Topup | None, event: PaymentEvent) -> None:
+    async def _apply_event(self, topup: Topup | None, event: PaymentEvent) -> bool:
+        """Apply an event; False when it can't be applied yet: a refund of a payment not
+        yet credited (its webhook comes later, or the poll hasn't seen it) waits for it,
+        instead of being lost."""
         if topup is None:
-            # Not one of ours (another integration on the same account): stored, ignored.
-            return
+            # A refund may name a payment we haven't credited yet. Anything else that
+            # names none of our top-ups belongs to another integration on the same
+            # account: stored, ignored.
+            return event.reversal is None
         now = self.clock()
         for payment in event.payments:
             await topups.credit(self.db, topup, Payment(payment.payment_id, payment.paid), now=now)
@@ -264,6 +301,8 @@ class TopupService:
             await topups.end(self.db, topup.id, state, expect=TopupState.OPEN, now=now)
         if event.reversal is not None:
             reversal = event.reversal
+            if topup.payment_id is None:
+                return False  # credited later: then this refund applies
             await topups.reverse(
                 self.db,
                 topup,
@@ -273,6 +312,7 @@ class TopupService:
                 what=reversal.what,
                 now=now,
             )
+        return True
 
     async def apply_pending_events(self) -> int:
         """Events stored but not applied (the process died between the 2xx and the
@@ -286,7 +326,15 @@ class TopupService:
                 body = self.cipher.decrypt_text(pending.body_enc).encode()
                 event = client.parse_event(body, pending.headers())
                 topup = await self._topup_for(pending.provider, event)
-                await self._apply_event(topup, event)
+                if not await self._apply_event(topup, event):
+                    if self.clock() - pending.received_at < PENDING_GIVE_UP:
+                        continue  # tried again on the next run
+                    log.warning(
+                        "%s event %s (%s) could not be applied for a day: given up",
+                        pending.provider,
+                        pending.event_id,
+                        pending.kind,
+                    )
                 await topups.event_processed(self.db, pending.id, now=self.clock())
                 applied += 1
             except Exception:

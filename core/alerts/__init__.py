@@ -41,7 +41,7 @@ from core.alerts.orders import (
     provider_key_unchecked,
     unknown_status,
 )
-from core.alerts.payments import topup_mismatch, topup_reversed
+from core.alerts.payments import topup_mismatch, topup_reversed, topup_unresolved
 from core.alerts.staff import (
     STUCK_ORDER_KEY,
     order_approved,
@@ -113,6 +113,7 @@ __all__ = [
     "stuck_order",
     "topup_mismatch",
     "topup_reversed",
+    "topup_unresolved",
     "unknown_status",
     "wallet_adjusted",
 ]

@@ -55,3 +55,15 @@ def topup_reversed(
         f"topup_reversed:{provider}:{reference}",
         group_key="topup_reversed",
     )
+
+
+def topup_unresolved(topup_id: str, user_id: int, provider: str, why: str) -> Alert:
+    """Reconciliation stopped asking about a top-up it could not settle (`why`)."""
+    return Alert(
+        AlertKind.TOPUP_UNRESOLVED,
+        f"❓ Top-up `{topup_id}` of <@{user_id}> at {provider}: {why}. The bot stopped "
+        "checking it. Look it up at the provider; if the buyer paid, credit them with "
+        f"`/admin wallet credit member:<@{user_id}>`.",
+        f"topup_unresolved:{topup_id}",
+        group_key="topup_unresolved",
+    )

@@ -235,3 +235,68 @@ def test_unreadable_events_are_refused_by_name(
         client.parse_event(b"\xff\xfe not json", {"X-Razorpay-Event-Id": "evt_1"})
     with pytest.raises(EventUnreadable):
         client.parse_event(b'{"event": "x", "payload": {}}', {})
+
+
+async def test_a_refund_reported_before_its_payment_waits_for_the_credit(
+    shop: tuple[TopupService, RazorpayState, Clock],
+) -> None:
+    """The paid webhook failed and is being retried when staff refund part of it: the
+    refund event comes first. It must wait for the credit, not be lost."""
+    service, state, clock = shop
+    topup = await service.start(user_id=BUYER, guild_id=1, amount=Money(20_000, "INR"))
+    assert topup.remote_id is not None
+    client = service.clients["razorpay"]
+    payment_id, paid_id = state.pay(topup.remote_id, None)
+    refund_id = state.refund(payment_id, 5_000)
+    body, headers = delivered(state, refund_id)
+    assert await service.receive_event("razorpay", client.parse_event(body, headers), body)
+    pending = await service.db.fetch_all("SELECT id FROM payment_events WHERE processed_at IS NULL")
+    assert len(pending) == 1  # stored, waiting
+    clock.now += 10
+    assert await service.apply_pending_events() == 0  # still nothing to take back from
+    body, headers = delivered(state, paid_id)
+    await service.receive_event("razorpay", client.parse_event(body, headers), body)
+    assert await wallet.balance(service.db, BUYER, "INR") == Money(20_000, "INR")
+    clock.now += 10
+    assert await service.apply_pending_events() == 1
+    assert await wallet.balance(service.db, BUYER, "INR") == Money(15_000, "INR")
+    assert await wallet.ledger_sum(service.db, BUYER, "INR") == Money(15_000, "INR")
+
+
+async def test_a_link_paid_then_refunded_before_any_check_is_handed_to_staff(
+    shop: tuple[TopupService, RazorpayState, Clock],
+) -> None:
+    service, state, clock = shop
+    topup = await service.start(user_id=BUYER, guild_id=1, amount=Money(20_000, "INR"))
+    assert topup.remote_id is not None
+    state.pay(topup.remote_id, None)
+    # Razorpay lists captured payments only: a refunded one is no longer "captured".
+    for payment in state.links[topup.remote_id]["payments"]:
+        payment["status"] = "refunded"
+    clock.now += 30
+    assert await service.reconcile_due_topups() == 1
+    clock.now += 3600
+    assert await service.reconcile_due_topups() == 0  # not asked about again
+    kinds = [r[0] for r in await service.db.fetch_all("SELECT kind FROM staff_alerts")]
+    assert kinds == ["topup_unresolved"]
+    assert await wallet.balances(service.db, BUYER) == []
+
+
+async def test_checks_that_keep_failing_end_a_day_after_the_expiry(
+    shop: tuple[TopupService, RazorpayState, Clock],
+) -> None:
+    service, state, clock = shop
+    topup = await service.start(user_id=BUYER, guild_id=1, amount=Money(20_000, "INR"))
+    assert topup.remote_id is not None and topup.expires_at is not None
+    state.add_fault(Fault("server_error", count=-1, method="GET"))
+    clock.now += 30
+    assert await service.reconcile_due_topups() == 1
+    found = await topups.get(service.db, topup.id)
+    assert found is not None and found.next_check_at is not None  # asked again later
+    clock.now = topup.expires_at + 25 * 3600
+    assert await service.reconcile_due_topups() == 1
+    assert await service.reconcile_due_topups() == 0
+    ended = await topups.get(service.db, topup.id)
+    assert ended is not None and ended.next_check_at is None and ended.state is TopupState.OPEN
+    message = await service.db.fetch_one("SELECT message FROM staff_alerts")
+    assert message is not None and "checking it keeps failing" in message[0]
