@@ -312,24 +312,38 @@ class RazorpayState(ProviderState):
         return payment_id, event_id
 
     def refund(self, payment_id: str, amount: int) -> str:
+        """A refund that goes through: its `refund.processed` event id."""
+        return self.refund_steps(payment_id, amount)[1]
+
+    def refund_steps(self, payment_id: str, amount: int, *, fails: bool = False) -> tuple[str, str]:
+        """A refund's two events, (`refund.created`, then `refund.processed` or
+        `refund.failed`), one refund id. A failed refund leaves the payment as it was."""
         payment = self.payments[payment_id]
+        refund_id = razorpay_id("rfnd_")
+
+        def event(name: str, status: str) -> str:
+            refund = {
+                "id": refund_id,
+                "entity": "refund",
+                "amount": amount,
+                "currency": payment["currency"],
+                "payment_id": payment_id,
+                "status": status,
+                "created_at": int(self.wall_clock()),
+            }
+            return self.new_event(
+                name, {"refund": {"entity": refund}, "payment": {"entity": dict(payment)}}
+            )
+
         payment["amount_refunded"] += amount
+        created = event("refund.created", "pending")
+        if fails:
+            payment["amount_refunded"] -= amount
+            return created, event("refund.failed", "failed")
         payment["refund_status"] = (
             "full" if payment["amount_refunded"] >= payment["amount"] else "partial"
         )
-        refund = {
-            "id": razorpay_id("rfnd_"),
-            "entity": "refund",
-            "amount": amount,
-            "currency": payment["currency"],
-            "payment_id": payment_id,
-            "status": "processed",
-            "created_at": int(self.wall_clock()),
-        }
-        return self.new_event(
-            "refund.processed",
-            {"refund": {"entity": refund}, "payment": {"entity": dict(payment)}},
-        )
+        return created, event("refund.processed", "processed")
 
     # -- events and their delivery -----------------------------------------------------
 

@@ -389,6 +389,14 @@ async def reverse(
             adjusted=adjusted,
             reference=reference,
         )
+        # A refund the provider already said failed (its events out of order) takes
+        # nothing.
+        async with conn.execute(
+            "SELECT 1 FROM staff_alerts WHERE dedupe_key = ?",
+            (alerts.refund_failed_key(topup.provider, reference),),
+        ) as cur:
+            if await cur.fetchone() is not None:
+                return None
         # The alert's dedupe key is the once-marker: a reference seen before (the same
         # refund announced twice, as `refund.created` then `refund.processed`) changes
         # nothing, even if the balance has grown since.
@@ -437,3 +445,41 @@ async def pending_events(db: Database, *, older_than: float, limit: int = 100) -
         (older_than, limit),
     )
     return [StoredEvent(r[0], r[1], r[2], r[3], bytes(r[4]), float(r[5])) for r in rows]
+
+
+async def undo_reversal(
+    db: Database, topup: Topup, *, reference: str, now: float | None = None
+) -> Money | None:
+    """The provider says refund `reference` failed: the money stayed with the shop, so
+    what `reverse` took from the wallet for it is given back, once, with a staff alert.
+    Its alert also marks the refund failed, so a `refund.created` arriving after this
+    takes nothing. Returns what was given back (None: nothing had been taken)."""
+    now = time.time() if now is None else now
+    taken_key = f"topup-reversal:{topup.provider}:{reference}"
+    async with db.transaction() as conn:
+        taken = await wallet.entry_by_key_in(conn, taken_key)
+        given_back = Money(-taken.amount.minor, taken.amount.currency) if taken else None
+        alert = alerts.topup_refund_failed(
+            topup.id, topup.user_id, topup.provider, reference, given_back
+        )
+        if not await staff_alerts.raise_alert_in(conn, alert):
+            return None  # told before: given back then
+        if given_back is None:
+            return None
+        await wallet.post_in(
+            conn,
+            wallet.Movement(
+                user_id=topup.user_id,
+                amount=given_back,
+                kind=wallet.EntryKind.ADJUSTMENT,
+                actor=ACTOR_PAYMENTS,
+                idempotency_key=f"topup-reversal-undo:{topup.provider}:{reference}",
+                note=f"top-up {topup.id}: refund {reference} failed at {topup.provider}",
+            ),
+            now=now,
+        )
+        await conn.execute(
+            "UPDATE topups SET refunded_minor = refunded_minor - ?, updated_at = ? WHERE id = ?",
+            (given_back.minor, now, topup.id),
+        )
+    return given_back

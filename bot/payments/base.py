@@ -70,6 +70,8 @@ class PaymentEvent:
     payments: tuple[CapturedPayment, ...] = ()
     ended: LinkState | None = None
     reversal: Reversal | None = None
+    # A reversal the provider gave up on (a refund that failed): what it took comes back.
+    undone: Reversal | None = None
 
 
 class EventUnreadable(Exception):

@@ -233,10 +233,14 @@ class RazorpayClient(ProviderHttp, PaymentClient):
         if event.event in ("payment_link.expired", "payment_link.cancelled"):
             ended = LinkState.EXPIRED if event.event.endswith("expired") else LinkState.CANCELLED
             return replace(common, ended=ended)
-        if event.event in ("refund.created", "refund.processed") and payload.refund:
+        if event.event in ("refund.created", "refund.processed", "refund.failed") and (
+            payload.refund
+        ):
             refund = payload.refund.entity
             taken = Money(refund.amount, refund.currency.upper())
             reversal = Reversal(refund.payment_id, refund.id, taken, "refunded")
+            if event.event == "refund.failed":
+                return replace(common, undone=reversal)
             return replace(common, reversal=reversal)
         return common
 

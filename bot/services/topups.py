@@ -278,8 +278,9 @@ class TopupService:
                 return found
         if event.remote_id:
             return await topups.by_remote(self.db, provider, event.remote_id)
-        if event.reversal is not None:
-            return await topups.by_payment(self.db, provider, event.reversal.payment_id)
+        named = event.reversal or event.undone
+        if named is not None:
+            return await topups.by_payment(self.db, provider, named.payment_id)
         return None
 
     async def _apply_event(self, topup: Topup | None, event: PaymentEvent) -> bool:
@@ -290,7 +291,7 @@ class TopupService:
             # A refund may name a payment we haven't credited yet. Anything else that
             # names none of our top-ups belongs to another integration on the same
             # account: stored, ignored.
-            return event.reversal is None
+            return event.reversal is None and event.undone is None
         now = self.clock()
         for payment in event.payments:
             await topups.credit(self.db, topup, Payment(payment.payment_id, payment.paid), now=now)
@@ -312,6 +313,10 @@ class TopupService:
                 what=reversal.what,
                 now=now,
             )
+        if event.undone is not None:
+            if topup.payment_id is None:
+                return False
+            await topups.undo_reversal(self.db, topup, reference=event.undone.reference, now=now)
         return True
 
     async def apply_pending_events(self) -> int:

@@ -41,7 +41,13 @@ from core.alerts.orders import (
     provider_key_unchecked,
     unknown_status,
 )
-from core.alerts.payments import topup_mismatch, topup_reversed, topup_unresolved
+from core.alerts.payments import (
+    refund_failed_key,
+    topup_mismatch,
+    topup_refund_failed,
+    topup_reversed,
+    topup_unresolved,
+)
 from core.alerts.staff import (
     STUCK_ORDER_KEY,
     order_approved,
@@ -107,11 +113,13 @@ __all__ = [
     "provider_key_accepted",
     "provider_key_refused",
     "provider_key_unchecked",
+    "refund_failed_key",
     "shop_paused",
     "shop_resumed",
     "staff_key",
     "stuck_order",
     "topup_mismatch",
+    "topup_refund_failed",
     "topup_reversed",
     "topup_unresolved",
     "unknown_status",

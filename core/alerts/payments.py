@@ -67,3 +67,29 @@ def topup_unresolved(topup_id: str, user_id: int, provider: str, why: str) -> Al
         f"topup_unresolved:{topup_id}",
         group_key="topup_unresolved",
     )
+
+
+def topup_refund_failed(
+    topup_id: str, user_id: int, provider: str, reference: str, given_back: Money | None
+) -> Alert:
+    """A refund the provider announced failed: the money stayed with the shop, so what
+    was taken from the wallet for it is given back (`given_back`; None: nothing was)."""
+    done = (
+        f"The {given_back.format()} taken from the wallet for it was given back."
+        if given_back is not None
+        else "Nothing had been taken from the wallet for it."
+    )
+    return Alert(
+        AlertKind.TOPUP_REVERSED,
+        f"↪️ Top-up `{topup_id}` of <@{user_id}>: refund `{reference}` at {provider} "
+        f"failed, so the money stayed with the shop. {done} "
+        f"`/admin wallet view member:<@{user_id}>` shows the wallet.",
+        refund_failed_key(provider, reference),
+        group_key="topup_reversed",
+    )
+
+
+def refund_failed_key(provider: str, reference: str) -> str:
+    """The dedupe key of a failed refund's alert: also the marker that stops a late
+    `refund.created` for it from taking money."""
+    return f"topup_refund_failed:{provider}:{reference}"

@@ -4,6 +4,7 @@ crediting what was paid exactly once, or ending an unpaid link with nothing cred
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -300,3 +301,62 @@ async def test_checks_that_keep_failing_end_a_day_after_the_expiry(
     assert ended is not None and ended.next_check_at is None and ended.state is TopupState.OPEN
     message = await service.db.fetch_one("SELECT message FROM staff_alerts")
     assert message is not None and "checking it keeps failing" in message[0]
+
+
+async def paid_topup(
+    service: TopupService, state: RazorpayState, minor: int
+) -> tuple[topups.Topup, str]:
+    """A top-up paid and credited through its webhook: (the top-up, the payment id)."""
+    topup = await service.start(user_id=BUYER, guild_id=1, amount=Money(minor, "INR"))
+    assert topup.remote_id is not None
+    payment_id, paid_id = state.pay(topup.remote_id, None)
+    await deliver_event(service, state, paid_id)
+    return topup, payment_id
+
+
+async def deliver_event(service: TopupService, state: RazorpayState, event_id: str) -> bool:
+    body, headers = delivered(state, event_id)
+    event = service.clients["razorpay"].parse_event(body, headers)
+    return await service.receive_event("razorpay", event, body)
+
+
+async def test_a_failed_refund_gives_back_what_its_creation_took(
+    shop: tuple[TopupService, RazorpayState, Clock],
+) -> None:
+    service, state, _ = shop
+    _, payment_id = await paid_topup(service, state, 20_000)
+    created, failed = state.refund_steps(payment_id, 8_000, fails=True)
+    await deliver_event(service, state, created)
+    assert await wallet.balance(service.db, BUYER, "INR") == Money(12_000, "INR")
+    await deliver_event(service, state, failed)
+    assert await wallet.balance(service.db, BUYER, "INR") == Money(20_000, "INR")
+    # Delivered again under a new event id (a replay): nothing more comes back.
+    replay = state.new_event("refund.failed", json.loads(state.events[failed])["payload"])
+    await deliver_event(service, state, replay)
+    assert await wallet.balance(service.db, BUYER, "INR") == Money(20_000, "INR")
+    assert await wallet.ledger_sum(service.db, BUYER, "INR") == Money(20_000, "INR")
+    kinds = [r[0] for r in await service.db.fetch_all("SELECT kind FROM staff_alerts")]
+    assert kinds == ["topup_reversed", "topup_reversed"]  # taken, then given back
+
+
+async def test_a_failed_refund_seen_before_its_creation_takes_nothing(
+    shop: tuple[TopupService, RazorpayState, Clock],
+) -> None:
+    service, state, _ = shop
+    _, payment_id = await paid_topup(service, state, 20_000)
+    created, failed = state.refund_steps(payment_id, 8_000, fails=True)
+    await deliver_event(service, state, failed)  # out of order
+    await deliver_event(service, state, created)
+    assert await wallet.balance(service.db, BUYER, "INR") == Money(20_000, "INR")
+    assert len(await wallet.entries(service.db, BUYER)) == 1  # the credit only
+
+
+async def test_created_then_processed_take_a_refund_once(
+    shop: tuple[TopupService, RazorpayState, Clock],
+) -> None:
+    service, state, _ = shop
+    _, payment_id = await paid_topup(service, state, 20_000)
+    created, processed = state.refund_steps(payment_id, 8_000)
+    await deliver_event(service, state, created)
+    await deliver_event(service, state, processed)
+    assert await wallet.balance(service.db, BUYER, "INR") == Money(12_000, "INR")
