@@ -138,6 +138,12 @@ def delivered(state: RazorpayState, event_id: str) -> tuple[bytes, dict[str, str
     return state.events[event_id], {"X-Razorpay-Event-Id": event_id}
 
 
+async def deliver_event(service: TopupService, state: RazorpayState, event_id: str) -> bool:
+    body, headers = delivered(state, event_id)
+    event = service.clients["razorpay"].parse_event(body, headers)
+    return await service.receive_event("razorpay", event, body)
+
+
 async def test_a_webhook_five_times_and_the_poll_credit_once(
     shop: tuple[TopupService, RazorpayState, Clock],
 ) -> None:
@@ -191,18 +197,15 @@ async def test_expired_event_ends_the_top_up_and_a_late_payment_still_credits(
     service, state, _ = shop
     topup = await service.start(user_id=BUYER, guild_id=1, amount=Money(20_000, "INR"))
     assert topup.remote_id is not None
-    client = service.clients["razorpay"]
     expired_id = state.expire(topup.remote_id)
     assert expired_id is not None
-    body, headers = delivered(state, expired_id)
-    await service.receive_event("razorpay", client.parse_event(body, headers), body)
+    await deliver_event(service, state, expired_id)
     ended = await topups.get(service.db, topup.id)
     assert ended is not None and ended.state is TopupState.EXPIRED
     assert await wallet.balances(service.db, BUYER) == []
     # The payer was mid-checkout: the money arrives after all, and is the buyer's.
     _, paid_id = state.pay(topup.remote_id, None)
-    body, headers = delivered(state, paid_id)
-    await service.receive_event("razorpay", client.parse_event(body, headers), body)
+    await deliver_event(service, state, paid_id)
     assert await wallet.balance(service.db, BUYER, "INR") == Money(20_000, "INR")
 
 
@@ -214,8 +217,7 @@ async def test_a_refund_at_the_provider_takes_the_credit_back_once(
     assert topup.remote_id is not None
     client = service.clients["razorpay"]
     payment_id, paid_id = state.pay(topup.remote_id, None)
-    body, headers = delivered(state, paid_id)
-    await service.receive_event("razorpay", client.parse_event(body, headers), body)
+    await deliver_event(service, state, paid_id)
     refund_id = state.refund(payment_id, 5_000)
     body, headers = delivered(state, refund_id)
     event = client.parse_event(body, headers)
@@ -246,17 +248,14 @@ async def test_a_refund_reported_before_its_payment_waits_for_the_credit(
     service, state, clock = shop
     topup = await service.start(user_id=BUYER, guild_id=1, amount=Money(20_000, "INR"))
     assert topup.remote_id is not None
-    client = service.clients["razorpay"]
     payment_id, paid_id = state.pay(topup.remote_id, None)
     refund_id = state.refund(payment_id, 5_000)
-    body, headers = delivered(state, refund_id)
-    assert await service.receive_event("razorpay", client.parse_event(body, headers), body)
+    assert await deliver_event(service, state, refund_id)
     pending = await service.db.fetch_all("SELECT id FROM payment_events WHERE processed_at IS NULL")
     assert len(pending) == 1  # stored, waiting
     clock.now += 10
     assert await service.apply_pending_events() == 0  # still nothing to take back from
-    body, headers = delivered(state, paid_id)
-    await service.receive_event("razorpay", client.parse_event(body, headers), body)
+    await deliver_event(service, state, paid_id)
     assert await wallet.balance(service.db, BUYER, "INR") == Money(20_000, "INR")
     clock.now += 10
     assert await service.apply_pending_events() == 1
@@ -312,12 +311,6 @@ async def paid_topup(
     payment_id, paid_id = state.pay(topup.remote_id, None)
     await deliver_event(service, state, paid_id)
     return topup, payment_id
-
-
-async def deliver_event(service: TopupService, state: RazorpayState, event_id: str) -> bool:
-    body, headers = delivered(state, event_id)
-    event = service.clients["razorpay"].parse_event(body, headers)
-    return await service.receive_event("razorpay", event, body)
 
 
 async def test_a_failed_refund_gives_back_what_its_creation_took(
