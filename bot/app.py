@@ -53,7 +53,13 @@ from storage.wakeups import WakeListener
 log = logging.getLogger(__name__)
 
 # Loaded in this order by setup_hook. One feature per cog file.
-COGS: tuple[str, ...] = ("cogs.ordering", "cogs.orders", "cogs.wallet", "cogs.admin")
+COGS: tuple[str, ...] = (
+    "cogs.ordering",
+    "cogs.orders",
+    "cogs.wallet",
+    "cogs.topups",
+    "cogs.admin",
+)
 # A worker answers no interactions: it only needs what shapes the messages it posts (the
 # buttons on staff alerts, which the gateway answers).
 WORKER_COGS: tuple[str, ...] = ("cogs.worker",)
@@ -277,6 +283,8 @@ class OrderBot(commands.Bot):
             owner=self.process_health.process_id,
             serve_webhooks=self.role.has_gateway,
         )
+        if self.topups is not None:
+            self.ordering.tops_up_online = self.topups.service.takes
         if self.role.runs_jobs:
             # On SQLite nothing is in flight in a process that just started: leases of a
             # killed predecessor are void, so its orders are polled again right away. (On

@@ -6,6 +6,8 @@ anything that is not a `UserFacingError` is logged with a reference id instead.
 
 from __future__ import annotations
 
+from core.domain import Money
+
 
 class UserFacingError(Exception):
     """Safe to show to the user as-is: no ids of other members, no secrets."""
@@ -71,3 +73,7 @@ class ProviderClosed(UserFacingError):
 
 class NotEnoughCredit(UserFacingError):
     """A wallet-paid order the buyer's balance can't cover: nothing was written or sent."""
+
+    def __init__(self, user_message: str, *, shortfall: Money) -> None:
+        super().__init__(user_message)
+        self.shortfall = shortfall

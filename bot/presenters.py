@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import discord
@@ -128,10 +129,23 @@ def delivery_payload(order: OrderRecord, delivery: Delivery) -> tuple[str, disco
     return f"**Your delivery for `{order.id}`** is attached (too long for a message).", file
 
 
-def notification_marker(order_id: str, kind: str) -> str:
+@dataclass(frozen=True, slots=True)
+class OutgoingDm:
+    """A DM as the notifier sends it, and the notice that stands in for it when the
+    buyer's DMs are closed (it carries no delivery data, and no amount)."""
+
+    content: str | None
+    embed: discord.Embed
+    file: discord.File | None
+    notice: str
+
+
+def notification_marker(subject_id: str, kind: str) -> str:
     """Footer text that identifies a notification in a channel's history, so a send
-    interrupted by a crash can be checked instead of blindly repeated."""
-    return f"Order {order_id} · {kind}"
+    interrupted by a crash can be checked instead of blindly repeated. The subject is
+    an order's id or a top-up's (`TOP-…`)."""
+    label = "Top-up" if subject_id.startswith("TOP-") else "Order"
+    return f"{label} {subject_id} · {kind}"
 
 
 # What a DM says about the order as it is when the DM goes out. Notifications are owed

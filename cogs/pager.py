@@ -4,7 +4,7 @@ was shown to can turn it; each turn re-reads the page, so it never shows stale r
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -67,13 +67,24 @@ class Pager(OwnedView):
 
 
 async def send_paged(
-    interaction: discord.Interaction[OrderBot], owner_id: int, render: PageRenderer
+    interaction: discord.Interaction[OrderBot],
+    owner_id: int,
+    render: PageRenderer,
+    *,
+    extra: Sequence[discord.ui.Item[Any]] = (),
 ) -> None:
-    """The first page as a deferred ephemeral followup, with the pager when there is more."""
+    """The first page as a deferred ephemeral followup, with the pager when there is more,
+    and `extra` items (e.g. /wallet's Top up) after the pager's buttons."""
     embed, pages = await render(0)
+    view: discord.ui.View | None = None
     if pages > 1:
-        await interaction.followup.send(
-            embed=embed, view=Pager(owner_id, render, 0, pages), ephemeral=True
-        )
+        view = Pager(owner_id, render, 0, pages)
+    elif extra:
+        view = discord.ui.View(timeout=None)
+    for item in extra:
+        assert view is not None
+        view.add_item(item)
+    if view is not None:
+        await interaction.followup.send(embed=embed, view=view, ephemeral=True)
     else:
         await interaction.followup.send(embed=embed, ephemeral=True)

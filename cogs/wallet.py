@@ -11,6 +11,7 @@ from discord.ext import commands
 from bot.presenters import wallet_embed
 from bot.services.wallet import LEDGER_PAGE
 from cogs.pager import send_paged
+from cogs.topup_ui import WalletTopupButton
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -50,6 +51,8 @@ class Wallet(commands.Cog):
             interaction,
             user_id,
             lambda page: wallet_page(self.bot, user_id, page, "Your store credit"),
+            # Online top-ups configured: pay for more credit from here.
+            extra=[WalletTopupButton()] if self.bot.topups is not None else [],
         )
 
 

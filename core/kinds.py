@@ -41,6 +41,10 @@ class NotificationKind(StrEnum):
     FINAL = "final"  # it ended: completed, failed, refunded, …
     REFUND = "refund"  # staff refunded part or all of it
     RESEND = "resend"  # staff asked for the last DM again
+    # A top-up's DMs (notifications.topup_id): its payment was credited; its link ended
+    # unpaid (expired, or cancelled at the provider).
+    CREDITED = "credited"
+    UNPAID = "unpaid"
 
     @staticmethod
     def base_of(kind: str) -> NotificationKind:

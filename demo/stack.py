@@ -32,6 +32,7 @@ from bot.__main__ import serve
 from bot.app import OrderBot
 from bot.config import Settings
 from bot.logging_setup import LOG_FORMAT, SecretRedactingFilter, hold_back_libraries
+from demo.payments import RazorpaySandbox
 from demo.workers import WorkerProcesses, stop_process
 from emulator.server import Emulator
 from sandbox.runner import SandboxCluster
@@ -82,7 +83,8 @@ FAST_TIMINGS = (
     "stuck_check_interval=0.5,first_poll_delay=0.1,poll_after_change=0.2,"
     "poll_processing_cap=0.5,poll_pending_cap=1,poll_failure_base=0.2,poll_min_delay=0.05,"
     "dm_retry_base=0.2,staff_channel_retry=0.5,staff_digest_interval=2,shutdown_grace=5,"
-    "key_recheck_interval=0.5"
+    "key_recheck_interval=0.5,topup_check_interval=0.2,topup_first_check=0.3,"
+    "topup_check_every=0.3"
 )
 
 
@@ -111,8 +113,11 @@ class LocalStack:
         in_process: bool = False,
         fast: bool = False,
         command: tuple[str, ...] = ("run",),
+        payments: RazorpaySandbox | None = None,
     ) -> None:
         self.workdir = workdir
+        # Online top-ups through the Razorpay sandbox (demo/payments.py), when given.
+        self.payments = payments
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.emulator = emulator or Emulator(port=0)
         self.sandbox = sandbox or SandboxCluster(port=0)
@@ -142,6 +147,8 @@ class LocalStack:
 
     async def start(self) -> None:
         await self.sandbox.start()
+        if self.payments is not None:
+            await self.payments.start()
         await self.emulator.start()
         await self.start_bot()
         await self.let_staff_see_admin()
@@ -167,7 +174,11 @@ class LocalStack:
             try:
                 await self.emulator.stop()
             finally:
-                await self.sandbox.stop()
+                try:
+                    await self.sandbox.stop()
+                finally:
+                    if self.payments is not None:
+                        await self.payments.stop()
 
     def bot_env(self) -> dict[str, str]:
         world = self.emulator.world
@@ -204,6 +215,8 @@ class LocalStack:
         ):
             env[f"{prefix}_API_BASE_URL"] = self.sandbox.base_url(name)
             env[f"{prefix}_API_{secret}"] = self.sandbox.api_key(name)
+        if self.payments is not None:
+            env.update(self.payments.bot_env())
         env.update(self.extra_env)
         return env
 

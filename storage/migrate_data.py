@@ -25,7 +25,6 @@ from storage.postgres import PostgresDatabase
 TABLES: tuple[str, ...] = (
     "orders",
     "order_events",
-    "notifications",
     "shop_state",
     "staff_alerts",
     "audit_log",
@@ -34,6 +33,7 @@ TABLES: tuple[str, ...] = (
     "ledger",
     "wallets",
     "topups",
+    "notifications",
     "payment_events",
 )
 # Tables whose `id` is generated (AUTOINCREMENT / identity): its sequence is moved on.

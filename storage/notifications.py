@@ -1,4 +1,4 @@
-"""The outbox: notifications owed to buyers, one per (order, kind).
+"""The outbox: notifications owed to buyers, one per (order, kind) or (top-up, kind).
 
 A notification is *owed* in the same transaction as the status change that caused it,
 so a crash can never lose one. UNIQUE(order_id, kind) means it can't be owed twice.
@@ -28,6 +28,8 @@ class NotificationState(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Notification:
     id: int
+    # The subject: the order's id, or the top-up's (`topup_id` is then set too). Markers
+    # and nonces are derived from it, and order and top-up ids never collide (ORD-/TOP-).
     order_id: str
     kind: str
     user_id: int
@@ -42,12 +44,17 @@ class Notification:
     unsure: bool = False
     # A fallback notice was attempted: the notices channel is part of that history.
     notice_tried: bool = False
+    topup_id: str | None = None
+
+    @property
+    def for_topup(self) -> bool:
+        return self.topup_id is not None
 
 
 def _notification(row: aiosqlite.Row) -> Notification:
     return Notification(
         id=row["id"],
-        order_id=row["order_id"],
+        order_id=row["order_id"] or row["topup_id"],
         kind=row["kind"],
         user_id=row["user_id"],
         state=NotificationState(row["state"]),
@@ -59,6 +66,7 @@ def _notification(row: aiosqlite.Row) -> Notification:
         claimed_at=row["claimed_at"],
         unsure=bool(row["unsure"]),
         notice_tried=bool(row["notice_tried"]),
+        topup_id=row["topup_id"],
     )
 
 
@@ -73,6 +81,29 @@ async def owe_notification_in(
         (order_id, kind, user_id, now, now),
     )
     return cur.rowcount == 1
+
+
+async def owe_topup_notification_in(
+    conn: aiosqlite.Connection, topup_id: str, kind: str, *, user_id: int, now: float
+) -> bool:
+    """As `owe_notification_in`, for a top-up's DM (its credit, its expiry)."""
+    cur = await conn.execute(
+        "INSERT INTO notifications (topup_id, kind, user_id, state, next_attempt_at, created_at)"
+        " VALUES (?, ?, ?, 'pending', ?, ?) ON CONFLICT (topup_id, kind) DO NOTHING",
+        (topup_id, kind, user_id, now, now),
+    )
+    return cur.rowcount == 1
+
+
+async def count_topup_notifications_in(conn: aiosqlite.Connection, topup_id: str, base: str) -> int:
+    """How many `base` DMs (`base`, `base-2`, …) this top-up owes, inside the write
+    transaction (a second payment on one link owes a second credit DM)."""
+    async with conn.execute(
+        "SELECT COUNT(*) FROM notifications WHERE topup_id = ? AND (kind = ? OR kind LIKE ?)",
+        (topup_id, base, f"{base}-%"),
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 async def next_notification_kind(conn: aiosqlite.Connection, order_id: str, base: str) -> str:
@@ -110,6 +141,18 @@ async def get_notification(db: Database, order_id: str, kind: str) -> Notificati
         "SELECT * FROM notifications WHERE order_id = ? AND kind = ?", (order_id, kind)
     )
     return _notification(row) if row else None
+
+
+async def get_notification_by_id(db: Database, notification_id: int) -> Notification | None:
+    row = await db.fetch_one("SELECT * FROM notifications WHERE id = ?", (notification_id,))
+    return _notification(row) if row else None
+
+
+async def topup_notifications(db: Database, topup_id: str) -> list[Notification]:
+    rows = await db.fetch_all(
+        "SELECT * FROM notifications WHERE topup_id = ? ORDER BY id", (topup_id,)
+    )
+    return [_notification(r) for r in rows]
 
 
 async def list_notifications(db: Database, order_id: str) -> list[Notification]:

@@ -17,8 +17,10 @@ import aiosqlite
 
 from core import alerts
 from core.domain import Money
+from core.kinds import NotificationKind
 from storage import staff_alerts, wallet
 from storage.database import Database
+from storage.notifications import count_topup_notifications_in, owe_topup_notification_in
 
 ACTOR_PAYMENTS = "payments"
 
@@ -130,6 +132,16 @@ async def create(
     return found
 
 
+async def open_links(db: Database, user_id: int, *, now: float) -> list[Topup]:
+    """A buyer's links that can still be paid, newest first."""
+    rows = await db.fetch_all(
+        "SELECT * FROM topups WHERE user_id = ? AND state = ? AND expires_at > ?"
+        " ORDER BY created_at DESC",
+        (user_id, TopupState.OPEN.value, now),
+    )
+    return [_topup(r) for r in rows]
+
+
 async def get(db: Database, topup_id: str) -> Topup | None:
     row = await db.fetch_one("SELECT * FROM topups WHERE id = ?", (topup_id,))
     return _topup(row) if row is not None else None
@@ -182,17 +194,26 @@ async def end(
     now: float | None = None,
 ) -> bool:
     """Close an unpaid top-up (expired, cancelled, failed). False when another path
-    moved it first (a payment that landed meanwhile wins)."""
+    moved it first (a payment that landed meanwhile wins). A link that expired or was
+    cancelled owes the buyer a DM saying so, in the same transaction; a link never made
+    (failed) was refused to the buyer's face."""
     if state not in (TopupState.EXPIRED, TopupState.CANCELLED, TopupState.FAILED):
         raise ValueError(f"{state} is not an unpaid ending")
     now = time.time() if now is None else now
     async with db.transaction() as conn:
         cur = await conn.execute(
             "UPDATE topups SET state = ?, next_check_at = NULL, check_lease_until = NULL,"
-            " updated_at = ? WHERE id = ? AND state = ?",
+            " updated_at = ? WHERE id = ? AND state = ? RETURNING user_id",
             (state.value, now, topup_id, expect.value),
         )
-        return cur.rowcount == 1
+        row = await cur.fetchone()
+        if row is None:
+            return False
+        if state is not TopupState.FAILED:
+            await owe_topup_notification_in(
+                conn, topup_id, NotificationKind.UNPAID, user_id=int(row[0]), now=now
+            )
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +247,7 @@ async def credit_in(
             kind=wallet.EntryKind.CREDIT,
             actor=ACTOR_PAYMENTS,
             idempotency_key=credit_key(topup.provider, payment.payment_id),
-            note=f"top-up {topup.id} ({topup.provider})",
+            note=credit_note(topup),
         ),
         now=now,
     )
@@ -247,6 +268,17 @@ async def credit_in(
         ),
     )
     result = Credit.CREDITED if cur.rowcount == 1 else Credit.EXTRA_PAYMENT
+    # The buyer's DM with their new balance, owed with the credit (a second payment on
+    # one link owes a second DM: `credited-2`).
+    base = NotificationKind.CREDITED.value
+    count = await count_topup_notifications_in(conn, topup.id, base)
+    await owe_topup_notification_in(
+        conn,
+        topup.id,
+        base if count == 0 else f"{base}-{count + 1}",
+        user_id=topup.user_id,
+        now=now,
+    )
     if result is Credit.EXTRA_PAYMENT or payment.paid != topup.amount:
         # Credited as paid, in the same transaction as the staff alert that says so.
         await staff_alerts.raise_alert_in(
@@ -261,6 +293,25 @@ async def credit_in(
             ),
         )
     return result
+
+
+def credit_note(topup: Topup) -> str:
+    return f"top-up {topup.id} ({topup.provider})"
+
+
+async def credited_for(db: Database, topup: Topup, kind: str) -> Money | None:
+    """What the credit a `credited` DM is about put in the wallet: `credited` is the
+    top-up's first payment, `credited-2` its second (a link paid twice), …"""
+    number = int(kind.rsplit("-", 1)[1]) if "-" in kind else 1
+    rows = await db.fetch_all(
+        "SELECT amount_minor, currency FROM ledger WHERE user_id = ? AND note = ?"
+        " AND idempotency_key LIKE ? ORDER BY id",
+        (topup.user_id, credit_note(topup), "topup:%"),
+    )
+    if len(rows) < number:
+        return None
+    row = rows[number - 1]
+    return Money(int(row["amount_minor"]), str(row["currency"]))
 
 
 async def credit(
@@ -316,39 +367,6 @@ async def checked(
             "UPDATE topups SET next_check_at = ?, check_lease_until = NULL,"
             " checks = checks + 1, updated_at = ? WHERE id = ? AND state = ?",
             (next_check_at, now, topup_id, TopupState.OPEN.value),
-        )
-
-
-async def record_event(
-    db: Database,
-    *,
-    provider: str,
-    event_id: str,
-    kind: str,
-    topup_id: str | None,
-    body_enc: bytes,
-    now: float | None = None,
-) -> int | None:
-    """Store a verified webhook event before answering 2xx. Returns its row id, or None
-    when the provider delivered this event before (a retry, a duplicate)."""
-    now = time.time() if now is None else now
-    async with db.transaction() as conn:
-        async with conn.execute(
-            "INSERT INTO payment_events (provider, event_id, kind, topup_id, received_at,"
-            " body_enc) VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (provider, event_id) DO NOTHING RETURNING id",
-            (provider, event_id, kind, topup_id, now, body_enc),
-        ) as cur:
-            row = await cur.fetchone()
-    return int(row[0]) if row is not None else None
-
-
-async def event_processed(db: Database, event_row: int, *, now: float | None = None) -> None:
-    now = time.time() if now is None else now
-    async with db.transaction() as conn:
-        await conn.execute(
-            "UPDATE payment_events SET processed_at = ? WHERE id = ? AND processed_at IS NULL",
-            (now, event_row),
         )
 
 
@@ -421,30 +439,6 @@ async def reverse(
                 (amount, now, topup.id),
             )
     return adjusted
-
-
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    id: int
-    provider: str
-    event_id: str
-    kind: str
-    body_enc: bytes
-    received_at: float
-
-    def headers(self) -> dict[str, str]:
-        """What the parser needs of the delivery's headers (the event id)."""
-        return {"X-Razorpay-Event-Id": self.event_id}
-
-
-async def pending_events(db: Database, *, older_than: float, limit: int = 100) -> list[StoredEvent]:
-    """Events stored before `older_than` and never applied (a crash after the 2xx)."""
-    rows = await db.fetch_all(
-        "SELECT id, provider, event_id, kind, body_enc, received_at FROM payment_events"
-        " WHERE processed_at IS NULL AND received_at < ? ORDER BY received_at LIMIT ?",
-        (older_than, limit),
-    )
-    return [StoredEvent(r[0], r[1], r[2], r[3], bytes(r[4]), float(r[5])) for r in rows]
 
 
 async def undo_reversal(

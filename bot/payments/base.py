@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.errors import UserFacingError
 from core.domain import Money
 
 
@@ -78,11 +79,25 @@ class EventUnreadable(Exception):
     """A verified body that isn't an event we can read (answered 400, nothing stored)."""
 
 
+class AmountRefused(UserFacingError):
+    """An amount this provider doesn't take (below its minimum, a currency rule)."""
+
+
 class PaymentClient(ABC):
     """One payment provider's API: create a link for a top-up, read it back, cancel it,
     and check the key with a call that changes nothing."""
 
     name: str
+    # The smallest amount a link may ask, in minor units, by currency ("*": any other).
+    minimum_minor: Mapping[str, int] = {}
+
+    def check_amount(self, amount: Money) -> None:
+        """Refuse, before asking the provider, an amount it would refuse."""
+        least = self.minimum_minor.get(amount.currency, self.minimum_minor.get("*", 1))
+        if amount.minor < least:
+            raise AmountRefused(
+                f"The smallest top-up paid online is {Money(least, amount.currency).format()}."
+            )
 
     @abstractmethod
     async def create_link(

@@ -110,6 +110,8 @@ class _Event(BaseModel):
 class RazorpayClient(ProviderHttp, PaymentClient):
     name = "razorpay"
     auth_statuses = (401,)
+    # Razorpay's smallest payment: ₹1.00 (100 paise).
+    minimum_minor = {"*": 100}
     KNOWN_MESSAGES = {
         "the api key provided is invalid": "the API key is refused",
         "the id provided does not exist": "no such payment link",

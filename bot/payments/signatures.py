@@ -6,7 +6,7 @@ signed with the old secret, and those must verify until it is removed from the l
 
 - Razorpay: `X-Razorpay-Signature` is the hex HMAC-SHA256 of the raw body with the
   webhook secret. Nothing in it is timed, so a replay is caught by the event id (stored
-  once, `storage.topups.record_event`), not here.
+  once, `storage.payment_events.record_event`), not here.
 - Stripe: `Stripe-Signature: t=<unix time>,v1=<hex>[,v1=<hex>…]`, each v1 the HMAC-SHA256
   of `"{t}.{raw body}"` with the endpoint secret. A timestamp outside the tolerance is
   refused, so an old event replayed is refused even with a good signature.

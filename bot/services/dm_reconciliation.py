@@ -193,6 +193,8 @@ class Reconciler:
             expect_claimed_at=note.claimed_at,
         ):
             return Settled.LOST
+        if note.for_topup:
+            return Settled.FOUND
         await repo.add_event(
             self.db,
             note.order_id,

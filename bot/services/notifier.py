@@ -33,8 +33,9 @@ from collections.abc import Callable
 import aiohttp
 import discord
 
-from bot.presenters import delivery_payload, fallback_notice, notification_embed
+from bot.presenters import OutgoingDm, delivery_payload, fallback_notice, notification_embed
 from bot.services.dm_reconciliation import DmHistory, Reconciler
+from bot.services.topup_dms import topup_dm
 from core import alerts
 from core.crash_points import crash_point
 from core.crypto import DecryptionError, DeliveryCipher
@@ -133,7 +134,7 @@ class Notifier:
                 log.exception(
                     "notification %s for order %s failed unexpectedly", note.id, note.order_id
                 )
-                current = await outbox.get_notification(self.db, note.order_id, note.kind)
+                current = await outbox.get_notification_by_id(self.db, note.id)
                 if current is not None:
                     await self._retry(current, "unexpected error", unsure=True)
             finally:
@@ -158,35 +159,10 @@ class Notifier:
                 )
                 return True
             # Not there: it never arrived. Sent now, under the same nonce.
-        order = await repo.get_order(self.db, note.order_id)
-        if order is None:
-            await self._give_up(note, "order gone")
+        outgoing = await (self._topup_dm(note) if note.for_topup else self._order_dm(note))
+        if outgoing is None:
             return False
-        if is_superseded(note.kind, order.status):
-            # "Staff are checking" or "placed", owed a moment ago, but the order has moved
-            # on, and that move owes its own DM: this one would only repeat it.
-            await self._record_sent(
-                note,
-                NotificationState.SENT,
-                f"{note.kind} DM not sent: the order is already {order.status.label}",
-                error="superseded; not sent",
-            )
-            return False
-        embed = notification_embed(order, note.kind, await wallet.order_entries(self.db, order.id))
-        content, file = (None, None)
-        try:
-            delivery = order.delivery(self.cipher) if order.has_delivery else None
-        except DecryptionError:
-            # The DM still goes (the buyer learns the outcome); the goods can't, and staff
-            # must fix the key. Waiting would block the DM for good.
-            delivery = None
-            content = (
-                "Your delivery can't be shown right now; staff have been told and will send "
-                "it. `/order` shows it once it's back."
-            )
-            await staff_alerts.raise_alert(self.db, alerts.delivery_undecryptable(order.id))
-        if delivery is not None and not delivery.is_empty():
-            content, file = delivery_payload(order, delivery)
+        content, embed, file = outgoing.content, outgoing.embed, outgoing.file
         try:
             dm = await self.client.create_dm(discord.Object(id=note.user_id))
             # The nonce makes Discord itself drop a repeat of this DM (discord.py's own
@@ -198,7 +174,7 @@ class Notifier:
                 await dm.send(content, embed=embed, nonce=nonce)
         except discord.Forbidden as exc:
             if exc.code == DM_CLOSED:
-                return await self._fallback(note, order)
+                return await self._fallback(note, outgoing.notice)
             await self._give_up(note, f"Discord refused the DM ({exc.code})")
             return False
         except discord.NotFound as exc:
@@ -218,8 +194,48 @@ class Notifier:
             return False
         crash_point("dm.sent")
         await self._record_sent(note, NotificationState.SENT, f"{note.kind} DM sent")
-        log.info("sent %s DM for order %s", note.kind, order.id)
+        log.info("sent %s DM for %s", note.kind, note.order_id)
         return True
+
+    async def _order_dm(self, note: outbox.Notification) -> OutgoingDm | None:
+        """An order's DM as the order is now; None when it is not to be sent (the row
+        has been settled)."""
+        order = await repo.get_order(self.db, note.order_id)
+        if order is None:
+            await self._give_up(note, "order gone")
+            return None
+        if is_superseded(note.kind, order.status):
+            # "Staff are checking" or "placed", owed a moment ago, but the order has moved
+            # on, and that move owes its own DM: this one would only repeat it.
+            await self._record_sent(
+                note,
+                NotificationState.SENT,
+                f"{note.kind} DM not sent: the order is already {order.status.label}",
+                error="superseded; not sent",
+            )
+            return None
+        embed = notification_embed(order, note.kind, await wallet.order_entries(self.db, order.id))
+        content, file = (None, None)
+        try:
+            delivery = order.delivery(self.cipher) if order.has_delivery else None
+        except DecryptionError:
+            # The DM still goes (the buyer learns the outcome); the goods can't, and staff
+            # must fix the key. Waiting would block the DM for good.
+            delivery = None
+            content = (
+                "Your delivery can't be shown right now; staff have been told and will send "
+                "it. `/order` shows it once it's back."
+            )
+            await staff_alerts.raise_alert(self.db, alerts.delivery_undecryptable(order.id))
+        if delivery is not None and not delivery.is_empty():
+            content, file = delivery_payload(order, delivery)
+        return OutgoingDm(content, embed, file, fallback_notice(order, note.kind))
+
+    async def _topup_dm(self, note: outbox.Notification) -> OutgoingDm | None:
+        outgoing = await topup_dm(self.db, note)
+        if outgoing is None:
+            await self._give_up(note, "top-up gone")
+        return outgoing
 
     async def _record_sent(
         self,
@@ -239,13 +255,14 @@ class Notifier:
                 expect_claimed_at=note.claimed_at,
                 error=error,
             )
-            await repo.add_event(
-                self.db,
-                note.order_id,
-                actor=repo.ACTOR_SYSTEM,
-                kind=EventKind.NOTIFIED,
-                detail=detail,
-            )
+            if not note.for_topup:
+                await repo.add_event(
+                    self.db,
+                    note.order_id,
+                    actor=repo.ACTOR_SYSTEM,
+                    kind=EventKind.NOTIFIED,
+                    detail=detail,
+                )
         except Exception:
             log.exception(
                 "notification %s for order %s went out but recording it failed; "
@@ -254,14 +271,14 @@ class Notifier:
                 note.order_id,
             )
 
-    async def _fallback(self, note: outbox.Notification, order: repo.OrderRecord) -> bool:
+    async def _fallback(self, note: outbox.Notification, notice: str) -> bool:
         # From now on the notices channel is part of this notification's history.
         await outbox.mark_notice_tried(self.db, note.id)
         try:
             channel = await self.history.notice_channel()
             await channel.send(
-                fallback_notice(order, note.kind),
-                allowed_mentions=discord.AllowedMentions(users=[discord.Object(id=order.user_id)]),
+                notice,
+                allowed_mentions=discord.AllowedMentions(users=[discord.Object(id=note.user_id)]),
                 nonce=notification_nonce(note.order_id, note.kind, "notice"),
             )
         except discord.HTTPException as exc:
@@ -279,9 +296,12 @@ class Notifier:
             error="DMs closed",
         )
         await staff_alerts.raise_alert(
-            self.db, alerts.dm_fallback(order.user_id, order.id, note.kind, note.id)
+            self.db,
+            alerts.topup_dm_fallback(note.user_id, note.order_id, note.kind, note.id)
+            if note.for_topup
+            else alerts.dm_fallback(note.user_id, note.order_id, note.kind, note.id),
         )
-        log.info("DMs closed for order %s: fallback notice posted", order.id)
+        log.info("DMs closed for %s: fallback notice posted", note.order_id)
         return True
 
     async def _retry(self, note: outbox.Notification, reason: str, *, unsure: bool = False) -> None:
@@ -310,7 +330,12 @@ class Notifier:
         )
         if attempts >= ALERT_AFTER_ATTEMPTS:
             await staff_alerts.raise_alert(
-                self.db, alerts.dm_retrying(note.order_id, note.kind, note.id, reason)
+                self.db,
+                alerts.topup_dm_trouble(
+                    note.user_id, note.order_id, note.kind, note.id, reason, gave_up=False
+                )
+                if note.for_topup
+                else alerts.dm_retrying(note.order_id, note.kind, note.id, reason),
             )
 
     async def _give_up(self, note: outbox.Notification, reason: str) -> None:
@@ -324,6 +349,11 @@ class Notifier:
         ):
             return
         await staff_alerts.raise_alert(
-            self.db, alerts.dm_failed(note.user_id, note.order_id, note.id, reason)
+            self.db,
+            alerts.topup_dm_trouble(
+                note.user_id, note.order_id, note.kind, note.id, reason, gave_up=True
+            )
+            if note.for_topup
+            else alerts.dm_failed(note.user_id, note.order_id, note.id, reason),
         )
         log.error("notification %s for order %s failed: %s", note.id, note.order_id, reason)

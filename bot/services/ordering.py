@@ -124,6 +124,10 @@ class OrderingService:
         self.keys = self.submitter.keys
         # Orders left `submitting`: due re-sends and crash leftovers.
         self.recovery = Recovery(self.submitter)
+        # Whether a buyer can top up online in a currency (bot.app sets it when a payment
+        # provider is configured): a short balance then gets a draft with a Top up button
+        # instead of a refusal.
+        self.tops_up_online: Callable[[str], bool] = lambda currency: False
 
     # --- shop switch ----------------------------------------------------------------------
 
@@ -207,7 +211,11 @@ class OrderingService:
             )
         except payments.LimitReached as exc:
             raise NotAllowed(exc.message) from None
-        if balance is not None and balance.minor < total.minor:
+        if (
+            balance is not None
+            and balance.minor < total.minor
+            and not self.tops_up_online(total.currency)
+        ):
             raise self.not_enough_credit(balance, total, at_confirm=False)
 
     def not_enough_credit(
@@ -219,10 +227,17 @@ class OrderingService:
             if at_confirm
             else ""
         )
+        shortfall = Money(price.minor - balance.minor, price.currency)
+        how = (
+            f"press **Top up {shortfall.format()}** below to pay the difference online."
+            if at_confirm and self.tops_up_online(price.currency)
+            else clip(self.policy.top_up_instructions, 500)
+        )
         return NotEnoughCredit(
             f"Your store credit is **{balance.format()}** and this order costs "
             f"**{price.format()}**, so nothing was ordered or charged.{stays}\n"
-            f"**How to top up:** {clip(self.policy.top_up_instructions, 500)}"
+            f"**How to top up:** {how}",
+            shortfall=shortfall,
         )
 
     async def payment_preview(self, order: repo.OrderRecord) -> PaymentPreview:

@@ -23,8 +23,9 @@ from core.crash_points import crash_point
 from core.crypto import DeliveryCipher
 from core.domain import Money
 from core.timings import Timings
-from storage import topups
+from storage import payment_events, shop_state, topups
 from storage.database import Database
+from storage.shop_state import PAUSED_KEY, PAUSED_REASON_KEY
 from storage.topups import Credit, Payment, Topup, TopupState
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,11 @@ GIVE_UP_AFTER = 24 * 3600.0
 # is tried again until it is this old, then given up with a log line.
 PENDING_GIVE_UP = 24 * 3600.0
 CHECK_BATCH = 50
+# A buyer's payable links at most: more would only be forgotten ones.
+MAX_OPEN_LINKS = 3
+# An open link for the same amount (and draft) is offered again rather than a new one,
+# while it has at least this long left to pay.
+REUSE_IF_LEFT = 10 * 60.0
 
 
 class TopupRefused(UserFacingError):
@@ -95,6 +101,44 @@ class TopupService:
         if client is None:
             raise TopupRefused(f"Paying online in {currency.upper()} isn't set up in this shop.")
         return client
+
+    def takes(self, currency: str) -> bool:
+        """Whether a buyer can top up in this currency online here."""
+        name = self.currencies.get(currency.upper()) or self.currencies.get("*")
+        return name is not None and name in self.clients
+
+    async def offer(
+        self, *, user_id: int, guild_id: int | None, amount: Money, draft_id: str | None = None
+    ) -> Topup:
+        """What a buyer's /top-up (or Top up button) gets: a payable link for `amount`.
+        No new link while the shop is paused (one already paid still credits); a second
+        press for the same amount gets the same link back; at most MAX_OPEN_LINKS."""
+        if await shop_state.get_value(self.db, PAUSED_KEY) == "1":
+            reason = await shop_state.get_value(self.db, PAUSED_REASON_KEY)
+            raise TopupRefused(
+                "The shop is paused right now, so no new payment links are made; nothing was "
+                "charged. A link you already paid still credits your wallet."
+                + (f" Staff say: {reason}" if reason else "")
+            )
+        client = self.provider_for(amount.currency)
+        client.check_amount(amount)
+        now = self.clock()
+        payable = await topups.open_links(self.db, user_id, now=now)
+        for topup in payable:
+            if (
+                topup.amount == amount
+                and topup.draft_id == draft_id
+                and (topup.expires_at or 0) - now >= REUSE_IF_LEFT
+            ):
+                return topup
+        if len(payable) >= MAX_OPEN_LINKS:
+            raise TopupRefused(
+                f"You have {len(payable)} payment links open already: pay one of them, or "
+                "wait for one to expire (they last 30 minutes). Nothing was charged."
+            )
+        return await self.start(
+            user_id=user_id, guild_id=guild_id, amount=amount, draft_id=draft_id
+        )
 
     async def start(
         self, *, user_id: int, guild_id: int | None, amount: Money, draft_id: str | None = None
@@ -250,7 +294,7 @@ class TopupService:
         answer 2xx: applying is safe to repeat, and `apply_pending_events` finishes what
         a crash interrupted."""
         topup = await self._topup_for(provider, event)
-        row = await topups.record_event(
+        row = await payment_events.record_event(
             self.db,
             provider=provider,
             event_id=event.event_id,
@@ -268,7 +312,7 @@ class TopupService:
         """Apply a stored event; False when it must wait (left for apply_pending_events)."""
         if not await self._apply_event(stored.topup, stored.event):
             return False
-        await topups.event_processed(self.db, stored.row, now=self.clock())
+        await payment_events.event_processed(self.db, stored.row, now=self.clock())
         return True
 
     async def _topup_for(self, provider: str, event: PaymentEvent) -> Topup | None:
@@ -323,7 +367,7 @@ class TopupService:
         """Events stored but not applied (the process died between the 2xx and the
         credit): apply them now. Applying twice is harmless (keys and compare-and-sets)."""
         applied = 0
-        for pending in await topups.pending_events(self.db, older_than=self.clock() - 5):
+        for pending in await payment_events.pending_events(self.db, older_than=self.clock() - 5):
             client = self.clients.get(pending.provider)
             if client is None:
                 continue
@@ -340,7 +384,7 @@ class TopupService:
                         pending.event_id,
                         pending.kind,
                     )
-                await topups.event_processed(self.db, pending.id, now=self.clock())
+                await payment_events.event_processed(self.db, pending.id, now=self.clock())
                 applied += 1
             except Exception:
                 log.exception("applying stored %s event %s failed", pending.provider, pending.id)

@@ -49,6 +49,9 @@ class WalletService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    async def balance(self, user_id: int, currency: str) -> Money:
+        return await wallet.balance(self.db, user_id, currency)
+
     async def statement(
         self, user_id: int, *, page: int = 0, page_size: int = LEDGER_PAGE
     ) -> Statement:

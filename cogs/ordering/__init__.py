@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cogs.ordering.buttons import CancelButton, ConfirmButton
+from cogs.ordering.buttons import CancelButton, ConfirmButton, TopUpShortfallButton
 from cogs.ordering.commands import Ordering
 from cogs.ordering.contact_form import ContactModal
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 async def setup(bot: OrderBot) -> None:
-    bot.add_dynamic_items(ConfirmButton, CancelButton)
+    bot.add_dynamic_items(ConfirmButton, CancelButton, TopUpShortfallButton)
     await bot.add_cog(Ordering(bot))
 
 

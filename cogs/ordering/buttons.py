@@ -5,16 +5,19 @@ this process's memory) decides what a press does: a second press is harmless."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import discord
 
-from bot.errors import NotAllowed, UserFacingError
-from bot.services.ordering import ConfirmOutcome, ConfirmResult
+from bot.errors import NotAllowed, NotEnoughCredit, UserFacingError
+from bot.services.ordering import CONFIRMATION_TTL, ConfirmOutcome, ConfirmResult
 from bot.tree import report_error
 from cogs.order_button import OrderButton, order_view
 from cogs.ordering.checks import buyer_refusal
 from cogs.ordering.embeds import RESULT_COLOURS
+from cogs.topup_ui import send_link
+from core.domain import Money, OrderStatus
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -22,8 +25,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def confirmation_view(order_id: str) -> discord.ui.View:
+def confirmation_view(order_id: str, *, short: bool = False) -> discord.ui.View:
+    """Confirm and Cancel; with Top up first when the buyer's balance is short and the
+    shop takes payment online."""
+    if short:
+        return order_view(order_id, TopUpShortfallButton, ConfirmButton, CancelButton)
     return order_view(order_id, ConfirmButton, CancelButton)
+
+
+def shortfall_view(order_id: str) -> discord.ui.View:
+    return order_view(order_id, TopUpShortfallButton)
 
 
 class ConfirmButton(
@@ -35,7 +46,19 @@ class ConfirmButton(
             # Acknowledge first (Discord allows 3 s); the provider call may take longer.
             await interaction.response.defer()
             buyer_refusal(interaction)
-            outcome = await interaction.client.ordering.confirm(self.order_id, interaction.user.id)
+            try:
+                outcome = await interaction.client.ordering.confirm(
+                    self.order_id, interaction.user.id
+                )
+            except NotEnoughCredit as short:
+                # Nothing was ordered. With online top-ups, the answer offers exactly
+                # the difference; the draft stays for Confirm once it is paid.
+                if interaction.client.ordering.tops_up_online(short.shortfall.currency):
+                    await interaction.followup.send(
+                        short.user_message, view=shortfall_view(self.order_id), ephemeral=True
+                    )
+                    return
+                raise
             embed = discord.Embed(
                 title="Order " + outcome.result.value.replace("_", " "),
                 description=outcome.user_message,
@@ -67,6 +90,38 @@ class ConfirmButton(
                     "shows where it is, and you'll get a DM with the result."
                 ),
             )
+
+
+class TopUpShortfallButton(
+    OrderButton, prefix="order:topup", label="Top up", style=discord.ButtonStyle.primary
+):
+    """Pay online exactly what this draft still needs: the difference is worked out when
+    pressed, from the balance then, so it is never stale."""
+
+    async def pressed(self, interaction: discord.Interaction[OrderBot]) -> None:
+        bot = interaction.client
+        try:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            order = await bot.order_queries.buyer_order(self.order_id, interaction.user.id)
+            if (
+                order is None
+                or order.status is not OrderStatus.DRAFT
+                or order.created_at + CONFIRMATION_TTL < time.time()
+            ):
+                raise NotAllowed(
+                    "This order's confirmation has ended, so it needs no top-up. `/top-up` "
+                    "adds store credit any time."
+                )
+            balance = await bot.wallet.balance(interaction.user.id, order.total.currency)
+            if balance.minor >= order.total.minor:
+                raise NotAllowed(
+                    f"Your store credit ({balance.format()}) already covers this order: "
+                    "press **Confirm**."
+                )
+            shortfall = Money(order.total.minor - balance.minor, order.total.currency)
+            await send_link(interaction, shortfall, draft=order)
+        except Exception as exc:
+            await report_error(interaction, exc)
 
 
 class CancelButton(

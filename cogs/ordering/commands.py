@@ -22,7 +22,7 @@ from cogs.ordering.contact_form import (
     ORPHAN_FORM_GRACE,
     ContactModal,
 )
-from cogs.ordering.embeds import confirmation_embed
+from cogs.ordering.embeds import confirmation_embed, is_short
 from cogs.ordering.slash import boost_command, buy_command
 from core.domain import OrderKind
 
@@ -102,11 +102,10 @@ class Ordering(commands.Cog):
             details={"invite_code": code, "server_name": server_name[:100]},
         )
         self.cooldowns.charge(interaction.user.id)
+        preview = await service.payment_preview(draft)
         await interaction.followup.send(
-            embed=confirmation_embed(
-                draft, await service.payment_preview(draft), server_name=server_name
-            ),
-            view=confirmation_view(draft.id),
+            embed=confirmation_embed(draft, preview, server_name=server_name),
+            view=confirmation_view(draft.id, short=is_short(draft, preview)),
             ephemeral=True,
         )
 
@@ -138,9 +137,10 @@ class Ordering(commands.Cog):
             interaction_key=str(interaction.id),
         )
         self.cooldowns.charge(interaction.user.id)
+        preview = await service.payment_preview(draft)
         await interaction.followup.send(
-            embed=confirmation_embed(draft, await service.payment_preview(draft)),
-            view=confirmation_view(draft.id),
+            embed=confirmation_embed(draft, preview),
+            view=confirmation_view(draft.id, short=is_short(draft, preview)),
             ephemeral=True,
         )
 

@@ -14,7 +14,7 @@ from bot.services.ordering import CONFIRMATION_TTL
 from bot.tree import report_error
 from cogs.ordering.buttons import confirmation_view
 from cogs.ordering.checks import OrderCooldowns
-from cogs.ordering.embeds import confirmation_embed
+from cogs.ordering.embeds import confirmation_embed, is_short
 from cogs.ui import BotModal, OwnedView
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ class ContactModal(BotModal, title="Contact details"):
             preview = await bot.ordering.payment_preview(draft)
             await interaction.followup.send(
                 embed=confirmation_embed(draft, preview, contact=contact),
-                view=confirmation_view(draft.id),
+                view=confirmation_view(draft.id, short=is_short(draft, preview)),
                 ephemeral=True,
             )
         except Exception as exc:

@@ -22,7 +22,24 @@ RESULT_COLOURS = {
 }
 
 
+def is_short(order: OrderRecord, preview: PaymentPreview) -> bool:
+    """A wallet order the balance doesn't cover yet (shown only when the shop takes
+    payment online: otherwise the order was refused before its draft)."""
+    return (
+        preview.mode is PaymentMode.WALLET
+        and preview.balance is not None
+        and preview.balance.minor < order.total.minor
+    )
+
+
 def payment_line(order: OrderRecord, preview: PaymentPreview) -> str | None:
+    if is_short(order, preview):
+        assert preview.balance is not None
+        short = Money(order.total.minor - preview.balance.minor, order.total.currency)
+        return (
+            f"From your store credit: {preview.balance.format()}, **{short.format()} short**. "
+            f"Press **Top up** to pay the difference online, then **Confirm**"
+        )
     if preview.mode is PaymentMode.WALLET and preview.balance is not None:
         after = Money(preview.balance.minor - order.total.minor, order.total.currency)
         return (

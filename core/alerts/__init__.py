@@ -43,6 +43,8 @@ from core.alerts.orders import (
 )
 from core.alerts.payments import (
     refund_failed_key,
+    topup_dm_fallback,
+    topup_dm_trouble,
     topup_mismatch,
     topup_refund_failed,
     topup_reversed,
@@ -118,6 +120,8 @@ __all__ = [
     "shop_resumed",
     "staff_key",
     "stuck_order",
+    "topup_dm_fallback",
+    "topup_dm_trouble",
     "topup_mismatch",
     "topup_refund_failed",
     "topup_reversed",

@@ -93,3 +93,30 @@ def refund_failed_key(provider: str, reference: str) -> str:
     """The dedupe key of a failed refund's alert: also the marker that stops a late
     `refund.created` for it from taking money."""
     return f"topup_refund_failed:{provider}:{reference}"
+
+
+def topup_dm_trouble(
+    user_id: int, topup_id: str, kind: str, note_id: int, reason: str, *, gave_up: bool
+) -> Alert:
+    """A top-up's DM (its credit, its expiry) that keeps failing, or was given up. The
+    money is safe either way: the buyer's balance shows in `/wallet`."""
+    what = "was given up" if gave_up else "keeps failing and is retried"
+    return Alert(
+        AlertKind.NOTIFY_FAILED if gave_up else AlertKind.NOTIFY_STUCK,
+        f"📭 The {kind} DM to <@{user_id}> about top-up `{topup_id}` {what} ({reason}). "
+        "Their balance is right either way: `/wallet` shows it, and "
+        f"`/admin wallet view member:<@{user_id}>` shows it to staff.",
+        f"{'notify_failed' if gave_up else 'notify_stuck'}:{note_id}",
+        group_key="notify_failed" if gave_up else "notify_stuck",
+    )
+
+
+def topup_dm_fallback(user_id: int, topup_id: str, kind: str, note_id: int) -> Alert:
+    """DMs closed: the buyer was told in the notices channel, without the amount."""
+    return Alert(
+        AlertKind.DM_FALLBACK,
+        f"📪 <@{user_id}> has DMs closed: top-up `{topup_id}` ({kind}) was announced in "
+        "the notices channel instead, without the amount. Nothing to do unless they ask.",
+        f"dm_fallback:{note_id}",
+        group_key="dm_fallback",
+    )

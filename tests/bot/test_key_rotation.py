@@ -18,7 +18,7 @@ from core.crypto import DecryptionError, DeliveryCipher
 from core.domain import Delivery, OrderStatus
 from storage import lock as database_lock
 from storage import orders as repo
-from storage import topups
+from storage import payment_events
 from storage.database import Database, open_database
 from storage.key_rotation import rotate_key
 from storage.postgres import GATEWAY_LOCK
@@ -89,7 +89,7 @@ async def test_stored_payment_events_are_rotated_too(shop: Database) -> None:
     left them under the old key would lose them when it is removed."""
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     for n in range(3):
-        await topups.record_event(
+        await payment_events.record_event(
             shop,
             provider="razorpay",
             event_id=f"evt_{n}",

@@ -18,7 +18,7 @@ from core.crypto import DeliveryCipher
 from core.domain import Money
 from sandbox.common import Fault
 from sandbox.razorpay import DEFAULT_KEY_ID, DEFAULT_KEY_SECRET, RazorpayState, create_app
-from storage import topups, wallet
+from storage import payment_events, topups, wallet
 from storage.database import Database, open_database
 from storage.topups import TopupState
 from tests.support import serve_app
@@ -175,7 +175,7 @@ async def test_an_event_stored_but_not_applied_is_applied_after_a_restart(
     _, event_id = state.pay(topup.remote_id, None)
     body, _ = delivered(state, event_id)
     # What the endpoint stores before its 2xx; the process dies before applying it.
-    await topups.record_event(
+    await payment_events.record_event(
         service.db,
         provider="razorpay",
         event_id=event_id,

@@ -12,13 +12,16 @@ from pathlib import Path
 from discord import app_commands
 
 from cogs.admin import admin_commands
+from cogs.topups import Topups
 from tests.support import REPO_ROOT
 
 admin_group = admin_commands()  # /admin with every command attached, as setup adds it
 
 MENTION = re.compile(r"`/([^`\n]*)`")
 WORD = re.compile(r"[a-z][a-z-]*")
-BUYER_COMMANDS = {"boost", "buy", "orders", "order", "wallet"}
+BUYER_COMMANDS = {"boost", "buy", "orders", "order", "wallet"} | {
+    c.name for c in Topups.__cog_app_commands__
+}
 GROUPS = {"admin"}  # "Use `/admin` in the staff channel" names the group itself
 
 

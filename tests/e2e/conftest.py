@@ -7,6 +7,7 @@ the `stack` marker:
 
     pytestmark = pytest.mark.stack(env={"PAYMENT_MODE": "wallet"})
     @pytest.mark.stack(process=True)   # kill -9, crash points, SIGTERM, a real DEBUG log
+    @pytest.mark.stack(payments=True)  # the Razorpay sandbox; webhooks=False: none come
 
 `process=True` starts `python -m bot run` as a process of its own, and the test is
 marked `subprocess` (tests/conftest.py), so `make test-quick` leaves it out.
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from demo.payments import RazorpaySandbox
 from demo.stack import LocalStack
 from storage.postgres import empty_schema
 from tests.support import ENGINES, postgres_dsn
@@ -81,6 +83,11 @@ async def stack(
         in_process=not options.get("process", False),
         command=tuple(options.get("command", ("run",))),  # type: ignore[arg-type]
         fast=bool(options.get("fast", True)),
+        payments=(
+            RazorpaySandbox(webhooks=options.get("webhooks", True) is not False)
+            if options.get("payments")
+            else None
+        ),
     )
     try:
         await running.start()

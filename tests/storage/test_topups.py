@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from core.domain import Money
-from storage import topups, wallet
+from storage import payment_events, topups, wallet
 from storage.database import Database
 from storage.topups import Credit, Payment, TopupState
 
@@ -230,7 +230,7 @@ async def test_due_checks_are_claimed_once_and_released_by_a_check(
 
 
 async def test_webhook_events_are_stored_once_per_event_id(db: Database) -> None:
-    first = await topups.record_event(
+    first = await payment_events.record_event(
         db,
         provider="razorpay",
         event_id="evt_1",
@@ -240,7 +240,7 @@ async def test_webhook_events_are_stored_once_per_event_id(db: Database) -> None
         now=1.0,
     )
     assert first is not None
-    again = await topups.record_event(
+    again = await payment_events.record_event(
         db,
         provider="razorpay",
         event_id="evt_1",
@@ -250,7 +250,7 @@ async def test_webhook_events_are_stored_once_per_event_id(db: Database) -> None
         now=2.0,
     )
     assert again is None
-    other_provider = await topups.record_event(
+    other_provider = await payment_events.record_event(
         db,
         provider="stripe",
         event_id="evt_1",
@@ -260,7 +260,7 @@ async def test_webhook_events_are_stored_once_per_event_id(db: Database) -> None
         now=3.0,
     )
     assert other_provider is not None and other_provider != first
-    await topups.event_processed(db, first, now=4.0)
+    await payment_events.event_processed(db, first, now=4.0)
     row = await db.fetch_one(
         "SELECT processed_at, body_enc FROM payment_events WHERE id = ?", (first,)
     )

@@ -1,0 +1,130 @@
+"""The pieces every way of topping up shares: the private answer with the payment link,
+the form behind /wallet's Top up button, and that button.
+
+/top-up (cogs.topups), the Top up button on /wallet's reply, and the Top up button on a
+confirmation whose balance is short (cogs.ordering.buttons) all end in `send_link`: one
+private message with a link button ("Pay ₹500.00") and when the link expires.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Self
+
+import discord
+
+from bot.errors import InvalidInput, UserFacingError, clip
+from bot.services.order_queries import OrderRecord
+from bot.topup_presenters import link_embed, pay_view
+from bot.tree import report_error
+from cogs.ui import BotModal
+from core.domain import Money
+from core.money import AmountError, parse_amount
+
+if TYPE_CHECKING:
+    from bot.app import OrderBot
+    from bot.services.topups import TopupService
+
+WALLET_BUTTON_ID = "topup:wallet"
+
+
+def online_service(bot: OrderBot) -> TopupService:
+    """The top-up service, or the shop's own instructions when nothing is paid online."""
+    if bot.topups is None:
+        raise UserFacingError(
+            "Paying online isn't set up in this shop. **How to top up:** "
+            + clip(bot.ordering.policy.top_up_instructions, 500)
+        )
+    return bot.topups.service
+
+
+def read_amount(bot: OrderBot, text: str, currency: str | None) -> Money:
+    """What the buyer typed as a top-up amount, in a currency this shop takes online
+    (the only one, when there is one and the text names none)."""
+    service = online_service(bot)
+    taken = sorted(c for c in service.currencies if c != "*")
+    code = currency.strip().upper() if currency and currency.strip() else None
+    if code is None and len(taken) == 1 and not re.search(r"[^\d.\s]", text):
+        code = taken[0]
+    try:
+        amount = parse_amount(text, code)
+    except AmountError as exc:
+        raise InvalidInput(f"{exc} Nothing was charged.") from None
+    if not service.takes(amount.currency):
+        raise InvalidInput(
+            f"This shop takes online payments in {', '.join(taken) or 'no currency'}, "
+            f"not {amount.currency}. Nothing was charged."
+        )
+    return amount
+
+
+async def send_link(
+    interaction: discord.Interaction[OrderBot],
+    amount: Money,
+    *,
+    draft: OrderRecord | None = None,
+) -> None:
+    """Make (or find again) the buyer's payment link and answer privately with it. The
+    interaction must have been deferred."""
+    service = online_service(interaction.client)
+    topup = await service.offer(
+        user_id=interaction.user.id,
+        guild_id=interaction.guild_id,
+        amount=amount,
+        draft_id=draft.id if draft else None,
+    )
+    await interaction.followup.send(
+        embed=link_embed(topup, shortfall_of=draft), view=pay_view(topup), ephemeral=True
+    )
+
+
+class TopupForm(BotModal, title="Top up your store credit"):
+    amount: discord.ui.TextInput[TopupForm] = discord.ui.TextInput(
+        label="Amount", placeholder="e.g. 500", max_length=20, custom_id="topup:amount"
+    )
+
+    def __init__(self, interaction_id: int, currencies: list[str]) -> None:
+        # Unique to the interaction that opened it: a stale form can't be mistaken for
+        # another member's, or another press's.
+        super().__init__(custom_id=f"topup:form:{interaction_id}", timeout=600)
+        if len(currencies) == 1:
+            self.amount.label = f"Amount ({currencies[0]})"
+        else:
+            self.amount.placeholder = f"e.g. 500 {currencies[0]}" if currencies else None
+
+    async def submitted(self, interaction: discord.Interaction[OrderBot]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await send_link(interaction, read_amount(interaction.client, self.amount.value, None))
+
+
+class WalletTopupButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=WALLET_BUTTON_ID):
+    """Top up, under /wallet's reply. It survives a restart (it carries nothing but its
+    purpose: the member who presses is the one topping up)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Top up", style=discord.ButtonStyle.primary, custom_id=WALLET_BUTTON_ID
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls()
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        bot: OrderBot = interaction.client
+        try:
+            service = online_service(bot)
+            # A form must be the first answer; nothing before it does I/O.
+            await interaction.response.send_modal(
+                TopupForm(interaction.id, sorted(c for c in service.currencies if c != "*"))
+            )
+        except Exception as exc:
+            await report_error(interaction, exc)
