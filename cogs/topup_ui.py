@@ -44,7 +44,9 @@ def read_amount(bot: OrderBot, text: str, currency: str | None) -> Money:
     service = online_service(bot)
     taken = sorted(c for c in service.currencies if c != "*")
     code = currency.strip().upper() if currency and currency.strip() else None
-    if code is None and len(taken) == 1 and not re.search(r"[^\d.\s]", text):
+    # Digits and separators only: the shop's one online currency (a separator is then
+    # refused by parse_amount with its own reason).
+    if code is None and len(taken) == 1 and not re.search(r"[^\d.,_\s]", text):
         code = taken[0]
     try:
         amount = parse_amount(text, code)
@@ -79,18 +81,18 @@ async def send_link(
 
 
 class TopupForm(BotModal, title="Top up your store credit"):
-    amount: discord.ui.TextInput[TopupForm] = discord.ui.TextInput(
-        label="Amount", placeholder="e.g. 500", max_length=20, custom_id="topup:amount"
-    )
-
     def __init__(self, interaction_id: int, currencies: list[str]) -> None:
         # Unique to the interaction that opened it: a stale form can't be mistaken for
         # another member's, or another press's.
         super().__init__(custom_id=f"topup:form:{interaction_id}", timeout=600)
-        if len(currencies) == 1:
-            self.amount.label = f"Amount ({currencies[0]})"
-        else:
-            self.amount.placeholder = f"e.g. 500 {currencies[0]}" if currencies else None
+        one = len(currencies) == 1
+        self.amount: discord.ui.TextInput[TopupForm] = discord.ui.TextInput(
+            label=f"Amount ({currencies[0]})" if one else "Amount and currency",
+            placeholder="e.g. 500" if one else f"e.g. 500 {currencies[0] if currencies else ''}",
+            max_length=20,
+            custom_id="topup:amount",
+        )
+        self.add_item(self.amount)
 
     async def submitted(self, interaction: discord.Interaction[OrderBot]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
