@@ -18,6 +18,8 @@ Adding a point is one line where it belongs: `crash_point("area.moment")`. The p
 - `dm.sent`           the DM went out; that it did is not recorded
 - `topup.event_stored` a verified webhook event is stored (and will be answered 2xx);
                       its credit is not written
+- `topup.credited`    a top-up's credit (ledger row, state, DM owed) is written inside
+                      its transaction, not committed
 """
 
 from __future__ import annotations

@@ -44,6 +44,9 @@ class Timings:
     topup_check_interval: float = 5.0
     topup_first_check: float = 20.0
     topup_check_every: float = 60.0
+    # A stored webhook event younger than this is left to the request that stored it (it
+    # applies it right after its 2xx); older and unapplied, the process died first.
+    topup_event_grace: float = 5.0
 
     # --- polling one order (bot.services.schedule) ---------------------------------------
     first_poll_delay: float = 2.0  # after submission: buyers want news fast

@@ -84,7 +84,7 @@ FAST_TIMINGS = (
     "poll_processing_cap=0.5,poll_pending_cap=1,poll_failure_base=0.2,poll_min_delay=0.05,"
     "dm_retry_base=0.2,staff_channel_retry=0.5,staff_digest_interval=2,shutdown_grace=5,"
     "key_recheck_interval=0.5,topup_check_interval=0.2,topup_first_check=0.3,"
-    "topup_check_every=0.3"
+    "topup_check_every=0.3,topup_event_grace=0.3"
 )
 
 

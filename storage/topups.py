@@ -16,6 +16,7 @@ from enum import StrEnum
 import aiosqlite
 
 from core import alerts
+from core.crash_points import crash_point
 from core.domain import Money
 from core.kinds import NotificationKind
 from storage import staff_alerts, wallet
@@ -268,6 +269,7 @@ async def credit_in(
         ),
     )
     result = Credit.CREDITED if cur.rowcount == 1 else Credit.EXTRA_PAYMENT
+    crash_point("topup.credited")
     # The buyer's DM with their new balance, owed with the credit (a second payment on
     # one link owes a second DM: `credited-2`).
     base = NotificationKind.CREDITED.value

@@ -367,7 +367,9 @@ class TopupService:
         """Events stored but not applied (the process died between the 2xx and the
         credit): apply them now. Applying twice is harmless (keys and compare-and-sets)."""
         applied = 0
-        for pending in await payment_events.pending_events(self.db, older_than=self.clock() - 5):
+        for pending in await payment_events.pending_events(
+            self.db, older_than=self.clock() - self.timings.topup_event_grace
+        ):
             client = self.clients.get(pending.provider)
             if client is None:
                 continue

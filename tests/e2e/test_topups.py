@@ -12,104 +12,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
 import pytest
 
-from core.domain import Money
-from demo.payments import RazorpaySandbox
 from demo.stack import LocalStack
-from sandbox.razorpay import RazorpayState
-from tests.e2e.helpers import EPHEMERAL, button, db_rows, embed_text, wait_for_row, wait_until
+from tests.e2e.helpers import button, db_rows, embed_text, wait_for_row, wait_until
 from tests.e2e.journeys import open_buy_form, press, staff_line, submit_buy_form
+from tests.e2e.topup_steps import (
+    dms_about,
+    inr,
+    ledger,
+    link_fetches,
+    link_of,
+    pay_button,
+    sandbox,
+    settled,
+    top_up,
+    topup_id_of,
+)
 
 # Wallet orders, and the Razorpay sandbox with the bot's webhook endpoint.
 pytestmark = [
     pytest.mark.stack(payments=True, env={"PAYMENT_MODE": "wallet"}),
     pytest.mark.both_engines,
 ]
-
-
-def inr(minor: int) -> str:
-    return Money(minor, "INR").format()
-
-
-def sandbox(stack: LocalStack) -> RazorpayState:
-    payments: RazorpaySandbox | None = stack.payments
-    assert payments is not None
-    return payments.state
-
-
-async def top_up(
-    stack: LocalStack, user_id: int, amount: str, currency: str | None = None
-) -> dict[str, Any]:
-    """/top-up as `user_id`; the bot's private answer."""
-    options = {"amount": amount, **({"currency": currency} if currency else {})}
-    driven = await stack.emulator.send_slash_command(user_id, "top-up", options)
-    first = await driven.wait_for_response()
-    assert first["type"] == 5 and first["data"]["flags"] & EPHEMERAL  # deferred, privately
-    answer: dict[str, Any] = await driven.wait_for_followup(timeout=15)
-    return answer
-
-
-def pay_button(message: dict[str, Any]) -> dict[str, Any]:
-    (link,) = [
-        c
-        for row in message.get("components") or []
-        for c in row.get("components") or []
-        if c.get("style") == 5
-    ]
-    return dict(link)
-
-
-def topup_id_of(message: dict[str, Any]) -> str:
-    footer = message["embeds"][0]["footer"]["text"]
-    assert footer.startswith("Top-up TOP-"), footer
-    return str(footer.split()[1])
-
-
-def link_of(stack: LocalStack, topup_id: str) -> dict[str, Any]:
-    (link,) = [v for v in sandbox(stack).links.values() if v["reference_id"] == topup_id]
-    return link
-
-
-def ledger(stack: LocalStack, user_id: int) -> list[tuple[str, int, str]]:
-    return [
-        (r["kind"], r["amount_minor"], r["currency"])
-        for r in db_rows(
-            stack,
-            "SELECT kind, amount_minor, currency FROM ledger WHERE user_id = ? ORDER BY id",
-            (user_id,),
-        )
-    ]
-
-
-def link_fetches(stack: LocalStack, link_id: str) -> int:
-    return sum(
-        1
-        for r in sandbox(stack).requests
-        if r.method == "GET" and r.path == f"/v1/payment_links/{link_id}"
-    )
-
-
-async def settled(stack: LocalStack, topup_id: str, state: str) -> None:
-    """The top-up reached `state` and its DMs went out: nothing more is owed for it, so
-    a count of its DMs taken now is final (each row is sent once, by a compare-and-set)."""
-    await wait_for_row(
-        stack, "SELECT state FROM topups WHERE id = ?", (topup_id,), lambda r: r[0] == state
-    )
-    await wait_for_row(
-        stack,
-        "SELECT COUNT(*) AS owed FROM notifications WHERE topup_id = ?"
-        " AND state IN ('pending', 'sending')",
-        (topup_id,),
-        lambda r: r["owed"] == 0,
-        within=30,
-    )
-
-
-def dms_about(stack: LocalStack, user_id: int, topup_id: str) -> list[dict[str, Any]]:
-    return [m for m in stack.emulator.dms(user_id) if topup_id in embed_text(m)]
 
 
 async def test_a_top_up_paid_once_is_credited_once_by_five_webhooks_and_the_poll(
@@ -147,6 +73,23 @@ async def test_a_top_up_paid_once_is_credited_once_by_five_webhooks_and_the_poll
     text = embed_text(dm)
     assert "Store credit added" in text and f"{inr(50000)}" in text
     assert f"Your balance: **{inr(50000)}**" in text
+
+
+async def test_the_bot_down_while_the_buyer_pays_credits_by_reconciliation_once_started(
+    stack: LocalStack,
+) -> None:
+    buyer = stack.emulator.world.buyer_id
+    topup_id = topup_id_of(await top_up(stack, buyer, "450"))
+    await stack.stop_bot()
+    _, event_id = sandbox(stack).pay(link_of(stack, topup_id)["id"], None)
+    # Razorpay can't reach the bot: no answer, nothing stored.
+    assert await sandbox(stack).deliver(event_id) == [None]
+    await stack.start_bot()
+    await settled(stack, topup_id, "paid")
+    assert db_rows(stack, "SELECT COUNT(*) FROM payment_events", ())[0][0] == 0
+    assert ledger(stack, buyer) == [("credit", 45000, "INR")]
+    (dm,) = dms_about(stack, buyer, topup_id)
+    assert f"Your balance: **{inr(45000)}**" in embed_text(dm)
 
 
 async def test_a_short_confirmation_tops_up_the_difference_then_confirm_places_it(
