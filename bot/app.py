@@ -38,6 +38,7 @@ from bot.services.staff_log import StaffLog
 from bot.services.staff_orders import StaffOrders
 from bot.services.staff_review import StaffReview
 from bot.services.stats import StatsService
+from bot.services.topup_queries import TopupQueries
 from bot.services.wallet import WalletService
 from bot.services.watchdog import StuckOrderWatch
 from bot.tree import OrderTree
@@ -96,6 +97,7 @@ class OrderBot(commands.Bot):
         self._providers: ProviderRegistry | None = None
         self._ordering: OrderingService | None = None
         self._order_queries: OrderQueries | None = None
+        self._topup_queries: TopupQueries | None = None
         self._staff_orders: StaffOrders | None = None
         self._staff_review: StaffReview | None = None
         self._shop: ShopService | None = None
@@ -142,6 +144,12 @@ class OrderBot(commands.Bot):
         if self._order_queries is None:
             raise RuntimeError("order queries are not ready yet (setup_hook has not run)")
         return self._order_queries
+
+    @property
+    def topup_queries(self) -> TopupQueries:
+        if self._topup_queries is None:
+            raise RuntimeError("top-up queries are not ready yet (setup_hook has not run)")
+        return self._topup_queries
 
     @property
     def staff_orders(self) -> StaffOrders:
@@ -231,6 +239,7 @@ class OrderBot(commands.Bot):
             ),
         )
         self._order_queries = OrderQueries(self.db)
+        self._topup_queries = TopupQueries(self.db)
         self._wallet = WalletService(self.db)
         self._staff_orders = StaffOrders(self.db, self.cipher)
         self._staff_review = StaffReview(self.db, self.cipher, self.ordering)

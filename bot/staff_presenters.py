@@ -260,7 +260,10 @@ def stats_embed(figures: StatsFigures) -> discord.Embed:
         name="Revenue (completed orders sold here)", value=revenue or "none", inline=False
     )
     money = "\n".join(
-        f"{currency}: top-ups {Money(kinds.get('credit', 0), currency).format()}, "
+        f"{currency}: top-ups "
+        f"{Money(kinds.get('credit', 0) + kinds.get('credit_online', 0), currency).format()} "
+        f"(online {Money(kinds.get('credit_online', 0), currency).format()}, "
+        f"staff {Money(kinds.get('credit', 0), currency).format()}), "
         f"spent {Money(kinds.get('order_debit', 0), currency).format()}, "
         f"refunded {Money(kinds.get('refund', 0), currency).format()}"
         + (

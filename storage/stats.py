@@ -63,12 +63,20 @@ async def dm_counts(db: Database, *, since: float) -> tuple[int, int]:
     return int(row["out"] or 0), int(row["fallback"] or 0)
 
 
+# Credits paid online carry the key `topup:<provider>:<payment id>`
+# (storage.topups.credit_key); every other credit is a staff member's.
+ONLINE_CREDIT = "credit_online"
+
+
 async def wallet_flows(db: Database, *, since: float) -> dict[str, dict[str, int]]:
-    """Currency -> ledger kind -> minor units moved since then (debits as spent: > 0)."""
+    """Currency -> ledger kind -> minor units moved since then (debits as spent: > 0).
+    Credits are split by source: `credit` (staff) and `credit_online` (paid online)."""
     wallet: dict[str, dict[str, int]] = {}
     for row in await db.fetch_all(
-        "SELECT currency, kind, SUM(amount_minor) AS total FROM ledger WHERE created_at >= ?"
-        " GROUP BY currency, kind ORDER BY currency",
+        # `credit_online` is ONLINE_CREDIT: written out, so the query is one constant.
+        "SELECT currency, CASE WHEN kind = 'credit' AND idempotency_key LIKE 'topup:%'"
+        " THEN 'credit_online' ELSE kind END AS kind, SUM(amount_minor) AS total"
+        " FROM ledger WHERE created_at >= ? GROUP BY 1, 2 ORDER BY 1",
         (since,),
     ):
         total = int(row["total"])

@@ -23,7 +23,7 @@ from core.crash_points import crash_point
 from core.crypto import DeliveryCipher
 from core.domain import Money
 from core.timings import Timings
-from storage import payment_events, shop_state, topups
+from storage import payment_events, shop_state, topup_reversals, topups
 from storage.database import Database
 from storage.shop_state import PAUSED_KEY, PAUSED_REASON_KEY
 from storage.topups import Credit, Payment, Topup, TopupState
@@ -58,6 +58,8 @@ class Applied:
 
     credits: tuple[Credit, ...] = ()
     ended: TopupState | None = None
+    # Set when the provider couldn't be asked (the check is tried again later).
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,19 +263,48 @@ class TopupService:
         await topups.checked(self.db, topup.id, next_check_at=now + self.timings.topup_check_every)
 
     async def check(self, topup: Topup) -> Applied:
-        """Reconcile one top-up now (the job, and staff's Check now)."""
-        if topup.remote_id is None:
-            return Applied()
+        """Reconcile one top-up now (the job, and staff's Check now). A top-up left
+        `creating` (the process died before the provider's answer was stored) is looked
+        up by its reference: opened if the link exists, failed if it doesn't."""
         client = self.clients.get(topup.provider)
         if client is None:
-            return Applied()
+            return Applied(problem=f"{topup.provider} is not configured in this process")
         try:
+            if topup.remote_id is None:
+                return await self._settle_creating(client, topup)
             link = await client.fetch_link(topup.remote_id)
         except ProviderError as exc:
             log.warning("top-up %s: checking at %s failed: %s", topup.id, topup.provider, exc)
-            await self._check_again(topup, f"checking it keeps failing ({exc.message[:80]})")
-            return Applied()
+            if topup.state is TopupState.OPEN:
+                await self._check_again(topup, f"checking it keeps failing ({exc.message[:80]})")
+            return Applied(problem=exc.message[:200])
         return await self.apply_link(topup, link)
+
+    async def _settle_creating(self, client: PaymentClient, topup: Topup) -> Applied:
+        if topup.state is not TopupState.CREATING:
+            return Applied()
+        found = await client.find_link(topup.id)
+        if found is None:
+            if await topups.end(
+                self.db, topup.id, TopupState.FAILED, expect=TopupState.CREATING, now=self.clock()
+            ):
+                return Applied(ended=TopupState.FAILED)
+            return Applied()
+        try:
+            await topups.opened(
+                self.db,
+                topup.id,
+                remote_id=found.remote_id,
+                url=found.url,
+                expires_at=found.expires_at,
+                next_check_at=self.clock() + self.timings.topup_check_every,
+                now=self.clock(),
+            )
+        except topups.StaleTopup:
+            pass
+        current = await topups.get(self.db, topup.id)
+        assert current is not None
+        return await self.apply_link(current, found)
 
     # -- webhooks ------------------------------------------------------------------------
 
@@ -348,7 +379,7 @@ class TopupService:
             reversal = event.reversal
             if topup.payment_id is None:
                 return False  # credited later: then this refund applies
-            await topups.reverse(
+            await topup_reversals.reverse(
                 self.db,
                 topup,
                 reference=reversal.reference,
@@ -360,7 +391,9 @@ class TopupService:
         if event.undone is not None:
             if topup.payment_id is None:
                 return False
-            await topups.undo_reversal(self.db, topup, reference=event.undone.reference, now=now)
+            await topup_reversals.undo_reversal(
+                self.db, topup, reference=event.undone.reference, now=now
+            )
         return True
 
     async def apply_pending_events(self) -> int:

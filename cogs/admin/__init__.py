@@ -6,6 +6,7 @@
 - `order_actions`: /admin order retry|set-status|deliver|resend|link (changing)
 - `shop`: /admin shop pause|resume, /admin providers, /admin stats (the whole shop)
 - `wallet`: /admin wallet view|credit|debit and /admin order refund (store credit)
+- `payments`: /admin payments and /admin payment (online top-ups, and Check now)
 - `approvals`: the Approve / Reject buttons on an order paid outside the bot
 
 Loaded as one extension (`cogs.admin` in bot.app.COGS). Each module lists what it adds
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from discord import app_commands
 
-from cogs.admin import approvals, order_actions, orders, shop, wallet
+from cogs.admin import approvals, order_actions, orders, payments, shop, wallet
 from cogs.admin.access import SUBGROUPS, Additions, StaffGroup, admin_group
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 # The modules that add commands, in the order Discord shows them (it is also the order of
 # the synced payload, whose hash decides whether commands are synced again).
-MODULES: tuple[ModuleType, ...] = (order_actions, orders, shop, wallet)
+MODULES: tuple[ModuleType, ...] = (order_actions, orders, payments, shop, wallet)
 
 
 class AdminSetupError(RuntimeError):

@@ -26,12 +26,10 @@ from bot.staff_presenters import (
 from cogs.admin.access import (
     Additions,
     admin_group,
-    check_component,
     order_group,
     staff_refusal,
 )
-from cogs.admin.ui import VIEW_TIMEOUT, StaffView, log_read, order_autocomplete
-from cogs.pager import Pager, PageRenderer
+from cogs.admin.ui import StaffPager, StaffView, log_read, order_autocomplete
 from core.domain import OrderStatus
 
 if TYPE_CHECKING:
@@ -94,25 +92,6 @@ async def orders_page(bot: OrderBot, flt: OrderFilter, page: int) -> tuple[disco
     return embed, pages
 
 
-class OrdersPager(Pager):
-    """/admin orders' pages: the staff check on every turn, instead of the pager's owner
-    check (the reply is ephemeral: only the staff member who asked sees it)."""
-
-    def __init__(self, owner_id: int, render: PageRenderer, pages: int, key: int) -> None:
-        super().__init__(
-            owner_id,
-            render,
-            0,
-            pages,
-            labels=("Previous", "Next"),
-            custom_id=f"admin-orders:{key}",
-            timeout=VIEW_TIMEOUT,
-        )
-
-    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
-        return await check_component(interaction)
-
-
 async def _provider_autocomplete(
     interaction: discord.Interaction[OrderBot], current: str
 ) -> list[app_commands.Choice[str]]:
@@ -150,8 +129,11 @@ async def list_orders(
     bot = interaction.client
     embed, pages = await orders_page(bot, flt, 0)
     log_read(interaction, f"listed orders ({flt.describe()})")
-    view = OrdersPager(
-        interaction.user.id, lambda page: orders_page(bot, flt, page), pages, interaction.id
+    view = StaffPager(
+        interaction.user.id,
+        lambda page: orders_page(bot, flt, page),
+        pages,
+        custom_id=f"admin-orders:{interaction.id}",
     )
     await interaction.followup.send(embed=embed, view=view, ephemeral=True)
 

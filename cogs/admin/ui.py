@@ -12,6 +12,7 @@ from discord import app_commands
 from bot.presenters import STATUS_EMOJI
 from bot.tree import report_error
 from cogs.admin.access import check_component, staff_refusal
+from cogs.pager import Pager, PageRenderer
 from cogs.ui import BotModal
 
 if TYPE_CHECKING:
@@ -42,6 +43,26 @@ class StaffView(discord.ui.View):
         self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any], /
     ) -> None:
         await report_error(interaction, error)
+
+
+class StaffPager(Pager):
+    """A staff list's pages (/admin orders, /admin payments): the staff check on every
+    turn, instead of the pager's owner check (the reply is ephemeral: only the staff
+    member who asked sees it). `custom_id` is unique to the interaction that asked."""
+
+    def __init__(self, owner_id: int, render: PageRenderer, pages: int, *, custom_id: str) -> None:
+        super().__init__(
+            owner_id,
+            render,
+            0,
+            pages,
+            labels=("Previous", "Next"),
+            custom_id=custom_id,
+            timeout=VIEW_TIMEOUT,
+        )
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        return await check_component(interaction)
 
 
 class StaffModal(BotModal):

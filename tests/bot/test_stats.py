@@ -148,21 +148,26 @@ async def test_store_credit_figures_per_currency(db: Database) -> None:
         move(-700, "USD", wallet.EntryKind.ORDER_DEBIT, "d2"),
         move(700, "USD", wallet.EntryKind.REFUND, "r2"),
         move(-100, "USD", wallet.EntryKind.ADJUSTMENT, "a1"),
-        move(100000, "INR", wallet.EntryKind.CREDIT, "c3"),
+        move(100000, "INR", wallet.EntryKind.CREDIT, "staff:3"),
+        move(50000, "INR", wallet.EntryKind.CREDIT, "topup:razorpay:pay_1"),
+        move(25000, "INR", wallet.EntryKind.CREDIT, "topup:razorpay:pay_2"),
     ):
         async with db.transaction() as conn:
             await wallet.post_in(conn, movement, now=NOW - DAY)
     figures = await StatsService(db).collect(3, now=NOW)
     assert figures.wallet == {
-        "INR": {"credit": 100000},
+        "INR": {"credit": 100000, "credit_online": 75000},
         "USD": {"credit": 7000, "order_debit": 1750, "refund": 700, "adjustment": -100},
     }
     from bot.staff_presenters import stats_embed
 
     shown = {f.name: f.value for f in stats_embed(figures).fields}["Store credit"]
     assert shown is not None
-    assert "USD: top-ups $70.00 USD, spent $17.50 USD, refunded $7.00 USD" in shown
-    assert "INR: top-ups ₹1,000.00 INR" in shown
+    assert (
+        "USD: top-ups $70.00 USD (online $0.00 USD, staff $70.00 USD), spent $17.50 USD, "
+        "refunded $7.00 USD" in shown
+    )
+    assert "INR: top-ups ₹1,750.00 INR (online ₹750.00 INR, staff ₹1,000.00 INR)" in shown
     assert (await StatsService(db).collect(1, now=NOW + 30 * DAY)).wallet == {}
 
 

@@ -299,3 +299,29 @@ async def test_fifty_buyers_paid_at_once_with_webhooks_racing_polls(stack: Local
     for buyer, topup_id in zip(buyers, ids, strict=True):
         assert len(dms_about(stack, buyer, topup_id)) == 1
     assert json.dumps(state.links)  # the sandbox's own record stayed readable
+
+
+@pytest.mark.stack(env={"TIMINGS": "topup_first_check=600,topup_check_every=600"})
+async def test_staff_list_top_ups_and_check_now_credits_a_payment_once(
+    stack: LocalStack,
+) -> None:
+    emu = stack.emulator
+    buyer = emu.world.buyer_id
+    topup_id = topup_id_of(await top_up(stack, buyer, "210"))
+    # Paid, and neither the webhook nor the next poll (ten minutes away) has said so.
+    payment_id, _ = sandbox(stack).pay(link_of(stack, topup_id)["id"], None)
+    _, listed = await stack.admin("payments", {"state": "open"})
+    assert topup_id in embed_text(listed) and f"<@{buyer}>" in embed_text(listed)
+    _, shown = await stack.admin("payment", {"topup_id": topup_id.lower()})
+    assert "open" in embed_text(shown) and ledger(stack, buyer) == []
+    checked = await press(stack, emu.world.staff_id, shown, button(shown, "admin-topup-check:"))
+    answer = await checked.wait_for_followup(timeout=15)
+    assert "credited now" in embed_text(answer) and payment_id in embed_text(answer)
+    await settled(stack, topup_id, "paid")
+    again = await press(stack, emu.world.staff_id, shown, button(shown, "admin-topup-check:"))
+    assert "already credited" in embed_text(await again.wait_for_followup(timeout=15))
+    assert ledger(stack, buyer) == [("credit", 21000, "INR")]
+    assert len(dms_about(stack, buyer, topup_id)) == 1
+    await stack.credit(buyer, "100 INR")
+    _, stats = await stack.admin("stats", {"days": 1})
+    assert f"online {inr(21000)}, staff {inr(10000)}" in embed_text(stats)

@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from core.domain import Money
-from storage import payment_events, topups, wallet
+from storage import payment_events, topup_reversals, topups, wallet
 from storage.database import Database
 from storage.topups import Credit, Payment, TopupState
 
@@ -91,7 +91,7 @@ async def test_a_reversal_takes_back_once_and_never_below_zero(db: Database) -> 
             BUYER, Money(-30_000, "INR"), wallet.EntryKind.ORDER_DEBIT, "test", "ORD-1"
         ),
     )
-    taken = await topups.reverse(
+    taken = await topup_reversals.reverse(
         db,
         topup,
         reference="rfnd_1",
@@ -105,7 +105,7 @@ async def test_a_reversal_takes_back_once_and_never_below_zero(db: Database) -> 
     await wallet.post(
         db, wallet.Movement(BUYER, Money(5_000, "INR"), wallet.EntryKind.CREDIT, "test", "c-2")
     )
-    again = await topups.reverse(
+    again = await topup_reversals.reverse(
         db,
         topup,
         reference="rfnd_1",
@@ -133,7 +133,7 @@ async def test_a_reversal_of_a_spent_balance_takes_nothing_and_says_so(db: Datab
         ),
     )
     assert (
-        await topups.reverse(
+        await topup_reversals.reverse(
             db,
             topup,
             reference="dp_1",
