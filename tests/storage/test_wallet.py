@@ -1,6 +1,7 @@
 """The wallet and its ledger on real SQLite: money moves only as ledger rows, exactly
 once per idempotency key, and no balance ever goes below zero or disagrees with the
-ledger (issue 15)."""
+ledger (issue 15), with online top-ups and the provider's refunds among the moves
+(issue 28)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.domain import Money
-from storage import wallet
+from storage import topup_reversals, topups, wallet
 from storage.database import Database, open_database
 from storage.postgres import PostgresDatabase, open_postgres
 from storage.wallet import EntryKind, InsufficientBalance, Movement
@@ -100,6 +101,12 @@ OPERATIONS = st.lists(
         st.tuples(st.just("order"), st.integers(1, 5_000)),
         st.tuples(st.just("refund"), st.integers(0, 30)),  # refund the n-th order, if any
         st.tuples(st.just("adjust"), st.integers(-3_000, 3_000).filter(bool)),
+        # Online top-ups (issue 28): one paid (its credit delivered twice, as a webhook
+        # and a poll would), a provider's refund or dispute of the n-th one (delivered
+        # twice), and a refund that failed giving it back.
+        st.tuples(st.just("topup"), st.integers(1, 5_000)),
+        st.tuples(st.just("provider_refund"), st.integers(0, 30)),
+        st.tuples(st.just("refund_failed"), st.integers(0, 30)),
     ),
     max_size=30,
 )
@@ -166,6 +173,7 @@ async def ledger_property(
     try:
         paid: list[tuple[str, int]] = []
         refunded: set[str] = set()
+        topups_paid: list[topups.Topup] = []
         for step, (op, value) in enumerate(operations):
             try:
                 if op == "credit":
@@ -181,10 +189,78 @@ async def ledger_property(
                     refunded.add(key)
                 elif op == "adjust":
                     await wallet.post(db, move(value, EntryKind.ADJUSTMENT, f"a{step}"))
+                elif op == "topup":
+                    topups_paid.append(await paid_topup(db, step, value))
+                elif op == "provider_refund" and topups_paid:
+                    topup = topups_paid[value % len(topups_paid)]
+                    assert topup.paid is not None and topup.payment_id is not None
+                    taken = Money(max(1, topup.paid.minor // 2), "USD")
+                    for _ in range(2):  # the refund event, delivered twice
+                        await topup_reversals.reverse(
+                            db,
+                            topup,
+                            reference=f"rfnd_{topup.id}",
+                            payment_id=topup.payment_id,
+                            taken=taken,
+                            what="refunded",
+                        )
+                elif op == "refund_failed" and topups_paid:
+                    topup = topups_paid[value % len(topups_paid)]
+                    for _ in range(2):
+                        await topup_reversals.undo_reversal(db, topup, reference=f"rfnd_{topup.id}")
             except InsufficientBalance:
                 pass
             balance = await wallet.balance(db, BUYER, "USD")
             assert balance.minor >= 0
             assert balance == await wallet.ledger_sum(db, BUYER, "USD")
+        # Each payment credited once; each refund taken at most once, and given back at
+        # most what it took.
+        for key, n in await ledger_keys(db):
+            assert n == 1, key
+        for topup in topups_paid:
+            took = await key_sum(db, f"topup-reversal:razorpay:rfnd_{topup.id}")
+            gave_back = await key_sum(db, f"topup-reversal-undo:razorpay:rfnd_{topup.id}")
+            assert took <= 0 <= gave_back <= -took
     finally:
         await db.close()
+
+
+async def paid_topup(db: Database, step: int, minor: int) -> topups.Topup:
+    topup = await topups.create(
+        db,
+        topup_id=f"TOP-{step:04d}",
+        user_id=BUYER,
+        guild_id=None,
+        provider="razorpay",
+        amount=Money(minor, "USD"),
+    )
+    await topups.opened(
+        db,
+        topup.id,
+        remote_id=f"plink_{step}",
+        url="https://rzp.io/x",
+        expires_at=None,
+        next_check_at=0.0,
+    )
+    payment = topups.Payment(f"pay_{step}", Money(minor, "USD"))
+    current = await topups.get(db, topup.id)
+    assert current is not None
+    assert await topups.credit(db, current, payment) is topups.Credit.CREDITED
+    assert await topups.credit(db, current, payment) is topups.Credit.ALREADY
+    paid = await topups.get(db, topup.id)
+    assert paid is not None
+    return paid
+
+
+async def ledger_keys(db: Database) -> list[tuple[str, int]]:
+    rows = await db.fetch_all(
+        "SELECT idempotency_key, COUNT(*) AS n FROM ledger GROUP BY idempotency_key", ()
+    )
+    return [(str(r[0]), int(r[1])) for r in rows]
+
+
+async def key_sum(db: Database, key: str) -> int:
+    row = await db.fetch_one(
+        "SELECT COALESCE(SUM(amount_minor), 0) FROM ledger WHERE idempotency_key = ?", (key,)
+    )
+    return int(row[0]) if row else 0
