@@ -13,6 +13,7 @@ opens, the poller retries, and `/admin providers` shows the failure.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -236,6 +237,9 @@ async def _discord_problems(
     return problems
 
 
+PAYMENT_KEY_CHECK_TIMEOUT = 15.0
+
+
 @dataclass(frozen=True, slots=True)
 class OnlineFindings:
     """What `check-config --online` found: problems (exit 2), warnings, and one line per
@@ -283,4 +287,42 @@ async def check_online(settings: Settings) -> OnlineFindings:
     problems.extend(c.line for c in checks if c.refused)
     warnings = [c.line for c in checks if c.inconclusive]
     notes = [c.line for c in checks if not c.refused and not c.inconclusive]
+    paying = await check_payment_keys(settings)
+    problems.extend(paying.problems)
+    warnings.extend(paying.warnings)
+    notes.extend(paying.notes)
+    return OnlineFindings(problems, warnings, notes)
+
+
+async def check_payment_keys(settings: Settings) -> OnlineFindings:
+    """Each payment provider's key, with a call that changes nothing (Razorpay: a list of
+    at most one link), and where its payments will be heard of."""
+    from bot.online_topups import build_payment_clients
+    from bot.providers.errors import ProviderAuthError, ProviderError
+
+    problems: list[str] = []
+    warnings: list[str] = []
+    notes: list[str] = []
+    for name, client in build_payment_clients(settings).items():
+        setting = f"{name.upper()}_KEY_ID / {name.upper()}_KEY_SECRET"
+        try:
+            await asyncio.wait_for(client.check_key(), PAYMENT_KEY_CHECK_TIMEOUT)
+        except ProviderAuthError:
+            problems.append(
+                f"{name}: {setting} refused: copy the key pair again from the {name} "
+                "dashboard (API Keys), in the mode you mean (test or live)."
+            )
+            continue
+        except (ProviderError, TimeoutError) as exc:
+            why = exc.message if isinstance(exc, ProviderError) else "no answer in time"
+            warnings.append(f"{name}: {setting} not checked: {why[:120]}.")
+            continue
+        finally:
+            await client.aclose()
+        heard = (
+            f"webhooks on {settings.payment_webhook_listen}, and reconciliation"
+            if settings.payment_webhook_listen
+            else "reconciliation only (no PAYMENT_WEBHOOK_LISTEN: no public URL needed)"
+        )
+        notes.append(f"{name}: {setting} accepted; payments are heard of by {heard}.")
     return OnlineFindings(problems, warnings, notes)

@@ -21,7 +21,7 @@ from sandbox.razorpay import (
     create_app,
 )
 from sandbox.razorpay_state import razorpay_id
-from tests.e2e.helpers import db_rows, problem_lines, run_bot
+from tests.e2e.helpers import closed_port, db_rows, problem_lines, run_bot
 from tests.support import serve_app
 
 pytestmark = pytest.mark.subprocess
@@ -99,3 +99,33 @@ async def test_a_webhook_port_in_use_stops_run_with_one_line(
     (line,) = problem_lines(output)
     assert f"can't listen on 127.0.0.1:{port}" in line and "PAYMENT_WEBHOOK_LISTEN" in line
     assert "Traceback" not in output
+
+
+async def test_check_config_online_checks_the_payment_keys_without_changing_anything(
+    parts: LocalStack, razorpay: tuple[RazorpayState, str]
+) -> None:
+    state, url = razorpay
+    env = {
+        "RAZORPAY_KEY_ID": DEFAULT_KEY_ID,
+        "RAZORPAY_KEY_SECRET": DEFAULT_KEY_SECRET,
+        "RAZORPAY_API_BASE_URL": url,
+    }
+    status, output = await run_bot(parts, ["check-config", "--online"], env)
+    assert status == 0, output
+    assert (
+        "razorpay: RAZORPAY_KEY_ID / RAZORPAY_KEY_SECRET accepted; payments are heard of by "
+        "reconciliation only (no PAYMENT_WEBHOOK_LISTEN: no public URL needed)." in output
+    )
+    assert [r.method for r in state.requests] == ["GET"] and state.links == {}
+
+    wrong = {**env, "RAZORPAY_KEY_SECRET": "not-the-secret-at-all"}
+    status, output = await run_bot(parts, ["check-config", "--online"], wrong)
+    assert status == 2, output
+    (line,) = problem_lines(output)
+    assert "razorpay: RAZORPAY_KEY_ID / RAZORPAY_KEY_SECRET refused" in line
+    assert "not-the-secret-at-all" not in output and "Traceback" not in output
+
+    unreachable = {**env, "RAZORPAY_API_BASE_URL": f"http://127.0.0.1:{closed_port()}"}
+    status, output = await run_bot(parts, ["check-config", "--online"], unreachable)
+    assert status == 0, output
+    assert "WARNING: razorpay: RAZORPAY_KEY_ID / RAZORPAY_KEY_SECRET not checked" in output
