@@ -70,7 +70,7 @@ def credited_embed(
         )
     lines.append(f"Your balance: **{balance.format()}**.")
     if draft is not None and draft.status is OrderStatus.DRAFT:
-        until = f" (until {ts(draft_expires_at, 'R')})" if draft_expires_at else ""
+        until = f" (it expires {ts(draft_expires_at, 'R')})" if draft_expires_at else ""
         lines.append(
             f"Your order `{draft.id}` ({draft.product_name} × {draft.quantity}, "
             f"{draft.total.format()}) is waiting. **Confirm** goes through only while it is "

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bot.catalog import Catalog, load_catalog
 from bot.config import ConfigError
-from demo.journeys import set_the_scene, stack_env, walk
+from demo.journeys import demo_payments, set_the_scene, stack_env, walk
 from demo.stack import LocalStack
 from demo.transcript import Transcript
 
@@ -53,10 +53,18 @@ async def run(
     `in_process` and `fast` are LocalStack's: the bot in this event loop, the short
     test timings."""
     out = Transcript()
-    stack = LocalStack(workdir, env=stack_env(catalog_path), in_process=in_process, fast=fast)
+    stack = LocalStack(
+        workdir,
+        env=stack_env(catalog_path),
+        in_process=in_process,
+        fast=fast,
+        payments=demo_payments(),
+    )
     out.say("Starting the sandbox providers, the Discord emulator and the bot…")
     out.say(f"Catalog: {catalog_path} ({len(catalog)} product(s))")
     await stack.sandbox.start()
+    assert stack.payments is not None
+    await stack.payments.start()
     set_the_scene(stack)
     await stack.emulator.start()
     out.world = stack.emulator.world

@@ -13,9 +13,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bot.catalog import Catalog, Product
 from bot.presenters import notice_marker_line, notification_marker
 from core.domain import Money, OrderKind, PaymentMode
+from demo.payments import RazorpaySandbox
 from demo.stack import LocalStack
 from demo.transcript import Transcript, text_of
 from sandbox.common import Fault
@@ -25,6 +28,11 @@ TOP_UP_INSTRUCTIONS = "Pay by UPI to shop@upi, then open a ticket with the recei
 
 class JourneyFailed(Exception):
     pass
+
+
+def demo_payments() -> RazorpaySandbox:
+    """Online top-ups through the Razorpay sandbox, its webhooks to the bot."""
+    return RazorpaySandbox()
 
 
 def stack_env(catalog_path: Path) -> dict[str, str]:
@@ -222,18 +230,28 @@ async def top_up(shop: Shop) -> None:
     wallet_paid: list[Product] = [p for p in shop.products if paid_from_wallet(p)]
     if not wallet_paid:
         return shop.skip("products paid from store credit (they are approval or free)")
-    product = wallet_paid[0]
-    if product.kind is OrderKind.BOOST:
-        options: dict[str, Any] = {"invite": "shopdemo", "amount": quantity_for(product)}
-        if shop.several_boosts:
-            options["product"] = product.key
-        driven = await shop.slash(buyer, "boost", options)
+    # A currency the shop takes online gets a draft with [Top up] instead of a refusal
+    # (Journey 0b); the refusal is shown with one it doesn't.
+    online = {"INR"} if shop.stack.payments is not None else set()
+    offline = [p for p in wallet_paid if p.currency not in online]
+    if not offline:
+        shop.out.note(
+            "every product here is priced in a currency paid online: an empty wallet gets "
+            "[Top up] at the confirmation (Journey 0b); staff can still credit by hand"
+        )
     else:
-        driven = await shop.slash(buyer, "buy", {"product": product.key, "quantity": 1})
-    refused = await first_answer(driven)
-    shop.out.bot("buyer, only they see it", refused)
-    if "How to top up" not in text_of(refused):
-        raise JourneyFailed("an empty wallet did not tell the buyer how to top up")
+        product = offline[0]
+        if product.kind is OrderKind.BOOST:
+            options: dict[str, Any] = {"invite": "shopdemo", "amount": quantity_for(product)}
+            if shop.several_boosts:
+                options["product"] = product.key
+            driven = await shop.slash(buyer, "boost", options)
+        else:
+            driven = await shop.slash(buyer, "buy", {"product": product.key, "quantity": 1})
+        refused = await first_answer(driven)
+        shop.out.bot("buyer, only they see it", refused)
+        if "How to top up" not in text_of(refused):
+            raise JourneyFailed("an empty wallet did not tell the buyer how to top up")
     shop.out.note("the buyer pays by UPI and sends staff the receipt")
     # Enough for every order the journeys place (a few of each product).
     needed: dict[str, int] = {}
@@ -249,6 +267,69 @@ async def top_up(shop: Shop) -> None:
         await shop.staff_line(note)
         await shop.emu.wait_for_dm(buyer, timeout=15, predicate=mentions(note))
     shop.out.bot(f"{shop.names[buyer]}'s DMs", shop.emu.dms(buyer)[-1])
+
+
+async def top_up_online(shop: Shop) -> None:
+    """A second buyer, with no store credit, orders something priced in a currency the
+    shop takes online: the confirmation offers a top-up of exactly the difference, they
+    pay on the payment page (the Razorpay sandbox's payer), the bot credits it and DMs
+    the new balance, and Confirm places the order."""
+    shop.out.heading("Journey 0b: a buyer tops up online, then orders")
+    payments = shop.stack.payments
+    if payments is None or payments.url is None:
+        return shop.skip("online payments (no payment provider in this stack)")
+    product = next(
+        (
+            p
+            for p in shop.products
+            if paid_from_wallet(p) and p.currency == "INR" and p.kind is OrderKind.DIGITAL
+        ),
+        None,
+    )
+    if product is None:
+        return shop.skip("digital products in INR paid from store credit")
+    emu = shop.emu
+    buyer = emu.world.buyer2_id
+    driven = await shop.slash(buyer, "buy", {"product": product.key, "quantity": 1})
+    if driven.modal is None:
+        raise JourneyFailed(f"/buy {product.key} did not open the contact form")
+    shop.out.user("buyer2", "fills in phone +91 91234 56789 and submits")
+    submitted = await emu.submit_modal(
+        buyer,
+        str(driven.modal["custom_id"]),
+        {"contact:phone": "+91 91234 56789", "contact:name": "", "contact:email": ""},
+        source_interaction=driven,
+    )
+    await submitted.wait_for_response()
+    confirmation = await submitted.wait_for_followup(timeout=15)
+    shop.out.bot("buyer2, only they see it", confirmation)
+    shop.out.user("buyer2", "presses [Top up]")
+    pressed = await emu.press_button(buyer, confirmation, custom_id(confirmation, "order:topup:"))
+    await pressed.wait_for_response()
+    offer = await pressed.wait_for_followup(timeout=15)
+    shop.out.bot("buyer2, only they see it", offer)
+    footer = offer["embeds"][0]["footer"]["text"]
+    topup_id = footer.split()[1]
+    link = next(v for v in payments.state.links.values() if v["reference_id"] == topup_id)
+    shop.out.note(
+        f"the [Pay] button opens {link['short_url']}; the buyer pays there (the sandbox's "
+        "payer), and Razorpay sends the bot a signed webhook"
+    )
+    async with httpx.AsyncClient() as http:
+        paid = await http.post(f"{payments.url}/_sandbox/payment_links/{link['id']}/pay", json={})
+    shop.out.note(f"the bot answered the webhook with {paid.json()['deliveries']}")
+    dm = await emu.wait_for_dm(
+        buyer,
+        timeout=30,
+        predicate=lambda m: notification_marker(topup_id, "credited") in text_of(m),
+    )
+    shop.out.bot("buyer2's DMs", dm)
+    result = await shop.confirm(buyer, confirmation)
+    order_id = await shop.placed(product, result)
+    await shop.staff_line(order_id)
+    answer = await shop.staff("payments", {"state": "paid"})
+    if topup_id not in text_of(answer):
+        raise JourneyFailed("/admin payments did not list the paid top-up")
 
 
 async def boost(shop: Shop) -> None:
@@ -520,6 +601,7 @@ Journey = Callable[[Shop], Awaitable[None]]
 # In order: each builds on what the ones before left (store credit, orders, a paused shop).
 JOURNEYS: tuple[Journey, ...] = (
     top_up,
+    top_up_online,
     boost,
     buy,
     tracking,

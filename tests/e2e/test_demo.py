@@ -31,8 +31,12 @@ def test_demo_walks_every_journey(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    for heading in ("Journey 1", "Journey 2", "Journey 3", "Journey 3b", "Journey 4"):
+    for heading in ("Journey 0b", "Journey 1", "Journey 2", "Journey 3", "Journey 3b", "Journey 4"):
         assert heading in result.stdout
+    # The online top-up: the link, the pay, the credit DM, then the order.
+    online = result.stdout.split("Journey 0b")[1].split("Journey 1")[0]
+    for seen in ("[Pay ₹199.00 INR]", "[200]", "Store credit added", "is placed"):
+        assert seen in online, (seen, online)
     assert "All journeys worked" in result.stdout
     # The public notice in the transcript carries no delivery data.
     notice = result.stdout.split("[bot → #notices")[1].split("[buyer2]")[0]
@@ -165,7 +169,8 @@ def test_a_catalog_without_boosts_and_with_approval_walks_what_it_sells(
     )
     assert status == 0, out[-3000:] + err[-3000:]
     assert "skipped: this catalog sells no boosts" in out
-    assert "/buy product:ebook" in out  # the top-up uses the wallet-paid one
+    # INR is paid online: the wallet-paid ebook gets [Top up] at its confirmation.
+    assert "/buy product:ebook" in out and "[Pay ₹99.00 INR]" in out
     assert "presses [Approve]" in out and "VPN, one year" in out
     assert "did not ask for contact details" not in out + err
 
