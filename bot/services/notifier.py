@@ -194,7 +194,12 @@ class Notifier:
             return False
         crash_point("dm.sent")
         await self._record_sent(note, NotificationState.SENT, f"{note.kind} DM sent")
-        log.info("sent %s DM for %s", note.kind, note.order_id)
+        log.info(
+            "sent %s DM for %s %s",
+            note.kind,
+            "top-up" if note.for_topup else "order",
+            note.order_id,
+        )
         return True
 
     async def _order_dm(self, note: outbox.Notification) -> OutgoingDm | None:
