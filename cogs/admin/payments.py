@@ -15,10 +15,9 @@ from discord import app_commands
 
 from bot.errors import UserFacingError
 from bot.payment_presenters import state_counts, topup_embed, topup_line
-from bot.services.topups import Applied
+from bot.services.topups import Applied, Credit, TopupState
 from cogs.admin.access import Additions, admin_group, staff_refusal
 from cogs.admin.ui import StaffPager, StaffView, log_read
-from storage.topups import Credit, TopupState
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
