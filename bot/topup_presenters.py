@@ -94,9 +94,10 @@ def unpaid_embed(topup: Topup, kind: str) -> discord.Embed:
     embed = discord.Embed(
         title="Top-up not paid",
         description=(
-            f"Your payment link for **{topup.amount.format()}** {how} before it was paid, "
-            "so nothing was charged and your store credit is unchanged. Run `/top-up` for "
-            "a new link."
+            f"Your payment link for **{topup.amount.format()}** {how} before a payment "
+            "arrived, so your store credit is unchanged. If you paid at the last moment, "
+            "the payment is still credited when it comes through, and I'll DM you. Run "
+            "`/top-up` for a new link."
         ),
         colour=discord.Colour.light_grey(),
     )

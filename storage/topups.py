@@ -231,19 +231,21 @@ async def end(
     *,
     expect: TopupState,
     now: float | None = None,
+    late_check_at: float | None = None,
 ) -> bool:
     """Close an unpaid top-up (expired, cancelled, failed). False when another path
     moved it first (a payment that landed meanwhile wins). A link that expired or was
     cancelled owes the buyer a DM saying so, in the same transaction; a link never made
-    (failed) was refused to the buyer's face."""
+    (failed) was refused to the buyer's face. `late_check_at`: reconciliation asks once
+    more then (an expired link: a payer mid-checkout at the expiry is captured later)."""
     if state not in (TopupState.EXPIRED, TopupState.CANCELLED, TopupState.FAILED):
         raise ValueError(f"{state} is not an unpaid ending")
     now = time.time() if now is None else now
     async with db.transaction() as conn:
         cur = await conn.execute(
-            "UPDATE topups SET state = ?, next_check_at = NULL, check_lease_until = NULL,"
+            "UPDATE topups SET state = ?, next_check_at = ?, check_lease_until = NULL,"
             " updated_at = ? WHERE id = ? AND state = ? RETURNING user_id",
-            (state.value, now, topup_id, expect.value),
+            (state.value, late_check_at, now, topup_id, expect.value),
         )
         row = await cur.fetchone()
         if row is None:
@@ -365,15 +367,24 @@ async def credit(
 async def claim_due_checks(
     db: Database, *, now: float, lease_until: float, limit: int, owner: str | None = None
 ) -> list[Topup]:
-    """Lease up to `limit` open top-ups whose reconciliation poll is due, oldest due
-    first, skipping rows another process is claiming (as the order claims do)."""
+    """Lease up to `limit` top-ups whose reconciliation poll is due (open ones, and an
+    expired one's late check), oldest due first, skipping rows another process is
+    claiming (as the order claims do)."""
     async with db.claiming() as conn:
         async with conn.execute(
             "UPDATE topups SET check_lease_until = ?, lease_owner = ? WHERE id IN ("  # noqa: S608 - a fixed clause only
-            " SELECT id FROM topups WHERE state = ? AND next_check_at IS NOT NULL"
+            " SELECT id FROM topups WHERE state IN (?, ?) AND next_check_at IS NOT NULL"
             " AND next_check_at <= ? AND (check_lease_until IS NULL OR check_lease_until < ?)"
             f" ORDER BY next_check_at LIMIT ?{db.skip_locked}) RETURNING *",
-            (lease_until, owner, TopupState.OPEN.value, now, now, limit),
+            (
+                lease_until,
+                owner,
+                TopupState.OPEN.value,
+                TopupState.EXPIRED.value,
+                now,
+                now,
+                limit,
+            ),
         ) as cur:
             rows = await cur.fetchall()
     return sorted((_topup(r) for r in rows), key=lambda t: t.next_check_at or 0)
@@ -398,15 +409,16 @@ async def stop_checks(db: Database, topup: Topup, *, why: str, now: float | None
 
 
 async def checked(
-    db: Database, topup_id: str, *, next_check_at: float, now: float | None = None
+    db: Database, topup_id: str, *, next_check_at: float | None, now: float | None = None
 ) -> None:
-    """A reconciliation poll found it still open: ask again at `next_check_at`."""
+    """A reconciliation poll found nothing new: ask again at `next_check_at` (None: no
+    more checks, e.g. after an expired link's late check)."""
     now = time.time() if now is None else now
     async with db.transaction() as conn:
         await conn.execute(
             "UPDATE topups SET next_check_at = ?, check_lease_until = NULL,"
-            " checks = checks + 1, updated_at = ? WHERE id = ? AND state = ?",
-            (next_check_at, now, topup_id, TopupState.OPEN.value),
+            " checks = checks + 1, updated_at = ? WHERE id = ? AND state IN (?, ?)",
+            (next_check_at, now, topup_id, TopupState.OPEN.value, TopupState.EXPIRED.value),
         )
 
 

@@ -41,6 +41,10 @@ GIVE_UP_AFTER = 24 * 3600.0
 # is tried again until it is this old, then given up with a log line.
 PENDING_GIVE_UP = 24 * 3600.0
 CHECK_BATCH = 50
+# An expired link is asked about once more this long after it ended: a payer who was
+# mid-checkout at the expiry is captured minutes later, and without webhooks nothing
+# else would notice.
+LATE_CHECK_AFTER = 15 * 60.0
 # A buyer's payable links at most: more would only be forgotten ones.
 MAX_OPEN_LINKS = 3
 # An open link for the same amount (and draft) is offered again rather than a new one,
@@ -230,10 +234,25 @@ class TopupService:
             state = (
                 TopupState.EXPIRED if link.state is LinkState.EXPIRED else (TopupState.CANCELLED)
             )
-            if await topups.end(self.db, topup.id, state, expect=TopupState.OPEN, now=self.clock()):
+            if await topups.end(
+                self.db,
+                topup.id,
+                state,
+                expect=TopupState.OPEN,
+                now=self.clock(),
+                late_check_at=self._late_check(state),
+            ):
                 ended = state
-        elif link.state is LinkState.OPEN:
+            elif topup.state is TopupState.EXPIRED:
+                # Its late check: still nothing paid, so nothing more to ask.
+                await topups.checked(self.db, topup.id, next_check_at=None)
+        elif link.state is LinkState.OPEN and topup.state is TopupState.OPEN:
             await self._check_again(topup, "its link is still open")
+        elif topup.state is TopupState.EXPIRED:
+            # A late check that found neither a payment nor the expiry: nothing to credit,
+            # and the buyer was told it ended unpaid. No more checks.
+            log.warning("top-up %s: its late check found the link %s", topup.id, link.state)
+            await topups.checked(self.db, topup.id, next_check_at=None)
         else:
             # Paid (or partly) at the provider, with no captured payment to credit: it was
             # refunded before we looked, or is in a state we can't settle. Asking again
@@ -246,12 +265,20 @@ class TopupService:
             )
         return Applied(tuple(credits), ended)
 
+    def _late_check(self, state: TopupState) -> float | None:
+        return self.clock() + LATE_CHECK_AFTER if state is TopupState.EXPIRED else None
+
     async def _check_again(self, topup: Topup, why: str) -> None:
         """Schedule the next check, or give up once the link is long past its expiry
         (GIVE_UP_AFTER): a provider that keeps failing, or a link that never ends, must
         not be asked about forever."""
         now = self.clock()
         ends = topup.expires_at or (topup.created_at + LINK_TTL_SECONDS)
+        if topup.state is TopupState.EXPIRED and now > ends + GIVE_UP_AFTER:
+            # An expired link's late check that keeps failing: the buyer was told it
+            # ended unpaid, and a webhook still credits a late payment.
+            await topups.checked(self.db, topup.id, next_check_at=None)
+            return
         if now > ends + GIVE_UP_AFTER:
             await topups.stop_checks(
                 self.db,
@@ -275,7 +302,7 @@ class TopupService:
             link = await client.fetch_link(topup.remote_id)
         except ProviderError as exc:
             log.warning("top-up %s: checking at %s failed: %s", topup.id, topup.provider, exc)
-            if topup.state is TopupState.OPEN:
+            if topup.state in (TopupState.OPEN, TopupState.EXPIRED):
                 await self._check_again(topup, f"checking it keeps failing ({exc.message[:80]})")
             return Applied(problem=exc.message[:200])
         return await self.apply_link(topup, link)
@@ -374,7 +401,14 @@ class TopupService:
             state = (
                 TopupState.EXPIRED if event.ended is LinkState.EXPIRED else (TopupState.CANCELLED)
             )
-            await topups.end(self.db, topup.id, state, expect=TopupState.OPEN, now=now)
+            await topups.end(
+                self.db,
+                topup.id,
+                state,
+                expect=TopupState.OPEN,
+                now=now,
+                late_check_at=self._late_check(state),
+            )
         if event.reversal is not None:
             reversal = event.reversal
             if topup.payment_id is None:

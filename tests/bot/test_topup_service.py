@@ -98,6 +98,34 @@ async def test_an_unpaid_link_is_checked_again_and_an_expired_one_ends_with_noth
     ended = await topups.get(service.db, topup.id)
     assert ended is not None and ended.state is TopupState.EXPIRED
     assert await wallet.balances(service.db, BUYER) == []
+    # One late check, a quarter of an hour on: still nothing paid, so no more checks.
+    assert await service.reconcile_due_topups() == 0
+    clock.now += 16 * 60
+    assert await service.reconcile_due_topups() == 1
+    final = await topups.get(service.db, topup.id)
+    assert final is not None and final.state is TopupState.EXPIRED and final.next_check_at is None
+    clock.now += 3600
+    assert await service.reconcile_due_topups() == 0
+
+
+async def test_a_payment_captured_after_the_expiry_is_credited_by_the_late_check(
+    shop: tuple[TopupService, RazorpayState, Clock],
+) -> None:
+    """No webhooks: the payer was mid-checkout when the link expired, and the payment is
+    captured minutes later. The late check finds it."""
+    service, state, clock = shop
+    topup = await service.start(user_id=BUYER, guild_id=1, amount=Money(12_000, "INR"))
+    assert topup.remote_id is not None
+    clock.now += 31 * 60
+    assert await service.reconcile_due_topups() == 1
+    expired = await topups.get(service.db, topup.id)
+    assert expired is not None and expired.state is TopupState.EXPIRED
+    state.pay(topup.remote_id, None)  # captured after the expiry
+    clock.now += 16 * 60
+    assert await service.reconcile_due_topups() == 1
+    assert await wallet.balance(service.db, BUYER, "INR") == Money(12_000, "INR")
+    paid = await topups.get(service.db, topup.id)
+    assert paid is not None and paid.state is TopupState.PAID and paid.next_check_at is None
 
 
 async def test_a_lost_create_answer_finds_the_link_instead_of_making_two(

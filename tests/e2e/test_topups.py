@@ -189,7 +189,7 @@ async def test_an_expired_link_tells_the_buyer_and_credits_nothing(stack: LocalS
     assert await sandbox(stack).deliver(event_id) == [200]
     await settled(stack, topup_id, "expired")
     (dm,) = dms_about(stack, buyer, topup_id)
-    assert "expired before it was paid" in embed_text(dm) and f"{inr(7500)}" in embed_text(dm)
+    assert "expired before a payment arrived" in embed_text(dm) and f"{inr(7500)}" in embed_text(dm)
     assert ledger(stack, buyer) == []
 
 
