@@ -291,6 +291,7 @@ class OrderBot(commands.Bot):
             self.cipher,
             owner=self.process_health.process_id,
             serve_webhooks=self.role.has_gateway,
+            sold=[p.currency for p in self.catalog.all()],
         )
         if self.topups is not None:
             self.ordering.tops_up_online = self.topups.service.takes

@@ -11,6 +11,7 @@ days).
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 
 from pydantic import AnyHttpUrl, SecretStr, field_validator, model_validator
 
@@ -46,6 +47,9 @@ class PaymentSettings(StorageSettings):
     razorpay_key_secret: SecretStr | None = None
     razorpay_webhook_secrets: SecretStr | None = None
     razorpay_api_base_url: AnyHttpUrl = AnyHttpUrl(RAZORPAY_API)
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secrets: SecretStr | None = None
+    stripe_api_base_url: AnyHttpUrl = AnyHttpUrl(STRIPE_API)
     # Where top-ups show buyers the link's expiry, and reconciliation polls; not a secret.
     payment_webhook_listen: str | None = None
 
@@ -65,18 +69,39 @@ class PaymentSettings(StorageSettings):
             raise ValueError(f"Razorpay needs both its key id and key secret: set {missing}")
         if self.razorpay_key_id is not None and not self.razorpay_key_id.startswith("rzp_"):
             raise ValueError("RAZORPAY_KEY_ID starts with rzp_test_ or rzp_live_")
+        key = self.stripe_secret_key.get_secret_value() if self.stripe_secret_key else None
+        if key is not None and not key.startswith(("sk_test_", "sk_live_", "rk_test_", "rk_live_")):
+            # A publishable key (pk_…) can't create sessions; say so before any call.
+            raise ValueError(
+                "STRIPE_SECRET_KEY starts with sk_test_ or sk_live_ (or rk_ for a restricted "
+                "key): the secret key from Developers → API keys, not the publishable one"
+            )
         return self
 
     @property
     def razorpay_enabled(self) -> bool:
         return self.razorpay_key_id is not None
 
-    def top_up_currencies(self) -> dict[str, str]:
-        """Which provider takes which currency: INR through Razorpay."""
-        return {"INR": "razorpay"} if self.razorpay_enabled else {}
+    @property
+    def stripe_enabled(self) -> bool:
+        return self.stripe_secret_key is not None
+
+    def top_up_currencies(self, sold: Iterable[str] = ()) -> dict[str, str]:
+        """Which provider takes which currency: INR through Razorpay; through Stripe,
+        every other currency the shop sells in (USD when it sells none yet)."""
+        chosen: dict[str, str] = {}
+        if self.razorpay_enabled:
+            chosen["INR"] = "razorpay"
+        if self.stripe_enabled:
+            for currency in sorted({c.upper() for c in sold} or {"USD"}):
+                chosen.setdefault(currency, "stripe")
+        return chosen
 
     def webhook_secrets(self) -> dict[str, list[SecretStr]]:
-        return {"razorpay": split_secrets(self.razorpay_webhook_secrets)}
+        return {
+            "razorpay": split_secrets(self.razorpay_webhook_secrets),
+            "stripe": split_secrets(self.stripe_webhook_secrets),
+        }
 
     def webhook_listen(self) -> tuple[str, int] | None:
         return parse_listen(self.payment_webhook_listen) if self.payment_webhook_listen else None

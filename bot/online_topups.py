@@ -11,7 +11,7 @@ on, the service, its jobs, and the webhook endpoint.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.payment_webhooks import WebhookSecrets, build_webhook_app
 from bot.payments.base import PaymentClient
 from bot.payments.razorpay import build_razorpay
+from bot.payments.stripe import build_stripe
 from bot.services.topups import TopupService
 from core.crypto import DeliveryCipher
 from storage.database import Database
@@ -39,6 +40,12 @@ def build_payment_clients(settings: Settings) -> dict[str, PaymentClient]:
             str(settings.razorpay_api_base_url).rstrip("/"),
             settings.razorpay_key_id,
             settings.razorpay_key_secret,
+            timeout=settings.provider_timeout_seconds,
+        )
+    if settings.stripe_secret_key is not None:
+        clients["stripe"] = build_stripe(
+            str(settings.stripe_api_base_url).rstrip("/"),
+            settings.stripe_secret_key,
             timeout=settings.provider_timeout_seconds,
         )
     return clients
@@ -60,6 +67,7 @@ class OnlineTopups:
         *,
         owner: str | None,
         serve_webhooks: bool,
+        sold: Iterable[str] = (),
     ) -> OnlineTopups | None:
         """None when no payment provider is configured (top-ups stay staff credits)."""
         clients = build_payment_clients(settings)
@@ -68,7 +76,7 @@ class OnlineTopups:
         service = TopupService(
             db,
             clients,
-            currencies=settings.top_up_currencies(),
+            currencies=settings.top_up_currencies(sold),
             cipher=cipher,
             owner=owner,
             timings=settings.timings,

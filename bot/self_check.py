@@ -304,7 +304,7 @@ async def check_payment_keys(settings: Settings) -> OnlineFindings:
     warnings: list[str] = []
     notes: list[str] = []
     for name, client in build_payment_clients(settings).items():
-        setting = f"{name.upper()}_KEY_ID / {name.upper()}_KEY_SECRET"
+        setting = client.key_settings
         try:
             await asyncio.wait_for(client.check_key(), PAYMENT_KEY_CHECK_TIMEOUT)
         except ProviderAuthError:

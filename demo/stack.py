@@ -56,6 +56,7 @@ BOT_SETTING_PREFIXES = (
     "NAMEFI_",
     "DIGITAL_SHOP_",
     "RAZORPAY_",
+    "STRIPE_",
     "LOG_LEVEL",
     "LOG_FILE",
     "ORDER_",

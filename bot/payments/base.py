@@ -70,9 +70,15 @@ class PaymentEvent:
     remote_id: str | None = None
     payments: tuple[CapturedPayment, ...] = ()
     ended: LinkState | None = None
-    reversal: Reversal | None = None
+    # Money taken back: Razorpay names one refund per event; Stripe's charge.refunded
+    # lists every refund of the charge so far (each applied once, by its id).
+    reversals: tuple[Reversal, ...] = ()
     # A reversal the provider gave up on (a refund that failed): what it took comes back.
     undone: Reversal | None = None
+
+    @property
+    def reversal(self) -> Reversal | None:
+        return self.reversals[0] if self.reversals else None
 
 
 class EventUnreadable(Exception):
@@ -88,6 +94,8 @@ class PaymentClient(ABC):
     and check the key with a call that changes nothing."""
 
     name: str
+    # The settings holding its key, as check-config names them.
+    key_settings: str
     # The smallest amount a link may ask, in minor units, by currency ("*": any other).
     minimum_minor: Mapping[str, int] = {}
 

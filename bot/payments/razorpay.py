@@ -109,6 +109,7 @@ class _Event(BaseModel):
 
 class RazorpayClient(ProviderHttp, PaymentClient):
     name = "razorpay"
+    key_settings = "RAZORPAY_KEY_ID / RAZORPAY_KEY_SECRET"
     auth_statuses = (401,)
     # Razorpay's smallest payment: ₹1.00 (100 paise).
     minimum_minor = {"*": 100}
@@ -243,7 +244,7 @@ class RazorpayClient(ProviderHttp, PaymentClient):
             reversal = Reversal(refund.payment_id, refund.id, taken, "refunded")
             if event.event == "refund.failed":
                 return replace(common, undone=reversal)
-            return replace(common, reversal=reversal)
+            return replace(common, reversals=(reversal,))
         return common
 
     async def aclose(self) -> None:

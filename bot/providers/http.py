@@ -152,6 +152,8 @@ class ProviderHttp(ABC):
         idempotent: bool,
         ok_statuses: tuple[int, ...] = (200,),
         attempts: int | None = None,
+        form_body: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         """Send one call and return its decoded JSON body, or raise the taxonomy.
 
@@ -166,7 +168,9 @@ class ProviderHttp(ABC):
         earlier_send = False
         for attempt in range(1, attempts + 1):
             try:
-                return await self._attempt(method, path, json_body, idempotent, ok_statuses)
+                return await self._attempt(
+                    method, path, json_body, idempotent, ok_statuses, form_body, headers
+                )
             except ProviderUnavailable as exc:
                 exc.earlier_send = earlier_send
                 if attempt == attempts:
@@ -196,6 +200,8 @@ class ProviderHttp(ABC):
         json_body: Any,
         idempotent: bool,
         ok_statuses: tuple[int, ...],
+        form_body: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         sent = False
         if self.rate_limit is not None:
@@ -204,7 +210,13 @@ class ProviderHttp(ABC):
         try:
             async with asyncio.timeout(self.deadline):
                 try:
-                    request = self._client.build_request(method, path, json=json_body)
+                    request = self._client.build_request(
+                        method,
+                        path,
+                        json=json_body,
+                        data=dict(form_body) if form_body is not None else None,
+                        headers=dict(headers) if headers is not None else None,
+                    )
                 except httpx.InvalidURL:
                     # Built from an order id; nothing was sent.
                     raise InvalidRemoteId(self.name, "the order id makes an invalid URL") from None

@@ -409,10 +409,9 @@ class TopupService:
                 now=now,
                 late_check_at=self._late_check(state),
             )
-        if event.reversal is not None:
-            reversal = event.reversal
-            if topup.payment_id is None:
-                return False  # credited later: then this refund applies
+        if event.reversals and topup.payment_id is None:
+            return False  # credited later: then these refunds apply
+        for reversal in event.reversals:
             await topup_reversals.reverse(
                 self.db,
                 topup,

@@ -55,3 +55,31 @@ def test_a_listen_address_must_be_ip_and_port(value: str) -> None:
     with pytest.raises(ValueError):
         parse_listen(value)
     assert parse_listen("[::1]:9000") == ("::1", 9000)
+
+
+def test_stripe_takes_every_other_currency_the_shop_sells() -> None:
+    both = settings(
+        razorpay_key_id="rzp_test_abc",
+        razorpay_key_secret="key-secret",
+        stripe_secret_key="sk_test_stripe-secret",
+        stripe_webhook_secrets="whsec_new,whsec_old",
+    )
+    assert both.top_up_currencies(["INR", "usd", "BHD"]) == {
+        "INR": "razorpay",
+        "USD": "stripe",
+        "BHD": "stripe",
+    }
+    # A shop selling nothing yet: USD through Stripe.
+    alone = settings(stripe_secret_key="sk_live_x")
+    assert alone.top_up_currencies([]) == {"USD": "stripe"}
+    assert alone.top_up_currencies(["INR"]) == {"INR": "stripe"}
+    secrets = both.webhook_secrets()["stripe"]
+    assert [s.get_secret_value() for s in secrets] == ["whsec_new", "whsec_old"]
+    assert "sk_test_stripe-secret" not in repr(both)
+
+
+def test_a_publishable_stripe_key_is_refused_by_name_without_its_value() -> None:
+    with pytest.raises(ValidationError) as wrong:
+        settings(stripe_secret_key="pk_test_visible-in-browsers")
+    assert "not the publishable one" in said(wrong.value)
+    assert "pk_test_visible" not in said(wrong.value)
