@@ -208,7 +208,6 @@ class StripeClient(ProviderHttp, PaymentClient):
     async def create_link(
         self, *, reference: str, amount: Money, description: str, expires_at: float
     ) -> PaymentLink:
-        self.check_amount(amount)
         form = {
             "mode": "payment",
             "client_reference_id": reference,

@@ -155,6 +155,7 @@ class TopupService:
         if amount.minor <= 0:
             raise TopupRefused("A top-up must be more than zero.")
         client = self.provider_for(amount.currency)
+        client.check_amount(amount)  # refused before anything is written or asked
         now = self.clock()
         topup = await topups.create(
             self.db,
