@@ -18,7 +18,7 @@ import httpx
 from bot.catalog import Catalog, Product
 from bot.presenters import notice_marker_line, notification_marker
 from core.domain import Money, OrderKind, PaymentMode
-from demo.payments import RazorpaySandbox
+from demo.payments import PaymentSandboxes
 from demo.stack import LocalStack
 from demo.transcript import Transcript, text_of
 from sandbox.common import Fault
@@ -30,9 +30,9 @@ class JourneyFailed(Exception):
     pass
 
 
-def demo_payments() -> RazorpaySandbox:
+def demo_payments() -> PaymentSandboxes:
     """Online top-ups through the Razorpay sandbox, its webhooks to the bot."""
-    return RazorpaySandbox()
+    return PaymentSandboxes()
 
 
 def stack_env(catalog_path: Path) -> dict[str, str]:
@@ -276,7 +276,7 @@ async def top_up_online(shop: Shop) -> None:
     the new balance, and Confirm places the order."""
     shop.out.heading("Journey 0b: a buyer tops up online, then orders")
     payments = shop.stack.payments
-    if payments is None or payments.url is None:
+    if payments is None or payments.razorpay_url is None:
         return shop.skip("online payments (no payment provider in this stack)")
     product = next(
         (
@@ -310,13 +310,15 @@ async def top_up_online(shop: Shop) -> None:
     shop.out.bot("buyer2, only they see it", offer)
     footer = offer["embeds"][0]["footer"]["text"]
     topup_id = footer.split()[1]
-    link = next(v for v in payments.state.links.values() if v["reference_id"] == topup_id)
+    link = next(v for v in payments.razorpay.links.values() if v["reference_id"] == topup_id)
     shop.out.note(
         f"the [Pay] button opens {link['short_url']}; the buyer pays there (the sandbox's "
         "payer), and Razorpay sends the bot a signed webhook"
     )
     async with httpx.AsyncClient() as http:
-        paid = await http.post(f"{payments.url}/_sandbox/payment_links/{link['id']}/pay", json={})
+        paid = await http.post(
+            f"{payments.razorpay_url}/_sandbox/payment_links/{link['id']}/pay", json={}
+        )
     shop.out.note(f"the bot answered the webhook with {paid.json()['deliveries']}")
     dm = await emu.wait_for_dm(
         buyer,

@@ -32,7 +32,7 @@ from bot.__main__ import serve
 from bot.app import OrderBot
 from bot.config import Settings
 from bot.logging_setup import LOG_FORMAT, SecretRedactingFilter, hold_back_libraries
-from demo.payments import RazorpaySandbox
+from demo.payments import PaymentSandboxes
 from demo.workers import WorkerProcesses, stop_process
 from emulator.server import Emulator
 from sandbox.runner import SandboxCluster
@@ -114,7 +114,7 @@ class LocalStack:
         in_process: bool = False,
         fast: bool = False,
         command: tuple[str, ...] = ("run",),
-        payments: RazorpaySandbox | None = None,
+        payments: PaymentSandboxes | None = None,
     ) -> None:
         self.workdir = workdir
         # Online top-ups through the Razorpay sandbox (demo/payments.py), when given.

@@ -7,7 +7,8 @@ the `stack` marker:
 
     pytestmark = pytest.mark.stack(env={"PAYMENT_MODE": "wallet"})
     @pytest.mark.stack(process=True)   # kill -9, crash points, SIGTERM, a real DEBUG log
-    @pytest.mark.stack(payments=True)  # the Razorpay sandbox; webhooks=False: none come
+    @pytest.mark.stack(payments=True)  # the Razorpay sandbox (stripe=True: Stripe's too);
+                                       # webhooks=False: no webhook comes
 
 `process=True` starts `python -m bot run` as a process of its own, and the test is
 marked `subprocess` (tests/conftest.py), so `make test-quick` leaves it out.
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from demo.payments import RazorpaySandbox
+from demo.payments import PaymentSandboxes
 from demo.stack import LocalStack
 from storage.postgres import empty_schema
 from tests.support import ENGINES, postgres_dsn
@@ -84,7 +85,10 @@ async def stack(
         command=tuple(options.get("command", ("run",))),  # type: ignore[arg-type]
         fast=bool(options.get("fast", True)),
         payments=(
-            RazorpaySandbox(webhooks=options.get("webhooks", True) is not False)
+            PaymentSandboxes(
+                webhooks=options.get("webhooks", True) is not False,
+                stripe=bool(options.get("stripe", False)),
+            )
             if options.get("payments")
             else None
         ),

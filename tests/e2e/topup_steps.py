@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.domain import Money
-from demo.payments import RazorpaySandbox
+from demo.payments import PaymentSandboxes
 from demo.stack import LocalStack
 from sandbox.razorpay import RazorpayState
 from tests.e2e.helpers import EPHEMERAL, db_rows, embed_text, wait_for_row
@@ -18,9 +18,9 @@ def inr(minor: int) -> str:
 
 
 def sandbox(stack: LocalStack) -> RazorpayState:
-    payments: RazorpaySandbox | None = stack.payments
+    payments: PaymentSandboxes | None = stack.payments
     assert payments is not None
-    return payments.state
+    return payments.razorpay
 
 
 async def top_up(
