@@ -24,6 +24,8 @@ Control (loopback only, under ``/_sandbox/``), besides the shared faults and req
   `missing`; `deliver: false` holds it (a webhook that never came, or comes late).
 * ``POST /_sandbox/payment_links/{id}/expire``: the link expires now.
 * ``POST /_sandbox/payments/{payment_id}/refund`` ``{"amount"}``: `refund.processed`.
+* ``POST /_sandbox/payments/{payment_id}/dispute`` ``{"amount"}``: a chargeback,
+  `payment.dispute.created`.
 * ``POST /_sandbox/events/{event_id}/deliver`` ``{"copies"?, "signature"?}``: deliver
   an event (again, or for the first time when it was held).
 * ``GET /_sandbox/deliveries``: every delivery and the status it got.
@@ -165,7 +167,8 @@ def create_app(state: RazorpayState) -> web.Application:
         answers = await state.deliver(event_id) if body.get("deliver", True) else []
         return json_response({"event_id": event_id, "deliveries": answers})
 
-    async def refund(request: web.Request) -> web.Response:
+    async def take_back(request: web.Request) -> web.Response:
+        """A refund or a dispute of a payment (the route's last step says which)."""
         payment_id = request.match_info["payment_id"]
         if payment_id not in state.payments:
             return control_error("no such payment", 404)
@@ -173,7 +176,10 @@ def create_app(state: RazorpayState) -> web.Application:
         amount = body.get("amount", state.payments[payment_id]["amount"])
         if not is_int(amount) or amount <= 0:
             return control_error("amount must be a positive integer")
-        event_id = state.refund(payment_id, amount)
+        if request.path.endswith("/dispute"):
+            event_id = state.dispute(payment_id, amount)
+        else:
+            event_id = state.refund(payment_id, amount)
         answers = await state.deliver(event_id) if body.get("deliver", True) else []
         return json_response({"event_id": event_id, "deliveries": answers})
 
@@ -203,7 +209,8 @@ def create_app(state: RazorpayState) -> web.Application:
         router.add_put(f"{CONTROL_PREFIX}/webhook", put_webhook)
         router.add_post(f"{CONTROL_PREFIX}/payment_links/{{link_id}}/pay", pay)
         router.add_post(f"{CONTROL_PREFIX}/payment_links/{{link_id}}/expire", expire)
-        router.add_post(f"{CONTROL_PREFIX}/payments/{{payment_id}}/refund", refund)
+        router.add_post(f"{CONTROL_PREFIX}/payments/{{payment_id}}/refund", take_back)
+        router.add_post(f"{CONTROL_PREFIX}/payments/{{payment_id}}/dispute", take_back)
         router.add_post(f"{CONTROL_PREFIX}/events/{{event_id}}/deliver", deliver)
         router.add_get(f"{CONTROL_PREFIX}/deliveries", deliveries)
 

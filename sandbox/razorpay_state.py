@@ -345,6 +345,27 @@ class RazorpayState(ProviderState):
         )
         return created, event("refund.processed", "processed")
 
+    def dispute(self, payment_id: str, amount: int) -> str:
+        """The payer's bank opens a dispute (a chargeback): `payment.dispute.created`,
+        carrying the dispute and its payment."""
+        payment = self.payments[payment_id]
+        dispute = {
+            "id": razorpay_id("disp_"),
+            "entity": "dispute",
+            "payment_id": payment_id,
+            "amount": amount,
+            "currency": payment["currency"],
+            "amount_deducted": 0,
+            "reason_code": "chargeback",
+            "status": "open",
+            "phase": "chargeback",
+            "created_at": int(self.wall_clock()),
+        }
+        return self.new_event(
+            "payment.dispute.created",
+            {"payment": {"entity": dict(payment)}, "dispute": {"entity": dispute}},
+        )
+
     # -- events and their delivery -----------------------------------------------------
 
     def new_event(self, name: str, payload: dict[str, Any]) -> str:

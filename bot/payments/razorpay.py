@@ -82,6 +82,18 @@ class _EventRefund(BaseModel):
     payment_id: StrictStr
 
 
+class _EventDispute(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: StrictStr
+    amount: StrictInt
+    currency: StrictStr
+    payment_id: StrictStr
+
+
+class _DisputeEntity(BaseModel):
+    entity: _EventDispute
+
+
 class _LinkEntity(BaseModel):
     entity: _Link
 
@@ -99,6 +111,7 @@ class _Payload(BaseModel):
     payment_link: _LinkEntity | None = None
     payment: _PaymentEntity | None = None
     refund: _RefundEntity | None = None
+    dispute: _DisputeEntity | None = None
 
 
 class _Event(BaseModel):
@@ -245,6 +258,11 @@ class RazorpayClient(ProviderHttp, PaymentClient):
             if event.event == "refund.failed":
                 return replace(common, undone=reversal)
             return replace(common, reversals=(reversal,))
+        if event.event == "payment.dispute.created" and payload.dispute:
+            dispute = payload.dispute.entity
+            taken = Money(dispute.amount, dispute.currency.upper())
+            disputed = Reversal(dispute.payment_id, dispute.id, taken, "disputed")
+            return replace(common, reversals=(disputed,))
         return common
 
     async def aclose(self) -> None:

@@ -325,3 +325,25 @@ async def test_staff_list_top_ups_and_check_now_credits_a_payment_once(
     await stack.credit(buyer, "100 INR")
     _, stats = await stack.admin("stats", {"days": 1})
     assert f"online {inr(21000)}, staff {inr(10000)}" in embed_text(stats)
+
+
+async def test_a_refund_and_a_chargeback_at_razorpay_take_back_what_the_balance_allows(
+    stack: LocalStack,
+) -> None:
+    buyer = stack.emulator.world.buyer_id
+    topup_id = topup_id_of(await top_up(stack, buyer, "1000"))
+    payment_id, paid = sandbox(stack).pay(link_of(stack, topup_id)["id"], None)
+    assert await sandbox(stack).deliver(paid) == [200]
+    await settled(stack, topup_id, "paid")
+    await stack.admin("wallet debit", {"member": buyer, "amount": "700 INR", "note": "spent"})
+    refunded = sandbox(stack).refund(payment_id, 20_000)
+    assert await sandbox(stack).deliver(refunded, copies=2) == [200, 200]
+    assert "refunded" in (await staff_line(stack, f"Top-up `{topup_id}`"))["content"]
+    disputed = sandbox(stack).dispute(payment_id, 50_000)
+    assert await sandbox(stack).deliver(disputed) == [200]
+    alert = await staff_line(stack, "disputed")
+    assert topup_id in alert["content"]
+    # ₹1,000 in, ₹700 spent: the refund takes ₹200, the chargeback the ₹100 left.
+    assert [m for _, m, _ in ledger(stack, buyer)] == [100_000, -70_000, -20_000, -10_000]
+    balance = db_rows(stack, "SELECT balance_minor FROM wallets WHERE user_id = ?", (buyer,))
+    assert balance[0][0] == 0
