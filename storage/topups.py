@@ -9,6 +9,7 @@ the key used and the state moved, and changes nothing.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -423,7 +424,16 @@ async def checked(
 
 
 async def by_payment(db: Database, provider: str, payment_id: str) -> Topup | None:
+    """The top-up a payment was credited to: its first payment is on the row; a second
+    payment on the same link (credited with a mismatch alert) is found by its credit's
+    ledger row, whose note names the top-up (`credit_note`)."""
     row = await db.fetch_one(
         "SELECT * FROM topups WHERE provider = ? AND payment_id = ?", (provider, payment_id)
     )
-    return _topup(row) if row is not None else None
+    if row is not None:
+        return _topup(row)
+    credited = await db.fetch_one(
+        "SELECT note FROM ledger WHERE idempotency_key = ?", (credit_key(provider, payment_id),)
+    )
+    named = re.match(r"top-up (TOP-[0-9A-F]+) ", str(credited[0])) if credited else None
+    return await get(db, named[1]) if named else None

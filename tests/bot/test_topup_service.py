@@ -381,3 +381,22 @@ async def test_created_then_processed_take_a_refund_once(
     await deliver_event(service, state, created)
     await deliver_event(service, state, processed)
     assert await wallet.balance(service.db, BUYER, "INR") == Money(12_000, "INR")
+
+
+async def test_a_refund_of_a_links_second_payment_finds_its_top_up(
+    shop: tuple[TopupService, RazorpayState, Clock],
+) -> None:
+    """A link paid twice credits both payments (with a mismatch alert); a refund of the
+    second one is taken back from the same buyer, not left waiting for ever."""
+    service, state, _ = shop
+    topup = await service.start(user_id=BUYER, guild_id=1, amount=Money(10_000, "INR"))
+    assert topup.remote_id is not None
+    _, first = state.pay(topup.remote_id, None)
+    second_payment, second = state.pay(topup.remote_id, 10_000)
+    assert await deliver_event(service, state, first)
+    assert await deliver_event(service, state, second)
+    assert await wallet.balance(service.db, BUYER, "INR") == Money(20_000, "INR")
+    refunded = state.refund(second_payment, 10_000)
+    assert await deliver_event(service, state, refunded)
+    assert await wallet.balance(service.db, BUYER, "INR") == Money(10_000, "INR")
+    assert await payment_events.pending_events(service.db, older_than=float("inf")) == []
