@@ -50,6 +50,11 @@ class Notification:
     def for_topup(self) -> bool:
         return self.topup_id is not None
 
+    @property
+    def subject(self) -> str:
+        """What it is about, for a log line: `order ORD-…` or `top-up TOP-…`."""
+        return f"{'top-up' if self.for_topup else 'order'} {self.order_id}"
+
 
 def _notification(row: aiosqlite.Row) -> Notification:
     return Notification(

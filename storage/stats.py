@@ -55,7 +55,7 @@ async def dm_counts(db: Database, *, since: float) -> tuple[int, int]:
     row = await db.fetch_one(
         "SELECT SUM(CASE WHEN state IN ('sent', 'fallback') THEN 1 ELSE 0 END) AS out,"
         " SUM(CASE WHEN state = 'fallback' THEN 1 ELSE 0 END) AS fallback"
-        " FROM notifications WHERE created_at >= ?",
+        " FROM notifications WHERE created_at >= ? AND order_id IS NOT NULL",
         (since,),
     )
     if not row:

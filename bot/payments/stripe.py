@@ -90,6 +90,7 @@ class _Refund(BaseModel):
     id: StrictStr
     amount: StrictInt
     currency: StrictStr
+    status: StrictStr | None = None
 
 
 class _Refunds(BaseModel):

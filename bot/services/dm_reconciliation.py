@@ -162,11 +162,23 @@ class Reconciler:
             note.id,
             type(exc).__name__,
         )
-        if note.claimed_at is not None and now - note.claimed_at > self.alert_after:
-            await staff_alerts.raise_alert(
-                self.db,
-                alerts.dm_unverifiable(note.order_id, note.kind, note.id, type(exc).__name__),
+        if note.claimed_at is None or now - note.claimed_at <= self.alert_after:
+            return
+        reason = f"Discord's history can't be read to check it ({type(exc).__name__})"
+        alert = (
+            # A top-up's DM: its alert names no order (staff_alerts.order_id is a key
+            # into orders).
+            alerts.topup_dm_trouble(
+                note.user_id, note.order_id, note.kind, note.id, reason, gave_up=False
             )
+            if note.for_topup
+            else alerts.dm_unverifiable(note.order_id, note.kind, note.id, type(exc).__name__)
+        )
+        try:
+            await staff_alerts.raise_alert(self.db, alert)
+        except Exception:
+            # The other interrupted rows are settled all the same.
+            log.exception("could not raise the alert for notification %s", note.id)
 
     async def _settle(self, note: outbox.Notification) -> Settled:
         """An interrupted row, from the history: found -> sent (or fallback); not found

@@ -131,9 +131,7 @@ class Notifier:
             except Exception:
                 # One bad notification must not stop the others. It may have been sent
                 # before the error: the history is checked before it is sent again.
-                log.exception(
-                    "notification %s for order %s failed unexpectedly", note.id, note.order_id
-                )
+                log.exception("notification %s for %s failed unexpectedly", note.id, note.subject)
                 current = await outbox.get_notification_by_id(self.db, note.id)
                 if current is not None:
                     await self._retry(current, "unexpected error", unsure=True)
@@ -194,12 +192,7 @@ class Notifier:
             return False
         crash_point("dm.sent")
         await self._record_sent(note, NotificationState.SENT, f"{note.kind} DM sent")
-        log.info(
-            "sent %s DM for %s %s",
-            note.kind,
-            "top-up" if note.for_topup else "order",
-            note.order_id,
-        )
+        log.info("sent %s DM for %s", note.kind, note.subject)
         return True
 
     async def _order_dm(self, note: outbox.Notification) -> OutgoingDm | None:
@@ -270,10 +263,10 @@ class Notifier:
                 )
         except Exception:
             log.exception(
-                "notification %s for order %s went out but recording it failed; "
+                "notification %s for %s went out but recording it failed; "
                 "reconciliation will find it",
                 note.id,
-                note.order_id,
+                note.subject,
             )
 
     async def _fallback(self, note: outbox.Notification, notice: str) -> bool:
@@ -306,7 +299,7 @@ class Notifier:
             if note.for_topup
             else alerts.dm_fallback(note.user_id, note.order_id, note.kind, note.id),
         )
-        log.info("DMs closed for %s: fallback notice posted", note.order_id)
+        log.info("DMs closed for %s: fallback notice posted", note.subject)
         return True
 
     async def _retry(self, note: outbox.Notification, reason: str, *, unsure: bool = False) -> None:
@@ -327,9 +320,9 @@ class Notifier:
         ):
             return  # no longer ours (sent, or settled by reconciliation)
         log.warning(
-            "notification %s for order %s: %s; retry in %.0fs",
+            "notification %s for %s: %s; retry in %.0fs",
             note.id,
-            note.order_id,
+            note.subject,
             reason,
             delay,
         )
@@ -361,4 +354,4 @@ class Notifier:
             if note.for_topup
             else alerts.dm_failed(note.user_id, note.order_id, note.id, reason),
         )
-        log.error("notification %s for order %s failed: %s", note.id, note.order_id, reason)
+        log.error("notification %s for %s failed: %s", note.id, note.subject, reason)

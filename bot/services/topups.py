@@ -30,9 +30,13 @@ from storage.topups import Credit, Payment, Topup, TopupState
 
 log = logging.getLogger(__name__)
 
-# How long a buyer has to pay a link (Razorpay wants at least 15 minutes; Stripe's
-# Checkout Sessions 30 minutes to 24 hours).
-LINK_TTL_SECONDS = 30 * 60
+# How long a buyer has to pay a link (Razorpay wants at least 15 minutes ahead; Stripe's
+# Checkout Sessions 30 minutes to 24 hours). A minute over Stripe's minimum: the expiry
+# is reckoned before the request, which reaches Stripe a moment later.
+LINK_TTL_SECONDS = 31 * 60
+# A top-up still `creating` younger than this is a buyer's link being made right now:
+# Check now leaves it to that request.
+CREATING_GRACE = 120.0
 # Reconciliation: a check's lease (a fetch is bounded by the provider timeout, far less).
 CHECK_LEASE = 120.0
 # An open top-up still unsettled this long after its link's expiry is handed to staff.
@@ -140,7 +144,7 @@ class TopupService:
         if len(payable) >= MAX_OPEN_LINKS:
             raise TopupRefused(
                 f"You have {len(payable)} payment links open already: pay one of them, or "
-                "wait for one to expire (they last 30 minutes). Nothing was charged."
+                "wait for one to expire (they last about 30 minutes). Nothing was charged."
             )
         return await self.start(
             user_id=user_id, guild_id=guild_id, amount=amount, draft_id=draft_id
@@ -311,6 +315,8 @@ class TopupService:
     async def _settle_creating(self, client: PaymentClient, topup: Topup) -> Applied:
         if topup.state is not TopupState.CREATING:
             return Applied()
+        if self.clock() - topup.created_at < CREATING_GRACE:
+            return Applied(problem="its link is being made right now; check again in a minute")
         found = await client.find_link(topup.id)
         if found is None:
             if await topups.end(

@@ -34,6 +34,12 @@ SELECT id, order_id, kind, user_id, state, attempts, next_attempt_at, created_at
     last_error, claimed_at, unsure, notice_tried, claimed_by
 FROM notifications;
 
+-- The new table's sequence starts at the old one's, not at the highest id left: an id
+-- once used (alert dedupe keys name notification ids) is never used again.
+UPDATE sqlite_sequence SET seq = MAX(seq, COALESCE(
+    (SELECT seq FROM sqlite_sequence WHERE name = 'notifications'), 0))
+WHERE name = 'notifications_new';
+
 DROP TABLE notifications;
 ALTER TABLE notifications_new RENAME TO notifications;
 CREATE INDEX notifications_due ON notifications (state, next_attempt_at);

@@ -418,3 +418,39 @@ async def test_a_starting_process_leaves_another_process_live_dm_claim_alone(
     assert await starting.reconciler.reconcile_stale() == 1
     assert await starting.send_due() == 1
     assert len(dms_about(emu, buyer, order_id)) == 1
+
+
+async def test_a_top_up_dm_whose_history_stays_unreadable_alerts_staff_and_blocks_no_other(
+    db: Database, cipher: DeliveryCipher, emu: Emulator, notifier: Notifier, clock: Clock
+) -> None:
+    """A top-up's DM (issue 28) interrupted, its history unreadable past the alert
+    threshold: staff get an alert that names the top-up (no order: staff_alerts.order_id
+    is a key into orders), and the order DM after it in the same run is settled."""
+    from storage import topups
+
+    payer = emu.world.buyer2_id
+    topup = await topups.create(
+        db,
+        topup_id="TOP-0123456789AB",
+        user_id=payer,
+        guild_id=None,
+        provider="razorpay",
+        amount=Money(500, "INR"),
+    )
+    await topups.opened(
+        db, topup.id, remote_id="plink_1", url="https://rzp.io/x", expires_at=None, next_check_at=0
+    )
+    opened = await topups.get(db, topup.id)
+    assert opened is not None
+    await topups.credit(db, opened, topups.Payment("pay_1", Money(500, "INR")))
+    order_id = await completed_order(db, cipher, emu.world.buyer_id)
+    first = await outbox.claim_due_notification(db, now=clock())
+    second = await outbox.claim_due_notification(db, now=clock())
+    assert first is not None and first.for_topup and second is not None and not second.for_topup
+    clock.past_stale_after()
+    notifier.reconciler.alert_after = 0
+    emu.inject_error("GET", r"^/channels/\d+/messages$", 403, code=50001, count=1)
+    assert await notifier.reconciler.reconcile_stale() == 1  # the order's row
+    assert await state_of(db, order_id) is NotificationState.PENDING  # not found: sent again
+    rows = await db.fetch_all("SELECT message, order_id FROM staff_alerts")
+    assert [(topup.id in r[0], r[1]) for r in rows] == [(True, None)]

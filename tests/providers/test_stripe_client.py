@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -19,9 +20,13 @@ from bot.providers.errors import (
     ProviderProtocolError,
     ProviderRateLimited,
 )
+from bot.services.topups import TopupService
+from core.crypto import DeliveryCipher
 from core.domain import Money
 from sandbox.common import Fault
 from sandbox.stripe import DEFAULT_SECRET_KEY, StripeState, create_app
+from storage.database import open_database
+from storage.topups import TopupState
 from tests.support import serve_app
 
 
@@ -198,3 +203,28 @@ async def test_events_read_into_credits_endings_and_reversals(
     for garbage in (b"not json", b'{"id": "evt_1"}', b'{"id": 1, "type": "x", "data": {}}'):
         with pytest.raises(EventUnreadable):
             client.parse_event(garbage, {})
+
+
+async def test_a_link_reaching_stripe_seconds_late_still_meets_its_expiry_minimum(
+    tmp_path: Path,
+) -> None:
+    """The service reckons the expiry before its request; Stripe reads it on arrival. A
+    request that arrives 20 s later (Stripe's clock 20 s ahead here) is still accepted:
+    the link is asked for 31 minutes, not the bare 30."""
+    state = StripeState(wall_clock=lambda: time.time() + 20)
+    runner, url = await serve_app(create_app(state))
+    db = await open_database(tmp_path / "shop.sqlite3")
+    stripe = build_stripe(url, SecretStr(DEFAULT_SECRET_KEY), timeout=2)
+    service = TopupService(
+        db,
+        {"stripe": stripe},
+        currencies={"USD": "stripe"},
+        cipher=DeliveryCipher(SecretStr(DeliveryCipher.generate_key())),
+    )
+    try:
+        topup = await service.start(user_id=1, guild_id=None, amount=Money(500, "USD"))
+        assert topup.state is TopupState.OPEN and len(state.sessions) == 1
+    finally:
+        await stripe.aclose()
+        await db.close()
+        await runner.cleanup()
