@@ -118,4 +118,11 @@ async def seed(db: Database, cipher: DeliveryCipher, orders: int) -> None:
             " 'TOP-SEED', ?, ?, ?)",
             (now, now, b"ciphertext"),
         )
+        await conn.execute(
+            "INSERT INTO payment_reversals (provider, reference, topup_id, payment_id, what,"
+            " asked_minor, taken_minor, currency, state, created_at, updated_at) VALUES"
+            " ('razorpay', 'rfnd_seed', 'TOP-SEED', 'pay_seed', 'refunded', 100, 0, 'INR',"
+            " 'failed', ?, ?)",
+            (now, now),
+        )
     await staff_alerts.raise_alert(db, alerts.shop_paused(7, "stocktaking", 1))

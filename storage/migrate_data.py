@@ -33,6 +33,7 @@ TABLES: tuple[str, ...] = (
     "ledger",
     "wallets",
     "topups",
+    "payment_reversals",
     "notifications",
     "payment_events",
 )

@@ -57,6 +57,9 @@ class Reversal:
     reference: str  # the refund's or dispute's id: applied once
     taken: Money
     what: str  # "refunded", "disputed"
+    # `taken` is all refunded on the payment so far, and `reference` ends in it: only
+    # what no earlier total asked for is taken (storage.topup_reversals.reverse).
+    cumulative: bool = False
 
 
 @dataclass(frozen=True, slots=True)

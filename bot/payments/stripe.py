@@ -309,8 +309,8 @@ class StripeClient(ProviderHttp, PaymentClient):
 def _refunds_of(charge: _Charge) -> tuple[Reversal, ...]:
     """Every refund of a refunded charge, each applied once by its id (so a lost earlier
     event costs nothing). Without the refunds list (API versions from 2022-11-15 leave
-    it out), the charge's whole refunded amount under the charge's id, once: a later
-    partial refund is then left to staff, never taken twice."""
+    it out), the charge's total refunded so far, as a cumulative reversal: each event
+    takes only what no earlier total asked for, in whatever order they come."""
     if charge.payment_intent is None:
         return ()
     intent = charge.payment_intent
@@ -320,7 +320,8 @@ def _refunds_of(charge: _Charge) -> tuple[Reversal, ...]:
             Reversal(intent, r.id, Money(r.amount, r.currency.upper()), "refunded") for r in refunds
         )
     taken = Money(charge.amount_refunded, charge.currency.upper())
-    return (Reversal(intent, f"{charge.id}:refunds", taken, "refunded"),)
+    reference = f"{charge.id}:{charge.amount_refunded}"
+    return (Reversal(intent, reference, taken, "refunded", cumulative=True),)
 
 
 def build_stripe(

@@ -426,13 +426,19 @@ class TopupService:
                 payment_id=reversal.payment_id,
                 taken=reversal.taken,
                 what=reversal.what,
+                cumulative=reversal.cumulative,
                 now=now,
             )
         if event.undone is not None:
             if topup.payment_id is None:
                 return False
             await topup_reversals.undo_reversal(
-                self.db, topup, reference=event.undone.reference, now=now
+                self.db,
+                topup,
+                reference=event.undone.reference,
+                payment_id=event.undone.payment_id,
+                currency=event.undone.taken.currency,
+                now=now,
             )
         return True
 

@@ -90,8 +90,8 @@ def topup_refund_failed(
 
 
 def refund_failed_key(provider: str, reference: str) -> str:
-    """The dedupe key of a failed refund's alert: also the marker that stops a late
-    `refund.created` for it from taking money."""
+    """The dedupe key of a failed refund's alert (the once-marker is its
+    `payment_reversals` row)."""
     return f"topup_refund_failed:{provider}:{reference}"
 
 

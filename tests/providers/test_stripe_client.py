@@ -188,11 +188,11 @@ async def test_events_read_into_credits_endings_and_reversals(
         (second_refund, 700),
         (client.parse_event(event_body(state, first), {}).reversals[0].reference, 500),
     ]
-    # Without the list (newer API versions): the whole refunded amount once, by charge.
+    # Without the list (newer API versions): the total refunded so far, cumulative.
     bare = json.loads(event_body(state, second))
     del bare["data"]["object"]["refunds"]
     (whole,) = client.parse_event(json.dumps(bare).encode(), {}).reversals
-    assert (whole.reference, whole.taken.minor) == (f"{charge}:refunds", 1200)
+    assert (whole.reference, whole.taken.minor, whole.cumulative) == (f"{charge}:1200", 1200, True)
     dispute_id, disputed = state.dispute(intent, 800)
     (taken,) = client.parse_event(event_body(state, disputed), {}).reversals
     assert (taken.reference, taken.what, taken.payment_id) == (dispute_id, "disputed", intent)

@@ -265,3 +265,74 @@ async def test_webhook_events_are_stored_once_per_event_id(db: Database) -> None
         "SELECT processed_at, body_enc FROM payment_events WHERE id = ?", (first,)
     )
     assert row is not None and row[0] == 4.0 and bytes(row[1]) == b"ciphertext"
+
+
+async def test_a_reversal_stays_applied_once_after_its_alert_is_pruned(db: Database) -> None:
+    """Retention deletes posted alerts after 30 days; a refund listed again later (Stripe
+    lists every refund of a charge in each event) still takes nothing more, even from a
+    balance that has grown since."""
+    topup = await open_topup(db)
+    await topups.credit(db, topup, Payment("pay_P", Money(10_000, "INR")))
+    await wallet.post(
+        db,
+        wallet.Movement(
+            BUYER, Money(-10_000, "INR"), wallet.EntryKind.ORDER_DEBIT, "test", "ORD-P"
+        ),
+    )
+
+    async def refund() -> Money | None:
+        return await topup_reversals.reverse(
+            db,
+            topup,
+            reference="re_1",
+            payment_id="pay_P",
+            taken=Money(10_000, "INR"),
+            what="refunded",
+        )
+
+    assert await refund() is None  # spent: took nothing
+    async with db.transaction() as conn:
+        await conn.execute("DELETE FROM staff_alerts")
+    await wallet.post(
+        db, wallet.Movement(BUYER, Money(8_000, "INR"), wallet.EntryKind.CREDIT, "test", "c-P")
+    )
+    assert await refund() is None
+    assert await wallet.balance(db, BUYER, "INR") == Money(8_000, "INR")
+    assert await alert_kinds(db) == []
+
+
+async def test_cumulative_refund_totals_take_each_part_once_in_any_order(db: Database) -> None:
+    """Stripe without the refunds list says only the charge's total refunded so far:
+    $1 then $3 in all takes $3, whichever event comes first, and repeats take nothing."""
+    topup = await open_topup(db)
+    await topups.credit(db, topup, Payment("pi_C", Money(10_000, "INR")))
+
+    async def total(minor: int) -> Money | None:
+        return await topup_reversals.reverse(
+            db,
+            topup,
+            reference=f"ch_C:{minor}",
+            payment_id="pi_C",
+            taken=Money(minor, "INR"),
+            what="refunded",
+            cumulative=True,
+        )
+
+    assert await total(100) == Money(100, "INR")
+    assert await total(300) == Money(200, "INR")  # only the new part
+    assert await total(300) is None and await total(100) is None
+    assert await wallet.balance(db, BUYER, "INR") == Money(9_700, "INR")
+    # In the other order: the larger total first, the smaller then takes nothing.
+    other = await open_topup(db, "TOP-2")
+    await topups.credit(db, other, Payment("pi_D", Money(1_000, "INR")))
+    for minor in (300, 100):
+        await topup_reversals.reverse(
+            db,
+            other,
+            reference=f"ch_D:{minor}",
+            payment_id="pi_D",
+            taken=Money(minor, "INR"),
+            what="refunded",
+            cumulative=True,
+        )
+    assert await wallet.balance(db, BUYER, "INR") == Money(10_000 - 300 + 1_000 - 300, "INR")

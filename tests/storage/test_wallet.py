@@ -207,7 +207,13 @@ async def ledger_property(
                 elif op == "refund_failed" and topups_paid:
                     topup = topups_paid[value % len(topups_paid)]
                     for _ in range(2):
-                        await topup_reversals.undo_reversal(db, topup, reference=f"rfnd_{topup.id}")
+                        await topup_reversals.undo_reversal(
+                            db,
+                            topup,
+                            reference=f"rfnd_{topup.id}",
+                            payment_id=str(topup.payment_id),
+                            currency="USD",
+                        )
             except InsufficientBalance:
                 pass
             balance = await wallet.balance(db, BUYER, "USD")
