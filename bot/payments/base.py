@@ -19,6 +19,7 @@ from core.domain import Money
 
 class LinkState(StrEnum):
     OPEN = "open"  # payable
+    SETTLING = "settling"  # paid by a method that settles later (a bank debit)
     PARTIALLY_PAID = "partially_paid"  # some paid; partial payments are off, so staff look
     PAID = "paid"
     EXPIRED = "expired"

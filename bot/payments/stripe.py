@@ -193,7 +193,7 @@ class StripeClient(ProviderHttp, PaymentClient):
             # A bank debit that failed: this session can't be paid any more.
             state = LinkState.CANCELLED
         elif session.status == "complete":
-            state = LinkState.OPEN  # a bank debit still settling: asked again later
+            state = LinkState.SETTLING  # a bank debit still settling: asked again later
         else:
             raise ProviderProtocolError(self.name, "a Checkout Session in a state we don't know")
         return PaymentLink(

@@ -45,6 +45,9 @@ GIVE_UP_AFTER = 24 * 3600.0
 # is tried again until it is this old, then given up with a log line.
 PENDING_GIVE_UP = 24 * 3600.0
 CHECK_BATCH = 50
+# A payment settling (a bank debit) is asked about hourly, for up to 15 days.
+SETTLING_CHECK_EVERY = 3600.0
+SETTLING_GIVE_UP = 15 * 24 * 3600.0
 # An expired link is asked about once more this long after it ended: a payer who was
 # mid-checkout at the expiry is captured minutes later, and without webhooks nothing
 # else would notice.
@@ -253,6 +256,15 @@ class TopupService:
                 await topups.checked(self.db, topup.id, next_check_at=None)
         elif link.state is LinkState.OPEN and topup.state is TopupState.OPEN:
             await self._check_again(topup, "its link is still open")
+        elif link.state is LinkState.SETTLING and topup.state is TopupState.OPEN:
+            # Paid by a bank debit that takes days to settle (SEPA up to 14): asked
+            # hourly until it does, or fails.
+            await self._check_again(
+                topup,
+                "its payment is still settling",
+                give_up_after=SETTLING_GIVE_UP,
+                every=SETTLING_CHECK_EVERY,
+            )
         elif topup.state is TopupState.EXPIRED:
             # A late check that found neither a payment nor the expiry: nothing to credit,
             # and the buyer was told it ended unpaid. No more checks.
@@ -273,9 +285,16 @@ class TopupService:
     def _late_check(self, state: TopupState) -> float | None:
         return self.clock() + LATE_CHECK_AFTER if state is TopupState.EXPIRED else None
 
-    async def _check_again(self, topup: Topup, why: str) -> None:
+    async def _check_again(
+        self,
+        topup: Topup,
+        why: str,
+        *,
+        give_up_after: float = GIVE_UP_AFTER,
+        every: float | None = None,
+    ) -> None:
         """Schedule the next check, or give up once the link is long past its expiry
-        (GIVE_UP_AFTER): a provider that keeps failing, or a link that never ends, must
+        (`give_up_after`): a provider that keeps failing, or a link that never ends, must
         not be asked about forever."""
         now = self.clock()
         ends = topup.expires_at or (topup.created_at + LINK_TTL_SECONDS)
@@ -284,7 +303,7 @@ class TopupService:
             # ended unpaid, and a webhook still credits a late payment.
             await topups.checked(self.db, topup.id, next_check_at=None)
             return
-        if now > ends + GIVE_UP_AFTER:
+        if now > ends + give_up_after:
             await topups.stop_checks(
                 self.db,
                 topup,
@@ -292,7 +311,8 @@ class TopupService:
                 now=now,
             )
             return
-        await topups.checked(self.db, topup.id, next_check_at=now + self.timings.topup_check_every)
+        every = max(every or 0.0, self.timings.topup_check_every)
+        await topups.checked(self.db, topup.id, next_check_at=now + every)
 
     async def check(self, topup: Topup) -> Applied:
         """Reconcile one top-up now (the job, and staff's Check now). A top-up left

@@ -25,8 +25,9 @@ from core.crypto import DeliveryCipher
 from core.domain import Money
 from sandbox.common import Fault
 from sandbox.stripe import DEFAULT_SECRET_KEY, StripeState, create_app
+from storage import topups
 from storage.database import open_database
-from storage.topups import TopupState
+from storage.topups import Topup, TopupState
 from tests.support import serve_app
 
 
@@ -106,7 +107,7 @@ async def test_paid_async_failed_and_expired_sessions_read_as_ours(
     debit = await create(client, "TOP-DEBIT")
     state.pay(debit, is_async=True)
     settling = await client.fetch_link(debit)
-    assert settling.state is LinkState.OPEN and settling.payments == ()  # asked again later
+    assert settling.state is LinkState.SETTLING and settling.payments == ()  # asked later
     state.settle(debit, succeeded=False)
     assert (await client.fetch_link(debit)).state is LinkState.CANCELLED
     ended = await client.cancel_link(await create(client, "TOP-END"))
@@ -228,3 +229,49 @@ async def test_a_link_reaching_stripe_seconds_late_still_meets_its_expiry_minimu
         await stripe.aclose()
         await db.close()
         await runner.cleanup()
+
+
+async def test_a_bank_debit_settling_for_days_is_checked_until_it_pays(tmp_path: Path) -> None:
+    """No webhooks: a session paid by a bank debit is complete but unpaid for days (SEPA
+    up to 14). Reconciliation keeps asking, hourly, well past a card link's day of
+    grace, and credits it when it settles."""
+    now = [time.time()]
+    state = StripeState(wall_clock=lambda: now[0])
+    runner, url = await serve_app(create_app(state))
+    db = await open_database(tmp_path / "shop.sqlite3")
+    stripe = build_stripe(url, SecretStr(DEFAULT_SECRET_KEY), timeout=2)
+    service = TopupService(
+        db,
+        {"stripe": stripe},
+        currencies={"USD": "stripe"},
+        cipher=DeliveryCipher(SecretStr(DeliveryCipher.generate_key())),
+        clock=lambda: now[0],
+    )
+    try:
+        topup = await service.start(user_id=1, guild_id=None, amount=Money(900, "USD"))
+        assert topup.remote_id is not None
+        state.pay(topup.remote_id, is_async=True)
+        now[0] += 60
+        assert await service.reconcile_due_topups() == 1
+        settling = await service_topup(service, topup.id)
+        assert settling.state is TopupState.OPEN and settling.next_check_at is not None
+        assert settling.next_check_at - now[0] >= 3600  # hourly while it settles
+        now[0] += 5 * 24 * 3600  # five days on: still asked, not handed to staff
+        assert await service.reconcile_due_topups() == 1
+        assert (await service_topup(service, topup.id)).next_check_at is not None
+        state.settle(topup.remote_id, succeeded=True)
+        now[0] += 3601
+        assert await service.reconcile_due_topups() == 1
+        paid = await service_topup(service, topup.id)
+        assert paid.state is TopupState.PAID and paid.paid == Money(900, "USD")
+        assert await db.fetch_all("SELECT kind FROM staff_alerts") == []
+    finally:
+        await stripe.aclose()
+        await db.close()
+        await runner.cleanup()
+
+
+async def service_topup(service: TopupService, topup_id: str) -> Topup:
+    found = await topups.get(service.db, topup_id)
+    assert found is not None
+    return found
