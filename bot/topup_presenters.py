@@ -13,7 +13,9 @@ from storage.orders import OrderRecord
 from storage.topups import Topup, TopupState
 
 
-def link_embed(topup: Topup, *, shortfall_of: OrderRecord | None = None) -> discord.Embed:
+def link_embed(
+    topup: Topup, *, shortfall_of: OrderRecord | None = None, needed: Money | None = None
+) -> discord.Embed:
     """The private answer to /top-up (and the Top up buttons): what to pay, by when."""
     lines = [
         f"Press **Pay {topup.amount.format()}** to pay at the payment page "
@@ -25,7 +27,13 @@ def link_embed(topup: Topup, *, shortfall_of: OrderRecord | None = None) -> disc
         "Your store credit goes up as soon as the payment arrives, and I'll DM you your "
         "new balance. Nothing is charged if you don't pay."
     )
-    if shortfall_of is not None:
+    if shortfall_of is not None and needed is not None and needed != topup.amount:
+        lines.append(
+            f"Order `{shortfall_of.id}` still needs {needed.format()}; "
+            f"{topup.amount.format()} is the smallest payment online, and the rest stays in "
+            "your store credit. Press **Confirm** on it once the DM comes."
+        )
+    elif shortfall_of is not None:
         lines.append(
             f"That is exactly what order `{shortfall_of.id}` still needs: press **Confirm** "
             "on it once the DM comes."

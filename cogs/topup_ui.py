@@ -65,6 +65,7 @@ async def send_link(
     amount: Money,
     *,
     draft: OrderRecord | None = None,
+    needed: Money | None = None,
 ) -> None:
     """Make (or find again) the buyer's payment link and answer privately with it. The
     interaction must have been deferred."""
@@ -76,7 +77,9 @@ async def send_link(
         draft_id=draft.id if draft else None,
     )
     await interaction.followup.send(
-        embed=link_embed(topup, shortfall_of=draft), view=pay_view(topup), ephemeral=True
+        embed=link_embed(topup, shortfall_of=draft, needed=needed),
+        view=pay_view(topup),
+        ephemeral=True,
     )
 
 

@@ -103,6 +103,12 @@ class PaymentClient(ABC):
     # The smallest amount a link may ask, in minor units, by currency ("*": any other).
     minimum_minor: Mapping[str, int] = {}
 
+    def payable(self, amount: Money) -> Money:
+        """The smallest amount at least `amount` this provider takes (a shortfall below
+        its minimum is topped up to the minimum)."""
+        least = self.minimum_minor.get(amount.currency, self.minimum_minor.get("*", 1))
+        return Money(max(amount.minor, least), amount.currency)
+
     def check_amount(self, amount: Money) -> None:
         """Refuse, before asking the provider, an amount it would refuse."""
         least = self.minimum_minor.get(amount.currency, self.minimum_minor.get("*", 1))

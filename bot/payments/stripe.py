@@ -143,6 +143,12 @@ class StripeClient(ProviderHttp, PaymentClient):
         ),
     }
 
+    def payable(self, amount: Money) -> Money:
+        least = super().payable(amount)
+        if least.currency in THREE_DECIMAL and least.minor % 10:
+            return Money(least.minor + 10 - least.minor % 10, least.currency)
+        return least
+
     def check_amount(self, amount: Money) -> None:
         super().check_amount(amount)
         if amount.currency in THREE_DECIMAL and amount.minor % 10:

@@ -115,6 +115,10 @@ class TopupService:
             raise TopupRefused(f"Paying online in {currency.upper()} isn't set up in this shop.")
         return client
 
+    def payable(self, amount: Money) -> Money:
+        """`amount`, raised to what the currency's provider takes at least."""
+        return self.provider_for(amount.currency).payable(amount)
+
     def takes(self, currency: str) -> bool:
         """Whether a buyer can top up in this currency online here."""
         name = self.currencies.get(currency.upper()) or self.currencies.get("*")

@@ -16,7 +16,7 @@ from bot.tree import report_error
 from cogs.order_button import OrderButton, order_view
 from cogs.ordering.checks import buyer_refusal
 from cogs.ordering.embeds import RESULT_COLOURS
-from cogs.topup_ui import send_link
+from cogs.topup_ui import online_service, send_link
 from core.domain import Money, OrderStatus
 
 if TYPE_CHECKING:
@@ -119,7 +119,13 @@ class TopUpShortfallButton(
                     "press **Confirm**."
                 )
             shortfall = Money(order.total.minor - balance.minor, order.total.currency)
-            await send_link(interaction, shortfall, draft=order)
+            # Below the provider's minimum, the minimum: the rest stays in the wallet.
+            await send_link(
+                interaction,
+                online_service(bot).payable(shortfall),
+                draft=order,
+                needed=shortfall,
+            )
         except Exception as exc:
             await report_error(interaction, exc)
 

@@ -144,3 +144,14 @@ async def test_stripes_amount_rules_refuse_before_any_session(stack: LocalStack)
     other = await top_up(stack, buyer, "5", "EUR")
     assert "INR, USD" in other["content"] and "not EUR" in other["content"]
     assert stripe(stack).sessions == {}
+
+
+async def test_a_shortfall_below_stripes_minimum_offers_the_minimum(stack: LocalStack) -> None:
+    buyer = stack.emulator.world.buyer_id
+    await stack.credit(buyer, "6.80 USD")
+    confirmation = await boost_draft(stack, buyer, amount=2)  # $7.00: $0.20 short
+    offered = await press(stack, buyer, confirmation, button(confirmation, "order:topup:"))
+    answer = await offered.wait_for_followup(timeout=15)
+    assert pay_button(answer)["label"] == f"Pay {usd(50)}"
+    assert f"still needs {usd(20)}" in embed_text(answer)
+    assert session_of(stack, topup_id_of(answer))["amount_total"] == 50
