@@ -6,8 +6,10 @@ For each delivery, in this order:
 1. read the raw body, at most MAX_BODY_BYTES (413 past it);
 2. verify its signature against every webhook secret, newest first: 401 with nothing
    written when it is missing or wrong;
-3. read the event (400 when it isn't one), store it once per event id, answer 200
-   (503 when it could not be stored, so the provider delivers it again);
+3. read the event, store it once per event id, answer 200 (503 when it could not be
+   stored, so the provider delivers it again). A signed body that isn't an event this
+   bot reads is stored too, unapplied, with a staff alert: it is the provider's, and a
+   4xx would only have it retried for days;
 4. then apply it (credit, end, reverse). Applying is safe to repeat, and an event stored
    but not applied (a crash, an error) is finished by the `apply_pending_events` job.
 
@@ -17,6 +19,8 @@ provider, which event id and what was refused, by name.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -59,6 +63,22 @@ def _verify(
         raise AssertionError(provider)
 
 
+def unreadable_event_id(provider: str, body: bytes, headers: Mapping[str, str]) -> str:
+    """An id for a signed event that can't be read: the provider's own when it can be
+    found (Razorpay's header, Stripe's `id`), else the body's hash (a retry of the same
+    body is then the same event)."""
+    given = headers.get("X-Razorpay-Event-Id") if provider == "razorpay" else None
+    if given is None:
+        try:
+            found = json.loads(body).get("id")
+        except (ValueError, AttributeError):
+            found = None
+        given = found if isinstance(found, str) else None
+    if given and len(given) <= 64 and given.isascii() and given.isprintable():
+        return given
+    return "sha256:" + hashlib.sha256(body).hexdigest()[:48]
+
+
 def build_webhook_app(
     service: TopupService,
     secrets: WebhookSecrets,
@@ -87,8 +107,21 @@ def build_webhook_app(
         try:
             event = client.parse_event(body, request.headers)
         except EventUnreadable as exc:
-            log.warning("%s webhook with a verified signature but unreadable: %s", provider, exc)
-            return web.json_response({"error": "unreadable event"}, status=400)
+            # Signed by the provider, so it is theirs: stored and answered 2xx (a 4xx
+            # would only make them retry it for days), read again later, staff told.
+            event_id = unreadable_event_id(provider, body, request.headers)
+            log.warning(
+                "%s webhook %s has a verified signature but can't be read (%s): stored",
+                provider,
+                event_id,
+                exc,
+            )
+            try:
+                await service.store_unreadable(provider, event_id, body)
+            except Exception:
+                log.exception("%s webhook event %s could not be stored", provider, event_id)
+                return web.json_response({"error": "try again"}, status=503)
+            return web.json_response({"ok": True, "stored": "unreadable"})
         try:
             stored = await service.store_event(provider, event, body)
         except Exception:

@@ -91,6 +91,7 @@ class AlertKind(StrEnum):
     TOPUP_MISMATCH = "topup_mismatch"  # paid, but not what was asked (credited as paid)
     TOPUP_REVERSED = "topup_reversed"  # refunded or disputed at the provider after credit
     TOPUP_UNRESOLVED = "topup_unresolved"  # reconciliation gave up on a top-up
+    PAYMENT_EVENT_UNREADABLE = "payment_event_unreadable"  # signed, but not readable
 
 
 class ProcessRole(StrEnum):

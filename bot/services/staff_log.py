@@ -134,6 +134,11 @@ DIGEST_TEXT: dict[str, tuple[str, str]] = {
         "Look each up at the payment provider; credit a buyer who paid with "
         "`/admin wallet credit`.",
     ),
+    "payment_event_unreadable": (
+        "signed payment webhook events could not be read",
+        "They are stored and read again for a day; check refunds and disputes at the "
+        "provider, and `/admin payments`.",
+    ),
     "topup_reversed": (
         "top-ups were refunded or disputed at the payment provider",
         "Check each at the provider; the wallets were reduced as far as their balance "

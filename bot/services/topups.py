@@ -17,13 +17,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bot.errors import UserFacingError
-from bot.payments.base import LinkState, PaymentClient, PaymentEvent, PaymentLink
+from bot.payments.base import (
+    EventUnreadable,
+    LinkState,
+    PaymentClient,
+    PaymentEvent,
+    PaymentLink,
+)
 from bot.providers.errors import ProviderError, ProviderRejected, SubmissionAmbiguous
+from core import alerts
 from core.crash_points import crash_point
 from core.crypto import DeliveryCipher
 from core.domain import Money
 from core.timings import Timings
-from storage import payment_events, shop_state, topup_reversals, topups
+from storage import payment_events, shop_state, staff_alerts, topup_reversals, topups
 from storage.database import Database
 from storage.shop_state import PAUSED_KEY, PAUSED_REASON_KEY
 from storage.topups import Credit, Payment, Topup, TopupState
@@ -397,6 +404,25 @@ class TopupService:
         crash_point("topup.event_stored")
         return StoredDelivery(row, topup, event)
 
+    async def store_unreadable(self, provider: str, event_id: str, body: bytes) -> bool:
+        """A verified body the client can't read (a shape it doesn't know): stored
+        unapplied, so the provider's retries stop and nothing is lost; the stored-events
+        job reads it again for a day (an update may), and staff are told once. False
+        when it was stored before."""
+        row = await payment_events.record_event(
+            self.db,
+            provider=provider,
+            event_id=event_id,
+            kind="unreadable",
+            topup_id=None,
+            body_enc=self.cipher.encrypt_text(body.decode("utf-8", errors="replace")),
+            now=self.clock(),
+        )
+        if row is None:
+            return False
+        await staff_alerts.raise_alert(self.db, alerts.payment_event_unreadable(provider, event_id))
+        return True
+
     async def apply_stored(self, stored: StoredDelivery) -> bool:
         """Apply a stored event; False when it must wait (left for apply_pending_events)."""
         if not await self._apply_event(stored.topup, stored.event):
@@ -478,9 +504,13 @@ class TopupService:
                 continue
             try:
                 body = self.cipher.decrypt_text(pending.body_enc).encode()
-                event = client.parse_event(body, pending.headers())
-                topup = await self._topup_for(pending.provider, event)
-                if not await self._apply_event(topup, event):
+                try:
+                    event: PaymentEvent | None = client.parse_event(body, pending.headers())
+                except EventUnreadable:
+                    event = None  # still unreadable: staff were told when it came
+                if event is not None:
+                    topup = await self._topup_for(pending.provider, event)
+                if event is None or not await self._apply_event(topup, event):
                     if self.clock() - pending.received_at < PENDING_GIVE_UP:
                         continue  # tried again on the next run
                     log.warning(

@@ -42,6 +42,7 @@ from core.alerts.orders import (
     unknown_status,
 )
 from core.alerts.payments import (
+    payment_event_unreadable,
     refund_failed_key,
     topup_dm_fallback,
     topup_dm_trouble,
@@ -108,6 +109,7 @@ __all__ = [
     "order_sent_again",
     "order_status_set",
     "partial_refund",
+    "payment_event_unreadable",
     "poll_rejected",
     "process_stalled",
     "provider_fault",

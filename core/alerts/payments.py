@@ -69,6 +69,20 @@ def topup_unresolved(topup_id: str, user_id: int, provider: str, why: str) -> Al
     )
 
 
+def payment_event_unreadable(provider: str, event_id: str) -> Alert:
+    """A webhook event with a valid signature that the bot can't read: stored, and tried
+    again for a day (an update may read it)."""
+    return Alert(
+        AlertKind.PAYMENT_EVENT_UNREADABLE,
+        f"🧾 {provider} sent a signed webhook event (`{event_id[:64]}`) the bot can't read. "
+        "It is stored, encrypted, and read again for a day in case an update can. Payments "
+        "are still credited by checking open links; check refunds and disputes at the "
+        f"{provider} dashboard, and `/admin payments`.",
+        f"payment_event_unreadable:{provider}:{event_id[:64]}",
+        group_key="payment_event_unreadable",
+    )
+
+
 def topup_refund_failed(
     topup_id: str, user_id: int, provider: str, reference: str, given_back: Money | None
 ) -> Alert:

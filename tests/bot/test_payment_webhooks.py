@@ -167,3 +167,30 @@ async def test_a_body_arriving_in_pieces_is_read_whole(shop: Shop) -> None:
     await all_applied(shop)
     assert await wallet.balance(shop.service.db, BUYER, "INR") == Money(7_000, "INR")
     assert oversized.status_code == 413
+
+
+async def test_a_signed_event_that_cant_be_read_is_stored_answered_and_told_once(
+    shop: Shop, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Signed by Razorpay but not an event this bot reads (a shape it doesn't know): a
+    4xx would only make Razorpay retry it for a day. It is stored, encrypted, answered
+    200, staff are told once, and a redelivery is the same event."""
+    body = b'{"event": "payment.captured", "payload": "PAYER-SECRET-9921"}'
+    signature = shop.razorpay.signature_for(body, "good")
+    assert signature is not None
+    headers = {"X-Razorpay-Signature": signature, "X-Razorpay-Event-Id": "evt_Unknown001"}
+    with caplog.at_level(logging.DEBUG):
+        async with httpx.AsyncClient() as http:
+            first = await http.post(shop.endpoint, content=body, headers=headers)
+            again = await http.post(shop.endpoint, content=body, headers=headers)
+    assert (first.status_code, again.status_code) == (200, 200)
+    rows = await shop.service.db.fetch_all(
+        "SELECT event_id, kind, processed_at, body_enc FROM payment_events"
+    )
+    assert [(r[0], r[1], r[2]) for r in rows] == [("evt_Unknown001", "unreadable", None)]
+    assert b"PAYER-SECRET" not in bytes(rows[0][3])
+    alerts = await shop.service.db.fetch_all("SELECT kind FROM staff_alerts")
+    assert [a[0] for a in alerts] == ["payment_event_unreadable"]
+    assert "PAYER-SECRET" not in caplog.text
+    # The stored-events job reads it again quietly, and gives up after a day.
+    assert await shop.service.apply_pending_events() == 0
