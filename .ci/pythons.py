@@ -149,7 +149,13 @@ def build_venv(version: str, interpreter: str, uv: str | None = None) -> Path:
 
 
 def run_suite(
-    version: str, venv: Path, pytest_args: list[str], postgres: str = "", part: str = ""
+    version: str,
+    venv: Path,
+    pytest_args: list[str],
+    postgres: str = "",
+    part: str = "",
+    *,
+    one_python: bool = True,
 ) -> tuple[str, int, float, Path]:
     log_path = venv / "pytest.log"
     # Bytecode is cached: the suite starts `python -m bot` about sixty times per Python, and
@@ -160,6 +166,9 @@ def run_suite(
         env["ORDERBOT_TEST_POSTGRES"] = postgres
     if part:
         env["ORDERBOT_TEST_POSTGRES_PART"] = part
+    # Tests marked `one_python` run on one Python only (the newest: it carries no
+    # [postgres] half).
+    env["ORDERBOT_TEST_ONE_PYTHON"] = "1" if one_python else "0"
     started = time.monotonic()
     with log_path.open("w") as log:
         proc = subprocess.run(
@@ -248,13 +257,19 @@ def main() -> int:
             dsn = server.create_database(f"orderbot_test_{version.replace('.', '_')}")
             postgres_for[version] = (dsn, part)
             print(f"PostgreSQL {server.bin.parent.name}: the [postgres] {part} on Python {version}")
+    newest = max(venvs, key=lambda v: tuple(int(p) for p in v.split(".")))
     print(f"running the suite on Python {', '.join(venvs)} in parallel", flush=True)
     results = []
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=len(venvs)) as pool:
             futures = [
                 pool.submit(
-                    run_suite, v, venv, pytest_args, *(postgres_for[v] if server else ("", ""))
+                    run_suite,
+                    v,
+                    venv,
+                    pytest_args,
+                    *(postgres_for[v] if server else ("", "")),
+                    one_python=v == newest,
                 )
                 for v, venv in venvs.items()
             ]

@@ -18,6 +18,7 @@ from sandbox.runner import SandboxCluster
 from storage.database import Database, open_database
 from storage.postgres import PostgresDatabase
 from tests.support import (
+    ONE_PYTHON_ENV,
     POSTGRES_ENV,
     POSTGRES_PART_ENV,
     PROVIDERS,
@@ -193,6 +194,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.subprocess)
     _deselect_postgres(config, items)
     _deselect_soaks(config, items)
+    _deselect_one_python(items, config)
+
+
+def _deselect_one_python(items: list[pytest.Item], config: pytest.Config) -> None:
+    """Tests whose subject doesn't depend on the interpreter (the demo walked with other
+    catalogs, a CLI check's output) run on one of the Pythons `make test` runs."""
+    if os.environ.get(ONE_PYTHON_ENV) != "0":
+        return
+    dropped = [i for i in items if i.get_closest_marker("one_python") is not None]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [i for i in items if i.get_closest_marker("one_python") is None]
 
 
 @pytest.fixture

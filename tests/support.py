@@ -40,6 +40,9 @@ POSTGRES_ENV = "ORDERBOT_TEST_POSTGRES"
 # Which part of the [postgres] half this run has when `make test` splits it between two
 # Pythons: "engines" (all but the worker processes), "workers", or "all" (the default).
 POSTGRES_PART_ENV = "ORDERBOT_TEST_POSTGRES_PART"
+# "0" on every Python `make test` runs but one (.ci/pythons.py): tests marked
+# `one_python` are deselected there. Unset (a run by hand), they run.
+ONE_PYTHON_ENV = "ORDERBOT_TEST_ONE_PYTHON"
 
 
 def postgres_dsn() -> str | None:

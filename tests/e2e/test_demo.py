@@ -81,6 +81,7 @@ def run_demo(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
     return status, captured.out, captured.err
 
 
+@pytest.mark.one_python
 def test_demo_walks_a_catalog_of_your_own(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -121,6 +122,7 @@ max_quantity = 30
 """
 
 
+@pytest.mark.one_python
 def test_a_shop_in_bhd_and_jpy_prices_each_in_its_own_decimals(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -157,6 +159,7 @@ currency = "INR"
 """
 
 
+@pytest.mark.one_python
 def test_a_catalog_without_boosts_and_with_approval_walks_what_it_sells(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

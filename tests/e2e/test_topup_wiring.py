@@ -101,6 +101,7 @@ async def test_a_webhook_port_in_use_stops_run_with_one_line(
     assert "Traceback" not in output
 
 
+@pytest.mark.one_python
 async def test_check_config_online_checks_the_payment_keys_without_changing_anything(
     parts: LocalStack, razorpay: tuple[RazorpayState, str]
 ) -> None:
