@@ -11,8 +11,9 @@ Contract notes (docs/payments.md):
 - A session is `open`, `complete` or `expired`; `payment_status` says whether a complete
   one is `paid` (a card) or still `unpaid` (a bank debit settling: the
   `async_payment_succeeded` or `_failed` event, or a later fetch, says which).
-- What was paid is the PaymentIntent's `amount_received` (fetched with
-  `expand[]=payment_intent`); its id is the payment id a credit is keyed by.
+- What was paid is the paid session's `amount_total` in its `currency`, read the same way
+  by the poll and the webhook; the PaymentIntent (fetched with `expand[]=payment_intent`)
+  gives the payment id a credit is keyed by, and says whether a bank debit failed.
 - Stripe's minimum charge per currency, and its rule that three-decimal currencies
   (BHD, JOD, KWD, OMR, TND) take amounts ending in 0, are checked before asking.
 """
@@ -178,11 +179,14 @@ class StripeClient(ProviderHttp, PaymentClient):
         intent = session.payment_intent
         payments: tuple[CapturedPayment, ...] = ()
         if session.status == "complete" and session.payment_status == "paid":
+            # What was paid is read from the session, as the webhook reads it: both
+            # paths then credit the same figures (a presentment currency would otherwise
+            # make the intent's differ from the session's).
+            paid = Money(session.amount_total, currency)
             if isinstance(intent, _Intent):
-                paid = Money(intent.amount_received, intent.currency.upper())
                 payments = (CapturedPayment(intent.id, paid),)
             elif isinstance(intent, str):
-                payments = (CapturedPayment(intent, Money(session.amount_total, currency)),)
+                payments = (CapturedPayment(intent, paid),)
             else:
                 raise ProviderProtocolError(self.name, "a paid session without its payment")
         if session.status == "open":
