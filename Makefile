@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-quick soak lint format run demo sandbox emulator bench clean
+.PHONY: venv test test-quick soak lint format run demo sandbox emulator bench clean messages
 
 # uv (from PyPI) installs the project in seconds where pip takes minutes; pip is the
 # fallback when uv can't be installed. .ci/pythons.py uses the same uv for .venvs/3.X.
@@ -25,6 +25,14 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-logo --no-cache
+
+# The message catalogs (core/locales, docs/languages.md): every `_()` in the code and every
+# slash-command string into orderbot.pot and each language's .po, then the .po compiled
+# to the .mo the bot reads. Translate the new entries in the .po files, then run it again.
+messages: venv
+	$(PY) -m tools.messages extract
+	$(PY) -m tools.messages compile
+	$(PY) -m tools.messages check || true
 
 format: venv
 	$(VENV)/bin/ruff format .

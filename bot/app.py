@@ -14,12 +14,15 @@ import asyncpg
 import discord
 from discord.ext import commands
 
+from bot import product_names
 from bot.catalog import Catalog, load_catalog
+from bot.command_translator import CatalogTranslator
 from bot.config import Settings
 from bot.jobs import JobSchedule
 from bot.online_topups import OnlineTopups
 from bot.providers.registry import ProviderRegistry, build_providers
 from bot.self_check import SelfCheckFailed, discord_problems
+from bot.services.languages import LanguageService
 from bot.services.notifier import Notifier
 from bot.services.order_queries import OrderQueries
 from bot.services.ordering import OrderingService, ShopPolicy
@@ -42,6 +45,7 @@ from bot.services.topup_queries import TopupQueries
 from bot.services.wallet import WalletService
 from bot.services.watchdog import StuckOrderWatch
 from bot.tree import OrderTree
+from core import i18n
 from core.crypto import DeliveryCipher
 from core.kinds import ProcessRole
 from storage import orders as repo
@@ -59,6 +63,7 @@ COGS: tuple[str, ...] = (
     "cogs.orders",
     "cogs.wallet",
     "cogs.topups",
+    "cogs.language",
     "cogs.admin",
 )
 # A worker answers no interactions: it only needs what shapes the messages it posts (the
@@ -87,16 +92,19 @@ class OrderBot(commands.Bot):
             **kwargs,
         )
         self.settings = settings
+        i18n.configure(default=settings.default_language, staff=settings.staff_language)
         self.cipher = DeliveryCipher(settings.delivery_encryption_key)
         self.catalog: Catalog = load_catalog(
             settings.catalog_path,
             settings.enabled_providers(),
             limit_currencies=settings.spend_limits,
         )
+        product_names.register(self.catalog)
         self._db: Database | None = None
         self._providers: ProviderRegistry | None = None
         self._ordering: OrderingService | None = None
         self._order_queries: OrderQueries | None = None
+        self._languages: LanguageService | None = None
         self._topup_queries: TopupQueries | None = None
         self._staff_orders: StaffOrders | None = None
         self._staff_review: StaffReview | None = None
@@ -138,6 +146,12 @@ class OrderBot(commands.Bot):
         if self._ordering is None:
             raise RuntimeError("ordering service is not ready yet (setup_hook has not run)")
         return self._ordering
+
+    @property
+    def languages(self) -> LanguageService:
+        if self._languages is None:
+            raise RuntimeError("languages are not ready yet (setup_hook has not run)")
+        return self._languages
 
     @property
     def order_queries(self) -> OrderQueries:
@@ -239,6 +253,7 @@ class OrderBot(commands.Bot):
             ),
         )
         self._order_queries = OrderQueries(self.db)
+        self._languages = LanguageService(self.db)
         self._topup_queries = TopupQueries(self.db)
         self._wallet = WalletService(self.db)
         self._staff_orders = StaffOrders(self.db, self.cipher)
@@ -302,6 +317,9 @@ class OrderBot(commands.Bot):
             released = await repo.release_all_leases(self.db)
             if released:
                 log.info("released %d poll lease(s) left by the previous run", released)
+        # Command names and descriptions in Hindi (core/locales), set before the cogs
+        # add their commands and the tree is synced.
+        await self.tree.set_translator(CatalogTranslator())
         for extension in COGS if self.role.has_gateway else WORKER_COGS:
             await self.load_extension(extension)
         if self.role.has_gateway:
@@ -392,7 +410,12 @@ class OrderBot(commands.Bot):
         Discord has (never globally, never blindly at every start: sync is rate-limited)."""
         guild = discord.Object(id=self.settings.guild_id)
         self.tree.copy_global_to(guild=guild)
-        payload = [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
+        # The translated definitions: a changed Hindi name or description is a change.
+        translator = self.tree.translator or CatalogTranslator()
+        payload = [
+            await c.get_translated_payload(self.tree, translator)
+            for c in self.tree.get_commands(guild=guild)
+        ]
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         key = f"commands_hash:{self.settings.guild_id}"
         remote = await self.tree.fetch_commands(guild=guild)

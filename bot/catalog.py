@@ -13,14 +13,23 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.config import ConfigError
 from bot.config_problems import decode_utf8
 from bot.providers.registry import ADAPTERS
+from core import i18n
 from core.domain import Money, OrderKind, PaymentMode, known_currency
+from core.i18n import _
 from core.money import similar_currencies
 
 # Providers that can place orders of each kind. Tracking-only providers (namefi,
@@ -52,6 +61,31 @@ class Product(BaseModel):
     payment: PaymentMode | None = None
     # Provider-specific fields, e.g. the checkout `type` (digital_goods | physical_goods).
     options: dict[str, Any] = Field(default_factory=dict)
+    # The name and description in other languages the shop speaks, e.g.
+    # `names = { hi = "गेम की (Steam)", bn = "গেম কী (Steam)" }`; English (`name`) is the
+    # fallback for a language left out.
+    names: dict[str, Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=dict
+    )
+    descriptions: dict[str, Annotated[str, Field(max_length=300)]] = Field(default_factory=dict)
+
+    @field_validator("names", "descriptions")
+    @classmethod
+    def _languages(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(i18n.LANGUAGES))
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)} isn't a language the bot ships"
+                f" (use {', '.join(i18n.LANGUAGES)})"
+            )
+        return value
+
+    def display_name(self, language: str | None = None) -> str:
+        """The name in `language` (default: the one being written), else English."""
+        return self.names.get(language or i18n.current(), self.name)
+
+    def display_description(self, language: str | None = None) -> str:
+        return self.descriptions.get(language or i18n.current(), self.description)
 
     @model_validator(mode="after")
     def _consistent(self) -> Product:
@@ -67,9 +101,13 @@ class Product(BaseModel):
         """A friendly problem description, or None when the quantity is allowed."""
         if self.min_quantity <= quantity <= self.max_quantity:
             return None
-        return (
-            f"{self.name} can be ordered in quantities from {self.min_quantity} "
-            f"to {self.max_quantity}; you asked for {quantity}."
+        return _(
+            "{product} can be ordered in quantities from {low} to {high}; you asked for"
+            " {quantity}.",
+            product=self.display_name(),
+            low=i18n.number(self.min_quantity),
+            high=i18n.number(self.max_quantity),
+            quantity=i18n.number(quantity),
         )
 
 
@@ -100,14 +138,20 @@ class Catalog:
             if product.key == text:
                 return product
         for product in enabled:
-            if " ".join(product.name.split()).casefold() == text:
-                return product
+            for name in (product.name, *product.names.values()):
+                if " ".join(name.split()).casefold() == text:
+                    return product
         return None
 
     def search(self, text: str, kind: OrderKind, limit: int = 25) -> list[Product]:
         """Autocomplete: enabled products of a kind whose key or name contains `text`."""
         needle = text.casefold().strip()
-        hits = [p for p in self.enabled(kind) if needle in p.name.casefold() or needle in p.key]
+        hits = [
+            p
+            for p in self.enabled(kind)
+            if needle in p.key
+            or any(needle in name.casefold() for name in (p.name, *p.names.values()))
+        ]
         return hits[:limit]
 
     def providers(self) -> set[str]:
@@ -186,6 +230,8 @@ FIELD_HINTS = {
     "description": "description must be text of at most 300 characters",
     "enabled": "enabled must be true or false",
     "options": 'options must be a table, such as { type = "digital_goods" }',
+    "names": 'names must be a table of names per language, such as { hi = "...", bn = "..." }',
+    "descriptions": "descriptions must be a table of descriptions per language",
 }
 
 

@@ -117,6 +117,13 @@ class Settings(PaymentSettings):
     # (ISO 3166 code, e.g. IN, US, GB). The checkout API takes INR, so India by default.
     default_phone_region: str = "IN"
 
+    # --- Languages (en, hi, bn) ----------------------------------------------------------
+    # What a buyer reads when they chose no language with /language and Discord's
+    # language isn't one the shop has (Discord has no Bengali: Bengali readers choose it).
+    default_language: str = "en"
+    # What staff read: alerts, the staff log and the staff console's replies.
+    staff_language: str = "en"
+
     # --- Payments and buyer limits -----------------------------------------------------
     # How products without their own `payment` in the catalog are paid: wallet (store
     # credit, debited at Confirm), approval (staff check the payment, then approve) or
@@ -160,6 +167,16 @@ class Settings(PaymentSettings):
         if value not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError("must be a two-letter country code such as IN, US or GB")
         return value
+
+    @field_validator("default_language", "staff_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        from core.i18n import LANGUAGES, UnknownLanguage, check_language
+
+        try:
+            return check_language(value)
+        except UnknownLanguage:
+            raise ValueError(f"must be one of {', '.join(LANGUAGES)}") from None
 
     @field_validator("digital_shop_order_path")
     @classmethod

@@ -13,6 +13,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from bot.errors import InvalidInput
+from core.i18n import _
 
 
 class ContactProblem(InvalidInput):
@@ -40,8 +41,12 @@ def parse_phone(text: str, region: str) -> str:
         )
         raise ContactProblem(
             "phone",
-            f"That phone number doesn't look right. Type it as you would dial it, e.g. "
-            f"`{shown}`; a number from outside {region} needs its country code.",
+            _(
+                "That phone number doesn't look right. Type it as you would dial it, e.g. "
+                "`{example}`; a number from outside {region} needs its country code.",
+                example=shown,
+                region=region,
+            ),
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -52,8 +57,10 @@ def parse_email(text: str) -> str:
     except EmailNotValidError:
         raise ContactProblem(
             "email",
-            "That email address doesn't look right: it should look like `you@example.com` "
-            "(or leave it empty).",
+            _(
+                "That email address doesn't look right: it should look like "
+                "`you@example.com` (or leave it empty)."
+            ),
         ) from None
 
 
@@ -91,5 +98,5 @@ def mask_phone_keep_format(e164: str) -> str:
 
 def mask_email_keep_domain(address: str) -> str:
     """`asha@example.com` -> `a•••@example.com`: the domain is shown (the buyer's own view)."""
-    local, _, domain = address.partition("@")
+    local, _at, domain = address.partition("@")
     return f"{local[:1]}{'•' * min(max(len(local) - 1, 1), 6)}@{domain}"

@@ -7,6 +7,7 @@ anything that is not a `UserFacingError` is logged with a reference id instead.
 from __future__ import annotations
 
 from core.domain import Money
+from core.i18n import _, _n
 
 
 class UserFacingError(Exception):
@@ -23,11 +24,18 @@ class InvalidInput(UserFacingError):
 
 class ShopPaused(UserFacingError):
     def __init__(self, reason: str | None = None) -> None:
-        because = f" Staff say: {reason}" if reason else ""
-        super().__init__(
-            "The shop is paused right now, so no new orders can be placed. Nothing was ordered"
-            f" and nothing was charged; please try again later.{because}"
-        )
+        if reason:
+            message = _(
+                "The shop is paused right now, so no new orders can be placed. Nothing was "
+                "ordered and nothing was charged; please try again later. Staff say: {reason}",
+                reason=reason,
+            )
+        else:
+            message = _(
+                "The shop is paused right now, so no new orders can be placed. Nothing was "
+                "ordered and nothing was charged; please try again later."
+            )
+        super().__init__(message)
 
 
 def clip(text: str, limit: int = 40) -> str:
@@ -41,7 +49,9 @@ def clip(text: str, limit: int = 40) -> str:
 class OrderNotFoundError(UserFacingError):
     def __init__(self, order_id: str) -> None:
         # Deliberately the same text whether the order doesn't exist or isn't yours.
-        super().__init__(f"No order `{clip(order_id)}` was found among your orders.")
+        super().__init__(
+            _("No order `{order_id}` was found among your orders.", order_id=clip(order_id))
+        )
 
 
 class NotAllowed(UserFacingError):
@@ -52,11 +62,24 @@ class ProviderBusy(UserFacingError):
     """The provider asked us to hold off: nothing is sent until then."""
 
     def __init__(self, seconds: float) -> None:
-        wait = f"{seconds:.0f} seconds" if seconds < 90 else f"{seconds / 60:.0f} minutes"
-        super().__init__(
-            "The provider is busy right now, so nothing was sent, ordered or charged. "
-            f"Press **Confirm** again in about {wait}."
-        )
+        # Rounded as f"{x:.0f}" rounds (half to even).
+        if seconds < 90:
+            message = _n(
+                "The provider is busy right now, so nothing was sent, ordered or charged. "
+                "Press **Confirm** again in about {count} second.",
+                "The provider is busy right now, so nothing was sent, ordered or charged. "
+                "Press **Confirm** again in about {count} seconds.",
+                round(seconds),
+            )
+        else:
+            message = _n(
+                "The provider is busy right now, so nothing was sent, ordered or charged. "
+                "Press **Confirm** again in about {count} minute.",
+                "The provider is busy right now, so nothing was sent, ordered or charged. "
+                "Press **Confirm** again in about {count} minutes.",
+                round(seconds / 60),
+            )
+        super().__init__(message)
 
 
 class ProviderClosed(UserFacingError):
@@ -65,9 +88,12 @@ class ProviderClosed(UserFacingError):
 
     def __init__(self, product_name: str) -> None:
         super().__init__(
-            f"**{product_name}** can't be ordered right now: the shop's supplier isn't "
-            "accepting its orders. Nothing was ordered or charged, and staff have been told. "
-            "Please try again later."
+            _(
+                "**{product}** can't be ordered right now: the shop's supplier isn't "
+                "accepting its orders. Nothing was ordered or charged, and staff have been "
+                "told. Please try again later.",
+                product=product_name,
+            )
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.errors import InvalidInput
+from core.i18n import N_, _
 
 _CODE = r"[A-Za-z0-9-]{2,32}"
 _INVITE = re.compile(
@@ -14,7 +15,8 @@ _INVITE = re.compile(
     re.IGNORECASE,
 )
 
-HOW_TO = (
+# How to paste an invite, said after a refusal (translate with _ where it is shown).
+HOW_TO = N_(
     "Paste an invite such as `discord.gg/yourserver`, `https://discord.com/invite/yourserver` "
     "or just the code `yourserver`."
 )
@@ -25,6 +27,12 @@ def normalize_invite(text: str) -> str:
     candidate = text.strip().strip("<>")
     match = _INVITE.match(candidate)
     if not match:
-        raise InvalidInput(f"That doesn't look like a Discord invite. {HOW_TO}")
+        raise InvalidInput(
+            _(
+                "That doesn't look like a Discord invite. Paste an invite such as "
+                "`discord.gg/yourserver`, `https://discord.com/invite/yourserver` or just the "
+                "code `yourserver`."
+            )
+        )
     # Codes are case-sensitive on Discord: keep the case as given.
     return match.group("code")

@@ -8,6 +8,7 @@ import discord
 
 from bot.presenters import notice_marker_line, notification_marker, ts
 from core.domain import Money, OrderStatus
+from core.i18n import _, number
 from core.kinds import NotificationKind
 from storage.orders import OrderRecord
 from storage.topups import Topup, TopupState
@@ -18,32 +19,47 @@ def link_embed(
 ) -> discord.Embed:
     """The private answer to /top-up (and the Top up buttons): what to pay, by when."""
     lines = [
-        f"Press **Pay {topup.amount.format()}** to pay at the payment page "
-        f"({topup.provider.capitalize()}).",
+        # Translators: "Pay {amount}" is the label of the button below this text
+        _(
+            "Press **Pay {amount}** to pay at the payment page ({provider}).",
+            amount=topup.amount.format(),
+            provider=topup.provider.capitalize(),
+        ),
     ]
     if topup.expires_at is not None:
-        lines.append(f"The link expires {ts(topup.expires_at, 'R')}.")
+        # Translators: {when} is a relative time, "in 30 minutes"
+        lines.append(_("The link expires {when}.", when=ts(topup.expires_at, "R")))
     lines.append(
-        "Your store credit goes up as soon as the payment arrives, and I'll DM you your "
-        "new balance. Nothing is charged if you don't pay."
+        _(
+            "Your store credit goes up as soon as the payment arrives, and I'll DM you your "
+            "new balance. Nothing is charged if you don't pay."
+        )
     )
     if shortfall_of is not None and needed is not None and needed != topup.amount:
         lines.append(
-            f"Order `{shortfall_of.id}` still needs {needed.format()}; "
-            f"{topup.amount.format()} is the smallest payment online, and the rest stays in "
-            "your store credit. Press **Confirm** on it once the DM comes."
+            _(
+                "Order `{order_id}` still needs {needed}; {amount} is the smallest payment "
+                "online, and the rest stays in your store credit. Press **Confirm** on it "
+                "once the DM comes.",
+                order_id=shortfall_of.id,
+                needed=needed.format(),
+                amount=topup.amount.format(),
+            )
         )
     elif shortfall_of is not None:
         lines.append(
-            f"That is exactly what order `{shortfall_of.id}` still needs: press **Confirm** "
-            "on it once the DM comes."
+            _(
+                "That is exactly what order `{order_id}` still needs: press **Confirm** "
+                "on it once the DM comes.",
+                order_id=shortfall_of.id,
+            )
         )
     embed = discord.Embed(
-        title=f"Top up {topup.amount.format()}",
+        title=_("Top up {amount}", amount=topup.amount.format()),
         description="\n".join(lines),
         colour=discord.Colour.blurple(),
     )
-    embed.set_footer(text=f"Top-up {topup.id}")
+    embed.set_footer(text=_("Top-up {topup_id}", topup_id=topup.id))
     return embed
 
 
@@ -53,7 +69,8 @@ def pay_view(topup: Topup) -> discord.ui.View:
     if topup.url:
         view.add_item(
             discord.ui.Button(
-                label=f"Pay {topup.amount.format()}",
+                # Translators: button label, at most 80 characters
+                label=_("Pay {amount}", amount=topup.amount.format()),
                 style=discord.ButtonStyle.link,
                 url=topup.url,
             )
@@ -70,22 +87,49 @@ def credited_embed(
     draft: OrderRecord | None,
     draft_expires_at: float | None,
 ) -> discord.Embed:
-    lines = [f"**{credited.format()}** from your online payment is in your store credit."]
+    lines = [
+        _(
+            "**{amount}** from your online payment is in your store credit.",
+            amount=credited.format(),
+        )
+    ]
     if credited != topup.amount:
         lines.append(
-            f"You were asked {topup.amount.format()}; what you paid was credited, and staff "
-            "have been told."
+            _(
+                "You were asked {amount}; what you paid was credited, and staff have been told.",
+                amount=topup.amount.format(),
+            )
         )
-    lines.append(f"Your balance: **{balance.format()}**.")
+    lines.append(_("Your balance: **{balance}**.", balance=balance.format()))
     if draft is not None and draft.status is OrderStatus.DRAFT:
-        until = f" (it expires {ts(draft_expires_at, 'R')})" if draft_expires_at else ""
-        lines.append(
-            f"Your order `{draft.id}` ({draft.product_name} × {draft.quantity}, "
-            f"{draft.total.format()}) is waiting. **Confirm** goes through only while it is "
-            f"still open{until}, the shop isn't paused, and your balance covers it."
-        )
+        if draft_expires_at:
+            lines.append(
+                # Translators: {when} is a relative time, "in 5 minutes"
+                _(
+                    "Your order `{order_id}` ({product} × {quantity}, {total}) is waiting. "
+                    "**Confirm** goes through only while it is still open (it expires "
+                    "{when}), the shop isn't paused, and your balance covers it.",
+                    order_id=draft.id,
+                    product=draft.product_name,
+                    quantity=number(draft.quantity),
+                    total=draft.total.format(),
+                    when=ts(draft_expires_at, "R"),
+                )
+            )
+        else:
+            lines.append(
+                _(
+                    "Your order `{order_id}` ({product} × {quantity}, {total}) is waiting. "
+                    "**Confirm** goes through only while it is still open, the shop isn't "
+                    "paused, and your balance covers it.",
+                    order_id=draft.id,
+                    product=draft.product_name,
+                    quantity=number(draft.quantity),
+                    total=draft.total.format(),
+                )
+            )
     embed = discord.Embed(
-        title="Store credit added",
+        title=_("Store credit added"),
         description="\n".join(lines),
         colour=discord.Colour.green(),
     )
@@ -94,19 +138,24 @@ def credited_embed(
 
 
 def unpaid_embed(topup: Topup, kind: str) -> discord.Embed:
-    how = (
-        "was cancelled at the payment provider"
-        if topup.state is TopupState.CANCELLED
-        else "expired"
-    )
+    if topup.state is TopupState.CANCELLED:
+        description = _(
+            "Your payment link for **{amount}** was cancelled at the payment provider before "
+            "a payment arrived, so your store credit is unchanged. If you paid at the last "
+            "moment, the payment is still credited when it comes through, and I'll DM you. "
+            "Run `/top-up` for a new link.",
+            amount=topup.amount.format(),
+        )
+    else:
+        description = _(
+            "Your payment link for **{amount}** expired before a payment arrived, so your "
+            "store credit is unchanged. If you paid at the last moment, the payment is still "
+            "credited when it comes through, and I'll DM you. Run `/top-up` for a new link.",
+            amount=topup.amount.format(),
+        )
     embed = discord.Embed(
-        title="Top-up not paid",
-        description=(
-            f"Your payment link for **{topup.amount.format()}** {how} before a payment "
-            "arrived, so your store credit is unchanged. If you paid at the last moment, "
-            "the payment is still credited when it comes through, and I'll DM you. Run "
-            "`/top-up` for a new link."
-        ),
+        title=_("Top-up not paid"),
+        description=description,
         colour=discord.Colour.light_grey(),
     )
     embed.set_footer(text=notification_marker(topup.id, kind))
@@ -116,13 +165,17 @@ def unpaid_embed(topup: Topup, kind: str) -> discord.Embed:
 def topup_fallback_notice(user_id: int, topup_id: str, kind: str) -> str:
     """Posted in the notices channel when the buyer's DMs are closed. Anyone in the
     channel can read it: it names no amount, balance or top-up."""
-    what = (
-        "your store credit"
-        if NotificationKind.base_of(kind) is NotificationKind.CREDITED
-        else "a payment link of yours"
-    )
-    return (
-        f"<@{user_id}> there's an update on {what}, but I couldn't DM you. Allow direct "
-        "messages from server members, or run `/wallet` to see it.\n"
-        f"{notice_marker_line(topup_id, kind)}"
-    )
+    if NotificationKind.base_of(kind) is NotificationKind.CREDITED:
+        text = _(
+            "<@{user_id}> there's an update on your store credit, but I couldn't DM you. "
+            "Allow direct messages from server members, or run `/wallet` to see it.",
+            user_id=user_id,
+        )
+    else:
+        text = _(
+            "<@{user_id}> there's an update on a payment link of yours, but I couldn't DM "
+            "you. Allow direct messages from server members, or run `/wallet` to see it.",
+            user_id=user_id,
+        )
+    # The marker line stays outside the message: the notifier finds it as a line of its own.
+    return f"{text}\n{notice_marker_line(topup_id, kind)}"

@@ -15,8 +15,36 @@ import discord
 from discord import app_commands
 
 from bot.errors import UserFacingError
+from core import i18n
+from core.i18n import _
 
 log = logging.getLogger(__name__)
+
+STAFF_COMMAND = "admin"
+
+
+async def use_member_language(interaction: discord.Interaction[Any]) -> str:
+    """Write to this member in their language for the rest of this interaction's task:
+    their /language choice, else Discord's locale if the shop has it, else the shop's
+    default. Every entry point calls this (the tree's check, every view's and form's
+    check) before it writes a word."""
+    locale = str(interaction.locale) if interaction.locale else None
+    try:
+        language = await interaction.client.languages.for_interaction(interaction.user.id, locale)
+    except Exception:
+        # The choice can't be read (the database is busy or gone): Discord's language
+        # still answers the member, and whatever failed is reported in that language.
+        log.warning("language choice of user %s unreadable", interaction.user.id, exc_info=True)
+        language = i18n.resolve(None, locale)
+    i18n.use(language)
+    return language
+
+
+def use_staff_language() -> str:
+    """The staff console answers in the shop's staff language."""
+    language = i18n.staff_language()
+    i18n.use(language)
+    return language
 
 
 def friendly_message(error: BaseException) -> str | None:
@@ -26,15 +54,18 @@ def friendly_message(error: BaseException) -> str | None:
     if isinstance(error, UserFacingError):
         return error.user_message
     if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Slow down a little: you can do that again in {error.retry_after:.0f}s."
+        return _(
+            "Slow down a little: you can do that again in {seconds}s.",
+            seconds=i18n.number(round(error.retry_after)),
+        )
     if isinstance(error, app_commands.NoPrivateMessage):
-        return "This command works only inside the shop's server."
+        return _("This command works only inside the shop's server.")
     if isinstance(error, app_commands.MissingRole | app_commands.MissingAnyRole):
-        return "You don't have the role needed for this command."
+        return _("You don't have the role needed for this command.")
     if isinstance(error, app_commands.MissingPermissions):
-        return "You don't have permission to use this command."
+        return _("You don't have permission to use this command.")
     if isinstance(error, app_commands.CheckFailure):
-        return str(error) or "You can't use this command here."
+        return str(error) or _("You can't use this command here.")
     return None
 
 
@@ -52,7 +83,11 @@ async def report_error(interaction: discord.Interaction[Any], error: BaseExcepti
             interaction.user.id,
             exc_info=original,
         )
-        message = f"Something went wrong on our side. Please try again; if it keeps happening, tell staff the reference **{reference}**."
+        message = _(
+            "Something went wrong on our side. Please try again; if it keeps happening,"
+            " tell staff the reference **{reference}**.",
+            reference=reference,
+        )
     try:
         if interaction.response.is_done():
             await interaction.followup.send(message, ephemeral=True)
@@ -64,6 +99,17 @@ async def report_error(interaction: discord.Interaction[Any], error: BaseExcepti
 
 
 class OrderTree(app_commands.CommandTree[Any]):
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        # Runs in the task of the command (or autocomplete) it guards: the language set
+        # here is the one its replies are written in.
+        command = interaction.command
+        root = command.root_parent or command if isinstance(command, app_commands.Command) else None
+        if root is not None and root.name == STAFF_COMMAND:
+            use_staff_language()
+        else:
+            await use_member_language(interaction)
+        return True
+
     async def on_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError, /
     ) -> None:

@@ -1,12 +1,13 @@
 """The one kind of button that acts on an order and survives a restart.
 
-A subclass names its custom_id prefix, label and style; the custom_id is
+A subclass names its custom_id prefix, label (marked with `N_`: it is translated into
+the reader's language when a message's button is made) and style; the custom_id is
 `<prefix>:<order id>` (`order:confirm:ORD-…`, `approval:approve:ORD-…`), and discord.py
 routes a press on any message carrying it, however old, to that subclass once it is
 registered with `bot.add_dynamic_items`. The order id in the custom_id, not this process's
 memory, says which order a press is about: the stored order decides what it does.
 
-    class ConfirmButton(OrderButton, prefix="order:confirm", label="Confirm",
+    class ConfirmButton(OrderButton, prefix="order:confirm", label=N_("Confirm"),
                         style=discord.ButtonStyle.success):
         async def pressed(self, interaction): ...
 """
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 import discord
 
 from core.domain import ORDER_ID_RE
+from core.i18n import _
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -39,7 +41,7 @@ class OrderButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!
     def __init__(self, order_id: str) -> None:
         super().__init__(
             discord.ui.Button(
-                label=self.button_label,
+                label=_(self.button_label),
                 style=self.button_style,
                 custom_id=f"{self.prefix}:{order_id}",
             )

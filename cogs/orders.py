@@ -17,6 +17,7 @@ from bot.errors import OrderNotFoundError
 from bot.presenters import delivery_payload, order_embed, order_line, status_text
 from cogs.pager import send_paged
 from core.crypto import DecryptionError
+from core.i18n import _, _n, number
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -32,13 +33,20 @@ async def orders_page(bot: OrderBot, user_id: int, page: int) -> tuple[discord.E
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
     orders = await queries.buyer_orders(user_id, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
-    embed = discord.Embed(title="Your orders", colour=discord.Colour.blurple())
+    embed = discord.Embed(title=_("Your orders"), colour=discord.Colour.blurple())
     if not orders:
-        embed.description = "You have no orders yet. Try `/boost` or `/buy`."
+        embed.description = _("You have no orders yet. Try `/boost` or `/buy`.")
     else:
         embed.description = "\n".join(order_line(o) for o in orders)
     embed.set_footer(
-        text=f"Page {page + 1} of {pages} · {total} order(s) · /order id:<id> for details"
+        # Translators: "/order id:<id>" is a command as typed: keep it as it is
+        text=_n(
+            "Page {page} of {pages} · {count} order · /order id:<id> for details",
+            "Page {page} of {pages} · {count} orders · /order id:<id> for details",
+            total,
+            page=number(page + 1),
+            pages=number(pages),
+        )
     )
     return embed, pages
 
@@ -77,7 +85,7 @@ class Orders(commands.Cog):
                 "order %s: its delivery can't be decrypted with the configured keys", order.id
             )
             await interaction.followup.send(
-                "Your delivery can't be shown right now; staff have been told.",
+                _("Your delivery can't be shown right now; staff have been told."),
                 embed=embed,
                 ephemeral=True,
             )

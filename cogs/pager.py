@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from cogs.ui import OwnedView
+from core.i18n import N_, _
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -19,7 +20,8 @@ PageRenderer = Callable[[int], Awaitable[tuple[discord.Embed, int]]]
 
 class Pager(OwnedView):
     """`render(page)` gives a page's embed and the page count. `labels` name the two
-    buttons; `custom_id`, when given, is the prefix of theirs (`<custom_id>:prev|next`)."""
+    buttons (already in the reader's language; by default ◀ Newer and Older ▶);
+    `custom_id`, when given, is the prefix of theirs (`<custom_id>:prev|next`)."""
 
     def __init__(
         self,
@@ -28,7 +30,7 @@ class Pager(OwnedView):
         page: int,
         pages: int,
         *,
-        labels: tuple[str, str] = ("◀ Newer", "Older ▶"),
+        labels: tuple[str, str] | None = None,
         custom_id: str | None = None,
         timeout: float = 600,
     ) -> None:
@@ -36,6 +38,13 @@ class Pager(OwnedView):
         self.render = render
         self.page = page
         self.pages = pages
+        if labels is None:
+            labels = (
+                # Translators: button label (back to newer entries), at most 80 characters
+                _("◀ Newer"),
+                # Translators: button label (on to older entries), at most 80 characters
+                _("Older ▶"),
+            )
         self.previous.label, self.next.label = labels
         if custom_id is not None:
             self.previous.custom_id = f"{custom_id}:prev"
@@ -53,13 +62,14 @@ class Pager(OwnedView):
         self._sync_buttons()
         await interaction.edit_original_response(embed=embed, view=self)
 
-    @discord.ui.button(label="◀ Newer", style=discord.ButtonStyle.secondary)
+    # The labels are set per pager, in the reader's language (__init__).
+    @discord.ui.button(label=N_("◀ Newer"), style=discord.ButtonStyle.secondary)
     async def previous(
         self, interaction: discord.Interaction[OrderBot], button: discord.ui.Button[Any]
     ) -> None:
         await self._turn(interaction, -1)
 
-    @discord.ui.button(label="Older ▶", style=discord.ButtonStyle.secondary)
+    @discord.ui.button(label=N_("Older ▶"), style=discord.ButtonStyle.secondary)
     async def next(
         self, interaction: discord.Interaction[OrderBot], button: discord.ui.Button[Any]
     ) -> None:

@@ -19,6 +19,7 @@ from bot.topup_presenters import link_embed, pay_view
 from bot.tree import report_error
 from cogs.ui import BotModal
 from core.domain import Money
+from core.i18n import N_, _
 from core.money import AmountError, parse_amount
 
 if TYPE_CHECKING:
@@ -32,8 +33,11 @@ def online_service(bot: OrderBot) -> TopupService:
     """The top-up service, or the shop's own instructions when nothing is paid online."""
     if bot.topups is None:
         raise UserFacingError(
-            "Paying online isn't set up in this shop. **How to top up:** "
-            + clip(bot.ordering.policy.top_up_instructions, 500)
+            # Translators: {instructions} are the shop's own words, as staff wrote them
+            _(
+                "Paying online isn't set up in this shop. **How to top up:** {instructions}",
+                instructions=clip(bot.ordering.policy.top_up_instructions, 500),
+            )
         )
     return bot.topups.service
 
@@ -51,11 +55,25 @@ def read_amount(bot: OrderBot, text: str, currency: str | None) -> Money:
     try:
         amount = parse_amount(text, code)
     except AmountError as exc:
-        raise InvalidInput(f"{exc} Nothing was charged.") from None
+        # Translators: {problem} is what was wrong with the amount typed, a sentence
+        raise InvalidInput(_("{problem} Nothing was charged.", problem=str(exc))) from None
     if not service.takes(amount.currency):
+        if taken:
+            raise InvalidInput(
+                # Translators: {currencies} are currency codes, "INR, USD"
+                _(
+                    "This shop takes online payments in {currencies}, not {currency}. "
+                    "Nothing was charged.",
+                    currencies=", ".join(taken),
+                    currency=amount.currency,
+                )
+            )
         raise InvalidInput(
-            f"This shop takes online payments in {', '.join(taken) or 'no currency'}, "
-            f"not {amount.currency}. Nothing was charged."
+            _(
+                "This shop takes online payments in no currency, not {currency}. "
+                "Nothing was charged.",
+                currency=amount.currency,
+            )
         )
     return amount
 
@@ -83,15 +101,30 @@ async def send_link(
     )
 
 
-class TopupForm(BotModal, title="Top up your store credit"):
+# Translators: the title of a form, at most 45 characters
+class TopupForm(BotModal, title=N_("Top up your store credit")):
     def __init__(self, interaction_id: int, currencies: list[str]) -> None:
         # Unique to the interaction that opened it: a stale form can't be mistaken for
-        # another member's, or another press's.
-        super().__init__(custom_id=f"topup:form:{interaction_id}", timeout=600)
+        # another member's, or another press's. Its title in the member's language.
+        super().__init__(
+            title=_("Top up your store credit"),
+            custom_id=f"topup:form:{interaction_id}",
+            timeout=600,
+        )
         one = len(currencies) == 1
+        if one:
+            # Translators: a form field's label, at most 45 characters; {currency} is a code
+            label = _("Amount ({currency})", currency=currencies[0])
+            # Translators: an example amount in a form field
+            placeholder = _("e.g. 500")
+        else:
+            # Translators: a form field's label, at most 45 characters
+            label = _("Amount and currency")
+            # Translators: an example amount in a form field; {currency} is a code, "INR"
+            placeholder = _("e.g. 500 {currency}", currency=currencies[0] if currencies else "")
         self.amount: discord.ui.TextInput[TopupForm] = discord.ui.TextInput(
-            label=f"Amount ({currencies[0]})" if one else "Amount and currency",
-            placeholder="e.g. 500" if one else f"e.g. 500 {currencies[0] if currencies else ''}",
+            label=label,
+            placeholder=placeholder,
             max_length=20,
             custom_id="topup:amount",
         )
@@ -109,7 +142,10 @@ class WalletTopupButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template
     def __init__(self) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Top up", style=discord.ButtonStyle.primary, custom_id=WALLET_BUTTON_ID
+                # Translators: button label (pay online for store credit), at most 80 characters
+                label=_("Top up"),
+                style=discord.ButtonStyle.primary,
+                custom_id=WALLET_BUTTON_ID,
             )
         )
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.tree import report_error
+from bot.tree import report_error, use_member_language
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 class BotModal(discord.ui.Modal):
     """A form whose errors reach the member as one friendly line. A subclass implements
     `submitted`. Its custom_id must be unique to the interaction that opened it."""
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        # A form's submit runs in its own task: the member's language is set here.
+        await use_member_language(interaction)
+        return True
 
     async def on_submit(self, interaction: discord.Interaction[Any], /) -> None:
         await self.submitted(interaction)
@@ -42,6 +47,8 @@ class OwnedView(discord.ui.View):
         self.owner_id = owner_id
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        # Each press runs in its own task: the member's language is set here.
+        await use_member_language(interaction)
         return interaction.user.id == self.owner_id
 
     async def on_error(

@@ -12,6 +12,7 @@ from bot.presenters import wallet_embed
 from bot.services.wallet import LEDGER_PAGE
 from cogs.pager import send_paged
 from cogs.topup_ui import WalletTopupButton
+from core.i18n import _
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -50,7 +51,8 @@ class Wallet(commands.Cog):
         await send_paged(
             interaction,
             user_id,
-            lambda page: wallet_page(self.bot, user_id, page, "Your store credit"),
+            # Translators: the title of /wallet's answer
+            lambda page: wallet_page(self.bot, user_id, page, _("Your store credit")),
             # Online top-ups configured: pay for more credit from here.
             extra=[WalletTopupButton()] if self.bot.topups is not None else [],
         )

@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from core.i18n import N_, _
+
 # Money lives in core/money.py (every ISO 4217 currency through Babel); it is named here
 # too, since the whole code base speaks of `core.domain.Money`.
 from core.money import AmountError as AmountError
@@ -66,10 +68,39 @@ class OrderStatus(StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ")
+        """The status as people read it, in the language being written (`needs review`).
+        STATUS_LABELS holds the English, for text that stays English (the timeline)."""
+        return _(STATUS_LABELS[self])
 
 
 S = OrderStatus
+
+# How each status reads in a sentence ("Order X is **completed**"): English here, the
+# current language through `OrderStatus.label`.
+STATUS_LABELS: dict[OrderStatus, str] = {
+    # Translators: an order's status, shown in sentences like "Order X is **draft**"
+    S.DRAFT: N_("draft"),
+    # Translators: an order's status: confirmed, staff check the payment first
+    S.AWAITING_APPROVAL: N_("awaiting approval"),
+    # Translators: an order's status: being sent to the provider right now
+    S.SUBMITTING: N_("submitting"),
+    # Translators: an order's status: the provider accepted it and is working on it
+    S.SUBMITTED: N_("submitted"),
+    # Translators: an order's status
+    S.PROCESSING: N_("processing"),
+    # Translators: an order's status
+    S.COMPLETED: N_("completed"),
+    # Translators: an order's status: only part of it was delivered
+    S.PARTIALLY_COMPLETED: N_("partially completed"),
+    # Translators: an order's status
+    S.FAILED: N_("failed"),
+    # Translators: an order's status: the buyer got their money back
+    S.REFUNDED: N_("refunded"),
+    # Translators: an order's status
+    S.CANCELLED: N_("cancelled"),
+    # Translators: an order's status: staff must check it
+    S.NEEDS_REVIEW: N_("needs review"),
+}
 
 # Terminal: the buyer is told the outcome and polling stops. Only the staff-driven
 # moves listed below leave a terminal state (a refund after delivery, a retry after
@@ -234,4 +265,4 @@ ORDER_ID_RE = r"ORD-[0-9A-Z]{10}"
 
 def new_order_id() -> str:
     """Our own order id. It is also sent to idempotent providers as their order `id`."""
-    return "ORD-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
+    return "ORD-" + "".join(secrets.choice(_ID_ALPHABET) for _unused in range(10))

@@ -9,7 +9,8 @@ come from Babel (CLDR) instead of a table of our own:
   unit of every amount the bot stores is 10^-decimals of the currency, so these must
   never change under stored money: Babel is pinned in pyproject.toml, and
   tests/bot/test_money.py fails if an upgrade changes any currency's decimals;
-* symbols and digit grouping follow the locale (English for now).
+* symbols, digit grouping and digits follow the language being written
+  (core/i18n.py): `$3.50 USD`, `₹1,00,000.00 INR` in Hindi, `১,২৩৪.০০৳ BDT` in Bengali.
 
 Nothing here does I/O, and amounts never pass through a float.
 """
@@ -23,7 +24,9 @@ from decimal import Decimal
 
 from babel import Locale, numbers
 from babel.core import get_global
-from babel.numbers import NumberPattern
+
+from core import i18n
+from core.i18n import _, _n
 
 DEFAULT_LOCALE = "en"
 
@@ -93,13 +96,6 @@ def _locale(name: str) -> Locale:
     return Locale.parse(name)
 
 
-@functools.cache
-def _number_pattern(digits: int) -> NumberPattern:
-    """Grouped, with exactly `digits` decimals. Parsed once per digit count: parsing it
-    on every call was two thirds of a format's cost (bench/money.py)."""
-    return numbers.parse_pattern("#,##0" + ("." + "0" * digits if digits else ""))
-
-
 @dataclass(frozen=True, slots=True)
 class Money:
     """An amount in integer minor units plus an ISO 4217 code. Never a float."""
@@ -122,12 +118,20 @@ class Money:
         """The exact decimal amount (1250 BHD minor units -> Decimal('1.250'))."""
         return Decimal(self.minor).scaleb(-self.digits)
 
-    def format(self, locale: str = DEFAULT_LOCALE) -> str:
-        """`$3.50 USD`, `¥500 JPY`, `1.250 BHD`: the locale's symbol and grouping, all of
-        the currency's decimals, and the code, so no two currencies read alike."""
-        number = _number_pattern(self.digits).apply(abs(self.amount()), _locale(locale))
+    def format(self, locale: str | None = None) -> str:
+        """`$3.50 USD`, `¥500 JPY`, `1.250 BHD`: the language's symbol, grouping and
+        digits (CLDR's currency pattern: `₹1,00,000.00 INR` in Hindi, `১,২৩৪.০০৳ BDT` in
+        Bengali), all of the currency's decimals, and the code, so no two currencies read
+        alike. `locale` defaults to the language being written (core/i18n.py)."""
+        language = locale or i18n.current()
+        where = _locale(language)
+        if _symbol(self.currency, language):
+            pattern = where.currency_formats["standard"]
+        else:  # no symbol of its own here: the number alone, then the code
+            pattern = where.decimal_formats[None]
+        text = pattern.apply(abs(self.amount()), where, currency=self.currency)
         sign = "-" if self.minor < 0 else ""
-        return f"{sign}{_symbol(self.currency, locale)}{number} {self.currency}"
+        return i18n.native_digits(f"{sign}{text} {self.currency}", language)
 
     def __str__(self) -> str:
         return self.format()
@@ -165,34 +169,50 @@ def parse_amount(text: str, currency: str | None = None) -> Money:
     raw = " ".join(text.split())
     code = currency.upper() if currency else None
     body, seen = raw, set[str]()
-    for _ in range(2):  # a symbol, a code, or both (`$3.00 USD`)
+    for _attempt in range(2):  # a symbol, a code, or both (`$3.00 USD`)
         body, found_code = _strip_marker(body)
         if found_code is None:
             break
         seen.add(found_code)
     if len(seen) > 1:
-        raise AmountError(f"`{raw[:20]}` names more than one currency.")
+        raise AmountError(_("`{amount}` names more than one currency.", amount=raw[:20]))
     found = next(iter(seen), None)
     if found and code and found != code:
-        raise AmountError(f"`{raw[:20]}` is in {found}, not {code}.")
+        raise AmountError(
+            _("`{amount}` is in {found}, not {wanted}.", amount=raw[:20], found=found, wanted=code)
+        )
     code = code or found
     if code is None:
-        raise AmountError("Say which currency, e.g. `12.50 USD`.")
+        raise AmountError(_("Say which currency, e.g. `12.50 USD`."))
     if not known_currency(code):
-        raise AmountError(f"`{code[:10]}` isn't a currency in use (ISO 4217, e.g. USD or INR).")
+        raise AmountError(
+            _("`{code}` isn't a currency in use (ISO 4217, e.g. USD or INR).", code=code[:10])
+        )
     if "," in body or "_" in body or " " in body:
         raise AmountError(
-            f"Write `{raw[:20]}` without thousands separators, e.g. `1250.00`: a comma is "
-            "a decimal point in some countries."
+            _(
+                "Write `{amount}` without thousands separators, e.g. `1250.00`: a comma is "
+                "a decimal point in some countries.",
+                amount=raw[:20],
+            )
         )
     match = _AMOUNT.match(body)
     if match is None:
-        raise AmountError(f"`{raw[:20]}` isn't an amount like `12.50`.")
+        raise AmountError(_("`{amount}` isn't an amount like `12.50`.", amount=raw[:20]))
     digits = currency_digits(code)
     frac = match["frac"] or ""
     if len(frac) > digits:
-        raise AmountError(f"{code} has {digits} decimal place(s); `{raw[:20]}` has {len(frac)}.")
+        raise AmountError(
+            _n(
+                "{code} has {count} decimal place; `{amount}` has {typed}.",
+                "{code} has {count} decimal places; `{amount}` has {typed}.",
+                digits,
+                code=code,
+                amount=raw[:20],
+                typed=i18n.number(len(frac)),
+            )
+        )
     minor = int(match["whole"]) * 10**digits + int(frac.ljust(digits, "0") or "0")
     if minor == 0:
-        raise AmountError("The amount must be more than zero.")
+        raise AmountError(_("The amount must be more than zero."))
     return Money(minor, code)

@@ -92,7 +92,9 @@ def control_routes(emu: Emulator) -> list[tuple[str, str, Handler]]:
     async def add_member(request: web.Request) -> Any:
         data = await body(request)
         roles = [int(r) for r in data.get("roles", [])]
-        uid = emu.add_member(str(data["username"]), roles=roles)
+        uid = emu.add_member(
+            str(data["username"]), roles=roles, locale=str(data.get("locale") or "en-US")
+        )
         return {"user_id": str(uid)}
 
     async def slash(request: web.Request) -> Any:

@@ -114,7 +114,7 @@ class UserDriver(CommandRegistry, MessageStore):
             "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
             "entitlements": [],
             "entitlement_sku_ids": [],
-            "locale": "en-US",
+            "locale": world.users[user_id].locale,
             "channel_id": str(channel_id),
             "data": data,
         }

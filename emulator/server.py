@@ -174,9 +174,13 @@ class Emulator(UserDriver, FaultInjection):
         *,
         roles: Sequence[int] = (),
         global_name: str | None = None,
+        locale: str = "en-US",
     ) -> int:
-        """Add a guild member; returns the user id. Dispatches GUILD_MEMBER_ADD when running."""
-        uid = self.world.add_member(username, roles=tuple(roles), global_name=global_name)
+        """Add a guild member (`locale`: their Discord client's language); returns the user
+        id. Dispatches GUILD_MEMBER_ADD when running."""
+        uid = self.world.add_member(
+            username, roles=tuple(roles), global_name=global_name, locale=locale
+        )
         if self.gateway.sessions:
             payload = self.world.member_payload(uid)
             payload["guild_id"] = str(self.world.guild_id)

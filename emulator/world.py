@@ -58,6 +58,8 @@ class UserRecord:
     global_name: str | None = None
     bot: bool = False
     dms_closed: bool = False
+    # The language of the member's Discord client: every interaction carries it.
+    locale: str = "en-US"
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -244,9 +246,10 @@ class World:
         *,
         roles: list[int] | tuple[int, ...] = (),
         global_name: str | None = None,
+        locale: str = "en-US",
     ) -> int:
         uid = self._ids.next()
-        self.users[uid] = UserRecord(uid, username, global_name)
+        self.users[uid] = UserRecord(uid, username, global_name, locale=locale)
         for role in roles:
             if role not in self.roles:
                 raise ValueError(f"unknown role {role}")

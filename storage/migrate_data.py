@@ -36,6 +36,7 @@ TABLES: tuple[str, ...] = (
     "payment_reversals",
     "notifications",
     "payment_events",
+    "member_languages",
 )
 # Tables whose `id` is generated (AUTOINCREMENT / identity): its sequence is moved on.
 IDENTITY_TABLES = (

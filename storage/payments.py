@@ -26,7 +26,7 @@ import aiosqlite
 
 from core import alerts
 from core.crash_points import crash_point
-from core.domain import Money, OrderStatus, PaymentMode
+from core.domain import STATUS_LABELS, Money, OrderStatus, PaymentMode
 from storage import wallet
 from storage.database import Database
 from storage.staff_alerts import raise_alert_in
@@ -218,7 +218,7 @@ async def settle_in(
             actor=actor,
             idempotency_key=order_entry_key(order.order_id, wallet.EntryKind.REFUND, count),
             order_id=order.order_id,
-            note=f"automatic: the order {new.label}",
+            note=f"automatic: the order {STATUS_LABELS[new]}",
         )
     elif new is OrderStatus.PARTIALLY_COMPLETED and paid > 0:
         await raise_alert_in(

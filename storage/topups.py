@@ -59,6 +59,7 @@ class Topup:
     next_check_at: float | None
     checks: int
     draft_id: str | None
+    language: str | None = None  # the buyer's at /top-up: the DMs' if they chose none
 
 
 def _topup(row: aiosqlite.Row) -> Topup:
@@ -86,6 +87,7 @@ def _topup(row: aiosqlite.Row) -> Topup:
         next_check_at=r["next_check_at"],
         checks=r["checks"],
         draft_id=r["draft_id"],
+        language=r["language"],
     )
 
 
@@ -107,6 +109,7 @@ async def create(
     provider: str,
     amount: Money,
     draft_id: str | None = None,
+    language: str | None = None,
     now: float | None = None,
 ) -> Topup:
     """Record a top-up before the provider is asked, so a link created just before a
@@ -115,7 +118,8 @@ async def create(
     async with db.transaction() as conn:
         await conn.execute(
             "INSERT INTO topups (id, user_id, guild_id, provider, amount_minor, currency,"
-            " state, created_at, updated_at, draft_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " state, created_at, updated_at, draft_id, language)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 topup_id,
                 user_id,
@@ -127,6 +131,7 @@ async def create(
                 now,
                 now,
                 draft_id,
+                language,
             ),
         )
     found = await get(db, topup_id)
@@ -437,3 +442,9 @@ async def by_payment(db: Database, provider: str, payment_id: str) -> Topup | No
     )
     named = re.match(r"top-up (TOP-[0-9A-F]+) ", str(credited[0])) if credited else None
     return await get(db, named[1]) if named else None
+
+
+async def language_of(db: Database, topup_id: str) -> str | None:
+    """The language the buyer asked for the top-up in (its DMs' unless they chose one)."""
+    row = await db.fetch_one("SELECT language FROM topups WHERE id = ?", (topup_id,))
+    return str(row[0]) if row and row[0] else None

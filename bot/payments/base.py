@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from bot.errors import UserFacingError
 from core.domain import Money
+from core.i18n import _, in_staff_language
 
 
 class LinkState(StrEnum):
@@ -93,6 +94,13 @@ class AmountRefused(UserFacingError):
     """An amount this provider doesn't take (below its minimum, a currency rule)."""
 
 
+@in_staff_language
+def for_staff(message: str) -> str:
+    """A message of ours about a provider's answer (marked with N_), in the staff language:
+    staff read it (Check now, their alerts), whoever's request met it."""
+    return _(message)
+
+
 class PaymentClient(ABC):
     """One payment provider's API: create a link for a top-up, read it back, cancel it,
     and check the key with a call that changes nothing."""
@@ -114,7 +122,10 @@ class PaymentClient(ABC):
         least = self.minimum_minor.get(amount.currency, self.minimum_minor.get("*", 1))
         if amount.minor < least:
             raise AmountRefused(
-                f"The smallest top-up paid online is {Money(least, amount.currency).format()}."
+                _(
+                    "The smallest top-up paid online is {amount}.",
+                    amount=Money(least, amount.currency).format(),
+                )
             )
 
     @abstractmethod

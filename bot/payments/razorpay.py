@@ -27,10 +27,12 @@ from bot.payments.base import (
     PaymentEvent,
     PaymentLink,
     Reversal,
+    for_staff,
 )
 from bot.providers.errors import ProviderProtocolError
 from bot.providers.http import ProviderHttp, build_client, identifier
 from core.domain import Money
+from core.i18n import N_, _
 
 STATES = {
     "created": LinkState.OPEN,
@@ -126,19 +128,20 @@ class RazorpayClient(ProviderHttp, PaymentClient):
     auth_statuses = (401,)
     # Razorpay's smallest payment: ₹1.00 (100 paise).
     minimum_minor = {"*": 100}
+    # How we say them: translated as they are read (`_error_message`).
     KNOWN_MESSAGES = {
-        "the api key provided is invalid": "the API key is refused",
-        "the id provided does not exist": "no such payment link",
-        "payment link creation with reference id already attempted": (
+        "the api key provided is invalid": N_("the API key is refused"),
+        "the id provided does not exist": N_("no such payment link"),
+        "payment link creation with reference id already attempted": N_(
             "a link with this reference exists already"
         ),
-        "timestamp must be atleast 15 minutes in future": (
+        "timestamp must be atleast 15 minutes in future": N_(
             "the expiry must be at least 15 minutes ahead"
         ),
-        "cannot cancel or expire an already paid/partially paid link": (
+        "cannot cancel or expire an already paid/partially paid link": N_(
             "the link is paid (or partly paid)"
         ),
-        "cannot cancel or expire an expired link": "the link has ended already",
+        "cannot cancel or expire an expired link": N_("the link has ended already"),
     }
 
     def _error_message(self, body: Any) -> str | None:
@@ -147,7 +150,7 @@ class RazorpayClient(ProviderHttp, PaymentClient):
             return None
         known = self._known(error.get("description"))
         if known is not None:
-            return known
+            return _(known)
         code, field = identifier(error.get("code")), identifier(error.get("field"))
         if code and field:
             return f"{code} ({field})"
@@ -159,7 +162,9 @@ class RazorpayClient(ProviderHttp, PaymentClient):
     def _to_link(self, link: _Link) -> PaymentLink:
         state = STATES.get(link.status)
         if state is None:
-            raise ProviderProtocolError(self.name, "a payment link in a state we don't know")
+            raise ProviderProtocolError(
+                self.name, for_staff(N_("a payment link in a state we don't know"))
+            )
         currency = link.currency.upper()
         payments = tuple(
             CapturedPayment(p.payment_id, Money(p.amount, currency))
@@ -194,7 +199,7 @@ class RazorpayClient(ProviderHttp, PaymentClient):
 
     async def fetch_link(self, remote_id: str) -> PaymentLink:
         if not remote_id.startswith("plink_") or not remote_id.isascii():
-            raise ProviderProtocolError(self.name, "not a payment link id")
+            raise ProviderProtocolError(self.name, for_staff(N_("not a payment link id")))
         payload = await self._request("GET", f"/v1/payment_links/{remote_id}", idempotent=True)
         return self._to_link(self._parse(_Link, payload))
 

@@ -38,10 +38,12 @@ from bot.payments.base import (
     PaymentEvent,
     PaymentLink,
     Reversal,
+    for_staff,
 )
 from bot.providers.errors import ProviderProtocolError
 from bot.providers.http import ProviderHttp, build_client, identifier
 from core.domain import Money
+from core.i18n import N_, _
 
 # Stripe's minimum charge amounts, in minor units (its "Minimum and maximum charge
 # amounts" table); a currency not listed is held to one minor unit here and Stripe's own
@@ -136,10 +138,11 @@ class StripeClient(ProviderHttp, PaymentClient):
     key_settings = "STRIPE_SECRET_KEY"
     auth_statuses = (401, 403)
     minimum_minor = MINIMUM_MINOR
+    # How we say them: translated as they are read (`_error_message`).
     KNOWN_MESSAGES = {
-        "invalid api key provided": "the API key is refused",
-        "no such checkout.session": "no such Checkout Session",
-        'only checkout sessions with a status in ["open"] can be expired.': (
+        "invalid api key provided": N_("the API key is refused"),
+        "no such checkout.session": N_("no such Checkout Session"),
+        'only checkout sessions with a status in ["open"] can be expired.': N_(
             "the session has ended already"
         ),
     }
@@ -154,8 +157,11 @@ class StripeClient(ProviderHttp, PaymentClient):
         super().check_amount(amount)
         if amount.currency in THREE_DECIMAL and amount.minor % 10:
             raise AmountRefused(
-                f"Card payments in {amount.currency} must end in 0 (e.g. "
-                f"{Money(amount.minor - amount.minor % 10 + 10, amount.currency).format()})."
+                _(
+                    "Card payments in {currency} must end in 0 (e.g. {example}).",
+                    currency=amount.currency,
+                    example=Money(amount.minor - amount.minor % 10 + 10, amount.currency).format(),
+                )
             )
 
     def _error_message(self, body: Any) -> str | None:
@@ -165,7 +171,7 @@ class StripeClient(ProviderHttp, PaymentClient):
         message = error.get("message")
         known = self._known(message.split(":")[0] if isinstance(message, str) else None)
         if known is not None:
-            return known
+            return _(known)
         code, param = identifier(error.get("code")), identifier(error.get("param"))
         if code and param:
             return f"{code} ({param})"
@@ -188,7 +194,9 @@ class StripeClient(ProviderHttp, PaymentClient):
             elif isinstance(intent, str):
                 payments = (CapturedPayment(intent, paid),)
             else:
-                raise ProviderProtocolError(self.name, "a paid session without its payment")
+                raise ProviderProtocolError(
+                    self.name, for_staff(N_("a paid session without its payment"))
+                )
         if session.status == "open":
             state = LinkState.OPEN
         elif session.status == "expired":
@@ -205,7 +213,9 @@ class StripeClient(ProviderHttp, PaymentClient):
         elif session.status == "complete":
             state = LinkState.SETTLING  # a bank debit still settling: asked again later
         else:
-            raise ProviderProtocolError(self.name, "a Checkout Session in a state we don't know")
+            raise ProviderProtocolError(
+                self.name, for_staff(N_("a Checkout Session in a state we don't know"))
+            )
         return PaymentLink(
             remote_id=session.id,
             reference=session.client_reference_id or None,
@@ -244,7 +254,7 @@ class StripeClient(ProviderHttp, PaymentClient):
 
     async def fetch_link(self, remote_id: str) -> PaymentLink:
         if not remote_id.startswith("cs_") or not remote_id.isascii():
-            raise ProviderProtocolError(self.name, "not a Checkout Session id")
+            raise ProviderProtocolError(self.name, for_staff(N_("not a Checkout Session id")))
         payload = await self._request(
             "GET",
             f"/v1/checkout/sessions/{quote(remote_id, safe='')}?expand[]=payment_intent",

@@ -7,6 +7,8 @@ a request header or a response body that might carry delivery data.
 
 from __future__ import annotations
 
+from core.i18n import _, in_staff_language
+
 
 class ProviderError(Exception):
     """Base class. `provider` is the adapter name; `message` is safe to log."""
@@ -42,11 +44,23 @@ class ProviderRateLimited(ProviderError):
     def __init__(
         self, provider: str, message: str, retry_after: float, *, asked: float | None = None
     ) -> None:
-        clamped = f", clamped from {asked:g}s" if asked is not None else ""
-        super().__init__(provider, f"{message} (retry after {retry_after:g}s{clamped})")
+        super().__init__(provider, _rate_limited(message, retry_after, asked))
         self.retry_after = retry_after
         #: What the provider asked for when that was more than we wait (else None).
         self.asked = asked
+
+
+@in_staff_language
+def _rate_limited(message: str, retry_after: float, asked: float | None) -> str:
+    """A 429's message as staff read it (alerts, /admin providers, the timeline)."""
+    if asked is None:
+        return _("{message} (retry after {seconds}s)", message=message, seconds=f"{retry_after:g}")
+    return _(
+        "{message} (retry after {seconds}s, clamped from {asked}s)",
+        message=message,
+        seconds=f"{retry_after:g}",
+        asked=f"{asked:g}",
+    )
 
 
 class ProviderRejected(ProviderError):

@@ -34,6 +34,15 @@ from bot.providers.errors import (
     ProviderUnavailable,
     SubmissionAmbiguous,
 )
+from core.i18n import N_, _, _n, in_staff_language
+
+# The buyer's reason of a FAIL ("Order X could not be placed: <reason>."), stored as the
+# order's status message: English here, translated where it is shown.
+REFUSED = N_("the provider refused the order")
+UNAVAILABLE = N_(
+    "the provider is unavailable right now; nothing was ordered, please try again later"
+)
+BUSY = N_("the provider is busy right now; nothing was ordered, please try again later")
 
 
 class Action(StrEnum):
@@ -62,7 +71,7 @@ class KeptAnswer:
 class Verdict:
     action: Action
     detail: str  # the timeline's and staff's words
-    reason: str = ""  # FAIL: the buyer's "could not be placed: <reason>"
+    reason: str = ""  # FAIL: the buyer's "could not be placed: <reason>" (translate with _)
     note: BuyerNote = BuyerNote.WAITING  # REVIEW: what the buyer is told
     retry_in: float = 0.0  # RESEND: seconds until the same request goes again
     keep: KeptAnswer | None = None  # REVIEW: the provider's id, kept before anything else
@@ -81,27 +90,18 @@ def classify(
         # No usable answer, or one that contradicts our request (a 409, another id).
         detail = error.message
         if idempotent and resends:
-            detail += f" (after {resends} earlier send(s))"
+            detail = _after_earlier_sends(detail, resends)
         keep = None if error.remote_id is None else KeptAnswer(error.remote_id, error.message)
         return Verdict(Action.REVIEW, detail, note=BuyerNote.CHECKING, keep=keep)
     if isinstance(error, ProviderRejected | ProviderAuthError):
         if idempotent and (resends or error.earlier_send):
             # A refusal of a re-send says nothing about the earlier send, which may
             # have landed: never "nothing was ordered" then.
-            return Verdict(
-                Action.REVIEW,
-                f"{error.message}, refusing a re-send; an earlier send may have reached it",
-                note=BuyerNote.CHECKING,
-            )
+            return Verdict(Action.REVIEW, _refused_resend(error.message), note=BuyerNote.CHECKING)
         if isinstance(error, ProviderRejected):
-            reason = error.user_message or "the provider refused the order"
+            reason = error.user_message or REFUSED
             return Verdict(Action.FAIL, error.message, reason=reason)
-        return Verdict(
-            Action.FAIL,
-            error.message,
-            reason="the provider is unavailable right now; nothing was ordered, please try "
-            "again later",
-        )
+        return Verdict(Action.FAIL, error.message, reason=UNAVAILABLE)
     if isinstance(error, ProviderUnavailable | ProviderRateLimited | ProviderProtocolError):
         if idempotent:
             wait = error.retry_after if isinstance(error, ProviderRateLimited) else 0.0
@@ -112,17 +112,10 @@ def classify(
         # Unavailable here means the request never left (a refused connection), and a
         # 429 means the provider didn't act on it: nothing was ordered.
         busy = isinstance(error, ProviderRateLimited)
-        reason = (
-            "the provider is busy right now" if busy else "the provider is unavailable right now"
-        )
-        return Verdict(
-            Action.FAIL,
-            error.message,
-            reason=f"{reason}; nothing was ordered, please try again later",
-        )
+        return Verdict(Action.FAIL, error.message, reason=BUSY if busy else UNAVAILABLE)
     # Any other error once the request may have left: the outcome is unknown. The
     # idempotent provider gets the same request again; the other goes to staff.
-    detail = f"unexpected {type(error).__name__} after sending; the provider may have it"
+    detail = _unexpected(type(error).__name__)
     if idempotent:
         return replace(_resend(detail, resends, resend_delays, 0.0), unexpected=True)
     return Verdict(Action.REVIEW, detail, note=BuyerNote.WAITING, unexpected=True)
@@ -132,9 +125,39 @@ def _resend(problem: str, resends: int, delays: Sequence[float], wait: float) ->
     """The same request again after the next delay (or the provider's Retry-After, if
     longer); once the delays are used up, staff get it."""
     if resends >= len(delays):
-        return Verdict(
-            Action.REVIEW,
-            f"still failing after {resends} re-sends: {problem}",
-            note=BuyerNote.WAITING,
-        )
+        return Verdict(Action.REVIEW, _still_failing(problem, resends), note=BuyerNote.WAITING)
     return Verdict(Action.RESEND, problem, retry_in=max(delays[resends], wait))
+
+
+# The details: staff's words (their alerts and the timeline), so in the staff language
+# whoever's Confirm this is.
+
+
+@in_staff_language
+def _after_earlier_sends(problem: str, resends: int) -> str:
+    return _n(
+        "{problem} (after {count} earlier send)",
+        "{problem} (after {count} earlier sends)",
+        resends,
+        problem=problem,
+    )
+
+
+@in_staff_language
+def _refused_resend(problem: str) -> str:
+    return _("{problem}, refusing a re-send; an earlier send may have reached it", problem=problem)
+
+
+@in_staff_language
+def _unexpected(error_name: str) -> str:
+    return _("unexpected {error} after sending; the provider may have it", error=error_name)
+
+
+@in_staff_language
+def _still_failing(problem: str, resends: int) -> str:
+    return _n(
+        "still failing after {count} re-send: {problem}",
+        "still failing after {count} re-sends: {problem}",
+        resends,
+        problem=problem,
+    )

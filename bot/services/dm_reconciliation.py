@@ -22,6 +22,7 @@ import discord
 
 from bot.presenters import notice_marker_line, notification_marker
 from core import alerts
+from core.i18n import _, speaking, staff_language
 from core.kinds import EventKind
 from storage import notifications as outbox
 from storage import orders as repo
@@ -164,7 +165,12 @@ class Reconciler:
         )
         if note.claimed_at is None or now - note.claimed_at <= self.alert_after:
             return
-        reason = f"Discord's history can't be read to check it ({type(exc).__name__})"
+        # Staff read the reason in the alert: in the staff language, as the alert is.
+        with speaking(staff_language()):
+            reason = _(
+                "Discord's history can't be read to check it ({error})",
+                error=type(exc).__name__,
+            )
         alert = (
             # A top-up's DM: its alert names no order (staff_alerts.order_id is a key
             # into orders).

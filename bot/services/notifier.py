@@ -35,16 +35,18 @@ import discord
 
 from bot.presenters import OutgoingDm, delivery_payload, fallback_notice, notification_embed
 from bot.services.dm_reconciliation import DmHistory, Reconciler
+from bot.services.languages import LanguageService
 from bot.services.topup_dms import topup_dm
-from core import alerts
+from core import alerts, i18n
 from core.crash_points import crash_point
 from core.crypto import DecryptionError, DeliveryCipher
-from core.domain import OrderStatus
+from core.domain import STATUS_LABELS, OrderStatus
+from core.i18n import _
 from core.kinds import EventKind, NotificationKind
 from core.timings import Timings
 from storage import notifications as outbox
 from storage import orders as repo
-from storage import staff_alerts, wallet
+from storage import staff_alerts, topups, wallet
 from storage.database import Database
 from storage.notifications import NotificationState
 
@@ -96,6 +98,7 @@ class Notifier:
         # Rows this process is sending right now: reconciliation leaves them alone.
         self._in_flight: set[int] = set()
         self.history = DmHistory(client, notice_channel_id)
+        self.languages = LanguageService(db)
         # Settles rows left `sending`; at startup (`reconcile_interrupted`) and on the
         # schedule (`reconcile_stale`).
         self.reconciler = Reconciler(
@@ -114,7 +117,7 @@ class Notifier:
             return 0  # the common case: nothing owed, and no write to find that out
         sent = 0
         tried: set[int] = set()  # each row once per run, even one due again at once
-        for _ in range(limit):
+        for _attempt in range(limit):
             note = await outbox.claim_due_notification(
                 self.db, now=self.clock(), skip=tried | self._in_flight, owner=self.owner
             )
@@ -208,29 +211,39 @@ class Notifier:
             await self._record_sent(
                 note,
                 NotificationState.SENT,
-                f"{note.kind} DM not sent: the order is already {order.status.label}",
+                f"{note.kind} DM not sent: the order is already {STATUS_LABELS[order.status]}",
                 error="superseded; not sent",
             )
             return None
-        embed = notification_embed(order, note.kind, await wallet.order_entries(self.db, order.id))
-        content, file = (None, None)
+        entries = await wallet.order_entries(self.db, order.id)
+        # Written in the buyer's /language choice, else the language they ordered in.
+        language = await self.languages.for_dm(order.user_id, order.language)
         try:
             delivery = order.delivery(self.cipher) if order.has_delivery else None
         except DecryptionError:
             # The DM still goes (the buyer learns the outcome); the goods can't, and staff
             # must fix the key. Waiting would block the DM for good.
             delivery = None
-            content = (
-                "Your delivery can't be shown right now; staff have been told and will send "
-                "it. `/order` shows it once it's back."
-            )
             await staff_alerts.raise_alert(self.db, alerts.delivery_undecryptable(order.id))
-        if delivery is not None and not delivery.is_empty():
-            content, file = delivery_payload(order, delivery)
-        return OutgoingDm(content, embed, file, fallback_notice(order, note.kind))
+            undecryptable = True
+        else:
+            undecryptable = False
+        with i18n.speaking(language):
+            embed = notification_embed(order, note.kind, entries)
+            content, file = (None, None)
+            if undecryptable:
+                content = _(
+                    "Your delivery can't be shown right now; staff have been told and will"
+                    " send it. `/order` shows it once it's back."
+                )
+            if delivery is not None and not delivery.is_empty():
+                content, file = delivery_payload(order, delivery)
+            return OutgoingDm(content, embed, file, fallback_notice(order, note.kind))
 
     async def _topup_dm(self, note: outbox.Notification) -> OutgoingDm | None:
-        outgoing = await topup_dm(self.db, note)
+        recorded = await topups.language_of(self.db, note.order_id)
+        with i18n.speaking(await self.languages.for_dm(note.user_id, recorded)):
+            outgoing = await topup_dm(self.db, note)
         if outgoing is None:
             await self._give_up(note, "top-up gone")
         return outgoing

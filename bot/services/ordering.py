@@ -36,10 +36,11 @@ from bot.providers.registry import ProviderRegistry
 from bot.services.outcomes import ConfirmOutcome, ConfirmResult
 from bot.services.recovery import Recovery
 from bot.services.submission import Submitter, create_request
-from core import alerts
+from core import alerts, i18n
 from core.crash_points import crash_point
 from core.crypto import DecryptionError, DeliveryCipher
 from core.domain import (
+    STATUS_LABELS,
     Money,
     OrderKind,
     OrderSource,
@@ -48,6 +49,7 @@ from core.domain import (
     known_currency,
     new_order_id,
 )
+from core.i18n import N_, _
 from core.kinds import EventKind
 from core.timings import Timings
 from storage import orders as repo
@@ -58,7 +60,7 @@ from storage.shop_state import PAUSED_KEY, PAUSED_REASON_KEY
 log = logging.getLogger(__name__)
 
 CONFIRMATION_TTL = 10 * 60.0  # seconds a confirmation stays valid
-CANCELLED_MEANWHILE = (
+CANCELLED_MEANWHILE = N_(
     "This order was cancelled (or its confirmation expired), so nothing was ordered. "
     "Run the command again to order."
 )
@@ -69,7 +71,8 @@ class ShopPolicy:
     """How the shop takes payment and what it allows one buyer (settings)."""
 
     default_payment: PaymentMode = PaymentMode.WALLET
-    top_up_instructions: str = "Ask the shop's staff how to add store credit."
+    # The shop's own words (TOP_UP_INSTRUCTIONS); this default is translated where shown.
+    top_up_instructions: str = N_("Ask the shop's staff how to add store credit.")
     limits: payments.BuyerLimits = field(default_factory=payments.BuyerLimits)
 
 
@@ -153,13 +156,19 @@ class OrderingService:
         """The boost product asked for (its key or its name), or the only one sold."""
         products = self.catalog.enabled(OrderKind.BOOST)
         if not products:
-            raise UserFacingError("Boosts are not for sale in this shop right now.")
+            raise UserFacingError(_("Boosts are not for sale in this shop right now."))
         if wanted is None:
             return products[0]
         found = self.catalog.find(wanted, OrderKind.BOOST)
         if found is None:
             names = ", ".join(f"**{p.name}**" for p in products)
-            raise InvalidInput(f"There is no boost `{clip(wanted)}`. This shop sells {names}.")
+            raise InvalidInput(
+                _(
+                    "There is no boost `{wanted}`. This shop sells {names}.",
+                    wanted=clip(wanted),
+                    names=names,
+                )
+            )
         return found
 
     def digital_product(self, wanted: str) -> Product:
@@ -168,8 +177,11 @@ class OrderingService:
         product = self.catalog.find(wanted, OrderKind.DIGITAL)
         if product is None:
             raise InvalidInput(
-                f"There is no product `{clip(wanted)}` for sale. Pick one from the list as you "
-                "type (names and keys both work)."
+                _(
+                    "There is no product `{wanted}` for sale. Pick one from the list as you "
+                    "type (names and keys both work).",
+                    wanted=clip(wanted),
+                )
             )
         return product
 
@@ -181,7 +193,7 @@ class OrderingService:
     def adapter_for(self, product: Product) -> ProviderAdapter:
         adapter = self.providers.get(product.provider)
         if adapter is None or not adapter.capabilities.can_create:
-            raise UserFacingError(f"{product.name} can't be ordered right now.")
+            raise UserFacingError(_("{product} can't be ordered right now.", product=product.name))
         return adapter
 
     def needs_contact(self, product: Product) -> bool:
@@ -221,24 +233,41 @@ class OrderingService:
     def not_enough_credit(
         self, balance: Money, price: Money, *, at_confirm: bool
     ) -> NotEnoughCredit:
-        stays = (
-            " Your order is kept until its confirmation expires: press **Confirm** again once "
-            "your balance covers it."
-            if at_confirm
-            else ""
-        )
         shortfall = Money(price.minor - balance.minor, price.currency)
-        how = (
-            f"press **Top up {shortfall.format()}** below to pay the difference online."
-            if at_confirm and self.tops_up_online(price.currency)
-            else clip(self.policy.top_up_instructions, 500)
-        )
-        return NotEnoughCredit(
-            f"Your store credit is **{balance.format()}** and this order costs "
-            f"**{price.format()}**, so nothing was ordered or charged.{stays}\n"
-            f"**How to top up:** {how}",
-            shortfall=shortfall,
-        )
+        # The shop's own words, or the default in the buyer's language (_("") would be the
+        # catalog's header, never the instructions).
+        instructions = self.policy.top_up_instructions
+        instructions = clip(_(instructions) if instructions else instructions, 500)
+        if not at_confirm:
+            message = _(
+                "Your store credit is **{balance}** and this order costs **{price}**, so "
+                "nothing was ordered or charged.\n**How to top up:** {instructions}",
+                balance=balance.format(),
+                price=price.format(),
+                instructions=instructions,
+            )
+        elif self.tops_up_online(price.currency):
+            message = _(
+                "Your store credit is **{balance}** and this order costs **{price}**, so "
+                "nothing was ordered or charged. Your order is kept until its confirmation "
+                "expires: press **Confirm** again once your balance covers it.\n"
+                "**How to top up:** press **Top up {shortfall}** below to pay the difference "
+                "online.",
+                balance=balance.format(),
+                price=price.format(),
+                shortfall=shortfall.format(),
+            )
+        else:
+            message = _(
+                "Your store credit is **{balance}** and this order costs **{price}**, so "
+                "nothing was ordered or charged. Your order is kept until its confirmation "
+                "expires: press **Confirm** again once your balance covers it.\n"
+                "**How to top up:** {instructions}",
+                balance=balance.format(),
+                price=price.format(),
+                instructions=instructions,
+            )
+        return NotEnoughCredit(message, shortfall=shortfall)
 
     async def payment_preview(self, order: repo.OrderRecord) -> PaymentPreview:
         mode = order.payment or PaymentMode.FREE
@@ -284,6 +313,8 @@ class OrderingService:
             contact=contact,
             buyer_name=buyer_name,
             payment=self.payment_for(product),
+            # The buyer's language now: the order's DMs use it unless they choose one.
+            language=i18n.current(),
         )
         try:
             return await repo.insert_order(self.db, new, self.cipher, actor=str(user_id))
@@ -301,26 +332,24 @@ class OrderingService:
     async def confirm(self, order_id: str, user_id: int) -> ConfirmOutcome:
         order = await repo.get_order(self.db, order_id)
         if order is None:
-            raise NotAllowed(CANCELLED_MEANWHILE)
+            raise NotAllowed(_(CANCELLED_MEANWHILE))
         if order.user_id != user_id:
             # Say nothing about other members' orders.
-            raise NotAllowed("Only the buyer who started this order can confirm it.")
+            raise NotAllowed(_("Only the buyer who started this order can confirm it."))
         if order.status is not OrderStatus.DRAFT:
             return ConfirmOutcome(
-                ConfirmResult.ALREADY,
-                order,
-                f"Order `{order.id}` was already confirmed; it is **{order.status.label}**.",
+                ConfirmResult.ALREADY, order, _already_confirmed(order.id, order.status)
             )
         if order.payment is None and order.source is OrderSource.PLACED:
             # (Only a draft written by an older version; migration 0008 removes them.)
             await repo.delete_draft(self.db, order.id, user_id)
-            raise NotAllowed(CANCELLED_MEANWHILE)
+            raise NotAllowed(_(CANCELLED_MEANWHILE))
         if self.clock() - order.created_at > CONFIRMATION_TTL:
             await repo.delete_draft(self.db, order.id, user_id)
             return ConfirmOutcome(
                 ConfirmResult.EXPIRED,
                 None,
-                "This confirmation expired. Nothing was ordered; run the command again.",
+                _("This confirmation expired. Nothing was ordered; run the command again."),
             )
         await self.ensure_open()
         if await self.keys.is_refused(order.provider):
@@ -337,7 +366,10 @@ class OrderingService:
             return ConfirmOutcome(
                 ConfirmResult.ALREADY,
                 order,
-                f"Order `{order.id}` was already confirmed; it is being sent right now.",
+                _(
+                    "Order `{order_id}` was already confirmed; it is being sent right now.",
+                    order_id=order.id,
+                ),
             )
         approval = order.payment is PaymentMode.APPROVAL
         try:
@@ -372,15 +404,14 @@ class OrderingService:
         except repo.OrderNotFound:
             # Cancel won the race: the draft is gone, and nothing was sent.
             self.submitter.release(order.id)
-            raise NotAllowed(CANCELLED_MEANWHILE) from None
+            raise NotAllowed(_(CANCELLED_MEANWHILE)) from None
         except repo.StaleStatus:
             self.submitter.release(order.id)
             current = await repo.get_order(self.db, order.id)
-            status = current.status.label if current else "gone"
             return ConfirmOutcome(
                 ConfirmResult.ALREADY,
                 current,
-                f"Order `{order.id}` was already confirmed; it is **{status}**.",
+                _already_confirmed(order.id, current.status if current else None),
             )
         except BaseException:
             self.submitter.release(order.id)
@@ -390,9 +421,13 @@ class OrderingService:
             return ConfirmOutcome(
                 ConfirmResult.AWAITING_APPROVAL,
                 claimed,
-                f"Order `{order.id}` is waiting for staff to check your payment of "
-                f"**{order.total.format()}**. Nothing is sent before they approve it; you'll "
-                "get a DM either way.",
+                _(
+                    "Order `{order_id}` is waiting for staff to check your payment of "
+                    "**{amount}**. Nothing is sent before they approve it; you'll "
+                    "get a DM either way.",
+                    order_id=order.id,
+                    amount=order.total.format(),
+                ),
             )
         crash_point("confirm.claimed")
         # The buyer sees this outcome in the interaction: no DM for it.
@@ -403,7 +438,11 @@ class OrderingService:
                 outcome = ConfirmOutcome(
                     outcome.result,
                     outcome.order,
-                    f"{outcome.user_message} {back.format()} went back to your store credit.",
+                    _(
+                        "{message} {amount} went back to your store credit.",
+                        message=outcome.user_message,
+                        amount=back.format(),
+                    ),
                 )
         return outcome
 
@@ -413,21 +452,35 @@ class OrderingService:
         adapter = self.providers.get(order.provider)
         if adapter is None or not adapter.capabilities.can_create:
             raise UserFacingError(
-                f"{order.product_name} can't be ordered right now. Nothing was ordered."
+                _(
+                    "{product} can't be ordered right now. Nothing was ordered.",
+                    product=order.product_name,
+                )
             )
         try:
             return adapter.prepare_create(create_request(order, self.catalog, self.cipher))
         except ProviderRejected as exc:
             # The same draft would be refused again: it goes, and the buyer starts afresh.
             await repo.delete_draft(self.db, order.id, order.user_id)
-            reason = exc.user_message or "The provider would refuse this order."
-            raise InvalidInput(f"{reason} Nothing was ordered; run the command again.") from None
+            if exc.user_message:
+                message = _(
+                    "{reason} Nothing was ordered; run the command again.",
+                    reason=exc.user_message,
+                )
+            else:
+                message = _(
+                    "The provider would refuse this order. Nothing was ordered; run the "
+                    "command again."
+                )
+            raise InvalidInput(message) from None
         except DecryptionError:
             await repo.delete_draft(self.db, order.id, order.user_id)
             await staff_alerts.raise_alert(self.db, alerts.draft_undecryptable(order.id))
             raise UserFacingError(
-                "We couldn't read the contact details saved with this order, so nothing was "
-                "ordered. Please start the order again."
+                _(
+                    "We couldn't read the contact details saved with this order, so nothing "
+                    "was ordered. Please start the order again."
+                )
             ) from None
 
     # --- tracking (staff-linked orders) -------------------------------------------------------
@@ -446,24 +499,51 @@ class OrderingService:
         buyer attaching an arbitrary id could read someone else's credentials."""
         adapter = self.providers.get(provider)
         if adapter is None or not adapter.capabilities.can_link:
-            names = ", ".join(a.name for a in self.providers.linkable()) or "none configured"
-            raise InvalidInput(f"Orders of `{provider}` can't be linked. Linkable: {names}.")
+            names = ", ".join(a.name for a in self.providers.linkable())
+            if not names:
+                raise InvalidInput(
+                    _(
+                        "Orders of `{provider}` can't be linked. Linkable: none configured.",
+                        provider=provider,
+                    )
+                )
+            raise InvalidInput(
+                _(
+                    "Orders of `{provider}` can't be linked. Linkable: {names}.",
+                    provider=provider,
+                    names=names,
+                )
+            )
         remote_id = remote_id.strip()
         problem = adapter.check_remote_id(remote_id)
         if problem:
             raise InvalidInput(problem)
         existing = await repo.get_order_by_remote_id(self.db, provider, remote_id)
         if existing is not None:
-            raise InvalidInput(f"That {provider} order is already linked as `{existing.id}`.")
+            raise InvalidInput(
+                _(
+                    "That {provider} order is already linked as `{order_id}`.",
+                    provider=provider,
+                    order_id=existing.id,
+                )
+            )
         try:
             current = await adapter.get_order(remote_id)
         except ProviderRejected as exc:
             raise InvalidInput(
-                f"{provider} doesn't know that order ({exc.user_message or exc.message})."
+                _(
+                    "{provider} doesn't know that order ({problem}).",
+                    provider=provider,
+                    problem=exc.user_message or exc.message,
+                )
             ) from None
         except ProviderError as exc:
             raise UserFacingError(
-                f"Couldn't reach {provider} to check the order: {exc.message}"
+                _(
+                    "Couldn't reach {provider} to check the order: {problem}",
+                    provider=provider,
+                    problem=exc.message,
+                )
             ) from None
         status = current.status or OrderStatus.SUBMITTED
         product_name = str(current.raw.get("data", {}).get("productName") or f"{provider} order")
@@ -488,16 +568,31 @@ class OrderingService:
             order = await repo.insert_order(self.db, new, self.cipher, actor=str(staff_id))
         except repo.DuplicateOrder as dup:
             raise InvalidInput(
-                f"That {provider} order is already linked as `{dup.existing_id}`."
+                _(
+                    "That {provider} order is already linked as `{order_id}`.",
+                    provider=provider,
+                    order_id=dup.existing_id,
+                )
             ) from None
         await repo.add_event(
             self.db,
             order.id,
             actor=str(staff_id),
             kind=EventKind.LINKED,
-            detail=f"linked {provider} {remote_id} to member {member_id} (provider says {current.raw_status}, {status.label})",
+            detail=f"linked {provider} {remote_id} to member {member_id} (provider says {current.raw_status}, {STATUS_LABELS[status]})",
         )
         return order
+
+
+def _already_confirmed(order_id: str, status: OrderStatus | None) -> str:
+    """A second Confirm's answer; `status` None: the order is gone meanwhile."""
+    if status is None:
+        return _("Order `{order_id}` was already confirmed; it is **gone**.", order_id=order_id)
+    return _(
+        "Order `{order_id}` was already confirmed; it is **{status}**.",
+        order_id=order_id,
+        status=status.label,
+    )
 
 
 async def refunded_total(db: Database, order: repo.OrderRecord) -> Money | None:

@@ -18,6 +18,7 @@ from bot.services.classify import BuyerNote
 from core import alerts
 from core.crypto import DeliveryCipher
 from core.domain import IllegalTransition, OrderStatus
+from core.i18n import N_, _, in_staff_language
 from core.kinds import EventKind, NotificationKind
 from storage import orders as repo
 from storage import staff_alerts
@@ -25,7 +26,13 @@ from storage.database import Database
 
 log = logging.getLogger(__name__)
 
-WAITING_FOR_STAFF = "Your order is waiting for staff."
+# What a buyer whose order went to staff is told by default (translate with _).
+WAITING_FOR_STAFF = N_("Your order is waiting for staff.")
+# The order's status message while staff check it (stored; translated where shown).
+CHECKING_WITH_PROVIDER = N_("Checking with the provider")
+# `keep_answer`'s answer when the order holding the provider's id isn't named.
+# Translators: in a staff alert, where an order id would stand ("already order `…`")
+ANOTHER_ORDER = N_("another order")
 
 
 class ConfirmResult(StrEnum):
@@ -48,16 +55,18 @@ class ConfirmOutcome:
 def review_message(note: BuyerNote, order_id: str) -> str:
     """What a buyer whose order went to staff is told: never "try again"."""
     if note is BuyerNote.CHECKING:
-        return (
-            f"We couldn't confirm order `{order_id}` with the provider yet. "
-            "Staff are checking with them; you won't be charged twice."
+        return _(
+            "We couldn't confirm order `{order_id}` with the provider yet. "
+            "Staff are checking with them; you won't be charged twice.",
+            order_id=order_id,
         )
     if note is BuyerNote.UNREADABLE:
-        return (
-            f"We couldn't read the provider's answer for order `{order_id}`. "
-            "Staff are checking; you won't be charged twice."
+        return _(
+            "We couldn't read the provider's answer for order `{order_id}`. "
+            "Staff are checking; you won't be charged twice.",
+            order_id=order_id,
         )
-    return WAITING_FOR_STAFF
+    return _(WAITING_FOR_STAFF)
 
 
 class Outcomes:
@@ -98,7 +107,7 @@ class Outcomes:
                 detail=f"{detail} (that id is already order {dup.existing_id})",
                 expect=OrderStatus.SUBMITTING,
             )
-            return dup.existing_id or "another order"
+            return dup.existing_id or ANOTHER_ORDER
         return None
 
     async def accepted(
@@ -124,8 +133,7 @@ class Outcomes:
         if taken_by is not None:
             return await self.needs_review(
                 order,
-                f"{order.provider} answered with order id `{answer.remote_id}`, which is "
-                f"already order `{taken_by}`",
+                _id_taken(order.provider, answer.remote_id, taken_by),
                 review_message(BuyerNote.CHECKING, order.id),
             )
         status = answer.status or OrderStatus.SUBMITTED  # unknown raw status: still open
@@ -166,9 +174,11 @@ class Outcomes:
             # A real provider status we can't move to from here: recorded, and staff decide.
             return await self.needs_review(
                 order,
-                f"{order.provider} accepted it as `{answer.remote_id}` but answered "
-                f"{answer.raw_status} ({exc.new.label}), which can't follow {exc.old.label}",
-                f"Order `{order.id}` reached the provider; staff are checking its status.",
+                _cannot_follow(order.provider, answer, exc),
+                _(
+                    "Order `{order_id}` reached the provider; staff are checking its status.",
+                    order_id=order.id,
+                ),
             )
         log.info(
             "order %s accepted by %s as %s (%s)",
@@ -178,14 +188,18 @@ class Outcomes:
             answer.raw_status,
         )
         if status.is_terminal:
-            message = (
-                f"Order `{order.id}` is already **{updated.status.label}** at the provider. "
-                "You'll get a DM with the details; `/order` shows it any time."
+            message = _(
+                "Order `{order_id}` is already **{status}** at the provider. "
+                "You'll get a DM with the details; `/order` shows it any time.",
+                order_id=order.id,
+                status=updated.status.label,
             )
         else:
-            message = (
-                f"Order `{order.id}` is placed: **{updated.status.label}**. "
-                "You'll get a DM when it's done; `/order` shows it any time."
+            message = _(
+                "Order `{order_id}` is placed: **{status}**. "
+                "You'll get a DM when it's done; `/order` shows it any time.",
+                order_id=order.id,
+                status=updated.status.label,
             )
         ending = alerts.bad_ending(order, status, answer.raw_status)
         if ending is not None:
@@ -200,13 +214,11 @@ class Outcomes:
             self.db, alerts.late_answer(order, answer.remote_id, answer.raw_status, current)
         )
         latest = await repo.get_order(self.db, order.id)
-        return ConfirmOutcome(
-            ConfirmResult.ALREADY,
-            latest,
-            f"Order `{order.id}` is **{current.label}**; staff are looking after it.",
-        )
+        return ConfirmOutcome(ConfirmResult.ALREADY, latest, _looked_after(order.id, current))
 
     async def failed(self, order: repo.OrderRecord, reason: str, detail: str) -> ConfirmOutcome:
+        """`reason`: the buyer's (classify's English, translated here, or the provider's
+        own words); `detail`: staff's."""
         try:
             updated = await repo.transition_order(
                 self.db,
@@ -228,12 +240,22 @@ class Outcomes:
             return await self.moved_meanwhile(order, stale.current)
         log.warning("order %s failed at submission: %s", order.id, detail)
         return ConfirmOutcome(
-            ConfirmResult.FAILED, updated, f"Order `{order.id}` could not be placed: {reason}."
+            ConfirmResult.FAILED,
+            updated,
+            _(
+                "Order `{order_id}` could not be placed: {reason}.",
+                order_id=order.id,
+                reason=_(reason) if reason else reason,  # _("") is the catalog's header
+            ),
         )
 
     async def needs_review(
-        self, order: repo.OrderRecord, detail: str, user_message: str = WAITING_FOR_STAFF
+        self, order: repo.OrderRecord, detail: str, user_message: str | None = None
     ) -> ConfirmOutcome:
+        """`detail`: staff's words (their alert, the timeline); `user_message`: the
+        buyer's, WAITING_FOR_STAFF in their language by default."""
+        if user_message is None:
+            user_message = _(WAITING_FOR_STAFF)
         try:
             updated = await repo.transition_order(
                 self.db,
@@ -241,7 +263,7 @@ class Outcomes:
                 repo.StatusChange(
                     OrderStatus.NEEDS_REVIEW,
                     actor=repo.ACTOR_SYSTEM,
-                    status_message="Checking with the provider",
+                    status_message=CHECKING_WITH_PROVIDER,
                     detail=detail,
                     expect=OrderStatus.SUBMITTING,
                     # Always owed (one per review), also after a Confirm: see failed().
@@ -261,11 +283,7 @@ class Outcomes:
         # Staff (or another job) moved the order while it was being sent; theirs stands.
         log.info("order %s moved to %s while being sent; leaving it", order.id, current.value)
         latest = await repo.get_order(self.db, order.id)
-        return ConfirmOutcome(
-            ConfirmResult.ALREADY,
-            latest,
-            f"Order `{order.id}` is **{current.label}**; staff are looking after it.",
-        )
+        return ConfirmOutcome(ConfirmResult.ALREADY, latest, _looked_after(order.id, current))
 
     async def resend_later(
         self, order: repo.OrderRecord, problem: str, delay: float
@@ -283,6 +301,44 @@ class Outcomes:
         return ConfirmOutcome(
             ConfirmResult.RETRYING,
             await repo.get_order(self.db, order.id),
-            f"Order `{order.id}` is recorded. The provider is slow to answer, so we'll keep "
-            "trying automatically — you'll get a DM with the result.",
+            _(
+                "Order `{order_id}` is recorded. The provider is slow to answer, so we'll keep "
+                "trying automatically — you'll get a DM with the result.",
+                order_id=order.id,
+            ),
         )
+
+
+def _looked_after(order_id: str, current: OrderStatus) -> str:
+    return _(
+        "Order `{order_id}` is **{status}**; staff are looking after it.",
+        order_id=order_id,
+        status=current.label,
+    )
+
+
+# The details: staff's words (their alerts and the timeline), so in the staff language
+# whoever's Confirm this is.
+
+
+@in_staff_language
+def _id_taken(provider: str, remote_id: str | None, taken_by: str) -> str:
+    return _(
+        "{provider} answered with order id `{remote_id}`, which is already order `{other}`",
+        provider=provider,
+        remote_id=remote_id,
+        other=_(taken_by),  # an order id, or ANOTHER_ORDER
+    )
+
+
+@in_staff_language
+def _cannot_follow(provider: str, answer: ProviderOrder, exc: IllegalTransition) -> str:
+    return _(
+        "{provider} accepted it as `{remote_id}` but answered {raw_status} ({new}), which "
+        "can't follow {old}",
+        provider=provider,
+        remote_id=answer.remote_id,
+        raw_status=answer.raw_status,
+        new=exc.new.label,
+        old=exc.old.label,
+    )

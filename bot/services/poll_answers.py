@@ -17,6 +17,7 @@ from core import alerts
 from core.crash_points import crash_point
 from core.crypto import DeliveryCipher
 from core.domain import IllegalTransition, OrderStatus
+from core.i18n import N_
 from core.kinds import Alert, EventKind, NotificationKind
 from storage import orders as repo
 from storage import staff_alerts
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 # A provider that says an order of goods is COMPLETED but sends no goods is asked again
 # for this long (it may attach them a moment later); then the order goes to staff.
 DELIVERY_WAIT_SECONDS = 15 * 60.0
+# The order's status message then (stored, and shown to the buyer: translated where shown).
+FETCHING_DELIVERY = N_("Completed by the provider; staff are fetching the delivery")
 
 
 class PollAnswers:
@@ -124,7 +127,7 @@ class PollAnswers:
         await self._hand_to_staff(
             order,
             raw_status=answer.raw_status,
-            status_message="Completed by the provider; staff are fetching the delivery",
+            status_message=FETCHING_DELIVERY,
             detail=f"{order.provider} says {answer.raw_status[:50]} but sent no "
             f"delivery in {minutes:.0f} min",
             alert=alerts.delivery_missing(order, answer.raw_status, minutes),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.services.outcomes import WAITING_FOR_STAFF
 from bot.services.submission import Submitter
 from core.domain import OrderStatus
 from storage import orders as repo
@@ -82,9 +81,7 @@ class Recovery:
                 if idempotent:
                     await submitter.submit(order)
                 else:
-                    await submitter.outcomes.needs_review(
-                        order, abandoned_reason(order), WAITING_FOR_STAFF
-                    )
+                    await submitter.outcomes.needs_review(order, abandoned_reason(order))
                 handled += 1
             except Exception:
                 # One bad order must not stop the others.

@@ -27,6 +27,7 @@ from itertools import groupby
 import aiohttp
 import discord
 
+from core.i18n import N_, _, in_staff_language, number
 from core.timings import Timings
 from storage import staff_alerts
 from storage.database import Database
@@ -64,85 +65,98 @@ CHANNEL_FAILURES: tuple[type[Exception], ...] = (
 )
 
 
-# What a digest says per kind, and the command that acts on it. Every command named here
-# exists (tests/bot/test_staff_log.py checks them against the /admin tree).
+# What a digest says per kind (a whole clause, `{count}` filled in: translated where the
+# digest is written), and the command that acts on it. Every command named here exists
+# (tests/bot/test_staff_log.py checks them against the /admin tree).
 DIGEST_TEXT: dict[str, tuple[str, str]] = {
     "needs_review": (
-        "orders need review",
-        "Check the provider, then `/admin order retry order_id:<id>` for each "
-        "(`/admin orders status:needs_review` lists them).",
+        N_("{count} more orders need review"),
+        N_(
+            "Check the provider, then `/admin order retry order_id:<id>` for each "
+            "(`/admin orders status:needs_review` lists them)."
+        ),
     ),
     "unknown_status": (
-        "orders report a status we don't know",
-        "They stay open. `/admin order view order_id:<id>` shows the provider's word.",
+        N_("{count} more orders report a status we don't know"),
+        N_("They stay open. `/admin order view order_id:<id>` shows the provider's word."),
     ),
     "provider_fault": (
-        "orders got unreadable replies",
-        "They keep being polled. `/admin providers` shows the provider's health.",
+        N_("{count} more orders got unreadable replies"),
+        N_("They keep being polled. `/admin providers` shows the provider's health."),
     ),
     "poll_rejected": (
-        "orders were refused by the provider",
-        "`/admin order view order_id:<id>`, then `/admin order set-status` if it is gone.",
+        N_("{count} more orders were refused by the provider"),
+        N_("`/admin order view order_id:<id>`, then `/admin order set-status` if it is gone."),
     ),
     "provider_outcome": (
-        "orders ended badly at the provider",
-        "The buyers were told. `/admin order view order_id:<id>` shows each.",
+        N_("{count} more orders ended badly at the provider"),
+        N_("The buyers were told. `/admin order view order_id:<id>` shows each."),
     ),
     "order_failed": (
-        "orders failed at submission",
-        "`/admin order retry order_id:<id>` sends one again.",
+        N_("{count} more orders failed at submission"),
+        N_("`/admin order retry order_id:<id>` sends one again."),
     ),
     "stuck_order": (
-        "orders are open for too long",
-        "`/admin order view order_id:<id>`; `/admin order set-status` or `deliver` to finish.",
+        N_("{count} more orders are open for too long"),
+        N_("`/admin order view order_id:<id>`; `/admin order set-status` or `deliver` to finish."),
     ),
     "dm_fallback": (
-        "buyers have closed DMs",
-        "They were told in the notices channel; `/order` shows them their order.",
+        N_("{count} more buyers have closed DMs"),
+        N_("They were told in the notices channel; `/order` shows them their order."),
     ),
     "notify_stuck": (
-        "DMs keep failing",
-        "They keep retrying; once Discord answers, `/admin order resend order_id:<id>` if needed.",
+        N_("{count} more DMs keep failing"),
+        N_(
+            "They keep retrying; once Discord answers, `/admin order resend order_id:<id>` if needed."
+        ),
     ),
     "notify_failed": (
-        "DMs could not be sent",
-        "Fix the cause, then `/admin order resend order_id:<id>` for each.",
+        N_("{count} more DMs could not be sent"),
+        N_("Fix the cause, then `/admin order resend order_id:<id>` for each."),
     ),
     "illegal_transition": (
-        "orders moved in a way we don't allow",
-        "`/admin order view order_id:<id>`, then `/admin order set-status` to correct it.",
+        N_("{count} more orders moved in a way we don't allow"),
+        N_("`/admin order view order_id:<id>`, then `/admin order set-status` to correct it."),
     ),
     "circuit": (
-        "changes of a provider's circuit (it keeps failing and recovering)",
-        "`/admin providers` shows its health now.",
+        N_("{count} more changes of a provider's circuit (it keeps failing and recovering)"),
+        N_("`/admin providers` shows its health now."),
     ),
     "provider_hold": (
-        "long Retry-After holds",
-        "`/admin providers` shows the current hold.",
+        N_("{count} more long Retry-After holds"),
+        N_("`/admin providers` shows the current hold."),
     ),
     "process_stalled": (
-        "of the shop's processes went silent",
-        "`/admin workers` shows who is alive; restart the silent ones.",
+        N_("{count} more of the shop's processes went silent"),
+        N_("`/admin workers` shows who is alive; restart the silent ones."),
     ),
     "topup_mismatch": (
-        "top-ups were paid otherwise than asked",
-        "Each was credited what was paid; check them at the payment provider, and "
-        "`/admin wallet view` the buyers'.",
+        N_("{count} more top-ups were paid otherwise than asked"),
+        N_(
+            "Each was credited what was paid; check them at the payment provider, and "
+            "`/admin wallet view` the buyers'."
+        ),
     ),
     "topup_unresolved": (
-        "top-ups could not be settled by checking them",
-        "Look each up at the payment provider; credit a buyer who paid with "
-        "`/admin wallet credit`.",
+        N_("{count} more top-ups could not be settled by checking them"),
+        N_(
+            "Look each up at the payment provider; credit a buyer who paid with "
+            "`/admin wallet credit`."
+        ),
     ),
     "payment_event_unreadable": (
-        "signed payment webhook events could not be read",
-        "They are stored and read again for a day; check refunds and disputes at the "
-        "provider, and `/admin payments`.",
+        N_("{count} more signed payment webhook events could not be read"),
+        N_(
+            "They are stored and read again for a day; check refunds and disputes at the "
+            "provider, and `/admin payments`."
+        ),
     ),
     "topup_reversed": (
-        "top-ups were refunded or disputed at the payment provider",
-        "Check each at the provider; the wallets were reduced as far as their balance "
-        "allowed (`/admin wallet view` shows them).",
+        N_("{count} more top-ups were refunded or disputed at the payment provider"),
+        N_(
+            "Check each at the provider; the wallets were reduced as far as their balance "
+            "allowed (`/admin wallet view` shows them)."
+        ),
     ),
 }
 
@@ -354,14 +368,35 @@ def alert_nonce(alerts: Sequence[StaffAlert]) -> str:
     return "alert-" + hashlib.sha256(key.encode()).hexdigest()[:19]
 
 
+@in_staff_language
 def digest_message(key: str, alerts: list[StaffAlert]) -> str:
-    kind, _, provider = key.partition(":")
-    label, hint = DIGEST_TEXT.get(kind, (f"{kind} alerts", "`/admin orders` lists the orders."))
+    kind, _sep, provider = key.partition(":")
+    count = number(len(alerts))
+    if kind in DIGEST_TEXT:
+        label, hint = DIGEST_TEXT[kind]
+        what = _(label, count=count)
+    else:
+        what = _("{count} more {kind} alerts", count=count, kind=kind)
+        hint = N_("`/admin orders` lists the orders.")
     ids = [a.order_id for a in alerts if a.order_id]
     shown = ", ".join(f"`{i}`" for i in ids[:DIGEST_IDS_SHOWN])
-    more = f" and {len(ids) - DIGEST_IDS_SHOWN} more" if len(ids) > DIGEST_IDS_SHOWN else ""
-    where = f" at **{provider}**" if provider else ""
-    return (
-        f"📣 **{len(alerts)} more {label}**{where} (grouped to keep this channel readable): "
-        f"{shown}{more}.\n{hint}"
+    if len(ids) > DIGEST_IDS_SHOWN:
+        # Translators: a list of order ids, then how many more there are
+        shown = _("{ids} and {count} more", ids=shown, count=number(len(ids) - DIGEST_IDS_SHOWN))
+    if provider:
+        # Translators: {what} is a whole clause, e.g. "3 more orders need review"
+        return _(
+            "📣 **{what}** at **{provider}** (grouped to keep this channel readable): "
+            "{ids}.\n{hint}",
+            what=what,
+            provider=provider,
+            ids=shown,
+            hint=_(hint),
+        )
+    # Translators: {what} is a whole clause, e.g. "3 more orders need review"
+    return _(
+        "📣 **{what}** (grouped to keep this channel readable): {ids}.\n{hint}",
+        what=what,
+        ids=shown,
+        hint=_(hint),
     )

@@ -15,6 +15,7 @@ from bot.errors import UserFacingError, clip
 from core import alerts
 from core.crypto import DeliveryCipher
 from core.domain import Delivery, OrderStatus
+from core.i18n import _
 from core.kinds import EventKind
 from storage import notifications as outbox
 from storage import orders as repo
@@ -48,7 +49,7 @@ async def find_order(db: Database, order_id: str) -> repo.OrderRecord:
     """The order staff named (any case, spaces around), never a buyer's draft."""
     order = await repo.get_order(db, order_id.strip().upper())
     if order is None or order.status is OrderStatus.DRAFT:
-        raise StaffOrderError(f"There is no order `{clip(order_id)}`.")
+        raise StaffOrderError(_("There is no order `{order_id}`.", order_id=clip(order_id)))
     return order
 
 
@@ -65,7 +66,7 @@ class StaffOrders:
         for event in reversed(await repo.list_events(self.db, order.id)):
             if event.new_status is OrderStatus.NEEDS_REVIEW and event.detail:
                 return event.detail
-        return order.status_message or "no detail recorded"
+        return order.status_message or _("no detail recorded")
 
     async def dossier(self, order_id: str) -> OrderDossier:
         order = await self.get(order_id)

@@ -22,6 +22,7 @@ from bot.services.staff_orders import StaffOrderError, find_order
 from core import alerts
 from core.crypto import DeliveryCipher
 from core.domain import Delivery, OrderSource, OrderStatus, can_transition
+from core.i18n import _
 from core.kinds import NotificationKind
 from storage import orders as repo
 from storage import provider_health, staff_actions, staff_alerts, wallet
@@ -59,15 +60,19 @@ class StaffReview:
         order = await find_order(self.db, order_id)
         if order.status not in DELIVERABLE:
             raise StaffOrderError(
-                f"Order `{order.id}` is **{order.status.label}**; only an open order can be "
-                "delivered. Use `/admin order resend` to send a finished order's DM again."
+                _(
+                    "Order `{order_id}` is **{status}**; only an open order can be "
+                    "delivered. Use `/admin order resend` to send a finished order's DM again.",
+                    order_id=order.id,
+                    status=order.status.label,
+                )
             )
         return order
 
     async def deliver(self, order_id: str, staff_id: int, delivery: Delivery) -> repo.OrderRecord:
         """Complete an order with what staff typed or attached; the buyer gets it by DM."""
         if delivery.is_empty():
-            raise InvalidInput("The delivery is empty: type it, or attach a file.")
+            raise InvalidInput(_("The delivery is empty: type it, or attach a file."))
         order = await self.deliverable(order_id)
         size = len(delivery.reveal())
         updated = await self._change(
@@ -91,27 +96,49 @@ class StaffReview:
         order = await find_order(self.db, order_id)
         note = note.strip()
         if not note:
-            raise InvalidInput("Say why in the note: the buyer and the timeline show it.")
+            raise InvalidInput(_("Say why in the note: the buyer and the timeline show it."))
         if status not in SETTABLE:
-            raise InvalidInput(f"Staff can't set **{status.label}** by hand.")
+            raise InvalidInput(_("Staff can't set **{status}** by hand.", status=status.label))
         if order.status is OrderStatus.SUBMITTING:
             # The bot is talking to the provider about it right now; its answer decides.
             raise StaffOrderError(
-                f"Order `{order.id}` is being sent to {order.provider} right now. "
-                "Wait for the answer, then look at it again."
+                _(
+                    "Order `{order_id}` is being sent to {provider} right now. "
+                    "Wait for the answer, then look at it again.",
+                    order_id=order.id,
+                    provider=order.provider,
+                )
             )
         if status in (OrderStatus.SUBMITTED, OrderStatus.PROCESSING) and not order.remote_id:
             # Without the provider's id nothing can poll it: it would be stuck open.
             raise StaffOrderError(
-                f"Order `{order.id}` has no {order.provider} order id yet. If the provider has "
-                "it, use `/admin order retry` → **Mark placed** and give its id."
+                _(
+                    "Order `{order_id}` has no {provider} order id yet. If the provider has "
+                    "it, use `/admin order retry` → **Mark placed** and give its id.",
+                    order_id=order.id,
+                    provider=order.provider,
+                )
             )
         if not can_transition(order.status, status):
             allowed = [s.label for s in SETTABLE if can_transition(order.status, s)]
-            raise StaffOrderError(
-                f"Order `{order.id}` is **{order.status.label}**; it can't become "
-                f"**{status.label}**. Allowed: {', '.join(allowed) or 'nothing (it is final)'}."
-            )
+            if allowed:
+                refusal = _(
+                    "Order `{order_id}` is **{status}**; it can't become **{new_status}**. "
+                    "Allowed: {allowed}.",
+                    order_id=order.id,
+                    status=order.status.label,
+                    new_status=status.label,
+                    allowed=", ".join(allowed),
+                )
+            else:
+                refusal = _(
+                    "Order `{order_id}` is **{status}**; it can't become **{new_status}**. "
+                    "Allowed: nothing (it is final).",
+                    order_id=order.id,
+                    status=order.status.label,
+                    new_status=status.label,
+                )
+            raise StaffOrderError(refusal)
         return await self._change(
             order,
             repo.StatusChange(
@@ -142,13 +169,21 @@ class StaffReview:
         order = await find_order(self.db, order_id)
         if order.status is not OrderStatus.FAILED or order.source is not OrderSource.PLACED:
             raise StaffOrderError(
-                f"Order `{order.id}` is **{order.status.label}**: only a failed submission "
-                "can be retried."
+                _(
+                    "Order `{order_id}` is **{status}**: only a failed submission can be retried.",
+                    order_id=order.id,
+                    status=order.status.label,
+                )
             )
         if order.remote_id is not None:
             raise StaffOrderError(
-                f"Order `{order.id}` already reached {order.provider} as `{order.remote_id}`; "
-                "retrying would order it twice. Set its status instead."
+                _(
+                    "Order `{order_id}` already reached {provider} as `{remote_id}`; "
+                    "retrying would order it twice. Set its status instead.",
+                    order_id=order.id,
+                    provider=order.provider,
+                    remote_id=order.remote_id,
+                )
             )
         return await self._resend_submission(order, staff_id, "retry of a failed submission")
 
@@ -205,14 +240,21 @@ class StaffReview:
         remote_id = remote_id.strip()
         adapter = self.ordering.providers.get(order.provider)
         if not remote_id or len(remote_id) > 100:
-            raise InvalidInput("Give the provider's order id (up to 100 characters).")
+            raise InvalidInput(_("Give the provider's order id (up to 100 characters)."))
         if adapter is not None:
             problem = adapter.check_remote_id(remote_id)
             if problem:
                 raise InvalidInput(problem)
         taken = await repo.get_order_by_remote_id(self.db, order.provider, remote_id)
         if taken is not None and taken.id != order.id:
-            raise StaffOrderError(f"{order.provider} `{remote_id}` is already order `{taken.id}`.")
+            raise StaffOrderError(
+                _(
+                    "{provider} `{remote_id}` is already order `{order_id}`.",
+                    provider=order.provider,
+                    remote_id=remote_id,
+                    order_id=taken.id,
+                )
+            )
         can_poll = adapter is not None and adapter.capabilities.can_poll
         return await self._change(
             order,
@@ -253,8 +295,12 @@ class StaffReview:
         order = await find_order(self.db, order_id)
         if not order.status.is_terminal:
             raise StaffOrderError(
-                f"Order `{order.id}` is **{order.status.label}**: the buyer is DMed when it "
-                "finishes. Only a finished order's DM can be resent."
+                _(
+                    "Order `{order_id}` is **{status}**: the buyer is DMed when it "
+                    "finishes. Only a finished order's DM can be resent.",
+                    order_id=order.id,
+                    status=order.status.label,
+                )
             )
         return await staff_actions.owe_resend(
             self.db,
@@ -292,8 +338,12 @@ class StaffReview:
         order = await find_order(self.db, order_id)
         if order.status is not OrderStatus.AWAITING_APPROVAL:
             raise StaffOrderError(
-                f"Order `{order.id}` is **{order.status.label}**: it is not waiting for "
-                "approval (somebody may have decided already)."
+                _(
+                    "Order `{order_id}` is **{status}**: it is not waiting for "
+                    "approval (somebody may have decided already).",
+                    order_id=order.id,
+                    status=order.status.label,
+                )
             )
         return order
 
@@ -301,13 +351,20 @@ class StaffReview:
         order = await find_order(self.db, order_id)
         if order.status is not OrderStatus.NEEDS_REVIEW:
             raise StaffOrderError(
-                f"Order `{order.id}` is **{order.status.label}**, not needs review: "
-                "someone may have resolved it already."
+                _(
+                    "Order `{order_id}` is **{status}**, not needs review: "
+                    "someone may have resolved it already.",
+                    order_id=order.id,
+                    status=order.status.label,
+                )
             )
         if seen is not None and order.updated_at != seen:
             raise StaffOrderError(
-                f"Order `{order.id}` changed since these buttons were shown (it went back to "
-                "needs review). Run `/admin order view` and `/admin order retry` again."
+                _(
+                    "Order `{order_id}` changed since these buttons were shown (it went back "
+                    "to needs review). Run `/admin order view` and `/admin order retry` again.",
+                    order_id=order.id,
+                )
             )
         return order
 
@@ -319,8 +376,12 @@ class StaffReview:
             return await repo.transition_order(self.db, order.id, change, self.cipher)
         except repo.StaleStatus as stale:
             raise StaffOrderError(
-                f"Order `{order.id}` changed to **{stale.current.label}** meanwhile; "
-                "look at it again before acting."
+                _(
+                    "Order `{order_id}` changed to **{status}** meanwhile; "
+                    "look at it again before acting.",
+                    order_id=order.id,
+                    status=stale.current.label,
+                )
             ) from None
 
     async def _resend_submission(
@@ -341,9 +402,15 @@ class StaffReview:
             # Its payment came back (it failed and was refunded): sending it again takes
             # it again, or nothing is sent.
             raise StaffOrderError(
-                f"Order `{order.id}` must be paid again before it is sent: <@{order.user_id}> "
-                f"has {short.balance.format()}, {short.needed.format()} is due. Nothing was "
-                "sent. Credit them first (`/admin wallet credit`) if they have paid you."
+                _(
+                    "Order `{order_id}` must be paid again before it is sent: <@{user_id}> "
+                    "has {balance}, {needed} is due. Nothing was "
+                    "sent. Credit them first (`/admin wallet credit`) if they have paid you.",
+                    order_id=order.id,
+                    user_id=order.user_id,
+                    balance=short.balance.format(),
+                    needed=short.needed.format(),
+                )
             ) from None
         # The buyer isn't in this interaction: whatever the outcome, they hear it by DM.
         return await self.ordering.submitter.submit(claimed)
@@ -354,7 +421,13 @@ class StaffReview:
         until = await provider_health.hold_until(self.db, order.provider)
         if until > time.time():
             raise StaffOrderError(
-                f"{order.provider} asked us to wait until {ts(until + 1, 'T')} "
-                f"({ts(until + 1, 'R')}). Nothing was sent; order `{order.id}` stays "
-                f"**{order.status.label}**. Try again then."
+                _(
+                    "{provider} asked us to wait until {time} ({relative}). Nothing was "
+                    "sent; order `{order_id}` stays **{status}**. Try again then.",
+                    provider=order.provider,
+                    time=ts(until + 1, "T"),
+                    relative=ts(until + 1, "R"),
+                    order_id=order.id,
+                    status=order.status.label,
+                )
             )

@@ -20,7 +20,8 @@ from storage.database import Database
 
 # The outcomes the chart shows, bottom to top, in the words a buyer would use: the states
 # an order passes through on its way (submitting, submitted, processing) are one
-# "in progress". Only the outcomes that occurred get a legend entry.
+# "in progress". Only the outcomes that occurred get a legend entry. In English: the chart
+# is drawn in English (its font has no Devanagari or Bengali; see stats_chart).
 @dataclass(frozen=True, slots=True)
 class Outcome:
     name: str

@@ -1,5 +1,10 @@
 """The /admin stats chart: `chart_plan` decides what is drawn (pure, tested on its data),
-`render_chart` draws it with Pillow, imported only here and only when a chart is drawn."""
+`render_chart` draws it with Pillow, imported only here and only when a chart is drawn.
+
+The chart is drawn in English, with ASCII digits, whatever the staff language: its font
+(DejaVu Sans) has no Devanagari or Bengali glyphs, Bengali digits included, so Hindi or
+Bengali text would come out as empty boxes. The embed it is attached to (bot.staff_presenters
+.stats_embed) is translated: Discord draws that text with the reader's own fonts."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import Any
 
 from bot.services.stats import IN_PROGRESS, OUTCOME_OF, OUTCOMES, Outcome, StatsFigures
 from core.domain import Money
+from core.i18n import SOURCE_LANGUAGE, speaking
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +153,9 @@ def render_chart(figures: StatsFigures) -> bytes:
     a legend of the outcomes that occurred), then one revenue panel per currency."""
     from PIL import Image, ImageDraw  # lazy: see the module docstring
 
-    plan = chart_plan(figures)
+    # English amounts and digits: see the module docstring.
+    with speaking(SOURCE_LANGUAGE):
+        plan = chart_plan(figures)
     font, small, bold = _font(13), _font(11), _font(15)
 
     def glyph(ch: str, f: Any) -> bytes:

@@ -41,6 +41,7 @@ from bot.services.provider_keys import ProviderKeys
 from core import alerts
 from core.crash_points import crash_point
 from core.crypto import DeliveryCipher
+from core.i18n import N_, _, _n, in_staff_language
 from core.kinds import EventKind
 from core.timings import Timings
 from storage import orders as repo
@@ -50,6 +51,9 @@ from storage.database import Database
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMINGS = Timings()
+
+# A refusal while an old order's request was built (the buyer's reason; see classify).
+WOULD_REFUSE = N_("the provider would refuse the order")
 
 
 def create_request(
@@ -167,7 +171,9 @@ class Submitter:
         "something went wrong, try again" (trying again could order it twice)."""
         if not reserved and not self.reserve(order.id):
             return ConfirmOutcome(
-                ConfirmResult.ALREADY, order, f"Order `{order.id}` is being sent right now."
+                ConfirmResult.ALREADY,
+                order,
+                _("Order `{order_id}` is being sent right now.", order_id=order.id),
             )
         try:
             # A re-send, or a staff retry, happens when the buyer isn't watching: a failure
@@ -181,9 +187,12 @@ class Submitter:
             return ConfirmOutcome(
                 ConfirmResult.NEEDS_REVIEW,
                 None,
-                f"Order `{order.id}` was sent, but we couldn't record the provider's answer "
-                "yet. Please don't order it again: we'll sort it out and DM you. `/order` "
-                "shows where it is.",
+                _(
+                    "Order `{order_id}` was sent, but we couldn't record the provider's answer "
+                    "yet. Please don't order it again: we'll sort it out and DM you. `/order` "
+                    "shows where it is.",
+                    order_id=order.id,
+                ),
             )
         finally:
             self.release(order.id)
@@ -195,14 +204,14 @@ class Submitter:
         adapter = self.providers.get(order.provider)
         if adapter is None:
             return await outcomes.needs_review(
-                order, f"provider {order.provider} is not configured", WAITING_FOR_STAFF
+                order, _not_configured(order.provider), _(WAITING_FOR_STAFF)
             )
         try:
             prepared = await self._frozen_request(order, adapter)
         except ProviderRejected as exc:
             # Only an order confirmed before requests were frozen gets here; its request
             # was refused as it was being built, so nothing was sent this time.
-            reason = exc.user_message or "the provider would refuse the order"
+            reason = exc.user_message or WOULD_REFUSE
             return await outcomes.failed(order, reason, exc.message)
         except Exception as exc:
             # The frozen request doesn't decrypt (a key was removed) or doesn't parse. It may
@@ -211,10 +220,7 @@ class Submitter:
                 "order %s: its frozen request can't be read (%s)", order.id, type(exc).__name__
             )
             return await outcomes.needs_review(
-                order,
-                f"the request frozen at confirm can't be read ({type(exc).__name__}); it may "
-                "have been sent before",
-                WAITING_FOR_STAFF,
+                order, _frozen_unreadable(type(exc).__name__), _(WAITING_FOR_STAFF)
             )
         # Sends of this submission so far (a staff retry starts a new one). Counted from
         # events written before each send, so the count holds even when recording an
@@ -222,7 +228,7 @@ class Submitter:
         attempt = await repo.count_sends_since_status(self.db, order.id)
         if attempt > len(self.resubmit_delays):
             return await outcomes.needs_review(
-                order, f"sent {attempt} times without a recorded outcome", WAITING_FOR_STAFF
+                order, _sent_without_outcome(attempt), _(WAITING_FOR_STAFF)
             )
         await repo.add_event(
             self.db,
@@ -254,10 +260,12 @@ class Submitter:
             log.exception("order %s: recording %s's answer failed", order.id, order.provider)
             return await outcomes.needs_review(
                 order,
-                f"{order.provider} accepted it as `{answer.remote_id}` ({answer.raw_status}), but "
-                f"recording that failed ({type(exc).__name__})",
-                f"Order `{order.id}` reached the provider; staff are checking its details. "
-                "You won't be charged twice.",
+                _recording_failed(order.provider, answer, type(exc).__name__),
+                _(
+                    "Order `{order_id}` reached the provider; staff are checking its details. "
+                    "You won't be charged twice.",
+                    order_id=order.id,
+                ),
             )
 
     async def _send(
@@ -288,3 +296,41 @@ class Submitter:
         return await outcomes.needs_review(
             order, verdict.detail, review_message(verdict.note, order.id)
         )
+
+
+# The details: staff's words (their alerts and the timeline), so in the staff language
+# whoever's Confirm this is.
+
+
+@in_staff_language
+def _not_configured(provider: str) -> str:
+    return _("provider {provider} is not configured", provider=provider)
+
+
+@in_staff_language
+def _frozen_unreadable(error_name: str) -> str:
+    return _(
+        "the request frozen at confirm can't be read ({error}); it may have been sent before",
+        error=error_name,
+    )
+
+
+@in_staff_language
+def _sent_without_outcome(attempt: int) -> str:
+    return _n(
+        "sent {count} time without a recorded outcome",
+        "sent {count} times without a recorded outcome",
+        attempt,
+    )
+
+
+@in_staff_language
+def _recording_failed(provider: str, answer: ProviderOrder, error_name: str) -> str:
+    return _(
+        "{provider} accepted it as `{remote_id}` ({raw_status}), but recording that failed "
+        "({error})",
+        provider=provider,
+        remote_id=answer.remote_id,
+        raw_status=answer.raw_status,
+        error=error_name,
+    )

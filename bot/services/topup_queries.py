@@ -4,6 +4,7 @@ is configured now: the rows stay the shop's record of money that came in."""
 from __future__ import annotations
 
 from bot.errors import UserFacingError, clip
+from core.i18n import _
 from storage import topups
 from storage.database import Database
 from storage.notifications import Notification, topup_notifications
@@ -27,7 +28,7 @@ class TopupQueries:
     async def get(self, topup_id: str) -> Topup:
         found = await topups.get(self.db, topup_id.strip().upper())
         if found is None:
-            raise UserFacingError(f"There is no top-up `{clip(topup_id)}`.")
+            raise UserFacingError(_("There is no top-up `{topup_id}`.", topup_id=clip(topup_id)))
         return found
 
     async def dms(self, topup_id: str) -> list[Notification]:

@@ -24,8 +24,10 @@ from bot.payments.base import (
 )
 from bot.providers.errors import ProviderError, ProviderRejected, SubmissionAmbiguous
 from bot.services.topup_events import TopupEvents
+from core import i18n
 from core.crypto import DeliveryCipher
 from core.domain import Money
+from core.i18n import N_, _, _n, in_staff_language, number
 from core.timings import Timings
 from storage import shop_state, topups
 from storage.database import Database
@@ -58,6 +60,13 @@ MAX_OPEN_LINKS = 3
 # An open link for the same amount (and draft) is offered again rather than a new one,
 # while it has at least this long left to pay.
 REUSE_IF_LEFT = 10 * 60.0
+
+
+# Why reconciliation gave up on a top-up (staff's alert): `{hours}` after the link's
+# expiry, in the staff language (`_gave_up`).
+STILL_OPEN = N_("its link is still open {hours} h after the link's expiry")
+STILL_SETTLING = N_("its payment is still settling {hours} h after the link's expiry")
+KEEPS_FAILING = N_("checking it keeps failing ({error}) {hours} h after the link's expiry")
 
 
 class TopupRefused(UserFacingError):
@@ -104,7 +113,12 @@ class TopupService(TopupEvents):
         name = self.currencies.get(currency.upper()) or self.currencies.get("*")
         client = self.clients.get(name or "")
         if client is None:
-            raise TopupRefused(f"Paying online in {currency.upper()} isn't set up in this shop.")
+            raise TopupRefused(
+                _(
+                    "Paying online in {currency} isn't set up in this shop.",
+                    currency=currency.upper(),
+                )
+            )
         return client
 
     def payable(self, amount: Money) -> Money:
@@ -124,10 +138,20 @@ class TopupService(TopupEvents):
         press for the same amount gets the same link back; at most MAX_OPEN_LINKS."""
         if await shop_state.get_value(self.db, PAUSED_KEY) == "1":
             reason = await shop_state.get_value(self.db, PAUSED_REASON_KEY)
+            if reason:
+                raise TopupRefused(
+                    _(
+                        "The shop is paused right now, so no new payment links are made; "
+                        "nothing was charged. A link you already paid still credits your "
+                        "wallet. Staff say: {reason}",
+                        reason=reason,
+                    )
+                )
             raise TopupRefused(
-                "The shop is paused right now, so no new payment links are made; nothing was "
-                "charged. A link you already paid still credits your wallet."
-                + (f" Staff say: {reason}" if reason else "")
+                _(
+                    "The shop is paused right now, so no new payment links are made; nothing "
+                    "was charged. A link you already paid still credits your wallet."
+                )
             )
         client = self.provider_for(amount.currency)
         client.check_amount(amount)
@@ -142,8 +166,13 @@ class TopupService(TopupEvents):
                 return topup
         if len(payable) >= MAX_OPEN_LINKS:
             raise TopupRefused(
-                f"You have {len(payable)} payment links open already: pay one of them, or "
-                "wait for one to expire (they last about 30 minutes). Nothing was charged."
+                _n(
+                    "You have {count} payment link open already: pay it, or wait for it to "
+                    "expire (they last about 30 minutes). Nothing was charged.",
+                    "You have {count} payment links open already: pay one of them, or "
+                    "wait for one to expire (they last about 30 minutes). Nothing was charged.",
+                    len(payable),
+                )
             )
         return await self.start(
             user_id=user_id, guild_id=guild_id, amount=amount, draft_id=draft_id
@@ -156,7 +185,7 @@ class TopupService(TopupEvents):
         exists before the provider is asked, so a link made just before a crash or a lost
         answer is found again by its reference (our id)."""
         if amount.minor <= 0:
-            raise TopupRefused("A top-up must be more than zero.")
+            raise TopupRefused(_("A top-up must be more than zero."))
         client = self.provider_for(amount.currency)
         client.check_amount(amount)  # refused before anything is written or asked
         now = self.clock()
@@ -168,6 +197,7 @@ class TopupService(TopupEvents):
             provider=client.name,
             amount=amount,
             draft_id=draft_id,
+            language=i18n.current(),
             now=now,
         )
         try:
@@ -185,7 +215,7 @@ class TopupService(TopupEvents):
             await topups.end(self.db, topup.id, TopupState.FAILED, expect=TopupState.CREATING)
             log.warning("top-up %s: %s could not make a link: %s", topup.id, client.name, exc)
             raise TopupRefused(
-                "The payment provider didn't answer; nothing was charged. Try again in a minute."
+                _("The payment provider didn't answer; nothing was charged. Try again in a minute.")
             ) from None
         try:
             await topups.opened(
@@ -214,12 +244,19 @@ class TopupService(TopupEvents):
         if found is None:
             await topups.end(self.db, topup.id, TopupState.FAILED, expect=TopupState.CREATING)
             log.warning("top-up %s: no link at %s after %s", topup.id, client.name, cause)
-            message = (
-                cause.user_message
-                if isinstance(cause, ProviderRejected) and cause.user_message
-                else "the payment provider didn't answer"
+            if isinstance(cause, ProviderRejected) and cause.user_message:
+                raise TopupRefused(
+                    _(
+                        "No payment link was made ({problem}); nothing was charged.",
+                        problem=cause.user_message,
+                    )
+                )
+            raise TopupRefused(
+                _(
+                    "No payment link was made (the payment provider didn't answer); nothing "
+                    "was charged."
+                )
             )
-            raise TopupRefused(f"No payment link was made ({message}); nothing was charged.")
         return found
 
     # -- what a provider says ----------------------------------------------------------
@@ -251,13 +288,13 @@ class TopupService(TopupEvents):
                 # Its late check: still nothing paid, so nothing more to ask.
                 await topups.checked(self.db, topup.id, next_check_at=None)
         elif link.state is LinkState.OPEN and topup.state is TopupState.OPEN:
-            await self._check_again(topup, "its link is still open")
+            await self._check_again(topup, STILL_OPEN)
         elif link.state is LinkState.SETTLING and topup.state is TopupState.OPEN:
             # Paid by a bank debit that takes days to settle (SEPA up to 14): asked
             # hourly until it does, or fails.
             await self._check_again(
                 topup,
-                "its payment is still settling",
+                STILL_SETTLING,
                 give_up_after=SETTLING_GIVE_UP,
                 every=SETTLING_CHECK_EVERY,
             )
@@ -271,10 +308,7 @@ class TopupService(TopupEvents):
             # refunded before we looked, or is in a state we can't settle. Asking again
             # changes nothing, so staff decide.
             await topups.stop_checks(
-                self.db,
-                topup,
-                why=f"the provider says {link.state.value} but shows no captured payment",
-                now=self.clock(),
+                self.db, topup, why=_no_captured_payment(link.state.value), now=self.clock()
             )
         return Applied(tuple(credits), ended)
 
@@ -288,10 +322,12 @@ class TopupService(TopupEvents):
         *,
         give_up_after: float = GIVE_UP_AFTER,
         every: float | None = None,
+        error: str = "",
     ) -> None:
         """Schedule the next check, or give up once the link is long past its expiry
         (`give_up_after`): a provider that keeps failing, or a link that never ends, must
-        not be asked about forever."""
+        not be asked about forever. `why`: STILL_OPEN, STILL_SETTLING or KEEPS_FAILING
+        (with `error`), staff's reason when it gives up."""
         now = self.clock()
         ends = topup.expires_at or (topup.created_at + LINK_TTL_SECONDS)
         if topup.state is TopupState.EXPIRED and now > ends + GIVE_UP_AFTER:
@@ -301,10 +337,7 @@ class TopupService(TopupEvents):
             return
         if now > ends + give_up_after:
             await topups.stop_checks(
-                self.db,
-                topup,
-                why=f"{why} {(now - ends) / 3600:.0f} h after the link's expiry",
-                now=now,
+                self.db, topup, why=_gave_up(why, round((now - ends) / 3600), error), now=now
             )
             return
         every = max(every or 0.0, self.timings.topup_check_every)
@@ -316,7 +349,9 @@ class TopupService(TopupEvents):
         up by its reference: opened if the link exists, failed if it doesn't."""
         client = self.clients.get(topup.provider)
         if client is None:
-            return Applied(problem=f"{topup.provider} is not configured in this process")
+            return Applied(
+                problem=_("{provider} is not configured in this process", provider=topup.provider)
+            )
         try:
             if topup.remote_id is None:
                 return await self._settle_creating(client, topup)
@@ -324,7 +359,7 @@ class TopupService(TopupEvents):
         except ProviderError as exc:
             log.warning("top-up %s: checking at %s failed: %s", topup.id, topup.provider, exc)
             if topup.state in (TopupState.OPEN, TopupState.EXPIRED):
-                await self._check_again(topup, f"checking it keeps failing ({exc.message[:80]})")
+                await self._check_again(topup, KEEPS_FAILING, error=exc.message[:80])
             return Applied(problem=exc.message[:200])
         return await self.apply_link(topup, link)
 
@@ -332,7 +367,7 @@ class TopupService(TopupEvents):
         if topup.state is not TopupState.CREATING:
             return Applied()
         if self.clock() - topup.created_at < CREATING_GRACE:
-            return Applied(problem="its link is being made right now; check again in a minute")
+            return Applied(problem=_("its link is being made right now; check again in a minute"))
         found = await client.find_link(topup.id)
         if found is None:
             if await topups.end(
@@ -369,3 +404,17 @@ class TopupService(TopupEvents):
             except Exception:
                 log.exception("reconciling top-up %s failed", topup.id)
         return len(due)
+
+
+# Staff's words (the alert when reconciliation gives up), in the staff language whoever's
+# check found it.
+
+
+@in_staff_language
+def _gave_up(why: str, hours: int, error: str) -> str:
+    return _(why, hours=number(hours), error=error)
+
+
+@in_staff_language
+def _no_captured_payment(state: str) -> str:
+    return _("the provider says {state} but shows no captured payment", state=state)

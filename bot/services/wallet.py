@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from bot.errors import InvalidInput, UserFacingError, clip
 from core import alerts
 from core.domain import Money, OrderStatus, PaymentMode
+from core.i18n import _
 from storage import orders as repo
 from storage import staff_actions, wallet
 from storage.database import Database
@@ -76,7 +77,7 @@ class WalletService:
         `adjustment`: it corrects a balance, e.g. a wrong credit)."""
         note = " ".join(note.split())
         if not note:
-            raise InvalidInput("Say why in the note: the member and the ledger show it.")
+            raise InvalidInput(_("Say why in the note: the member and the ledger show it."))
         kind = wallet.EntryKind.CREDIT if amount.minor > 0 else wallet.EntryKind.ADJUSTMENT
         try:
             done = await staff_actions.adjust_wallet(
@@ -96,8 +97,12 @@ class WalletService:
             )
         except wallet.InsufficientBalance as short:
             raise WalletError(
-                f"<@{member_id}> has {short.balance.format()}; a debit can't take a "
-                f"balance below zero. Nothing was changed."
+                _(
+                    "<@{member_id}> has {balance}; a debit can't take a balance below zero. "
+                    "Nothing was changed.",
+                    member_id=member_id,
+                    balance=short.balance.format(),
+                )
             ) from None
         return WalletChange(amount=amount, balance=done.balance, repeated=done.repeated)
 
@@ -113,27 +118,29 @@ class WalletService:
         (never more). The buyer's DM is owed through the outbox in the same transaction."""
         order = await repo.get_order(self.db, order_id.strip().upper())
         if order is None or order.status is OrderStatus.DRAFT:
-            raise WalletError(f"There is no order `{clip(order_id)}`.")
+            raise WalletError(_("There is no order `{order_id}`.", order_id=clip(order_id)))
         if order.payment is not PaymentMode.WALLET:
-            how = {
-                PaymentMode.APPROVAL: "was paid outside the bot (approval)",
-                PaymentMode.FREE: "was free",
-            }.get(order.payment or PaymentMode.FREE, "was not paid from a wallet")
-            raise WalletError(
-                f"Order `{order.id}` {how}, so there is no store credit to refund. Use "
-                "`/admin wallet credit` if you want to give the member credit."
-            )
+            raise WalletError(_not_from_wallet(order.id, order.payment or PaymentMode.FREE))
         if order.status not in REFUNDABLE:
             # A live order keeps its payment (it may still reach the provider: refunding it
             # would send it unpaid); an ended one got it back automatically.
             raise WalletError(
-                f"Order `{order.id}` is **{order.status.label}**. Only a completed or partly "
-                "completed order is refunded by hand; to stop a live order, set it failed or "
-                "cancelled (`/admin order set-status`): that refunds it automatically."
+                _(
+                    "Order `{order_id}` is **{status}**. Only a completed or partly completed "
+                    "order is refunded by hand; to stop a live order, set it failed or "
+                    "cancelled (`/admin order set-status`): that refunds it automatically.",
+                    order_id=order.id,
+                    status=order.status.label,
+                )
             )
         if amount is not None and amount.currency != order.total.currency:
             raise InvalidInput(
-                f"Order `{order.id}` was paid in {order.total.currency}, not {amount.currency}."
+                _(
+                    "Order `{order_id}` was paid in {paid_in}, not {currency}.",
+                    order_id=order.id,
+                    paid_in=order.total.currency,
+                    currency=amount.currency,
+                )
             )
         try:
             done = await staff_actions.refund_order(
@@ -149,12 +156,19 @@ class WalletService:
         except staff_actions.RefundRefused as refused:
             if refused.left <= 0:
                 raise WalletError(
-                    f"Everything paid for order `{order.id}` has already been refunded."
+                    _(
+                        "Everything paid for order `{order_id}` has already been refunded.",
+                        order_id=order.id,
+                    )
                 ) from None
             raise WalletError(
-                f"Order `{order.id}` has {Money(refused.left, refused.asked.currency).format()} "
-                f"left to refund; {refused.asked.format()} is more than that. Nothing was "
-                "refunded."
+                _(
+                    "Order `{order_id}` has {left} left to refund; {asked} is more than that. "
+                    "Nothing was refunded.",
+                    order_id=order.id,
+                    left=Money(refused.left, refused.asked.currency).format(),
+                    asked=refused.asked.format(),
+                )
             ) from None
         if done.from_earlier:
             # The same interaction again: answered with what the first delivery did.
@@ -163,3 +177,25 @@ class WalletService:
         return WalletChange(
             amount=done.amount, balance=done.balance, repeated=done.repeated, order=current
         )
+
+
+def _not_from_wallet(order_id: str, payment: PaymentMode) -> str:
+    """Why an order that wasn't paid from a wallet has no store credit to refund."""
+    if payment is PaymentMode.APPROVAL:
+        return _(
+            "Order `{order_id}` was paid outside the bot (approval), so there is no store "
+            "credit to refund. Use `/admin wallet credit` if you want to give the member "
+            "credit.",
+            order_id=order_id,
+        )
+    if payment is PaymentMode.FREE:
+        return _(
+            "Order `{order_id}` was free, so there is no store credit to refund. Use "
+            "`/admin wallet credit` if you want to give the member credit.",
+            order_id=order_id,
+        )
+    return _(
+        "Order `{order_id}` was not paid from a wallet, so there is no store credit to "
+        "refund. Use `/admin wallet credit` if you want to give the member credit.",
+        order_id=order_id,
+    )

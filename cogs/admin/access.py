@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
+from bot.tree import use_staff_language
+from core.i18n import _
+
 if TYPE_CHECKING:
     from bot.app import OrderBot
 
@@ -34,12 +37,15 @@ def staff_refusal(interaction: discord.Interaction[OrderBot]) -> str | None:
     """Why this member may not use /admin here, or None when they may."""
     settings = interaction.client.settings
     if interaction.guild_id != settings.guild_id:
-        return "The staff console works only in the shop's server."
+        return _("The staff console works only in the shop's server.")
     roles = getattr(interaction.user, "roles", None) or []
     if settings.staff_role_id not in {role.id for role in roles}:
-        return "Only staff can use `/admin`."
+        return _("Only staff can use `/admin`.")
     if interaction.channel_id != settings.staff_channel_id:
-        return f"Use `/admin` in the staff channel, <#{settings.staff_channel_id}>."
+        return _(
+            "Use `/admin` in the staff channel, <#{channel_id}>.",
+            channel_id=settings.staff_channel_id,
+        )
     return None
 
 
@@ -88,7 +94,9 @@ SUBGROUPS: Additions = (
 
 
 async def check_component(interaction: discord.Interaction[OrderBot]) -> bool:
-    """For buttons and modals of the staff console: the same rule, answered ephemerally."""
+    """For buttons and modals of the staff console: the same rule, answered ephemerally.
+    Like /admin itself (bot.tree), the staff console answers in the staff language."""
+    use_staff_language()
     reason = staff_refusal(interaction)
     if reason is None:
         return True

@@ -19,6 +19,7 @@ from bot.tree import report_error
 from cogs.admin.access import check_component
 from cogs.admin.ui import StaffModal
 from cogs.order_button import OrderButton, order_view
+from core.i18n import N_, _, in_staff_language
 from core.kinds import AlertKind
 
 if TYPE_CHECKING:
@@ -41,8 +42,10 @@ class PostedAlert(Protocol):
     def order_id(self) -> str | None: ...
 
 
+@in_staff_language
 def view_for_alert(alert: PostedAlert) -> discord.ui.View | None:
-    """StaffLog's hook: an approval alert is posted with its buttons."""
+    """StaffLog's hook: an approval alert is posted with its buttons (labelled in the
+    staff language: the staff channel reads them)."""
     if alert.kind == AlertKind.APPROVAL and alert.order_id:
         return approval_view(alert.order_id)
     return None
@@ -60,7 +63,11 @@ async def _mark_decided(message: discord.Message | None, line: str) -> None:
 
 
 class ApproveButton(
-    OrderButton, prefix="approval:approve", label="Approve", style=discord.ButtonStyle.success
+    OrderButton,
+    prefix="approval:approve",
+    # Translators: button label on a staff-channel message, at most 80 characters
+    label=N_("Approve"),
+    style=discord.ButtonStyle.success,
 ):
     async def allowed(self, interaction: discord.Interaction[OrderBot]) -> bool:
         return await check_component(interaction)
@@ -71,22 +78,41 @@ class ApproveButton(
             outcome = await interaction.client.staff_review.approve(
                 self.order_id, interaction.user.id
             )
-            status = outcome.order.status.label if outcome.order else "unknown"
+            # Translators: an order's status when it can't be read
+            status = outcome.order.status.label if outcome.order else _("unknown")
             await _mark_decided(
-                interaction.message, f"✅ Approved by {interaction.user.mention}: **{status}**."
+                interaction.message,
+                _(
+                    "✅ Approved by {staff}: **{status}**.",
+                    staff=interaction.user.mention,
+                    status=status,
+                ),
             )
             sent = outcome.result is not ConfirmResult.FAILED
-            await interaction.followup.send(
-                f"Approved. {outcome.user_message}\nNow: **{status}**."
-                + ("" if sent else " The buyer is being told."),
-                ephemeral=True,
-            )
+            if sent:
+                text = _(
+                    "Approved. {outcome}\nNow: **{status}**.",
+                    outcome=outcome.user_message,
+                    status=status,
+                )
+            else:
+                text = _(
+                    "Approved. {outcome}\nNow: **{status}**. The buyer is being told.",
+                    outcome=outcome.user_message,
+                    status=status,
+                )
+            await interaction.followup.send(text, ephemeral=True)
         except Exception as exc:
             await report_error(interaction, exc)
 
 
 class RejectButton(
-    OrderButton, prefix="approval:reject", label="Reject…", style=discord.ButtonStyle.danger
+    OrderButton,
+    prefix="approval:reject",
+    # Translators: button label on a staff-channel message (it opens a form), at most 80
+    # characters
+    label=N_("Reject…"),
+    style=discord.ButtonStyle.danger,
 ):
     async def allowed(self, interaction: discord.Interaction[OrderBot]) -> bool:
         return await check_component(interaction)
@@ -98,17 +124,24 @@ class RejectButton(
 
 
 class RejectModal(StaffModal):
-    note: discord.ui.TextInput[Any] = discord.ui.TextInput(
-        label="What the buyer is told",
-        style=discord.TextStyle.paragraph,
-        max_length=280,
-        required=False,
-        placeholder="We couldn't find your payment.",
-        custom_id="reject:note",
-    )
+    note: discord.ui.TextInput[Any]
 
     def __init__(self, order_id: str, key: int, message: discord.Message | None) -> None:
-        super().__init__(title=f"Reject {order_id}", custom_id=f"approval-reject:{key}")
+        super().__init__(
+            # Translators: a form's title, at most 45 characters with the order id
+            title=_("Reject {order_id}", order_id=order_id),
+            custom_id=f"approval-reject:{key}",
+        )
+        self.note = discord.ui.TextInput(
+            # Translators: a form field's label, at most 45 characters
+            label=_("What the buyer is told"),
+            style=discord.TextStyle.paragraph,
+            max_length=280,
+            required=False,
+            placeholder=_("We couldn't find your payment."),
+            custom_id="reject:note",
+        )
+        self.add_item(self.note)
         self.order_id = order_id
         self.message = message
 
@@ -117,10 +150,16 @@ class RejectModal(StaffModal):
         order = await interaction.client.staff_review.reject(
             self.order_id, interaction.user.id, self.note.value
         )
-        await _mark_decided(self.message, f"🚫 Rejected by {interaction.user.mention}.")
+        await _mark_decided(
+            self.message, _("🚫 Rejected by {staff}.", staff=interaction.user.mention)
+        )
         await interaction.followup.send(
-            f"Order `{order.id}` is **{order.status.label}**: nothing was sent, and the buyer "
-            "is being told.",
+            _(
+                "Order `{order_id}` is **{status}**: nothing was sent, and the buyer "
+                "is being told.",
+                order_id=order.id,
+                status=order.status.label,
+            ),
             ephemeral=True,
         )
 

@@ -17,6 +17,7 @@ from bot.services.staff_review import SETTABLE
 from cogs.admin.access import Additions, order_group
 from cogs.admin.ui import StaffModal, StaffView, order_autocomplete
 from core.domain import Delivery, OrderStatus
+from core.i18n import _, _n
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -30,20 +31,28 @@ LINKABLE = [
 
 
 def _outcome_text(outcome: ConfirmOutcome) -> str:
-    status = outcome.order.status.label if outcome.order else "unknown"
-    return f"{outcome.user_message}\nNow: **{status}**."
+    # Translators: an order's status when it can't be read
+    status = outcome.order.status.label if outcome.order else _("unknown")
+    return _("{outcome}\nNow: **{status}**.", outcome=outcome.user_message, status=status)
 
 
 class MarkPlacedModal(StaffModal):
-    remote_id: discord.ui.TextInput[Any] = discord.ui.TextInput(
-        label="The provider's order id",
-        max_length=100,
-        placeholder="As the provider shows it",
-        custom_id="placed:remote_id",
-    )
+    remote_id: discord.ui.TextInput[Any]
 
     def __init__(self, order_id: str, seen: float, key: int) -> None:
-        super().__init__(title=f"Mark {order_id} placed", custom_id=f"admin-placed:{key}")
+        super().__init__(
+            # Translators: a form's title, at most 45 characters with the order id
+            title=_("Mark {order_id} placed", order_id=order_id),
+            custom_id=f"admin-placed:{key}",
+        )
+        self.remote_id = discord.ui.TextInput(
+            # Translators: a form field's label, at most 45 characters
+            label=_("The provider's order id"),
+            max_length=100,
+            placeholder=_("As the provider shows it"),
+            custom_id="placed:remote_id",
+        )
+        self.add_item(self.remote_id)
         self.order_id = order_id
         self.seen = seen
 
@@ -53,24 +62,37 @@ class MarkPlacedModal(StaffModal):
             self.order_id, interaction.user.id, self.remote_id.value, self.seen
         )
         await interaction.followup.send(
-            f"Order `{order.id}` is placed at {order.provider} as `{order.remote_id}`: "
-            f"**{order.status.label}**. The bot polls it from now on.",
+            _(
+                "Order `{order_id}` is placed at {provider} as `{remote_id}`: "
+                "**{status}**. The bot polls it from now on.",
+                order_id=order.id,
+                provider=order.provider,
+                remote_id=order.remote_id,
+                status=order.status.label,
+            ),
             ephemeral=True,
         )
 
 
 class MarkFailedModal(StaffModal):
-    note: discord.ui.TextInput[Any] = discord.ui.TextInput(
-        label="What the buyer is told",
-        style=discord.TextStyle.paragraph,
-        max_length=300,
-        required=False,
-        placeholder="The provider did not place this order.",
-        custom_id="failed:note",
-    )
+    note: discord.ui.TextInput[Any]
 
     def __init__(self, order_id: str, seen: float, key: int) -> None:
-        super().__init__(title=f"Mark {order_id} failed", custom_id=f"admin-failed:{key}")
+        super().__init__(
+            # Translators: a form's title, at most 45 characters with the order id
+            title=_("Mark {order_id} failed", order_id=order_id),
+            custom_id=f"admin-failed:{key}",
+        )
+        self.note = discord.ui.TextInput(
+            # Translators: a form field's label, at most 45 characters
+            label=_("What the buyer is told"),
+            style=discord.TextStyle.paragraph,
+            max_length=300,
+            required=False,
+            placeholder=_("The provider did not place this order."),
+            custom_id="failed:note",
+        )
+        self.add_item(self.note)
         self.order_id = order_id
         self.seen = seen
 
@@ -80,7 +102,11 @@ class MarkFailedModal(StaffModal):
             self.order_id, interaction.user.id, self.note.value, self.seen
         )
         await interaction.followup.send(
-            f"Order `{order.id}` is **{order.status.label}**; the buyer is being told.",
+            _(
+                "Order `{order_id}` is **{status}**; the buyer is being told.",
+                order_id=order.id,
+                status=order.status.label,
+            ),
             ephemeral=True,
         )
 
@@ -96,12 +122,16 @@ class ReviewView(StaffView):
         self.resubmit.custom_id = f"admin-review:{key}:resubmit"
         self.placed.custom_id = f"admin-review:{key}:placed"
         self.failed.custom_id = f"admin-review:{key}:failed"
+        # Translators: button label, at most 80 characters
+        self.resubmit.label = _("Resubmit (the provider has no such order)")
+        # Translators: button label (it opens a form), at most 80 characters
+        self.placed.label = _("Mark placed…")
+        # Translators: button label (it opens a form), at most 80 characters
+        self.failed.label = _("Mark failed…")
 
-    @discord.ui.button(
-        label="Resubmit (the provider has no such order)", style=discord.ButtonStyle.danger
-    )
+    @discord.ui.button(style=discord.ButtonStyle.danger)
     async def resubmit(
-        self, interaction: discord.Interaction[OrderBot], _: discord.ui.Button[Any]
+        self, interaction: discord.Interaction[OrderBot], _button: discord.ui.Button[Any]
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         # The view stays alive: a second press (a double click, another staff member) is
@@ -111,17 +141,17 @@ class ReviewView(StaffView):
         )
         await interaction.followup.send(_outcome_text(outcome), ephemeral=True)
 
-    @discord.ui.button(label="Mark placed…", style=discord.ButtonStyle.success)
+    @discord.ui.button(style=discord.ButtonStyle.success)
     async def placed(
-        self, interaction: discord.Interaction[OrderBot], _: discord.ui.Button[Any]
+        self, interaction: discord.Interaction[OrderBot], _button: discord.ui.Button[Any]
     ) -> None:
         await interaction.response.send_modal(
             MarkPlacedModal(self.order_id, self.seen, interaction.id)
         )
 
-    @discord.ui.button(label="Mark failed…", style=discord.ButtonStyle.secondary)
+    @discord.ui.button(style=discord.ButtonStyle.secondary)
     async def failed(
-        self, interaction: discord.Interaction[OrderBot], _: discord.ui.Button[Any]
+        self, interaction: discord.Interaction[OrderBot], _button: discord.ui.Button[Any]
     ) -> None:
         await interaction.response.send_modal(
             MarkFailedModal(self.order_id, self.seen, interaction.id)
@@ -139,11 +169,16 @@ async def retry_order(interaction: discord.Interaction[OrderBot], order_id: str)
     order = await service.get(order_id)
     if order.status is OrderStatus.NEEDS_REVIEW:
         await interaction.followup.send(
-            f"Order `{order.id}` needs review: the outcome at **{order.provider}** is unknown"
-            f" ({(await service.review_reason(order))[:300]}). Check the provider first, then:\n"
-            "• **Resubmit** if the provider has no such order: exactly one more request.\n"
-            "• **Mark placed** if it has it: give its id and the bot polls it.\n"
-            "• **Mark failed** to end the order and tell the buyer.",
+            _(
+                "Order `{order_id}` needs review: the outcome at **{provider}** is unknown"
+                " ({reason}). Check the provider first, then:\n"
+                "• **Resubmit** if the provider has no such order: exactly one more request.\n"
+                "• **Mark placed** if it has it: give its id and the bot polls it.\n"
+                "• **Mark failed** to end the order and tell the buyer.",
+                order_id=order.id,
+                provider=order.provider,
+                reason=(await service.review_reason(order))[:300],
+            ),
             view=ReviewView(order.id, order.updated_at, interaction.id),
             ephemeral=True,
         )
@@ -173,25 +208,39 @@ async def set_status(
     order = await interaction.client.staff_review.set_status(
         order_id, interaction.user.id, OrderStatus(status), note
     )
-    told = " The buyer is being told." if order.status.is_terminal else ""
-    await interaction.followup.send(
-        f"Order `{order.id}` is now **{order.status.label}**.{told}", ephemeral=True
-    )
+    if order.status.is_terminal:
+        text = _(
+            "Order `{order_id}` is now **{status}**. The buyer is being told.",
+            order_id=order.id,
+            status=order.status.label,
+        )
+    else:
+        text = _(
+            "Order `{order_id}` is now **{status}**.", order_id=order.id, status=order.status.label
+        )
+    await interaction.followup.send(text, ephemeral=True)
 
 
 # --- /admin order deliver --------------------------------------------------------------------
 
 
 class DeliverModal(StaffModal):
-    text: discord.ui.TextInput[Any] = discord.ui.TextInput(
-        label="The delivery (keys, accounts, links…)",
-        style=discord.TextStyle.paragraph,
-        max_length=4000,
-        custom_id="deliver:text",
-    )
+    text: discord.ui.TextInput[Any]
 
     def __init__(self, order_id: str, key: int) -> None:
-        super().__init__(title=f"Deliver {order_id}", custom_id=f"admin-deliver:{key}")
+        super().__init__(
+            # Translators: a form's title, at most 45 characters with the order id
+            title=_("Deliver {order_id}", order_id=order_id),
+            custom_id=f"admin-deliver:{key}",
+        )
+        self.text = discord.ui.TextInput(
+            # Translators: a form field's label, at most 45 characters
+            label=_("The delivery (keys, accounts, links…)"),
+            style=discord.TextStyle.paragraph,
+            max_length=4000,
+            custom_id="deliver:text",
+        )
+        self.add_item(self.text)
         self.order_id = order_id
 
     async def submitted(self, interaction: discord.Interaction[OrderBot]) -> None:
@@ -204,8 +253,13 @@ async def _deliver(interaction: discord.Interaction[OrderBot], order_id: str, te
         order_id, interaction.user.id, Delivery.from_text(text.strip())
     )
     await interaction.followup.send(
-        f"Order `{order.id}` is **{order.status.label}**. The delivery is stored encrypted and "
-        f"on its way to <@{order.user_id}> by DM.",
+        _(
+            "Order `{order_id}` is **{status}**. The delivery is stored encrypted and "
+            "on its way to <@{user_id}> by DM.",
+            order_id=order.id,
+            status=order.status.label,
+            user_id=order.user_id,
+        ),
         ephemeral=True,
     )
 
@@ -231,13 +285,19 @@ async def deliver_order(
         return
     await interaction.response.defer(ephemeral=True, thinking=True)
     if file.size > MAX_DELIVERY_FILE:
-        raise InvalidInput(f"The file is too large ({file.size} bytes); the limit is 1 MB.")
+        raise InvalidInput(
+            _n(
+                "The file is too large ({count} byte); the limit is 1 MB.",
+                "The file is too large ({count} bytes); the limit is 1 MB.",
+                file.size,
+            )
+        )
     try:
         text = (await file.read()).decode("utf-8")
     except UnicodeDecodeError:
-        raise InvalidInput("Attach a text file (UTF-8): the delivery is sent as text.") from None
+        raise InvalidInput(_("Attach a text file (UTF-8): the delivery is sent as text.")) from None
     except discord.HTTPException:
-        raise InvalidInput("Discord didn't let me read that file; attach it again.") from None
+        raise InvalidInput(_("Discord didn't let me read that file; attach it again.")) from None
     await _deliver(interaction, order_id, text)
 
 
@@ -253,7 +313,12 @@ async def resend_order(interaction: discord.Interaction[OrderBot], order_id: str
     kind = await interaction.client.staff_review.resend(order_id, interaction.user.id)
     order = await service.get(order_id)
     await interaction.followup.send(
-        f"The DM for `{order.id}` is on its way to <@{order.user_id}> again ({kind}).",
+        _(
+            "The DM for `{order_id}` is on its way to <@{user_id}> again ({kind}).",
+            order_id=order.id,
+            user_id=order.user_id,
+            kind=kind,
+        ),
         ephemeral=True,
     )
 
@@ -276,7 +341,7 @@ async def link_order(
 ) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
     if member.bot:
-        raise InvalidInput("Link orders to members, not to bots.")
+        raise InvalidInput(_("Link orders to members, not to bots."))
     order = await interaction.client.staff_review.link(
         staff_id=interaction.user.id,
         provider=provider,
@@ -286,8 +351,15 @@ async def link_order(
         guild_id=interaction.guild_id,
     )
     await interaction.followup.send(
-        f"Linked {provider} `{order.remote_id}` to {member.mention} as order `{order.id}` "
-        f"(**{order.status.label}**). They get a DM when it finishes.",
+        _(
+            "Linked {provider} `{remote_id}` to {member} as order `{order_id}` "
+            "(**{status}**). They get a DM when it finishes.",
+            provider=provider,
+            remote_id=order.remote_id,
+            member=member.mention,
+            order_id=order.id,
+            status=order.status.label,
+        ),
         ephemeral=True,
         allowed_mentions=discord.AllowedMentions.none(),
     )

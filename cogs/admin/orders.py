@@ -31,6 +31,7 @@ from cogs.admin.access import (
 )
 from cogs.admin.ui import StaffPager, StaffView, log_read, order_autocomplete
 from core.domain import OrderStatus
+from core.i18n import SOURCE_LANGUAGE, _, _n, number, speaking
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -65,8 +66,8 @@ class OrderFilter:
         if self.provider:
             parts.append(self.provider)
         if self.days:
-            parts.append(f"last {self.days} day(s)")
-        return ", ".join(parts) or "all orders"
+            parts.append(_n("last {count} day", "last {count} days", self.days))
+        return ", ".join(parts) or _("all orders")
 
 
 async def orders_page(bot: OrderBot, flt: OrderFilter, page: int) -> tuple[discord.Embed, int]:
@@ -85,10 +86,20 @@ async def orders_page(bot: OrderBot, flt: OrderFilter, page: int) -> tuple[disco
         limit=PAGE_SIZE,
         offset=page * PAGE_SIZE,
     )
-    embed = discord.Embed(title=f"Orders: {flt.describe()}", colour=discord.Colour.blurple())
-    embed.description = "\n".join(staff_order_line(o) for o in orders) or "No orders match."
-    embed.add_field(name="By status", value=status_counts(counts), inline=False)
-    embed.set_footer(text=f"Page {page + 1} of {pages} · {total} order(s) · newest first")
+    embed = discord.Embed(
+        title=_("Orders: {filter}", filter=flt.describe()), colour=discord.Colour.blurple()
+    )
+    embed.description = "\n".join(staff_order_line(o) for o in orders) or _("No orders match.")
+    embed.add_field(name=_("By status"), value=status_counts(counts), inline=False)
+    embed.set_footer(
+        text=_n(
+            "Page {page} of {pages} · {count} order · newest first",
+            "Page {page} of {pages} · {count} orders · newest first",
+            total,
+            page=number(page + 1),
+            pages=number(pages),
+        )
+    )
     return embed, pages
 
 
@@ -122,13 +133,20 @@ async def list_orders(
     await interaction.response.defer(ephemeral=True, thinking=True)
     known = interaction.client.providers.names()
     if provider is not None and provider not in known:
-        raise InvalidInput(f"There is no provider `{provider[:50]}`. Known: {', '.join(known)}.")
+        raise InvalidInput(
+            _(
+                "There is no provider `{provider}`. Known: {known}.",
+                provider=provider[:50],
+                known=", ".join(known),
+            )
+        )
     flt = OrderFilter(
         OrderStatus(status) if status else None, member.id if member else None, provider, days
     )
     bot = interaction.client
     embed, pages = await orders_page(bot, flt, 0)
-    log_read(interaction, f"listed orders ({flt.describe()})")
+    with speaking(SOURCE_LANGUAGE):  # the log is in English, whoever asked
+        log_read(interaction, f"listed orders ({flt.describe()})")
     view = StaffPager(
         interaction.user.id,
         lambda page: orders_page(bot, flt, page),
@@ -146,10 +164,12 @@ class RevealView(StaffView):
         super().__init__()
         self.order_id = order_id
         self.reveal.custom_id = f"admin-reveal:{key}"
+        # Translators: button label, at most 80 characters
+        self.reveal.label = _("Reveal contact and delivery")
 
-    @discord.ui.button(label="Reveal contact and delivery", style=discord.ButtonStyle.danger)
+    @discord.ui.button(style=discord.ButtonStyle.danger)
     async def reveal(
-        self, interaction: discord.Interaction[OrderBot], _: discord.ui.Button[Any]
+        self, interaction: discord.Interaction[OrderBot], _button: discord.ui.Button[Any]
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         service = interaction.client.staff_orders

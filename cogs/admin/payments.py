@@ -18,6 +18,7 @@ from bot.payment_presenters import state_counts, topup_embed, topup_line
 from bot.services.topups import Applied, Credit, TopupState
 from cogs.admin.access import Additions, admin_group, staff_refusal
 from cogs.admin.ui import StaffPager, StaffView, log_read
+from core.i18n import _, _n, number
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -40,14 +41,21 @@ async def payments_page(
         p for p in (state.value if state else None, f"<@{member_id}>" if member_id else None) if p
     )
     embed = discord.Embed(
-        title=f"Top-ups: {what or 'all'}",
-        description="\n".join(topup_line(t) for t in rows) or "No top-ups match.",
+        title=_("Top-ups: {filter}", filter=what) if what else _("Top-ups: all"),
+        description="\n".join(topup_line(t) for t in rows) or _("No top-ups match."),
         colour=discord.Colour.blurple(),
     )
-    embed.add_field(name="By state", value=state_counts(counts), inline=False)
+    embed.add_field(name=_("By state"), value=state_counts(counts), inline=False)
     embed.set_footer(
-        text=f"Page {page + 1} of {pages} · {total} top-up(s) · newest first · "
-        "/admin payment shows one, with Check now"
+        text=_n(
+            "Page {page} of {pages} · {count} top-up · newest first · "
+            "/admin payment shows one, with Check now",
+            "Page {page} of {pages} · {count} top-ups · newest first · "
+            "/admin payment shows one, with Check now",
+            total,
+            page=number(page + 1),
+            pages=number(pages),
+        )
     )
     return embed, pages
 
@@ -77,19 +85,28 @@ async def list_payments(
 
 def check_result(applied: Applied, provider: str) -> str:
     if applied.problem:
-        return (
-            f"⚠️ {provider} couldn't be asked ({applied.problem}). Nothing changed; it is "
-            "checked again automatically while the link is open."
+        return _(
+            "⚠️ {provider} couldn't be asked ({problem}). Nothing changed; it is "
+            "checked again automatically while the link is open.",
+            provider=provider,
+            problem=applied.problem,
         )
     if Credit.CREDITED in applied.credits or Credit.EXTRA_PAYMENT in applied.credits:
-        return "💰 Paid at the provider, and credited now (the buyer gets a DM)."
+        return _("💰 Paid at the provider, and credited now (the buyer gets a DM).")
     if applied.credits:
-        return "✅ Paid, and already credited: nothing changed."
+        return _("✅ Paid, and already credited: nothing changed.")
     if applied.ended is TopupState.FAILED:
-        return "No link exists at the provider: marked failed. Nothing was paid."
+        return _("No link exists at the provider: marked failed. Nothing was paid.")
+    if applied.ended is TopupState.EXPIRED:
+        return _("The link has expired, unpaid: the buyer is told. Nothing credited.")
+    if applied.ended is TopupState.CANCELLED:
+        return _("The link has cancelled, unpaid: the buyer is told. Nothing credited.")
     if applied.ended is not None:
-        return f"The link has {applied.ended.value}, unpaid: the buyer is told. Nothing credited."
-    return "Nothing new at the provider: nothing was paid, nothing changed."
+        return _(
+            "The link has {state}, unpaid: the buyer is told. Nothing credited.",
+            state=applied.ended.value,
+        )
+    return _("Nothing new at the provider: nothing was paid, nothing changed.")
 
 
 class CheckNowView(StaffView):
@@ -97,17 +114,21 @@ class CheckNowView(StaffView):
         super().__init__()
         self.topup_id = topup_id
         self.check_now.custom_id = f"admin-topup-check:{key}"
+        # Translators: button label, at most 80 characters
+        self.check_now.label = _("Check now")
 
-    @discord.ui.button(label="Check now", style=discord.ButtonStyle.primary)
+    @discord.ui.button(style=discord.ButtonStyle.primary)
     async def check_now(
-        self, interaction: discord.Interaction[OrderBot], _: discord.ui.Button[Any]
+        self, interaction: discord.Interaction[OrderBot], _button: discord.ui.Button[Any]
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         bot = interaction.client
         if bot.topups is None:
             raise UserFacingError(
-                "No payment provider is configured in this process, so nothing can be "
-                "checked: see docs/payments.md."
+                _(
+                    "No payment provider is configured in this process, so nothing can be "
+                    "checked: see docs/payments.md."
+                )
             )
         topup = await bot.topup_queries.get(self.topup_id)
         applied = await bot.topups.service.check(topup)

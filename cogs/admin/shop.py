@@ -17,6 +17,7 @@ from discord import app_commands
 from bot.staff_presenters import providers_embed, stats_embed, workers_embed
 from cogs.admin.access import Additions, admin_group, shop_group
 from cogs.admin.ui import log_read
+from core.i18n import _
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -30,20 +31,33 @@ async def pause_shop(
 ) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
     changed = await interaction.client.shop.pause(interaction.user.id, reason)
-    already = "" if changed else " (it was already paused; the reason is updated)"
-    await interaction.followup.send(
-        f"⏸️ The shop is paused{already}. `/boost`, `/buy` and Confirm now answer buyers with "
-        f"{'your reason' if reason else 'a short notice'}, and nothing new reaches a provider. "
-        "Orders already confirmed go on. `/admin shop resume` opens it again.",
-        ephemeral=True,
-    )
+    if changed:
+        paused = _("⏸️ The shop is paused.")
+    else:
+        paused = _("⏸️ The shop is paused (it was already paused; the reason is updated).")
+    if reason:
+        answer = _(
+            "`/boost`, `/buy` and Confirm now answer buyers with your reason, and nothing new "
+            "reaches a provider."
+        )
+    else:
+        answer = _(
+            "`/boost`, `/buy` and Confirm now answer buyers with a short notice, and nothing "
+            "new reaches a provider."
+        )
+    going_on = _("Orders already confirmed go on. `/admin shop resume` opens it again.")
+    await interaction.followup.send(f"{paused} {answer} {going_on}", ephemeral=True)
 
 
 @app_commands.command(name="resume", description="Let buyers order again")
 async def resume_shop(interaction: discord.Interaction[OrderBot]) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
     changed = await interaction.client.shop.resume(interaction.user.id)
-    text = "▶️ The shop is open: buyers can order again." if changed else "The shop was not paused."
+    text = (
+        _("▶️ The shop is open: buyers can order again.")
+        if changed
+        else _("The shop was not paused.")
+    )
     await interaction.followup.send(text, ephemeral=True)
 
 

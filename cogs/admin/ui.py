@@ -14,6 +14,7 @@ from bot.tree import report_error
 from cogs.admin.access import check_component, staff_refusal
 from cogs.pager import Pager, PageRenderer
 from cogs.ui import BotModal
+from core.i18n import _
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -56,7 +57,14 @@ class StaffPager(Pager):
             render,
             0,
             pages,
-            labels=("Previous", "Next"),
+            labels=(
+                # Translators: the button that turns a staff list back a page, at most 80
+                # characters
+                _("Previous"),
+                # Translators: the button that turns a staff list on a page, at most 80
+                # characters
+                _("Next"),
+            ),
             custom_id=custom_id,
             timeout=VIEW_TIMEOUT,
         )

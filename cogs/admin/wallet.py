@@ -22,7 +22,9 @@ from cogs.admin.access import Additions, StaffGroup, admin_group, order_group, s
 from cogs.admin.ui import log_read, order_autocomplete
 from cogs.pager import send_paged
 from cogs.wallet import wallet_page
+from core import i18n
 from core.domain import AmountError, Money, parse_amount
+from core.i18n import _, speaking
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -55,7 +57,7 @@ def read_amount(
     try:
         money = parse_amount(amount, currency or None)
     except AmountError as exc:
-        raise InvalidInput(f"{exc} Nothing was changed.") from None
+        raise InvalidInput(_("{problem} Nothing was changed.", problem=str(exc))) from None
     sold = shop_currencies(interaction)
     if (
         not currency
@@ -67,9 +69,14 @@ def read_amount(
         # English, but a shop that sells in CAD meant its own dollars.
         figures = "".join(c for c in amount if c.isdigit() or c == ".") or "10"
         raise InvalidInput(
-            f"`{clip(amount, 20)}` reads as {money.currency}, and this shop prices in "
-            f"{', '.join(sold)}. Write the currency's code, e.g. `{figures} {sold[0]}`. "
-            "Nothing was changed."
+            _(
+                "`{amount}` reads as {currency}, and this shop prices in {sold}. Write the "
+                "currency's code, e.g. `{example}`. Nothing was changed.",
+                amount=clip(amount, 20),
+                currency=money.currency,
+                sold=", ".join(sold),
+                example=f"{figures} {sold[0]}",
+            )
         )
     return money
 
@@ -96,8 +103,19 @@ async def dm_member(
         await dm.send(embed=embed, nonce=nonce)
     except discord.HTTPException as exc:
         log.info("wallet DM to a member failed (%s)", exc.status)
-        return "I couldn't DM them (their DMs may be closed); `/wallet` shows it to them."
-    return "They got a DM."
+        return _("I couldn't DM them (their DMs may be closed); `/wallet` shows it to them.")
+    return _("They got a DM.")
+
+
+async def member_language(bot: OrderBot, member_id: int) -> str:
+    """The language of a member's DM: their /language choice, else the shop's default
+    (the staff member's interaction is in the staff language)."""
+    try:
+        return await bot.languages.for_dm(member_id, None)
+    except Exception:
+        # The money has moved by now: an unreadable choice must not fail the command.
+        log.warning("language choice of member %s unreadable", member_id, exc_info=True)
+        return i18n.default_language()
 
 
 def movement_embed(title: str, change: WalletChange, note: str | None) -> discord.Embed:
@@ -105,11 +123,12 @@ def movement_embed(title: str, change: WalletChange, note: str | None) -> discor
         title=title,
         colour=discord.Colour.green() if change.amount.minor > 0 else discord.Colour.gold(),
     )
-    embed.add_field(name="Amount", value=signed(change.amount), inline=True)
-    embed.add_field(name="Balance now", value=change.balance.format(), inline=True)
+    # Translators: the field names of a member's DM about their store credit
+    embed.add_field(name=_("Amount"), value=signed(change.amount), inline=True)
+    embed.add_field(name=_("Balance now"), value=change.balance.format(), inline=True)
     if note:
-        embed.add_field(name="Note", value=note[:300], inline=False)
-    embed.set_footer(text="/wallet shows your store credit and its history")
+        embed.add_field(name=_("Note"), value=note[:300], inline=False)
+    embed.set_footer(text=_("/wallet shows your store credit and its history"))
     return embed
 
 
@@ -119,7 +138,7 @@ async def view_wallet(interaction: discord.Interaction[OrderBot], member: discor
     await interaction.response.defer(ephemeral=True, thinking=True)
     log_read(interaction, f"wallet of {member.id}")
     bot = interaction.client
-    title = f"Store credit of {member.display_name}"[:200]
+    title = _("Store credit of {member}", member=member.display_name)[:200]
     await send_paged(
         interaction, interaction.user.id, lambda page: wallet_page(bot, member.id, page, title)
     )
@@ -136,7 +155,7 @@ async def _move(
 ) -> None:
     await interaction.response.defer(ephemeral=True, thinking=True)
     if member.bot:
-        raise InvalidInput("Bots have no store credit.")
+        raise InvalidInput(_("Bots have no store credit."))
     money = read_amount(interaction, amount, currency)
     signed_money = money if credit else Money(-money.minor, money.currency)
     change = await interaction.client.wallet.adjust(
@@ -148,19 +167,37 @@ async def _move(
     )
     if change.repeated:
         await interaction.followup.send(
-            f"This was already done ({signed(change.amount)}); {member.mention}'s balance is "
-            f"{change.balance.format()}.",
+            _(
+                "This was already done ({amount}); {member}'s balance is {balance}.",
+                amount=signed(change.amount),
+                member=member.mention,
+                balance=change.balance.format(),
+            ),
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )
         return
-    title = "💰 Store credit added" if credit else "Store credit taken off"
-    told = await dm_member(
-        interaction, member.id, movement_embed(title, change, note), f"staff:{interaction.id}"
-    )
+    # The member reads the DM in their language, not the staff's.
+    with speaking(await member_language(interaction.client, member.id)):
+        title = _("💰 Store credit added") if credit else _("Store credit taken off")
+        embed = movement_embed(title, change, note)
+    told = await dm_member(interaction, member.id, embed, f"staff:{interaction.id}")
+    if credit:
+        done = _(
+            "Credited {member} **{amount}**; balance now {balance}.",
+            member=member.mention,
+            amount=signed(change.amount),
+            balance=change.balance.format(),
+        )
+    else:
+        done = _(
+            "Debited {member} **{amount}**; balance now {balance}.",
+            member=member.mention,
+            amount=signed(change.amount),
+            balance=change.balance.format(),
+        )
     await interaction.followup.send(
-        f"{'Credited' if credit else 'Debited'} {member.mention} **{signed(change.amount)}**; "
-        f"balance now {change.balance.format()}. {told}",
+        f"{done} {told}",
         ephemeral=True,
         allowed_mentions=discord.AllowedMentions.none(),
     )
@@ -228,11 +265,26 @@ async def refund_order(
         interaction_id=interaction.id,
     )
     assert change.order is not None
-    again = "This was already done: " if change.repeated else ""
+    values = {
+        "amount": change.amount.format(),
+        "order_id": change.order.id,
+        "user_id": change.order.user_id,
+        "balance": change.balance.format(),
+    }
+    if change.repeated:
+        text = _(
+            "This was already done: Refunded **{amount}** of order `{order_id}` to "
+            "<@{user_id}>'s store credit (balance now {balance}). They get a DM.",
+            **values,
+        )
+    else:
+        text = _(
+            "Refunded **{amount}** of order `{order_id}` to <@{user_id}>'s store credit "
+            "(balance now {balance}). They get a DM.",
+            **values,
+        )
     await interaction.followup.send(
-        f"{again}Refunded **{change.amount.format()}** of order `{change.order.id}` to "
-        f"<@{change.order.user_id}>'s store credit (balance now {change.balance.format()}). "
-        "They get a DM.",
+        text,
         ephemeral=True,
         allowed_mentions=discord.AllowedMentions.none(),
     )

@@ -15,9 +15,10 @@ from bot.services.ordering import CONFIRMATION_TTL, ConfirmOutcome, ConfirmResul
 from bot.tree import report_error
 from cogs.order_button import OrderButton, order_view
 from cogs.ordering.checks import buyer_refusal
-from cogs.ordering.embeds import RESULT_COLOURS
+from cogs.ordering.embeds import RESULT_COLOURS, RESULT_LABELS, RESULT_TITLES
 from cogs.topup_ui import online_service, send_link
 from core.domain import Money, OrderStatus
+from core.i18n import N_, _
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -38,7 +39,11 @@ def shortfall_view(order_id: str) -> discord.ui.View:
 
 
 class ConfirmButton(
-    OrderButton, prefix="order:confirm", label="Confirm", style=discord.ButtonStyle.success
+    OrderButton,
+    prefix="order:confirm",
+    # Translators: button label (places the order), at most 80 characters
+    label=N_("Confirm"),
+    style=discord.ButtonStyle.success,
 ):
     async def pressed(self, interaction: discord.Interaction[OrderBot]) -> None:
         outcome: ConfirmOutcome | None = None
@@ -60,12 +65,12 @@ class ConfirmButton(
                     return
                 raise
             embed = discord.Embed(
-                title="Order " + outcome.result.value.replace("_", " "),
+                title=_(RESULT_TITLES[outcome.result]),
                 description=outcome.user_message,
                 colour=RESULT_COLOURS[outcome.result],
             )
             if outcome.order is not None:
-                embed.set_footer(text=f"Order {outcome.order.id}")
+                embed.set_footer(text=_("Order {order_id}", order_id=outcome.order.id))
             if outcome.result is ConfirmResult.ALREADY:
                 # Leave the message alone; a second press only gets a private note.
                 await interaction.followup.send(outcome.user_message, ephemeral=True)
@@ -85,15 +90,23 @@ class ConfirmButton(
             await report_error(
                 interaction,
                 UserFacingError(
-                    f"Order `{self.order_id}` is recorded ({outcome.result.value.replace('_', ' ')})"
-                    ", but this message couldn't be updated. Don't confirm it again: `/order` "
-                    "shows where it is, and you'll get a DM with the result."
+                    _(
+                        "Order `{order_id}` is recorded ({result}), but this message couldn't "
+                        "be updated. Don't confirm it again: `/order` shows where it is, and "
+                        "you'll get a DM with the result.",
+                        order_id=self.order_id,
+                        result=_(RESULT_LABELS[outcome.result]),
+                    )
                 ),
             )
 
 
 class TopUpShortfallButton(
-    OrderButton, prefix="order:topup", label="Top up", style=discord.ButtonStyle.primary
+    OrderButton,
+    prefix="order:topup",
+    # Translators: button label (pay online for store credit), at most 80 characters
+    label=N_("Top up"),
+    style=discord.ButtonStyle.primary,
 ):
     """Pay online exactly what this draft still needs: the difference is worked out when
     pressed, from the balance then, so it is never stale."""
@@ -109,14 +122,19 @@ class TopUpShortfallButton(
                 or order.created_at + CONFIRMATION_TTL < time.time()
             ):
                 raise NotAllowed(
-                    "This order's confirmation has ended, so it needs no top-up. `/top-up` "
-                    "adds store credit any time."
+                    _(
+                        "This order's confirmation has ended, so it needs no top-up. "
+                        "`/top-up` adds store credit any time."
+                    )
                 )
             balance = await bot.wallet.balance(interaction.user.id, order.total.currency)
             if balance.minor >= order.total.minor:
                 raise NotAllowed(
-                    f"Your store credit ({balance.format()}) already covers this order: "
-                    "press **Confirm**."
+                    _(
+                        "Your store credit ({balance}) already covers this order: "
+                        "press **Confirm**.",
+                        balance=balance.format(),
+                    )
                 )
             shortfall = Money(order.total.minor - balance.minor, order.total.currency)
             # Below the provider's minimum, the minimum: the rest stays in the wallet.
@@ -131,7 +149,11 @@ class TopUpShortfallButton(
 
 
 class CancelButton(
-    OrderButton, prefix="order:cancel", label="Cancel", style=discord.ButtonStyle.secondary
+    OrderButton,
+    prefix="order:cancel",
+    # Translators: button label (drops the order before it is placed), at most 80 characters
+    label=N_("Cancel"),
+    style=discord.ButtonStyle.secondary,
 ):
     async def pressed(self, interaction: discord.Interaction[OrderBot]) -> None:
         bot = interaction.client
@@ -139,8 +161,8 @@ class CancelButton(
             await interaction.response.defer()
             if await bot.ordering.cancel_draft(self.order_id, interaction.user.id):
                 embed = discord.Embed(
-                    title="Order cancelled",
-                    description="Nothing was ordered.",
+                    title=_("Order cancelled"),
+                    description=_("Nothing was ordered."),
                     colour=discord.Colour.light_grey(),
                 )
                 await interaction.edit_original_response(embed=embed, view=None)
@@ -148,11 +170,17 @@ class CancelButton(
             order = await bot.order_queries.buyer_order(self.order_id, interaction.user.id)
             if order is None:
                 raise NotAllowed(
-                    "This order was already cancelled (or its confirmation expired): nothing "
-                    "was ordered."
+                    _(
+                        "This order was already cancelled (or its confirmation expired): "
+                        "nothing was ordered."
+                    )
                 )
             await interaction.followup.send(
-                f"Order `{order.id}` is already **{order.status.label}**; it can't be cancelled here.",
+                _(
+                    "Order `{order_id}` is already **{status}**; it can't be cancelled here.",
+                    order_id=order.id,
+                    status=order.status.label,
+                ),
                 ephemeral=True,
             )
         except Exception as exc:

@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 
 from bot.errors import NotAllowed
+from core.i18n import _
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -45,6 +46,9 @@ def buyer_refusal(interaction: discord.Interaction[OrderBot]) -> None:
     roles = getattr(interaction.user, "roles", None) or []
     if role_id not in {role.id for role in roles}:
         raise NotAllowed(
-            f"Only members with the <@&{role_id}> role can order in this shop. Ask staff "
-            "how to get it. Nothing was ordered."
+            _(
+                "Only members with the <@&{role_id}> role can order in this shop. Ask staff "
+                "how to get it. Nothing was ordered.",
+                role_id=role_id,
+            )
         )

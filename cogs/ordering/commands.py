@@ -25,6 +25,7 @@ from cogs.ordering.contact_form import (
 from cogs.ordering.embeds import confirmation_embed, is_short
 from cogs.ordering.slash import boost_command, buy_command
 from core.domain import OrderKind
+from core.i18n import _
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -64,7 +65,7 @@ class Ordering(commands.Cog):
         if interaction.response.is_done():
             return
         try:
-            await interaction.response.send_message(FORM_EXPIRED, ephemeral=True)
+            await interaction.response.send_message(_(FORM_EXPIRED), ephemeral=True)
         except discord.HTTPException as exc:
             log.info("could not answer an expired contact form (%s)", exc.status)
 
@@ -88,10 +89,24 @@ class Ordering(commands.Cog):
         try:
             resolved = await self.bot.fetch_invite(code, with_counts=False, with_expiration=False)
         except discord.NotFound:
-            raise InvalidInput(f"The invite `{code}` is unknown or has expired. {HOW_TO}") from None
+            raise InvalidInput(
+                # Translators: {how_to} is a sentence on how to paste an invite
+                _(
+                    "The invite `{code}` is unknown or has expired. {how_to}",
+                    code=code,
+                    how_to=_(HOW_TO),
+                )
+            ) from None
         server_name: str | None = getattr(resolved.guild, "name", None)
         if server_name is None:
-            raise InvalidInput(f"The invite `{code}` doesn't lead to a server. {HOW_TO}")
+            raise InvalidInput(
+                # Translators: {how_to} is a sentence on how to paste an invite
+                _(
+                    "The invite `{code}` doesn't lead to a server. {how_to}",
+                    code=code,
+                    how_to=_(HOW_TO),
+                )
+            )
         draft = await service.create_draft(
             product=chosen,
             quantity=amount,
@@ -148,17 +163,12 @@ class Ordering(commands.Cog):
         self, interaction: discord.Interaction[OrderBot], current: str
     ) -> list[app_commands.Choice[str]]:
         closed = await self.bot.ordering.closed_providers()
-        return [
-            app_commands.Choice(
-                name=(
-                    f"{p.name} — "
-                    + (
-                        "not available right now"
-                        if p.provider in closed
-                        else p.price_for(1).format()
-                    )
-                )[:100],
-                value=p.key,
-            )
-            for p in self.bot.catalog.search(current, OrderKind.DIGITAL)
-        ]
+        choices: list[app_commands.Choice[str]] = []
+        for p in self.bot.catalog.search(current, OrderKind.DIGITAL):
+            if p.provider in closed:
+                # Translators: a product offered as /buy is typed (at most 100 characters)
+                name = _("{product} — not available right now", product=p.name)
+            else:
+                name = f"{p.name} — {p.price_for(1).format()}"
+            choices.append(app_commands.Choice(name=name[:100], value=p.key))
+        return choices

@@ -16,6 +16,7 @@ from cogs.ordering.buttons import confirmation_view
 from cogs.ordering.checks import OrderCooldowns
 from cogs.ordering.embeds import confirmation_embed, is_short
 from cogs.ui import BotModal, OwnedView
+from core.i18n import N_, _
 
 if TYPE_CHECKING:
     from bot.app import OrderBot
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 # (the Ordering cog's on_interaction). discord.py drops such a submit without a word; a
 # known form answers well within it.
 ORPHAN_FORM_GRACE = 1.5
-FORM_EXPIRED = (
+FORM_EXPIRED = N_(
     "This form has expired (it was open too long, or the bot restarted). Nothing was "
     "ordered: run `/buy` again."
 )
@@ -34,22 +35,10 @@ FORM_PREFIX = "order:contact:"
 FIX_PREFIX = "order:fixcontact:"
 
 
-class ContactModal(BotModal, title="Contact details"):
-    """What the checkout API requires (a phone number), plus optional name and email."""
-
-    phone: discord.ui.TextInput[ContactModal] = discord.ui.TextInput(
-        label="Phone number",
-        placeholder="98765 43210, or +44 7700 900123 from abroad",
-        min_length=5,
-        max_length=25,
-        custom_id="contact:phone",
-    )
-    name: discord.ui.TextInput[ContactModal] = discord.ui.TextInput(
-        label="Name (optional)", required=False, max_length=80, custom_id="contact:name"
-    )
-    email: discord.ui.TextInput[ContactModal] = discord.ui.TextInput(
-        label="Email (optional)", required=False, max_length=120, custom_id="contact:email"
-    )
+# Translators: the title of a form, at most 45 characters
+class ContactModal(BotModal, title=N_("Contact details")):
+    """What the checkout API requires (a phone number), plus optional name and email.
+    Its title and fields are made per form, in the language of the member it opens for."""
 
     def __init__(
         self,
@@ -61,14 +50,44 @@ class ContactModal(BotModal, title="Contact details"):
     ) -> None:
         # discord.py keeps open modals by custom_id alone: with a fixed id, two buyers'
         # forms open at once would cross (one shown the other's product, one dropped).
-        super().__init__(timeout=CONFIRMATION_TTL, custom_id=f"{FORM_PREFIX}{interaction_id}")
+        super().__init__(
+            title=_("Contact details"),
+            timeout=CONFIRMATION_TTL,
+            custom_id=f"{FORM_PREFIX}{interaction_id}",
+        )
+        # "Fix it": what they typed before, so only the wrong field is retyped.
+        typed = typed or {}
+        self.phone: discord.ui.TextInput[ContactModal] = discord.ui.TextInput(
+            # Translators: a form field's label, at most 45 characters
+            label=_("Phone number"),
+            # Translators: example phone numbers in a form field, at most 100 characters
+            placeholder=_("98765 43210, or +44 7700 900123 from abroad"),
+            default=typed.get("phone") or None,
+            min_length=5,
+            max_length=25,
+            custom_id="contact:phone",
+        )
+        self.name: discord.ui.TextInput[ContactModal] = discord.ui.TextInput(
+            # Translators: a form field's label, at most 45 characters
+            label=_("Name (optional)"),
+            default=typed.get("name") or None,
+            required=False,
+            max_length=80,
+            custom_id="contact:name",
+        )
+        self.email: discord.ui.TextInput[ContactModal] = discord.ui.TextInput(
+            # Translators: a form field's label, at most 45 characters
+            label=_("Email (optional)"),
+            default=typed.get("email") or None,
+            required=False,
+            max_length=120,
+            custom_id="contact:email",
+        )
+        for field in (self.phone, self.name, self.email):
+            self.add_item(field)
         self.product = product
         self.quantity = quantity
         self.cooldowns = cooldowns
-        if typed:  # "Fix it": what they typed before, so only the wrong field is retyped
-            self.phone.default = typed.get("phone") or None
-            self.name.default = typed.get("name") or None
-            self.email.default = typed.get("email") or None
 
     async def submitted(self, interaction: discord.Interaction[OrderBot]) -> None:
         bot = interaction.client
@@ -88,8 +107,13 @@ class ContactModal(BotModal, title="Contact details"):
                     "email": self.email.value,
                 }
                 await interaction.response.send_message(
-                    f"{problem.user_message}\nPress **Fix it**: the form opens again with "
-                    "everything you typed, so only that needs changing. Nothing was ordered.",
+                    # Translators: {problem} is what was wrong with the form, a sentence;
+                    # "Fix it" is the label of the button below
+                    _(
+                        "{problem}\nPress **Fix it**: the form opens again with everything "
+                        "you typed, so only that needs changing. Nothing was ordered.",
+                        problem=problem.user_message,
+                    ),
                     view=FixContactView(
                         self.product, self.quantity, typed, interaction.user.id, self.cooldowns
                     ),
@@ -139,10 +163,12 @@ class FixContactView(OwnedView):
         self.cooldowns = cooldowns
         # Unique per refused form (discord.py routes a press by custom_id and message).
         self.fix.custom_id = f"{FIX_PREFIX}{owner_id}:{time.monotonic_ns()}"
+        self.fix.label = _("Fix it")
 
-    @discord.ui.button(label="Fix it", style=discord.ButtonStyle.primary)
+    # Translators: button label (opens a refused form again), at most 80 characters
+    @discord.ui.button(label=N_("Fix it"), style=discord.ButtonStyle.primary)
     async def fix(
-        self, interaction: discord.Interaction[OrderBot], _: discord.ui.Button[Any]
+        self, interaction: discord.Interaction[OrderBot], button: discord.ui.Button[Any]
     ) -> None:
         self.cooldowns.check(interaction.user.id)
         await interaction.response.send_modal(

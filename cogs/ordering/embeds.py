@@ -1,5 +1,5 @@
-"""What the buyer sees before and after Confirm: the confirmation embed and the colours
-of Confirm's answers."""
+"""What the buyer sees before and after Confirm: the confirmation embed, and the titles
+and colours of Confirm's answers."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from bot.presenters import ts
 from bot.services.order_queries import OrderRecord
 from bot.services.ordering import CONFIRMATION_TTL, ConfirmResult, PaymentPreview
 from core.domain import Money, PaymentMode
+from core.i18n import N_, _, number
 
 RESULT_COLOURS = {
     ConfirmResult.SUBMITTED: discord.Colour.green(),
@@ -19,6 +20,35 @@ RESULT_COLOURS = {
     ConfirmResult.AWAITING_APPROVAL: discord.Colour.gold(),
     ConfirmResult.ALREADY: discord.Colour.light_grey(),
     ConfirmResult.EXPIRED: discord.Colour.light_grey(),
+}
+
+# The title of the embed that replaces the confirmation once Confirm has answered.
+RESULT_TITLES = {
+    ConfirmResult.SUBMITTED: N_("Order submitted"),
+    ConfirmResult.RETRYING: N_("Order retrying"),
+    ConfirmResult.NEEDS_REVIEW: N_("Order needs review"),
+    ConfirmResult.FAILED: N_("Order failed"),
+    ConfirmResult.AWAITING_APPROVAL: N_("Order awaiting approval"),
+    ConfirmResult.ALREADY: N_("Order already"),
+    ConfirmResult.EXPIRED: N_("Order expired"),
+}
+
+# What Confirm did, in a sentence about the order ("is recorded (submitted)").
+RESULT_LABELS = {
+    # Translators: what Confirm did with an order: "Order X is recorded (submitted)"
+    ConfirmResult.SUBMITTED: N_("submitted"),
+    # Translators: what Confirm did with an order: "Order X is recorded (retrying)"
+    ConfirmResult.RETRYING: N_("retrying"),
+    # Translators: what Confirm did with an order: "Order X is recorded (needs review)"
+    ConfirmResult.NEEDS_REVIEW: N_("needs review"),
+    # Translators: what Confirm did with an order: "Order X is recorded (failed)"
+    ConfirmResult.FAILED: N_("failed"),
+    # Translators: what Confirm did with an order: "Order X is recorded (awaiting approval)"
+    ConfirmResult.AWAITING_APPROVAL: N_("awaiting approval"),
+    # Translators: what Confirm did: "Order X is recorded (already)": confirmed before
+    ConfirmResult.ALREADY: N_("already"),
+    # Translators: what Confirm did with an order: "Order X is recorded (expired)"
+    ConfirmResult.EXPIRED: N_("expired"),
 }
 
 
@@ -36,18 +66,25 @@ def payment_line(order: OrderRecord, preview: PaymentPreview) -> str | None:
     if is_short(order, preview):
         assert preview.balance is not None
         short = Money(order.total.minor - preview.balance.minor, order.total.currency)
-        return (
-            f"From your store credit: {preview.balance.format()}, **{short.format()} short**. "
-            f"Press **Top up** to pay the difference online, then **Confirm**"
+        # Translators: "Top up" and "Confirm" are the labels of buttons below this text
+        return _(
+            "From your store credit: {balance}, **{short} short**. "
+            "Press **Top up** to pay the difference online, then **Confirm**",
+            balance=preview.balance.format(),
+            short=short.format(),
         )
     if preview.mode is PaymentMode.WALLET and preview.balance is not None:
         after = Money(preview.balance.minor - order.total.minor, order.total.currency)
-        return (
-            f"From your store credit: {preview.balance.format()} → **{after.format()}** "
-            "after Confirm"
+        # Translators: "Confirm" is the label of a button below this text
+        return _(
+            "From your store credit: {balance} → **{after}** after Confirm",
+            balance=preview.balance.format(),
+            after=after.format(),
         )
     if preview.mode is PaymentMode.APPROVAL:
-        return "Staff check your payment after you confirm; nothing is sent before they approve it"
+        return _(
+            "Staff check your payment after you confirm; nothing is sent before they approve it"
+        )
     return None
 
 
@@ -70,24 +107,37 @@ def confirmation_embed(
 ) -> discord.Embed:
     expires = int(order.created_at + CONFIRMATION_TTL)
     embed = discord.Embed(
-        title="Confirm your order",
-        description=f"Press **Confirm** to place it, or **Cancel**. This expires {ts(expires, 'R')}.",
+        title=_("Confirm your order"),
+        # Translators: "Confirm" and "Cancel" are the labels of buttons below this text;
+        # {when} is a relative time, "in 15 minutes"
+        description=_(
+            "Press **Confirm** to place it, or **Cancel**. This expires {when}.",
+            when=ts(expires, "R"),
+        ),
         colour=discord.Colour.blurple(),
     )
-    embed.add_field(name="Product", value=order.product_name, inline=True)
-    embed.add_field(name="Quantity", value=str(order.quantity), inline=True)
+    # Translators: an embed field's name (what was ordered)
+    embed.add_field(name=_("Product"), value=order.product_name, inline=True)
+    # Translators: an embed field's name (how many were ordered)
+    embed.add_field(name=_("Quantity"), value=number(order.quantity), inline=True)
     embed.add_field(
-        name="Price",
-        value=f"{order.quantity} × {order.unit_price.format()} = **{order.total.format()}**",
+        # Translators: an embed field's name
+        name=_("Price"),
+        value=(
+            f"{number(order.quantity)} × {order.unit_price.format()} = **{order.total.format()}**"
+        ),
         inline=False,
     )
     paying = payment_line(order, preview)
     if paying:
-        embed.add_field(name="Payment", value=paying, inline=False)
+        # Translators: an embed field's name (how the order is paid)
+        embed.add_field(name=_("Payment"), value=paying, inline=False)
     if contact:
-        embed.add_field(name="Contact", value=contact_line(contact), inline=False)
+        # Translators: an embed field's name (the buyer's phone, name and email)
+        embed.add_field(name=_("Contact"), value=contact_line(contact), inline=False)
     if server_name:
         invite = order.details.get("invite_code", "")
-        embed.add_field(name="Server", value=f"{server_name} (`{invite}`)", inline=False)
-    embed.set_footer(text=f"Order {order.id}")
+        # Translators: an embed field's name (the Discord server boosted)
+        embed.add_field(name=_("Server"), value=f"{server_name} (`{invite}`)", inline=False)
+    embed.set_footer(text=_("Order {order_id}", order_id=order.id))
     return embed

@@ -77,6 +77,9 @@ class NewOrder:
     next_poll_at: float | None = None
     buyer_name: str | None = None
     payment: PaymentMode | None = None
+    # The language the buyer ordered in (core/i18n.py): later DMs use it unless the
+    # member chose one with /language. None for orders staff linked.
+    language: str | None = None
 
     @property
     def total(self) -> Money:
@@ -115,6 +118,7 @@ class OrderRecord:
     buyer_name: str | None
     payment: PaymentMode | None  # None: linked, or from before payments existed
     confirmed_at: float | None
+    language: str | None
     # Ciphertext stays inside the record so a caller that needs the secret must decrypt
     # it explicitly; it is excluded from repr.
     _contact_enc: bytes | None = field(default=None, repr=False)
@@ -199,6 +203,7 @@ def order_from_row(row: aiosqlite.Row) -> OrderRecord:
         buyer_name=r["buyer_name"],
         payment=PaymentMode(r["payment"]) if r["payment"] else None,
         confirmed_at=r["confirmed_at"],
+        language=r["language"],
         _contact_enc=r["contact_enc"],
         _delivery_enc=r["delivery_enc"],
         _request_enc=r["request_enc"],

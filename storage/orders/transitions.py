@@ -53,8 +53,8 @@ async def insert_order(
                 "INSERT INTO orders (id, guild_id, user_id, product_key, product_name, provider,"
                 " kind, source, quantity, unit_price_minor, total_minor, currency, status,"
                 " raw_status, remote_id, idempotency_key, details_json, contact_enc,"
-                " created_at, updated_at, next_poll_at, buyer_name, payment)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, updated_at, next_poll_at, buyer_name, payment, language)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     order.id,
                     order.guild_id,
@@ -79,6 +79,7 @@ async def insert_order(
                     order.next_poll_at,
                     order.buyer_name[:100] if order.buyer_name else None,
                     order.payment.value if order.payment else None,
+                    order.language,
                 ),
             )
             await add_event_in(

@@ -69,7 +69,7 @@ def test_an_ambiguous_answer_to_a_resend_counts_the_earlier_sends() -> None:
     error = SubmissionAmbiguous("p", "answered under another id", remote_id="R1")
     verdict = checkout(error, resends=2)
     assert verdict.action is Action.REVIEW
-    assert verdict.detail == "answered under another id (after 2 earlier send(s))"
+    assert verdict.detail == "answered under another id (after 2 earlier sends)"
     # The kept answer's words are the provider's, and the error itself is not changed.
     assert verdict.keep == KeptAnswer("R1", "answered under another id")
     assert error.message == "answered under another id"

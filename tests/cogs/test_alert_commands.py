@@ -12,6 +12,7 @@ from pathlib import Path
 from discord import app_commands
 
 from cogs.admin import admin_commands
+from cogs.language import Language
 from cogs.topups import Topups
 from tests.support import REPO_ROOT
 
@@ -20,7 +21,7 @@ admin_group = admin_commands()  # /admin with every command attached, as setup a
 MENTION = re.compile(r"`/([^`\n]*)`")
 WORD = re.compile(r"[a-z][a-z-]*")
 BUYER_COMMANDS = {"boost", "buy", "orders", "order", "wallet"} | {
-    c.name for c in Topups.__cog_app_commands__
+    c.name for c in (*Topups.__cog_app_commands__, *Language.__cog_app_commands__)
 }
 GROUPS = {"admin"}  # "Use `/admin` in the staff channel" names the group itself
 

@@ -1,0 +1,35 @@
+"""Which language each member reads (issue 29): their /language choice, else Discord's
+locale when the shop has that language, else the shop's default. DMs sent later (the
+poller's, the notifier's, a worker's) use the choice, else the language the order or
+top-up was made in."""
+
+from __future__ import annotations
+
+from core import i18n
+from storage import languages
+from storage.database import Database
+
+
+class LanguageService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def choice(self, user_id: int) -> str | None:
+        chosen = await languages.get_choice(self.db, user_id)
+        return chosen if chosen in i18n.LANGUAGES else None
+
+    async def for_interaction(self, user_id: int, discord_locale: str | None) -> str:
+        return i18n.resolve(await self.choice(user_id), discord_locale)
+
+    async def for_dm(self, user_id: int, recorded: str | None) -> str:
+        """A DM's language: the member's choice, else the one recorded when they ordered."""
+        chosen = await self.choice(user_id)
+        if chosen is not None:
+            return chosen
+        return recorded if recorded in i18n.LANGUAGES else i18n.default_language()
+
+    async def choose(self, user_id: int, language: str | None) -> None:
+        """Store the member's choice; None goes back to Discord's language."""
+        await languages.set_choice(
+            self.db, user_id, i18n.check_language(language) if language else None
+        )
