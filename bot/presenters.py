@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import discord
 from discord.utils import TimestampStyle
 
+from bot.product_names import product_name
 from core.domain import Delivery, Money, OrderSource, OrderStatus, PaymentMode
 from core.i18n import N_, _, _n, number
 from storage.orders import OrderEvent, OrderRecord
@@ -82,7 +83,7 @@ def ts(epoch: float, style: TimestampStyle = "f") -> str:
 
 def order_line(order: OrderRecord) -> str:
     return (
-        f"`{order.id}` · {number(order.quantity)} × {order.product_name} · {price_text(order)} · "
+        f"`{order.id}` · {number(order.quantity)} × {shown_product(order)} · {price_text(order)} · "
         f"**{status_text(order)}** · {ts(order.created_at, 'R')}"
     )
 
@@ -98,7 +99,7 @@ def order_embed(
         timestamp=datetime.fromtimestamp(order.created_at, tz=UTC),
     )
     # Translators: an embed field's name (what was ordered)
-    embed.add_field(name=_("Product"), value=order.product_name, inline=True)
+    embed.add_field(name=_("Product"), value=shown_product(order), inline=True)
     # Translators: an embed field's name (how many were ordered)
     embed.add_field(name=_("Quantity"), value=number(order.quantity), inline=True)
     # Translators: an embed field's name
@@ -110,7 +111,7 @@ def order_embed(
         # Translators: an embed field's name (how the order was paid)
         embed.add_field(name=_("Payment"), value=paid, inline=False)
     if order.status_message:
-        embed.add_field(name=_("Provider says"), value=order.status_message[:1000], inline=False)
+        embed.add_field(name=_("Provider says"), value=shown_status(order)[:1000], inline=False)
     server = order.details.get("server_name")
     if server:
         # Translators: an embed field's name (the Discord server boosted)
@@ -215,8 +216,22 @@ NEXT_STEPS = {
 }
 
 
-def payment_text(order: OrderRecord, entries: list[Entry] | None) -> str | None:
-    """How the order was paid and what came back, for /order and the DMs."""
+def shown_product(order: OrderRecord) -> str:
+    """The product's name in the reader's language (the catalog's), else as recorded."""
+    return product_name(order.product_key, order.product_name)
+
+
+def shown_status(order: OrderRecord) -> str:
+    """The order's status message in the reader's language when it is one of ours (we
+    store the English and translate it here); a provider's or staff's words as written."""
+    return _(order.status_message) if order.status_message else ""
+
+
+def payment_text(
+    order: OrderRecord, entries: list[Entry] | None, *, for_staff: bool = False
+) -> str | None:
+    """How the order was paid and what came back, for /order and the DMs (`for_staff`:
+    the staff console's view of it, about the buyer's credit)."""
     if order.payment is PaymentMode.APPROVAL:
         return (
             _("Paid to the shop; staff are checking it")
@@ -230,14 +245,20 @@ def payment_text(order: OrderRecord, entries: list[Entry] | None) -> str | None:
     currency = order.total.currency
     paid = -sum(e.amount.minor for e in entries if e.kind is EntryKind.ORDER_DEBIT)
     back = sum(e.amount.minor for e in entries if e.kind is EntryKind.REFUND)
-    lines = (
-        [_("{amount} from your store credit", amount=Money(paid, currency).format())]
-        if paid
-        else []
-    )
-    if back:
+    lines = []
+    if paid:
+        amount = Money(paid, currency).format()
         lines.append(
-            _("↩️ {amount} refunded to your store credit", amount=Money(back, currency).format())
+            _("{amount} from their store credit", amount=amount)
+            if for_staff
+            else _("{amount} from your store credit", amount=amount)
+        )
+    if back:
+        amount = Money(back, currency).format()
+        lines.append(
+            _("↩️ {amount} refunded to their store credit", amount=amount)
+            if for_staff
+            else _("↩️ {amount} refunded to your store credit", amount=amount)
         )
     return "\n".join(lines) or None
 
@@ -261,7 +282,7 @@ def notification_embed(
     # Translators: an embed field's name (the order's id)
     embed.add_field(name=_("Order"), value=f"`{order.id}`", inline=True)
     # Translators: an embed field's name (what was ordered)
-    embed.add_field(name=_("Product"), value=order.product_name, inline=True)
+    embed.add_field(name=_("Product"), value=shown_product(order), inline=True)
     # Translators: an embed field's name (how many were ordered)
     embed.add_field(name=_("Quantity"), value=number(order.quantity), inline=True)
     # Translators: an embed field's name
@@ -273,7 +294,7 @@ def notification_embed(
         # Translators: an embed field's name (how the order was paid)
         embed.add_field(name=_("Payment"), value=paid, inline=False)
     if order.status_message:
-        embed.add_field(name=_("Provider says"), value=order.status_message[:1000], inline=False)
+        embed.add_field(name=_("Provider says"), value=shown_status(order)[:1000], inline=False)
     if order.status in NEXT_STEPS:
         embed.add_field(name=_("What happens now"), value=_(NEXT_STEPS[order.status]), inline=False)
     if order.status in (OrderStatus.FAILED, OrderStatus.REFUNDED, OrderStatus.CANCELLED):

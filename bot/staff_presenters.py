@@ -11,7 +11,14 @@ from datetime import UTC, datetime
 
 import discord
 
-from bot.presenters import STATUS_COLOUR, payment_text, price_text, status_text, ts
+from bot.presenters import (
+    STATUS_COLOUR,
+    payment_text,
+    price_text,
+    shown_status,
+    status_text,
+    ts,
+)
 from bot.services.provider_status import ProviderReport
 from bot.services.staff_orders import OrderDossier, Revealed
 from bot.services.stats import StatsFigures
@@ -145,16 +152,11 @@ def staff_order_embed(dossier: OrderDossier, contact: str, delivery: str) -> dis
         remote += "\n" + _("charged {price}", price=order.remote_price)
     embed.add_field(name=_("Provider"), value=remote, inline=True)
     embed.add_field(name=_("Source"), value=order.source.value, inline=True)
-    paid = payment_text(order, dossier.payments)
+    paid = payment_text(order, dossier.payments, for_staff=True)
     if paid:
-        embed.add_field(
-            name=_("Payment"),
-            # bot.presenters writes it for the buyer; staff read about the buyer's credit.
-            value=paid.replace("your store credit", "their store credit"),
-            inline=True,
-        )
+        embed.add_field(name=_("Payment"), value=paid, inline=True)
     if order.status_message:
-        embed.add_field(name=_("Status message"), value=order.status_message[:1000], inline=False)
+        embed.add_field(name=_("Status message"), value=shown_status(order)[:1000], inline=False)
     embed.add_field(name=_("Contact"), value=contact, inline=True)
     embed.add_field(name=_("Delivery"), value=delivery, inline=True)
     lines = [_event_line(e) for e in dossier.events]

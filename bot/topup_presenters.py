@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.presenters import notice_marker_line, notification_marker, ts
+from bot.presenters import notice_marker_line, notification_marker, shown_product, ts
 from core.domain import Money, OrderStatus
 from core.i18n import _, number
 from core.kinds import NotificationKind
@@ -110,7 +110,7 @@ def credited_embed(
                     "**Confirm** goes through only while it is still open (it expires "
                     "{when}), the shop isn't paused, and your balance covers it.",
                     order_id=draft.id,
-                    product=draft.product_name,
+                    product=shown_product(draft),
                     quantity=number(draft.quantity),
                     total=draft.total.format(),
                     when=ts(draft_expires_at, "R"),
@@ -123,7 +123,7 @@ def credited_embed(
                     "**Confirm** goes through only while it is still open, the shop isn't "
                     "paused, and your balance covers it.",
                     order_id=draft.id,
-                    product=draft.product_name,
+                    product=shown_product(draft),
                     quantity=number(draft.quantity),
                     total=draft.total.format(),
                 )

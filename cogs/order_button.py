@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import discord
 
+from bot.tree import use_member_language
 from core.domain import ORDER_ID_RE
 from core.i18n import _
 
@@ -62,6 +63,9 @@ class OrderButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!
         return cls(match["order_id"])
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        # Each press runs in its own task: the presser's language is set here (a staff
+        # button's `allowed` switches to the staff language).
+        await use_member_language(interaction)
         return await self.allowed(interaction)
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:

@@ -14,7 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import OrderNotFoundError
-from bot.presenters import delivery_payload, order_embed, order_line, status_text
+from bot.presenters import delivery_payload, order_embed, order_line, shown_product, status_text
 from cogs.pager import send_paged
 from core.crypto import DecryptionError
 from core.i18n import _, _n, number
@@ -109,7 +109,7 @@ class Orders(commands.Cog):
         )
         return [
             app_commands.Choice(
-                name=f"{o.id} · {o.product_name} · {status_text(o)}"[:100], value=o.id
+                name=f"{o.id} · {shown_product(o)} · {status_text(o)}"[:100], value=o.id
             )
             for o in mine
         ]

@@ -16,7 +16,7 @@ import discord
 from bot.errors import InvalidInput, UserFacingError, clip
 from bot.services.order_queries import OrderRecord
 from bot.topup_presenters import link_embed, pay_view
-from bot.tree import report_error
+from bot.tree import report_error, use_member_language
 from cogs.ui import BotModal
 from core.domain import Money
 from core.i18n import N_, _
@@ -158,6 +158,10 @@ class WalletTopupButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template
         /,
     ) -> Self:
         return cls()
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        await use_member_language(interaction)
+        return True
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         bot: OrderBot = interaction.client

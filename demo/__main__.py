@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bot.catalog import Catalog, load_catalog
 from bot.config import ConfigError
+from core import i18n
 from demo.journeys import demo_payments, set_the_scene, stack_env, walk
 from demo.stack import LocalStack
 from demo.transcript import Transcript
@@ -48,6 +49,7 @@ async def run(
     keep: bool,
     in_process: bool = False,
     fast: bool = False,
+    language: str = "en",
 ) -> int:
     """Walk the journeys. `keep`: the work directory stays afterwards (always on failure).
     `in_process` and `fast` are LocalStack's: the bot in this event loop, the short
@@ -86,7 +88,7 @@ async def run(
             "the shop owner lets the staff role see /admin "
             "(Server Settings → Integrations → the bot → /admin)"
         )
-        await walk(stack, out, catalog)
+        await walk(stack, out, catalog, language)
     except Exception as exc:  # whatever went wrong, the work folder is kept to look at
         failed = True
         print(f"\nDEMO FAILED: {exc}", file=sys.stderr)
@@ -118,7 +120,7 @@ def remove_all_but_the_chart(workdir: Path) -> None:
 def main(
     argv: Sequence[str] | None = None, *, in_process: bool = False, fast: bool | None = None
 ) -> int:
-    """`python -m demo [--workdir DIR] [--catalog FILE]`. For the tests: `in_process`, the
+    """`python -m demo [--workdir DIR] [--catalog FILE] [--language en|hi|bn]`. For the tests: `in_process`, the
     bot in this process; `fast`, the short test timings (by default, DEMO_FAST=1)."""
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -129,6 +131,13 @@ def main(
         type=Path,
         default=SHIPPED_CATALOG,
         help="walk the journeys with your own catalog.toml (default: the shipped example)",
+    )
+    parser.add_argument(
+        "--language",
+        choices=i18n.LANGUAGES,
+        default="en",
+        help="the language the buyers read: hi (their Discord is in Hindi) or bn (they"
+        " choose it with /language); staff stay in English",
     )
     args = parser.parse_args(argv)
     try:
@@ -159,6 +168,7 @@ def main(
             keep=args.workdir is not None,
             in_process=in_process,
             fast=fast,
+            language=args.language,
         )
     )
 

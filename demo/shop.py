@@ -4,11 +4,14 @@ takes through the Discord emulator (each written to the transcript)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from bot.catalog import Catalog, Product
-from core.domain import Money, OrderKind, PaymentMode
+from core import i18n
+from core.domain import ORDER_ID_RE, Money, OrderKind, PaymentMode
+from core.i18n import _
 from demo.stack import LocalStack
 from demo.transcript import Transcript, text_of
 
@@ -53,8 +56,8 @@ async def first_answer(driven: Any) -> dict[str, Any]:
 
 
 def credit_text(money: Money) -> str:
-    """An amount as staff would type it: no thousands separators."""
-    return money.format().replace(",", "")
+    """An amount as staff would type it: no thousands separators, ASCII digits."""
+    return money.format("en").replace(",", "")
 
 
 def mentions(text: str) -> Callable[[dict[str, Any]], bool]:
@@ -65,8 +68,13 @@ class Shop:
     """What the journeys act on: the running stack, the transcript, what the catalog
     sells, and the steps a buyer or staff member takes (each written to the transcript)."""
 
-    def __init__(self, stack: LocalStack, out: Transcript, catalog: Catalog) -> None:
+    def __init__(
+        self, stack: LocalStack, out: Transcript, catalog: Catalog, language: str = "en"
+    ) -> None:
         self.stack = stack
+        # The language the buyers read (python -m demo --language): what the journeys
+        # expect to see is the bot's own text in it, from the same catalog.
+        self.language = language
         self.emu = stack.emulator
         self.out = out
         world = self.emu.world
@@ -117,12 +125,24 @@ class Shop:
         self.out.bot(f"{self.names[user_id]}, only they see it", result)
         return result
 
+    def said(self, message: str, /, **values: Any) -> str:
+        """`message` as the buyers read it."""
+        with i18n.speaking(self.language):
+            return _(message, **values)
+
+    def price(self, money: Money) -> str:
+        with i18n.speaking(self.language):
+            return money.format()
+
     async def placed(self, product: Product, result: dict[str, Any]) -> str:
         """The order id of a confirmed order, once it is placed: an approval-paid one is
         approved by staff first, with the buttons on its staff-channel message."""
         text = text_of(result)
-        if product.payment is PaymentMode.APPROVAL and "waiting for staff" in text:
-            order_id = text.split("`")[1]
+        found = re.search(ORDER_ID_RE, text)
+        if found is None:
+            raise JourneyFailed(f"the {product.name} order has no id: {text[:300]}")
+        order_id = found.group(0)
+        if product.payment is PaymentMode.APPROVAL and self.said("Order awaiting approval") in text:
             self.out.note("this product is paid outside the bot: staff check, then approve")
             message = await self.emu.wait_for_channel_message(
                 self.emu.world.staff_channel_id,
@@ -141,9 +161,9 @@ class Shop:
             # The buyer wasn't watching when it was sent: they are told by DM.
             await self.dm(self.emu.world.buyer_id, order_id)
             return order_id
-        if "placed" not in text:
+        if self.said("Order submitted") not in text:
             raise JourneyFailed(f"the {product.name} order was not placed: {text[:300]}")
-        return text.split("`")[1]
+        return order_id
 
     async def staff_line(self, order_hint: str) -> None:
         msg = await self.emu.wait_for_channel_message(

@@ -46,6 +46,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 BOT_SETTING_PREFIXES = (
     "DISCORD_",
     "GUILD_ID",
+    "DEFAULT_LANGUAGE",
     "STAFF_",
     "NOTICE_",
     "DATABASE_",

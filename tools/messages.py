@@ -252,7 +252,7 @@ def problems(language: str) -> list[Problem]:
 
 def _mo_table(data: bytes) -> dict[Any, Any]:
     catalog = read_mo(io.BytesIO(data))
-    return {(m.context, m.id): m.string for m in catalog if m.id}
+    return {(m.context, _all(m.id)): _all(m.string) for m in catalog if m.id}
 
 
 def template_catalog() -> Catalog:

@@ -13,13 +13,20 @@ from storage.database import Database
 class LanguageService:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Choices this process has read or written. Only the gateway answers interactions
+        # and only it writes choices, so its copy stays true; and a form that must be the
+        # first answer (within Discord's 3 seconds) waits on no I/O after the first time.
+        # DMs (any process) always read the table.
+        self._known: dict[int, str | None] = {}
 
     async def choice(self, user_id: int) -> str | None:
         chosen = await languages.get_choice(self.db, user_id)
         return chosen if chosen in i18n.LANGUAGES else None
 
     async def for_interaction(self, user_id: int, discord_locale: str | None) -> str:
-        return i18n.resolve(await self.choice(user_id), discord_locale)
+        if user_id not in self._known:
+            self._known[user_id] = await self.choice(user_id)
+        return i18n.resolve(self._known[user_id], discord_locale)
 
     async def for_dm(self, user_id: int, recorded: str | None) -> str:
         """A DM's language: the member's choice, else the one recorded when they ordered."""
@@ -30,6 +37,6 @@ class LanguageService:
 
     async def choose(self, user_id: int, language: str | None) -> None:
         """Store the member's choice; None goes back to Discord's language."""
-        await languages.set_choice(
-            self.db, user_id, i18n.check_language(language) if language else None
-        )
+        chosen = i18n.check_language(language) if language else None
+        await languages.set_choice(self.db, user_id, chosen)
+        self._known[user_id] = chosen

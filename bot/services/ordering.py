@@ -144,7 +144,7 @@ class OrderingService:
         if await self.is_paused():
             raise ShopPaused(await shop_state.get_value(self.db, PAUSED_REASON_KEY))
         if product is not None and await self.keys.is_refused(product.provider):
-            raise ProviderClosed(product.name)
+            raise ProviderClosed(product.display_name())
 
     async def closed_providers(self) -> set[str]:
         """Providers whose products buyers can't order now (their key was refused)."""
@@ -161,7 +161,7 @@ class OrderingService:
             return products[0]
         found = self.catalog.find(wanted, OrderKind.BOOST)
         if found is None:
-            names = ", ".join(f"**{p.name}**" for p in products)
+            names = ", ".join(f"**{p.display_name()}**" for p in products)
             raise InvalidInput(
                 _(
                     "There is no boost `{wanted}`. This shop sells {names}.",
@@ -193,7 +193,9 @@ class OrderingService:
     def adapter_for(self, product: Product) -> ProviderAdapter:
         adapter = self.providers.get(product.provider)
         if adapter is None or not adapter.capabilities.can_create:
-            raise UserFacingError(_("{product} can't be ordered right now.", product=product.name))
+            raise UserFacingError(
+                _("{product} can't be ordered right now.", product=product.display_name())
+            )
         return adapter
 
     def needs_contact(self, product: Product) -> bool:

@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from bot.errors import InvalidInput
 from bot.invites import HOW_TO, normalize_invite
+from bot.tree import use_member_language
 from cogs.ordering.buttons import confirmation_view
 from cogs.ordering.checks import OrderCooldowns, buyer_refusal
 from cogs.ordering.contact_form import (
@@ -65,6 +66,7 @@ class Ordering(commands.Cog):
         if interaction.response.is_done():
             return
         try:
+            await use_member_language(interaction)
             await interaction.response.send_message(_(FORM_EXPIRED), ephemeral=True)
         except discord.HTTPException as exc:
             log.info("could not answer an expired contact form (%s)", exc.status)
@@ -167,8 +169,8 @@ class Ordering(commands.Cog):
         for p in self.bot.catalog.search(current, OrderKind.DIGITAL):
             if p.provider in closed:
                 # Translators: a product offered as /buy is typed (at most 100 characters)
-                name = _("{product} — not available right now", product=p.name)
+                name = _("{product} — not available right now", product=p.display_name())
             else:
-                name = f"{p.name} — {p.price_for(1).format()}"
+                name = f"{p.display_name()} — {p.price_for(1).format()}"
             choices.append(app_commands.Choice(name=name[:100], value=p.key))
         return choices

@@ -6,7 +6,7 @@ from __future__ import annotations
 import discord
 
 from bot.contact import mask_email_keep_domain, mask_phone_keep_format
-from bot.presenters import ts
+from bot.presenters import shown_product, ts
 from bot.services.order_queries import OrderRecord
 from bot.services.ordering import CONFIRMATION_TTL, ConfirmResult, PaymentPreview
 from core.domain import Money, PaymentMode
@@ -117,7 +117,7 @@ def confirmation_embed(
         colour=discord.Colour.blurple(),
     )
     # Translators: an embed field's name (what was ordered)
-    embed.add_field(name=_("Product"), value=order.product_name, inline=True)
+    embed.add_field(name=_("Product"), value=shown_product(order), inline=True)
     # Translators: an embed field's name (how many were ordered)
     embed.add_field(name=_("Quantity"), value=number(order.quantity), inline=True)
     embed.add_field(

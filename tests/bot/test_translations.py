@@ -90,7 +90,7 @@ async def reply(interaction, order):
     embed.add_field(name="💰", value="—")
 """
     found = string_scan.scan_source(planted)
-    assert [b.line for b in found] == [3, 4, 5, 6, 7, 8, 9]
+    assert sorted(b.line for b in found) == [3, 4, 5, 6, 7, 8, 9]
 
 
 # --- Discord's limits, in every language ---------------------------------------------------
@@ -175,7 +175,8 @@ def test_money_and_counts_follow_the_language() -> None:
         assert i18n.number(1234567) == "১২,৩৪,৫৬৭"
         assert Money(-350, "USD").format().startswith("-৩.৫০")
         # Ids and what a person typed are never passed through number(): unchanged.
-        assert _("Order `{order_id}`", order_id="ORD-12AB") == "অর্ডার `ORD-12AB`"
+        title = _("Order {order_id}", order_id="ORD-12AB34CD56")
+        assert "ORD-12AB34CD56" in title and "অর্ডার" in title
 
 
 def test_plurals_and_placeholders_in_each_language() -> None:
