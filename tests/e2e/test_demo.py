@@ -187,3 +187,26 @@ def test_an_invalid_catalog_gets_its_own_error_not_a_traceback(
     assert status == 2
     assert "product 'nitro-pack': unit_price must be a whole number" in err
     assert "Traceback" not in err and "BotProcessError" not in err
+
+
+@pytest.mark.one_python
+@pytest.mark.parametrize(
+    ("language", "said", "money"),
+    [
+        # Discord in Hindi: the buyers' client sends `hi`.
+        ("hi", "अपना ऑर्डर कन्फ़र्म करें", "₹199.00 INR"),
+        # Bengali, chosen with /language: Bengali digits.
+        ("bn", "আপনার অর্ডার কনফার্ম করুন", "১০.৫০US$ USD"),
+    ],
+)
+def test_the_demo_walks_the_journeys_in_hindi_and_bengali(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], language: str, said: str, money: str
+) -> None:
+    status, out, err = run_demo(
+        ["--workdir", str(tmp_path / "work"), "--language", language], capsys
+    )
+    assert status == 0, err[-3000:]
+    assert "All journeys worked" in out
+    assert said in out and money in out
+    if language == "bn":
+        assert "/language language:bn" in out
