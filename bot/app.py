@@ -10,12 +10,14 @@ import logging
 import time
 from typing import Any
 
+import aiohttp
 import asyncpg
 import discord
 from discord.ext import commands
 
 from bot import product_names
 from bot.catalog import Catalog, load_catalog
+from bot.command_mentions import CommandMentions
 from bot.command_translator import CatalogTranslator
 from bot.config import Settings
 from bot.jobs import JobSchedule
@@ -324,6 +326,7 @@ class OrderBot(commands.Bot):
             await self.load_extension(extension)
         if self.role.has_gateway:
             await self.sync_commands_if_changed()
+        await self._learn_command_ids()
         if self.role.runs_jobs and isinstance(self.db, PostgresDatabase):
             # DMs owed and alerts raised wake their jobs at once (storage/wakeups.py).
             self.wakeups = WakeListener(self.db, self.jobs.wake)
@@ -404,6 +407,20 @@ class OrderBot(commands.Bot):
             log.warning("stopping with %d piece(s) of work still in flight", left)
         else:
             log.info("in-flight work finished; stopping")
+
+    async def _learn_command_ids(self) -> None:
+        """The guild's command ids, so alerts name commands as mentions (every process
+        posts alerts; a worker asks Discord too). Without them alerts keep code spans."""
+        if self.staff_log is None:
+            return
+        try:
+            commands = await self.tree.fetch_commands(
+                guild=discord.Object(id=self.settings.guild_id)
+            )
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("command ids unknown (%s); alerts name commands as text", exc)
+            return
+        self.staff_log.mentions = CommandMentions.from_commands(commands)
 
     async def sync_commands_if_changed(self) -> None:
         """Sync to the shop's guild only, and only when our commands differ from what

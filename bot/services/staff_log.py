@@ -27,6 +27,7 @@ from itertools import groupby
 import aiohttp
 import discord
 
+from bot.command_mentions import CommandMentions
 from core.i18n import N_, _, in_staff_language, number
 from core.timings import Timings
 from storage import staff_alerts
@@ -179,6 +180,9 @@ class StaffLog:
         # Buttons for an alert that is acted on from its own message (an approval); set
         # by the bot once the cogs that answer them are loaded.
         self.view_for: Callable[[StaffAlert], discord.ui.View | None] | None = None
+        # The commands an alert names, as mentions each client shows in its own language
+        # (set by the bot once it knows the guild's command ids).
+        self.mentions = CommandMentions()
         self._channel_down_until = 0.0
 
     async def _channel(self) -> discord.abc.Messageable:
@@ -298,6 +302,7 @@ class StaffLog:
 
         discord.py sends a given nonce with `enforce_nonce`, so Discord answers a repeat of
         ``nonce`` with the message it stored the first time instead of posting another."""
+        text = self.mentions.render(text)
         try:
             if view is not None:
                 await channel.send(

@@ -92,6 +92,9 @@ async def test_an_unreadable_create_reply_tells_the_buyer_to_wait_and_staff_to_l
         emu.world.staff_channel_id, timeout=10, predicate=lambda m: "needs review" in m["content"]
     )
     assert row["id"] in staff["content"] and "won't send it again" in staff["content"]
+    # The command it names is a mention each client shows in its own language (issue 29).
+    admin_id = next(c["id"] for c in emu.commands(emu.world.guild_id) if c["name"] == "admin")
+    assert f"</admin order view:{admin_id}> `order_id:{row['id']}`" in staff["content"]
     assert len(requests_to(stack, "boost")) == 1
     assert len(stack.sandbox.state("boost").orders) == 1
 
