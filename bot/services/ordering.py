@@ -253,7 +253,7 @@ class OrderingService:
                 "Your store credit is **{balance}** and this order costs **{price}**, so "
                 "nothing was ordered or charged. Your order is kept until its confirmation "
                 "expires: press **Confirm** again once your balance covers it.\n"
-                "**How to top up:** press **Top up {shortfall}** below to pay the difference "
+                "**How to top up:** press **Top up** below to pay the difference, {shortfall}, "
                 "online.",
                 balance=balance.format(),
                 price=price.format(),
