@@ -125,4 +125,8 @@ async def seed(db: Database, cipher: DeliveryCipher, orders: int) -> None:
             " 'failed', ?, ?)",
             (now, now),
         )
+        await conn.execute(
+            "INSERT INTO member_languages (user_id, language, updated_at) VALUES (1042, 'bn', ?)",
+            (now,),
+        )
     await staff_alerts.raise_alert(db, alerts.shop_paused(7, "stocktaking", 1))

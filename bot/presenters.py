@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -221,10 +222,22 @@ def shown_product(order: OrderRecord) -> str:
     return product_name(order.product_key, order.product_name)
 
 
+# A status message stored with a note filled in (the note as staff typed it, or a default
+# of ours); shown_status words it for the reader.
+NOT_APPROVED = N_("Not approved: {note} Nothing was ordered.")
+_NOT_APPROVED = re.compile(r"^Not approved: (?P<note>.*) Nothing was ordered\.$", re.DOTALL)
+
+
 def shown_status(order: OrderRecord) -> str:
     """The order's status message in the reader's language when it is one of ours (we
     store the English and translate it here); a provider's or staff's words as written."""
-    return _(order.status_message) if order.status_message else ""
+    if not order.status_message:
+        return ""  # _("") would be the catalog's header
+    rejected = _NOT_APPROVED.match(order.status_message)
+    if rejected:
+        note = rejected["note"]  # staff's words, or a default of ours
+        return _(NOT_APPROVED, note=_(note))
+    return _(order.status_message)
 
 
 def payment_text(

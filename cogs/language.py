@@ -55,10 +55,17 @@ class Language(commands.Cog):
                     "You read the shop in **{language}**, as you chose. `/language` changes it.",
                     language=i18n.language_name(now),
                 )
-            else:
+            elif i18n.language_from_discord(str(interaction.locale)) == now:
                 text = _(
                     "You read the shop in **{language}**, from your Discord language."
                     " `/language` lets you choose: English, हिन्दी or বাংলা.",
+                    language=i18n.language_name(now),
+                )
+            else:
+                text = _(
+                    "You read the shop in **{language}**, the shop's language (it doesn't"
+                    " have your Discord language). `/language` lets you choose: English,"
+                    " हिन्दी or বাংলা.",
                     language=i18n.language_name(now),
                 )
             await interaction.followup.send(text, ephemeral=True)

@@ -82,13 +82,15 @@ async def send_paged(
     render: PageRenderer,
     *,
     extra: Sequence[discord.ui.Item[Any]] = (),
+    make_pager: Callable[[int, PageRenderer, int], Pager] | None = None,
 ) -> None:
     """The first page as a deferred ephemeral followup, with the pager when there is more,
-    and `extra` items (e.g. /wallet's Top up) after the pager's buttons."""
+    and `extra` items (e.g. /wallet's Top up) after the pager's buttons. `make_pager`
+    (owner, render, pages) makes a pager of another kind (the staff console's)."""
     embed, pages = await render(0)
     view: discord.ui.View | None = None
     if pages > 1:
-        view = Pager(owner_id, render, 0, pages)
+        view = (make_pager or (lambda o, r, n: Pager(o, r, 0, n)))(owner_id, render, pages)
     elif extra:
         view = discord.ui.View(timeout=None)
     for item in extra:

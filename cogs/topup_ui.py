@@ -32,11 +32,13 @@ WALLET_BUTTON_ID = "topup:wallet"
 def online_service(bot: OrderBot) -> TopupService:
     """The top-up service, or the shop's own instructions when nothing is paid online."""
     if bot.topups is None:
+        instructions = bot.ordering.policy.top_up_instructions
         raise UserFacingError(
             # Translators: {instructions} are the shop's own words, as staff wrote them
             _(
                 "Paying online isn't set up in this shop. **How to top up:** {instructions}",
-                instructions=clip(bot.ordering.policy.top_up_instructions, 500),
+                # The shop's words as written; the default one in the reader's language.
+                instructions=clip(_(instructions) if instructions else "", 500),
             )
         )
     return bot.topups.service

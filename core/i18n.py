@@ -161,7 +161,7 @@ def _fill(text: str, source: str, values: dict[str, Any]) -> str:
         return text
     try:
         return text.format(**values)
-    except (KeyError, IndexError, ValueError):
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError):
         # A translation with a broken placeholder must not lose the message: the English
         # one is sent instead (tests/bot/test_translations.py keeps this from shipping).
         log.error("translation of %r into %s has broken placeholders", source[:60], current())

@@ -92,6 +92,19 @@ def _symbols_to_codes(locale: str) -> dict[str, str]:
 
 
 @functools.cache
+def _symbols_everywhere() -> dict[str, str]:
+    """Symbols that name one currency in every language the shop writes (`৳`, `US$` as
+    Bengali writes them, `$` and `₹`), longest first: an amount copied from any reply
+    reads back. A symbol two languages give to different currencies is left out."""
+    seen: dict[str, set[str]] = {}
+    for language in i18n.LANGUAGES:
+        for symbol, code in _symbols_to_codes(language).items():
+            seen.setdefault(symbol, set()).add(code)
+    unique = {symbol: next(iter(codes)) for symbol, codes in seen.items() if len(codes) == 1}
+    return dict(sorted(unique.items(), key=lambda item: -len(item[0])))
+
+
+@functools.cache
 def _locale(name: str) -> Locale:
     return Locale.parse(name)
 
@@ -152,7 +165,7 @@ def _strip_marker(body: str) -> tuple[str, str | None]:
         match = pattern.match(body)
         if match and match["code"].upper() in currencies_in_use():
             return match["rest"].strip(), match["code"].upper()
-    for symbol, code in _symbols_to_codes(DEFAULT_LOCALE).items():
+    for symbol, code in _symbols_everywhere().items():
         if body.startswith(symbol):
             return body[len(symbol) :].strip(), code
         if body.endswith(symbol):

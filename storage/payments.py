@@ -27,6 +27,7 @@ import aiosqlite
 from core import alerts
 from core.crash_points import crash_point
 from core.domain import STATUS_LABELS, Money, OrderStatus, PaymentMode
+from core.i18n import _, _n
 from storage import wallet
 from storage.database import Database
 from storage.staff_alerts import raise_alert_in
@@ -109,22 +110,35 @@ async def check_limits_in(
     if limits.max_open_orders is not None:
         open_now = await open_orders_in(conn, user_id, excluding=order_id)
         if open_now >= limits.max_open_orders:
+            # Raised while the buyer confirms: worded in their language.
             raise LimitReached(
-                f"You already have {open_now} open order{'s' if open_now != 1 else ''}, the most "
-                "this shop allows at once. You can order again as soon as one of them "
-                "finishes (`/orders` shows them). Nothing was ordered."
+                _n(
+                    "You already have {count} open order, the most this shop allows at once."
+                    " You can order again as soon as it finishes (`/orders` shows it)."
+                    " Nothing was ordered.",
+                    "You already have {count} open orders, the most this shop allows at once."
+                    " You can order again as soon as one of them finishes (`/orders` shows"
+                    " them). Nothing was ordered.",
+                    open_now,
+                )
             )
     cap = limits.daily_spend.get(total.currency)
     if cap is not None:
         spent = await spent_today_in(conn, user_id, total.currency, now=now, excluding=order_id)
         if spent.minor + total.minor > cap:
-            _, resets = utc_day_bounds(now)
+            _start, resets = utc_day_bounds(now)
             left = Money(max(cap - spent.minor, 0), total.currency)
             raise LimitReached(
-                f"This order ({total.format()}) would take you over this shop's daily limit of "
-                f"{Money(cap, total.currency).format()}: you have spent {spent.format()} today, "
-                f"so {left.format()} is left. The limit resets <t:{int(resets)}:R> "
-                "(midnight UTC). Nothing was ordered."
+                _(
+                    "This order ({total}) would take you over this shop's daily limit of"
+                    " {cap}: you have spent {spent} today, so {left} is left. The limit resets"
+                    " {resets} (midnight UTC). Nothing was ordered.",
+                    total=total.format(),
+                    cap=Money(cap, total.currency).format(),
+                    spent=spent.format(),
+                    left=left.format(),
+                    resets=f"<t:{int(resets)}:R>",
+                )
             )
 
 

@@ -81,7 +81,7 @@ async def adjust_wallet(
                 actor_id=staff_id,
                 action=f"wallet.{'credit' if amount.minor > 0 else 'debit'}",
                 target=str(movement.user_id),
-                detail=f"{amount.format()}: {(movement.note or '')[:200]}",
+                detail=f"{amount.format('en')}: {(movement.note or '')[:200]}",
             )
             await raise_alert_in(conn, alert(balance))
     return Posted(amount, balance, repeated=not posted)
@@ -130,7 +130,7 @@ async def refund_order(
                 order.id,
                 actor=actor,
                 kind=EventKind.PAYMENT,
-                detail=f"refund {refund.format()} (by staff)",
+                detail=f"refund {refund.format('en')} (by staff)",
                 at=now,
             )
             kind = await next_notification_kind(conn, order.id, NotificationKind.REFUND)

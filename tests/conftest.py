@@ -4,7 +4,7 @@ and a complete, valid settings environment for subprocess runs of the bot."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from bot.providers.registry import ProviderRegistry
+from core import i18n
 from core.crypto import DeliveryCipher
 from demo.stack import BOT_SETTING_PREFIXES
 from sandbox.runner import SandboxCluster
@@ -47,6 +48,15 @@ SUBPROCESS_MODULES = frozenset(
         REPO_ROOT / "tests" / "bot" / "test_config_mistakes.py",
     }
 )
+
+
+@pytest.fixture(autouse=True)
+def shop_languages_as_configured_by_default() -> Iterator[None]:
+    """The shop's languages are process-wide (core.i18n.configure, from the settings of
+    the bot that started last): a test whose in-process bot had STAFF_LANGUAGE=bn must
+    not leave the next test's staff text in Bengali."""
+    yield
+    i18n.configure(default=i18n.SOURCE_LANGUAGE, staff=i18n.SOURCE_LANGUAGE)
 
 
 @pytest.fixture

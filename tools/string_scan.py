@@ -37,6 +37,11 @@ SCANNED = (
     "bot/catalog.py",
     "core/alerts",
     "core/domain.py",
+    # Text they write that reaches a person later: a buyer's limit, a provider's words
+    # shown as the order's status or as why it failed.
+    "storage",
+    "bot/providers",
+    "bot/payments",
 )
 # Callables whose arguments a person reads: which keyword arguments, and which
 # positional ones (None: all of them).
@@ -64,6 +69,7 @@ SINKS: dict[str, tuple[int, ...] | None] = {
     "Modal": None,
     "Alert": (1,),
 }
+STORED_FOR_PEOPLE = frozenset({"status_message", "user_message"})
 ERRORS = frozenset(
     {
         "UserFacingError",
@@ -76,6 +82,8 @@ ERRORS = frozenset(
         "ProviderClosed",
         "AmountError",
         "CheckFailure",
+        "LimitReached",
+        "TopupRefused",
     }
 )
 LETTERS = re.compile(r"[A-Za-z\u0900-\u09ff]{2,}")
@@ -129,6 +137,10 @@ def scan_source(source: str, path: str = "<source>") -> list[Bypass]:
         elif name in ERRORS:
             args = list(node.args)
         else:
+            args = []
+        # Stored or raised for a person to read later, whatever the call.
+        args += [k.value for k in node.keywords if k.arg in STORED_FOR_PEOPLE]
+        if not args:
             continue
         for arg in args:
             text = _literal_text(arg)

@@ -32,7 +32,7 @@ from bot.payments.base import (
 from bot.providers.errors import ProviderProtocolError
 from bot.providers.http import ProviderHttp, build_client, identifier
 from core.domain import Money
-from core.i18n import N_, _
+from core.i18n import N_
 
 STATES = {
     "created": LinkState.OPEN,
@@ -150,7 +150,7 @@ class RazorpayClient(ProviderHttp, PaymentClient):
             return None
         known = self._known(error.get("description"))
         if known is not None:
-            return _(known)
+            return known  # English: logs and alerts; translated where a buyer reads it
         code, field = identifier(error.get("code")), identifier(error.get("field"))
         if code and field:
             return f"{code} ({field})"

@@ -171,7 +171,7 @@ class StripeClient(ProviderHttp, PaymentClient):
         message = error.get("message")
         known = self._known(message.split(":")[0] if isinstance(message, str) else None)
         if known is not None:
-            return _(known)
+            return known  # English: logs and alerts; translated where a buyer reads it
         code, param = identifier(error.get("code")), identifier(error.get("param"))
         if code and param:
             return f"{code} ({param})"

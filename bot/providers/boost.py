@@ -18,6 +18,7 @@ from bot.providers.models import (
     ProviderOrder,
 )
 from core.domain import OrderStatus
+from core.i18n import N_
 
 # The provider links its status enum from a page we don't have; these are the values
 # seen in its docs and the obvious siblings. Anything else is "unknown, still open".
@@ -80,16 +81,16 @@ class BoostClient(ProviderAdapter):
     )
 
     KNOWN_MESSAGES = {
-        "invalid invite": "that invite doesn't work (expired, or not a server invite)",
-        "invalid amount": "that number of boosts isn't available",
-        "invitecode is required": "the invite is missing",
-        "amount is required": "the amount is missing",
-        "invalid json body": "the request was malformed",
-        "unauthorized": "unauthorized",
-        "forbidden": "forbidden",
-        "not found": "no such order",
-        "insufficient balance": "the shop's balance at the provider is too low",
-        "the provider refused the order": "the provider refused the order",
+        "invalid invite": N_("that invite doesn't work (expired, or not a server invite)"),
+        "invalid amount": N_("that number of boosts isn't available"),
+        "invitecode is required": N_("the invite is missing"),
+        "amount is required": N_("the amount is missing"),
+        "invalid json body": N_("the request was malformed"),
+        "unauthorized": N_("unauthorized"),
+        "forbidden": N_("forbidden"),
+        "not found": N_("no such order"),
+        "insufficient balance": N_("the shop's balance at the provider is too low"),
+        "the provider refused the order": N_("the provider refused the order"),
     }
 
     def _is_error_body(self, body: dict[str, Any]) -> bool:
@@ -116,7 +117,7 @@ class BoostClient(ProviderAdapter):
                 self.name,
                 "invalid invite code format",
                 status_code=None,
-                user_message="That invite code doesn't look right.",
+                user_message=N_("That invite code doesn't look right."),
             )
         body = BoostCreateBody(invite_code=invite, amount=str(request.quantity))
         return PreparedCreate("POST", "/order", body.model_dump(by_alias=True))

@@ -17,6 +17,7 @@ from bot.providers.errors import ProviderRejected, SubmissionAmbiguous, Submissi
 from bot.providers.http import identifier
 from bot.providers.models import Capabilities, CreateRequest, PreparedCreate, ProviderOrder
 from core.domain import OrderStatus
+from core.i18n import N_
 
 # Synthetic raw status: the contract's 201 reply carries no status field.
 RAW_CREATED = "CREATED"
@@ -65,9 +66,9 @@ class CheckoutClient(ProviderAdapter):
     currencies = ("INR",)  # the contract's only currency
 
     KNOWN_MESSAGES = {
-        "parameter error": "the parameters were refused",
-        "unauthorized": "unauthorized",
-        "conflict: order id already used": "the order id is already used",
+        "parameter error": N_("the parameters were refused"),
+        "unauthorized": N_("unauthorized"),
+        "conflict: order id already used": N_("the order id is already used"),
     }
 
     def _error_message(self, body: Any) -> str | None:
@@ -93,7 +94,7 @@ class CheckoutClient(ProviderAdapter):
                 self.name,
                 "contact.phone_number is required",
                 status_code=None,
-                user_message="A phone number is required for this product.",
+                user_message=N_("A phone number is required for this product."),
             )
         total = request.total
         body = CheckoutOrder(
@@ -151,7 +152,7 @@ class CheckoutClient(ProviderAdapter):
             remote_id=prepared.our_id or "",
             status=OrderStatus.SUBMITTED,  # awaiting manual delivery by staff
             raw_status=RAW_CREATED,
-            status_message="Order received; staff will deliver it.",
+            status_message=N_("Order received; staff will deliver it."),
             price=None if order.total_amount is None else str(order.total_amount),
             currency=order.currency or "INR",
             payload=payload,

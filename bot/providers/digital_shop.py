@@ -18,6 +18,7 @@ from bot.providers.base import ProviderAdapter
 from bot.providers.errors import ProviderProtocolError
 from bot.providers.models import Capabilities, ProviderOrder
 from core.domain import Delivery, DeliveryItem, OrderStatus
+from core.i18n import N_
 
 STATUS_MAP: dict[str, OrderStatus] = {
     "PENDING": OrderStatus.SUBMITTED,
@@ -69,11 +70,11 @@ class DigitalShopClient(ProviderAdapter):
     order_path = "/api/v1/orders/{id}"
 
     KNOWN_MESSAGES = {
-        "invalid order id": "invalid order id",
-        "order not found": "order not found",
-        "invalid api key": "invalid API key",
-        "too many requests": "too many requests",
-        "internal server error": "internal server error",
+        "invalid order id": N_("invalid order id"),
+        "order not found": N_("order not found"),
+        "invalid api key": N_("invalid API key"),
+        "too many requests": N_("too many requests"),
+        "internal server error": N_("internal server error"),
     }
 
     def _is_error_body(self, body: dict[str, Any]) -> bool:

@@ -18,6 +18,9 @@ class LanguageService:
         # first answer (within Discord's 3 seconds) waits on no I/O after the first time.
         # DMs (any process) always read the table.
         self._known: dict[int, str | None] = {}
+        # The language Discord last said each member reads (their client's), for a DM
+        # this process sends about no order (a staff credit): better than the default.
+        self._discord: dict[int, str] = {}
 
     async def choice(self, user_id: int) -> str | None:
         chosen = await languages.get_choice(self.db, user_id)
@@ -25,7 +28,12 @@ class LanguageService:
 
     async def for_interaction(self, user_id: int, discord_locale: str | None) -> str:
         if user_id not in self._known:
-            self._known[user_id] = await self.choice(user_id)
+            read = await self.choice(user_id)
+            # A /language choice stored while we read wins over what we read.
+            self._known.setdefault(user_id, read)
+        from_discord = i18n.language_from_discord(discord_locale)
+        if from_discord is not None:
+            self._discord[user_id] = from_discord
         return i18n.resolve(self._known[user_id], discord_locale)
 
     async def for_dm(self, user_id: int, recorded: str | None) -> str:
@@ -33,7 +41,9 @@ class LanguageService:
         chosen = await self.choice(user_id)
         if chosen is not None:
             return chosen
-        return recorded if recorded in i18n.LANGUAGES else i18n.default_language()
+        if recorded in i18n.LANGUAGES:
+            return recorded
+        return self._discord.get(user_id) or i18n.default_language()
 
     async def choose(self, user_id: int, language: str | None) -> None:
         """Store the member's choice; None goes back to Discord's language."""

@@ -16,13 +16,13 @@ import logging
 import time
 
 from bot.errors import InvalidInput, clip
-from bot.presenters import ts
+from bot.presenters import NOT_APPROVED, ts
 from bot.services.ordering import ConfirmOutcome, OrderingService
 from bot.services.staff_orders import StaffOrderError, find_order
 from core import alerts
 from core.crypto import DeliveryCipher
 from core.domain import Delivery, OrderSource, OrderStatus, can_transition
-from core.i18n import _
+from core.i18n import N_, _
 from core.kinds import NotificationKind
 from storage import orders as repo
 from storage import provider_health, staff_actions, staff_alerts, wallet
@@ -81,7 +81,7 @@ class StaffReview:
                 OrderStatus.COMPLETED,
                 actor=str(staff_id),
                 delivery=delivery,
-                status_message="Delivered by staff",
+                status_message=N_("Delivered by staff"),
                 detail=f"delivered by staff ({size} characters)",
                 notify_kind=NotificationKind.FINAL,
                 alert=alerts.order_delivered(order, staff_id, size, time.time_ns()),
@@ -206,13 +206,14 @@ class StaffReview:
     async def reject(self, order_id: str, staff_id: int, note: str) -> repo.OrderRecord:
         """Staff found no payment: the order ends unsent and the buyer is told why."""
         order = await self._awaiting_approval(order_id)
-        note = " ".join(note.split()) or "Staff couldn't confirm your payment."
+        note = " ".join(note.split()) or N_("Staff couldn't confirm your payment.")
         return await self._change(
             order,
             repo.StatusChange(
                 OrderStatus.CANCELLED,
                 actor=str(staff_id),
-                status_message=f"Not approved: {note[:280]} Nothing was ordered.",
+                # Stored in English, worded for the reader where shown (bot.presenters.shown_status).
+                status_message=NOT_APPROVED.format(note=note[:280]),
                 detail=f"rejected by staff: {note[:300]}",
                 notify_kind=NotificationKind.FINAL,
                 alert=alerts.order_rejected(order, staff_id, clip(note, 200), time.time_ns()),
@@ -276,7 +277,7 @@ class StaffReview:
         self, order_id: str, staff_id: int, note: str, seen: float | None = None
     ) -> repo.OrderRecord:
         order = await self._needs_review(order_id, seen)
-        note = note.strip() or "The provider did not place this order."
+        note = note.strip() or N_("The provider did not place this order.")
         return await self._change(
             order,
             repo.StatusChange(

@@ -248,7 +248,7 @@ class TopupService(TopupEvents):
                 raise TopupRefused(
                     _(
                         "No payment link was made ({problem}); nothing was charged.",
-                        problem=cause.user_message,
+                        problem=_(cause.user_message),
                     )
                 )
             raise TopupRefused(

@@ -16,7 +16,7 @@ from bot.services.ordering import ConfirmOutcome
 from bot.services.staff_review import SETTABLE
 from cogs.admin.access import Additions, order_group
 from cogs.admin.ui import StaffModal, StaffView, order_autocomplete
-from core.domain import Delivery, OrderStatus
+from core.domain import STATUS_LABELS, Delivery, OrderStatus
 from core.i18n import _, _n
 
 if TYPE_CHECKING:
@@ -196,7 +196,9 @@ async def retry_order(interaction: discord.Interaction[OrderBot], order_id: str)
     status="The new status (only moves the order's state machine allows)",
     note="Why: shown to the buyer and kept in the timeline",
 )
-@app_commands.choices(status=[app_commands.Choice(name=s.label, value=s.value) for s in SETTABLE])
+@app_commands.choices(
+    status=[app_commands.Choice(name=STATUS_LABELS[s], value=s.value) for s in SETTABLE]
+)
 @app_commands.autocomplete(order_id=order_autocomplete)
 async def set_status(
     interaction: discord.Interaction[OrderBot],

@@ -30,7 +30,7 @@ from cogs.admin.access import (
     staff_refusal,
 )
 from cogs.admin.ui import StaffPager, StaffView, log_read, order_autocomplete
-from core.domain import OrderStatus
+from core.domain import STATUS_LABELS, OrderStatus
 from core.i18n import SOURCE_LANGUAGE, _, _n, number, speaking
 
 if TYPE_CHECKING:
@@ -121,7 +121,9 @@ async def _provider_autocomplete(
     provider="Only this provider's orders",
     days="Only orders from the last N days",
 )
-@app_commands.choices(status=[app_commands.Choice(name=s.label, value=s.value) for s in LISTABLE])
+@app_commands.choices(
+    status=[app_commands.Choice(name=STATUS_LABELS[s], value=s.value) for s in LISTABLE]
+)
 @app_commands.autocomplete(provider=_provider_autocomplete)
 async def list_orders(
     interaction: discord.Interaction[OrderBot],

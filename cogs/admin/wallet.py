@@ -19,7 +19,7 @@ from bot.errors import InvalidInput, clip
 from bot.presenters import signed
 from bot.services.wallet import WalletChange
 from cogs.admin.access import Additions, StaffGroup, admin_group, order_group, staff_refusal
-from cogs.admin.ui import log_read, order_autocomplete
+from cogs.admin.ui import StaffPager, log_read, order_autocomplete
 from cogs.pager import send_paged
 from cogs.wallet import wallet_page
 from core import i18n
@@ -140,7 +140,13 @@ async def view_wallet(interaction: discord.Interaction[OrderBot], member: discor
     bot = interaction.client
     title = _("Store credit of {member}", member=member.display_name)[:200]
     await send_paged(
-        interaction, interaction.user.id, lambda page: wallet_page(bot, member.id, page, title)
+        interaction,
+        interaction.user.id,
+        lambda page: wallet_page(bot, member.id, page, title),
+        # Staff pages: the staff check and the staff language on every turn.
+        make_pager=lambda owner, render, pages: StaffPager(
+            owner, render, pages, custom_id=f"admin-wallet:{interaction.id}"
+        ),
     )
 
 

@@ -226,7 +226,7 @@ async def transition_order(
                 order_id,
                 actor=change.actor,
                 kind=EventKind.PAYMENT,
-                detail=f"{moved.kind.value} {moved.amount.format()} ({moved.note})",
+                detail=f"{moved.kind.value} {moved.amount.format('en')} ({moved.note})",
                 at=now,
             )
         if change.delivery is not None:

@@ -188,7 +188,7 @@ def test_a_spend_limit_in_a_currency_nothing_is_priced_in_is_refused(
 def test_migrate_creates_and_then_is_a_no_op(bot_env: dict[str, str], tmp_path: Path) -> None:
     first = run_bot(["migrate"], bot_env, tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "Applied migrations [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]" in first.stdout
+    assert "Applied migrations [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]" in first.stdout
     assert Path(bot_env["DATABASE_PATH"]).exists()
     second = run_bot(["migrate"], bot_env, tmp_path)
     assert second.returncode == 0

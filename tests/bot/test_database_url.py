@@ -73,7 +73,7 @@ def test_on_postgres_migrate_works_backup_names_the_recipe_and_a_running_bot_blo
     first = run_bot(["migrate"], env, tmp_path)
     assert first.returncode == 0, first.stderr
     assert (
-        "Applied migrations [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13] to PostgreSQL"
+        "Applied migrations [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14] to PostgreSQL"
         in first.stdout
     )
     assert "up to date" in run_bot(["migrate"], env, tmp_path).stdout

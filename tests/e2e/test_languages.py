@@ -69,16 +69,18 @@ async def member_reading(stack: LocalStack, language: str) -> int:
     return member
 
 
-@pytest.mark.stack(env={"STAFF_LANGUAGE": "hi"})
+@pytest.mark.stack(env={"STAFF_LANGUAGE": "en"})
 async def test_a_member_whose_discord_is_in_hindi_reads_the_shop_in_hindi(
     stack: LocalStack,
 ) -> None:
-    await walk_the_shop(stack, "hi")
+    """Staff read English meanwhile: nothing of the buyer's language reaches them."""
+    await walk_the_shop(stack, "hi", staff="en")
 
 
 @pytest.mark.stack(env={"STAFF_LANGUAGE": "bn"})
 async def test_a_member_who_chose_bengali_reads_the_shop_in_bengali(stack: LocalStack) -> None:
-    await walk_the_shop(stack, "bn")
+    """Staff read Bengali too (STAFF_LANGUAGE=bn)."""
+    await walk_the_shop(stack, "bn", staff="bn")
 
 
 def order_id_in(text: str) -> str:
@@ -87,8 +89,14 @@ def order_id_in(text: str) -> str:
     return found.group(0)
 
 
-async def walk_the_shop(stack: LocalStack, language: str) -> None:
-    """The journeys a buyer takes, and what staff read, with STAFF_LANGUAGE=`language`."""
+def staff_wrote(staff: str, language: str, text: str) -> bool:
+    """`text` is in the staff language: its script, or (English staff) not the buyer's."""
+    return written_in(staff, text) if staff != "en" else not written_in(language, text)
+
+
+async def walk_the_shop(stack: LocalStack, language: str, *, staff: str) -> None:
+    """The journeys a buyer reading `language` takes, and what staff (reading `staff`)
+    read meanwhile."""
     emu = stack.emulator
     world = emu.world
     member = await member_reading(stack, language)
@@ -98,7 +106,7 @@ async def walk_the_shop(stack: LocalStack, language: str) -> None:
         _driven, answer = await stack.admin(
             "wallet credit", {"member": member, "amount": amount, "note": "UPI"}
         )
-        assert written_in(language, answer["content"]), answer  # the staff language
+        assert staff_wrote(staff, language, answer["content"]), answer
     wallet = await follow_up(await emu.send_slash_command(member, "wallet", {}))
     text = embed_text(wallet) + (wallet.get("content") or "")
     lakh = money(language, Money(15_000_000, "INR"))
@@ -121,11 +129,11 @@ async def walk_the_shop(stack: LocalStack, language: str) -> None:
     boost_id = order_id_in(embed_text(placed))
 
     # The staff alert about it is in the staff language, with the amount formatted for it.
-    staff = await emu.wait_for_channel_message(
+    alert = await emu.wait_for_channel_message(
         world.staff_channel_id, timeout=15, predicate=lambda m: boost_id in m["content"]
     )
-    assert written_in(language, staff["content"]) and "🛒" in staff["content"]
-    assert money(language, Money(1400, "USD")) in staff["content"]
+    assert staff_wrote(staff, language, alert["content"]) and "🛒" in alert["content"]
+    assert money(staff, Money(1400, "USD")) in alert["content"]
 
     # /buy: the form, and its error, in the member's language.
     driven = await emu.send_slash_command(member, "buy", {"product": "streaming-1m", "quantity": 1})
@@ -147,6 +155,8 @@ async def walk_the_shop(stack: LocalStack, language: str) -> None:
     dm = await emu.wait_for_dm(member, timeout=30, predicate=lambda m: buy_id in embed_text(m))
     assert DELIVERY in (dm.get("content") or "")
     assert written_in(language, embed_text(dm))
+    # What staff's action stored for the buyer is worded for them too.
+    assert said(language, "Delivered by staff") in embed_text(dm)
 
     # DMs closed: the notice in the notices channel is in the member's language too.
     emu.set_dms_closed(member, True)

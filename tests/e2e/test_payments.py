@@ -329,7 +329,7 @@ async def test_role_open_order_and_daily_limits(tmp_path: Path) -> None:
         )
         await confirm(plain, buyer, await boost_draft(plain, buyer, 3))  # $10.50, open
         refusal = embed_text(await boost_draft(plain, buyer, 2))
-        assert "1 open order" in refusal and "as soon as one of them finishes" in refusal
+        assert "1 open order" in refusal and "as soon as it finishes" in refusal
         assert len(requests_to(plain, "boost")) == 1
 
         # Once it finishes, the open-order limit lets go; the daily one ($20) doesn't.
