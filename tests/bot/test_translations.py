@@ -154,7 +154,7 @@ def test_every_translation_fits_discords_limits(language: str) -> None:
                     too_long.append(f"{text!r} ({english!r}): {problem}")
                 continue
             # Measured as shown: each placeholder filled with an order id's 14 characters.
-            shown = FILLED.sub("x" * 14, text)
+            shown = FILLED.sub("x" * 14, str(text))
             if len(shown) > limit:
                 too_long.append(f"{len(shown)} > {limit}: {english[:50]!r} -> {text[:50]!r}")
     assert too_long == []
