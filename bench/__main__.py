@@ -14,6 +14,7 @@ BENCHMARKS = (
     "chart_library",
     "backup",
     "money",
+    "languages",
     "migrate_data",
     "worker_polls",
     "worker_dm_latency",

@@ -236,7 +236,7 @@ async def test_every_alert_kind_reaches_the_staff_channel(stack: LocalStack) -> 
     pressed = await press(stack, world.buyer2_id, shown, button(shown, "order:confirm:"))
     await pressed.wait_for_original(lambda m: "placed" in embed_text(m), timeout=15)
     failed = await staff_line(stack, "is **failed**")
-    assert "/admin order view order_id:" in failed["content"]
+    assert "</admin order view:" in failed["content"] and "`order_id:" in failed["content"]
     await staff_line(stack, "has DMs closed")
 
     # An unknown raw status.
@@ -267,7 +267,7 @@ async def test_every_alert_kind_reaches_the_staff_channel(stack: LocalStack) -> 
     stuck = await staff_line(
         stack, f"Order `{waiting}` (checkout) has been **submitted**", timeout=30
     )
-    assert f"/admin order view order_id:{waiting}" in stuck["content"]
+    assert f"`order_id:{waiting}`" in stuck["content"] and "</admin order view:" in stuck["content"]
 
     # Each order is reported as stuck once, however long it stays stuck: an order placed
     # now is reported in its turn, by a later run of the check (and posted by a later run

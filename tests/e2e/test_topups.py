@@ -106,7 +106,7 @@ async def test_a_short_confirmation_tops_up_the_difference_then_confirm_places_i
     # difference.
     pressed = await press(stack, buyer, confirmation, button(confirmation, "order:confirm:"))
     refusal = await pressed.wait_for_followup(timeout=15)
-    assert f"Top up {inr(14900)}" in embed_text(refusal)
+    assert f"press **Top up** below to pay the difference, {inr(14900)}" in embed_text(refusal)
     assert db_rows(stack, "SELECT status FROM orders WHERE id = ?", (order_id,))[0][0] == "draft"
     offered = await press(stack, buyer, refusal, button(refusal, f"order:topup:{order_id}"))
     answer = await offered.wait_for_followup(timeout=15)
