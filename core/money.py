@@ -24,6 +24,7 @@ from decimal import Decimal
 
 from babel import Locale, numbers
 from babel.core import get_global
+from babel.numbers import NumberPattern
 
 from core import i18n
 from core.i18n import _, _n
@@ -92,6 +93,25 @@ def _symbols_to_codes(locale: str) -> dict[str, str]:
 
 
 @functools.cache
+def _layout(language: str, code: str) -> tuple[str, NumberPattern, str]:
+    """How `language` writes an amount of `code`, worked out once per pair (a format's
+    cost is then the number alone, bench/money.py): the symbol before or after the number
+    as CLDR's currency pattern puts it, and the language's digit grouping with exactly
+    the currency's decimals."""
+    where = _locale(language)
+    grouping = str(where.decimal_formats[None].pattern).split(";")[0].split(".")[0]
+    digits = currency_digits(code)
+    number = numbers.parse_pattern(grouping + ("." + "0" * digits if digits else ""))
+    symbol = _symbol(code, language)
+    if not symbol:  # no symbol of its own here: the number alone, then the code
+        return "", number, ""
+    currency = str(where.currency_formats["standard"].pattern).split(";")[0]
+    if currency.strip().startswith("¤"):
+        return symbol + (" " if "¤ " in currency or "¤\xa0" in currency else ""), number, ""
+    return "", number, ("\xa0" if " ¤" in currency or "\xa0¤" in currency else "") + symbol
+
+
+@functools.cache
 def _symbols_everywhere() -> dict[str, str]:
     """Symbols that name one currency in every language the shop writes (`৳`, `US$` as
     Bengali writes them, `$` and `₹`), longest first: an amount copied from any reply
@@ -137,14 +157,10 @@ class Money:
         Bengali), all of the currency's decimals, and the code, so no two currencies read
         alike. `locale` defaults to the language being written (core/i18n.py)."""
         language = locale or i18n.current()
-        where = _locale(language)
-        if _symbol(self.currency, language):
-            pattern = where.currency_formats["standard"]
-        else:  # no symbol of its own here: the number alone, then the code
-            pattern = where.decimal_formats[None]
-        text = pattern.apply(abs(self.amount()), where, currency=self.currency)
+        before, number, after = _layout(language, self.currency)
+        text = number.apply(abs(self.amount()), _locale(language))
         sign = "-" if self.minor < 0 else ""
-        return i18n.native_digits(f"{sign}{text} {self.currency}", language)
+        return i18n.native_digits(f"{sign}{before}{text}{after} {self.currency}", language)
 
     def __str__(self) -> str:
         return self.format()
