@@ -1,7 +1,14 @@
-"""The gateway: a websocket at ``/gateway`` speaking Discord's JSON protocol in text frames.
+"""The gateway: a websocket at ``/gateway`` speaking Discord's JSON protocol, framed the
+way the client asked in its URL, as Discord does:
 
-Text frames only: discord.py asks for ``compress=zlib-stream`` but decompresses only binary
-frames, so plain JSON text frames are always understood.
+* ``compress=zlib-stream``: every payload the gateway sends goes through one zlib context
+  kept for the whole connection, ended with a sync flush (the suffix ``00 00 ff ff``), in
+  binary frames. The client keeps one decompressor and inflates each frame as it comes.
+* no ``compress``: each payload is JSON in its own text frame.
+
+What the client sends is JSON in a text frame or a binary one (hikari sends binary);
+Discord never compresses that direction. ``encoding`` must be ``json`` (ETF isn't
+spoken here: the connection is refused with 4002, as an unreadable payload would be).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import dataclasses
 import json
 import logging
 import secrets
+import zlib
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
@@ -43,6 +51,39 @@ CLOSE_AUTHENTICATION_FAILED = 4004
 CLOSE_ALREADY_AUTHENTICATED = 4005
 
 REPLAY_BUFFER = 1000
+ZLIB_SUFFIX = b"\x00\x00\xff\xff"
+
+
+class Connection:
+    """One gateway socket and how its frames are written (see the module's docstring).
+    Frames leave in the order they were compressed: one lock for compress-and-send."""
+
+    def __init__(self, ws: web.WebSocketResponse, *, zlib_stream: bool) -> None:
+        self.ws = ws
+        self.zlib_stream = zlib_stream
+        self._deflate = zlib.compressobj() if zlib_stream else None
+        self._lock = asyncio.Lock()
+        self.frames_sent = 0
+
+    @property
+    def closed(self) -> bool:
+        return self.ws.closed
+
+    async def send(self, frame: str) -> None:
+        async with self._lock:
+            if self.ws.closed:
+                return
+            if self._deflate is not None:
+                data = self._deflate.compress(frame.encode()) + self._deflate.flush(
+                    zlib.Z_SYNC_FLUSH
+                )
+                await self.ws.send_bytes(data)
+            else:
+                await self.ws.send_str(frame)
+            self.frames_sent += 1
+
+    async def close(self, *, code: int, message: bytes) -> None:
+        await self.ws.close(code=code, message=message)
 
 
 @dataclasses.dataclass
@@ -51,7 +92,7 @@ class GatewaySession:
     intents: int
     shard: list[int]
     seq: int = 0
-    ws: web.WebSocketResponse | None = None
+    ws: Connection | None = None
     buffer: collections.deque[tuple[int, str]] = dataclasses.field(
         default_factory=lambda: collections.deque(maxlen=REPLAY_BUFFER)
     )
@@ -73,7 +114,7 @@ class GatewaySession:
         if ws is None or ws.closed:
             return
         try:
-            await ws.send_str(frame)
+            await ws.send(frame)
         except (ConnectionResetError, RuntimeError) as exc:
             log.debug("gateway send failed for session %s: %s", self.session_id, exc)
 
@@ -92,7 +133,7 @@ class Gateway:
         # previous heartbeat, and every beat logs "Can't keep up … 41 s behind".
         self.heartbeat_ack_delay = heartbeat_ack_delay
         self.sessions: dict[str, GatewaySession] = {}
-        self.connections: set[web.WebSocketResponse] = set()
+        self.connections: set[Connection] = set()
         self.heartbeats = 0
         self.identifies = 0
         self.resumes = 0
@@ -127,13 +168,18 @@ class Gateway:
     # -- websocket -----------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
-        if not ws.can_prepare(request).ok:
+        raw = web.WebSocketResponse(autoping=True, max_msg_size=0)
+        if not raw.can_prepare(request).ok:
             return DiscordError(400, 0, "400: Bad Request (websocket upgrade expected)").response()
-        await ws.prepare(request)
+        await raw.prepare(request)
+        ws = Connection(raw, zlib_stream=request.query.get("compress") == "zlib-stream")
         self.connections.add(ws)
         log.info("gateway connection opened (%s)", request.query_string)
         session: GatewaySession | None = None
+        if request.query.get("encoding", "json") != "json":
+            await ws.close(code=CLOSE_DECODE_ERROR, message=b"Error while decoding payload.")
+            self.connections.discard(ws)
+            return raw
         try:
             await self._send(
                 ws,
@@ -144,41 +190,36 @@ class Gateway:
                     "t": None,
                 },
             )
-            async for msg in ws:
-                if msg.type is WSMsgType.TEXT:
+            async for msg in raw:
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    # JSON either way: hikari sends binary frames, discord.py text ones.
                     try:
                         payload = json.loads(msg.data)
                         op = payload["op"]
                         data = payload.get("d")
-                    except (ValueError, KeyError, TypeError):
+                    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
                         await ws.close(
                             code=CLOSE_DECODE_ERROR, message=b"Error while decoding payload."
                         )
                         break
                     session = await self._on_op(ws, session, op, data)
-                elif msg.type is WSMsgType.BINARY:
-                    await ws.close(
-                        code=CLOSE_DECODE_ERROR, message=b"Error while decoding payload."
-                    )
-                    break
                 elif msg.type is WSMsgType.ERROR:
                     break
         finally:
             self.connections.discard(ws)
             if session is not None and session.ws is ws:
                 session.ws = None
-            log.info("gateway connection closed (code %s)", ws.close_code)
+            log.info("gateway connection closed (code %s)", raw.close_code)
             self._emu._notify()
-        return ws
+        return raw
 
-    async def _ack_heartbeat(self, ws: web.WebSocketResponse) -> None:
+    async def _ack_heartbeat(self, ws: Connection) -> None:
         await asyncio.sleep(self.heartbeat_ack_delay)
         await self._send(ws, {"op": OP_HEARTBEAT_ACK, "d": None, "s": None, "t": None})
         self._emu._notify()
 
-    async def _send(self, ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:
-        if not ws.closed:
-            await ws.send_str(json.dumps(payload))
+    async def _send(self, ws: Connection, payload: dict[str, Any]) -> None:
+        await ws.send(json.dumps(payload))
 
     def _token_ok(self, token: Any) -> bool:
         if not isinstance(token, str):
@@ -189,7 +230,7 @@ class Gateway:
 
     async def _on_op(
         self,
-        ws: web.WebSocketResponse,
+        ws: Connection,
         session: GatewaySession | None,
         op: Any,
         data: Any,
@@ -223,9 +264,7 @@ class Gateway:
         await ws.close(code=CLOSE_UNKNOWN_OPCODE, message=b"Unknown opcode.")
         return session
 
-    async def _identify(
-        self, ws: web.WebSocketResponse, data: dict[str, Any]
-    ) -> GatewaySession | None:
+    async def _identify(self, ws: Connection, data: dict[str, Any]) -> GatewaySession | None:
         if not self._token_ok(data.get("token")):
             log.warning("gateway: IDENTIFY with a bad token; closing 4004")
             await ws.close(code=CLOSE_AUTHENTICATION_FAILED, message=b"Authentication failed.")
@@ -264,9 +303,7 @@ class Gateway:
         self._emu._notify()
         return session
 
-    async def _resume(
-        self, ws: web.WebSocketResponse, data: dict[str, Any]
-    ) -> GatewaySession | None:
+    async def _resume(self, ws: Connection, data: dict[str, Any]) -> GatewaySession | None:
         session = self.sessions.get(str(data.get("session_id")))
         if session is None or not self._token_ok(data.get("token")):
             log.info("gateway: RESUME of unknown session; invalidating")
