@@ -22,6 +22,7 @@ The REST routes are in ``rest.py`` (and ``rest_*.py``), the gateway in ``gateway
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import logging
 import time
@@ -56,7 +57,18 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TOKEN = "emulator-token"  # noqa: S105 - a local stand-in, not a secret
+
+
+def discord_shaped_token(application_id: int) -> str:
+    """A token shaped like Discord's: the bot's id in unpadded base64, a timestamp part and
+    an HMAC part, dot-separated. Clients read the id from the first part (hikari refuses a
+    token it can't split); the rest is a fixed stand-in, not a secret."""
+    first = base64.urlsafe_b64encode(str(application_id).encode()).decode().rstrip("=")
+    return f"{first}.GEmu1a.{'emulatorEMULATORemulatorEMULATORemula'}"
+
+
+# The seeded world's application (its first deterministic id).
+DEFAULT_TOKEN = discord_shaped_token(Snowflakes(deterministic=True).next())
 # GATEWAY_GUILD_MEMBERS_LIMITED | GATEWAY_MESSAGE_CONTENT_LIMITED | APPLICATION_COMMAND_BADGE
 APP_FLAGS = (1 << 15) | (1 << 19) | (1 << 23)
 

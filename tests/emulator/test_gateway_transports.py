@@ -14,6 +14,7 @@ import zlib
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from emulator import Emulator
 from emulator.gateway import ZLIB_SUFFIX
@@ -95,3 +96,14 @@ async def test_discord_py_reads_the_compressed_stream(emu: Emulator, bot: MiniBo
     (connection,) = emu.gateway.connections
     assert connection.zlib_stream and connection.frames_sent >= 3  # HELLO, READY, GUILD_CREATE
     assert bot.is_ready()
+
+
+async def test_rate_limit_headers_only_where_discord_sends_them(raw_emu: Emulator) -> None:
+    """An interaction's callback carries no bucket (it isn't bound to the bot's limits);
+    a channel message and a followup (a webhook) do."""
+    callback, message, followup = web.Response(), web.Response(), web.Response()
+    raw_emu.rest._ratelimit_headers(callback, "POST", "/interactions/1/tok/callback")
+    raw_emu.rest._ratelimit_headers(message, "POST", "/channels/1/messages")
+    raw_emu.rest._ratelimit_headers(followup, "POST", "/webhooks/1/tok")
+    assert not [h for h in callback.headers if h.lower().startswith("x-ratelimit")]
+    assert message.headers["X-RateLimit-Bucket"] and followup.headers["X-RateLimit-Bucket"]

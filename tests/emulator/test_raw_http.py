@@ -18,7 +18,7 @@ import discord.gateway
 import discord.http
 import pytest
 
-from emulator import Emulator
+from emulator import DEFAULT_TOKEN, Emulator
 from emulator.contract import PACKAGED_SPEC, ContractChecker
 from tests.support import REPO_ROOT
 
@@ -340,7 +340,7 @@ def test_cli_prints_one_json_line() -> None:
             assert proc.stdout is not None
             info = json.loads(proc.stdout.readline())
             assert info["base_url"].startswith("http://127.0.0.1:")
-            assert info["token"] == "emulator-token"
+            assert info["token"] == DEFAULT_TOKEN and info["token"].count(".") == 2
             assert {"guild_id", "staff_channel_id", "buyer_id", "application_id"} <= set(info)
             url = info["base_url"] + "/_emulator/world"
             with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - local URL
