@@ -191,6 +191,47 @@ class ContractChecker:
         self._validators[key] = validator
         return validator
 
+    def _response_validator(self, method: str, template: str, status: int) -> Any:
+        key = (method, template, f"response {status}")
+        if key in self._validators:
+            return self._validators[key]
+        op = self._spec["paths"][template].get(method.lower(), {})
+        responses = op.get("responses", {})
+        answer = responses.get(str(status)) or responses.get(f"{str(status)[0]}XX") or {}
+        schema = answer.get("content", {}).get("application/json", {}).get("schema")
+        validator = None
+        if schema is not None:
+            validator = _Validator(_rewrite_refs(copy.deepcopy(schema)), registry=self._registry)
+        self._validators[key] = validator
+        return validator
+
+    def check_response(
+        self, method: str, path: str, status: int, body: Any
+    ) -> ContractViolation | None:
+        """Validate what the emulator answers (already JSON-decoded) against the spec's
+        response schema for that status: a client other than discord.py reads exactly
+        what the spec promises (issue 30)."""
+        if not self.enabled or method.lower() not in _METHODS:
+            return None
+        template, op = self.operation(method, path)
+        if template is None or op is None:
+            return None
+        validator = self._response_validator(method.upper(), template, status)
+        if validator is None:
+            return None
+        errors = sorted(validator.iter_errors(body), key=lambda e: list(map(str, e.absolute_path)))
+        if not errors:
+            return None
+        # Every problem at once (up to 8): filling a response is done field by field.
+        found = "; ".join(
+            f"{'/'.join(str(p) for p in e.absolute_path) or '<body>'}: {e.message[:200]}"
+            for e in errors[:8]
+        )
+        more = f" (+{len(errors) - 8} more)" if len(errors) > 8 else ""
+        return ContractViolation(
+            method.upper(), path, template, f"response {status} {found}{more}", body
+        )
+
     def check(
         self, method: str, path: str, body: Any
     ) -> tuple[ContractViolation | None, dict[str, Any] | None]:

@@ -57,6 +57,7 @@ class UserDriver(CommandRegistry, MessageStore):
         self.interactions = {}
         self._by_token = {}
         self._modal_submits = {}
+        self._modal_sources = {}
 
     # -- interactions: plumbing -----------------------------------------------------------
 
@@ -389,6 +390,8 @@ class UserDriver(CommandRegistry, MessageStore):
         payload = self._interaction_payload(
             ix.MODAL_SUBMIT, user_id, source.channel_id, data, message=message
         )
+        # Its replies name the interaction that opened the modal (interaction_metadata).
+        self._modal_sources[int(payload["id"])] = source
         driven = await self.dispatch_interaction(payload)
         self._modal_submits.setdefault(source.id, []).append(driven)
         return driven

@@ -28,6 +28,29 @@ MessagePredicate = Callable[[dict[str, Any]], bool]
 
 
 class MessageStore(EmulatorBase):
+    # A MODAL_SUBMIT's id -> the interaction that opened its modal (set by the driver).
+    _modal_sources: dict[int, DrivenInteraction]
+
+    def interaction_metadata(self, interaction: DrivenInteraction) -> dict[str, Any]:
+        """What a reply says about the interaction it answers, as the spec requires for
+        each type: a button press names the message pressed (`interacted_message_id`), a
+        form's submit names the interaction that opened the form."""
+        meta: dict[str, Any] = {
+            "id": str(interaction.id),
+            "type": interaction.type,
+            "user": self.world.user_payload(interaction.user_id),
+            "authorizing_integration_owners": interaction.payload.get(
+                "authorizing_integration_owners", {}
+            ),
+        }
+        if interaction.type == ix.MESSAGE_COMPONENT and interaction.source_message_id:
+            meta["interacted_message_id"] = str(interaction.source_message_id)
+        if interaction.type == ix.MODAL_SUBMIT:
+            opener = self._modal_sources.get(interaction.id)
+            if opener is not None:
+                meta["triggering_interaction_metadata"] = self.interaction_metadata(opener)
+        return meta
+
     """The channel messages and DMs of :class:`emulator.server.Emulator`."""
 
     rejected_dms: list[dict[str, Any]]
@@ -239,14 +262,7 @@ class MessageStore(EmulatorBase):
         if interaction is not None:
             msg["webhook_id"] = str(self.world.application_id)
             msg["application_id"] = str(self.world.application_id)
-            msg["interaction_metadata"] = {
-                "id": str(interaction.id),
-                "type": interaction.type,
-                "user": self.world.user_payload(interaction.user_id),
-                "authorizing_integration_owners": interaction.payload.get(
-                    "authorizing_integration_owners", {}
-                ),
-            }
+            msg["interaction_metadata"] = self.interaction_metadata(interaction)
             if flags & ix.EPHEMERAL:
                 self._visible_to[mid] = interaction.user_id
         self._messages[mid] = msg

@@ -110,6 +110,7 @@ class RestApi(WorldRoutes, CommandRoutes, InteractionRoutes, MessageRoutes):
                 if body.present:
                     self._check_contract(method, path, body.json)
                 response = await handler(request)
+                self._check_response(method, path, response)
                 if fault is not None:
                     # Discord did the work (the message is stored and visible), then the
                     # answer was lost on the way back: a 5xx, or no answer at all.
@@ -224,6 +225,22 @@ class RestApi(WorldRoutes, CommandRoutes, InteractionRoutes, MessageRoutes):
                 {"status": exc.status, "code": exc.code, "message": exc.message, "body": body.json}
             )
             self.emu._notify()
+
+    def _check_response(self, method: str, path: str, response: web.StreamResponse) -> None:
+        """Our own answer, checked against the spec like the bot's requests: a violation
+        is recorded (and fails the test) as a request's would be."""
+        contract = self.emu.contract
+        if not contract.enabled or not isinstance(response, web.Response):
+            return
+        if response.content_type != "application/json" or not response.body:
+            return
+        try:
+            answer = json.loads(bytes(response.body))  # type: ignore[arg-type]
+        except ValueError:
+            return
+        violation = contract.check_response(method, path, response.status, answer)
+        if violation is not None:
+            self.emu.record_violation(violation)
 
     def _ratelimit_headers(self, response: web.StreamResponse, method: str, path: str) -> None:
         if response.status == 429 or "X-RateLimit-Bucket" in response.headers:

@@ -121,7 +121,9 @@ class InteractionRoutes(RestBase):
                 interaction=driven,
             )
             driven.original_message_id = int(msg["id"])
-            resource = {"type": cb_type, "message": msg}
+            # No `resource` for a deferral: the spec's resource is a created message
+            # (type 4), an updated one (7) or an activity; the loading message is named by
+            # `interaction.response_message_id` instead.
         elif cb_type == CB_DEFERRED_UPDATE_MESSAGE:
             driven.original_message_id = driven.source_message_id
         elif cb_type == CB_UPDATE_MESSAGE:

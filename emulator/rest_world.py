@@ -45,6 +45,12 @@ class WorldRoutes(RestBase):
                 "approximate_guild_count": 1,
                 "tags": [],
                 "integration_types_config": {"0": {}},
+                "flags_new": str(self.emu.app_flags),
+                "role_connections_verification_url": None,
+                "approximate_user_install_count": 0,
+                "approximate_user_authorization_count": 0,
+                "explicit_content_filter": 0,
+                "eligible_oauth2_scopes": ["bot", "applications.commands"],
             }
         )
 

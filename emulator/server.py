@@ -230,6 +230,7 @@ class Emulator(UserDriver, FaultInjection):
                 "verification_level": 1,
                 "vanity_url_code": None,
                 "nsfw_level": 0,
+                "nsfw": False,
                 "premium_subscription_count": 0,
             },
             "guild_id": str(gid),

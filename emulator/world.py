@@ -75,6 +75,7 @@ class UserRecord:
             "flags": 0,
             "bot": self.bot,
             "system": False,
+            "primary_guild": None,
         }
 
 
@@ -383,7 +384,8 @@ class World:
             "banner": None,
             "description": None,
             "owner_id": str(self.owner_id),
-            "region": None,
+            # Deprecated: Discord answers the word itself (the spec says a string).
+            "region": "deprecated",
             "afk_channel_id": None,
             "afk_timeout": 300,
             "verification_level": 1,
@@ -408,6 +410,13 @@ class World:
             "preferred_locale": "en-US",
             "nsfw_level": 0,
             "premium_progress_bar_enabled": False,
+            "home_header": None,
+            "widget_enabled": False,
+            "widget_channel_id": None,
+            "max_stage_video_channel_users": 50,
+            "max_video_channel_users": 25,
+            "nsfw": False,
+            "incidents_data": None,
         }
 
     def guild_rest_payload(self, *, with_counts: bool = False) -> dict[str, Any]:
