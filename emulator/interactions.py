@@ -177,6 +177,10 @@ class DrivenInteraction:
             "rejected": copy.deepcopy(self.rejected),
             "followups": self.followups,
             "original_message": self.original_message,
+            "acknowledged": self.acknowledged,
+            "response_type": self.response_type,
+            "modal": copy.deepcopy(self.modal),
+            "choices": copy.deepcopy(self.choices),
         }
 
 

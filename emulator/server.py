@@ -58,7 +58,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-
 def discord_shaped_token(application_id: int) -> str:
     """A token shaped like Discord's: the bot's id in unpadded base64, a timestamp part and
     an HMAC part, dot-separated. Clients read the id from the first part (hikari refuses a
