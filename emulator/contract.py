@@ -195,15 +195,24 @@ class ContractChecker:
         key = (method, template, f"response {status}")
         if key in self._validators:
             return self._validators[key]
-        op = self._spec["paths"][template].get(method.lower(), {})
-        responses = op.get("responses", {})
-        answer = responses.get(str(status)) or responses.get(f"{str(status)[0]}XX") or {}
+        answer = self._response(method, template, status) or {}
         schema = answer.get("content", {}).get("application/json", {}).get("schema")
         validator = None
         if schema is not None:
             validator = _Validator(_rewrite_refs(copy.deepcopy(schema)), registry=self._registry)
         self._validators[key] = validator
         return validator
+
+    def _response(self, method: str, template: str, status: int) -> dict[str, Any] | None:
+        """The spec's answer for `status` (its own, else its class `4XX`), with a
+        `$ref` to components/responses followed; None when the spec lists neither."""
+        op = self._spec["paths"][template].get(method.lower(), {})
+        responses = op.get("responses", {})
+        answer = responses.get(str(status)) or responses.get(f"{str(status)[0]}XX")
+        if isinstance(answer, dict) and "$ref" in answer:
+            name = str(answer["$ref"]).rsplit("/", 1)[-1]
+            answer = self._spec.get("components", {}).get("responses", {}).get(name)
+        return answer if isinstance(answer, dict) else None
 
     def check_response(
         self, method: str, path: str, status: int, body: Any
@@ -216,9 +225,21 @@ class ContractChecker:
         template, op = self.operation(method, path)
         if template is None or op is None:
             return None
+        if status < 500 and self._response(method, template, status) is None:
+            return ContractViolation(
+                method.upper(),
+                path,
+                template,
+                f"response {status}: not a status the spec lists",
+                body,
+            )
         validator = self._response_validator(method.upper(), template, status)
         if validator is None:
             return None
+        if status >= 400 and isinstance(body, dict):
+            # A form error's details are left out: the spec types `_errors[].code` as an
+            # integer, while Discord sends words ("BASE_TYPE_MAX_LENGTH"), as we do.
+            body = {k: v for k, v in body.items() if k != "errors"}
         errors = sorted(validator.iter_errors(body), key=lambda e: list(map(str, e.absolute_path)))
         if not errors:
             return None

@@ -95,6 +95,7 @@ class FaultInjection:
             "message": "You are being rate limited.",
             "retry_after": retry_after,
             "global": global_,
+            "code": 0,  # the spec's RatelimitedResponse: an Error, with its code
         }
         fault = Fault(method.upper(), re.compile(path_regex), 429, body, headers, count)
         self.faults.append(fault)

@@ -49,6 +49,21 @@ CLOSE_DECODE_ERROR = 4002
 CLOSE_NOT_AUTHENTICATED = 4003
 CLOSE_AUTHENTICATION_FAILED = 4004
 CLOSE_ALREADY_AUTHENTICATED = 4005
+CLOSE_INVALID_SEQ = 4007
+CLOSE_INVALID_SHARD = 4010
+CLOSE_INVALID_API_VERSION = 4012
+CLOSE_INVALID_INTENTS = 4013
+CLOSE_DISALLOWED_INTENTS = 4014
+
+API_VERSIONS = ("9", "10")
+# Every intent Discord defines sits below bit 26; anything above is "invalid intents".
+INTENTS_MAX = 1 << 26
+# Privileged intents and the application flags (full or limited) that allow each.
+PRIVILEGED = {
+    1 << 1: (1 << 14) | (1 << 15),  # GUILD_MEMBERS
+    1 << 8: (1 << 12) | (1 << 13),  # GUILD_PRESENCES
+    1 << 15: (1 << 18) | (1 << 19),  # MESSAGE_CONTENT
+}
 
 REPLAY_BUFFER = 1000
 ZLIB_SUFFIX = b"\x00\x00\xff\xff"
@@ -176,6 +191,10 @@ class Gateway:
         self.connections.add(ws)
         log.info("gateway connection opened (%s)", request.query_string)
         session: GatewaySession | None = None
+        if request.query.get("v", "10") not in API_VERSIONS:
+            await ws.close(code=CLOSE_INVALID_API_VERSION, message=b"Invalid API version.")
+            self.connections.discard(ws)
+            return raw
         if request.query.get("encoding", "json") != "json":
             await ws.close(code=CLOSE_DECODE_ERROR, message=b"Error while decoding payload.")
             self.connections.discard(ws)
@@ -271,9 +290,24 @@ class Gateway:
             return None
         world = self._emu.world
         shard = data.get("shard") or [0, 1]
-        session = GatewaySession(
-            session_id=secrets.token_hex(16), intents=int(data.get("intents") or 0), shard=shard
-        )
+        if (
+            not isinstance(shard, list)
+            or len(shard) != 2
+            or not all(isinstance(n, int) for n in shard)
+            or not 0 <= shard[0] < shard[1]
+        ):
+            await ws.close(code=CLOSE_INVALID_SHARD, message=b"Invalid shard.")
+            return None
+        intents = data.get("intents")
+        if not isinstance(intents, int) or not 0 <= intents < INTENTS_MAX:
+            await ws.close(code=CLOSE_INVALID_INTENTS, message=b"Invalid intent(s).")
+            return None
+        if any(
+            intents & bit and not self._emu.app_flags & flags for bit, flags in PRIVILEGED.items()
+        ):
+            await ws.close(code=CLOSE_DISALLOWED_INTENTS, message=b"Disallowed intent(s).")
+            return None
+        session = GatewaySession(session_id=secrets.token_hex(16), intents=intents, shard=shard)
         session.ws = ws
         self.sessions[session.session_id] = session
         self.identifies += 1
@@ -309,11 +343,21 @@ class Gateway:
             log.info("gateway: RESUME of unknown session; invalidating")
             await self._send(ws, {"op": OP_INVALID_SESSION, "d": False, "s": None, "t": None})
             return None
+        last = data.get("seq")
+        if last is not None and (not isinstance(last, int) or last > session.seq):
+            await ws.close(code=CLOSE_INVALID_SEQ, message=b"Invalid seq.")
+            return None
+        oldest = session.buffer[0][0] if session.buffer else session.seq + 1
+        if last is not None and last + 1 < oldest:
+            # More was missed than the replay buffer holds: Discord invalidates the session
+            # rather than resume it with a gap.
+            log.info("gateway: RESUME from seq %s, buffer starts at %s; invalidating", last, oldest)
+            await self._send(ws, {"op": OP_INVALID_SESSION, "d": False, "s": None, "t": None})
+            return None
         old = session.ws
         if old is not None and old is not ws and not old.closed:
             await old.close(code=4000, message=b"Session resumed elsewhere.")
         self.resumes += 1
-        last = data.get("seq")
         async with session.lock:
             session.ws = ws
             for seq, frame in list(session.buffer):

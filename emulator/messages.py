@@ -28,6 +28,8 @@ MessagePredicate = Callable[[dict[str, Any]], bool]
 
 
 class MessageStore(EmulatorBase):
+    """The channel messages and DMs of :class:`emulator.server.Emulator`."""
+
     # A MODAL_SUBMIT's id -> the interaction that opened its modal (set by the driver).
     _modal_sources: dict[int, DrivenInteraction]
 
@@ -50,8 +52,6 @@ class MessageStore(EmulatorBase):
             if opener is not None:
                 meta["triggering_interaction_metadata"] = self.interaction_metadata(opener)
         return meta
-
-    """The channel messages and DMs of :class:`emulator.server.Emulator`."""
 
     rejected_dms: list[dict[str, Any]]
     #: How long Discord remembers a message nonce for ``enforce_nonce``.
@@ -236,7 +236,7 @@ class MessageStore(EmulatorBase):
     ) -> dict[str, Any]:
         """Store a message (by the bot, unless ``author_id`` names a member who wrote it)."""
         mid = self._ids.next()
-        embeds = [dict(e, type=e.get("type", "rich")) for e in body.get("embeds") or []]
+        embeds = [_stored_embed(e) for e in body.get("embeds") or []]
         msg: dict[str, Any] = {
             "id": str(mid),
             "channel_id": str(channel_id),
@@ -286,7 +286,7 @@ class MessageStore(EmulatorBase):
         if "content" in body:
             msg["content"] = body["content"] or ""
         if "embeds" in body:
-            msg["embeds"] = [dict(e, type=e.get("type", "rich")) for e in body["embeds"] or []]
+            msg["embeds"] = [_stored_embed(e) for e in body["embeds"] or []]
         if "components" in body:
             msg["components"] = self._components(body["components"])
         if body.get("poll"):
@@ -328,3 +328,15 @@ class MessageStore(EmulatorBase):
         else:
             intent = INTENT_DIRECT_MESSAGES
         await self.gateway.dispatch("MESSAGE_CREATE", event, intent=intent)
+
+
+def _stored_embed(embed: Mapping[str, Any]) -> dict[str, Any]:
+    """An embed as Discord stores it: its type, and `inline` on every field (the spec's
+    answer requires it; a client may leave it out when sending)."""
+    stored = dict(embed, type=embed.get("type", "rich"))
+    if isinstance(embed.get("fields"), list):
+        stored["fields"] = [
+            dict(f, inline=bool(f.get("inline", False))) if isinstance(f, dict) else f
+            for f in embed["fields"]
+        ]
+    return stored

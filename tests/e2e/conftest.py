@@ -112,3 +112,5 @@ async def parts(tmp_path: Path) -> AsyncIterator[LocalStack]:
         yield stack
     finally:
         await stack.stop()
+    # Whatever the bot sent, and whatever the emulator answered, was as Discord's spec says.
+    stack.emulator.assert_no_contract_violations()

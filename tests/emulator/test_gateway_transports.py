@@ -14,6 +14,7 @@ import zlib
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from emulator import Emulator
@@ -98,12 +99,73 @@ async def test_discord_py_reads_the_compressed_stream(emu: Emulator, bot: MiniBo
     assert bot.is_ready()
 
 
-async def test_rate_limit_headers_only_where_discord_sends_them(raw_emu: Emulator) -> None:
-    """An interaction's callback carries no bucket (it isn't bound to the bot's limits);
-    a channel message and a followup (a webhook) do."""
-    callback, message, followup = web.Response(), web.Response(), web.Response()
-    raw_emu.rest._ratelimit_headers(callback, "POST", "/interactions/1/tok/callback")
-    raw_emu.rest._ratelimit_headers(message, "POST", "/channels/1/messages")
-    raw_emu.rest._ratelimit_headers(followup, "POST", "/webhooks/1/tok")
-    assert not [h for h in callback.headers if h.lower().startswith("x-ratelimit")]
-    assert message.headers["X-RateLimit-Bucket"] and followup.headers["X-RateLimit-Bucket"]
+async def test_rate_limit_headers_where_the_spec_documents_them(raw_emu: Emulator) -> None:
+    """Discord's spec documents the X-RateLimit-* headers on an interaction's callback as on
+    a channel message or a followup: each answer carries its bucket."""
+    for path in ("/interactions/1/tok/callback", "/channels/1/messages", "/webhooks/1/tok"):
+        response = web.Response()
+        raw_emu.rest._ratelimit_headers(response, "POST", path)
+        assert response.headers["X-RateLimit-Bucket"] and response.headers["X-RateLimit-Limit"]
+
+
+@pytest.mark.parametrize(
+    ("query", "identify", "code"),
+    [
+        ("?v=3&encoding=json", None, 4012),  # an API version Discord doesn't serve
+        ("?v=10&encoding=json", {"shard": [3, 2]}, 4010),
+        ("?v=10&encoding=json", {"intents": 1 << 40}, 4013),
+        ("?v=10&encoding=json", {"intents": 1 << 8}, 4014),  # presences: not allowed here
+    ],
+)
+async def test_close_codes_as_discord_documents_them(
+    raw_emu: Emulator, query: str, identify: dict[str, Any] | None, code: int
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(raw_emu.gateway_url + query) as ws:
+            if identify is not None:
+                assert (await ws.receive_json(timeout=2))["op"] == 10
+                await ws.send_json({"op": 2, "d": {**IDENTIFY["d"], **identify}})
+            closed = await ws.receive(timeout=2)
+            while closed.type is not aiohttp.WSMsgType.CLOSE:
+                closed = await ws.receive(timeout=2)
+            assert closed.data == code
+
+
+async def test_a_resume_from_a_seq_never_sent_is_4007(raw_emu: Emulator) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(raw_emu.gateway_url + "?v=10&encoding=json") as ws:
+            await ws.receive_json(timeout=2)
+            await ws.send_json(IDENTIFY)
+            ready = await ws.receive_json(timeout=2)
+        session_id = ready["d"]["session_id"]
+        async with session.ws_connect(raw_emu.gateway_url + "?v=10&encoding=json") as ws:
+            await ws.receive_json(timeout=2)
+            resume = {"token": TOKEN, "session_id": session_id, "seq": 999_999}
+            await ws.send_json({"op": 6, "d": resume})
+            closed = await ws.receive(timeout=2)
+            assert closed.type is aiohttp.WSMsgType.CLOSE and closed.data == 4007
+
+
+async def test_an_answer_the_spec_refuses_is_recorded(
+    raw_emu: Emulator, monkeypatch: pytest.MonkeyPatch, needs_spec: None
+) -> None:
+    """The response check can fail: a user object without a field the spec requires, and a
+    status the operation doesn't list, are each recorded as a violation."""
+    world = raw_emu.world
+    real = world.user_payload
+
+    def without_primary_guild(user_id: int) -> dict[str, Any]:
+        payload = dict(real(user_id))
+        payload.pop("primary_guild")
+        return payload
+
+    monkeypatch.setattr(world, "user_payload", without_primary_guild)
+    auth = {"Authorization": f"Bot {TOKEN}"}
+    async with aiohttp.ClientSession() as session:
+        url = f"{raw_emu.api_base}/users/{world.buyer_id}"
+        async with session.get(url, headers=auth) as user:
+            assert user.status == 200
+    (violation,) = raw_emu.contract_violations
+    assert "primary_guild" in str(violation) and str(violation).startswith("GET /users/")
+    odd = raw_emu.contract.check_response("GET", "/users/@me", 201, {})
+    assert odd is not None and "not a status the spec lists" in str(odd)
