@@ -21,7 +21,8 @@ from emulator import Emulator
 from emulator.gateway import ZLIB_SUFFIX
 from tests.emulator.minibot import TOKEN, MiniBot
 
-IDENTIFY = {"op": 2, "d": {"token": TOKEN, "intents": 513, "properties": {}}}
+IDENTIFY_DATA: dict[str, Any] = {"token": TOKEN, "intents": 513, "properties": {}}
+IDENTIFY = {"op": 2, "d": IDENTIFY_DATA}
 
 
 class Inflater:
@@ -124,7 +125,7 @@ async def test_close_codes_as_discord_documents_them(
         async with session.ws_connect(raw_emu.gateway_url + query) as ws:
             if identify is not None:
                 assert (await ws.receive_json(timeout=2))["op"] == 10
-                await ws.send_json({"op": 2, "d": {**IDENTIFY["d"], **identify}})
+                await ws.send_json({"op": 2, "d": {**IDENTIFY_DATA, **identify}})
             closed = await ws.receive(timeout=2)
             while closed.type is not aiohttp.WSMsgType.CLOSE:
                 closed = await ws.receive(timeout=2)
