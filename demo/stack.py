@@ -19,7 +19,7 @@ import os
 import re
 import sys
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -246,7 +246,7 @@ class LocalStack:
                         f"the bot did not connect in {timeout}s:\n{self.bot_log()[-4000:]}"
                     )
                 await asyncio.sleep(0.02)
-            await self.emulator.wait_for_bot(timeout=timeout)
+            await self._on_the_gateway(deadline, self._served.done)
             return
         self._log_file = self.log_path.open("ab")
         self.process = await asyncio.create_subprocess_exec(
@@ -272,7 +272,20 @@ class LocalStack:
                     f"the bot did not connect in {timeout}s:\n{self.bot_log()[-4000:]}"
                 )
             await asyncio.sleep(0.05)
-        await self.emulator.wait_for_bot(timeout=timeout)
+        process = self.process
+        await self._on_the_gateway(deadline, lambda: process.returncode is not None)
+
+    async def _on_the_gateway(self, deadline: float, exited: Callable[[], bool]) -> None:
+        """Until the new session is connected, or the bot has already stopped again: a
+        test that armed a crash point can see it reached right after IDENTIFY (the
+        caller then reads its exit status), which is no reason to wait out the timeout."""
+        loop = asyncio.get_running_loop()
+        while not self.emulator.gateway.connected_sessions():
+            if exited():
+                return
+            if loop.time() > deadline:
+                raise BotProcessError(f"the bot did not stay connected:\n{self.bot_log()[-4000:]}")
+            await asyncio.sleep(0.02)
 
     async def stop_bot(self, *, kill: bool = False, timeout: float = 15.0) -> int | None:
         """SIGTERM (a clean shutdown) or SIGKILL (a crash). Returns the exit status."""
