@@ -33,7 +33,7 @@ from tests.support import serve_app
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[tuple[StripeState, str]]:
-    state = StripeState(hang_seconds=2.0)
+    state = StripeState(hang_seconds=4.0)
     runner, url = await serve_app(create_app(state))
     try:
         yield state, url
@@ -43,7 +43,7 @@ async def sandbox() -> AsyncIterator[tuple[StripeState, str]]:
 
 @pytest.fixture
 async def client(sandbox: tuple[StripeState, str]) -> AsyncIterator[StripeClient]:
-    stripe = build_stripe(sandbox[1], SecretStr(DEFAULT_SECRET_KEY), timeout=0.5)
+    stripe = build_stripe(sandbox[1], SecretStr(DEFAULT_SECRET_KEY), timeout=1.5)
     stripe.retry_backoff = 0.01
     try:
         yield stripe
