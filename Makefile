@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-quick soak lint format run demo sandbox emulator bench clean messages
+.PHONY: venv test test-quick soak lint format run demo playground sandbox emulator bench clean messages
 
 # uv (from PyPI) installs the project in seconds where pip takes minutes; pip is the
 # fallback when uv can't be installed. .ci/pythons.py uses the same uv for .venvs/3.X.
@@ -68,6 +68,12 @@ run: venv
 # The real bot, offline: sandbox providers + Discord emulator + scripted buyer and staff.
 demo: venv
 	$(PY) -m demo
+
+# The same stack with a web page that works like Discord: try the shop by hand, as a
+# buyer or staff, with your own catalog (CATALOG=my.toml). Prints the address to open.
+CATALOG ?= catalog.toml
+playground: venv
+	$(PY) -m demo.playground --catalog $(CATALOG)
 
 sandbox: venv
 	$(PY) -m sandbox --port 0

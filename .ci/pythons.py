@@ -28,6 +28,7 @@ import tomllib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import chromium
 from postgres import PostgresServer, PostgresUnavailable, ensure_installed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -238,6 +239,19 @@ def main() -> int:
     if not found:
         print(f"ERROR: none of Python {', '.join(versions)} is installed", file=sys.stderr)
         return 2
+
+    # The playground's browser tests (-m browser) fail, never skip, without a browser.
+    try:
+        browser = chromium.ensure_installed() if required else chromium.find()
+    except (subprocess.CalledProcessError, OSError) as exc:
+        browser = None
+        print(f"ERROR: Chromium could not be installed: {exc}", file=sys.stderr)
+    if browser is None:
+        print("No Chromium: the browser tests will fail (apt-get install chromium)", flush=True)
+        if required:
+            return 2
+    else:
+        os.environ["ORDERBOT_CHROMIUM"] = browser
 
     uv = uv_binary() if os.environ.get("ORDERBOT_NO_UV") != "1" else None
     venvs = {v: build_venv(v, interp, uv) for v, interp in found.items()}

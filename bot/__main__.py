@@ -1,4 +1,4 @@
-"""Entry point: `orderbot [run|init|check-config|migrate|migrate-data|gen-key|rotate-key|backup|restore|demo]`,
+"""Entry point: `orderbot [run|init|check-config|migrate|migrate-data|gen-key|rotate-key|backup|restore|demo|playground]`,
 also `python -m bot …` from a clone.
 
 Exit status 0 on success, 2 when settings or the catalog are unusable (one readable
@@ -60,6 +60,7 @@ No DISCORD_TOKEN is set, so there is no Discord bot to connect as.
                           {prog} demo       (installed with pip)
       (starts the sandbox providers, a local Discord emulator and this bot,
        then walks a buyer and a staff member through the shop)
+  Or by hand, in a browser: make playground  /  {prog} playground --catalog catalog.toml
 
   Go live:
       1. Create an application and bot at https://discord.com/developers/applications
@@ -142,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     demo.add_argument("demo_args", nargs=argparse.REMAINDER)
+    playground = sub.add_parser(
+        "playground",
+        help="try the shop in your browser, with your catalog: a local page that works "
+        "like Discord (`playground --help` for its options)",
+        add_help=False,
+    )
+    playground.add_argument("playground_args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -392,6 +400,11 @@ def dispatch(args: argparse.Namespace, redactor: SecretRedactingFilter) -> int:
         # program rather than imported from down here.
         sys.stdout.flush()
         os.execv(sys.executable, [sys.executable, "-m", "demo", *args.demo_args])  # noqa: S606 - our interpreter, no shell
+    if args.command == "playground":
+        sys.stdout.flush()
+        os.execv(  # noqa: S606 - our interpreter, no shell
+            sys.executable, [sys.executable, "-m", "demo.playground", *args.playground_args]
+        )
     if args.command == "gen-key":
         return cmd_gen_key()
     if args.command == "init":
@@ -426,8 +439,20 @@ def dispatch(args: argparse.Namespace, redactor: SecretRedactingFilter) -> int:
     return cmd_run(redactor, ProcessRole.GATEWAY if no_workers else ProcessRole.ALL)
 
 
+# Programs of their own, handed everything after their name: argparse's REMAINDER
+# refuses a first argument that looks like an option (`demo --workdir DIR`).
+HANDED_OVER = {"demo": "demo_args", "playground": "playground_args"}
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    given = sys.argv[1:] if argv is None else argv
+    if given and given[0] in HANDED_OVER:
+        return argparse.Namespace(command=given[0], **{HANDED_OVER[given[0]]: given[1:]})
+    return build_parser().parse_args(given)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     if not IS_POSIX:
         # flock(2), signals and file modes are POSIX; --help above works everywhere.
         print(POSIX_ONLY, file=sys.stderr)

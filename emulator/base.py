@@ -61,6 +61,7 @@ class EmulatorBase:
     files: dict[int, StoredFile]
     _ids: Snowflakes
     _changed: asyncio.Event | None
+    changes: int
     _tasks: set[asyncio.Task[Any]]
     # Messages and interaction answers whose HTTP response is not yet written: no user can
     # see them yet, so no user can click them (see ``acknowledge``).
@@ -70,6 +71,8 @@ class EmulatorBase:
     # -- change notification and waiting --------------------------------------------------
 
     def _notify(self) -> None:
+        # Counted for whoever redraws on change (the playground page's event stream).
+        self.changes += 1
         if self._changed is not None:
             self._changed.set()
             self._changed = asyncio.Event()

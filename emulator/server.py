@@ -42,6 +42,8 @@ from .gateway import Gateway
 from .messages import MessagePredicate
 from .rest import RequestRecord, RestApi
 from .util import Snowflakes
+from .web.app import Persona, PlaygroundWeb
+from .web.panels import ProviderPanel
 from .world import INTENT_GUILD_MEMBERS, World
 
 __all__ = [
@@ -109,6 +111,9 @@ class Emulator(UserDriver, FaultInjection):
         self._unacknowledged = set()
         self._acknowledged_at = {}
         self._changed = None
+        self.changes = 0
+        # The playground's web front (``serve_playground``), when this emulator serves one.
+        self.web: PlaygroundWeb | None = None
         self._runner: web.AppRunner | None = None
         self._tasks = set()
         self.base_url = ""
@@ -130,9 +135,28 @@ class Emulator(UserDriver, FaultInjection):
     def gateway_url(self) -> str:
         return self.base_url.replace("http://", "ws://", 1) + "/gateway"
 
+    def serve_playground(
+        self,
+        *,
+        personas: Sequence[Persona],
+        channels: Sequence[int],
+        panels: Sequence[ProviderPanel] = (),
+    ) -> PlaygroundWeb:
+        """Serve the playground page (``emulator/web``) beside the API, from the next
+        ``start``. Every request to this emulator is then checked for our Host and Origin
+        (``emulator/web/guard.py``): a page on another site can't drive it."""
+        self.web = PlaygroundWeb(self, personas=personas, channels=channels, panels=panels)
+        return self.web
+
     def build_app(self) -> web.Application:
-        app = web.Application(middlewares=[self.rest.middleware], client_max_size=64 * 1024 * 1024)
+        middlewares = [self.rest.middleware]
+        if self.web is not None:
+            middlewares.insert(0, self.web.guard.middleware)
+        app = web.Application(middlewares=middlewares, client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self.gateway.handle)
+        if self.web is not None:
+            for method, path, handler in self.web.routes():
+                app.router.add_route(method, path, handler)
         for method, path, handler in control_routes(self):
             app.router.add_route(method, path, handler)
         for method, path, handler in self.rest.routes():
@@ -153,6 +177,8 @@ class Emulator(UserDriver, FaultInjection):
         host, port = self._runner.addresses[0][:2]
         self.port = port
         self.base_url = f"http://{host}:{port}"
+        if self.web is not None:
+            self.web.guard.bind(port)
         log.info(
             "Discord emulator listening on %s (%.2fs)", self.base_url, time.perf_counter() - started
         )

@@ -47,6 +47,7 @@ def parse_amount(value: Any) -> int | None:
 
 class BoostState(ProviderState):
     name = "boost"
+    statuses = STATUSES
 
     def __init__(
         self,

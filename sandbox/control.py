@@ -1,7 +1,7 @@
 """The control interface under ``/_sandbox/``: tests and scripts steer a sandbox over HTTP.
 
 Loopback callers only, no auth. The endpoints mirror the Python methods of
-:class:`sandbox.state.ProviderState`: seed and list orders, set the default timeline, queue
+:class:`sandbox.state.ProviderState`: seed and list orders, move one to a status, set the default timeline, queue
 and clear faults, set latency, read and clear the request log, reset.
 """
 
@@ -71,6 +71,19 @@ def add_control_routes(app: web.Application, state: ProviderState) -> None:
             return control_error("no such order", 404)
         return json_response(state.describe(order))
 
+    async def move_order(request: web.Request) -> web.Response:
+        try:
+            body = await _control_body(request)
+            status = body.pop("status", None)
+            if not isinstance(status, str):
+                raise ValueError("status must be a string")
+            step = state.move_to(request.match_info["order_id"], status, **body)
+        except LookupError as exc:
+            return control_error(str(exc), 404)
+        except (ValueError, TypeError) as exc:
+            return control_error(str(exc))
+        return json_response(step)
+
     async def get_default_timeline(request: web.Request) -> web.Response:
         return json_response({"timeline": state.default_timeline})
 
@@ -121,6 +134,7 @@ def add_control_routes(app: web.Application, state: ProviderState) -> None:
     router.add_post(f"{CONTROL_PREFIX}/orders", create_order)
     router.add_get(f"{CONTROL_PREFIX}/orders", list_orders)
     router.add_get(f"{CONTROL_PREFIX}/orders/{{order_id}}", get_order)
+    router.add_post(f"{CONTROL_PREFIX}/orders/{{order_id}}/status", move_order)
     router.add_get(f"{CONTROL_PREFIX}/default-timeline", get_default_timeline)
     router.add_put(f"{CONTROL_PREFIX}/default-timeline", put_default_timeline)
     router.add_get(f"{CONTROL_PREFIX}/faults", list_faults)

@@ -64,6 +64,7 @@ def _check_delivery(where: str, delivery: Any, items: Any) -> None:
 
 class DigitalShopState(ProviderState):
     name = "digital_shop"
+    statuses = STATUSES
 
     def __init__(self, api_key: str = DEFAULT_KEY, **kwargs: Any) -> None:
         super().__init__(api_key, **kwargs)

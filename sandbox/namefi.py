@@ -49,6 +49,7 @@ def _hex40() -> str:
 
 class NamefiState(ProviderState):
     name = "namefi"
+    statuses = STATUSES
 
     def __init__(self, api_key: str = DEFAULT_TOKEN, **kwargs: Any) -> None:
         super().__init__(api_key, **kwargs)

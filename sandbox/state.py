@@ -84,6 +84,9 @@ class ProviderState:
     """
 
     name: str = "provider"
+    #: The statuses an order of this provider can be in, in the order they usually come
+    #: (``move_to``); empty where the API has no order status (checkout).
+    statuses: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -189,6 +192,21 @@ class ProviderState:
             order_id = self._fresh_id()
         data = self.seed_data(order_id, fields)
         return self.add_order(data, order_id=order_id, timeline=steps).id
+
+    def move_to(self, order_id: str, status: str, **fields: Any) -> dict[str, Any]:
+        """The order is in ``status`` from now on (the playground's "next status" button):
+        the steps already reached are kept, the ones still to come are dropped, and the
+        new step (with any provider-specific ``fields``) takes effect at once."""
+        order = self.orders.get(order_id)
+        if order is None:
+            raise LookupError(f"no order {order_id!r}")
+        if status not in self.statuses:
+            raise ValueError(f"{self.name} orders have the statuses {', '.join(self.statuses)}")
+        elapsed = max(0.0, self.clock() - order.created_at)
+        step = {**fields, "after": elapsed, "status": status}
+        self.check_step(len(order.timeline), step)
+        order.timeline = [s for s in order.timeline if s["after"] <= elapsed] + [step]
+        return step
 
     def set_default_timeline(self, timeline: Any) -> Timeline:
         self.default_timeline = self.validate_timeline(timeline)
