@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 
 def find() -> str | None:
@@ -20,16 +21,30 @@ def find() -> str | None:
     return None
 
 
+# The bot's messages start with emoji: without a colour emoji font, the screenshots the
+# tests leave show boxes where a person would see them.
+EMOJI_FONT = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+
+
 def ensure_installed() -> str | None:
-    """CI on a Debian machine without it: install Debian's chromium (apt, after an update)."""
+    """CI on a Debian machine without them: install Debian's chromium and its emoji font
+    (apt, after an update)."""
     found = find()
     apt = shutil.which("apt-get")
-    if found is not None or apt is None or os.geteuid() != 0:
+    missing = [
+        package
+        for package, present in (
+            ("chromium", found),
+            ("fonts-noto-color-emoji", EMOJI_FONT.exists()),
+        )
+        if not present
+    ]
+    if not missing or apt is None or os.geteuid() != 0:
         return found
-    print("Chromium is not installed: installing Debian's chromium package", flush=True)
+    print(f"Installing Debian's {', '.join(missing)} for the browser tests", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run([apt, "update", "-qq"], check=True, env=env)
     subprocess.run(
-        [apt, "install", "-y", "-qq", "--no-install-recommends", "chromium"], check=True, env=env
+        [apt, "install", "-y", "-qq", "--no-install-recommends", *missing], check=True, env=env
     )
     return find()

@@ -15,6 +15,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
@@ -81,6 +82,19 @@ def _int(value: Any, what: str) -> int:
         return int(str(value))
     except ValueError:
         raise PageError(f"{what} must be an id") from None
+
+
+def retry_after_seconds(raw: Any) -> float | None:
+    """The Retry-After a person typed for a 429: a number of seconds up to an hour."""
+    if raw in (None, ""):
+        return None
+    try:
+        seconds = float(str(raw))
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds <= 3600:  # NaN and infinity fail too
+        raise PageError("Retry-After must be a number of seconds from 0 to 3600")
+    return seconds
 
 
 class PlaygroundWeb:
@@ -433,8 +447,7 @@ class PlaygroundWeb:
         kind = str(data.get("kind", ""))
         if kind not in PANEL_FAULTS:
             raise PageError(f"the panel offers the faults {', '.join(PANEL_FAULTS)}")
-        retry_after = data.get("retry_after")
-        said = panel.inject(kind, None if retry_after in (None, "") else float(retry_after))
+        said = panel.inject(kind, retry_after_seconds(data.get("retry_after")))
         self.emu._notify()
         return {"said": said}
 

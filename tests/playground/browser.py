@@ -99,6 +99,11 @@ def owner_env(trap_url: str, folder: Path) -> dict[str, str]:
         "RAZORPAY_KEY_SECRET": "owner-razorpay-secret-live",
         "RAZORPAY_API_BASE_URL": trap_url,
         "PAYMENT_WEBHOOK_LISTEN": "127.0.0.1:1",
+        # Settings the playground has no value of its own for: they must not reach it.
+        "LOG_FILE": str(folder / "owner-bot.log"),
+        "STAFF_LANGUAGE": "bn",
+        "STRIPE_SECRET_KEY": "sk_live_owner0123456789",
+        "STRIPE_API_BASE_URL": trap_url,
     }
 
 

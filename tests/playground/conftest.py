@@ -1,4 +1,4 @@
-"""The playground's fixtures: one `orderbot playground` for the module, one Chromium, and a
+"""The playground's fixtures: one `orderbot playground` for the package, one Chromium, and a
 fresh page per test that fails the test on any error the page's script hit."""
 
 from __future__ import annotations
@@ -18,20 +18,23 @@ from tests.playground.browser import (
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def trap() -> Iterator[Trap]:
     trap = Trap()
     yield trap
     trap.close()
+    # Everything the journeys did stayed on 127.0.0.1 with the sandboxes: the owner's
+    # settings (.env and the shell both point at this trap) were never used.
+    assert trap.requests == [], f"the playground used the owner's settings: {trap.requests}"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def playground(tmp_path_factory: pytest.TempPathFactory, trap: Trap) -> Iterator[RunningPlayground]:
     folder: Path = tmp_path_factory.mktemp("owner-shop")
     yield from start_playground(folder, trap)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     path = chromium_path()
     if path is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -172,6 +173,7 @@ def test_admin_stats_shows_its_chart_as_an_image(page: Page) -> None:
     expect(chart).to_be_visible()
     width = chart.evaluate("img => img.complete ? img.naturalWidth : 0")
     assert width > 200, f"the chart did not load as an image (width {width})"
+    expect(chart).to_be_in_viewport()
     screenshot(page, "7-admin-stats-chart")
 
 
@@ -250,3 +252,38 @@ def test_the_page_speaks_the_buyers_language(page: Page) -> None:
         new_message(page, lambda: page.click("#send"), "स्टोर क्रेडिट")
     finally:
         page.select_option("#language", "en-US")
+
+
+def test_a_long_delivery_arrives_as_a_text_file_to_download(
+    page: Page, playground: RunningPlayground
+) -> None:
+    """A delivery too long for a message is DMed as a .txt: the page offers it as a
+    download (never rendered, even when it holds HTML), and a PNG is shown as an image."""
+    be(page, "Second buyer")
+    open_channel(page, "shop")
+    buy_through_the_form(page, "gift", "Gift card 500", "+91 97654 32100")
+    order_id = confirm_last(page, "Order submitted")
+    delivery = "<script>document.title='pwned'</script>\n```\n" + "CODE-" * 400
+    be(page, "Staff")
+    open_channel(page, "staff")
+    run_command(page, "admin order deliver", order_id=order_id)
+    fill_modal(page, {"deliver:text": delivery})
+    expect(last_message(page, has_text=order_id)).to_contain_text("delivered", ignore_case=True)
+
+    be(page, "Second buyer")
+    open_channel(page, "dm")
+    dm = last_message(page, has_text=order_id)
+    link = dm.locator(".file a")
+    expect(link).to_have_text(f"{order_id}-delivery.txt")
+    assert dm.locator("img").count() == 0
+    answer = httpx.get(
+        playground.url + str(link.get_attribute("href")),
+        headers={"Origin": playground.url.split("/play/")[0]},
+        timeout=10,
+    )
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == "application/octet-stream"
+    assert answer.headers["Content-Disposition"].startswith("attachment;")
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert answer.text == delivery
+    assert page.title() != "pwned"

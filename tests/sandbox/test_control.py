@@ -225,3 +225,42 @@ async def test_control_is_not_authenticated_but_the_api_is(
     response = await http.get(f"{base}/v-next/orders/{seeded.json()['id']}")
     assert_error("namefi", response, 401)
     assert (await http.get(f"{base}/v-next/orders/{uuid.uuid4()}")).status_code == 401
+
+
+async def test_an_order_moves_to_a_status_at_once_over_http(
+    cluster: SandboxCluster, http: httpx.AsyncClient
+) -> None:
+    """What the playground's panel buttons do: the order is in the new status from now on,
+    as the provider's own API answers it; a step still to come is dropped."""
+    base = cluster.base_url("digital_shop")
+    seeded = await http.post(
+        f"{base}/_sandbox/orders",
+        json={
+            "timeline": [{"after": 0, "status": "PENDING"}, {"after": 3600, "status": "REFUNDED"}]
+        },
+    )
+    order_id = seeded.json()["id"]
+    moved = await http.post(
+        f"{base}/_sandbox/orders/{order_id}/status",
+        json={"status": "COMPLETED", "deliveryData": "KEY-1234"},
+    )
+    assert moved.status_code == 200, moved.text
+    answer = await http.get(
+        f"{base}/api/v1/orders/{order_id}",
+        headers={"X-API-Key": cluster.api_key("digital_shop")},
+    )
+    data = answer.json()["data"]
+    assert (data["status"], data["deliveryData"]) == ("COMPLETED", "KEY-1234")
+    timeline = cluster.state("digital_shop").orders[order_id].timeline
+    assert [s["status"] for s in timeline] == ["PENDING", "COMPLETED"]
+
+    refused = await http.post(
+        f"{base}/_sandbox/orders/{order_id}/status", json={"status": "SHIPPED"}
+    )
+    assert refused.status_code == 400
+    assert "PENDING, PROCESSING, COMPLETED, REFUNDED" in refused.json()["error"]
+    missing = await http.post(f"{base}/_sandbox/orders/nope/status", json={"status": "PENDING"})
+    assert missing.status_code == 404
+    assert (
+        await http.post(f"{base}/_sandbox/orders/{order_id}/status", json={})
+    ).status_code == 400

@@ -415,7 +415,13 @@ function renderMessages() {
     const empty = state.channel === personaInfo(state.persona).dm_channel ? "No direct messages from the bot yet." : "No messages here yet.";
     list.append(el("li", { class: "empty", text: empty }));
   }
-  if (nearBottom || state.scrollDown) list.scrollTop = list.scrollHeight;
+  if (nearBottom || state.scrollDown) {
+    list.scrollTop = list.scrollHeight;
+    // An image arriving later (a chart) makes the list taller: stay at the bottom.
+    for (const image of list.querySelectorAll("img")) {
+      if (!image.complete) image.addEventListener("load", () => (list.scrollTop = list.scrollHeight), { once: true });
+    }
+  }
   state.scrollDown = false;
 }
 
