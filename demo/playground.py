@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import signal
 import sys
 import tempfile
@@ -168,7 +169,14 @@ async def serve(workdir: Path, catalog_path: Path, port: int) -> int:
         print(f"The bot did not start: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"The playground could not start: {exc.strerror or exc}", file=sys.stderr)
+        if exc.errno == errno.EADDRINUSE and port:
+            print(
+                f"The playground could not start: port {port} on 127.0.0.1 is in use. "
+                "Choose another with --port, or leave --port out for any free one.",
+                file=sys.stderr,
+            )
+        else:
+            print(f"The playground could not start: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -126,3 +126,18 @@ def test_a_wheel_installed_in_a_clean_venv_inits_and_checks_an_empty_folder(
     (chart,) = re.findall(r"the chart is saved at (\S+\.png)", demo.stdout)
     assert Path(chart).read_bytes().startswith(b"\x89PNG")
     assert [p.suffix for p in Path(chart).parent.iterdir()] == [".png"]
+
+    # The playground's page comes with the package too: `orderbot playground` serves it.
+    page = run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "from importlib.resources import files; s = files('emulator.web') / 'static';"
+            "print(sorted(p.name for p in s.iterdir()))",
+        ],
+        empty,
+        env,
+    )
+    assert page.stdout.strip() == "['app.js', 'index.html', 'style.css']", page.stderr
+    helped = run([orderbot, "playground", "--help"], empty, env)
+    assert helped.returncode == 0 and "--catalog" in helped.stdout, helped.stderr
