@@ -124,6 +124,24 @@ class Playground:
     async def stop(self) -> None:
         await self.stack.stop()
 
+    @property
+    def bot_pid(self) -> int | None:
+        process = self.stack.process
+        return process.pid if process is not None else None
+
+    async def until_stopped_or_bot_exits(self, stopping: asyncio.Event) -> int | None:
+        """Wait for Ctrl+C (None) or for the bot's process to end (its exit status)."""
+        process = self.stack.process
+        assert process is not None
+        exited = asyncio.ensure_future(process.wait())
+        stopped = asyncio.ensure_future(stopping.wait())
+        try:
+            await asyncio.wait({exited, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (exited, stopped):
+                task.cancel()
+        return process.returncode if not stopping.is_set() else None
+
     async def __aenter__(self) -> Playground:
         try:
             await self.start()
@@ -159,11 +177,21 @@ async def serve(workdir: Path, catalog_path: Path, port: int) -> int:
                 f"Only this computer can reach it, and only with that address.\n"
                 f"Catalog: {catalog_path}\n"
                 f"{credited}"
-                f"The bot's database and log: {workdir}\n"
+                f"The bot (pid {playground.bot_pid}): its database and log are in {workdir}\n"
                 "Ctrl+C stops everything.",
                 flush=True,
             )
-            await stopping.wait()
+            bot_exit = await playground.until_stopped_or_bot_exits(stopping)
+            if bot_exit is not None:
+                # Never a page left talking to a bot that is gone.
+                print(
+                    f"The bot stopped on its own (exit status {bot_exit}), so the playground "
+                    f"stops too. The end of its log ({workdir / 'bot.log'}):\n"
+                    + "\n".join(playground.stack.bot_log().splitlines()[-15:]),
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return 1
             print("Stopping…", flush=True)
     except BotProcessError as exc:
         print(f"The bot did not start: {exc}", file=sys.stderr)

@@ -81,8 +81,15 @@ def _summary(name: str, data: dict[str, Any]) -> str:
     if name == "namefi":
         return ", ".join(str(d) for d in data.get("domains") or []) or "domains"
     if name == "checkout":
-        lines = data.get("items") or data.get("lines") or []
-        return f"{len(lines)} line(s)" if lines else ""
+        items = ", ".join(
+            f"{item.get('quantity')} × {item.get('name')}"
+            for item in data.get("items") or []
+            if isinstance(item, dict)
+        )
+        total, currency = data.get("total_amount"), data.get("currency")
+        if isinstance(total, int) and isinstance(currency, str):
+            return f"{items} · {Money(total, currency).format('en')}"
+        return items
     return ""
 
 
