@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +150,7 @@ class RunningPlayground:
         return response.json()
 
 
-def start_playground(folder: Path, trap: Trap) -> Iterator[RunningPlayground]:
+def start_playground(folder: Path, trap: Trap) -> Generator[RunningPlayground, None, None]:
     """`orderbot playground --catalog my-catalog.toml` in the owner's folder, their
     settings both in `.env` and exported in the shell, as a shop owner would run it."""
     settings = owner_env(trap.url, folder)
