@@ -22,6 +22,7 @@ from sandbox.stripe import DEFAULT_SECRET_KEY as STRIPE_SECRET_KEY
 from sandbox.stripe import DEFAULT_WEBHOOK_SECRET as STRIPE_WEBHOOK_SECRET
 from sandbox.stripe import StripeState
 from sandbox.stripe import create_app as stripe_app
+from sandbox.util import loopback_only
 
 
 def free_port() -> int:
@@ -31,7 +32,9 @@ def free_port() -> int:
     return port
 
 
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+async def _serve(app: web.Application, guarded: bool) -> tuple[web.AppRunner, str]:
+    if guarded:
+        app.middlewares.insert(0, loopback_only)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -39,7 +42,11 @@ async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
 
 
 class PaymentSandboxes:
-    def __init__(self, *, webhooks: bool = True, stripe: bool = False) -> None:
+    def __init__(
+        self, *, webhooks: bool = True, stripe: bool = False, loopback_only: bool = False
+    ) -> None:
+        # The playground's: Host and Origin checked (sandbox.util.loopback_only).
+        self.loopback_only = loopback_only
         self.razorpay = RazorpayState()
         self.stripe = StripeState() if stripe else None
         self.webhooks = webhooks
@@ -51,10 +58,10 @@ class PaymentSandboxes:
     async def start(self) -> None:
         if self._runners:
             return
-        runner, self.razorpay_url = await _serve(razorpay_app(self.razorpay))
+        runner, self.razorpay_url = await _serve(razorpay_app(self.razorpay), self.loopback_only)
         self._runners.append(runner)
         if self.stripe is not None:
-            runner, self.stripe_url = await _serve(stripe_app(self.stripe))
+            runner, self.stripe_url = await _serve(stripe_app(self.stripe), self.loopback_only)
             self._runners.append(runner)
         if self.webhook_port is not None:
             base = f"http://127.0.0.1:{self.webhook_port}/webhooks"

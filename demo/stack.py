@@ -77,6 +77,11 @@ BOT_SETTING_PREFIXES = (
     "DEFAULT_PHONE_",
 )
 
+# A proxy in the caller's shell would carry the bot's requests off this machine.
+PROXY_VARIABLES = frozenset(
+    {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "WS_PROXY", "WSS_PROXY"}
+)
+
 # The test stack's waits (core.timings): a journey takes a second, not a minute, and the
 # bot does exactly what it does with the defaults, only sooner. The owner-tuned ones are
 # set through their own variables (`fast_timings_env`).
@@ -132,13 +137,16 @@ class LocalStack:
         self._served: InProcessBot | None = None
         self.fernet_key = Fernet.generate_key().decode()
         self.database_path = workdir / "data" / "orderbot.sqlite3"
+        # The bot's working folder: one of ours, never the folder `workdir` names (a shop
+        # owner's `--workdir .` holds their .env, which the bot would read from its cwd).
+        self.run_dir = workdir / "run"
         self.log_path = workdir / "bot.log"
         self.process: asyncio.subprocess.Process | None = None
         self._log_file: Any = None
         self.starts = 0
         # How the bot is started (`run`, or `run --no-workers` beside `workers`).
         self.command = command
-        self.workers = WorkerProcesses(workdir, self.bot_env)
+        self.workers = WorkerProcesses(workdir, self.bot_env, cwd=self.run_dir)
 
     async def __aenter__(self) -> LocalStack:
         await self.start()
@@ -182,9 +190,25 @@ class LocalStack:
                     if self.payments is not None:
                         await self.payments.stop()
 
+    def bot_cwd(self) -> Path:
+        """The bot's working folder, made here, without a .env the bot would read."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if (self.run_dir / ".env").exists():
+            raise BotProcessError(
+                f"{self.run_dir / '.env'} exists: the bot would read it. Remove it, or give "
+                "another --workdir."
+            )
+        return self.run_dir
+
     def bot_env(self) -> dict[str, str]:
         world = self.emulator.world
-        env = {k: v for k, v in os.environ.items() if not k.startswith(BOT_SETTING_PREFIXES)}
+        # Settings are read case-insensitively; the proxies would route its requests
+        # elsewhere (httpx honours them): none of the caller's are the bot's.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.upper().startswith(BOT_SETTING_PREFIXES) and k.upper() not in PROXY_VARIABLES
+        }
         env.update(
             {
                 "PYTHONPATH": str(REPO_ROOT),
@@ -254,7 +278,7 @@ class LocalStack:
             "-m",
             "bot",
             *self.command,
-            cwd=self.workdir,
+            cwd=self.bot_cwd(),
             env=self.bot_env(),
             stdout=self._log_file,
             stderr=asyncio.subprocess.STDOUT,

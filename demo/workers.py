@@ -54,15 +54,20 @@ class Worker:
 
 
 class WorkerProcesses:
-    def __init__(self, workdir: Path, env: Callable[[], Mapping[str, str]]) -> None:
+    def __init__(
+        self, workdir: Path, env: Callable[[], Mapping[str, str]], *, cwd: Path | None = None
+    ) -> None:
         self.workdir = workdir
         self.env = env
+        # Where the processes run: a folder without a .env (LocalStack.run_dir).
+        self.cwd = cwd or workdir
         self.running: list[Worker] = []
         self.started = 0
 
     async def start(self, timeout: float = 30.0) -> Worker:  # noqa: ASYNC109 - as LocalStack.start_bot
         """Start one and wait until it has registered (logged in, set up, jobs running)."""
         self.started += 1
+        self.cwd.mkdir(parents=True, exist_ok=True)
         log_path = self.workdir / f"worker-{self.started}.log"
         log_file = log_path.open("ab")
         process = await asyncio.create_subprocess_exec(
@@ -70,7 +75,7 @@ class WorkerProcesses:
             "-m",
             "bot",
             "worker",
-            cwd=self.workdir,
+            cwd=self.cwd,
             env=dict(self.env()),
             stdout=log_file,
             stderr=asyncio.subprocess.STDOUT,

@@ -25,6 +25,7 @@ import asyncio
 import base64
 import copy
 import logging
+import secrets
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -60,12 +61,19 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def discord_shaped_token(application_id: int) -> str:
+def discord_shaped_token(application_id: int, secret: str | None = None) -> str:
     """A token shaped like Discord's: the bot's id in unpadded base64, a timestamp part and
     an HMAC part, dot-separated. Clients read the id from the first part (hikari refuses a
-    token it can't split); the rest is a fixed stand-in, not a secret."""
+    token it can't split). The rest is a fixed stand-in, not a secret, unless ``secret``
+    is given (the playground's emulator takes a random one: its API is reachable only by
+    the bot it started)."""
     first = base64.urlsafe_b64encode(str(application_id).encode()).decode().rstrip("=")
-    return f"{first}.GEmu1a.{'emulatorEMULATORemulatorEMULATORemula'}"
+    return f"{first}.GEmu1a.{secret or 'emulatorEMULATORemulatorEMULATORemula'}"
+
+
+def random_token() -> str:
+    """A Discord-shaped token for the seeded world's application, with a random secret."""
+    return discord_shaped_token(Snowflakes(deterministic=True).next(), secrets.token_urlsafe(27))
 
 
 # The seeded world's application (its first deterministic id).
@@ -157,8 +165,11 @@ class Emulator(UserDriver, FaultInjection):
         if self.web is not None:
             for method, path, handler in self.web.routes():
                 app.router.add_route(method, path, handler)
-        for method, path, handler in control_routes(self):
-            app.router.add_route(method, path, handler)
+        if self.web is None:
+            # The driver for scripts in another process. Not with the playground's page:
+            # it has no token, and the page is how a person drives the emulator there.
+            for method, path, handler in control_routes(self):
+                app.router.add_route(method, path, handler)
         for method, path, handler in self.rest.routes():
             app.router.add_route(method, "/api/v10" + path, handler)
         app.router.add_route("*", "/api/v10/{tail:.*}", self.rest.unhandled)
@@ -184,6 +195,8 @@ class Emulator(UserDriver, FaultInjection):
         )
 
     async def stop(self) -> None:
+        if self.web is not None:
+            self.web.close()
         await self.gateway.close_connections(code=1001, message="emulator shutting down")
         for task in list(self._tasks):
             task.cancel()

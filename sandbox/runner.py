@@ -14,6 +14,7 @@ from sandbox import checkout as checkout_api
 from sandbox import digital_shop as digital_shop_api
 from sandbox import namefi as namefi_api
 from sandbox.state import ProviderState
+from sandbox.util import loopback_only
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,12 @@ class SandboxCluster:
         clock: Callable[[], float] | None = None,
         hang_seconds: float = 30.0,
         shutdown_timeout: float = 1.0,
+        loopback_only: bool = False,
     ) -> None:
         self.host = host
+        # Refuse another Host or a foreign Origin (sandbox.util.loopback_only): the
+        # playground's sandboxes, which a browser on this machine can reach.
+        self.loopback_only = loopback_only
         self.port = port
         self.only = normalize_name(only) if only is not None else None
         self.shutdown_timeout = shutdown_timeout
@@ -91,8 +96,11 @@ class SandboxCluster:
         """The root application: one provider app alone, or all four as sub-apps."""
         if self.only is not None:
             self._states[self.only].mount_prefix = ""
-            return self._provider_app(self.only)
-        root = web.Application()
+            app = self._provider_app(self.only)
+            if self.loopback_only:
+                app.middlewares.insert(0, loopback_only)
+            return app
+        root = web.Application(middlewares=[loopback_only] if self.loopback_only else [])
         for name, state in self._states.items():
             state.mount_prefix = MOUNTS[name]
             root.add_subapp(MOUNTS[name], self._provider_app(name))

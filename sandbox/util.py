@@ -53,3 +53,21 @@ async def read_json(request: web.Request) -> Any:
     if not raw:
         raise ValueError("empty body")
     return json.loads(raw)
+
+
+@web.middleware
+async def loopback_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Requests for this server by its loopback address only (the playground's sandboxes).
+
+    A DNS-rebinding page reaches 127.0.0.1 under its own host name: refused (421). A
+    browser request from another site carries that site's Origin: refused (403). The bot's
+    HTTP clients send ``Host: 127.0.0.1:<port>`` and no Origin."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    port = sockname[1] if isinstance(sockname, tuple) and len(sockname) > 1 else None
+    hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+    if request.headers.get("Host") not in hosts:
+        return web.Response(status=421, text="Only this computer's own address is answered.\n")
+    origin = request.headers.get("Origin")
+    if origin is not None and origin not in {f"http://{host}" for host in hosts}:
+        return web.Response(status=403, text="Requests from other sites are refused.\n")
+    return await handler(request)

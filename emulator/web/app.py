@@ -77,6 +77,24 @@ class PageError(Exception):
     """A request the page made that can't be done; its text is shown to the person."""
 
 
+def _mapping(data: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise PageError(f"{key} must be an object")
+    return value
+
+
+def _strings(data: Mapping[str, Any], key: str) -> list[str]:
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
+        raise PageError(f"{key} must be a list of words")
+    return [str(v) for v in value]
+
+
 def _int(value: Any, what: str) -> int:
     try:
         return int(str(value))
@@ -112,6 +130,11 @@ class PlaygroundWeb:
         self.channels = list(channels)
         self.panels = {panel.name: panel for panel in panels}
         self.guard = Guard(token or new_token())
+        # Set when the emulator stops: every open event stream ends at once.
+        self.closing = asyncio.Event()
+
+    def close(self) -> None:
+        self.closing.set()
 
     @property
     def url(self) -> str:
@@ -145,7 +168,16 @@ class PlaygroundWeb:
         out += [
             (method, base + path, self.tokened(self.answering(fn))) for method, path, fn in table
         ]
+        # Anything else under /play/ is a quiet 404: never recorded as an unhandled route,
+        # where the token in its path would be kept. The browser's icon request, likewise.
+        out += [("*", "/play/{tail:.*}", self.not_found), ("GET", "/favicon.ico", self.no_icon)]
         return out
+
+    async def not_found(self, request: web.Request) -> web.StreamResponse:
+        raise web.HTTPNotFound(text="Not found: open the address the playground printed.")
+
+    async def no_icon(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(status=204)
 
     def tokened(self, fn: Handler) -> Handler:
         async def handler(request: web.Request) -> web.StreamResponse:
@@ -325,6 +357,8 @@ class PlaygroundWeb:
                 raise PageError(f"{key}: the playground can't upload files")
             elif kind == ix.STRING:
                 out[key] = str(value)
+            elif not text.isdigit():
+                raise PageError(f"{key}: pick one from the list")
             else:
                 out[key] = text
         return out
@@ -351,8 +385,8 @@ class PlaygroundWeb:
         viewer = self.persona(data.get("as"))
         cid, dm = self._where(viewer, data)
         name = str(data.get("name") or "")
-        path = [str(p) for p in data.get("path") or []]
-        options = self.typed_options(name, path, dict(data.get("options") or {}))
+        path = _strings(data, "path")
+        options = self.typed_options(name, path, _mapping(data, "options"))
         driven = await self.emu.send_slash_command(
             viewer, name, options, path or None, None if dm else cid, dm=dm
         )
@@ -363,9 +397,9 @@ class PlaygroundWeb:
         viewer = self.persona(data.get("as"))
         cid, dm = self._where(viewer, data)
         name = str(data.get("name") or "")
-        path = [str(p) for p in data.get("path") or []]
+        path = _strings(data, "path")
         focused = str(data.get("focused") or "")
-        raw = dict(data.get("options") or {})
+        raw = dict(_mapping(data, "options"))
         typed = raw.pop(focused, "")
         options = self.typed_options(name, path, raw)
         # The focused option goes as typed, even half-typed (Discord sends it so).
@@ -386,7 +420,7 @@ class PlaygroundWeb:
     async def select(self, request: web.Request) -> Any:
         data = await self.body(request)
         viewer = self.persona(data.get("as"))
-        values = [str(v) for v in data.get("values") or []]
+        values = _strings(data, "values")
         driven = await self.emu.select_menu(
             viewer, _int(data.get("message"), "the message"), str(data.get("custom_id")), values
         )
@@ -396,7 +430,7 @@ class PlaygroundWeb:
         data = await self.body(request)
         viewer = self.persona(data.get("as"))
         source = self.emu.interaction(_int(data.get("interaction"), "the interaction"))
-        values = {str(k): str(v) for k, v in dict(data.get("values") or {}).items()}
+        values = {str(k): str(v) for k, v in _mapping(data, "values").items()}
         driven = await self.emu.submit_modal(viewer, str(data.get("custom_id")), values, source)
         answered = await self.answer(driven)
         answered["closed"] = driven.acknowledged
@@ -469,22 +503,32 @@ class PlaygroundWeb:
         )
         await response.prepare(request)
         last = ""
+        loop = asyncio.get_running_loop()
+        pinged = loop.time()
         try:
-            while True:
+            while not self.closing.is_set():
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    break  # the page was closed: stop at once, not at the next change
                 current = self.version()
                 if current != last:
                     await response.write(f"data: {json.dumps({'version': current})}\n\n".encode())
                     last = current
+                    pinged = loop.time()
+                elif loop.time() - pinged > 15:
+                    await response.write(b": ping\n\n")
+                    pinged = loop.time()
                 changed = self.emu._changed
-                if changed is None:
-                    await asyncio.sleep(0.25)
-                    continue
                 # Providers don't notify the emulator: their panels are looked at every
                 # quarter second as well.
+                waits = [asyncio.ensure_future(self.closing.wait())]
+                if changed is not None:
+                    waits.append(asyncio.ensure_future(changed.wait()))
                 try:
-                    await asyncio.wait_for(changed.wait(), 0.25)
-                except TimeoutError:
-                    pass
+                    await asyncio.wait(waits, timeout=0.25, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for waiter in waits:
+                        waiter.cancel()
         except ConnectionResetError:
             pass
         return response

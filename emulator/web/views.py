@@ -86,7 +86,7 @@ def visible_messages(emu: Emulator, viewer: int, channel_id: int) -> list[dict[s
             shown["used_command"] = used
         for attachment in shown.get("attachments") or []:
             attachment["url"] = (
-                f"api/attachments/{attachment['id']}/{quote(str(attachment['filename']))}"
+                f"api/attachments/{attachment['id']}/{quote(str(attachment['filename']), safe='')}"
             )
             attachment.pop("proxy_url", None)
         out.append(shown)

@@ -102,8 +102,11 @@ def owner_env(trap_url: str, folder: Path) -> dict[str, str]:
         # Settings the playground has no value of its own for: they must not reach it.
         "LOG_FILE": str(folder / "owner-bot.log"),
         "STAFF_LANGUAGE": "bn",
-        "STRIPE_SECRET_KEY": "sk_live_owner0123456789",
-        "STRIPE_API_BASE_URL": trap_url,
+        # Settings are read whatever their case; a proxy would carry every request off.
+        "stripe_secret_key": "sk_live_owner0123456789",
+        "stripe_api_base_url": trap_url,
+        "HTTPS_PROXY": trap_url,
+        "http_proxy": trap_url,
     }
 
 
@@ -151,12 +154,13 @@ class RunningPlayground:
 
 
 def start_playground(folder: Path, trap: Trap) -> Generator[RunningPlayground, None, None]:
-    """`orderbot playground --catalog my-catalog.toml` in the owner's folder, their
-    settings both in `.env` and exported in the shell, as a shop owner would run it."""
+    """`orderbot playground --catalog my-catalog.toml --workdir .` in the owner's folder,
+    their settings both in `.env` there and exported in the shell, as a shop owner would
+    run it: the bot's database and log land in that folder, beside the `.env`."""
     settings = owner_env(trap.url, folder)
     (folder / ".env").write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
     (folder / "my-catalog.toml").write_text(OWNER_CATALOG)
-    workdir = folder / "playground-data"
+    workdir = folder
     env = {**os.environ, **settings, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [
@@ -167,7 +171,7 @@ def start_playground(folder: Path, trap: Trap) -> Generator[RunningPlayground, N
             "--catalog",
             "my-catalog.toml",
             "--workdir",
-            str(workdir),
+            ".",
         ],
         cwd=folder,
         env=env,

@@ -9,6 +9,7 @@ import re
 import httpx
 import pytest
 
+from emulator.server import DEFAULT_TOKEN
 from tests.playground.browser import OWNER_TOKEN, RunningPlayground, Trap
 
 pytestmark = [pytest.mark.browser, pytest.mark.one_python, pytest.mark.subprocess]
@@ -102,6 +103,26 @@ def test_bad_requests_get_one_line_answers(playground: RunningPlayground) -> Non
             400,
             "whole number",
         ),
+        (
+            "api/slash",
+            f'{{"as": "{buyer}", "channel": "{world["channels"][0]["id"]}", "name": "wallet", '
+            f'"options": [1]}}'.encode(),
+            400,
+            "options must be an object",
+        ),
+        (
+            "api/slash",
+            f'{{"as": "{buyer}", "channel": "{world["channels"][0]["id"]}", "name": "wallet", '
+            f'"path": 5}}'.encode(),
+            400,
+            "path must be a list",
+        ),
+        (
+            "api/select",
+            f'{{"as": "{buyer}", "message": "1", "values": "abc"}}'.encode(),
+            400,
+            "values must be a list",
+        ),
         ("api/providers/boost/orders/nope/COMPLETED", b"", 404, "nope"),
         ("api/providers/nobody/faults", b'{"kind": "hang"}', 404, "nobody"),
         ("api/providers/boost/faults", b'{"kind": "malformed"}', 400, "offers"),
@@ -135,3 +156,23 @@ def test_the_owners_settings_are_never_used_or_shown(
         assert OWNER_TOKEN not in text
         assert "owner-boost-key-live" not in text
         assert trap.url not in text
+
+
+def test_nothing_on_the_port_works_without_the_token_or_the_bots_secret(
+    playground: RunningPlayground,
+) -> None:
+    """Another program on this computer finds no driver to act as a member, and the
+    Discord API wants the token only the bot was given (random, unlike the emulator's
+    default)."""
+    origin, _port, _token = parts(playground)
+    for path in ("/_emulator/world", "/_emulator/state", "/_emulator/dms/1"):
+        assert httpx.get(origin + path, timeout=10).status_code == 404, path
+    answer = httpx.post(origin + "/_emulator/slash", json={}, timeout=10)
+    assert answer.status_code == 404
+    api = origin + "/api/v10/users/@me"
+    assert (
+        httpx.get(api, headers={"Authorization": f"Bot {DEFAULT_TOKEN}"}, timeout=10).status_code
+        == 401
+    )
+    assert httpx.get(origin + "/favicon.ico", timeout=10).status_code == 204
+    assert httpx.get(playground.url + "api/nothing-here", timeout=10).status_code == 404

@@ -287,3 +287,23 @@ def test_a_long_delivery_arrives_as_a_text_file_to_download(
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
     assert answer.text == delivery
     assert page.title() != "pwned"
+
+
+def test_the_panel_keeps_what_was_typed_across_redraws(page: Page) -> None:
+    """The panels are redrawn whenever a provider's state changes (every poll of the bot):
+    a Retry-After being typed survives it."""
+    page.click('#provider-tabs button[data-provider="boost"]')
+    retry = page.locator('.panel[data-provider="boost"] .faults input')
+    retry.fill("30")
+    # Something changes in another provider: every panel is drawn again.
+    page.click('#provider-tabs button[data-provider="digital_shop"]')
+    page.click('.panel[data-provider="digital_shop"] button[data-fault="server_error"]')
+    expect(page.locator("#provider-said")).to_contain_text("500")
+    page.locator('.panel[data-provider="digital_shop"] .faults button', has_text="Clear").click()
+    expect(page.locator("#provider-said")).to_contain_text("Cleared 1")
+    page.click('#provider-tabs button[data-provider="boost"]')
+    expect(retry).to_have_value("30")
+    page.click('.panel[data-provider="boost"] button[data-fault="rate_limit"]')
+    expect(page.locator("#provider-said")).to_contain_text("Retry-After: 30")
+    page.locator('.panel[data-provider="boost"] .faults button', has_text="Clear").click()
+    expect(page.locator("#provider-said")).to_contain_text("Cleared 1")

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from demo.payments import PaymentSandboxes
 from sandbox import SandboxCluster
 from tests.sandbox.helpers import assert_error
 
@@ -129,3 +130,39 @@ async def test_module_only_serves_one_app_at_root(http: httpx.AsyncClient) -> No
             proc.send_signal(signal.SIGINT)
         returncode = await asyncio.wait_for(proc.wait(), timeout=10)
     assert returncode == 0
+
+
+async def test_a_loopback_only_cluster_refuses_other_hosts_and_sites() -> None:
+    """The playground's sandboxes: a DNS-rebinding page (its own Host) and a cross-site
+    request (its own Origin) are refused; the bot's requests are not."""
+    async with SandboxCluster(port=0, loopback_only=True) as cluster:
+        url = f"{cluster.base_url('boost')}/_sandbox/orders"
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(url)).status_code == 200
+            rebound = await http.get(url, headers={"Host": f"evil.example:{cluster.port}"})
+            assert rebound.status_code == 421
+            crossed = await http.put(
+                f"{cluster.base_url('boost')}/_sandbox/latency",
+                json={"seconds": 5},
+                headers={"Origin": "http://evil.example"},
+            )
+            assert crossed.status_code == 403
+            assert cluster.state("boost").latency == 0
+    async with SandboxCluster(port=0) as open_cluster, httpx.AsyncClient() as http:
+        url = f"{open_cluster.base_url('boost')}/_sandbox/orders"
+        assert (await http.get(url, headers={"Host": "evil.example"})).status_code == 200
+
+
+async def test_the_playgrounds_payment_sandbox_refuses_other_hosts_too() -> None:
+    payments = PaymentSandboxes(loopback_only=True)
+    await payments.start()
+    try:
+        assert payments.razorpay_url is not None
+        url = f"{payments.razorpay_url}/_sandbox/deliveries"
+        port = url.split(":")[2].split("/")[0]
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(url)).status_code == 200
+            answer = await http.get(url, headers={"Host": f"evil.example:{port}"})
+            assert answer.status_code == 421
+    finally:
+        await payments.stop()

@@ -18,6 +18,10 @@ const state = {
   modal: null, // {interaction, custom_id}
   refreshing: false,
   again: false,
+  viewText: "",
+  providersText: "",
+  retryAfter: "5",
+  openRequests: new Set(),
 };
 
 // -- helpers ---------------------------------------------------------------------------
@@ -120,6 +124,8 @@ function relativeTime(seconds) {
 
 function timestampText(seconds, style) {
   const date = new Date(seconds * 1000);
+  // Discord shows a time it can't represent as the text it was sent as.
+  if (!Number.isFinite(seconds) || Number.isNaN(date.getTime())) return "Invalid Date";
   const tag = languageTag();
   switch (style) {
     case "R":
@@ -406,11 +412,20 @@ function renderMessage(message) {
   return item;
 }
 
+function safely(message) {
+  // One message the page can't draw must not hide the others.
+  try {
+    return renderMessage(message);
+  } catch (error) {
+    return el("li", { class: "message", dataset: { id: message.id } }, el("div", {}), el("div", { class: "subtext", text: `(this message could not be shown: ${error.message})` }));
+  }
+}
+
 function renderMessages() {
   const list = document.getElementById("messages");
   const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
   const messages = (state.view ? state.view.messages : []).filter((m) => !state.dismissed.has(m.id));
-  list.replaceChildren(...messages.map(renderMessage));
+  list.replaceChildren(...messages.map(safely));
   if (!messages.length) {
     const empty = state.channel === personaInfo(state.persona).dm_channel ? "No direct messages from the bot yet." : "No messages here yet.";
     list.append(el("li", { class: "empty", text: empty }));
@@ -819,7 +834,17 @@ function renderProviders() {
     body.replaceChildren();
     return;
   }
-  const retry = el("input", { type: "number", min: "0", step: "1", value: "5", title: "Retry-After, in seconds", "aria-label": "Retry-After seconds" });
+  // What was typed, and which requests are open, survive the redraws the bot's polls bring.
+  const retry = el("input", {
+    type: "number",
+    min: "0",
+    max: "3600",
+    step: "1",
+    value: state.retryAfter,
+    title: "Retry-After, in seconds",
+    "aria-label": "Retry-After seconds",
+    oninput: (event) => (state.retryAfter = event.currentTarget.value),
+  });
   const faultButton = (kind, label, extra) =>
     el("button", { type: "button", class: "small-button", dataset: { fault: kind }, text: label, onclick: () => providerCall("POST", `api/providers/${panel.name}/faults`, { kind, ...extra() }) });
   const orders = panel.orders.slice().reverse();
@@ -873,7 +898,19 @@ function renderProviders() {
                 el(
                   "li",
                   {},
-                  el("details", {}, el("summary", {}, `${new Date(r.at * 1000).toLocaleTimeString()} ${r.method} ${r.path}`), r.body ? el("pre", { text: r.body }) : el("pre", { text: "(no body)" })),
+                  el(
+                    "details",
+                    {
+                      open: state.openRequests.has(`${panel.name}:${r.at}`),
+                      ontoggle: (event) => {
+                        const key = `${panel.name}:${r.at}`;
+                        if (event.currentTarget.open) state.openRequests.add(key);
+                        else state.openRequests.delete(key);
+                      },
+                    },
+                    el("summary", {}, `${new Date(r.at * 1000).toLocaleTimeString()} ${r.method} ${r.path}`),
+                    el("pre", { text: r.body || "(no body)" }),
+                  ),
                 ),
               ),
           )
@@ -896,8 +933,13 @@ async function providerCall(method, path, body) {
 // -- live updates ----------------------------------------------------------------------
 
 async function refreshView() {
+  const asked = `${state.persona}/${state.channel}`;
   const view = await api("GET", `api/view?as=${state.persona}&channel=${state.channel}`);
-  if (view.channel !== state.channel) return;
+  if (`${state.persona}/${state.channel}` !== asked) return;
+  // Unchanged: nothing is redrawn, so a selection (a key being copied) stays.
+  const text = JSON.stringify(view);
+  if (text === state.viewText && !state.scrollDown) return;
+  state.viewText = text;
   state.view = view;
   renderHeader();
   renderSidebar();
@@ -915,8 +957,13 @@ async function refresh() {
     do {
       state.again = false;
       await refreshView();
-      state.providers = await api("GET", "api/providers");
-      renderProviders();
+      const providers = await api("GET", "api/providers");
+      const text = JSON.stringify(providers);
+      if (text !== state.providersText) {
+        state.providersText = text;
+        state.providers = providers;
+        renderProviders();
+      }
     } while (state.again);
   } catch (error) {
     setError(error.message);
