@@ -654,7 +654,11 @@ function optionInput(command, option) {
       timer = setTimeout(ask, 200);
     });
     input.addEventListener("focus", ask);
-    input.addEventListener("blur", () => setTimeout(() => (list.hidden = true), 150));
+    input.addEventListener("blur", () =>
+      setTimeout(() => {
+        if (document.activeElement !== input) list.hidden = true;
+      }, 150),
+    );
   }
   return wrapper;
 }
@@ -697,19 +701,29 @@ async function send(event) {
     return;
   }
   const command = state.command;
-  setError("");
+  const values = optionValues();
+  // Sent: the box is cleared at once, as Discord's is, so what is typed next is never
+  // wiped by this command's answer arriving later.
+  resetComposer();
   try {
     const answer = await api("POST", "api/slash", {
       as: state.persona,
       channel: state.channel,
       name: command.name,
       path: command.path,
-      options: optionValues(),
+      options: values,
     });
-    resetComposer();
     state.scrollDown = true;
     handleAnswer(answer, setError);
   } catch (error) {
+    // Not sent: the command comes back as it was typed, with what was wrong.
+    if (!state.command && !document.getElementById("command-input").value) {
+      chooseCommand(command);
+      for (const [name, value] of Object.entries(values)) {
+        const field = document.querySelector(`#option-fields [data-option="${CSS.escape(name)}"]`);
+        if (field) field.value = value;
+      }
+    }
     setError(error.message);
   }
 }
@@ -1014,7 +1028,13 @@ async function start() {
       resetComposer();
     }
   });
-  input.addEventListener("blur", () => setTimeout(closeSuggestions, 150));
+  // Closed a moment after focus leaves (a click on a suggestion lands first), unless
+  // focus came back in the meantime.
+  input.addEventListener("blur", () =>
+    setTimeout(() => {
+      if (document.activeElement !== input) closeSuggestions();
+    }, 150),
+  );
   input.addEventListener("focus", showSuggestions);
   document.getElementById("composer").addEventListener("submit", send);
   document.getElementById("modal").addEventListener("submit", submitModal);
