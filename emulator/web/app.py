@@ -15,7 +15,6 @@ import asyncio
 import dataclasses
 import json
 import logging
-import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
@@ -23,13 +22,20 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from .. import interactions as ix
 from ..interactions import DrivenInteraction
 from ..util import json_response
 from ..world import DM
 from . import views
 from .guard import Guard, new_token
 from .panels import PANEL_FAULTS, ProviderPanel
+from .requests import (
+    PageError,
+    as_id,
+    json_object,
+    retry_after_seconds,
+    typed_options,
+    word_list,
+)
 
 if TYPE_CHECKING:
     from ..server import Emulator
@@ -71,48 +77,6 @@ class Persona:
     user_id: int
     label: str
     note: str = ""
-
-
-class PageError(Exception):
-    """A request the page made that can't be done; its text is shown to the person."""
-
-
-def _mapping(data: Mapping[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise PageError(f"{key} must be an object")
-    return value
-
-
-def _strings(data: Mapping[str, Any], key: str) -> list[str]:
-    value = data.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
-        raise PageError(f"{key} must be a list of words")
-    return [str(v) for v in value]
-
-
-def _int(value: Any, what: str) -> int:
-    try:
-        return int(str(value))
-    except ValueError:
-        raise PageError(f"{what} must be an id") from None
-
-
-def retry_after_seconds(raw: Any) -> float | None:
-    """The Retry-After a person typed for a 429: a number of seconds up to an hour."""
-    if raw in (None, ""):
-        return None
-    try:
-        seconds = float(str(raw))
-    except ValueError:
-        seconds = math.nan
-    if not 0 <= seconds <= 3600:  # NaN and infinity fail too
-        raise PageError("Retry-After must be a number of seconds from 0 to 3600")
-    return seconds
 
 
 class PlaygroundWeb:
@@ -249,13 +213,13 @@ class PlaygroundWeb:
     # -- what the page shows --------------------------------------------------------------
 
     def persona(self, raw: Any) -> int:
-        uid = _int(raw, "the member")
+        uid = as_id(raw, "the member")
         if uid not in {p.user_id for p in self.personas}:
             raise PageError("the page can only act as one of its members")
         return uid
 
     def channel(self, viewer: int, raw: Any) -> int:
-        cid = _int(raw, "the channel")
+        cid = as_id(raw, "the channel")
         if not views.can_see(self.emu, viewer, cid):
             raise PermissionError("you can't see that channel")
         return cid
@@ -324,45 +288,6 @@ class PlaygroundWeb:
 
     # -- what the person does -------------------------------------------------------------
 
-    def typed_options(
-        self, name: str, path: Sequence[str], raw: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """The page sends what was typed, as text; Discord's client sends typed values."""
-        definitions = views.find_entry(self.emu, name, path)
-        if definitions is None:
-            raise PageError(f"/{' '.join([name, *path])} is not a command of this bot")
-        by_name = {d["name"]: d for d in definitions}
-        out: dict[str, Any] = {}
-        for key, value in raw.items():
-            definition = by_name.get(key)
-            if definition is None:
-                raise PageError(f"/{name} has no option {key!r}")
-            text = str(value).strip() if value is not None else ""
-            if text == "":
-                continue
-            kind = definition["type"]
-            if kind == ix.INTEGER:
-                try:
-                    out[key] = int(text)
-                except ValueError:
-                    raise PageError(f"{key}: type a whole number") from None
-            elif kind == ix.NUMBER:
-                try:
-                    out[key] = float(text)
-                except ValueError:
-                    raise PageError(f"{key}: type a number") from None
-            elif kind == ix.BOOLEAN:
-                out[key] = text.lower() in ("true", "yes", "1")
-            elif kind == ix.ATTACHMENT:
-                raise PageError(f"{key}: the playground can't upload files")
-            elif kind == ix.STRING:
-                out[key] = str(value)
-            elif not text.isdigit():
-                raise PageError(f"{key}: pick one from the list")
-            else:
-                out[key] = text
-        return out
-
     def _where(self, viewer: int, data: Mapping[str, Any]) -> tuple[int, bool]:
         cid = self.channel(viewer, data.get("channel"))
         return cid, self.emu.world.channels[cid].type == DM
@@ -385,8 +310,8 @@ class PlaygroundWeb:
         viewer = self.persona(data.get("as"))
         cid, dm = self._where(viewer, data)
         name = str(data.get("name") or "")
-        path = _strings(data, "path")
-        options = self.typed_options(name, path, _mapping(data, "options"))
+        path = word_list(data, "path")
+        options = typed_options(self.emu, name, path, json_object(data, "options"))
         driven = await self.emu.send_slash_command(
             viewer, name, options, path or None, None if dm else cid, dm=dm
         )
@@ -397,11 +322,11 @@ class PlaygroundWeb:
         viewer = self.persona(data.get("as"))
         cid, dm = self._where(viewer, data)
         name = str(data.get("name") or "")
-        path = _strings(data, "path")
+        path = word_list(data, "path")
         focused = str(data.get("focused") or "")
-        raw = dict(_mapping(data, "options"))
+        raw = dict(json_object(data, "options"))
         typed = raw.pop(focused, "")
-        options = self.typed_options(name, path, raw)
+        options = typed_options(self.emu, name, path, raw)
         # The focused option goes as typed, even half-typed (Discord sends it so).
         options[focused] = "" if typed is None else str(typed)
         choices = await self.emu.send_autocomplete(
@@ -413,24 +338,24 @@ class PlaygroundWeb:
         data = await self.body(request)
         viewer = self.persona(data.get("as"))
         driven = await self.emu.press_button(
-            viewer, _int(data.get("message"), "the message"), str(data.get("custom_id"))
+            viewer, as_id(data.get("message"), "the message"), str(data.get("custom_id"))
         )
         return await self.answer(driven)
 
     async def select(self, request: web.Request) -> Any:
         data = await self.body(request)
         viewer = self.persona(data.get("as"))
-        values = _strings(data, "values")
+        values = word_list(data, "values")
         driven = await self.emu.select_menu(
-            viewer, _int(data.get("message"), "the message"), str(data.get("custom_id")), values
+            viewer, as_id(data.get("message"), "the message"), str(data.get("custom_id")), values
         )
         return await self.answer(driven)
 
     async def modal(self, request: web.Request) -> Any:
         data = await self.body(request)
         viewer = self.persona(data.get("as"))
-        source = self.emu.interaction(_int(data.get("interaction"), "the interaction"))
-        values = {str(k): str(v) for k, v in _mapping(data, "values").items()}
+        source = self.emu.interaction(as_id(data.get("interaction"), "the interaction"))
+        values = {str(k): str(v) for k, v in json_object(data, "values").items()}
         driven = await self.emu.submit_modal(viewer, str(data.get("custom_id")), values, source)
         answered = await self.answer(driven)
         answered["closed"] = driven.acknowledged
