@@ -104,7 +104,13 @@ async def serve(workdir: Path, catalog_path: Path, port: int) -> int:
         await playground.stop()
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    # Until the event loop takes them over: SIGTERM stops it as Ctrl+C does, cleanly.
+    signal.signal(signal.SIGTERM, _interrupted)
     parser = argparse.ArgumentParser(
         prog="orderbot playground", description=(__doc__ or "").splitlines()[0]
     )
