@@ -22,14 +22,9 @@ from sandbox.state import ProviderState, RecordedRequest
 SHOWN_REQUESTS = 25
 
 
-def _request(state: ProviderState, entry: RecordedRequest) -> dict[str, Any]:
+def _request(entry: RecordedRequest, wall: float) -> dict[str, Any]:
     """A request as the log shows it: no headers (they carry the sandbox's key)."""
-    return {
-        "method": entry.method,
-        "path": entry.path,
-        "body": entry.text[:2000],
-        "at": time.time() - (state.clock() - entry.at),
-    }
+    return {"method": entry.method, "path": entry.path, "body": entry.text[:2000], "at": wall}
 
 
 class _Panel:
@@ -41,6 +36,13 @@ class _Panel:
         self.name = name
         self.title = title
         self._acts = 0
+        # The sandbox's clock is monotonic: its times become wall-clock times from one
+        # fixed reading, so a request's time is the same every time the panel is drawn.
+        self._wall_at_clock = (time.time(), state.clock())
+
+    def wall_time(self, at: float) -> float:
+        wall, clock = self._wall_at_clock
+        return wall + (at - clock)
 
     def version(self) -> int:
         state = self.state
@@ -69,7 +71,9 @@ class _Panel:
     def common(self) -> dict[str, Any]:
         return {
             "faults": [fault.kind for fault in self.state.faults],
-            "requests": [_request(self.state, r) for r in self.state.requests[-SHOWN_REQUESTS:]],
+            "requests": [
+                _request(r, self.wall_time(r.at)) for r in self.state.requests[-SHOWN_REQUESTS:]
+            ],
         }
 
 

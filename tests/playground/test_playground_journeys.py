@@ -66,6 +66,8 @@ def buy_through_the_form(
     page.fill("#command-input", "/buy")
     page.click('#suggestions li[data-label="buy"]')
     autocomplete(page, "product", product_typed, product_shown)
+    # The box shows the choice's name, as Discord does; its value is what is sent.
+    expect(page.locator("#option-product")).to_have_value(re.compile(re.escape(product_shown)))
     page.fill("#option-quantity", "1")
     page.click("#send")
     expect(page.locator("#modal-title")).to_have_text("Contact details")
@@ -188,6 +190,11 @@ def test_a_refused_form_offers_fix_it_which_reopens_it_filled_in(page: Page) -> 
     )
     fix = refused.locator("button[data-custom-id^='order:fixcontact:']")
     expect(fix).to_be_visible()
+    # A form closed with Cancel leaves its button pressable again, as in Discord.
+    fix.click()
+    expect(page.locator("#modal-backdrop")).to_be_visible()
+    page.click("#modal-cancel")
+    expect(fix).to_be_enabled()
     fix.click()
     expect(page.locator("#modal-backdrop")).to_be_visible()
     expect(page.locator('[data-input="contact:phone"]')).to_have_value("12345")
@@ -307,3 +314,39 @@ def test_the_panel_keeps_what_was_typed_across_redraws(page: Page) -> None:
     expect(page.locator("#provider-said")).to_contain_text("Retry-After: 30")
     page.locator('.panel[data-provider="boost"] .faults button', has_text="Clear").click()
     expect(page.locator("#provider-said")).to_contain_text("Cleared 1")
+
+
+MARKDOWN_CASES = [
+    ("***bold italic*** x", "<strong><em>bold italic</em></strong> x"),
+    ("*a **b** c*", "<em>a <strong>b</strong> c</em>"),
+    ("2 * 3 * 4", "2 * 3 * 4"),
+    ("\\*not italic\\*", "*not italic*"),
+    (
+        "see https://en.wikipedia.org/wiki/Foo_(bar).",
+        'see <a href="https://en.wikipedia.org/wiki/Foo_(bar)" target="_blank" '
+        'rel="noopener noreferrer">https://en.wikipedia.org/wiki/Foo_(bar)</a>.',
+    ),
+    ("```\ncode\n```\nafter", "<pre><code>code</code></pre>after"),
+    (">>> a\nb", "<blockquote>a\nb</blockquote>"),
+    (">x", "&gt;x"),
+    ("<t:99999999999999999999999999999999999999:R>", '<time class="timestamp"'),
+    ("<b>bold?</b> [x](javascript:alert(1))", "&lt;b&gt;bold?&lt;/b&gt; [x](javascript:alert(1))"),
+]
+
+
+def test_discord_markdown_is_drawn_as_discord_draws_it(page: Page) -> None:
+    """The page's own renderer, in the browser: what the bot's texts use, and text that
+    only looks like markup stays text."""
+    drawn = page.evaluate(
+        """async (cases) => {
+            const { markdown } = await import("./static/markdown.js");
+            return cases.map((text) => {
+                const box = document.createElement("div");
+                box.append(...markdown(text));
+                return box.innerHTML;
+            });
+        }""",
+        [text for text, _ in MARKDOWN_CASES],
+    )
+    for (text, expected), html in zip(MARKDOWN_CASES, drawn, strict=True):
+        assert html.startswith(expected), (text, html)

@@ -10,11 +10,14 @@ export function handleAnswer(answer, showError) {
 }
 
 export async function press(message, component, button) {
+  // Not pressed twice while the bot answers; pressable again once it has (a form the
+  // person cancels, or an answer that changes nothing, leaves the message as it was).
   button.disabled = true;
   try {
     handleAnswer(await api("POST", "api/button", { as: state.persona, message: message.id, custom_id: component.custom_id }), setError);
   } catch (error) {
     setError(error.message);
+  } finally {
     button.disabled = false;
   }
 }

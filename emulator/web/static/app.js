@@ -19,13 +19,13 @@ function renderSidebar() {
   const channels = state.world.channels.filter((c) => persona.channels.includes(c.id));
   document.getElementById("channels").replaceChildren(
     ...channels.map((c) =>
-      el("li", { class: c.id === state.channel ? "active" : "", dataset: { channel: c.name }, onclick: () => openChannel(c.id) }, c.name, badge(c.id)),
+      el("li", { class: c.id === state.channel ? "active" : "", dataset: { channel: c.name }, onclick: () => openChannel(c.id).catch(failed) }, c.name, badge(c.id)),
     ),
   );
   document.getElementById("dms").replaceChildren(
     el(
       "li",
-      { class: persona.dm_channel === state.channel ? "active" : "", dataset: { channel: "dm" }, onclick: () => openChannel(persona.dm_channel) },
+      { class: persona.dm_channel === state.channel ? "active" : "", dataset: { channel: "dm" }, onclick: () => openChannel(persona.dm_channel).catch(failed) },
       state.world.bot.name,
       badge(persona.dm_channel),
     ),
@@ -51,7 +51,14 @@ function renderHeader() {
   document.getElementById("persona-note").textContent = persona.note || "";
 }
 
+// What went wrong, on the line under the command box.
+function failed(error) {
+  setError(error.message);
+}
+
 async function openChannel(id) {
+  // A command chosen here may not exist there.
+  resetComposer();
   state.channel = id;
   state.scrollDown = true;
   closeSuggestions();
@@ -89,7 +96,7 @@ async function refreshView() {
   renderHeader();
   renderSidebar();
   renderMessages();
-  showSuggestions();
+  if (document.activeElement === document.getElementById("command-input")) showSuggestions();
 }
 
 async function refresh() {
@@ -133,8 +140,13 @@ async function start() {
   personas.replaceChildren(...state.world.personas.map((p) => el("option", { value: p.id, text: `${p.name} (${p.label})` })));
   const languages = document.getElementById("language");
   languages.replaceChildren(...state.world.languages.map((l) => el("option", { value: l.locale, text: l.label })));
-  personas.addEventListener("change", () => switchPersona(personas.value));
-  languages.addEventListener("change", () => switchLanguage(languages.value));
+  personas.addEventListener("change", () => switchPersona(personas.value).catch(failed));
+  languages.addEventListener("change", () =>
+    switchLanguage(languages.value).catch((error) => {
+      languages.value = personaInfo(state.persona).locale; // not changed after all
+      failed(error);
+    }),
+  );
   const input = document.getElementById("command-input");
   input.addEventListener("input", () => {
     state.suggestion = 0;

@@ -95,10 +95,19 @@ function optionInput(command, option) {
     input,
   );
   if (option.autocomplete) {
+    // Discord shows a choice's name in the box and sends its value.
     const list = el("ul", { class: "choices", hidden: true });
     wrapper.append(list);
     let timer = null;
     let asked = 0;
+    const pick = (choice) => {
+      clearTimeout(timer);
+      asked++; // an answer still on its way is for what was typed before
+      input.value = choice.name;
+      input.dataset.shown = choice.name;
+      input.dataset.value = String(choice.value);
+      list.hidden = true;
+    };
     const ask = async () => {
       const mine = ++asked;
       try {
@@ -110,38 +119,57 @@ function optionInput(command, option) {
           focused: option.name,
           options: optionValues(),
         });
-        if (mine !== asked) return;
+        if (mine !== asked || !input.isConnected || document.activeElement !== input) return;
         list.replaceChildren(
-          ...answer.choices.map((c) =>
+          ...answer.choices.map((c, index) =>
             el("li", {
               text: c.name,
+              class: index === 0 ? "selected" : "",
               dataset: { value: String(c.value) },
               onmousedown: (event) => {
                 event.preventDefault();
-                input.value = String(c.value);
-                input.dataset.shown = c.name;
-                list.hidden = true;
+                pick(c);
               },
             }),
           ),
         );
+        list.choices = answer.choices;
         if (!answer.choices.length) list.replaceChildren(el("li", { class: "empty", text: "No matches" }));
         list.hidden = false;
-        setError("");
       } catch (error) {
-        setError(error.message);
+        if (mine === asked) setError(error.message);
       }
     };
     input.addEventListener("input", () => {
+      delete input.dataset.shown;
+      delete input.dataset.value;
       clearTimeout(timer);
       timer = setTimeout(ask, 200);
     });
     input.addEventListener("focus", ask);
-    input.addEventListener("blur", () =>
+    input.addEventListener("keydown", (event) => {
+      const items = [...list.querySelectorAll("li[data-value]")];
+      if (list.hidden || !items.length) return;
+      const at = items.findIndex((item) => item.classList.contains("selected"));
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        const next = (at + (event.key === "ArrowDown" ? 1 : -1) + items.length) % items.length;
+        items.forEach((item, index) => item.classList.toggle("selected", index === next));
+        items[next].scrollIntoView({ block: "nearest" });
+        event.preventDefault();
+      } else if ((event.key === "Enter" || event.key === "Tab") && at >= 0) {
+        pick(list.choices[at]);
+        event.preventDefault();
+      } else if (event.key === "Escape") {
+        list.hidden = true;
+        event.preventDefault();
+      }
+    });
+    input.addEventListener("blur", () => {
+      clearTimeout(timer);
       setTimeout(() => {
         if (document.activeElement !== input) list.hidden = true;
-      }, 150),
-    );
+      }, 150);
+    });
   }
   return wrapper;
 }
@@ -163,7 +191,10 @@ export function chooseCommand(command) {
 function optionValues() {
   const values = {};
   for (const field of document.querySelectorAll("#option-fields [data-option]")) {
-    if (field.value !== "") values[field.dataset.option] = field.value;
+    // A picked autocomplete choice: its value, as long as its name is still what shows.
+    const picked = field.dataset.shown !== undefined && field.value === field.dataset.shown;
+    const value = picked ? field.dataset.value : field.value;
+    if (value !== "") values[field.dataset.option] = value;
   }
   return values;
 }

@@ -1,13 +1,19 @@
 // Discord's markdown, mentions and timestamps, as text nodes.
 import { el, languageTag, nameOf, safeUrl, state } from "./core.js";
 
+// A URL's body may hold balanced parentheses (Wikipedia's Foo_(bar)).
+const URL_BODY = "(?:[^\\s()<>]|\\([^\\s()<>]*\\))+";
+
 const INLINE = new RegExp(
   [
+    "(\\\\[^\\w\\s])", // a backslash escape: the character as it is
     "(```[\\s\\S]*?```)",
     "(`[^`\\n]+`)",
+    "(\\*\\*\\*[\\s\\S]+?\\*\\*\\*)",
     "(\\*\\*[\\s\\S]+?\\*\\*)",
     "(__[\\s\\S]+?__)",
-    "(\\*[^*\\n]+\\*)",
+    // Italic as Discord reads it: no space just inside the stars, bold allowed within.
+    "(\\*(?![\\s*])(?:[^*\\n]|\\*\\*[^*\\n]+\\*\\*)+?(?<!\\s)\\*)",
     "(\\b_[^_\\n]+_\\b)",
     "(~~[\\s\\S]+?~~)",
     "(\\|\\|[\\s\\S]+?\\|\\|)",
@@ -16,8 +22,8 @@ const INLINE = new RegExp(
     "(<#\\d+>)",
     "(<\\/[^:<>]+:\\d+>)",
     "(<t:-?\\d+(?::[tTdDfFR])?>)",
-    "(\\[[^\\]\\n]+\\]\\(<?https?:\\/\\/[^)\\s>]+>?\\))",
-    "(https?:\\/\\/[^\\s<]+[^\\s<.,:;\"')\\]])",
+    `(\\[[^\\]\\n]+\\]\\(<?https?:\\/\\/${URL_BODY}>?\\))`,
+    `(https?:\\/\\/${URL_BODY})`,
   ].join("|"),
   "g",
 );
@@ -67,20 +73,28 @@ export function timestampText(seconds, style) {
 export function inline(text) {
   const out = [];
   let last = 0;
+  // A code block is a block: the line break right after its fence is not drawn again.
+  const after = (end, match) => (match && match.startsWith("```") && text[end] === "\n" ? end + 1 : end);
+  let previous = null;
   for (const match of text.matchAll(INLINE)) {
+    last = after(last, previous);
     if (match.index > last) out.push(document.createTextNode(text.slice(last, match.index)));
     out.push(token(match[0]));
     last = match.index + match[0].length;
+    previous = match[0];
   }
+  last = after(last, previous);
   if (last < text.length) out.push(document.createTextNode(text.slice(last)));
   return out;
 }
 
 function token(t) {
+  if (t.length === 2 && t.startsWith("\\")) return document.createTextNode(t[1]);
   if (t.startsWith("```")) {
-    const body = t.slice(3, -3).replace(/^[a-z]*\n/, "");
+    const body = t.slice(3, -3).replace(/^[a-z]*\n/, "").replace(/\n$/, "");
     return el("pre", {}, el("code", { text: body }));
   }
+  if (t.startsWith("***")) return el("strong", {}, el("em", {}, inline(t.slice(3, -3))));
   if (t.startsWith("`")) return el("code", { text: t.slice(1, -1) });
   if (t.startsWith("**")) return el("strong", {}, inline(t.slice(2, -2)));
   if (t.startsWith("__")) return el("u", {}, inline(t.slice(2, -2)));
@@ -94,11 +108,11 @@ function token(t) {
   let m;
   if ((m = /^<@!?(\d+)>$/.exec(t))) return el("span", { class: "mention", text: "@" + nameOf(m[1]) });
   if ((m = /^<@&(\d+)>$/.exec(t))) {
-    const role = state.world.directory.roles[m[1]];
+    const role = (state.view?.directory || state.world.directory).roles[m[1]];
     return el("span", { class: "mention", text: "@" + (role ? role.name : "deleted-role") });
   }
   if ((m = /^<#(\d+)>$/.exec(t))) {
-    const channel = state.world.directory.channels[m[1]];
+    const channel = (state.view?.directory || state.world.directory).channels[m[1]];
     return el("span", { class: "mention", text: "#" + (channel ? channel.name : "unknown") });
   }
   if ((m = /^<\/([^:<>]+):\d+>$/.exec(t))) return el("span", { class: "command-mention", text: "/" + m[1] });
@@ -110,10 +124,17 @@ function token(t) {
       text: timestampText(Number(m[1]), m[2] || "f"),
     });
   }
-  if ((m = /^\[([^\]]+)\]\(<?(https?:\/\/[^)\s>]+)>?\)$/.exec(t))) {
+  if ((m = /^\[([^\]]+)\]\(<?(https?:\/\/[^\s<>]+?)>?\)$/.exec(t))) {
     return el("a", { href: safeUrl(m[2]), target: "_blank", rel: "noopener noreferrer", text: m[1] });
   }
-  if (/^https?:\/\//.test(t)) return el("a", { href: safeUrl(t), target: "_blank", rel: "noopener noreferrer", text: t });
+  if (/^https?:\/\//.test(t)) {
+    // Punctuation ending a sentence is not part of the address.
+    const url = t.replace(/[.,:;!?"']+$/, "");
+    const link = el("a", { href: safeUrl(url), target: "_blank", rel: "noopener noreferrer", text: url });
+    const fragment = document.createDocumentFragment();
+    fragment.append(link, t.slice(url.length));
+    return fragment;
+  }
   return document.createTextNode(t);
 }
 
@@ -128,7 +149,7 @@ export function markdown(text) {
     }
   };
   let inCode = false;
-  for (const line of lines) {
+  for (const [index, line] of lines.entries()) {
     // A code block keeps its lines as they are.
     if ((line.match(/```/g) || []).length % 2 === 1) inCode = !inCode;
     if (inCode || line.includes("```")) {
@@ -142,7 +163,13 @@ export function markdown(text) {
     } else if ((m = /^(#{1,3}) (.*)$/.exec(line))) {
       flush();
       nodes.push(el("h" + (m[1].length + 2), {}, inline(m[2])));
-    } else if ((m = /^> ?(.*)$/.exec(line))) {
+    } else if ((m = /^>>> (.*)$/.exec(line))) {
+      // Everything from here on is quoted.
+      flush();
+      const rest = [m[1], ...lines.slice(index + 1)].join("\n");
+      nodes.push(el("blockquote", {}, inline(rest)));
+      break;
+    } else if ((m = /^> (.*)$/.exec(line))) {
       flush();
       nodes.push(el("blockquote", {}, inline(m[1])));
     } else {

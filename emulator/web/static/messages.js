@@ -11,7 +11,8 @@ function attachmentFor(message, url) {
 }
 
 function renderEmbed(message, embed, used) {
-  const color = typeof embed.color === "number" ? "#" + embed.color.toString(16).padStart(6, "0") : null;
+  // Colour 0 is "no colour" to Discord, not black.
+  const color = typeof embed.color === "number" && embed.color > 0 ? "#" + embed.color.toString(16).padStart(6, "0") : null;
   const box = el("div", { class: "embed" });
   if (color) box.style.borderLeftColor = color;
   if (embed.author && embed.author.name) box.append(el("div", { class: "embed-author", text: embed.author.name }));
@@ -27,10 +28,10 @@ function renderEmbed(message, embed, used) {
       el(
         "div",
         { class: "embed-fields" },
-        embed.fields.map((f) =>
+        embed.fields.map((f, index) =>
           el(
             "div",
-            { class: "embed-field" + (f.inline ? " inline" : "") },
+            { class: `embed-field ${fieldSpan(embed.fields, index)}` },
             el("div", { class: "embed-field-name" }, inline(f.name || "")),
             el("div", { class: "embed-field-value" }, markdown(f.value || "")),
           ),
@@ -49,6 +50,19 @@ function renderEmbed(message, embed, used) {
   const footer = [embed.footer && embed.footer.text, embed.timestamp && new Date(embed.timestamp).toLocaleString(languageTag())].filter(Boolean);
   if (footer.length) box.append(el("div", { class: "embed-footer", text: footer.join(" • ") }));
   return box;
+}
+
+// Inline fields share a row as Discord lays them out: up to three, two take half each.
+function fieldSpan(fields, index) {
+  if (!fields[index].inline) return "span-6";
+  let start = index;
+  while (start > 0 && fields[start - 1].inline) start--;
+  let end = index;
+  while (end + 1 < fields.length && fields[end + 1].inline) end++;
+  const position = index - start;
+  const rowStart = position - (position % 3);
+  const inRow = Math.min(3, end - start + 1 - rowStart);
+  return `span-${6 / inRow}`;
 }
 
 function formatSize(bytes) {
