@@ -78,6 +78,17 @@ def prog_name() -> str:
     return "python -m bot" if Path(sys.argv[0]).name == "__main__.py" else "orderbot"
 
 
+# Programs of their own, handed everything after their name: argparse's REMAINDER
+# refuses a first argument that looks like an option (`demo --workdir DIR`).
+HANDED_OVER = {"demo": "demo_args", "playground": "playground_args"}
+HANDED_OVER_HELP = {
+    "demo": "try the shop offline: sandbox providers, a local Discord and this bot "
+    "(`demo --help` for its options)",
+    "playground": "try the shop in your browser, with your catalog: a local page that works "
+    "like Discord (`playground --help` for its options)",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog_name(), description="A Discord bot for ordering: boosts and digital goods."
@@ -136,20 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace the database with a checked backup (the bot must be stopped)",
     )
     restore.add_argument("source", type=Path, help="the backup file to restore")
-    demo = sub.add_parser(
-        "demo",
-        help="try the shop offline: sandbox providers, a local Discord and this bot "
-        "(`demo --help` for its options)",
-        add_help=False,
-    )
-    demo.add_argument("demo_args", nargs=argparse.REMAINDER)
-    playground = sub.add_parser(
-        "playground",
-        help="try the shop in your browser, with your catalog: a local page that works "
-        "like Discord (`playground --help` for its options)",
-        add_help=False,
-    )
-    playground.add_argument("playground_args", nargs=argparse.REMAINDER)
+    for name, help_text in HANDED_OVER_HELP.items():
+        # Listed here for --help; `parse` hands their arguments over before argparse.
+        handed = sub.add_parser(name, help=help_text, add_help=False)
+        handed.add_argument(HANDED_OVER[name], nargs=argparse.REMAINDER)
     return parser
 
 
@@ -437,11 +438,6 @@ def dispatch(args: argparse.Namespace, redactor: SecretRedactingFilter) -> int:
         return cmd_run(redactor, ProcessRole.WORKER)
     no_workers = getattr(args, "no_workers", False)
     return cmd_run(redactor, ProcessRole.GATEWAY if no_workers else ProcessRole.ALL)
-
-
-# Programs of their own, handed everything after their name: argparse's REMAINDER
-# refuses a first argument that looks like an option (`demo --workdir DIR`).
-HANDED_OVER = {"demo": "demo_args", "playground": "playground_args"}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

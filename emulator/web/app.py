@@ -305,12 +305,15 @@ class PlaygroundWeb:
             "modal": driven.modal,
         }
 
-    async def slash(self, request: web.Request) -> Any:
-        data = await self.body(request)
+    def _command(self, data: Mapping[str, Any]) -> tuple[int, int, bool, str, list[str]]:
+        """Who runs which command where: (member, channel, in DMs, name, subcommand path)."""
         viewer = self.persona(data.get("as"))
         cid, dm = self._where(viewer, data)
-        name = str(data.get("name") or "")
-        path = word_list(data, "path")
+        return viewer, cid, dm, str(data.get("name") or ""), word_list(data, "path")
+
+    async def slash(self, request: web.Request) -> Any:
+        data = await self.body(request)
+        viewer, cid, dm, name, path = self._command(data)
         options = typed_options(self.emu, name, path, json_object(data, "options"))
         driven = await self.emu.send_slash_command(
             viewer, name, options, path or None, None if dm else cid, dm=dm
@@ -319,10 +322,7 @@ class PlaygroundWeb:
 
     async def autocomplete(self, request: web.Request) -> Any:
         data = await self.body(request)
-        viewer = self.persona(data.get("as"))
-        cid, dm = self._where(viewer, data)
-        name = str(data.get("name") or "")
-        path = word_list(data, "path")
+        viewer, cid, dm, name, path = self._command(data)
         focused = str(data.get("focused") or "")
         raw = dict(json_object(data, "options"))
         typed = raw.pop(focused, "")

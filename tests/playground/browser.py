@@ -145,6 +145,8 @@ class RunningPlayground:
     workdir: Path
     folder: Path
     output: list[str]
+    #: Reads the rest of the playground's output; it ends when the playground does.
+    reader: threading.Thread
 
     def api(self, path: str) -> Any:
         origin = self.url.split("/play/")[0]
@@ -194,9 +196,10 @@ def start_playground(folder: Path, trap: Trap) -> Generator[RunningPlayground, N
         if time.monotonic() > deadline:
             raise AssertionError("the playground did not get ready:\n" + "".join(output))
     # The rest of its output is kept (a test reads it), without blocking the pipe.
-    threading.Thread(target=lambda: output.extend(process.stdout or []), daemon=True).start()
+    reader = threading.Thread(target=lambda: output.extend(process.stdout or []), daemon=True)
+    reader.start()
     try:
-        yield RunningPlayground(url, process, workdir, folder, output)
+        yield RunningPlayground(url, process, workdir, folder, output, reader)
     finally:
         process.terminate()
         try:

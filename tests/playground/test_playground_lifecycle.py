@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -23,20 +23,24 @@ def bot_pid(running: RunningPlayground) -> int:
     return int(found.group(1))
 
 
-def alive(pid: int) -> bool:
+def wait_for_exit(pid: int, timeout: float) -> bool:
+    """Whether the process `pid` (not our child) has ended within `timeout`: waits on the
+    process itself (a pidfd becomes readable when it exits), not on the clock."""
     try:
-        os.kill(pid, 0)
+        fd = os.pidfd_open(pid)
     except ProcessLookupError:
-        return False
-    return True
+        return True
+    try:
+        readable, _, _ = select.select([fd], [], [], timeout)
+        return bool(readable)
+    finally:
+        os.close(fd)
 
 
-def said(running: RunningPlayground, text: str, timeout: float = 30) -> str:
-    """The playground's output once it says `text` (its reader thread is still reading)."""
-    deadline = time.monotonic() + timeout
-    while text not in "".join(running.output):
-        assert time.monotonic() < deadline, "".join(running.output)
-        time.sleep(0.05)
+def output_once_ended(running: RunningPlayground) -> str:
+    """Everything the playground printed: its reader ends at the end of its output."""
+    running.reader.join(30)
+    assert not running.reader.is_alive(), "the playground's output did not end"
     return "".join(running.output)
 
 
@@ -44,14 +48,11 @@ def test_ctrl_c_stops_the_bot_and_the_playground(tmp_path: Path, trap: Trap) -> 
     started = start_playground(tmp_path, trap)
     running = next(started)
     pid = bot_pid(running)
-    assert alive(pid)
+    assert not wait_for_exit(pid, 0), "the bot is not running"
     running.process.send_signal(signal.SIGINT)
     assert running.process.wait(30) == 0
-    said(running, "Stopping…")
-    deadline = time.monotonic() + 10
-    while alive(pid):
-        assert time.monotonic() < deadline, "the bot outlived the playground"
-        time.sleep(0.05)
+    assert "Stopping…" in output_once_ended(running)
+    assert wait_for_exit(pid, 10), "the bot outlived the playground"
     started.close()
 
 
@@ -60,6 +61,7 @@ def test_a_bot_that_dies_stops_the_playground_with_its_log(tmp_path: Path, trap:
     running = next(started)
     os.kill(bot_pid(running), signal.SIGKILL)
     assert running.process.wait(30) == 1
-    output = said(running, "The bot stopped on its own (exit status -9)")
+    output = output_once_ended(running)
+    assert "The bot stopped on its own (exit status -9)" in output
     assert "bot.log" in output and "Traceback" not in output
     started.close()

@@ -111,14 +111,7 @@ function optionInput(command, option) {
     const ask = async () => {
       const mine = ++asked;
       try {
-        const answer = await api("POST", "api/autocomplete", {
-          as: state.persona,
-          channel: state.channel,
-          name: command.name,
-          path: command.path,
-          focused: option.name,
-          options: optionValues(),
-        });
+        const answer = await api("POST", "api/autocomplete", { ...commandRequest(command, optionValues()), focused: option.name });
         if (mine !== asked || !input.isConnected || document.activeElement !== input) return;
         list.replaceChildren(
           ...answer.choices.map((c, index) =>
@@ -188,6 +181,11 @@ export function chooseCommand(command) {
   (first || input).focus();
 }
 
+// Who runs which command, where, with what: what api/slash and api/autocomplete read.
+function commandRequest(command, options) {
+  return { as: state.persona, channel: state.channel, name: command.name, path: command.path, options };
+}
+
 function optionValues() {
   const values = {};
   for (const field of document.querySelectorAll("#option-fields [data-option]")) {
@@ -220,13 +218,7 @@ export async function send(event) {
   // wiped by this command's answer arriving later.
   resetComposer();
   try {
-    const answer = await api("POST", "api/slash", {
-      as: state.persona,
-      channel: state.channel,
-      name: command.name,
-      path: command.path,
-      options: values,
-    });
+    const answer = await api("POST", "api/slash", commandRequest(command, values));
     state.scrollDown = true;
     handleAnswer(answer, setError);
   } catch (error) {
